@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Attribution: pure functions, no I/O.
+ *
+ * Per interval and domain:
+ *   idle_j        = min(measured_j, idle_w × dt)                 (static power)
+ *   dynamic_j     = measured_j − idle_j
+ *   share_p       = cpu_p / max(Σ cpu, busy)                      (busy: the domain's busy
+ *                                                                  CPU time, which also holds
+ *                                                                  irq time no process owns)
+ *   energy_p      = dynamic_j × share_p
+ *   attributed_j  = Σ energy_p
+ *   unattributed_j = measured_j − idle_j − attributed_j           (exact by construction)
+ * With ATTRIBUTION_IDLE_SHARED, idle energy is shared by CPU time too and the
+ * idle bucket is 0 (unless no process ran, where it stays idle). */
+
+typedef enum IdlePolicy {
+        IDLE_POLICY_SEPARATE,  /* default: idle energy is its own bucket */
+        IDLE_POLICY_SHARED,    /* idle energy shared among processes by CPU time */
+        _IDLE_POLICY_MAX,
+        _IDLE_POLICY_INVALID = -1,
+} IdlePolicy;
+
+typedef struct AttributionDomainIn {
+        double measured_j;     /* energy this interval; < 0 or NaN: no reading (domain skipped) */
+        double idle_w;         /* idle power estimate, W (>= 0) */
+        uint64_t busy_ns;      /* busy CPU time on the domain's CPUs, 0 if unknown */
+} AttributionDomainIn;
+
+typedef struct AttributionDomainOut {
+        bool valid;            /* false when the domain had no reading */
+        double measured_j;
+        double idle_j;
+        double attributed_j;
+        double unattributed_j;
+} AttributionDomainOut;
+
+/* Compute one interval.
+ * proc_cpu_ns[n_procs]: CPU time of each process in the interval.
+ * ret_domains[n_domains]; ret_proc_j[n_procs × n_domains] (row-major by process).
+ * Returns 0, or -EINVAL on nonsense input (dt <= 0). */
+int attribution_compute(double dt_s, IdlePolicy policy,
+                        const AttributionDomainIn *domains, size_t n_domains,
+                        const uint64_t *proc_cpu_ns, size_t n_procs,
+                        AttributionDomainOut *ret_domains, double *ret_proc_j);
+
+const char *idle_policy_to_string(IdlePolicy p);
+IdlePolicy idle_policy_from_string(const char *s);

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "attribution.h"
+
+#define CONFIG_MAX_IDLE_OVERRIDES 32
+
+typedef struct IdleOverride {
+        char domain[32];
+        double watts;
+} IdleOverride;
+
+/* Everything jouled can be told, from the configuration file and the command
+ * line (the command line wins). Strings are owned. */
+typedef struct JouledConfig {
+        char *db_path;
+        double interval_s;
+        char *powercap_root;
+        char *proc_root;
+        char *sys_root;
+        char *dev_root;
+        char *source_spec;            /* "auto" or comma list */
+        char *metrics_listen;         /* NULL: off */
+        char *metrics_textfile;       /* NULL: off */
+        bool print;                   /* print per-interval figures on stdout */
+        bool probe_only;
+        char *tracker;                /* "auto", "bpf", "procfs" */
+        double model_min_w;           /* per logical CPU */
+        double model_max_w;
+        IdlePolicy idle_policy;
+        IdleOverride idle[CONFIG_MAX_IDLE_OVERRIDES];
+        size_t n_idle;
+        double carbon_g_per_kwh;
+} JouledConfig;
+
+void config_init_defaults(JouledConfig *c);
+void config_done(JouledConfig *c);
+
+/* Parse one file (systemd-style [Section] Key=Value). On a bad key or value
+ * logs "FILE:LINE: …" and returns -EINVAL. A missing file returns -ENOENT
+ * without logging. */
+int config_parse_file(JouledConfig *c, const char *path);
+/* Parse path and then path.d/\*.conf in lexical order. A missing main file is fine. */
+int config_load(JouledConfig *c, const char *path);
+/* Set one value by key name ("Interval", "Database", ...); used by the parser. */
+int config_set(JouledConfig *c, const char *section, const char *key, const char *value);
+
+/* Defaults of the model source: watts per logical CPU at 0% and 100% use. */
+#define MODEL_DEFAULT_MIN_W 0.74
+#define MODEL_DEFAULT_MAX_W 3.5

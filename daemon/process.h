@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PROCESS_COMM_MAX 16
+
+/* What jouled knows about one process (thread group). Identity is
+ * (pid, start_time_ns): a reused pid has another start time. */
+typedef struct ProcessInfo {
+        uint32_t pid;
+        uint32_t ppid;
+        uint32_t uid;
+        uint64_t start_time_ns;   /* CLOCK_BOOTTIME, ns, of the thread group's start */
+        uint64_t cgroup_id;       /* cgroup v2 id (kernfs inode), 0 if unknown */
+        char comm[PROCESS_COMM_MAX];
+        char *exe;                /* owned; NULL when unknown */
+        char *unit;               /* owned; leaf cgroup name, e.g. "sshd.service"; NULL when unknown */
+        bool kernel_thread;
+
+        /* Tracker bookkeeping. */
+        uint64_t cpu_ns_total;    /* cumulative CPU time of the group as last seen */
+        uint64_t generation;      /* last sampling round that saw it alive */
+        bool exited;              /* final counters reached us; freed after the interval */
+
+        /* Store bookkeeping: row id of this process, 0 until written. */
+        int64_t store_id;
+} ProcessInfo;
+
+/* One interval's CPU time of one process. */
+typedef struct ProcessDelta {
+        ProcessInfo *info;        /* owned by the tracker, valid until the next tracker_sample() */
+        uint64_t cpu_ns;
+} ProcessDelta;

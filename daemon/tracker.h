@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "process.h"
+
+/* The process tracker: per-process CPU time per interval, with identity.
+ * Two back-ends: BPF (task iterator each interval + exit events through a
+ * ring buffer, no per-context-switch work) and /proc polling (fallback, may
+ * miss processes that live less than one interval). */
+
+typedef enum TrackerMode {
+        TRACKER_BPF,
+        TRACKER_PROCFS,
+        _TRACKER_MODE_MAX,
+        _TRACKER_MODE_INVALID = -1,
+} TrackerMode;
+
+typedef struct TrackerConfig {
+        const char *proc_root;        /* default "/proc" */
+        TrackerMode force_mode;       /* _TRACKER_MODE_INVALID: BPF, falling back to procfs */
+        uint32_t ringbuf_bytes;       /* exit-event ring buffer size (power of two); 0 = default */
+} TrackerConfig;
+
+typedef struct TrackerStats {
+        uint64_t processes_tracked;   /* live processes in the table now */
+        uint64_t exits_seen;          /* exit events consumed */
+        uint64_t exits_lost;          /* exit events the kernel could not queue (ring buffer full) */
+        uint64_t vanished;            /* processes gone with no exit event (their last interval's CPU is lost) */
+        uint64_t iter_errors;
+} TrackerStats;
+
+typedef struct Tracker Tracker;
+
+/* Create a tracker: BPF unless forced, falling back to procfs with a warning
+ * (the warning is logged here). Returns 0 or negative errno. */
+int tracker_new(const TrackerConfig *cfg, Tracker **ret);
+Tracker *tracker_free(Tracker *t);
+
+TrackerMode tracker_mode(const Tracker *t);
+const char *tracker_mode_to_string(TrackerMode m);
+/* Why BPF is not used (NULL in BPF mode). */
+const char *tracker_fallback_reason(const Tracker *t);
+
+/* A file descriptor that becomes readable when exit events are waiting
+ * (the ring buffer's epoll fd), or -1 in procfs mode. */
+int tracker_get_fd(const Tracker *t);
+
+/* Consume pending exit events without sampling (called when the fd is readable). */
+int tracker_process_events(Tracker *t);
+
+/* Take one sample: consume pending exit events, then read every live process.
+ * On success *ret points to an array of *ret_n deltas (processes with CPU time
+ * in this interval, exited ones included), valid until the next call. */
+int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n);
+
+/* Look a live process up (for example to label jouled itself). */
+ProcessInfo *tracker_find(Tracker *t, uint32_t pid);
+
+void tracker_get_stats(const Tracker *t, TrackerStats *ret);

@@ -1,0 +1,2 @@
+-- placeholder, being written
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);

@@ -1,0 +1,206 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Shared helpers for jouled's integration tests.
+
+Every test runs the real binaries (paths from the environment set by meson:
+JOULED, JOULECTL, BURNER), in its own temporary directory, and cleans up what
+it started: daemons are stopped by their own PID, never by name.
+"""
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SKIP = 77
+
+JOULED = os.environ.get("JOULED", "build/daemon/jouled")
+JOULECTL = os.environ.get("JOULECTL", "build/cli/joulectl")
+BURNER = os.environ.get("BURNER", "build/tests/burner")
+SOURCE_ROOT = os.environ.get("JOULED_SOURCE_ROOT", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def require_root():
+    if os.geteuid() != 0:
+        print("SKIP: needs root (BPF)")
+        sys.exit(SKIP)
+
+
+class Failure(AssertionError):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+class TempDir:
+    def __init__(self, prefix="jouled-test-"):
+        self.path = tempfile.mkdtemp(prefix=prefix)
+
+    def __enter__(self):
+        return self.path
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class PowercapFixture:
+    """A powercap sysfs tree (intel-rapl layout) whose counters the test advances.
+
+    zones: list of dicts {"path": "intel-rapl:0", "name": "package-0",
+    "max_energy_range_uj": N, "energy_uj": start}. Subzones are written as
+    "intel-rapl:0/intel-rapl:0:0"."""
+
+    def __init__(self, root, zones):
+        self.root = root
+        self.zones = {}
+        self.lock = threading.Lock()
+        self.truth_uj = {}
+        self._thread = None
+        self._stop = threading.Event()
+        for z in zones:
+            d = os.path.join(root, z["path"])
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, "name"), "w") as f:
+                f.write(z["name"] + "\n")
+            with open(os.path.join(d, "max_energy_range_uj"), "w") as f:
+                f.write("%d\n" % z["max_energy_range_uj"])
+            with open(os.path.join(d, "enabled"), "w") as f:
+                f.write("1\n")
+            self.zones[z["path"]] = dict(z)
+            self.truth_uj[z["path"]] = 0
+            self._write(z["path"], z.get("energy_uj", 0))
+
+    def _write(self, path, value):
+        p = os.path.join(self.root, path, "energy_uj")
+        tmp = p + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % value)
+        os.replace(tmp, p)
+        self.zones[path]["energy_uj"] = value
+
+    def advance(self, path, uj):
+        """Advance one zone's counter by uj micro-joules, wrapping like hardware."""
+        with self.lock:
+            z = self.zones[path]
+            rng = z["max_energy_range_uj"]
+            self._write(path, (z["energy_uj"] + uj) % (rng + 1))
+            self.truth_uj[path] += uj
+
+    def run_power(self, watts, period=0.05):
+        """Advance every zone at watts[path] W in a background thread."""
+        def loop():
+            last = time.monotonic()
+            while not self._stop.is_set():
+                time.sleep(period)
+                now = time.monotonic()
+                for path, w in watts.items():
+                    self.advance(path, int(w * (now - last) * 1e6))
+                last = now
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        if self._thread:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+
+
+class Daemon:
+    """A jouled started by the test and stopped by its own PID."""
+
+    def __init__(self, workdir, args, db=None):
+        self.db = db or os.path.join(workdir, "jouled.db")
+        self.log_path = os.path.join(workdir, "jouled.log")
+        self.log = open(self.log_path, "w")
+        cmd = [JOULED, "--db", self.db] + list(args)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_intervals(self, n, timeout=30):
+        """Wait until at least n intervals are stored."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise Failure("jouled exited early (%s): %s" % (self.proc.returncode, self.read_log()))
+            try:
+                con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=5)
+                try:
+                    (count,) = con.execute("SELECT COUNT(*) FROM intervals").fetchone()
+                finally:
+                    con.close()
+                if count >= n:
+                    return count
+            except sqlite3.Error:
+                pass
+            time.sleep(0.1)
+        raise Failure("jouled stored fewer than %d intervals in %ds: %s" % (n, timeout, self.read_log()))
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise Failure("jouled did not exit within %ds of signal %d" % (timeout, sig))
+        self.log.close()
+        return self.proc.returncode
+
+    def read_log(self):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if not self.log.closed:
+            self.log.close()
+
+
+def joulectl(*args, db=None, check_rc=0):
+    cmd = [JOULECTL] + (["--db", db] if db else []) + list(args)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if check_rc is not None and r.returncode != check_rc:
+        raise Failure("%s exited %d (wanted %d): %s" % (" ".join(cmd), r.returncode, check_rc, r.stderr))
+    return r
+
+
+def joulectl_json(*args, db=None):
+    r = joulectl(*args, "--json", db=db)
+    try:
+        return json.loads(r.stdout)
+    except ValueError as e:
+        raise Failure("joulectl %s printed invalid JSON (%s): %r" % (" ".join(args), e, r.stdout[:500]))
+
+
+def run_tests(tests):
+    """Run test functions; print a plain closing line; exit 0/1."""
+    passed = failed = 0
+    for t in tests:
+        name = t.__name__
+        try:
+            t()
+        except Failure as e:
+            failed += 1
+            print("FAIL %s: %s" % (name, e))
+        except Exception as e:  # a crash of the test itself is a failure too
+            failed += 1
+            print("FAIL %s: %s: %s" % (name, type(e).__name__, e))
+        else:
+            passed += 1
+            print("ok   %s" % name)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
