@@ -21,11 +21,21 @@ typedef enum StoreFlags {
 
 typedef struct Store Store;
 
+/* Open (STORE_CREATE: create, migrate) or open read-only (never creates,
+ * never migrates). Logs why it failed, with one exception: a reader's missing
+ * file returns -ENOENT silently so that the caller can word it. Refusals:
+ * a newer schema (-EPROTO), a file that is not SQLite or is another
+ * program's SQLite database (-EBADMSG); such files are left untouched. */
 int store_open(const char *path, StoreFlags flags, Store **ret);
 Store *store_free(Store *s);
 sqlite3 *store_db(Store *s);
 int store_schema_version(Store *s);       /* PRAGMA user_version */
 int store_latest_schema_version(void);    /* what this program knows */
+const char *store_path(Store *s);
+/* SQLite result code → negative errno (0 for OK/ROW/DONE). */
+int store_errno(int sqlite_rc);
+/* "package", "core", ... as stored in domains.kind. */
+const char *store_domain_kind_name(DomainKind k);
 
 /* One domain's figures for one interval. */
 typedef struct DomainRecord {
@@ -48,7 +58,11 @@ typedef struct IntervalRecord {
         const double *proc_domain_j; /* n_procs × n_domains, row-major by process */
 } IntervalRecord;
 
-/* Write one interval in one transaction. Sets procs[i].info->store_id. */
+/* Write one interval in one transaction. Sets procs[i].info->store_id of
+ * every process that gets a sample row; a process with no CPU time and no
+ * energy in the interval gets none. Domains with valid=false are skipped
+ * (no interval_domains row, their per-process figures ignored). On failure
+ * nothing of the interval is kept and ids handed out in it are reset to 0. */
 int store_write_interval(Store *s, const IntervalRecord *rec);
 
 /* Daemon state shown by `joulectl status` (key/value, replaced). */
