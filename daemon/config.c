@@ -1,2 +1,212 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: being written */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "timeparse.h"
+#include "util.h"
+
+void config_init_defaults(JouledConfig *c) {
+        memset(c, 0, sizeof(*c));
+        c->db_path = strdup("/var/lib/jouled/jouled.db");
+        c->interval_s = 1.0;
+        c->powercap_root = strdup("/sys/class/powercap");
+        c->proc_root = strdup("/proc");
+        c->sys_root = strdup("/sys");
+        c->dev_root = strdup("/dev");
+        c->source_spec = strdup("auto");
+        c->tracker = strdup("auto");
+        c->model_min_w = MODEL_DEFAULT_MIN_W;
+        c->model_max_w = MODEL_DEFAULT_MAX_W;
+        c->idle_policy = IDLE_POLICY_SEPARATE;
+        /* World average carbon intensity of electricity generation, 2023:
+         * 480 gCO2e/kWh (Ember, Global Electricity Review 2024). */
+        c->carbon_g_per_kwh = 480.0;
+}
+
+void config_done(JouledConfig *c) {
+        free(c->db_path);
+        free(c->powercap_root);
+        free(c->proc_root);
+        free(c->sys_root);
+        free(c->dev_root);
+        free(c->source_spec);
+        free(c->tracker);
+        free(c->metrics_listen);
+        free(c->metrics_textfile);
+        memset(c, 0, sizeof(*c));
+}
+
+static int set_string(char **field, const char *value) {
+        char *s = strdup(value);
+        if (!s)
+                return -ENOMEM;
+        free(*field);
+        *field = s;
+        return 0;
+}
+
+static int set_watts(double *field, const char *value) {
+        double v;
+        if (parse_double(value, &v) < 0 || v < 0 || v > 100000)
+                return -EINVAL;
+        *field = v;
+        return 0;
+}
+
+/* "package-0:3.5" */
+static int add_idle_override(JouledConfig *c, const char *value) {
+        const char *colon = strrchr(value, ':');
+        double w;
+
+        if (!colon || colon == value || (size_t) (colon - value) >= sizeof(c->idle[0].domain))
+                return -EINVAL;
+        if (parse_double(colon + 1, &w) < 0 || w < 0 || w > 100000)
+                return -EINVAL;
+        for (size_t i = 0; i < c->n_idle; i++)
+                if (strncmp(c->idle[i].domain, value, (size_t) (colon - value)) == 0 &&
+                    c->idle[i].domain[colon - value] == 0) {
+                        c->idle[i].watts = w;
+                        return 0;
+                }
+        if (c->n_idle >= CONFIG_MAX_IDLE_OVERRIDES)
+                return -E2BIG;
+        memcpy(c->idle[c->n_idle].domain, value, (size_t) (colon - value));
+        c->idle[c->n_idle].domain[colon - value] = 0;
+        c->idle[c->n_idle].watts = w;
+        c->n_idle++;
+        return 0;
+}
+
+int config_set(JouledConfig *c, const char *section, const char *key, const char *value) {
+#define IS(s, k) (strcasecmp(section, s) == 0 && strcmp(key, k) == 0)
+        if (IS("Daemon", "Database"))
+                return value[0] == '/' ? set_string(&c->db_path, value) : -EINVAL;
+        if (IS("Daemon", "Interval")) {
+                double v;
+                if (parse_duration_s(value, &v) < 0 || v < 0.05 || v > 3600)
+                        return -EINVAL;
+                c->interval_s = v;
+                return 0;
+        }
+        if (IS("Daemon", "Source"))
+                return set_string(&c->source_spec, value);
+        if (IS("Daemon", "Tracker")) {
+                if (!streq_ptr(value, "auto") && !streq_ptr(value, "bpf") && !streq_ptr(value, "procfs"))
+                        return -EINVAL;
+                return set_string(&c->tracker, value);
+        }
+        if (IS("Daemon", "PowercapRoot"))
+                return set_string(&c->powercap_root, value);
+        if (IS("Model", "MinWattsPerCPU"))
+                return set_watts(&c->model_min_w, value);
+        if (IS("Model", "MaxWattsPerCPU"))
+                return set_watts(&c->model_max_w, value);
+        if (IS("Attribution", "IdlePolicy")) {
+                IdlePolicy p = idle_policy_from_string(value);
+                if (p < 0)
+                        return -EINVAL;
+                c->idle_policy = p;
+                return 0;
+        }
+        if (IS("Attribution", "IdlePower"))
+                return add_idle_override(c, value);
+        if (IS("Metrics", "Listen"))
+                return set_string(&c->metrics_listen, value);
+        if (IS("Metrics", "Textfile"))
+                return set_string(&c->metrics_textfile, value);
+        if (IS("Carbon", "IntensityGramsPerKWh"))
+                return set_watts(&c->carbon_g_per_kwh, value);
+#undef IS
+        return -ENOKEY;
+}
+
+typedef struct ParseState {
+        JouledConfig *config;
+        char error[256];
+} ParseState;
+
+static int config_ini_handler(void *user, const char *section, const char *name, const char *value) {
+        ParseState *st = user;
+        int r;
+
+        if (!name) /* a section header alone */
+                return 1;
+        r = config_set(st->config, section, name, value);
+        if (r >= 0)
+                return 1;
+        if (st->error[0])
+                return 0;
+        if (r == -ENOKEY)
+                snprintf(st->error, sizeof(st->error), "unknown key '%s' in section [%s]", name, section);
+        else
+                snprintf(st->error, sizeof(st->error), "invalid value '%s' for %s= in section [%s]%s",
+                         value, name, section,
+                         r == -E2BIG ? " (too many entries)" : "");
+        return 0;
+}
+
+int config_parse_file(JouledConfig *c, const char *path) {
+        ParseState st = { .config = c };
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        int line;
+
+        if (!f)
+                return -errno;
+        line = ini_parse_file(f, config_ini_handler, &st);
+        if (line < 0)
+                return log_error_errno(-EIO, "%s: cannot read configuration", path);
+        if (line > 0) {
+                if (st.error[0])
+                        log_error("%s:%d: %s", path, line, st.error);
+                else
+                        log_error("%s:%d: syntax error: expected [Section] or Key=Value", path, line);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int conf_filter(const struct dirent *de) {
+        return de->d_name[0] != '.' && endswith(de->d_name, ".conf");
+}
+
+int config_load(JouledConfig *c, const char *path) {
+        _cleanup_free_ char *dropins = NULL;
+        struct dirent **names = NULL;
+        int r, n;
+
+        r = config_parse_file(c, path);
+        if (r < 0 && r != -ENOENT)
+                return r == -EINVAL ? r : log_error_errno(r, "Failed to open %s: %m", path);
+
+        if (asprintf(&dropins, "%s.d", path) < 0)
+                return log_oom();
+        n = scandir(dropins, &names, conf_filter, alphasort);
+        if (n < 0)
+                return 0;
+        r = 0;
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *p = path_join(dropins, names[i]->d_name);
+                if (r >= 0) {
+                        if (!p)
+                                r = log_oom();
+                        else {
+                                r = config_parse_file(c, p);
+                                if (r < 0 && r != -EINVAL)
+                                        log_error_errno(r, "Failed to open %s: %m", p);
+                        }
+                }
+                free(names[i]);
+        }
+        free(names);
+        return r;
+}

@@ -8,7 +8,8 @@
  *  - the configured value, when one is set ("configured");
  *  - else the intercept at zero utilisation of a least-squares line of power
  *    on utilisation, when utilisation varied enough and the fit is sane
- *    (slope > 0, intercept between 0 and the lowest power seen) ("regression");
+ *    (slope > 0, intercept between 0 and the lowest power seen plus three
+ *    standard deviations of the fit's residuals) ("regression");
  *  - else the lowest power seen in the window ("minimum");
  *  - 0 before any point ("none"). */
 

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "test-helpers.h"
+#include "util.h"
+
+static char dir[256];
+
+static int setup(void **state) {
+        strcpy(dir, "/tmp/jouled-test-config-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        return 0;
+}
+
+static int teardown(void **state) {
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+        return 0;
+}
+
+static void write_file(const char *name, const char *content) {
+        char p[512];
+        FILE *f;
+        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        f = fopen(p, "w");
+        assert_non_null(f);
+        fputs(content, f);
+        fclose(f);
+}
+
+/* Run config_load with stderr captured; returns what was logged. */
+static char *load_capturing(JouledConfig *c, const char *name, int *ret) {
+        char p[512], logp[512];
+        int saved = dup(2), fd;
+        char *out = NULL;
+
+        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        snprintf(logp, sizeof(logp), "%s/stderr.log", dir);
+        fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        assert_true(fd >= 0);
+        dup2(fd, 2);
+        *ret = config_load(c, p);
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        close(fd);
+        assert_int_equal(read_small_file(logp, 65536, &out), 0);
+        return out;
+}
+
+static void test_defaults(void **state) {
+        JouledConfig c;
+        config_init_defaults(&c);
+        assert_string_equal(c.db_path, "/var/lib/jouled/jouled.db");
+        assert_double_equal(c.interval_s, 1.0, 0);
+        assert_string_equal(c.source_spec, "auto");
+        assert_string_equal(c.powercap_root, "/sys/class/powercap");
+        assert_null(c.metrics_listen);
+        assert_double_equal(c.model_min_w, 0.74, 0);
+        assert_double_equal(c.model_max_w, 3.5, 0);
+        assert_int_equal(c.idle_policy, IDLE_POLICY_SEPARATE);
+        config_done(&c);
+}
+
+static void test_file_and_dropins(void **state) {
+        JouledConfig c;
+        char *log;
+        int r;
+        char d[300];
+
+        write_file("jouled.conf",
+                   "# comment\n"
+                   "[Daemon]\n"
+                   "Database=/srv/j.db\n"
+                   "Interval=0.5\n"
+                   "Source=rapl,model\n"
+                   "\n"
+                   "[Attribution]\n"
+                   "IdlePolicy=shared\n"
+                   "IdlePower=package-0:4.5\n"
+                   "[Model]\n"
+                   "MaxWattsPerCPU=5\n");
+        snprintf(d, sizeof(d), "%s/jouled.conf.d", dir);
+        assert_int_equal(mkdir(d, 0755), 0);
+        write_file("jouled.conf.d/20-late.conf", "[Daemon]\nInterval=2\n");
+        write_file("jouled.conf.d/10-early.conf", "[Daemon]\nInterval=3\n[Attribution]\nIdlePower=package-0:1.25\nIdlePower=dram-0:2\n");
+        write_file("jouled.conf.d/ignored.txt", "garbage that is not read\n");
+
+        config_init_defaults(&c);
+        log = load_capturing(&c, "jouled.conf", &r);
+        assert_int_equal(r, 0);
+        assert_string_equal(log, "");
+        assert_string_equal(c.db_path, "/srv/j.db");
+        assert_double_equal(c.interval_s, 2.0, 0); /* 20-late.conf is read last */
+        assert_string_equal(c.source_spec, "rapl,model");
+        assert_int_equal(c.idle_policy, IDLE_POLICY_SHARED);
+        assert_double_equal(c.model_max_w, 5.0, 0);
+        assert_int_equal(c.n_idle, 2);
+        assert_string_equal(c.idle[0].domain, "package-0");
+        assert_double_equal(c.idle[0].watts, 1.25, 0);
+        assert_string_equal(c.idle[1].domain, "dram-0");
+        free(log);
+        config_done(&c);
+}
+
+static void test_missing_file_is_fine(void **state) {
+        JouledConfig c;
+        int r;
+        char *log;
+
+        config_init_defaults(&c);
+        log = load_capturing(&c, "does-not-exist.conf", &r);
+        assert_int_equal(r, 0);
+        assert_string_equal(c.source_spec, "auto");
+        free(log);
+        config_done(&c);
+}
+
+static void test_bad_key_names_file_and_line(void **state) {
+        JouledConfig c;
+        char *log;
+        int r;
+
+        write_file("bad.conf", "[Daemon]\nInterval=1\n\nIntervall=2\n");
+        config_init_defaults(&c);
+        log = load_capturing(&c, "bad.conf", &r);
+        assert_int_equal(r, -EINVAL);
+        assert_non_null(strstr(log, "bad.conf:4: unknown key 'Intervall' in section [Daemon]"));
+        free(log);
+        config_done(&c);
+}
+
+static void test_bad_values(void **state) {
+        static const char *const bad[] = {
+                "[Daemon]\nInterval=fast\n",
+                "[Daemon]\nInterval=-1\n",
+                "[Daemon]\nInterval=0\n",
+                "[Daemon]\nDatabase=relative.db\n",
+                "[Daemon]\nTracker=ebpf\n",
+                "[Attribution]\nIdlePolicy=sometimes\n",
+                "[Attribution]\nIdlePower=package-0\n",
+                "[Attribution]\nIdlePower=package-0:-3\n",
+                "[Model]\nMinWattsPerCPU=1e400\n",
+                "[Nope]\nKey=1\n",
+                "no section line\n",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                JouledConfig c;
+                char *log;
+                int r;
+
+                write_file("v.conf", bad[i]);
+                config_init_defaults(&c);
+                log = load_capturing(&c, "v.conf", &r);
+                if (r != -EINVAL)
+                        print_error("accepted: %s\n", bad[i]);
+                assert_int_equal(r, -EINVAL);
+                assert_non_null(strstr(log, "v.conf:"));
+                /* Nothing half-applied that matters: defaults stay for what failed. */
+                assert_double_equal(c.interval_s, 1.0, 0);
+                free(log);
+                config_done(&c);
+        }
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test_setup_teardown(test_file_and_dropins, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_missing_file_is_fine, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bad_key_names_file_and_line, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
