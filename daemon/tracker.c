@@ -1,2 +1,456 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: being written */
+/* The process table shared by both tracker back-ends: identity
+ * (pid, start time) → ProcessInfo, per-interval CPU deltas, exits. */
+#include "tracker.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "hashmap.h"
+#include "log.h"
+#include "tracker-internal.h"
+#include "util.h"
+
+/* A process that is not seen and sent no exit event is dropped after this
+ * many rounds (its free event may lag by an RCU grace period). */
+#define TRACKER_MISSED_ROUNDS_MAX 2
+
+typedef struct TrackerEntry {
+        ProcessInfo info;       /* first member: a ProcessInfo* is a TrackerEntry* */
+        uint64_t pending_ns;    /* CPU time not yet handed out */
+        unsigned missed;        /* rounds not seen while not exited */
+        bool reported;          /* exited and handed out: freed at the next sample */
+} TrackerEntry;
+
+struct Tracker {
+        TrackerMode mode;
+        char *fallback_reason;
+        char *proc_root;
+        uint64_t start_boottime_ns;
+        uint64_t generation;
+        Hashmap *table;         /* (pid, start_time_ns) → TrackerEntry */
+        Hashmap *by_pid;        /* (pid, 0) → newest TrackerEntry with that pid */
+        TrackerBpf *bpf;
+        ProcessDelta *out;
+        size_t out_alloc;
+        TrackerStats stats;
+};
+
+static HashKey entry_key(const ProcessInfo *p) {
+        return (HashKey) { .a = p->pid, .b = p->start_time_ns };
+}
+
+static HashKey pid_key(uint32_t pid) {
+        return (HashKey) { .a = pid, .b = 0 };
+}
+
+static void entry_free(TrackerEntry *e) {
+        if (!e)
+                return;
+        free(e->info.exe);
+        free(e->info.unit);
+        free(e);
+}
+
+/* Unlink from both maps and free. */
+static void entry_drop(Tracker *t, TrackerEntry *e) {
+        hashmap_remove(t->table, entry_key(&e->info));
+        if (hashmap_get(t->by_pid, pid_key(e->info.pid)) == e)
+                hashmap_remove(t->by_pid, pid_key(e->info.pid));
+        entry_free(e);
+}
+
+static int set_str(char **dst, const char *src) {
+        char *n;
+
+        if (streq_ptr(*dst, src))
+                return 0;
+        if (src) {
+                n = strdup(src);
+                if (!n)
+                        return -ENOMEM;
+        } else
+                n = NULL;
+        free(*dst);
+        *dst = n;
+        return 0;
+}
+
+const char *tracker_proc_root(const Tracker *t) {
+        return t->proc_root;
+}
+
+char *tracker_read_exe(const Tracker *t, uint32_t pid) {
+        char path[PATH_MAX], buf[PATH_MAX];
+        ssize_t n;
+
+        if ((size_t) snprintf(path, sizeof(path), "%s/%u/exe", t->proc_root, pid) >= sizeof(path))
+                return NULL;
+        n = readlink(path, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return NULL;
+        buf[n] = 0;
+        return strdup(buf);
+}
+
+static TrackerEntry *entry_new(Tracker *t, const TrackerObservation *o) {
+        _cleanup_free_ TrackerEntry *e = NULL;
+        TrackerEntry *old;
+
+        e = calloc(1, sizeof(*e));
+        if (!e)
+                return NULL;
+        e->info.pid = o->pid;
+        e->info.ppid = o->ppid;
+        e->info.uid = o->uid;
+        e->info.start_time_ns = o->start_time_ns;
+        e->info.cgroup_id = o->cgroup_id;
+        e->info.kernel_thread = o->kernel_thread;
+        strscpy(e->info.comm, sizeof(e->info.comm), o->comm ?: "");
+        if (o->unit && *o->unit && set_str(&e->info.unit, o->unit) < 0)
+                return NULL;
+        if (o->exe && *o->exe && set_str(&e->info.exe, o->exe) < 0) {
+                free(e->info.unit);
+                return NULL;
+        }
+        if (hashmap_put(t->table, entry_key(&e->info), e) < 0) {
+                free(e->info.unit);
+                free(e->info.exe);
+                return NULL;
+        }
+        old = hashmap_get(t->by_pid, pid_key(o->pid));
+        if (old)
+                hashmap_remove(t->by_pid, pid_key(o->pid));
+        if (hashmap_put(t->by_pid, pid_key(o->pid), e) < 0) {
+                hashmap_remove(t->table, entry_key(&e->info));
+                free(e->info.unit);
+                free(e->info.exe);
+                return NULL;
+        }
+        return TAKE_PTR(e);
+}
+
+ProcessInfo *tracker_observe_live(Tracker *t, const TrackerObservation *o, bool *ret_new) {
+        TrackerEntry *e;
+
+        e = hashmap_get(t->table, (HashKey) { .a = o->pid, .b = o->start_time_ns });
+        if (!e) {
+                e = entry_new(t, o);
+                if (!e)
+                        return NULL;
+                /* CPU time from before we started measuring is not ours to attribute. */
+                if (o->start_time_ns > t->start_boottime_ns)
+                        e->pending_ns = o->cpu_ns;
+                e->info.cpu_ns_total = o->cpu_ns;
+                e->info.generation = t->generation;
+                if (ret_new)
+                        *ret_new = true;
+                return &e->info;
+        }
+        if (ret_new)
+                *ret_new = false;
+        if (e->info.exited)
+                return &e->info;   /* cannot happen (the iterator skips dead groups); ignore */
+
+        /* Counters can go backwards when a thread is released while we read:
+         * keep the larger baseline and wait until it is passed. */
+        if (o->cpu_ns > e->info.cpu_ns_total) {
+                e->pending_ns += o->cpu_ns - e->info.cpu_ns_total;
+                e->info.cpu_ns_total = o->cpu_ns;
+        }
+        e->info.generation = t->generation;
+        e->missed = 0;
+        e->info.ppid = o->ppid;
+        if (o->uid != TRACKER_UID_UNKNOWN)
+                e->info.uid = o->uid;
+        if (o->cgroup_id)
+                e->info.cgroup_id = o->cgroup_id;
+        if (o->unit && *o->unit && set_str(&e->info.unit, o->unit) < 0)
+                return NULL;
+        if (o->comm && strncmp(o->comm, e->info.comm, sizeof(e->info.comm) - 1) != 0) {
+                /* exec'd something else: the exe changed too */
+                strscpy(e->info.comm, sizeof(e->info.comm), o->comm);
+                if (!e->info.kernel_thread) {
+                        free(e->info.exe);
+                        e->info.exe = tracker_read_exe(t, o->pid);
+                }
+        }
+        return &e->info;
+}
+
+int tracker_observe_exit(Tracker *t, const TrackerObservation *o) {
+        TrackerEntry *e;
+
+        t->stats.exits_seen++;
+        e = hashmap_get(t->table, (HashKey) { .a = o->pid, .b = o->start_time_ns });
+        if (!e) {
+                e = entry_new(t, o);
+                if (!e)
+                        return -ENOMEM;
+                if (o->start_time_ns > t->start_boottime_ns)
+                        e->pending_ns = o->cpu_ns;
+                e->info.cpu_ns_total = o->cpu_ns;
+        } else {
+                if (e->info.exited)
+                        return 0;
+                if (o->cpu_ns > e->info.cpu_ns_total) {
+                        e->pending_ns += o->cpu_ns - e->info.cpu_ns_total;
+                        e->info.cpu_ns_total = o->cpu_ns;
+                }
+                /* The exec file name from the kernel is the newest. */
+                if (o->exe && *o->exe && set_str(&e->info.exe, o->exe) < 0)
+                        return -ENOMEM;
+                if (o->comm && *o->comm)
+                        strscpy(e->info.comm, sizeof(e->info.comm), o->comm);
+        }
+        e->info.exited = true;
+        return 0;
+}
+
+static int tracker_consume(Tracker *t) {
+        if (t->mode != TRACKER_BPF)
+                return 0;
+        return tracker_bpf_consume(t->bpf, t);
+}
+
+static int tracker_scan(Tracker *t) {
+        int r;
+
+        t->generation++;
+        if (t->mode == TRACKER_BPF)
+                r = tracker_bpf_scan(t->bpf, t);
+        else
+                r = tracker_procfs_scan(t);
+        if (r < 0)
+                t->stats.iter_errors++;
+        return r;
+}
+
+/* Not seen this round: an unreaped zombie keeps its entry (its exit event
+ * comes when it is reaped); otherwise wait a round for the exit event. */
+static bool entry_is_zombie(Tracker *t, const TrackerEntry *e) {
+        char path[PATH_MAX], comm[PROCESS_COMM_MAX], state = 0;
+        _cleanup_free_ char *buf = NULL;
+        uint64_t flags, cpu, start;
+        uint32_t ppid;
+        long tck = sysconf(_SC_CLK_TCK);
+
+        if ((size_t) snprintf(path, sizeof(path), "%s/%u/stat", t->proc_root, e->info.pid) >= sizeof(path))
+                return false;
+        if (read_small_file(path, 4096, &buf) < 0)
+                return false;
+        if (tracker_procfs_parse_stat(buf, comm, &ppid, &flags, &cpu, &start, &state) < 0)
+                return false;
+        if (state != 'Z' && state != 'X')
+                return false;
+        if (tck <= 0)
+                tck = 100;
+        /* same process? start times agree to a tick */
+        uint64_t ours = e->info.start_time_ns / (NSEC_PER_SEC / (uint64_t) tck);
+        return start + 1 >= ours && start <= ours + 1;
+}
+
+static void tracker_sweep(Tracker *t) {
+        size_t state = 0;
+        void *v;
+
+        while (hashmap_iterate(t->table, &state, NULL, &v)) {
+                TrackerEntry *e = v;
+
+                if (e->info.exited || e->info.generation == t->generation)
+                        continue;
+                if (t->mode == TRACKER_BPF) {
+                        if (entry_is_zombie(t, e))
+                                continue;
+                        if (++e->missed < TRACKER_MISSED_ROUNDS_MAX)
+                                continue;
+                }
+                t->stats.vanished++;
+                entry_drop(t, e);
+        }
+}
+
+/* Processes that exited without exec carry their parent's exe. */
+static void tracker_inherit_exe(Tracker *t, TrackerEntry *e) {
+        TrackerEntry *parent;
+
+        if (e->info.exe || e->info.kernel_thread || e->info.ppid == 0)
+                return;
+        parent = hashmap_get(t->by_pid, pid_key(e->info.ppid));
+        if (!parent || !parent->info.exe || parent->info.start_time_ns > e->info.start_time_ns)
+                return;
+        e->info.exe = strdup(parent->info.exe);
+}
+
+int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n) {
+        size_t state = 0, n = 0, size;
+        void *v;
+        int r;
+
+        /* Exited entries handed out last time go now. */
+        while (hashmap_iterate(t->table, &state, NULL, &v)) {
+                TrackerEntry *e = v;
+                if (e->reported)
+                        entry_drop(t, e);
+        }
+
+        r = tracker_consume(t);
+        if (r < 0)
+                log_debug_errno(r, "Failed to consume exit events, ignoring: %m");
+        r = tracker_scan(t);
+        if (r < 0)
+                return r;
+        tracker_sweep(t);
+
+        size = hashmap_size(t->table);
+        if (size > t->out_alloc) {
+                size_t a = MAX(size * 2, (size_t) 64);
+                ProcessDelta *o = realloc(t->out, a * sizeof(*o));
+                if (!o)
+                        return -ENOMEM;
+                t->out = o;
+                t->out_alloc = a;
+        }
+
+        state = 0;
+        while (hashmap_iterate(t->table, &state, NULL, &v)) {
+                TrackerEntry *e = v;
+
+                if (e->info.exited) {
+                        tracker_inherit_exe(t, e);
+                        e->reported = true;
+                }
+                if (e->pending_ns == 0)
+                        continue;
+                t->out[n++] = (ProcessDelta) { .info = &e->info, .cpu_ns = e->pending_ns };
+                e->pending_ns = 0;
+        }
+
+        *ret = t->out;
+        *ret_n = n;
+        return 0;
+}
+
+int tracker_process_events(Tracker *t) {
+        int r = tracker_consume(t);
+        return r < 0 ? r : 0;
+}
+
+ProcessInfo *tracker_find(Tracker *t, uint32_t pid) {
+        TrackerEntry *e = hashmap_get(t->by_pid, pid_key(pid));
+        return e ? &e->info : NULL;
+}
+
+void tracker_get_stats(const Tracker *t, TrackerStats *ret) {
+        size_t state = 0, live = 0;
+        void *v;
+
+        *ret = t->stats;
+        while (hashmap_iterate(t->table, &state, NULL, &v))
+                if (!((TrackerEntry *) v)->info.exited)
+                        live++;
+        ret->processes_tracked = live;
+        if (t->mode == TRACKER_BPF)
+                ret->exits_lost = tracker_bpf_lost(t->bpf);
+}
+
+TrackerMode tracker_mode(const Tracker *t) {
+        return t->mode;
+}
+
+const char *tracker_mode_to_string(TrackerMode m) {
+        switch (m) {
+        case TRACKER_BPF:
+                return "bpf";
+        case TRACKER_PROCFS:
+                return "procfs";
+        default:
+                return NULL;
+        }
+}
+
+const char *tracker_fallback_reason(const Tracker *t) {
+        return t->fallback_reason;
+}
+
+int tracker_get_fd(const Tracker *t) {
+        return t->mode == TRACKER_BPF ? tracker_bpf_get_fd(t->bpf) : -1;
+}
+
+Tracker *tracker_free(Tracker *t) {
+        size_t state = 0;
+        void *v;
+
+        if (!t)
+                return NULL;
+        if (t->table)
+                while (hashmap_iterate(t->table, &state, NULL, &v))
+                        entry_free(v);
+        hashmap_free(t->table);
+        hashmap_free(t->by_pid);
+        tracker_bpf_free(t->bpf);
+        free(t->out);
+        free(t->proc_root);
+        free(t->fallback_reason);
+        free(t);
+        return NULL;
+}
+
+static inline void tracker_freep(Tracker **t) {
+        tracker_free(*t);
+}
+
+int tracker_new(const TrackerConfig *cfg, Tracker **ret) {
+        _cleanup_(tracker_freep) Tracker *t = NULL;
+        TrackerMode force = cfg ? cfg->force_mode : _TRACKER_MODE_INVALID;
+        uint32_t rb = cfg && cfg->ringbuf_bytes ? cfg->ringbuf_bytes : 4u * 1024 * 1024;
+        int r;
+
+        if (force != _TRACKER_MODE_INVALID && (force < 0 || force >= _TRACKER_MODE_MAX))
+                return log_error_errno(-EINVAL, "Invalid tracker mode %d; accepted: bpf, procfs, or auto.", (int) force);
+        if (rb < 4096 || (rb & (rb - 1)) != 0)
+                return log_error_errno(-EINVAL, "Invalid tracker ring buffer size %u: must be a power of two of at least 4096 bytes.", rb);
+
+        t = calloc(1, sizeof(*t));
+        if (!t)
+                return log_oom();
+        t->proc_root = strdup(cfg && cfg->proc_root ? cfg->proc_root : "/proc");
+        t->table = hashmap_new();
+        t->by_pid = hashmap_new();
+        if (!t->proc_root || !t->table || !t->by_pid)
+                return log_oom();
+        t->start_boottime_ns = now_ns(CLOCK_BOOTTIME);
+
+        if (force == TRACKER_PROCFS)
+                t->mode = TRACKER_PROCFS;
+        else {
+                _cleanup_free_ char *reason = NULL;
+
+                r = tracker_bpf_new(rb, &t->bpf, &reason);
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0) {
+                        if (force == TRACKER_BPF)
+                                return log_error_errno(r, "BPF process tracker unavailable (%s).", reason ?: "unknown");
+                        log_warning("BPF process tracker unavailable (%s): falling back to /proc polling; "
+                                    "processes shorter than one interval may be missed", reason ?: "unknown");
+                        t->fallback_reason = TAKE_PTR(reason);
+                        if (!t->fallback_reason && !(t->fallback_reason = strdup("unknown")))
+                                return log_oom();
+                        t->mode = TRACKER_PROCFS;
+                } else
+                        t->mode = TRACKER_BPF;
+        }
+
+        /* Baseline: what runs now was running before we measured. */
+        r = tracker_scan(t);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the process list (%s): %m", tracker_mode_to_string(t->mode));
+
+        *ret = TAKE_PTR(t);
+        return 0;
+}

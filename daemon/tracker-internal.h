@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* Shared between tracker.c (the process table, deltas) and its two
+ * back-ends, tracker-bpf.c and tracker-procfs.c. Not part of the interface. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tracker.h"
+
+#define TRACKER_UID_UNKNOWN UINT32_MAX
+
+/* One process as a back-end sees it. Strings may be NULL (unknown), and uid
+ * TRACKER_UID_UNKNOWN: an existing entry then keeps what it has. */
+typedef struct TrackerObservation {
+        uint32_t pid;
+        uint32_t ppid;
+        uint32_t uid;
+        uint64_t start_time_ns;
+        uint64_t cgroup_id;
+        uint64_t cpu_ns;              /* cumulative CPU time of the whole group */
+        const char *comm;
+        const char *unit;
+        const char *exe;
+        bool kernel_thread;
+} TrackerObservation;
+
+/* Tracker core, called by the back-ends. */
+
+/* A live process was seen in this round. Returns the table entry (new or
+ * updated), or NULL on OOM. *ret_new tells whether it was created now; the
+ * back-end may then fill identity fields it reads lazily (uid, unit, exe). */
+ProcessInfo *tracker_observe_live(Tracker *t, const TrackerObservation *o, bool *ret_new);
+/* A process's final counters. Returns 0 or -ENOMEM. */
+int tracker_observe_exit(Tracker *t, const TrackerObservation *o);
+/* proc_root/PID/exe, resolved; NULL if unreadable. Does not log. */
+char *tracker_read_exe(const Tracker *t, uint32_t pid);
+const char *tracker_proc_root(const Tracker *t);
+
+/* BPF back-end (tracker-bpf.c). */
+typedef struct TrackerBpf TrackerBpf;
+/* Returns 0, or negative errno with *ret_reason (allocated) saying why. Logs at debug level only. */
+int tracker_bpf_new(uint32_t ringbuf_bytes, TrackerBpf **ret, char **ret_reason);
+TrackerBpf *tracker_bpf_free(TrackerBpf *b);
+int tracker_bpf_get_fd(const TrackerBpf *b);
+/* Feed pending exit events to tracker_observe_exit(). Returns the number consumed or negative errno. */
+int tracker_bpf_consume(TrackerBpf *b, Tracker *t);
+/* Walk every task once and feed tracker_observe_live(). */
+int tracker_bpf_scan(TrackerBpf *b, Tracker *t);
+uint64_t tracker_bpf_lost(const TrackerBpf *b);
+
+/* /proc back-end (tracker-procfs.c). */
+int tracker_procfs_scan(Tracker *t);
+/* Parse the content of /proc/PID/stat. Returns 0 or -EINVAL. comm gets the
+ * text between the first '(' and the last ')'. */
+int tracker_procfs_parse_stat(const char *buf, char comm[static PROCESS_COMM_MAX], uint32_t *ret_ppid,
+                              uint64_t *ret_flags, uint64_t *ret_cpu_ticks, uint64_t *ret_start_ticks,
+                              char *ret_state);
+/* "0::/system.slice/foo.service\n" → "foo.service" (allocated). -ENOENT if no v2 line. */
+int tracker_procfs_parse_cgroup(const char *buf, char **ret_unit);

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Test helper: sample the process tracker every N ms and print one JSON line
+ * per sample with every delta and the tracker's stats.
+ *
+ *   tracker-dump [--mode bpf|procfs|auto] [--interval-ms N] [--count N] [--proc-root DIR]
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "log.h"
+#include "tracker.h"
+#include "util.h"
+
+static int parse_positive(const char *name, const char *s, uint64_t *ret) {
+        if (parse_u64(s, ret) < 0 || *ret == 0) {
+                fprintf(stderr, "tracker-dump: invalid %s '%s': expected a positive integer\n", name, s);
+                return -1;
+        }
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "mode", required_argument, NULL, 'm' },
+                { "interval-ms", required_argument, NULL, 'i' },
+                { "count", required_argument, NULL, 'c' },
+                { "proc-root", required_argument, NULL, 'p' },
+                { "debug", no_argument, NULL, 'd' },
+                {},
+        };
+        TrackerConfig cfg = { .force_mode = _TRACKER_MODE_INVALID };
+        uint64_t interval_ms = 1000, count = 1;
+        Tracker *t = NULL;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+                switch (c) {
+                case 'm':
+                        if (strcmp(optarg, "bpf") == 0)
+                                cfg.force_mode = TRACKER_BPF;
+                        else if (strcmp(optarg, "procfs") == 0)
+                                cfg.force_mode = TRACKER_PROCFS;
+                        else if (strcmp(optarg, "auto") == 0)
+                                cfg.force_mode = _TRACKER_MODE_INVALID;
+                        else {
+                                fprintf(stderr, "tracker-dump: invalid --mode '%s': expected bpf, procfs or auto\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case 'i':
+                        if (parse_positive("--interval-ms", optarg, &interval_ms) < 0)
+                                return 2;
+                        break;
+                case 'c':
+                        if (parse_positive("--count", optarg, &count) < 0)
+                                return 2;
+                        break;
+                case 'p':
+                        cfg.proc_root = optarg;
+                        break;
+                case 'd':
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                default:
+                        return 2;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "tracker-dump: unexpected argument '%s'\n", argv[optind]);
+                return 2;
+        }
+
+        r = tracker_new(&cfg, &t);
+        if (r < 0)
+                return 1;
+        printf("{\"mode\": \"%s\"}\n", tracker_mode_to_string(tracker_mode(t)));
+        fflush(stdout);
+
+        for (uint64_t i = 0; i < count; i++) {
+                struct timespec ts = { .tv_sec = (time_t) (interval_ms / 1000),
+                                       .tv_nsec = (long) (interval_ms % 1000) * 1000000L };
+                ProcessDelta *d;
+                size_t n;
+                TrackerStats st;
+                uint64_t t0, t1;
+                json_object *o, *arr, *stats;
+
+                nanosleep(&ts, NULL);
+                t0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+                r = tracker_sample(t, &d, &n);
+                t1 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+                if (r < 0) {
+                        fprintf(stderr, "tracker-dump: sample failed: %s\n", strerror(-r));
+                        tracker_free(t);
+                        return 1;
+                }
+                tracker_get_stats(t, &st);
+
+                o = json_object_new_object();
+                arr = json_object_new_array();
+                for (size_t k = 0; k < n; k++) {
+                        const ProcessInfo *p = d[k].info;
+                        json_object *e = json_object_new_object();
+                        json_object_object_add(e, "pid", json_object_new_int64(p->pid));
+                        json_object_object_add(e, "start_time_ns", json_object_new_uint64(p->start_time_ns));
+                        json_object_object_add(e, "comm", json_object_new_string(p->comm));
+                        json_object_object_add(e, "exe", p->exe ? json_object_new_string(p->exe) : NULL);
+                        json_object_object_add(e, "unit", p->unit ? json_object_new_string(p->unit) : NULL);
+                        json_object_object_add(e, "uid", json_object_new_int64(p->uid));
+                        json_object_object_add(e, "ppid", json_object_new_int64(p->ppid));
+                        json_object_object_add(e, "cpu_ns", json_object_new_uint64(d[k].cpu_ns));
+                        json_object_object_add(e, "exited", json_object_new_boolean(p->exited));
+                        json_object_object_add(e, "kernel_thread", json_object_new_boolean(p->kernel_thread));
+                        json_object_array_add(arr, e);
+                }
+                stats = json_object_new_object();
+                json_object_object_add(stats, "processes_tracked", json_object_new_uint64(st.processes_tracked));
+                json_object_object_add(stats, "exits_seen", json_object_new_uint64(st.exits_seen));
+                json_object_object_add(stats, "exits_lost", json_object_new_uint64(st.exits_lost));
+                json_object_object_add(stats, "vanished", json_object_new_uint64(st.vanished));
+                json_object_object_add(stats, "iter_errors", json_object_new_uint64(st.iter_errors));
+                json_object_object_add(stats, "sample_cpu_ns", json_object_new_uint64(t1 - t0));
+                json_object_object_add(o, "sample", json_object_new_uint64(i));
+                json_object_object_add(o, "deltas", arr);
+                json_object_object_add(o, "stats", stats);
+                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+                fflush(stdout);
+                json_object_put(o);
+        }
+        tracker_free(t);
+        return 0;
+}
