@@ -1,2 +1,387 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: being written */
+/* The model source: an estimate of the host's CPU power from its CPU
+ * utilisation, for hosts with no energy meter (virtual machines, most clouds).
+ *
+ *   P = n_cpus × (min_w + (max_w − min_w) × utilisation)
+ *
+ * with utilisation = busy / (busy + idle + steal) from /proc/stat between two
+ * reads, and n_cpus the number of cpuN lines. The default figures, 0.74 W at
+ * idle and 3.5 W at full load per vCPU (MODEL_DEFAULT_MIN_W/MAX_W in
+ * config.h), are the Cloud Carbon Footprint methodology's averages for AWS,
+ * derived from SPECpower_ssj2008 results of the server CPUs AWS uses
+ * (https://www.cloudcarbonfootprint.org/docs/methodology/, "Compute").
+ * The result is an estimate and is marked so everywhere. */
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "log.h"
+#include "source.h"
+#include "util.h"
+
+#define FJ_PER_UJ UINT64_C(1000000000)
+
+typedef struct Model {
+        char *proc_root;
+        uint64_t min_uw;            /* per CPU, micro-watts */
+        uint64_t max_uw;
+        bool have_prev;
+        uint64_t prev_busy_ns, prev_idle_ns, prev_steal_ns;
+        uint64_t prev_ns;
+        uint64_t total_uj;
+        uint64_t rem_fj;            /* sub-µJ remainder, femtojoules (< 1e9) */
+        uint64_t last_busy, last_total; /* last interval's utilisation, as a fraction */
+        bool have_util;
+        bool read_warned;
+} Model;
+
+/* ---- /proc/stat -------------------------------------------------------- */
+
+static uint64_t ticks_to_ns(uint64_t ticks, uint64_t hz) {
+        /* Exact, and without overflowing ticks × 1e9. */
+        return ticks / hz * NSEC_PER_SEC + ticks % hz * NSEC_PER_SEC / hz;
+}
+
+/* Parse the numbers after "cpu" or "cpuN": user nice system idle iowait irq
+ * softirq steal guest guest_nice (older kernels have fewer; at least 4). */
+static int parse_cpu_fields(const char *p, uint64_t hz, uint64_t *ret_busy, uint64_t *ret_idle, uint64_t *ret_steal) {
+        uint64_t v[10] = {};
+        size_t n = 0;
+
+        while (n < ELEMENTSOF(v)) {
+                char *end;
+                unsigned long long x;
+
+                while (*p == ' ' || *p == '\t')
+                        p++;
+                if (*p == 0 || *p == '\n')
+                        break;
+                if (*p < '0' || *p > '9')
+                        return -EBADMSG;
+                errno = 0;
+                x = strtoull(p, &end, 10);
+                if (errno != 0 || end == p)
+                        return -EBADMSG;
+                v[n++] = x;
+                p = end;
+        }
+        if (n < 4)
+                return -EBADMSG;
+        /* guest (8) and guest_nice (9) are already counted in user and nice. */
+        *ret_busy = ticks_to_ns(v[0] + v[1] + v[2] + v[5] + v[6], hz);
+        *ret_idle = ticks_to_ns(v[3] + v[4], hz);
+        *ret_steal = ticks_to_ns(v[7], hz);
+        return 0;
+}
+
+void proc_stat_done(ProcStat *s) {
+        if (!s)
+                return;
+        free(s->cpu_ids);
+        free(s->cpu_busy_ns);
+        free(s->cpu_idle_ns);
+        free(s->cpu_steal_ns);
+        *s = (ProcStat) {};
+}
+
+static int proc_stat_grow(ProcStat *s, size_t n) {
+        int *ids;
+        uint64_t *b, *i, *st;
+
+        ids = reallocarray(s->cpu_ids, n, sizeof(int));
+        if (!ids)
+                return -ENOMEM;
+        s->cpu_ids = ids;
+        b = reallocarray(s->cpu_busy_ns, n, sizeof(uint64_t));
+        if (!b)
+                return -ENOMEM;
+        s->cpu_busy_ns = b;
+        i = reallocarray(s->cpu_idle_ns, n, sizeof(uint64_t));
+        if (!i)
+                return -ENOMEM;
+        s->cpu_idle_ns = i;
+        st = reallocarray(s->cpu_steal_ns, n, sizeof(uint64_t));
+        if (!st)
+                return -ENOMEM;
+        s->cpu_steal_ns = st;
+        return 0;
+}
+
+int proc_stat_read(const char *proc_root, ProcStat *ret) {
+        _cleanup_(proc_stat_done) ProcStat s = {};
+        _cleanup_free_ char *path = NULL, *line = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t cap = 0;
+        bool have_total = false;
+        long hz;
+        int r;
+
+        hz = sysconf(_SC_CLK_TCK);
+        if (hz <= 0)
+                hz = 100;
+
+        path = path_join(proc_root ?: "/proc", "stat");
+        if (!path)
+                return -ENOMEM;
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+
+        for (;;) {
+                uint64_t busy, idle, steal;
+                ssize_t k;
+
+                errno = 0;
+                k = getline(&line, &cap, f);
+                if (k < 0) {
+                        if (errno != 0)
+                                return -errno;
+                        break;
+                }
+                if (!startswith(line, "cpu")) {
+                        if (have_total)
+                                break; /* the cpu lines come first; skip intr & co. */
+                        continue;
+                }
+                if (line[3] == ' ') {
+                        r = parse_cpu_fields(line + 3, (uint64_t) hz, &busy, &idle, &steal);
+                        if (r < 0)
+                                return r;
+                        s.busy_ns = busy;
+                        s.idle_ns = idle;
+                        s.steal_ns = steal;
+                        have_total = true;
+                } else if (line[3] >= '0' && line[3] <= '9') {
+                        char *end;
+                        unsigned long id;
+
+                        errno = 0;
+                        id = strtoul(line + 3, &end, 10);
+                        if (errno != 0 || (*end != ' ' && *end != '\t') || id > INT32_MAX)
+                                return -EBADMSG;
+                        r = parse_cpu_fields(end, (uint64_t) hz, &busy, &idle, &steal);
+                        if (r < 0)
+                                return r;
+                        r = proc_stat_grow(&s, s.n_cpus + 1);
+                        if (r < 0)
+                                return r;
+                        s.cpu_ids[s.n_cpus] = (int) id;
+                        s.cpu_busy_ns[s.n_cpus] = busy;
+                        s.cpu_idle_ns[s.n_cpus] = idle;
+                        s.cpu_steal_ns[s.n_cpus] = steal;
+                        s.n_cpus++;
+                }
+        }
+        if (!have_total || s.n_cpus == 0)
+                return -EBADMSG;
+
+        *ret = s;
+        s = (ProcStat) {};
+        return 0;
+}
+
+/* ---- the source -------------------------------------------------------- */
+
+static const char *proc_root_or_default(const SourceContext *ctx) {
+        return ctx && ctx->proc_root ? ctx->proc_root : "/proc";
+}
+
+static int model_params(const SourceContext *ctx, double *ret_min, double *ret_max) {
+        double min_w = ctx && ctx->model_min_watts_per_cpu > 0 ? ctx->model_min_watts_per_cpu : MODEL_DEFAULT_MIN_W;
+        double max_w = ctx && ctx->model_max_watts_per_cpu > 0 ? ctx->model_max_watts_per_cpu : MODEL_DEFAULT_MAX_W;
+
+        if (!isfinite(min_w) || !isfinite(max_w) || min_w < 0 || max_w < min_w || max_w > 1e6)
+                return -EINVAL;
+        *ret_min = min_w;
+        *ret_max = max_w;
+        return 0;
+}
+
+static SourceStatus model_probe(const SourceContext *ctx, char *reason, size_t reason_size) {
+        const char *proc = proc_root_or_default(ctx);
+        _cleanup_(proc_stat_done) ProcStat st = {};
+        double min_w, max_w;
+        int r;
+
+        if (model_params(ctx, &min_w, &max_w) < 0) {
+                snprintf(reason, reason_size, "invalid model parameters: need 0 <= min (%g W) <= max (%g W) per CPU",
+                         ctx->model_min_watts_per_cpu, ctx->model_max_watts_per_cpu);
+                return SOURCE_UNSUPPORTED;
+        }
+        r = proc_stat_read(proc, &st);
+        if (r == -ENOENT) {
+                snprintf(reason, reason_size, "no %s/stat", proc);
+                return SOURCE_MISSING;
+        }
+        if (r < 0) {
+                snprintf(reason, reason_size, "cannot use %s/stat: %s", proc,
+                         r == -EBADMSG ? "no parsable cpu lines" : strerror(-r));
+                return SOURCE_UNSUPPORTED;
+        }
+        snprintf(reason, reason_size, "estimate from CPU use in %s/stat: %zu CPUs × %.2f–%.2f W",
+                 proc, st.n_cpus, min_w, max_w);
+        return SOURCE_USABLE;
+}
+
+static void model_close(EnergySource *s) {
+        Model *m;
+
+        if (!s)
+                return;
+        m = s->userdata;
+        if (m) {
+                free(m->proc_root);
+                free(m);
+        }
+        free(s->domains);
+        free(s);
+}
+
+static int model_open(const SourceContext *ctx, EnergySource **ret) {
+        const char *proc = proc_root_or_default(ctx);
+        _cleanup_(proc_stat_done) ProcStat st = {};
+        _cleanup_free_ Model *m = NULL;
+        _cleanup_free_ EnergyDomain *d = NULL;
+        EnergySource *s;
+        double min_w, max_w;
+        int r;
+
+        if (model_params(ctx, &min_w, &max_w) < 0)
+                return log_error_errno(-EINVAL, "Invalid model parameters %g W and %g W per CPU: "
+                                       "need 0 <= minimum <= maximum.",
+                                       ctx->model_min_watts_per_cpu, ctx->model_max_watts_per_cpu);
+        r = proc_stat_read(proc, &st);
+        if (r < 0)
+                return log_error_errno(r, "Cannot use %s/stat for the model source: %s", proc,
+                                       r == -EBADMSG ? "no parsable cpu lines" : strerror(-r));
+
+        m = calloc(1, sizeof(Model));
+        d = calloc(1, sizeof(EnergyDomain));
+        if (!m || !d)
+                return log_oom();
+        m->proc_root = strdup(proc);
+        if (!m->proc_root)
+                return log_oom();
+        m->min_uw = (uint64_t) llround(min_w * 1e6);
+        m->max_uw = (uint64_t) llround(max_w * 1e6);
+
+        strscpy(d->name, sizeof(d->name), "package-0");
+        d->kind = DOMAIN_PACKAGE;
+        d->package = 0;
+        d->estimated = true;
+        d->max_power_w = max_w * (double) st.n_cpus;
+
+        s = calloc(1, sizeof(EnergySource));
+        if (!s) {
+                free(m->proc_root);
+                return log_oom();
+        }
+        s->ops = &model_source_ops;
+        s->n_domains = 1;
+        s->domains = TAKE_PTR(d);
+        s->userdata = TAKE_PTR(m);
+        *ret = s;
+        return 0;
+}
+
+static uint64_t sat_sub(uint64_t a, uint64_t b) {
+        return a > b ? a - b : 0;
+}
+
+int model_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
+        _cleanup_(proc_stat_done) ProcStat st = {};
+        Model *m;
+        uint64_t busy, total, elapsed;
+        unsigned __int128 fj;
+        int r;
+
+        if (!s || s->ops != &model_source_ops || !ret_uj)
+                return -EINVAL;
+        m = s->userdata;
+
+        r = proc_stat_read(m->proc_root, &st);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                if (!m->read_warned)
+                        log_warning_errno(r, "Model source: cannot read %s/stat, no estimate this interval: %s",
+                                          m->proc_root, r == -EBADMSG ? "no parsable cpu lines" : strerror(-r));
+                m->read_warned = true;
+                ret_uj[0] = ENERGY_READ_FAILED;
+                return 0;
+        }
+        if (m->read_warned) {
+                log_info("Model source: %s/stat is readable again.", m->proc_root);
+                m->read_warned = false;
+        }
+        s->domains[0].max_power_w = (double) m->max_uw / 1e6 * (double) st.n_cpus;
+
+        if (!m->have_prev) {
+                m->have_prev = true;
+                goto baseline;
+        }
+
+        /* Saturating: iowait is known to go backwards now and then. */
+        busy = sat_sub(st.busy_ns, m->prev_busy_ns);
+        total = busy + sat_sub(st.idle_ns, m->prev_idle_ns) + sat_sub(st.steal_ns, m->prev_steal_ns);
+        if (total > 0) {
+                m->last_busy = busy;
+                m->last_total = total;
+                m->have_util = true;
+        } else if (m->have_util) {
+                /* No tick in between (reads very close together): keep the last figure. */
+                busy = m->last_busy;
+                total = m->last_total;
+        } else {
+                busy = 0;
+                total = 1;
+        }
+        elapsed = sat_sub(now, m->prev_ns);
+
+        /* µW × ns = fJ:  n × (min × T + (max − min) × B) / T × elapsed. */
+        fj = (unsigned __int128) st.n_cpus *
+             ((unsigned __int128) m->min_uw * total + (unsigned __int128) (m->max_uw - m->min_uw) * busy) *
+             elapsed / total;
+        fj += m->rem_fj;
+        m->total_uj += (uint64_t) (fj / FJ_PER_UJ);
+        m->rem_fj = (uint64_t) (fj % FJ_PER_UJ);
+
+baseline:
+        m->prev_busy_ns = st.busy_ns;
+        m->prev_idle_ns = st.idle_ns;
+        m->prev_steal_ns = st.steal_ns;
+        m->prev_ns = now;
+        ret_uj[0] = m->total_uj;
+        return 0;
+}
+
+static int model_read(EnergySource *s, uint64_t *ret_uj) {
+        return model_source_read_at(s, now_ns(CLOCK_MONOTONIC), ret_uj);
+}
+
+int model_source_last_utilisation(EnergySource *s, double *ret) {
+        Model *m;
+
+        if (!s || s->ops != &model_source_ops || !ret)
+                return -EINVAL;
+        m = s->userdata;
+        if (!m->have_util)
+                return -ENODATA;
+        *ret = (double) m->last_busy / (double) m->last_total;
+        return 0;
+}
+
+const EnergySourceOps model_source_ops = {
+        .name = "model",
+        .estimated = true,
+        .probe = model_probe,
+        .open = model_open,
+        .read = model_read,
+        .close = model_close,
+};

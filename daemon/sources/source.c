@@ -1,2 +1,339 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: being written */
+/* The registry of energy sources, their selection (--source) and the
+ * --probe table. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "source.h"
+#include "util.h"
+
+/* In the order `--source auto` tries them: measured sources first (perf,
+ * msr, hwmon, battery and nvml slot in here, before the model), the model
+ * last. */
+static const EnergySourceOps *const sources[] = {
+        &rapl_source_ops,
+        &model_source_ops,
+};
+
+const EnergySourceOps *const *source_all(size_t *ret_n) {
+        if (ret_n)
+                *ret_n = ELEMENTSOF(sources);
+        return sources;
+}
+
+const EnergySourceOps *source_find(const char *name) {
+        if (!name)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(sources); i++)
+                if (strcmp(sources[i]->name, name) == 0)
+                        return sources[i];
+        return NULL;
+}
+
+static const char *const status_names[_SOURCE_STATUS_MAX] = {
+        [SOURCE_USABLE] = "usable",
+        [SOURCE_MISSING] = "missing",
+        [SOURCE_PERMISSION] = "permission",
+        [SOURCE_UNSUPPORTED] = "unsupported",
+};
+
+const char *source_status_to_string(SourceStatus s) {
+        if (s < 0 || s >= _SOURCE_STATUS_MAX)
+                return NULL;
+        return status_names[s];
+}
+
+static const char *const kind_names[_DOMAIN_KIND_MAX] = {
+        [DOMAIN_PACKAGE] = "package",
+        [DOMAIN_CORE] = "core",
+        [DOMAIN_UNCORE] = "uncore",
+        [DOMAIN_DRAM] = "dram",
+        [DOMAIN_PSYS] = "psys",
+        [DOMAIN_GPU] = "gpu",
+        [DOMAIN_BATTERY] = "battery",
+};
+
+const char *domain_kind_to_string(DomainKind k) {
+        if (k < 0 || k >= _DOMAIN_KIND_MAX)
+                return NULL;
+        return kind_names[k];
+}
+
+static bool all_digits(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (*s < '0' || *s > '9')
+                        return false;
+        return true;
+}
+
+DomainKind domain_kind_from_name(const char *name) {
+        if (!name)
+                return _DOMAIN_KIND_INVALID;
+        /* Unnumbered: psys and battery. */
+        if (strcmp(name, "psys") == 0)
+                return DOMAIN_PSYS;
+        if (strcmp(name, "battery") == 0)
+                return DOMAIN_BATTERY;
+        /* Numbered: KIND-N. */
+        for (DomainKind k = 0; k < _DOMAIN_KIND_MAX; k++) {
+                size_t l = strlen(kind_names[k]);
+                if (k == DOMAIN_PSYS)
+                        continue;
+                if (strncmp(name, kind_names[k], l) == 0 && name[l] == '-' && all_digits(name + l + 1))
+                        return k;
+        }
+        return _DOMAIN_KIND_INVALID;
+}
+
+bool domain_counts_in_host_total(const EnergyDomain *d, bool host_has_psys) {
+        if (!d)
+                return false;
+        switch (d->kind) {
+        case DOMAIN_PSYS:
+                return true;
+        case DOMAIN_GPU:
+                /* A discrete GPU is outside the CPU package and, as far as the
+                 * RAPL documentation goes, outside psys. */
+                return true;
+        case DOMAIN_PACKAGE:
+        case DOMAIN_DRAM:
+                return !host_has_psys;
+        case DOMAIN_CORE:
+        case DOMAIN_UNCORE:
+                return false; /* inside their package */
+        case DOMAIN_BATTERY:
+                /* The whole machine's discharge: would double count with the
+                 * others; left out until the battery source defines its use. */
+                return false;
+        default:
+                return false;
+        }
+}
+
+bool sources_have_psys(EnergySource *const *list, size_t n) {
+        for (size_t i = 0; i < n && list && list[i]; i++)
+                for (size_t j = 0; j < list[i]->n_domains; j++)
+                        if (list[i]->domains[j].kind == DOMAIN_PSYS)
+                                return true;
+        return false;
+}
+
+void source_close(EnergySource *s) {
+        if (!s)
+                return;
+        if (s->ops && s->ops->close)
+                s->ops->close(s);
+        else {
+                free(s->domains);
+                free(s);
+        }
+}
+
+EnergySource **source_close_all(EnergySource **list) {
+        if (!list)
+                return NULL;
+        for (size_t i = 0; list[i]; i++)
+                source_close(list[i]);
+        free(list);
+        return NULL;
+}
+
+static void source_close_allp(EnergySource ***list) {
+        source_close_all(*list);
+}
+
+/* Does s have a domain of the same name as one of the sources in list? */
+static const char *sources_overlap(EnergySource *const *list, size_t n, const EnergySource *s) {
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < list[i]->n_domains; j++)
+                        for (size_t k = 0; k < s->n_domains; k++)
+                                if (strcmp(list[i]->domains[j].name, s->domains[k].name) == 0)
+                                        return s->domains[k].name;
+        return NULL;
+}
+
+static void accepted_names(char *buf, size_t size) {
+        size_t off = (size_t) snprintf(buf, size, "auto");
+        for (size_t i = 0; i < ELEMENTSOF(sources) && off < size; i++)
+                off += (size_t) snprintf(buf + off, size - off, ", %s", sources[i]->name);
+}
+
+int source_select(const SourceContext *ctx, const char *spec,
+                  SourceProbe *probes, size_t n_probes,
+                  EnergySource ***ret, size_t *ret_n) {
+        SourceProbe all[ELEMENTSOF(sources)] = {};
+        _cleanup_(source_close_allp) EnergySource **opened = NULL;
+        bool wanted[ELEMENTSOF(sources)] = {};
+        _cleanup_free_ char *copy = NULL;
+        size_t n_opened = 0;
+        bool is_auto;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        if (!spec || !*spec)
+                spec = "auto";
+
+        /* Parse the spec first: a typo is an error whatever the host has. */
+        is_auto = strcmp(spec, "auto") == 0;
+        if (!is_auto) {
+                char *state = NULL, *tok;
+                char names[128];
+
+                copy = strdup(spec);
+                if (!copy)
+                        return log_oom();
+                for (tok = strtok_r(copy, ",", &state); tok; tok = strtok_r(NULL, ",", &state)) {
+                        const EnergySourceOps *o = NULL;
+                        size_t idx = 0;
+
+                        tok += strspn(tok, " \t");
+                        tok[strcspn(tok, " \t")] = 0;
+                        for (; idx < ELEMENTSOF(sources); idx++)
+                                if (strcmp(sources[idx]->name, tok) == 0) {
+                                        o = sources[idx];
+                                        break;
+                                }
+                        if (!o) {
+                                accepted_names(names, sizeof(names));
+                                return log_error_errno(-EINVAL, "Unknown energy source \"%s\" in \"%s\": accepted are %s "
+                                                       "(\"auto\" alone, the others alone or as a comma list).",
+                                                       tok, spec, names);
+                        }
+                        wanted[idx] = true;
+                }
+                if (!copy[0] || spec[strspn(spec, ", \t")] == 0) {
+                        accepted_names(names, sizeof(names));
+                        return log_error_errno(-EINVAL, "Empty energy source list \"%s\": accepted are %s.", spec, names);
+                }
+        }
+
+        /* Probe everything, for --probe and `joulectl status`. */
+        for (size_t i = 0; i < ELEMENTSOF(sources); i++) {
+                all[i].name = sources[i]->name;
+                all[i].estimated = sources[i]->estimated;
+                all[i].status = sources[i]->probe(ctx, all[i].reason, sizeof(all[i].reason));
+                log_debug("Energy source %s: %s, %s", all[i].name,
+                          source_status_to_string(all[i].status), all[i].reason);
+                if (probes && i < n_probes)
+                        probes[i] = all[i];
+        }
+
+        opened = calloc(ELEMENTSOF(sources) + 1, sizeof(EnergySource *));
+        if (!opened)
+                return log_oom();
+
+        for (size_t i = 0; i < ELEMENTSOF(sources); i++) {
+                EnergySource *s = NULL;
+                const char *dup;
+
+                if (is_auto) {
+                        if (sources[i]->estimated || all[i].status != SOURCE_USABLE)
+                                continue;
+                } else {
+                        if (!wanted[i])
+                                continue;
+                        if (all[i].status != SOURCE_USABLE)
+                                return log_error_errno(-ENODEV, "Energy source \"%s\" is not usable (%s): %s",
+                                                       sources[i]->name, source_status_to_string(all[i].status),
+                                                       all[i].reason);
+                }
+
+                r = sources[i]->open(ctx, &s);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        if (!is_auto)
+                                return log_error_errno(r, "Failed to open energy source \"%s\": %m", sources[i]->name);
+                        log_warning_errno(r, "Failed to open energy source \"%s\", trying the next: %m", sources[i]->name);
+                        continue;
+                }
+                dup = sources_overlap(opened, n_opened, s);
+                if (dup) {
+                        if (!is_auto) {
+                                r = log_error_errno(-EINVAL, "Energy sources \"%s\" and \"%s\" both measure %s: "
+                                                    "name only one of them.",
+                                                    opened[0]->ops->name, sources[i]->name, dup);
+                                source_close(s);
+                                return r;
+                        }
+                        log_debug("Energy source %s also measures %s, not used.", sources[i]->name, dup);
+                        source_close(s);
+                        continue;
+                }
+                opened[n_opened++] = s;
+        }
+
+        if (is_auto && n_opened == 0) {
+                const EnergySourceOps *model = &model_source_ops;
+                size_t mi = 0;
+                EnergySource *s = NULL;
+
+                while (sources[mi] != model)
+                        mi++;
+                if (all[mi].status != SOURCE_USABLE)
+                        return log_error_errno(-ENODEV, "No energy source usable: no hardware meter, and the model "
+                                               "source cannot work either: %s", all[mi].reason);
+                r = model->open(ctx, &s);
+                if (r < 0)
+                        return r;
+                opened[n_opened++] = s;
+                log_notice("No hardware energy meter found: using the model source (estimated).");
+        }
+
+        for (size_t i = 0; i < n_opened; i++)
+                log_debug("Using energy source %s (%zu domains%s).", opened[i]->ops->name,
+                          opened[i]->n_domains, opened[i]->ops->estimated ? ", estimated" : "");
+
+        if (ret_n)
+                *ret_n = n_opened;
+        *ret = TAKE_PTR(opened);
+        return 0;
+}
+
+void source_probe_print(FILE *f, const SourceProbe *probes, size_t n,
+                        EnergySource **opened, size_t n_opened) {
+        bool psys = sources_have_psys(opened, n_opened), only_model = n_opened > 0;
+
+        fprintf(f, "Energy sources:\n");
+        fprintf(f, "  %-8s %-12s %-10s %s\n", "SOURCE", "STATUS", "KIND", "DETAILS");
+        for (size_t i = 0; i < n; i++) {
+                bool used = false;
+                for (size_t j = 0; j < n_opened; j++)
+                        if (opened[j] && streq_ptr(opened[j]->ops->name, probes[i].name))
+                                used = true;
+                fprintf(f, "  %-8s %-12s %-10s %s%s\n", probes[i].name,
+                        used ? "in use" : source_status_to_string(probes[i].status) ?: "?",
+                        probes[i].estimated ? "estimated" : "measured",
+                        probes[i].reason,
+                        !used && probes[i].status == SOURCE_USABLE ? " (not selected)" : "");
+        }
+
+        fprintf(f, "\nDomains:\n");
+        if (n_opened == 0)
+                fprintf(f, "  (none: no energy source is in use)\n");
+        else
+                fprintf(f, "  %-12s %-8s %-10s %s\n", "DOMAIN", "SOURCE", "KIND", "IN HOST TOTAL");
+        for (size_t j = 0; j < n_opened; j++) {
+                EnergySource *s = opened[j];
+                if (!s)
+                        continue;
+                if (s->ops != &model_source_ops)
+                        only_model = false;
+                for (size_t k = 0; k < s->n_domains; k++) {
+                        const EnergyDomain *d = &s->domains[k];
+                        fprintf(f, "  %-12s %-8s %-10s %s\n", d->name, s->ops->name,
+                                d->estimated ? "estimated" : "measured",
+                                domain_counts_in_host_total(d, psys) ? "yes" :
+                                d->kind == DOMAIN_BATTERY ? "no (whole system)" : "no (inside another domain)");
+                }
+        }
+        if (only_model)
+                fprintf(f, "\nNo hardware energy meter found: using the model source (estimated)\n");
+}

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Energy sources: one small module each behind one interface
  * (probe → open → read cumulative energy per domain → close). */
@@ -107,3 +108,61 @@ int source_select(const SourceContext *ctx, const char *spec,
                   EnergySource ***ret, size_t *ret_n);
 
 void source_close(EnergySource *s);
+
+/* ---- Additions (sources engineer) ------------------------------------- */
+
+/* Semantics shared by every source: the first read() after open() sets the
+ * baseline and returns 0 for every domain it could read; later reads return
+ * the energy accumulated since that baseline. A domain that failed
+ * (ENERGY_READ_FAILED) keeps its previous cumulative value internally: the
+ * next good read returns a cumulative figure that includes what could be
+ * measured meanwhile, except for readings discarded as implausible. */
+
+static inline void source_closep(EnergySource **s) {
+        if (*s)
+                source_close(*s);
+}
+
+/* Close every source of a NULL-terminated array from source_select() and free
+ * the array. NULL-safe; returns NULL. */
+EnergySource **source_close_all(EnergySource **list);
+
+/* Whether one of the sources has a psys domain (argument of
+ * domain_counts_in_host_total()). */
+bool sources_have_psys(EnergySource *const *list, size_t n);
+
+/* The human table of `jouled --probe`: every source, usable or not and why,
+ * and which source feeds each domain (estimated ones marked). Says plainly
+ * when only the model is in use. Does not log. */
+void source_probe_print(FILE *f, const SourceProbe *probes, size_t n,
+                        EnergySource **opened, size_t n_opened);
+
+/* Host CPU time from PROC_ROOT/stat, converted from USER_HZ ticks to ns.
+ * busy = user + nice + system + irq + softirq (guest and guest_nice are
+ * already inside user and nice); idle = idle + iowait; steal is apart
+ * (neither busy nor idle: the hypervisor ran someone else). */
+typedef struct ProcStat {
+        uint64_t busy_ns;
+        uint64_t idle_ns;
+        uint64_t steal_ns;
+        size_t n_cpus;              /* number of "cpuN" lines */
+        int *cpu_ids;               /* N of each "cpuN" line, n_cpus entries */
+        uint64_t *cpu_busy_ns;      /* per cpuN line, n_cpus entries */
+        uint64_t *cpu_idle_ns;
+        uint64_t *cpu_steal_ns;
+} ProcStat;
+
+/* proc_root NULL means "/proc". Returns 0, -errno from reading, or -EBADMSG
+ * when the file has no parsable "cpu " line. Does not log. Free with
+ * proc_stat_done(). */
+int proc_stat_read(const char *proc_root, ProcStat *ret);
+void proc_stat_done(ProcStat *s);
+
+/* Model source: the CPU utilisation (0..1) of the last interval read(),
+ * -ENODATA before the second read(), -EINVAL if s is not a model source. */
+int model_source_last_utilisation(EnergySource *s, double *ret);
+
+/* Like ops->read, at an injected CLOCK_MONOTONIC time (tests use it for exact
+ * figures; ops->read passes now_ns(CLOCK_MONOTONIC)). */
+int model_source_read_at(EnergySource *s, uint64_t now_ns, uint64_t *ret_uj);
+int rapl_source_read_at(EnergySource *s, uint64_t now_ns, uint64_t *ret_uj);
