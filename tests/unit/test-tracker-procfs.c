@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The /proc back-end of the tracker against a fixture /proc tree. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "tracker-internal.h"
+#include "tracker.h"
+#include "util.h"
+
+#define PF_KTHREAD 0x00200000
+
+typedef struct Fixture {
+        char root[64];
+        uint64_t ns_per_tick;
+        uint64_t future_ticks;   /* a start time after the tracker started */
+} Fixture;
+
+static void write_file(const char *dir, const char *name, const char *content) {
+        char path[512];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        fputs(content, f);
+        fclose(f);
+}
+
+static void proc_dir(const Fixture *fx, uint32_t pid, char *buf, size_t size) {
+        snprintf(buf, size, "%s/%u", fx->root, pid);
+}
+
+/* Write proc_root/PID/{stat,status,cgroup,exe}. */
+static void write_proc(const Fixture *fx, uint32_t pid, const char *comm, uint32_t ppid, uint64_t flags,
+                       uint64_t utime, uint64_t stime, uint64_t start_ticks, uint32_t uid,
+                       const char *cgroup, const char *exe) {
+        char dir[256], buf[1024], link[512];
+
+        proc_dir(fx, pid, dir, sizeof(dir));
+        (void) mkdir(dir, 0755);
+        snprintf(buf, sizeof(buf),
+                 "%u (%s) S %u %u %u 0 -1 %llu 100 0 0 0 %llu %llu 0 0 20 0 1 0 %llu 1000000 100 "
+                 "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n",
+                 pid, comm, ppid, pid, pid, (unsigned long long) flags, (unsigned long long) utime,
+                 (unsigned long long) stime, (unsigned long long) start_ticks);
+        write_file(dir, "stat", buf);
+        snprintf(buf, sizeof(buf), "Name:\t%s\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t%u\nPid:\t%u\nPPid:\t%u\n"
+                 "Uid:\t%u\t%u\t%u\t%u\nGid:\t0\t0\t0\t0\n", comm, pid, pid, ppid, uid, uid, uid, uid);
+        write_file(dir, "status", buf);
+        if (cgroup)
+                write_file(dir, "cgroup", cgroup);
+        snprintf(link, sizeof(link), "%s/exe", dir);
+        (void) unlink(link);
+        if (exe)
+                assert_int_equal(symlink(exe, link), 0);
+}
+
+static void remove_proc(const Fixture *fx, uint32_t pid) {
+        static const char *const files[] = { "stat", "status", "cgroup", "exe" };
+        char dir[256], path[512];
+
+        proc_dir(fx, pid, dir, sizeof(dir));
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+                snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+                (void) unlink(path);
+        }
+        assert_int_equal(rmdir(dir), 0);
+}
+
+static int setup(void **state) {
+        Fixture *fx = calloc(1, sizeof(*fx));
+        long tck = sysconf(_SC_CLK_TCK);
+
+        assert_non_null(fx);
+        strcpy(fx->root, "/tmp/test-tracker-procfs-XXXXXX");
+        assert_non_null(mkdtemp(fx->root));
+        fx->ns_per_tick = NSEC_PER_SEC / (uint64_t) (tck > 0 ? tck : 100);
+        fx->future_ticks = now_ns(CLOCK_BOOTTIME) / fx->ns_per_tick + 100000;
+        *state = fx;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *fx = *state;
+        char cmd[128];
+
+        /* the fixture root is ours alone (mkdtemp) */
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->root);
+        assert_int_equal(system(cmd), 0);
+        free(fx);
+        return 0;
+}
+
+static Tracker *new_tracker(const Fixture *fx) {
+        TrackerConfig cfg = { .proc_root = fx->root, .force_mode = TRACKER_PROCFS };
+        Tracker *t = NULL;
+
+        assert_int_equal(tracker_new(&cfg, &t), 0);
+        assert_non_null(t);
+        assert_int_equal(tracker_mode(t), TRACKER_PROCFS);
+        assert_int_equal(tracker_get_fd(t), -1);
+        assert_null(tracker_fallback_reason(t));
+        return t;
+}
+
+static const ProcessDelta *find_delta(ProcessDelta *d, size_t n, uint32_t pid) {
+        for (size_t i = 0; i < n; i++)
+                if (d[i].info->pid == pid)
+                        return &d[i];
+        return NULL;
+}
+
+static void test_deltas(void **state) {
+        Fixture *fx = *state;
+        ProcessDelta *d;
+        const ProcessDelta *x;
+        ProcessInfo *p;
+        TrackerStats st;
+        size_t n;
+        Tracker *t;
+
+        write_proc(fx, 100, "a) b (c", 1, 0, 10, 5, 100, 1000, "0::/system.slice/foo.service\n", "/usr/bin/weird");
+        write_proc(fx, 2, "kthreadd", 0, PF_KTHREAD, 3, 4, 1, 0, "0::/\n", NULL);
+        t = new_tracker(fx);
+
+        /* Nothing ran since the baseline. */
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        assert_int_equal(n, 0);
+
+        write_proc(fx, 100, "a) b (c", 1, 0, 30, 6, 100, 1000, "0::/system.slice/foo.service\n", "/usr/bin/weird");
+        write_proc(fx, 2, "kthreadd", 0, PF_KTHREAD, 3, 9, 1, 0, "0::/\n", NULL);
+        /* Started after the tracker: all its CPU time is new. */
+        write_proc(fx, 500, "late", 100, 0, 7, 0, fx->future_ticks, 1001, "0::/user.slice/session-3.scope\n", "/bin/late");
+        /* Started before the tracker, first seen now: baseline only. */
+        write_proc(fx, 600, "old", 1, 0, 50, 50, 200, 0, "0::/init.scope\n", "/bin/old");
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        assert_int_equal(n, 3);
+
+        x = find_delta(d, n, 100);
+        assert_non_null(x);
+        assert_int_equal(x->cpu_ns, 21 * fx->ns_per_tick);
+        assert_string_equal(x->info->comm, "a) b (c");
+        assert_int_equal(x->info->ppid, 1);
+        assert_int_equal(x->info->uid, 1000);
+        assert_int_equal(x->info->start_time_ns, 100 * fx->ns_per_tick);
+        assert_string_equal(x->info->unit, "foo.service");
+        assert_string_equal(x->info->exe, "/usr/bin/weird");
+        assert_false(x->info->kernel_thread);
+        assert_false(x->info->exited);
+
+        x = find_delta(d, n, 2);
+        assert_non_null(x);
+        assert_int_equal(x->cpu_ns, 5 * fx->ns_per_tick);
+        assert_true(x->info->kernel_thread);
+        assert_null(x->info->exe);
+        assert_null(x->info->unit);   /* root cgroup: no name */
+
+        x = find_delta(d, n, 500);
+        assert_non_null(x);
+        assert_int_equal(x->cpu_ns, 7 * fx->ns_per_tick);
+        assert_string_equal(x->info->unit, "session-3.scope");
+        assert_int_equal(x->info->uid, 1001);
+        assert_int_equal(x->info->ppid, 100);
+
+        assert_null(find_delta(d, n, 600));
+        p = tracker_find(t, 600);
+        assert_non_null(p);
+        assert_string_equal(p->exe, "/bin/old");
+
+        /* store_id set by the store survives samples. */
+        p->store_id = 42;
+        /* A counter that goes backwards gives nothing, and the larger baseline is kept. */
+        write_proc(fx, 600, "old", 1, 0, 40, 50, 200, 0, "0::/init.scope\n", "/bin/old");
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        assert_null(find_delta(d, n, 600));
+        write_proc(fx, 600, "old", 1, 0, 52, 50, 200, 0, "0::/init.scope\n", "/bin/old");
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        x = find_delta(d, n, 600);
+        assert_non_null(x);
+        assert_int_equal(x->cpu_ns, 2 * fx->ns_per_tick);
+        assert_int_equal(x->info->store_id, 42);
+
+        tracker_get_stats(t, &st);
+        assert_int_equal(st.processes_tracked, 4);
+        assert_int_equal(st.vanished, 0);
+        assert_int_equal(st.exits_seen, 0);
+        tracker_free(t);
+}
+
+static void test_disappear_and_pid_reuse(void **state) {
+        Fixture *fx = *state;
+        ProcessDelta *d;
+        TrackerStats st;
+        size_t n;
+        Tracker *t;
+
+        write_proc(fx, 300, "first", 1, 0, 50, 0, 300, 0, "0::/a.service\n", "/bin/first");
+        write_proc(fx, 301, "gone", 1, 0, 1, 0, 300, 0, "0::/a.service\n", "/bin/gone");
+        t = new_tracker(fx);
+        assert_non_null(tracker_find(t, 301));
+
+        /* 301 disappears. */
+        remove_proc(fx, 301);
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        assert_int_equal(n, 0);
+        assert_null(tracker_find(t, 301));
+        tracker_get_stats(t, &st);
+        assert_int_equal(st.vanished, 1);
+        assert_int_equal(st.processes_tracked, 1);
+
+        /* 300 is reused by another process (other start time): a new entry,
+         * whose CPU time is its own, not a delta against the old one's. */
+        write_proc(fx, 300, "second", 1, 0, 3, 0, fx->future_ticks, 0, "0::/b.service\n", "/bin/second");
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(d[0].info->pid, 300);
+        assert_string_equal(d[0].info->comm, "second");
+        assert_string_equal(d[0].info->exe, "/bin/second");
+        assert_string_equal(d[0].info->unit, "b.service");
+        assert_int_equal(d[0].info->start_time_ns, fx->future_ticks * fx->ns_per_tick);
+        assert_int_equal(d[0].cpu_ns, 3 * fx->ns_per_tick);
+        tracker_get_stats(t, &st);
+        assert_int_equal(st.vanished, 2);
+        assert_int_equal(st.processes_tracked, 1);
+        tracker_free(t);
+}
+
+static void test_malformed(void **state) {
+        Fixture *fx = *state;
+        char dir[256];
+        ProcessDelta *d;
+        TrackerStats st;
+        size_t n;
+        Tracker *t;
+
+        write_proc(fx, 400, "good", 1, 0, 1, 0, fx->future_ticks, 0, "0::/c.service\n", "/bin/good");
+        write_proc(fx, 401, "bad", 1, 0, 1, 0, fx->future_ticks, 0, NULL, NULL);
+        proc_dir(fx, 401, dir, sizeof(dir));
+        write_file(dir, "stat", "401 (bad R 1 2 3\n");
+        write_proc(fx, 402, "short", 1, 0, 1, 0, fx->future_ticks, 0, NULL, NULL);
+        proc_dir(fx, 402, dir, sizeof(dir));
+        write_file(dir, "stat", "402 (short) S 1 402 402 0 -1 0 100 0 0 0 notanumber 1\n");
+        write_proc(fx, 403, "empty", 1, 0, 1, 0, fx->future_ticks, 0, NULL, NULL);
+        proc_dir(fx, 403, dir, sizeof(dir));
+        write_file(dir, "stat", "");
+        /* not a process directory */
+        snprintf(dir, sizeof(dir), "%s/self-ish", fx->root);
+        assert_int_equal(mkdir(dir, 0755), 0);
+
+        t = new_tracker(fx);
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        /* the good one was handed out at creation's baseline scan, started "later" */
+        assert_int_equal(n, 1);
+        assert_int_equal(d[0].info->pid, 400);
+        assert_null(tracker_find(t, 401));
+        assert_null(tracker_find(t, 402));
+        assert_null(tracker_find(t, 403));
+        tracker_get_stats(t, &st);
+        assert_int_equal(st.processes_tracked, 1);
+        assert_int_equal(st.iter_errors, 0);
+        assert_int_equal(rmdir(dir), 0);
+        tracker_free(t);
+}
+
+static void test_parse_stat(void **state) {
+        char comm[PROCESS_COMM_MAX], st = 0;
+        uint64_t flags, cpu, start;
+        uint32_t ppid;
+
+        assert_int_equal(tracker_procfs_parse_stat(
+                "7 ((sd-pam)) S 6 7 7 0 -1 4194560 28 0 0 0 11 22 0 0 20 0 1 0 345 1 2 3\n",
+                comm, &ppid, &flags, &cpu, &start, &st), 0);
+        assert_string_equal(comm, "(sd-pam)");
+        assert_int_equal(ppid, 6);
+        assert_int_equal(flags, 4194560);
+        assert_int_equal(cpu, 33);
+        assert_int_equal(start, 345);
+        assert_int_equal(st, 'S');
+
+        /* a comm longer than 15 bytes is cut, not overflowing */
+        assert_int_equal(tracker_procfs_parse_stat(
+                "8 (0123456789abcdefghij) Z 1 0 0 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 9\n",
+                comm, &ppid, &flags, &cpu, &start, &st), 0);
+        assert_string_equal(comm, "0123456789abcde");
+        assert_int_equal(st, 'Z');
+
+        assert_int_equal(tracker_procfs_parse_stat("", comm, &ppid, &flags, &cpu, &start, NULL), -EINVAL);
+        assert_int_equal(tracker_procfs_parse_stat("1 (x) S 1 2", comm, &ppid, &flags, &cpu, &start, NULL), -EINVAL);
+        assert_int_equal(tracker_procfs_parse_stat("1 )x( S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19",
+                                                   comm, &ppid, &flags, &cpu, &start, NULL), -EINVAL);
+}
+
+static void test_parse_cgroup(void **state) {
+        char *u = NULL;
+
+        assert_int_equal(tracker_procfs_parse_cgroup("0::/system.slice/foo.service\n", &u), 0);
+        assert_string_equal(u, "foo.service");
+        free(u);
+        u = NULL;
+        assert_int_equal(tracker_procfs_parse_cgroup("9:name=systemd:/x\n1:cpu:/y\n0::/user.slice/session-3.scope", &u), 0);
+        assert_string_equal(u, "session-3.scope");
+        free(u);
+        u = NULL;
+        assert_int_equal(tracker_procfs_parse_cgroup("0::/\n", &u), -ENOENT);
+        assert_int_equal(tracker_procfs_parse_cgroup("1:cpu:/y\n", &u), -ENOENT);
+        assert_int_equal(tracker_procfs_parse_cgroup("", &u), -ENOENT);
+        assert_null(u);
+}
+
+static void test_bad_config(void **state) {
+        TrackerConfig cfg = { .force_mode = TRACKER_PROCFS, .ringbuf_bytes = 12345 };
+        Tracker *t = NULL;
+
+        assert_int_equal(tracker_new(&cfg, &t), -EINVAL);
+        assert_null(t);
+        cfg = (TrackerConfig) { .force_mode = (TrackerMode) 7 };
+        assert_int_equal(tracker_new(&cfg, &t), -EINVAL);
+        cfg = (TrackerConfig) { .force_mode = TRACKER_PROCFS, .proc_root = "/nonexistent/proc" };
+        assert_int_equal(tracker_new(&cfg, &t), -ENOENT);
+        assert_string_equal(tracker_mode_to_string(TRACKER_BPF), "bpf");
+        assert_string_equal(tracker_mode_to_string(TRACKER_PROCFS), "procfs");
+        assert_null(tracker_mode_to_string(_TRACKER_MODE_INVALID));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_deltas, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_disappear_and_pid_reuse, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+                cmocka_unit_test(test_parse_stat),
+                cmocka_unit_test(test_parse_cgroup),
+                cmocka_unit_test(test_bad_config),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
