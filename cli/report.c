@@ -1,2 +1,619 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: being written */
+/* joulectl report: energy per process (or comm, unit, user) over a time range.
+ *
+ * Intervals are selected by their end time: since < end_ns <= until.
+ *
+ * JSON (DESIGN.md, plus "estimated"):
+ *   since, until        ISO 8601 UTC; without --since, the first selected
+ *                       interval's start
+ *   by                  "process" | "comm" | "unit" | "user"
+ *   estimated           true when any source in the range is estimated
+ *   sources             [{domain, source, estimated}]
+ *   totals              {measured_joules, attributed_joules, idle_joules,
+ *                        unattributed_joules, cpu_seconds}; energy over the
+ *                        host-total domains only, so measured = attributed +
+ *                        idle + unattributed
+ *   rows                [{key, pid, start_time, comm, exe, unit, user, uid,
+ *                        ppid, cpu_seconds, energy_joules, domains{name: J}}]
+ *                       sorted by energy_joules then cpu_seconds, descending.
+ *                       With --by comm|unit|user only key, cpu_seconds,
+ *                       energy_joules and domains. An unknown unit is "-".
+ *
+ * CSV: a header row, then one line per row. Columns: key, [pid, start_time,
+ * comm, exe, unit, user, uid, ppid,] cpu_seconds, energy_joules, estimated,
+ * then one "joules:DOMAIN" column per domain in the range.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleanup.h"
+#include "cli-util.h"
+#include "timeparse.h"
+#include "util.h"
+#include "verbs.h"
+
+typedef enum ReportBy {
+        REPORT_BY_PROCESS,
+        REPORT_BY_COMM,
+        REPORT_BY_UNIT,
+        REPORT_BY_USER,
+        _REPORT_BY_MAX,
+        _REPORT_BY_INVALID = -1,
+} ReportBy;
+
+static const char *const report_by_names[_REPORT_BY_MAX] = {
+        [REPORT_BY_PROCESS] = "process",
+        [REPORT_BY_COMM] = "comm",
+        [REPORT_BY_UNIT] = "unit",
+        [REPORT_BY_USER] = "user",
+};
+
+/* SQL expression that groups rows. */
+static const char *const report_by_sql[_REPORT_BY_MAX] = {
+        [REPORT_BY_PROCESS] = "p.id",
+        [REPORT_BY_COMM] = "p.comm",
+        [REPORT_BY_UNIT] = "coalesce(p.unit, '-')",
+        [REPORT_BY_USER] = "p.uid",
+};
+
+typedef enum ReportFormat {
+        FORMAT_TABLE,
+        FORMAT_JSON,
+        FORMAT_CSV,
+} ReportFormat;
+
+typedef struct SourceRow {
+        char *domain, *source;
+        bool estimated;
+} SourceRow;
+
+typedef struct ReportRow {
+        int64_t key_int;
+        char *key_text;          /* for comm/unit; NULL for integer keys */
+        int64_t pid, start_ns, uid, ppid;
+        char *comm, *exe, *unit;
+        uint64_t cpu_ns;
+        double energy_j;
+        double *domain_j;        /* one per Report.domains name */
+} ReportRow;
+
+typedef struct Report {
+        ReportBy by;
+        uint64_t since, until;   /* selection: since < end_ns <= until */
+        uint64_t first_start;
+        int64_t n_intervals;
+        double measured, attributed, idle, unattributed;
+        uint64_t cpu_ns;
+        bool estimated;
+
+        SourceRow *sources;
+        size_t n_sources;
+        char **domains;          /* distinct domain names, sorted */
+        size_t n_domains;
+
+        ReportRow *rows;
+        size_t n_rows;
+} Report;
+
+static void report_done(Report *r) {
+        for (size_t i = 0; i < r->n_sources; i++) {
+                free(r->sources[i].domain);
+                free(r->sources[i].source);
+        }
+        free(r->sources);
+        for (size_t i = 0; i < r->n_domains; i++)
+                free(r->domains[i]);
+        free(r->domains);
+        for (size_t i = 0; i < r->n_rows; i++) {
+                free(r->rows[i].key_text);
+                free(r->rows[i].comm);
+                free(r->rows[i].exe);
+                free(r->rows[i].unit);
+                free(r->rows[i].domain_j);
+        }
+        free(r->rows);
+}
+
+static void sqlite3_finalizep(sqlite3_stmt **st) {
+        sqlite3_finalize(*st);
+}
+#define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
+
+static char *column_strdup(sqlite3_stmt *st, int i) {
+        const unsigned char *t = sqlite3_column_text(st, i);
+        return t ? strdup((const char *) t) : NULL;
+}
+
+static int prepare_range(sqlite3 *db, const char *sql, const Report *r, sqlite3_stmt **ret) {
+        int rc = sqlite3_prepare_v2(db, sql, -1, ret, NULL);
+        if (rc != SQLITE_OK) {
+                fprintf(stderr, "joulectl: cannot query database: %s\n", sqlite3_errmsg(db));
+                return store_errno(rc);
+        }
+        sqlite3_bind_int64(*ret, 1, (int64_t) r->since);
+        sqlite3_bind_int64(*ret, 2, (int64_t) r->until);
+        return 0;
+}
+
+static int step_error(sqlite3 *db, int rc) {
+        fprintf(stderr, "joulectl: cannot read database: %s\n", sqlite3_errmsg(db));
+        return store_errno(rc);
+}
+
+#define RANGE "i.end_ns > ?1 AND i.end_ns <= ?2"
+
+static int report_load(sqlite3 *db, Report *r) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        char sql[1024];
+        int rc, e;
+
+        e = prepare_range(db, "SELECT count(*), min(i.start_ns) FROM intervals i WHERE " RANGE, r, &st);
+        if (e < 0)
+                return e;
+        if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+                return step_error(db, rc);
+        r->n_intervals = sqlite3_column_int64(st, 0);
+        r->first_start = (uint64_t) sqlite3_column_int64(st, 1);
+        sqlite3_finalize(TAKE_PTR(st));
+
+        e = prepare_range(db,
+                          "SELECT total(idm.measured_j), total(idm.attributed_j), total(idm.idle_j), "
+                          "total(idm.unattributed_j) FROM intervals i "
+                          "JOIN interval_domains idm ON idm.interval_id = i.id "
+                          "WHERE " RANGE " AND idm.host_total = 1",
+                          r, &st);
+        if (e < 0)
+                return e;
+        if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+                return step_error(db, rc);
+        r->measured = sqlite3_column_double(st, 0);
+        r->attributed = sqlite3_column_double(st, 1);
+        r->idle = sqlite3_column_double(st, 2);
+        r->unattributed = sqlite3_column_double(st, 3);
+        sqlite3_finalize(TAKE_PTR(st));
+
+        e = prepare_range(db,
+                          "SELECT coalesce(sum(s.cpu_ns), 0) FROM intervals i "
+                          "JOIN samples s ON s.interval_id = i.id WHERE " RANGE,
+                          r, &st);
+        if (e < 0)
+                return e;
+        if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+                return step_error(db, rc);
+        r->cpu_ns = (uint64_t) sqlite3_column_int64(st, 0);
+        sqlite3_finalize(TAKE_PTR(st));
+
+        /* Sources in the range; distinct domain names. */
+        e = prepare_range(db,
+                          "SELECT d.name, d.source, max(d.estimated) FROM domains d WHERE d.id IN "
+                          "(SELECT idm.domain_id FROM intervals i JOIN interval_domains idm "
+                          "ON idm.interval_id = i.id WHERE " RANGE ") "
+                          "GROUP BY d.name, d.source ORDER BY d.name, d.source",
+                          r, &st);
+        if (e < 0)
+                return e;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                SourceRow *p = realloc(r->sources, (r->n_sources + 1) * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                r->sources = p;
+                p = &r->sources[r->n_sources++];
+                p->domain = column_strdup(st, 0);
+                p->source = column_strdup(st, 1);
+                p->estimated = sqlite3_column_int(st, 2);
+                if (!p->domain || !p->source)
+                        return -ENOMEM;
+                r->estimated = r->estimated || p->estimated;
+                if (r->n_domains == 0 || strcmp(r->domains[r->n_domains - 1], p->domain) != 0) {
+                        char **d = realloc(r->domains, (r->n_domains + 1) * sizeof(*d));
+                        if (!d)
+                                return -ENOMEM;
+                        r->domains = d;
+                        d[r->n_domains] = strdup(p->domain);
+                        if (!d[r->n_domains])
+                                return -ENOMEM;
+                        r->n_domains++;
+                }
+        }
+        if (rc != SQLITE_DONE)
+                return step_error(db, rc);
+        sqlite3_finalize(TAKE_PTR(st));
+
+        /* Rows, ordered by key so the per-domain query can be merged in. */
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s, sum(s.cpu_ns), total(s.energy_j), p.pid, p.start_ns, p.comm, p.exe, "
+                 "p.unit, p.uid, p.ppid FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                 "JOIN processes p ON p.id = s.process_id WHERE " RANGE " GROUP BY 1 ORDER BY 1",
+                 report_by_sql[r->by]);
+        e = prepare_range(db, sql, r, &st);
+        if (e < 0)
+                return e;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                ReportRow *p = realloc(r->rows, (r->n_rows + 1) * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                r->rows = p;
+                p = &r->rows[r->n_rows++];
+                *p = (ReportRow) {};
+                if (sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+                        p->key_text = column_strdup(st, 0);
+                        if (!p->key_text)
+                                return -ENOMEM;
+                } else
+                        p->key_int = sqlite3_column_int64(st, 0);
+                p->cpu_ns = (uint64_t) sqlite3_column_int64(st, 1);
+                p->energy_j = sqlite3_column_double(st, 2);
+                p->pid = sqlite3_column_int64(st, 3);
+                p->start_ns = sqlite3_column_int64(st, 4);
+                p->comm = column_strdup(st, 5);
+                p->exe = column_strdup(st, 6);
+                p->unit = column_strdup(st, 7);
+                p->uid = sqlite3_column_int64(st, 8);
+                p->ppid = sqlite3_column_int64(st, 9);
+                p->domain_j = calloc(MAX(r->n_domains, (size_t) 1), sizeof(double));
+                if (!p->domain_j)
+                        return -ENOMEM;
+        }
+        if (rc != SQLITE_DONE)
+                return step_error(db, rc);
+        sqlite3_finalize(TAKE_PTR(st));
+
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s, d.name, total(sd.energy_j) FROM intervals i "
+                 "JOIN sample_domains sd ON sd.interval_id = i.id "
+                 "JOIN processes p ON p.id = sd.process_id JOIN domains d ON d.id = sd.domain_id "
+                 "WHERE " RANGE " GROUP BY 1, 2 ORDER BY 1, 2",
+                 report_by_sql[r->by]);
+        e = prepare_range(db, sql, r, &st);
+        if (e < 0)
+                return e;
+        size_t row = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *name = (const char *) sqlite3_column_text(st, 1);
+                bool text = sqlite3_column_type(st, 0) == SQLITE_TEXT;
+                const char *kt = text ? (const char *) sqlite3_column_text(st, 0) : NULL;
+                int64_t ki = text ? 0 : sqlite3_column_int64(st, 0);
+
+                /* Both queries are ordered by the same key: walk forward. */
+                while (row < r->n_rows &&
+                       !(text ? streq_ptr(r->rows[row].key_text, kt) : (!r->rows[row].key_text && r->rows[row].key_int == ki)))
+                        row++;
+                if (row >= r->n_rows)
+                        break;
+                for (size_t d = 0; name && d < r->n_domains; d++)
+                        if (strcmp(r->domains[d], name) == 0) {
+                                r->rows[row].domain_j[d] += sqlite3_column_double(st, 2);
+                                break;
+                        }
+        }
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+                return step_error(db, rc);
+        return 0;
+}
+
+static int row_compare(const void *a, const void *b) {
+        const ReportRow *x = a, *y = b;
+        if (x->energy_j != y->energy_j)
+                return x->energy_j < y->energy_j ? 1 : -1;
+        if (x->cpu_ns != y->cpu_ns)
+                return x->cpu_ns < y->cpu_ns ? 1 : -1;
+        return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* The row's key as text: pid, comm, unit or user name. */
+static const char *row_key(const Report *r, const ReportRow *row, char *buf, size_t size) {
+        switch (r->by) {
+        case REPORT_BY_PROCESS:
+                snprintf(buf, size, "%" PRIi64, row->pid);
+                return buf;
+        case REPORT_BY_USER:
+                return cli_user_name((uint32_t) row->key_int);
+        default:
+                return row->key_text ? row->key_text : "-";
+        }
+}
+
+static json_object *json_string_or_null(const char *s) {
+        return s ? json_object_new_string(s) : NULL;
+}
+
+static void report_print_json(const Report *r, size_t limit, char since_s[static 64], char until_s[static 64]) {
+        json_object *o = json_object_new_object(), *a, *t;
+        char buf[64];
+
+        json_object_object_add(o, "since", json_object_new_string(since_s));
+        json_object_object_add(o, "until", json_object_new_string(until_s));
+        json_object_object_add(o, "by", json_object_new_string(report_by_names[r->by]));
+        json_object_object_add(o, "estimated", json_object_new_boolean(r->estimated));
+
+        a = json_object_new_array();
+        for (size_t i = 0; i < r->n_sources; i++) {
+                json_object *s = json_object_new_object();
+                json_object_object_add(s, "domain", json_object_new_string(r->sources[i].domain));
+                json_object_object_add(s, "source", json_object_new_string(r->sources[i].source));
+                json_object_object_add(s, "estimated", json_object_new_boolean(r->sources[i].estimated));
+                json_object_array_add(a, s);
+        }
+        json_object_object_add(o, "sources", a);
+
+        t = json_object_new_object();
+        json_object_object_add(t, "measured_joules", json_double_exact(r->measured));
+        json_object_object_add(t, "attributed_joules", json_double_exact(r->attributed));
+        json_object_object_add(t, "idle_joules", json_double_exact(r->idle));
+        json_object_object_add(t, "unattributed_joules", json_double_exact(r->unattributed));
+        json_object_object_add(t, "cpu_seconds", json_seconds_from_ns(r->cpu_ns));
+        json_object_object_add(o, "totals", t);
+
+        a = json_object_new_array();
+        for (size_t i = 0; i < r->n_rows && i < limit; i++) {
+                const ReportRow *row = &r->rows[i];
+                json_object *j = json_object_new_object(), *d;
+
+                json_object_object_add(j, "key", json_object_new_string(row_key(r, row, buf, sizeof(buf))));
+                if (r->by == REPORT_BY_PROCESS) {
+                        json_object_object_add(j, "pid", json_object_new_int64(row->pid));
+                        json_object_object_add(j, "start_time", json_object_new_string(
+                                format_iso8601((uint64_t) row->start_ns, true, buf, sizeof(buf))));
+                        json_object_object_add(j, "comm", json_string_or_null(row->comm));
+                        json_object_object_add(j, "exe", json_string_or_null(row->exe));
+                        json_object_object_add(j, "unit", json_string_or_null(row->unit));
+                        json_object_object_add(j, "user", json_object_new_string(cli_user_name((uint32_t) row->uid)));
+                        json_object_object_add(j, "uid", json_object_new_int64(row->uid));
+                        json_object_object_add(j, "ppid", json_object_new_int64(row->ppid));
+                }
+                json_object_object_add(j, "cpu_seconds", json_seconds_from_ns(row->cpu_ns));
+                json_object_object_add(j, "energy_joules", json_double_exact(row->energy_j));
+                d = json_object_new_object();
+                for (size_t k = 0; k < r->n_domains; k++)
+                        if (row->domain_j[k] != 0)
+                                json_object_object_add(d, r->domains[k], json_double_exact(row->domain_j[k]));
+                json_object_object_add(j, "domains", d);
+                json_object_array_add(a, j);
+        }
+        json_object_object_add(o, "rows", a);
+
+        json_print(o);
+        json_object_put(o);
+}
+
+static void report_print_csv(const Report *r, size_t limit) {
+        char buf[64];
+
+        fputs("key", stdout);
+        if (r->by == REPORT_BY_PROCESS)
+                fputs(",pid,start_time,comm,exe,unit,user,uid,ppid", stdout);
+        fputs(",cpu_seconds,energy_joules,estimated", stdout);
+        for (size_t k = 0; k < r->n_domains; k++) {
+                char h[128];
+                snprintf(h, sizeof(h), "joules:%s", r->domains[k]);
+                fputc(',', stdout);
+                csv_field(stdout, h);
+        }
+        fputs("\r\n", stdout);
+
+        for (size_t i = 0; i < r->n_rows && i < limit; i++) {
+                const ReportRow *row = &r->rows[i];
+
+                csv_field(stdout, row_key(r, row, buf, sizeof(buf)));
+                if (r->by == REPORT_BY_PROCESS) {
+                        printf(",%" PRIi64 ",", row->pid);
+                        csv_field(stdout, format_iso8601((uint64_t) row->start_ns, true, buf, sizeof(buf)));
+                        fputc(',', stdout);
+                        csv_field(stdout, row->comm);
+                        fputc(',', stdout);
+                        csv_field(stdout, row->exe);
+                        fputc(',', stdout);
+                        csv_field(stdout, row->unit);
+                        fputc(',', stdout);
+                        csv_field(stdout, cli_user_name((uint32_t) row->uid));
+                        printf(",%" PRIi64 ",%" PRIi64, row->uid, row->ppid);
+                }
+                printf(",%s", format_ns_as_seconds(row->cpu_ns, buf, sizeof(buf)));
+                printf(",%s", format_double(row->energy_j, buf, sizeof(buf)));
+                printf(",%s", r->estimated ? "true" : "false");
+                for (size_t k = 0; k < r->n_domains; k++)
+                        printf(",%s", format_double(row->domain_j[k], buf, sizeof(buf)));
+                fputs("\r\n", stdout);
+        }
+}
+
+static void report_print_table(const Report *r, size_t limit, const char *since_s, const char *until_s) {
+        const char *est = r->estimated ? " (estimated)" : "";
+        char e1[64], e2[64], e3[64], e4[64], buf[64];
+
+        printf("Energy from %s to %s, %" PRIi64 " interval%s\n", since_s, until_s, r->n_intervals,
+               r->n_intervals == 1 ? "" : "s");
+        printf("Sources: ");
+        if (r->n_sources == 0)
+                printf("none");
+        for (size_t i = 0; i < r->n_sources; i++)
+                printf("%s%s (%s%s)", i > 0 ? ", " : "", r->sources[i].domain, r->sources[i].source,
+                       r->sources[i].estimated ? ", estimated" : "");
+        printf("\n");
+        printf("Measured%s %s = attributed %s + idle %s + unattributed %s; CPU %.1f s\n", est,
+               format_energy(r->measured, true, e1, sizeof(e1)), format_energy(r->attributed, false, e2, sizeof(e2)),
+               format_energy(r->idle, false, e3, sizeof(e3)), format_energy(r->unattributed, false, e4, sizeof(e4)),
+               (double) r->cpu_ns / 1e9);
+        printf("\n");
+
+        if (r->n_rows == 0) {
+                printf("No process activity recorded in this range.\n");
+                return;
+        }
+
+        if (r->by == REPORT_BY_PROCESS)
+                printf("%8s %-16s %-28s %-12s %10s  ENERGY%s\n", "PID", "COMM", "UNIT", "USER", "CPU(s)", est);
+        else
+                printf("%-40s %10s  ENERGY%s\n",
+                       r->by == REPORT_BY_COMM ? "COMM" : r->by == REPORT_BY_UNIT ? "UNIT" : "USER", "CPU(s)", est);
+
+        for (size_t i = 0; i < r->n_rows && i < limit; i++) {
+                const ReportRow *row = &r->rows[i];
+                double cpu = (double) row->cpu_ns / 1e9;
+
+                format_energy(row->energy_j, false, e1, sizeof(e1));
+                if (r->by == REPORT_BY_PROCESS)
+                        printf("%8" PRIi64 " %-16.16s %-28.28s %-12.12s %10.2f  %s\n", row->pid,
+                               row->comm ? row->comm : "-", row->unit ? row->unit : "-",
+                               cli_user_name((uint32_t) row->uid), cpu, e1);
+                else
+                        printf("%-40.40s %10.2f  %s\n", row_key(r, row, buf, sizeof(buf)), cpu, e1);
+        }
+        if (r->n_rows > limit)
+                printf("(%zu more; use --limit)\n", r->n_rows - limit);
+}
+
+static int usage_time(const char *opt, const char *arg) {
+        fprintf(stderr,
+                "joulectl: invalid %s '%s': expected a duration like 30s, 15m, 1h, 2d, an ISO 8601 time, "
+                "today, yesterday or boot\n",
+                opt, arg);
+        return EXIT_USAGE;
+}
+
+static uint64_t boot_realtime(void) {
+        uint64_t rt = now_ns(CLOCK_REALTIME), bt = now_ns(CLOCK_BOOTTIME);
+        return rt > bt ? rt - bt : 0;
+}
+
+int verb_report(int argc, char **argv, const CliGlobals *g) {
+        enum { ARG_SINCE = 0x100, ARG_UNTIL, ARG_BY, ARG_LIMIT, ARG_JSON, ARG_CSV };
+        static const struct option options[] = {
+                { "since", required_argument, NULL, ARG_SINCE },
+                { "until", required_argument, NULL, ARG_UNTIL },
+                { "by", required_argument, NULL, ARG_BY },
+                { "limit", required_argument, NULL, ARG_LIMIT },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "csv", no_argument, NULL, ARG_CSV },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        _cleanup_(store_freep) Store *store = NULL;
+        Report r = { .by = REPORT_BY_PROCESS };
+        uint64_t now = now_ns(CLOCK_REALTIME), boot = boot_realtime();
+        bool have_since = false, have_until = false, have_limit = false;
+        ReportFormat format = FORMAT_TABLE;
+        char since_s[64], until_s[64];
+        const char *until_arg = NULL;
+        uint64_t limit = 0;
+        int c, e, ret;
+
+        r.since = 0;
+        r.until = (uint64_t) INT64_MAX;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+                switch (c) {
+                case ARG_SINCE:
+                        if (parse_time_spec(optarg, now, boot, &r.since) < 0)
+                                return usage_time("--since", optarg);
+                        have_since = true;
+                        break;
+                case ARG_UNTIL:
+                        if (parse_time_spec(optarg, now, boot, &r.until) < 0)
+                                return usage_time("--until", optarg);
+                        have_until = true;
+                        until_arg = optarg;
+                        break;
+                case ARG_BY: {
+                        ReportBy by = _REPORT_BY_INVALID;
+                        for (int i = 0; i < _REPORT_BY_MAX; i++)
+                                if (strcmp(optarg, report_by_names[i]) == 0)
+                                        by = (ReportBy) i;
+                        if (by == _REPORT_BY_INVALID) {
+                                fprintf(stderr, "joulectl: invalid --by '%s': expected process, comm, unit or user\n",
+                                        optarg);
+                                return EXIT_USAGE;
+                        }
+                        r.by = by;
+                        break;
+                }
+                case ARG_LIMIT:
+                        if (parse_u64(optarg, &limit) < 0 || limit > 100000000) {
+                                fprintf(stderr,
+                                        "joulectl: invalid --limit '%s': expected a whole number of rows "
+                                        "(0 for all)\n",
+                                        optarg);
+                                return EXIT_USAGE;
+                        }
+                        have_limit = true;
+                        break;
+                case ARG_JSON:
+                case ARG_CSV: {
+                        ReportFormat f = c == ARG_JSON ? FORMAT_JSON : FORMAT_CSV;
+                        if (format != FORMAT_TABLE && format != f) {
+                                fprintf(stderr, "joulectl: --json and --csv cannot be combined; choose one\n");
+                                return EXIT_USAGE;
+                        }
+                        format = f;
+                        break;
+                }
+                case 'h':
+                        printf("Usage: joulectl report [--since T] [--until T] [--by process|comm|unit|user]\n"
+                               "                       [--limit N] [--json|--csv]\n");
+                        return 0;
+                case ':':
+                        fprintf(stderr, "joulectl: option '%s' of report needs an argument\n", argv[optind - 1]);
+                        return EXIT_USAGE;
+                default:
+                        fprintf(stderr,
+                                "joulectl: unknown option '%s' for report (accepted: --since, --until, --by, "
+                                "--limit, --json, --csv)\n",
+                                argv[optind - 1]);
+                        return EXIT_USAGE;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "joulectl: unexpected argument '%s' for report (it takes options only)\n",
+                        argv[optind]);
+                return EXIT_USAGE;
+        }
+        if (have_since && have_until && r.since >= r.until) {
+                fprintf(stderr, "joulectl: invalid --until '%s': must be later than --since\n", until_arg);
+                return EXIT_USAGE;
+        }
+        if (!have_limit)
+                limit = format == FORMAT_TABLE ? 20 : 0;
+        if (limit == 0)
+                limit = SIZE_MAX;
+
+        ret = cli_open_store(g, &store);
+        if (ret != 0)
+                return ret;
+
+        e = report_load(store_db(store), &r);
+        if (e < 0) {
+                if (e == -ENOMEM)
+                        fprintf(stderr, "joulectl: out of memory\n");
+                report_done(&r);
+                return 1;
+        }
+        qsort(r.rows, r.n_rows, sizeof(r.rows[0]), row_compare);
+
+        format_iso8601(have_since ? r.since : r.n_intervals > 0 ? r.first_start : (have_until ? r.until : now),
+                       false, since_s, sizeof(since_s));
+        format_iso8601(have_until ? r.until : now, false, until_s, sizeof(until_s));
+
+        switch (format) {
+        case FORMAT_JSON:
+                report_print_json(&r, (size_t) limit, since_s, until_s);
+                break;
+        case FORMAT_CSV:
+                report_print_csv(&r, (size_t) limit);
+                break;
+        default:
+                report_print_table(&r, (size_t) limit, since_s, until_s);
+        }
+        report_done(&r);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "joulectl: cannot write output: %s\n", strerror(errno));
+                return 1;
+        }
+        return 0;
+}

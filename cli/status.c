@@ -1,2 +1,414 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: being written */
+/* joulectl status: what jouled measures, how, and the state of its database.
+ *
+ * JSON fields (stable):
+ *   database        {path, size_bytes (main file), wal_bytes, schema_version}
+ *   daemon          {pid, version, started, interval_s, last_sample,
+ *                    last_sample_age_seconds}: values as the daemon stored
+ *                    them (strings), age computed now; null when unknown
+ *   tracker         {mode: "bpf"|"procfs"|null, note: string|null}; in
+ *                    procfs mode note says that short-lived processes may
+ *                    be missed
+ *   estimated       true when any source in use is estimated
+ *   sources         [{name, status ("usable", "missing", "permission",
+ *                    "unsupported"), estimated, in_use, reason}]
+ *   domains         [{domain, source, estimated}] of the latest interval
+ *   processes_tracked   integer (daemon's live table) or null
+ *   processes_stored    integer (rows in the database)
+ *   intervals_stored    integer
+ *   counters        {exits_lost, vanished}: integers or null
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cleanup.h"
+#include "cli-util.h"
+#include "util.h"
+#include "verbs.h"
+
+typedef struct StateValue {
+        const char *key;
+        char *value;
+} StateValue;
+
+enum {
+        ST_TRACKER_MODE,
+        ST_TRACKER_NOTE,
+        ST_LAST_SAMPLE,
+        ST_PID,
+        ST_INTERVAL,
+        ST_VERSION,
+        ST_PROCESSES_TRACKED,
+        ST_EXITS_LOST,
+        ST_VANISHED,
+        ST_STARTED,
+        _ST_MAX,
+};
+
+static const char *const state_keys[_ST_MAX] = {
+        [ST_TRACKER_MODE] = "tracker_mode",
+        [ST_TRACKER_NOTE] = "tracker_note",
+        [ST_LAST_SAMPLE] = "last_sample",
+        [ST_PID] = "pid",
+        [ST_INTERVAL] = "interval_s",
+        [ST_VERSION] = "version",
+        [ST_PROCESSES_TRACKED] = "processes_tracked",
+        [ST_EXITS_LOST] = "exits_lost",
+        [ST_VANISHED] = "vanished",
+        [ST_STARTED] = "started",
+};
+
+#define PROCFS_NOTE "short-lived processes may be missed"
+
+typedef struct Probe {
+        char *name, *status, *reason;
+        bool estimated, in_use;
+} Probe;
+
+typedef struct DomainUse {
+        char *domain, *source;
+        bool estimated;
+} DomainUse;
+
+typedef struct Status {
+        char *state[_ST_MAX];
+        Probe *probes;
+        size_t n_probes;
+        DomainUse *domains;
+        size_t n_domains;
+        int64_t processes_stored, intervals_stored;
+        int64_t last_end_ns;
+        int schema_version;
+        uint64_t size_bytes, wal_bytes;
+} Status;
+
+static void status_done(Status *s) {
+        for (size_t i = 0; i < _ST_MAX; i++)
+                free(s->state[i]);
+        for (size_t i = 0; i < s->n_probes; i++) {
+                free(s->probes[i].name);
+                free(s->probes[i].status);
+                free(s->probes[i].reason);
+        }
+        free(s->probes);
+        for (size_t i = 0; i < s->n_domains; i++) {
+                free(s->domains[i].domain);
+                free(s->domains[i].source);
+        }
+        free(s->domains);
+}
+
+static char *col(sqlite3_stmt *st, int i) {
+        const unsigned char *t = sqlite3_column_text(st, i);
+        return t ? strdup((const char *) t) : NULL;
+}
+
+static int status_query(sqlite3 *db, const char *sql, sqlite3_stmt **ret) {
+        int rc = sqlite3_prepare_v2(db, sql, -1, ret, NULL);
+        if (rc != SQLITE_OK) {
+                fprintf(stderr, "joulectl: cannot query database: %s\n", sqlite3_errmsg(db));
+                return store_errno(rc);
+        }
+        return 0;
+}
+
+static int status_load(Store *store, Status *s) {
+        sqlite3 *db = store_db(store);
+        sqlite3_stmt *st = NULL;
+        int rc, r;
+
+        s->schema_version = store_schema_version(store);
+
+        r = status_query(db, "SELECT key, value FROM daemon_state", &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *k = (const char *) sqlite3_column_text(st, 0);
+                for (size_t i = 0; k && i < _ST_MAX; i++)
+                        if (strcmp(k, state_keys[i]) == 0 && !s->state[i])
+                                s->state[i] = col(st, 1);
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+                goto fail;
+
+        r = status_query(db, "SELECT name, status, estimated, in_use, reason FROM source_probes ORDER BY rowid", &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                Probe *p = realloc(s->probes, (s->n_probes + 1) * sizeof(*p));
+                if (!p) {
+                        sqlite3_finalize(st);
+                        return -ENOMEM;
+                }
+                s->probes = p;
+                p = &s->probes[s->n_probes++];
+                p->name = col(st, 0);
+                p->status = col(st, 1);
+                p->estimated = sqlite3_column_int(st, 2);
+                p->in_use = sqlite3_column_int(st, 3);
+                p->reason = col(st, 4);
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+                goto fail;
+
+        r = status_query(db,
+                         "SELECT d.name, d.source, d.estimated FROM interval_domains idm "
+                         "JOIN domains d ON d.id = idm.domain_id "
+                         "WHERE idm.interval_id = (SELECT max(id) FROM intervals) ORDER BY d.name",
+                         &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                DomainUse *d = realloc(s->domains, (s->n_domains + 1) * sizeof(*d));
+                if (!d) {
+                        sqlite3_finalize(st);
+                        return -ENOMEM;
+                }
+                s->domains = d;
+                d = &s->domains[s->n_domains++];
+                d->domain = col(st, 0);
+                d->source = col(st, 1);
+                d->estimated = sqlite3_column_int(st, 2);
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+                goto fail;
+
+        r = status_query(db,
+                         "SELECT (SELECT count(*) FROM processes), (SELECT count(*) FROM intervals), "
+                         "(SELECT max(end_ns) FROM intervals)",
+                         &st);
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                s->processes_stored = sqlite3_column_int64(st, 0);
+                s->intervals_stored = sqlite3_column_int64(st, 1);
+                s->last_end_ns = sqlite3_column_int64(st, 2);
+                rc = SQLITE_DONE;
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+                goto fail;
+        return 0;
+
+fail:
+        fprintf(stderr, "joulectl: cannot read database: %s\n", sqlite3_errstr(rc));
+        return store_errno(rc);
+}
+
+static uint64_t file_size(const char *path) {
+        struct stat st;
+        return stat(path, &st) < 0 ? 0 : (uint64_t) st.st_size;
+}
+
+static json_object *json_int_from_state(const char *v) {
+        uint64_t n;
+        if (!v || parse_u64(v, &n) < 0 || n > (uint64_t) INT64_MAX)
+                return NULL;
+        return json_object_new_int64((int64_t) n);
+}
+
+static json_object *json_string_or_null(const char *s) {
+        return s ? json_object_new_string(s) : NULL;
+}
+
+static const char *tracker_note(const Status *s) {
+        if (s->state[ST_TRACKER_NOTE] && *s->state[ST_TRACKER_NOTE])
+                return s->state[ST_TRACKER_NOTE];
+        if (streq_ptr(s->state[ST_TRACKER_MODE], "procfs"))
+                return PROCFS_NOTE;
+        return NULL;
+}
+
+static bool any_estimated(const Status *s) {
+        for (size_t i = 0; i < s->n_probes; i++)
+                if (s->probes[i].in_use && s->probes[i].estimated)
+                        return true;
+        for (size_t i = 0; i < s->n_domains; i++)
+                if (s->domains[i].estimated)
+                        return true;
+        return false;
+}
+
+/* Seconds since the last stored interval, or -1 when none. */
+static double last_sample_age(const Status *s) {
+        uint64_t now = now_ns(CLOCK_REALTIME);
+        if (s->last_end_ns <= 0)
+                return -1;
+        return now > (uint64_t) s->last_end_ns ? (double) (now - (uint64_t) s->last_end_ns) / 1e9 : 0;
+}
+
+static void status_print_json(const Status *s, const char *path) {
+        json_object *o = json_object_new_object(), *x, *a;
+        double age = last_sample_age(s);
+
+        x = json_object_new_object();
+        json_object_object_add(x, "path", json_object_new_string(path));
+        json_object_object_add(x, "size_bytes", json_object_new_int64((int64_t) s->size_bytes));
+        json_object_object_add(x, "wal_bytes", json_object_new_int64((int64_t) s->wal_bytes));
+        json_object_object_add(x, "schema_version", json_object_new_int(s->schema_version));
+        json_object_object_add(o, "database", x);
+
+        x = json_object_new_object();
+        json_object_object_add(x, "pid", json_int_from_state(s->state[ST_PID]));
+        json_object_object_add(x, "version", json_string_or_null(s->state[ST_VERSION]));
+        json_object_object_add(x, "started", json_string_or_null(s->state[ST_STARTED]));
+        json_object_object_add(x, "interval_s", json_string_or_null(s->state[ST_INTERVAL]));
+        json_object_object_add(x, "last_sample", json_string_or_null(s->state[ST_LAST_SAMPLE]));
+        json_object_object_add(x, "last_sample_age_seconds", age >= 0 ? json_double_exact(round(age * 1000) / 1000) : NULL);
+        json_object_object_add(o, "daemon", x);
+
+        x = json_object_new_object();
+        json_object_object_add(x, "mode", json_string_or_null(s->state[ST_TRACKER_MODE]));
+        json_object_object_add(x, "note", json_string_or_null(tracker_note(s)));
+        json_object_object_add(o, "tracker", x);
+
+        json_object_object_add(o, "estimated", json_object_new_boolean(any_estimated(s)));
+
+        a = json_object_new_array();
+        for (size_t i = 0; i < s->n_probes; i++) {
+                const Probe *p = &s->probes[i];
+                json_object *j = json_object_new_object();
+                json_object_object_add(j, "name", json_string_or_null(p->name));
+                json_object_object_add(j, "status", json_string_or_null(p->status));
+                json_object_object_add(j, "estimated", json_object_new_boolean(p->estimated));
+                json_object_object_add(j, "in_use", json_object_new_boolean(p->in_use));
+                json_object_object_add(j, "reason", json_string_or_null(p->reason));
+                json_object_array_add(a, j);
+        }
+        json_object_object_add(o, "sources", a);
+
+        a = json_object_new_array();
+        for (size_t i = 0; i < s->n_domains; i++) {
+                json_object *j = json_object_new_object();
+                json_object_object_add(j, "domain", json_string_or_null(s->domains[i].domain));
+                json_object_object_add(j, "source", json_string_or_null(s->domains[i].source));
+                json_object_object_add(j, "estimated", json_object_new_boolean(s->domains[i].estimated));
+                json_object_array_add(a, j);
+        }
+        json_object_object_add(o, "domains", a);
+
+        json_object_object_add(o, "processes_tracked", json_int_from_state(s->state[ST_PROCESSES_TRACKED]));
+        json_object_object_add(o, "processes_stored", json_object_new_int64(s->processes_stored));
+        json_object_object_add(o, "intervals_stored", json_object_new_int64(s->intervals_stored));
+
+        x = json_object_new_object();
+        json_object_object_add(x, "exits_lost", json_int_from_state(s->state[ST_EXITS_LOST]));
+        json_object_object_add(x, "vanished", json_int_from_state(s->state[ST_VANISHED]));
+        json_object_object_add(o, "counters", x);
+
+        json_print(o);
+        json_object_put(o);
+}
+
+#define OR_DASH(x) ((x) ? (x) : "-")
+
+static void status_print_text(const Status *s, const char *path) {
+        char b1[32], b2[32];
+        double age = last_sample_age(s);
+        const char *note = tracker_note(s);
+
+        printf("Database:    %s (%s + %s WAL, schema %d)\n", path, format_bytes(s->size_bytes, b1, sizeof(b1)),
+               format_bytes(s->wal_bytes, b2, sizeof(b2)), s->schema_version);
+        printf("Daemon:      pid %s, version %s, started %s, interval %s s\n", OR_DASH(s->state[ST_PID]),
+               OR_DASH(s->state[ST_VERSION]), OR_DASH(s->state[ST_STARTED]), OR_DASH(s->state[ST_INTERVAL]));
+        if (age >= 0)
+                printf("Last sample: %s (%.0f s ago)\n", OR_DASH(s->state[ST_LAST_SAMPLE]), age);
+        else
+                printf("Last sample: %s (no interval stored)\n", OR_DASH(s->state[ST_LAST_SAMPLE]));
+        printf("Tracker:     %s%s%s%s\n", OR_DASH(s->state[ST_TRACKER_MODE]), note ? " (" : "", note ? note : "",
+               note ? ")" : "");
+
+        printf("Sources:\n");
+        if (s->n_probes == 0)
+                printf("  (no probe results stored)\n");
+        for (size_t i = 0; i < s->n_probes; i++) {
+                const Probe *p = &s->probes[i];
+                const char *what = p->in_use ? (p->estimated ? "in use, estimated" : "in use, measured")
+                                             : streq_ptr(p->status, "usable") ? "usable, not used"
+                                                                              : OR_DASH(p->status);
+                printf("  %-10s %-20s %s\n", OR_DASH(p->name), what, p->reason ? p->reason : "");
+        }
+        printf("Domains:     ");
+        if (s->n_domains == 0)
+                printf("none");
+        for (size_t i = 0; i < s->n_domains; i++)
+                printf("%s%s (%s%s)", i > 0 ? ", " : "", OR_DASH(s->domains[i].domain), OR_DASH(s->domains[i].source),
+                       s->domains[i].estimated ? ", estimated" : "");
+        printf("\n");
+        printf("Processes:   %s tracked now, %" PRIi64 " stored; %" PRIi64 " intervals stored\n",
+               OR_DASH(s->state[ST_PROCESSES_TRACKED]), s->processes_stored, s->intervals_stored);
+        printf("Counters:    exits_lost %s, vanished %s\n", OR_DASH(s->state[ST_EXITS_LOST]),
+               OR_DASH(s->state[ST_VANISHED]));
+}
+
+int verb_status(int argc, char **argv, const CliGlobals *g) {
+        enum { ARG_JSON = 0x100 };
+        static const struct option options[] = {
+                { "json", no_argument, NULL, ARG_JSON },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        _cleanup_(store_freep) Store *store = NULL;
+        _cleanup_free_ char *wal = NULL;
+        Status s = {};
+        bool json = false;
+        int c, r;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+                switch (c) {
+                case ARG_JSON:
+                        json = true;
+                        break;
+                case 'h':
+                        printf("Usage: joulectl status [--json]\n");
+                        return 0;
+                default:
+                        fprintf(stderr, "joulectl: unknown option '%s' for status (accepted: --json)\n",
+                                argv[optind - 1]);
+                        return EXIT_USAGE;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "joulectl: unexpected argument '%s' for status (accepted: --json)\n", argv[optind]);
+                return EXIT_USAGE;
+        }
+
+        r = cli_open_store(g, &store);
+        if (r != 0)
+                return r;
+
+        if (asprintf(&wal, "%s-wal", g->db_path) < 0) {
+                fprintf(stderr, "joulectl: out of memory\n");
+                return 1;
+        }
+        s.size_bytes = file_size(g->db_path);
+        s.wal_bytes = file_size(wal);
+
+        r = status_load(store, &s);
+        if (r < 0) {
+                status_done(&s);
+                return 1;
+        }
+        if (json)
+                status_print_json(&s, g->db_path);
+        else
+                status_print_text(&s, g->db_path);
+        status_done(&s);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "joulectl: cannot write output: %s\n", strerror(errno));
+                return 1;
+        }
+        return 0;
+}

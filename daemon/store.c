@@ -213,8 +213,6 @@ Store *store_free(Store *s) {
         return NULL;
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
-
 static int mkdir_parents(const char *path, mode_t mode) {
         _cleanup_free_ char *p = strdup(path);
         char *slash;

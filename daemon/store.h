@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cleanup.h"
 #include "process.h"
 #include "source.h"
 
@@ -28,6 +29,7 @@ typedef struct Store Store;
  * program's SQLite database (-EBADMSG); such files are left untouched. */
 int store_open(const char *path, StoreFlags flags, Store **ret);
 Store *store_free(Store *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
 sqlite3 *store_db(Store *s);
 int store_schema_version(Store *s);       /* PRAGMA user_version */
 int store_latest_schema_version(void);    /* what this program knows */

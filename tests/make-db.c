@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* make-db: write a synthetic jouled database through store_write_interval(),
+ * for the CLI tests. Usage: make-db PATH [--estimated]
+ *
+ * Data (all energies are multiples of 1/8 J, so every sum is exact):
+ *   10 intervals of 1 s, the first starting at @1700000000 (2023-11-14T22:13:20Z).
+ *   Domains: package-0 and dram-0 (host total), core-0 (not host total);
+ *   source "rapl", or "model" and estimated with --estimated.
+ *   dram-0 is not readable (valid=false) in interval 3.
+ *   Processes:
+ *     pid 100 "make"  unit session-1.scope uid 0, intervals 0-4
+ *     pid 200 "cc1"   unit session-1.scope uid 0, intervals 0-4
+ *     pid 300 "sshd"  unit sshd.service    uid 0, intervals 0-9
+ *     pid 100 "cc1"   no unit, uid 65534, intervals 5-9 (pid reused, other start)
+ *     pid 400 "idle"  unit idle.service    uid 0, intervals 0-9 with no CPU and
+ *                     no energy (gets no row)
+ *   Per interval k and process: package-0 energy A (make) 0.5*(k+1), B (cc1)
+ *   1.25, C (sshd) 0.125, D (cc1') 2.5; dram-0 a quarter of it, core-0 half.
+ *   Idle: package-0 5 J, dram-0 1 J, core-0 2 J; unattributed package-0 0.25 J.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "util.h"
+
+#define T0 (UINT64_C(1700000000) * NSEC_PER_SEC)
+#define N_INTERVALS 10
+#define N_PROCS 5
+#define N_DOMAINS 3
+
+int main(int argc, char **argv) {
+        bool estimated = argc > 2 && strcmp(argv[2], "--estimated") == 0;
+        const char *source = estimated ? "model" : "rapl";
+        EnergyDomain domains[N_DOMAINS] = {
+                { .name = "package-0", .kind = DOMAIN_PACKAGE, .package = 0, .estimated = estimated },
+                { .name = "core-0", .kind = DOMAIN_CORE, .package = 0, .estimated = estimated },
+                { .name = "dram-0", .kind = DOMAIN_DRAM, .package = 0, .estimated = estimated },
+        };
+        const bool host_total[N_DOMAINS] = { true, false, true };
+        const double share[N_DOMAINS] = { 1.0, 0.5, 0.25 };
+        const double idle[N_DOMAINS] = { 5.0, 2.0, 1.0 };
+        const double unattributed[N_DOMAINS] = { 0.25, 0, 0 };
+        ProcessInfo procs[N_PROCS] = {
+                { .pid = 100, .ppid = 1, .uid = 0, .start_time_ns = 1000 * NSEC_PER_SEC, .comm = "make",
+                  .exe = (char *) "/usr/bin/make", .unit = (char *) "session-1.scope" },
+                { .pid = 200, .ppid = 100, .uid = 0, .start_time_ns = 1001 * NSEC_PER_SEC, .comm = "cc1",
+                  .exe = (char *) "/usr/lib/gcc/cc1", .unit = (char *) "session-1.scope" },
+                { .pid = 300, .ppid = 1, .uid = 0, .start_time_ns = 10 * NSEC_PER_SEC, .comm = "sshd",
+                  .exe = (char *) "/usr/sbin/sshd", .unit = (char *) "sshd.service" },
+                { .pid = 100, .ppid = 1, .uid = 65534, .start_time_ns = 2000 * NSEC_PER_SEC, .comm = "cc1",
+                  .exe = NULL, .unit = NULL },
+                { .pid = 400, .ppid = 1, .uid = 0, .start_time_ns = 20 * NSEC_PER_SEC, .comm = "idle",
+                  .exe = (char *) "/usr/bin/idle", .unit = (char *) "idle.service" },
+        };
+        SourceProbe probes[2] = {
+                { .name = "rapl", .status = estimated ? SOURCE_MISSING : SOURCE_USABLE, .estimated = false },
+                { .name = "model", .status = SOURCE_USABLE, .estimated = true },
+        };
+        bool in_use[2] = { !estimated, estimated };
+        Store *s = NULL;
+        int r;
+
+        if (argc < 2 || argc > 3 || (argc == 3 && !estimated)) {
+                fprintf(stderr, "usage: make-db PATH [--estimated]\n");
+                return 2;
+        }
+
+        r = store_open(argv[1], STORE_CREATE, &s);
+        if (r < 0)
+                return 1;
+
+        for (unsigned k = 0; k < N_INTERVALS; k++) {
+                DomainRecord drec[N_DOMAINS];
+                ProcessDelta deltas[N_PROCS];
+                double pd[N_PROCS * N_DOMAINS];
+                size_t n = 0;
+
+                for (unsigned i = 0; i < N_PROCS; i++) {
+                        double pkg;
+                        uint64_t cpu;
+
+                        if ((i <= 1 && k >= 5) || (i == 3 && k < 5))
+                                continue;
+                        switch (i) {
+                        case 0: pkg = 0.5 * (k + 1); cpu = 100 * NSEC_PER_MSEC * (k + 1); break;
+                        case 1: pkg = 1.25; cpu = 250 * NSEC_PER_MSEC; break;
+                        case 2: pkg = 0.125; cpu = 10 * NSEC_PER_MSEC; break;
+                        case 3: pkg = 2.5; cpu = 500 * NSEC_PER_MSEC; break;
+                        default: pkg = 0; cpu = 0;
+                        }
+                        deltas[n] = (ProcessDelta) { .info = &procs[i], .cpu_ns = cpu };
+                        for (unsigned d = 0; d < N_DOMAINS; d++)
+                                pd[n * N_DOMAINS + d] = pkg * share[d];
+                        n++;
+                }
+
+                for (unsigned d = 0; d < N_DOMAINS; d++) {
+                        double attributed = 0;
+                        for (size_t i = 0; i < n; i++)
+                                attributed += pd[i * N_DOMAINS + d];
+                        drec[d] = (DomainRecord) {
+                                .domain = &domains[d],
+                                .source = source,
+                                .host_total = host_total[d],
+                                .valid = !(d == 2 && k == 3),
+                                .measured_j = attributed + idle[d] + unattributed[d],
+                                .idle_j = idle[d],
+                                .attributed_j = attributed,
+                                .unattributed_j = unattributed[d],
+                                .idle_w = idle[d],
+                                .idle_method = "configured",
+                        };
+                }
+
+                IntervalRecord rec = {
+                        .start_ns = T0 + k * NSEC_PER_SEC,
+                        .end_ns = T0 + (k + 1) * NSEC_PER_SEC,
+                        .boot_realtime_ns = T0 - 3000 * NSEC_PER_SEC,
+                        .n_domains = N_DOMAINS,
+                        .domains = drec,
+                        .n_procs = n,
+                        .procs = deltas,
+                        .proc_domain_j = pd,
+                };
+                r = store_write_interval(s, &rec);
+                if (r < 0) {
+                        fprintf(stderr, "make-db: writing interval %u failed: %s\n", k, strerror(-r));
+                        store_free(s);
+                        return 1;
+                }
+        }
+
+        if (store_set_state(s, "tracker_mode", "procfs") < 0 ||
+            store_set_state(s, "tracker_note", "short-lived processes may be missed") < 0 ||
+            store_set_state(s, "last_sample", "2023-11-14T22:13:30Z") < 0 || store_set_state(s, "pid", "4242") < 0 ||
+            store_set_state(s, "interval_s", "1") < 0 || store_set_state(s, "version", "0.1.0") < 0 ||
+            store_set_state(s, "processes_tracked", "5") < 0 || store_set_state(s, "exits_lost", "0") < 0 ||
+            store_set_state(s, "vanished", "2") < 0 || store_set_state(s, "started", "2023-11-14T22:13:20Z") < 0) {
+                fprintf(stderr, "make-db: writing state failed\n");
+                store_free(s);
+                return 1;
+        }
+        snprintf(probes[0].reason, sizeof(probes[0].reason), "%s",
+                 estimated ? "no /sys/class/powercap" : "2 domains under /sys/class/powercap");
+        snprintf(probes[1].reason, sizeof(probes[1].reason), "utilisation model, always available");
+        r = store_set_probes(s, probes, in_use, 2);
+        store_free(s);
+        if (r < 0) {
+                fprintf(stderr, "make-db: writing probes failed: %s\n", strerror(-r));
+                return 1;
+        }
+        return 0;
+}
