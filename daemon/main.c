@@ -1,3 +1,232 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: being written */
-int main(void) { return 0; }
+/* jouled: measures energy, attributes it to processes, stores the history. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "jouled-build.h"
+#include "log.h"
+#include "manager.h"
+#include "timeparse.h"
+#include "util.h"
+
+#define DEFAULT_CONFIG "/etc/jouled/jouled.conf"
+#define EXIT_USAGE_DAEMON 2
+
+static void help(void) {
+        printf("Usage: jouled [OPTIONS]\n\n"
+               "Measure energy, attribute it to processes and store the history.\n\n"
+               "  --db PATH               database (default /var/lib/jouled/jouled.db)\n"
+               "  --interval SECONDS      sampling interval, decimals allowed (default 1)\n"
+               "  --source LIST           auto|rapl|model, comma separated (default auto)\n"
+               "  --powercap-root DIR     powercap sysfs tree (default /sys/class/powercap)\n"
+               "  --config FILE           configuration (default " DEFAULT_CONFIG " and FILE.d/*.conf)\n"
+               "  --metrics-listen ADDR:PORT  serve Prometheus /metrics (off by default)\n"
+               "  --metrics-textfile DIR  write node_exporter textfile metrics\n"
+               "  --idle-power DOMAIN:W   fixed idle power of a domain (repeatable)\n"
+               "  --tracker auto|bpf|procfs  process tracker (default auto: BPF, else /proc)\n"
+               "  --print                 print each interval's figures on stdout\n"
+               "  --probe                 print every energy source found and exit\n"
+               "  --proc-root DIR, --sys-root DIR, --dev-root DIR  alternative roots (tests)\n"
+               "  --debug                 verbose logging\n"
+               "  --version               print the version and exit\n"
+               "  --help                  print this help and exit\n");
+}
+
+enum {
+        ARG_DB = 0x100, ARG_INTERVAL, ARG_SOURCE, ARG_POWERCAP, ARG_CONFIG, ARG_LISTEN, ARG_TEXTFILE,
+        ARG_IDLE, ARG_TRACKER, ARG_PRINT, ARG_PROBE, ARG_PROC, ARG_SYS, ARG_DEV, ARG_DEBUG, ARG_VERSION, ARG_HELP,
+};
+
+static const struct option options[] = {
+        { "db", required_argument, NULL, ARG_DB },
+        { "interval", required_argument, NULL, ARG_INTERVAL },
+        { "source", required_argument, NULL, ARG_SOURCE },
+        { "powercap-root", required_argument, NULL, ARG_POWERCAP },
+        { "config", required_argument, NULL, ARG_CONFIG },
+        { "metrics-listen", required_argument, NULL, ARG_LISTEN },
+        { "metrics-textfile", required_argument, NULL, ARG_TEXTFILE },
+        { "idle-power", required_argument, NULL, ARG_IDLE },
+        { "tracker", required_argument, NULL, ARG_TRACKER },
+        { "print", no_argument, NULL, ARG_PRINT },
+        { "probe", no_argument, NULL, ARG_PROBE },
+        { "proc-root", required_argument, NULL, ARG_PROC },
+        { "sys-root", required_argument, NULL, ARG_SYS },
+        { "dev-root", required_argument, NULL, ARG_DEV },
+        { "debug", no_argument, NULL, ARG_DEBUG },
+        { "version", no_argument, NULL, ARG_VERSION },
+        { "help", no_argument, NULL, ARG_HELP },
+        {}
+};
+
+static int replace(char **field, const char *value) {
+        char *s = strdup(value);
+        if (!s)
+                return -ENOMEM;
+        free(*field);
+        *field = s;
+        return 0;
+}
+
+/* "jouled: invalid OPTION 'VALUE': expected WHAT" */
+static int usage_error(const char *option, const char *value, const char *expected) {
+        fprintf(stderr, "jouled: invalid %s '%s': expected %s\n", option, value, expected);
+        return EXIT_USAGE_DAEMON;
+}
+
+/* Command-line options override the configuration: apply them after it. */
+static int apply_options(JouledConfig *c, int argc, char **argv) {
+        int opt;
+
+        optind = 1;
+        while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+                int r = 0;
+                switch (opt) {
+                case ARG_DB:
+                        r = replace(&c->db_path, optarg);
+                        break;
+                case ARG_INTERVAL: {
+                        double v;
+                        if (parse_duration_s(optarg, &v) < 0 || v < 0.05 || v > 3600)
+                                return usage_error("--interval", optarg, "seconds between 0.05 and 3600, e.g. 1 or 0.2");
+                        c->interval_s = v;
+                        break;
+                }
+                case ARG_SOURCE:
+                        r = replace(&c->source_spec, optarg);
+                        break;
+                case ARG_POWERCAP:
+                        r = replace(&c->powercap_root, optarg);
+                        break;
+                case ARG_LISTEN:
+                        r = replace(&c->metrics_listen, optarg);
+                        break;
+                case ARG_TEXTFILE:
+                        r = replace(&c->metrics_textfile, optarg);
+                        break;
+                case ARG_IDLE:
+                        if (config_set(c, "Attribution", "IdlePower", optarg) < 0)
+                                return usage_error("--idle-power", optarg, "DOMAIN:WATTS, e.g. package-0:4.5");
+                        break;
+                case ARG_TRACKER:
+                        if (config_set(c, "Daemon", "Tracker", optarg) < 0)
+                                return usage_error("--tracker", optarg, "auto, bpf or procfs");
+                        break;
+                case ARG_PRINT:
+                        c->print = true;
+                        break;
+                case ARG_PROBE:
+                        c->probe_only = true;
+                        break;
+                case ARG_PROC:
+                        r = replace(&c->proc_root, optarg);
+                        break;
+                case ARG_SYS:
+                        r = replace(&c->sys_root, optarg);
+                        break;
+                case ARG_DEV:
+                        r = replace(&c->dev_root, optarg);
+                        break;
+                case ARG_DEBUG:
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                default:
+                        break;
+                }
+                if (r < 0)
+                        return log_oom(), EXIT_FAILURE;
+        }
+        return 0;
+}
+
+/* Log to the journal when our stderr is connected to it (JOURNAL_STREAM). */
+static void setup_logging(void) {
+        const char *e = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+
+        log_set_prefix("jouled");
+        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+                return;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return;
+        if ((unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino)
+                log_open_journal();
+}
+
+int main(int argc, char **argv) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        const char *config_path = DEFAULT_CONFIG;
+        bool explicit_config = false;
+        JouledConfig cfg;
+        int opt, r;
+
+        setup_logging();
+
+        /* First pass: usage errors, --help, --version and --config. */
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+                switch (opt) {
+                case ARG_HELP:
+                        help();
+                        return EXIT_SUCCESS;
+                case ARG_VERSION:
+                        printf("jouled %s\n", PACKAGE_VERSION);
+                        return EXIT_SUCCESS;
+                case ARG_CONFIG:
+                        config_path = optarg;
+                        explicit_config = true;
+                        break;
+                case '?':
+                        if (optopt)
+                                fprintf(stderr, "jouled: option '%s' needs a value; see jouled --help\n", argv[optind - 1]);
+                        else
+                                fprintf(stderr, "jouled: unknown option '%s'; see jouled --help\n", argv[optind - 1]);
+                        return EXIT_USAGE_DAEMON;
+                default:
+                        break;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "jouled: unexpected argument '%s'; jouled takes options only, see jouled --help\n", argv[optind]);
+                return EXIT_USAGE_DAEMON;
+        }
+
+        config_init_defaults(&cfg);
+        if (explicit_config && access(config_path, R_OK) < 0) {
+                fprintf(stderr, "jouled: cannot read --config '%s': %s\n", config_path, strerror(errno));
+                config_done(&cfg);
+                return EXIT_USAGE_DAEMON;
+        }
+        r = config_load(&cfg, config_path);
+        if (r < 0) {
+                log_error("Refusing to start with an invalid configuration.");
+                config_done(&cfg);
+                return EXIT_FAILURE;
+        }
+        r = apply_options(&cfg, argc, argv);
+        if (r != 0) {
+                config_done(&cfg);
+                return r;
+        }
+
+        if (cfg.probe_only) {
+                r = manager_probe_print(&cfg, stdout);
+                config_done(&cfg);
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        }
+
+        r = manager_new(&cfg, access(config_path, F_OK) >= 0 ? config_path : NULL, &m);
+        config_done(&cfg);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = manager_start(m);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = manager_run(m);
+        return r < 0 ? EXIT_FAILURE : r;
+}

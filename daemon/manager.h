@@ -21,3 +21,7 @@ static inline void manager_freep(Manager **m) {
         if (*m)
                 manager_free(*m);
 }
+
+#include <stdio.h>
+/* `jouled --probe`: probe and print every source, which feeds each domain. Logs its errors. */
+int manager_probe_print(const JouledConfig *cfg, FILE *f);
