@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cleanup.h"
+#include "store.h"
+#include "util.h"
+
+typedef struct Fixture {
+        char dir[64];
+        char path[128];
+} Fixture;
+
+static int setup(void **state) {
+        Fixture *f = calloc(1, sizeof(*f));
+        assert_non_null(f);
+        strscpy(f->dir, sizeof(f->dir), "/tmp/test-store-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(f->path, sizeof(f->path), "%s/sub/dir/jouled.db", f->dir);
+        *state = f;
+        return 0;
+}
+
+static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw) {
+        return remove(p);
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+        nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        free(f);
+        return 0;
+}
+
+static int64_t sql_int(Store *s, const char *sql) {
+        sqlite3_stmt *st = NULL;
+        int64_t v;
+        assert_int_equal(sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return v;
+}
+
+static double sql_double(Store *s, const char *sql) {
+        sqlite3_stmt *st = NULL;
+        double v;
+        assert_int_equal(sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        v = sqlite3_column_double(st, 0);
+        sqlite3_finalize(st);
+        return v;
+}
+
+static void write_file(const char *path, const void *data, size_t n) {
+        FILE *fp = fopen(path, "we");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(data, 1, n, fp), n);
+        assert_int_equal(fclose(fp), 0);
+}
+
+static size_t read_file(const char *path, char *buf, size_t size) {
+        FILE *fp = fopen(path, "re");
+        size_t n;
+        assert_non_null(fp);
+        n = fread(buf, 1, size, fp);
+        fclose(fp);
+        return n;
+}
+
+static bool exists(const char *path) {
+        return access(path, F_OK) == 0;
+}
+
+static void test_create_and_migrate(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        struct stat st;
+        char dir[160];
+
+        assert_true(store_latest_schema_version() >= 1);
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        assert_int_equal(store_schema_version(s), store_latest_schema_version());
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM sqlite_master WHERE name = 'intervals'"), 1);
+        /* Pragmas are as promised. */
+        assert_int_equal(sql_int(s, "PRAGMA foreign_keys"), 1);
+        assert_int_equal(sql_int(s, "PRAGMA synchronous"), 1); /* NORMAL */
+        {
+                sqlite3_stmt *q = NULL;
+                assert_int_equal(sqlite3_prepare_v2(store_db(s), "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
+                assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+                assert_string_equal((const char *) sqlite3_column_text(q, 0), "wal");
+                sqlite3_finalize(q);
+        }
+        s = store_free(s);
+        assert_null(s);
+
+        assert_int_equal(stat(f->path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0640);
+        snprintf(dir, sizeof(dir), "%s/sub/dir", f->dir);
+        assert_int_equal(stat(dir, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_int_equal(st.st_mode & 0777, 0755); /* main() sets umask 022 */
+}
+
+static void test_reopen_idempotent(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        int64_t objects;
+
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        assert_int_equal(store_set_state(s, "pid", "1"), 0);
+        objects = sql_int(s, "SELECT count(*) FROM sqlite_master");
+        store_free(s);
+
+        for (int i = 0; i < 2; i++) {
+                assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+                assert_int_equal(store_schema_version(s), store_latest_schema_version());
+                assert_int_equal(sql_int(s, "SELECT count(*) FROM sqlite_master"), objects);
+                assert_int_equal(sql_int(s, "SELECT count(*) FROM daemon_state WHERE key = 'pid' AND value = '1'"), 1);
+                store_free(s);
+        }
+        /* A reader sees the same. */
+        assert_int_equal(store_open(f->path, STORE_READ_ONLY, &s), 0);
+        assert_int_equal(store_schema_version(s), store_latest_schema_version());
+        assert_int_equal(store_set_state(s, "pid", "2"), -EROFS);
+        store_free(s);
+}
+
+/* Make a raw SQLite file with the given user_version and one table. */
+static void make_sqlite(const char *path, int user_version, const char *table_sql) {
+        sqlite3 *db = NULL;
+        char sql[128];
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, table_sql, NULL, NULL, NULL), SQLITE_OK);
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", user_version);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static void assert_refused_untouched(const char *path, int want_error) {
+        static char before[65536], after[65536];
+        char wal[256];
+        size_t nb, na;
+        Store *s = NULL;
+
+        nb = read_file(path, before, sizeof(before));
+        assert_int_equal(store_open(path, STORE_CREATE, &s), want_error);
+        assert_null(s);
+        assert_int_equal(store_open(path, STORE_READ_ONLY, &s), want_error);
+        assert_null(s);
+        assert_int_equal(store_open(path, 0, &s), want_error);
+        assert_null(s);
+        na = read_file(path, after, sizeof(after));
+        assert_int_equal(na, nb);
+        assert_memory_equal(before, after, nb);
+        snprintf(wal, sizeof(wal), "%s-wal", path);
+        assert_false(exists(wal));
+}
+
+static void test_newer_schema_refused(void **state) {
+        Fixture *f = *state;
+        char path[160];
+        snprintf(path, sizeof(path), "%s/newer.db", f->dir);
+        make_sqlite(path, store_latest_schema_version() + 1,
+                    "CREATE TABLE intervals (id INTEGER PRIMARY KEY); CREATE TABLE domains (id); "
+                    "CREATE TABLE processes (id); CREATE TABLE samples (id); CREATE TABLE future (x)");
+        assert_refused_untouched(path, -EPROTO);
+}
+
+static void test_garbage_refused(void **state) {
+        Fixture *f = *state;
+        char path[160], junk[8192];
+        snprintf(path, sizeof(path), "%s/garbage.db", f->dir);
+        for (size_t i = 0; i < sizeof(junk); i++)
+                junk[i] = (char) (i * 7 + 3);
+        write_file(path, junk, sizeof(junk));
+        assert_refused_untouched(path, -EBADMSG);
+
+        /* A text file, shorter than a header. */
+        snprintf(path, sizeof(path), "%s/text.db", f->dir);
+        write_file(path, "hello, world\n", 13);
+        assert_refused_untouched(path, -EBADMSG);
+}
+
+static void test_foreign_sqlite_refused(void **state) {
+        Fixture *f = *state;
+        char path[160];
+        snprintf(path, sizeof(path), "%s/foreign.db", f->dir);
+        make_sqlite(path, 0, "CREATE TABLE bookmarks (url TEXT)");
+        assert_refused_untouched(path, -EBADMSG);
+
+        /* Another program that uses user_version too. */
+        snprintf(path, sizeof(path), "%s/foreign2.db", f->dir);
+        make_sqlite(path, 1, "CREATE TABLE notes (body TEXT)");
+        assert_refused_untouched(path, -EBADMSG);
+}
+
+static void test_reader_never_creates(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        char dir[160];
+
+        assert_int_equal(store_open(f->path, STORE_READ_ONLY, &s), -ENOENT);
+        assert_null(s);
+        assert_false(exists(f->path));
+        snprintf(dir, sizeof(dir), "%s/sub", f->dir);
+        assert_false(exists(dir));
+        /* Neither does a writer that was not asked to create. */
+        assert_int_equal(store_open(f->path, 0, &s), -ENOENT);
+        assert_false(exists(f->path));
+}
+
+/* Two intervals, three processes (two share a pid), two domains. */
+static void test_write_and_read_back(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        EnergyDomain pkg = { .name = "package-0", .kind = DOMAIN_PACKAGE, .package = 0 };
+        EnergyDomain core = { .name = "core-0", .kind = DOMAIN_CORE, .package = 0 };
+        ProcessInfo p[3] = {
+                { .pid = 10, .ppid = 1, .uid = 1000, .start_time_ns = 5 * NSEC_PER_SEC, .comm = "make",
+                  .exe = (char *) "/usr/bin/make", .unit = (char *) "session-1.scope" },
+                { .pid = 11, .ppid = 10, .uid = 1000, .start_time_ns = 6 * NSEC_PER_SEC, .comm = "cc1" },
+                /* pid 10 again: another process, started later */
+                { .pid = 10, .ppid = 1, .uid = 0, .start_time_ns = 9 * NSEC_PER_SEC, .comm = "sleep" },
+        };
+        uint64_t t0 = UINT64_C(1700000000) * NSEC_PER_SEC;
+        int64_t ids[3] = {};
+
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+
+        for (int k = 0; k < 2; k++) {
+                DomainRecord d[2] = {
+                        { .domain = &pkg, .source = "rapl", .host_total = true, .valid = true,
+                          .measured_j = 10 + k, .idle_j = 4, .attributed_j = 5 + k, .unattributed_j = 1,
+                          .idle_w = 4, .idle_method = "online" },
+                        { .domain = &core, .source = "rapl", .host_total = false, .valid = k == 0,
+                          .measured_j = 6, .idle_j = 2, .attributed_j = 4, .unattributed_j = 0,
+                          .idle_w = 2, .idle_method = "online" },
+                };
+                ProcessDelta deltas[3] = {
+                        { .info = &p[0], .cpu_ns = 100 * NSEC_PER_MSEC },
+                        { .info = &p[1], .cpu_ns = 200 * NSEC_PER_MSEC },
+                        { .info = &p[2], .cpu_ns = 300 * NSEC_PER_MSEC },
+                };
+                /* row-major by process: {package-0, core-0} */
+                double pd[6] = { 1, 0.5, 1.5 + k, 1.5, 2.5, 2 };
+                IntervalRecord rec = {
+                        .start_ns = t0 + (uint64_t) k * NSEC_PER_SEC,
+                        .end_ns = t0 + (uint64_t) (k + 1) * NSEC_PER_SEC,
+                        .boot_realtime_ns = t0 - 100 * NSEC_PER_SEC,
+                        .n_domains = 2, .domains = d,
+                        .n_procs = 3, .procs = deltas, .proc_domain_j = pd,
+                };
+                assert_int_equal(store_write_interval(s, &rec), 0);
+                for (int i = 0; i < 3; i++) {
+                        assert_true(p[i].store_id > 0);
+                        if (k == 0)
+                                ids[i] = p[i].store_id;
+                        else
+                                assert_int_equal(p[i].store_id, ids[i]); /* cached, same row */
+                }
+        }
+
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM intervals"), 2);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM domains"), 2);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM processes"), 3);
+        /* pid reuse: two rows for pid 10, told apart by start time */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM processes WHERE pid = 10"), 2);
+        assert_int_equal(sql_int(s, "SELECT count(DISTINCT start_boot_ns) FROM processes WHERE pid = 10"), 2);
+        assert_int_equal(sql_int(s, "SELECT start_ns FROM processes WHERE comm = 'make'"),
+                         (int64_t) (t0 - 95 * NSEC_PER_SEC));
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM processes WHERE comm = 'cc1' AND exe IS NULL "
+                                    "AND unit IS NULL"), 1);
+        assert_int_equal(sql_int(s, "SELECT count(DISTINCT boot_id) FROM processes"), 1);
+
+        /* core-0 was not valid in the second interval: no row. */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM interval_domains"), 3);
+        assert_true(sql_double(s, "SELECT total(measured_j) FROM interval_domains WHERE host_total = 1") == 21.0);
+        assert_true(sql_double(s, "SELECT total(attributed_j) FROM interval_domains idm JOIN domains d "
+                                  "ON d.id = idm.domain_id WHERE d.name = 'package-0'") == 11.0);
+
+        /* samples.energy_j is the host-total (package-0) share only. */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM samples"), 6);
+        assert_int_equal(sql_int(s, "SELECT sum(cpu_ns) FROM samples"), (int64_t) (1200 * NSEC_PER_MSEC));
+        assert_true(sql_double(s, "SELECT total(energy_j) FROM samples") == 1 + 1.5 + 2.5 + 1 + 2.5 + 2.5);
+        assert_true(sql_double(s, "SELECT total(s.energy_j) FROM samples s JOIN processes p ON p.id = s.process_id "
+                                  "WHERE p.comm = 'cc1'") == 1.5 + 2.5);
+        /* sample_domains: all six package-0 rows; core-0 only from the first interval. */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM sample_domains"), 6 + 3);
+        assert_true(sql_double(s, "SELECT total(sd.energy_j) FROM sample_domains sd JOIN domains d "
+                                  "ON d.id = sd.domain_id WHERE d.name = 'core-0'") == 0.5 + 1.5 + 2);
+        /* Conservation per host-total domain and interval, as written. */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM interval_domains WHERE "
+                                    "measured_j != attributed_j + idle_j + unattributed_j"), 0);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+        store_free(s);
+
+        /* A new daemon run (empty cache) finds the same process rows. */
+        p[0].store_id = 0;
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        {
+                DomainRecord d = { .domain = &pkg, .source = "rapl", .host_total = true, .valid = true,
+                                   .measured_j = 1, .attributed_j = 1 };
+                ProcessDelta delta = { .info = &p[0], .cpu_ns = 1 };
+                double pd = 1;
+                IntervalRecord rec = { .start_ns = t0 + 2 * NSEC_PER_SEC, .end_ns = t0 + 3 * NSEC_PER_SEC,
+                                       .boot_realtime_ns = t0 - 100 * NSEC_PER_SEC, .n_domains = 1, .domains = &d,
+                                       .n_procs = 1, .procs = &delta, .proc_domain_j = &pd };
+                assert_int_equal(store_write_interval(s, &rec), 0);
+        }
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM processes"), 3);
+        assert_int_equal(p[0].store_id, sql_int(s, "SELECT id FROM processes WHERE comm = 'make'"));
+        store_free(s);
+}
+
+static void test_invalid_input(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        EnergyDomain pkg = { .name = "package-0", .kind = DOMAIN_PACKAGE };
+        ProcessInfo p = { .pid = 1, .comm = "init" };
+        ProcessDelta delta = { .info = &p, .cpu_ns = 5 };
+        double pd = 0.0 / 0.0;
+        DomainRecord d = { .domain = &pkg, .source = "rapl", .host_total = true, .valid = true, .measured_j = 1 };
+        IntervalRecord rec = { .start_ns = 2, .end_ns = 1, .n_domains = 1, .domains = &d };
+
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        assert_int_equal(store_write_interval(s, &rec), -EINVAL);   /* end before start */
+        rec.start_ns = 1;
+        rec.end_ns = 2;
+        rec.n_procs = 1;
+        rec.procs = &delta;
+        rec.proc_domain_j = &pd;
+        assert_int_equal(store_write_interval(s, &rec), -EINVAL);   /* NaN */
+        assert_int_equal(p.store_id, 0);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM intervals"), 0);
+        assert_int_equal(store_set_state(s, NULL, "x"), -EINVAL);
+        store_free(s);
+}
+
+static void test_probes_and_state(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        SourceProbe probes[2] = {
+                { .name = "rapl", .status = SOURCE_MISSING, .reason = "no powercap" },
+                { .name = "model", .status = SOURCE_USABLE, .estimated = true, .reason = "always" },
+        };
+        bool in_use[2] = { false, true };
+
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        assert_int_equal(store_set_probes(s, probes, in_use, 2), 0);
+        assert_int_equal(store_set_probes(s, probes, in_use, 2), 0);  /* replaced, not added */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM source_probes"), 2);
+        assert_int_equal(sql_int(s, "SELECT in_use FROM source_probes WHERE name = 'model' AND "
+                                    "status = 'usable' AND estimated = 1"), 1);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM source_probes WHERE name = 'rapl' AND "
+                                    "status = 'missing' AND in_use = 0 AND reason = 'no powercap'"), 1);
+        assert_int_equal(store_set_state(s, "tracker_mode", "bpf"), 0);
+        assert_int_equal(store_set_state(s, "tracker_mode", "procfs"), 0);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM daemon_state WHERE key = 'tracker_mode' AND "
+                                    "value = 'procfs'"), 1);
+        store_free(s);
+}
+
+static void test_errno_mapping(void **state) {
+        assert_int_equal(store_errno(SQLITE_OK), 0);
+        assert_int_equal(store_errno(SQLITE_DONE), 0);
+        assert_int_equal(store_errno(SQLITE_BUSY), -EBUSY);
+        assert_int_equal(store_errno(SQLITE_FULL), -ENOSPC);
+        assert_int_equal(store_errno(SQLITE_READONLY), -EROFS);
+        assert_int_equal(store_errno(SQLITE_CORRUPT), -EBADMSG);
+        assert_int_equal(store_errno(SQLITE_NOTADB), -EBADMSG);
+        assert_int_equal(store_errno(SQLITE_NOMEM), -ENOMEM);
+        assert_int_equal(store_errno(SQLITE_IOERR_WRITE), -EIO);
+        assert_int_equal(store_errno(SQLITE_ERROR), -EIO);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_create_and_migrate, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reopen_idempotent, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_garbage_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_foreign_sqlite_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reader_never_creates, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_write_and_read_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_invalid_input, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probes_and_state, setup, teardown),
+                cmocka_unit_test(test_errno_mapping),
+        };
+        umask(022);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
