@@ -148,13 +148,17 @@ static void source_close_allp(EnergySource ***list) {
         source_close_all(*list);
 }
 
-/* Does s have a domain of the same name as one of the sources in list? */
-static const char *sources_overlap(EnergySource *const *list, size_t n, const EnergySource *s) {
+/* Does s have a domain of the same name as one of the sources in list?
+ * Returns that domain's name, and the other source in *ret_other. */
+static const char *sources_overlap(EnergySource *const *list, size_t n, const EnergySource *s,
+                                   const EnergySource **ret_other) {
         for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < list[i]->n_domains; j++)
                         for (size_t k = 0; k < s->n_domains; k++)
-                                if (strcmp(list[i]->domains[j].name, s->domains[k].name) == 0)
+                                if (strcmp(list[i]->domains[j].name, s->domains[k].name) == 0) {
+                                        *ret_other = list[i];
                                         return s->domains[k].name;
+                                }
         return NULL;
 }
 
@@ -181,20 +185,31 @@ int source_select(const SourceContext *ctx, const char *spec,
                 spec = "auto";
 
         /* Parse the spec first: a typo is an error whatever the host has. */
-        is_auto = strcmp(spec, "auto") == 0;
+        spec += strspn(spec, " \t");
+        is_auto = strncmp(spec, "auto", 4) == 0 && spec[4 + strspn(spec + 4, " \t")] == 0;
         if (!is_auto) {
-                char *state = NULL, *tok;
+                char *state, *tok;
                 char names[128];
 
                 copy = strdup(spec);
                 if (!copy)
                         return log_oom();
-                for (tok = strtok_r(copy, ",", &state); tok; tok = strtok_r(NULL, ",", &state)) {
+                state = copy;
+                while ((tok = strsep(&state, ","))) {
                         const EnergySourceOps *o = NULL;
-                        size_t idx = 0;
+                        size_t idx = 0, l;
 
                         tok += strspn(tok, " \t");
-                        tok[strcspn(tok, " \t")] = 0;
+                        for (l = strlen(tok); l > 0 && (tok[l - 1] == ' ' || tok[l - 1] == '\t'); l--)
+                                tok[l - 1] = 0;
+                        if (!*tok) {
+                                accepted_names(names, sizeof(names));
+                                return log_error_errno(-EINVAL, "Empty entry in energy source list \"%s\": accepted are %s, "
+                                                       "separated by commas.", spec, names);
+                        }
+                        if (strcmp(tok, "auto") == 0)
+                                return log_error_errno(-EINVAL, "\"auto\" cannot be combined with other energy sources "
+                                                       "in \"%s\": give \"auto\" alone or a list of sources.", spec);
                         for (; idx < ELEMENTSOF(sources); idx++)
                                 if (strcmp(sources[idx]->name, tok) == 0) {
                                         o = sources[idx];
@@ -207,10 +222,6 @@ int source_select(const SourceContext *ctx, const char *spec,
                                                        tok, spec, names);
                         }
                         wanted[idx] = true;
-                }
-                if (!copy[0] || spec[strspn(spec, ", \t")] == 0) {
-                        accepted_names(names, sizeof(names));
-                        return log_error_errno(-EINVAL, "Empty energy source list \"%s\": accepted are %s.", spec, names);
                 }
         }
 
@@ -231,6 +242,7 @@ int source_select(const SourceContext *ctx, const char *spec,
 
         for (size_t i = 0; i < ELEMENTSOF(sources); i++) {
                 EnergySource *s = NULL;
+                const EnergySource *other = NULL;
                 const char *dup;
 
                 if (is_auto) {
@@ -254,12 +266,12 @@ int source_select(const SourceContext *ctx, const char *spec,
                         log_warning_errno(r, "Failed to open energy source \"%s\", trying the next: %m", sources[i]->name);
                         continue;
                 }
-                dup = sources_overlap(opened, n_opened, s);
+                dup = sources_overlap(opened, n_opened, s, &other);
                 if (dup) {
                         if (!is_auto) {
                                 r = log_error_errno(-EINVAL, "Energy sources \"%s\" and \"%s\" both measure %s: "
                                                     "name only one of them.",
-                                                    opened[0]->ops->name, sources[i]->name, dup);
+                                                    other->ops->name, sources[i]->name, dup);
                                 source_close(s);
                                 return r;
                         }

@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The model source and the /proc/stat parser, against a fixture proc/stat
+ * that the test advances, with an injected clock for exact figures. */
+
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "log.h"
+#include "source.h"
+#include "util.h"
+
+static char tmpdir[256];
+static char proc[512];
+static char powercap[512];
+static uint64_t tick_ns;
+
+/* Cumulative ticks of the two fixture CPUs. */
+typedef struct Cpu {
+        uint64_t user, nice, system, idle, iowait, irq, softirq, steal, guest;
+} Cpu;
+static Cpu cpus[2];
+
+static void write_file(const char *path, const char *content) {
+        _cleanup_free_ char *tmp = NULL;
+        FILE *f;
+
+        assert_true(asprintf(&tmp, "%s.tmp", path) > 0);
+        f = fopen(tmp, "we");
+        assert_non_null(f);
+        assert_true(fputs(content, f) >= 0);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(rename(tmp, path), 0);
+}
+
+static void write_stat(void) {
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        size_t size = 0;
+        Cpu t = {};
+        FILE *f;
+
+        for (size_t i = 0; i < 2; i++) {
+                t.user += cpus[i].user;
+                t.nice += cpus[i].nice;
+                t.system += cpus[i].system;
+                t.idle += cpus[i].idle;
+                t.iowait += cpus[i].iowait;
+                t.irq += cpus[i].irq;
+                t.softirq += cpus[i].softirq;
+                t.steal += cpus[i].steal;
+                t.guest += cpus[i].guest;
+        }
+        f = open_memstream(&buf, &size);
+        assert_non_null(f);
+        fprintf(f, "cpu  %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " 0\n",
+                t.user, t.nice, t.system, t.idle, t.iowait, t.irq, t.softirq, t.steal, t.guest);
+        for (size_t i = 0; i < 2; i++)
+                fprintf(f, "cpu%zu %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " 0\n",
+                        i, cpus[i].user, cpus[i].nice, cpus[i].system, cpus[i].idle, cpus[i].iowait, cpus[i].irq,
+                        cpus[i].softirq, cpus[i].steal, cpus[i].guest);
+        fprintf(f, "intr 12345 1 2 3\nctxt 99\nbtime 1700000000\nprocesses 10\n");
+        assert_int_equal(fclose(f), 0);
+        assert_true(asprintf(&path, "%s/stat", proc) > 0);
+        write_file(path, buf);
+}
+
+/* Advance both CPUs by busy ticks of user time and idle ticks of idle time. */
+static void advance(uint64_t busy, uint64_t idle) {
+        for (size_t i = 0; i < 2; i++) {
+                cpus[i].user += busy;
+                cpus[i].idle += idle;
+        }
+        write_stat();
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st;
+        (void) flag;
+        (void) ftw;
+        return remove(path) < 0 ? -1 : 0;
+}
+
+static int setup(void **state) {
+        (void) state;
+        tick_ns = NSEC_PER_SEC / (uint64_t) sysconf(_SC_CLK_TCK);
+        snprintf(tmpdir, sizeof(tmpdir), "/tmp/test-model-XXXXXX");
+        if (!mkdtemp(tmpdir))
+                return -1;
+        snprintf(proc, sizeof(proc), "%s/proc", tmpdir);
+        snprintf(powercap, sizeof(powercap), "%s/powercap", tmpdir);
+        if (mkdir(proc, 0755) < 0 || mkdir(powercap, 0755) < 0)
+                return -1;
+        memset(cpus, 0, sizeof(cpus));
+        cpus[0] = (Cpu) { .user = 1000, .system = 200, .idle = 5000, .iowait = 10 };
+        cpus[1] = (Cpu) { .user = 800, .system = 100, .idle = 6000, .iowait = 20 };
+        write_stat();
+        return 0;
+}
+
+static int teardown(void **state) {
+        (void) state;
+        return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static EnergySource *open_model(double min_w, double max_w) {
+        SourceContext ctx = { .proc_root = proc, .powercap_root = powercap,
+                              .model_min_watts_per_cpu = min_w, .model_max_watts_per_cpu = max_w };
+        EnergySource *s = NULL;
+
+        assert_int_equal(model_source_ops.open(&ctx, &s), 0);
+        assert_non_null(s);
+        return s;
+}
+
+/* ---- /proc/stat -------------------------------------------------------- */
+
+static void test_proc_stat(void **state) {
+        ProcStat st = {};
+        _cleanup_free_ char *path = NULL, *bad = NULL;
+
+        (void) state;
+        cpus[0] = (Cpu) { .user = 10, .nice = 1, .system = 2, .idle = 30, .iowait = 4, .irq = 5, .softirq = 6,
+                          .steal = 7, .guest = 3 };
+        cpus[1] = (Cpu) { .user = 20, .idle = 40, .steal = 1 };
+        write_stat();
+        assert_int_equal(proc_stat_read(proc, &st), 0);
+        assert_int_equal(st.n_cpus, 2);
+        /* busy = user + nice + system + irq + softirq; guest is inside user already. */
+        assert_int_equal(st.busy_ns, (10 + 1 + 2 + 5 + 6 + 20) * tick_ns);
+        assert_int_equal(st.idle_ns, (30 + 4 + 40) * tick_ns);
+        assert_int_equal(st.steal_ns, (7 + 1) * tick_ns);
+        assert_int_equal(st.cpu_ids[0], 0);
+        assert_int_equal(st.cpu_ids[1], 1);
+        assert_int_equal(st.cpu_busy_ns[0], (10 + 1 + 2 + 5 + 6) * tick_ns);
+        assert_int_equal(st.cpu_busy_ns[1], 20 * tick_ns);
+        assert_int_equal(st.cpu_idle_ns[0], 34 * tick_ns);
+        assert_int_equal(st.cpu_steal_ns[0], 7 * tick_ns);
+        proc_stat_done(&st);
+        assert_null(st.cpu_busy_ns);
+        proc_stat_done(NULL);
+
+        /* Old kernels: 4 fields only; CPU numbering with holes (offline CPUs). */
+        assert_true(asprintf(&path, "%s/stat", proc) > 0);
+        write_file(path, "cpu  5 0 5 10\ncpu0 5 0 5 10\ncpu3 0 0 0 0\n");
+        assert_int_equal(proc_stat_read(proc, &st), 0);
+        assert_int_equal(st.n_cpus, 2);
+        assert_int_equal(st.cpu_ids[1], 3);
+        assert_int_equal(st.busy_ns, 10 * tick_ns);
+        proc_stat_done(&st);
+
+        /* Garbage. */
+        write_file(path, "cpu  5 0 x 10\ncpu0 5 0 5 10\n");
+        assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
+        write_file(path, "cpu  5 0 5\ncpu0 5 0 5\n");
+        assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
+        write_file(path, "cpu  5 0 5 10\n");
+        assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
+        write_file(path, "");
+        assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
+        write_file(path, "cpu  5 0 5 10\ncpuX 5 0 5 10\n");
+        assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
+        assert_true(asprintf(&bad, "%s/nope", tmpdir) > 0);
+        assert_int_equal(proc_stat_read(bad, &st), -ENOENT);
+
+        /* The real one parses. */
+        assert_int_equal(proc_stat_read(NULL, &st), 0);
+        assert_true(st.n_cpus >= 1);
+        proc_stat_done(&st);
+}
+
+/* ---- the model ---------------------------------------------------------- */
+
+static void test_defaults(void **state) {
+        SourceContext ctx = { .proc_root = proc };
+        char reason[256];
+        EnergySource *s;
+
+        (void) state;
+        /* The documented figures (Cloud Carbon Footprint, AWS averages). */
+        assert_true(MODEL_DEFAULT_MIN_W == 0.74);
+        assert_true(MODEL_DEFAULT_MAX_W == 3.5);
+
+        assert_string_equal(model_source_ops.name, "model");
+        assert_true(model_source_ops.estimated);
+        assert_int_equal(model_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_USABLE);
+        assert_non_null(strstr(reason, "2 CPUs × 0.74–3.50 W"));
+
+        s = open_model(0, 0);
+        assert_int_equal(s->n_domains, 1);
+        assert_string_equal(s->domains[0].name, "package-0");
+        assert_int_equal(s->domains[0].kind, DOMAIN_PACKAGE);
+        assert_int_equal(s->domains[0].package, 0);
+        assert_true(s->domains[0].estimated);
+        assert_true(s->domains[0].max_power_w == 7.0);
+        source_close(s);
+}
+
+static void test_energies(void **state) {
+        EnergySource *s;
+        uint64_t uj, t = 1000 * NSEC_PER_SEC;
+        double u;
+
+        (void) state;
+        s = open_model(0, 0);
+        assert_int_equal(model_source_last_utilisation(s, &u), -ENODATA);
+
+        /* First read: baseline, 0. */
+        assert_int_equal(model_source_read_at(s, t, &uj), 0);
+        assert_int_equal(uj, 0);
+        assert_int_equal(model_source_last_utilisation(s, &u), -ENODATA);
+
+        /* 0 %: 2 × 0.74 W × 1 s. */
+        advance(0, 100);
+        t += NSEC_PER_SEC;
+        assert_int_equal(model_source_read_at(s, t, &uj), 0);
+        assert_int_equal(uj, 1480000);
+        assert_int_equal(model_source_last_utilisation(s, &u), 0);
+        assert_true(u == 0.0);
+
+        /* 50 %: 2 × (0.74 + 2.76 / 2) W × 1 s = 4.24 J. */
+        advance(50, 50);
+        t += NSEC_PER_SEC;
+        assert_int_equal(model_source_read_at(s, t, &uj), 0);
+        assert_int_equal(uj, 1480000 + 4240000);
+        assert_int_equal(model_source_last_utilisation(s, &u), 0);
+        assert_true(u == 0.5);
+
+        /* 100 %: 2 × 3.5 W × 1 s. */
+        advance(100, 0);
+        t += NSEC_PER_SEC;
+        assert_int_equal(model_source_read_at(s, t, &uj), 0);
+        assert_int_equal(uj, 1480000 + 4240000 + 7000000);
+        assert_true(model_source_last_utilisation(s, &u) == 0 && u == 1.0);
+
+        /* 100 % over 2.5 s. */
+        advance(250, 0);
+        t += 5 * NSEC_PER_SEC / 2;
+        assert_int_equal(model_source_read_at(s, t, &uj), 0);
+        assert_int_equal(uj, 1480000 + 4240000 + 7000000 + 17500000);
+
+        /* Steal is not busy: 50 busy + 50 stolen is 50 %. iowait is idle. */
+        for (size_t i = 0; i < 2; i++) {
+                cpus[i].system += 25;
+                cpus[i].softirq += 25;
+                cpus[i].steal += 40;
+                cpus[i].iowait += 10;
+        }
+        write_stat();
+        t += NSEC_PER_SEC;
+        assert_int_equal(model_source_read_at(s, t, &uj), 0);
+        assert_int_equal(uj, 1480000 + 4240000 + 7000000 + 17500000 + 4240000);
+        assert_true(model_source_last_utilisation(s, &u) == 0 && u == 0.5);
+
+        /* No tick in between: the last utilisation stands. */
+        t += NSEC_PER_SEC / 10;
+        assert_int_equal(model_source_read_at(s, t, &uj), 0);
+        assert_int_equal(uj, 1480000 + 4240000 + 7000000 + 17500000 + 4240000 + 424000);
+        source_close(s);
+}
+
+static void test_parameters_and_remainder(void **state) {
+        SourceContext bad = { .proc_root = proc, .model_min_watts_per_cpu = 5, .model_max_watts_per_cpu = 2 };
+        EnergySource *s = NULL;
+        char reason[256];
+        uint64_t uj, t = 0;
+
+        (void) state;
+        /* Configured figures: 1 W and 2 W per CPU, 50 % for 1 s: 2 × 1.5 J. */
+        s = open_model(1.0, 2.0);
+        assert_int_equal(model_source_read_at(s, t, &uj), 0);
+        advance(10, 10);
+        t += NSEC_PER_SEC;
+        assert_int_equal(model_source_read_at(s, t, &uj), 0);
+        assert_int_equal(uj, 3000000);
+        source_close(s);
+
+        /* 1000 intervals of 1 µs at 0 % with the defaults: 1.48 µJ each, and the
+         * sub-µJ parts are carried, not lost: exactly 1480 µJ. */
+        s = open_model(0, 0);
+        assert_int_equal(model_source_read_at(s, t, &uj), 0);
+        advance(0, 10);
+        for (size_t i = 0; i < 1000; i++) {
+                t += 1000;
+                assert_int_equal(model_source_read_at(s, t, &uj), 0);
+                if (i == 0)
+                        assert_int_equal(uj, 1);
+        }
+        assert_int_equal(uj, 1480);
+        source_close(s);
+
+        /* max < min: refused. */
+        s = NULL;
+        assert_int_equal(model_source_ops.open(&bad, &s), -EINVAL);
+        assert_null(s);
+        assert_int_equal(model_source_ops.probe(&bad, reason, sizeof(reason)), SOURCE_UNSUPPORTED);
+        assert_non_null(strstr(reason, "invalid model parameters"));
+}
+
+static void test_unreadable_stat(void **state) {
+        _cleanup_free_ char *path = NULL;
+        SourceContext ctx = { .proc_root = proc };
+        char reason[256];
+        EnergySource *s;
+        uint64_t uj;
+
+        (void) state;
+        s = open_model(0, 0);
+        assert_int_equal(model_source_read_at(s, NSEC_PER_SEC, &uj), 0);
+
+        assert_true(asprintf(&path, "%s/stat", proc) > 0);
+        write_file(path, "garbage\n");
+        assert_int_equal(model_source_read_at(s, 2 * NSEC_PER_SEC, &uj), 0);
+        assert_true(uj == ENERGY_READ_FAILED);
+        assert_int_equal(model_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_UNSUPPORTED);
+        assert_non_null(strstr(reason, "no parsable cpu lines"));
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(model_source_read_at(s, 3 * NSEC_PER_SEC, &uj), 0);
+        assert_true(uj == ENERGY_READ_FAILED);
+        assert_int_equal(model_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_MISSING);
+
+        /* Back: integrated over the whole 3 s since the last good read, at 100 %. */
+        advance(300, 0);
+        assert_int_equal(model_source_read_at(s, 4 * NSEC_PER_SEC, &uj), 0);
+        assert_int_equal(uj, 21000000);
+        source_close(s);
+}
+
+static void test_select_model(void **state) {
+        SourceContext ctx = { .proc_root = proc, .powercap_root = powercap };
+        SourceProbe probes[8] = {};
+        EnergySource **list = NULL;
+        size_t n = 0, n_all;
+        char *out = NULL;
+        size_t out_size = 0;
+        FILE *f;
+        double u;
+
+        (void) state;
+        source_all(&n_all);
+        /* An empty powercap root: auto falls back to the model. */
+        assert_int_equal(source_select(&ctx, "auto", probes, ELEMENTSOF(probes), &list, &n), 0);
+        assert_int_equal(n, 1);
+        assert_ptr_equal(list[0]->ops, &model_source_ops);
+        assert_null(list[1]);
+        assert_int_equal(probes[0].status, SOURCE_MISSING);
+        assert_false(sources_have_psys(list, n));
+        assert_true(domain_counts_in_host_total(&list[0]->domains[0], false));
+        assert_int_equal(model_source_last_utilisation(list[0], &u), -ENODATA);
+
+        f = open_memstream(&out, &out_size);
+        assert_non_null(f);
+        source_probe_print(f, probes, n_all, list, n);
+        fclose(f);
+        assert_non_null(strstr(out, "No hardware energy meter found: using the model source (estimated)"));
+        assert_non_null(strstr(out, "no RAPL powercap zones under"));
+        assert_non_null(strstr(out, "estimated"));
+        free(out);
+        list = source_close_all(list);
+
+        assert_int_equal(source_select(&ctx, "bogus", probes, ELEMENTSOF(probes), &list, &n), -EINVAL);
+        assert_int_equal(source_select(&ctx, "rapl", probes, ELEMENTSOF(probes), &list, &n), -ENODEV);
+        assert_null(list);
+
+        /* Nothing at all: no meter, and no /proc/stat for the model. */
+        {
+                _cleanup_free_ char *path = NULL;
+                assert_true(asprintf(&path, "%s/stat", proc) > 0);
+                assert_int_equal(unlink(path), 0);
+                assert_int_equal(source_select(&ctx, "auto", probes, ELEMENTSOF(probes), &list, &n), -ENODEV);
+                assert_null(list);
+        }
+        assert_null(source_close_all(NULL));
+        source_close(NULL);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_proc_stat, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_energies, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_parameters_and_remainder, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unreadable_stat, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_select_model, setup, teardown),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
