@@ -1,0 +1,323 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""joulectl against a synthetic database written by tests/make-db.c.
+
+Needs no root: the database is made by the helper, not by a running daemon.
+The data set is described at the top of tests/make-db.c: 10 intervals of 1 s
+from @1700000000, energies that are multiples of 1/8 J (so sums are exact).
+"""
+import csv
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import jtest  # noqa: E402
+from jtest import check  # noqa: E402
+
+MAKE_DB = os.environ.get("MAKE_DB", "build/tests/make-db")
+T0 = 1700000000
+ISO_T0 = "2023-11-14T22:13:20Z"
+ISO_T10 = "2023-11-14T22:13:30Z"
+
+
+def make_db(workdir, *args, name="jouled.db"):
+    path = os.path.join(workdir, name)
+    r = subprocess.run([MAKE_DB, path] + list(args), capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "make-db failed (%d): %s" % (r.returncode, r.stderr))
+    return path
+
+
+def report(db, *args):
+    return jtest.joulectl_json("report", *args, db=db)
+
+
+def close(a, b):
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def db_sums(db, since_ns=0, until_ns=2**63 - 1):
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        rng = "i.end_ns > ? AND i.end_ns <= ?"
+        measured, attributed, idle, unatt = con.execute(
+            "SELECT total(measured_j), total(attributed_j), total(idle_j), total(unattributed_j) "
+            "FROM intervals i JOIN interval_domains d ON d.interval_id = i.id "
+            "WHERE host_total = 1 AND " + rng, (since_ns, until_ns)).fetchone()
+        (cpu_ns,) = con.execute(
+            "SELECT coalesce(sum(cpu_ns), 0) FROM intervals i JOIN samples s ON s.interval_id = i.id "
+            "WHERE " + rng, (since_ns, until_ns)).fetchone()
+        (energy,) = con.execute(
+            "SELECT total(energy_j) FROM intervals i JOIN samples s ON s.interval_id = i.id "
+            "WHERE " + rng, (since_ns, until_ns)).fetchone()
+        return dict(measured=measured, attributed=attributed, idle=idle, unattributed=unatt,
+                    cpu_ns=cpu_ns, energy=energy)
+    finally:
+        con.close()
+
+
+def check_totals(out, sums):
+    t = out["totals"]
+    for k in ("measured_joules", "attributed_joules", "idle_joules", "unattributed_joules", "cpu_seconds"):
+        check(isinstance(t[k], (int, float)), "totals.%s is not a number: %r" % (k, t[k]))
+    check(t["measured_joules"] == sums["measured"], "measured %r != db %r" % (t["measured_joules"], sums["measured"]))
+    check(t["attributed_joules"] == sums["attributed"], "attributed %r != db %r" % (t["attributed_joules"], sums["attributed"]))
+    check(t["idle_joules"] == sums["idle"], "idle %r != db %r" % (t["idle_joules"], sums["idle"]))
+    check(t["unattributed_joules"] == sums["unattributed"], "unattributed mismatch")
+    check(t["cpu_seconds"] == sums["cpu_ns"] / 1e9, "cpu_seconds %r != %r" % (t["cpu_seconds"], sums["cpu_ns"] / 1e9))
+    check(close(t["measured_joules"], t["attributed_joules"] + t["idle_joules"] + t["unattributed_joules"]),
+          "measured != attributed + idle + unattributed: %r" % t)
+
+
+def test_report_json_fields_and_totals():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        out = report(db)
+        for k in ("since", "until", "by", "sources", "totals", "rows", "estimated"):
+            check(k in out, "report --json lacks %r: %s" % (k, sorted(out)))
+        check(out["since"] == ISO_T0, "since without --since is the first interval's start: %r" % out["since"])
+        check(out["until"].endswith("Z"), "until is not UTC ISO 8601: %r" % out["until"])
+        check(out["by"] == "process", "by: %r" % out["by"])
+        check(out["estimated"] is False, "rapl data is not estimated")
+        doms = sorted((s["domain"], s["source"], s["estimated"]) for s in out["sources"])
+        check(doms == [("core-0", "rapl", False), ("dram-0", "rapl", False), ("package-0", "rapl", False)],
+              "sources: %r" % doms)
+        sums = db_sums(db)
+        check_totals(out, sums)
+        # Known values of the synthetic data: 10 intervals, package idle 5 + dram idle 1.
+        check(out["totals"]["idle_joules"] == 59.0, "idle: %r (10*5 + 9*1, dram missing once)" % out["totals"]["idle_joules"])
+        check(out["totals"]["cpu_seconds"] == 5.35, "cpu: %r" % out["totals"]["cpu_seconds"])
+
+        rows = out["rows"]
+        check(len(rows) == 4, "4 processes with activity (the idle one has none): %d" % len(rows))
+        keys = ("key", "pid", "start_time", "comm", "exe", "unit", "user", "uid", "ppid",
+                "cpu_seconds", "energy_joules", "domains")
+        for r in rows:
+            for k in keys:
+                check(k in r, "row lacks %r: %r" % (k, r))
+            check(r["key"] == str(r["pid"]), "key is the pid as a string: %r" % r)
+            check(r["start_time"].endswith("Z"), "start_time: %r" % r["start_time"])
+            host = sum(v for name, v in r["domains"].items() if name in ("package-0", "dram-0"))
+            check(close(host, r["energy_joules"]), "row energy is the host-total domains' sum: %r" % r)
+        energies = [r["energy_joules"] for r in rows]
+        check(energies == sorted(energies, reverse=True), "rows not sorted by energy: %r" % energies)
+        check(close(sum(energies), out["totals"]["attributed_joules"]), "rows add up to attributed")
+        check(close(sum(r["cpu_seconds"] for r in rows), out["totals"]["cpu_seconds"]), "rows add up to cpu")
+        # pid reuse: two rows with pid 100, different start times and users.
+        p100 = [r for r in rows if r["pid"] == 100]
+        check(len(p100) == 2 and p100[0]["start_time"] != p100[1]["start_time"], "pid reuse: %r" % p100)
+        reused = [r for r in p100 if r["comm"] == "cc1"][0]
+        check(reused["uid"] == 65534 and reused["exe"] is None and reused["unit"] is None, "reused pid row: %r" % reused)
+        check(reused["energy_joules"] == 15.625 and reused["cpu_seconds"] == 2.5, "reused pid figures: %r" % reused)
+        make = [r for r in rows if r["comm"] == "make"][0]
+        check(make["user"] == "root" and make["uid"] == 0 and make["unit"] == "session-1.scope", "make row: %r" % make)
+        check(make["domains"] == {"package-0": 7.5, "core-0": 3.75, "dram-0": 1.375}, "make domains: %r" % make["domains"])
+
+
+def test_report_estimated_labelled():
+    with jtest.TempDir() as d:
+        db = make_db(d, "--estimated")
+        out = report(db)
+        check(out["estimated"] is True, "model data must be marked estimated")
+        check(all(s["estimated"] and s["source"] == "model" for s in out["sources"]), "sources: %r" % out["sources"])
+        table = jtest.joulectl("report", db=db).stdout
+        check("estimated" in table, "table output does not say estimated:\n" + table)
+        rows = list(csv.DictReader(io.StringIO(jtest.joulectl("report", "--csv", db=db).stdout)))
+        check(rows and all(r["estimated"] == "true" for r in rows), "csv rows not marked estimated")
+        status = jtest.joulectl_json("status", db=db)
+        check(status["estimated"] is True, "status does not say estimated")
+
+
+def group_check(db, by, keyfunc):
+    base = report(db)["rows"]
+    out = report(db, "--by", by)
+    check(out["by"] == by, "by: %r" % out["by"])
+    want = {}
+    for r in base:
+        k = keyfunc(r)
+        w = want.setdefault(k, {"cpu": 0.0, "energy": 0.0, "domains": {}})
+        w["cpu"] += r["cpu_seconds"]
+        w["energy"] += r["energy_joules"]
+        for name, v in r["domains"].items():
+            w["domains"][name] = w["domains"].get(name, 0.0) + v
+    got = {r["key"]: r for r in out["rows"]}
+    check(sorted(got) == sorted(want), "--by %s keys %r, wanted %r" % (by, sorted(got), sorted(want)))
+    for k, w in want.items():
+        r = got[k]
+        check("pid" not in r and "comm" not in r and "start_time" not in r,
+              "--by %s rows carry per-process fields: %r" % (by, r))
+        check(close(r["cpu_seconds"], w["cpu"]), "--by %s %s cpu %r != %r" % (by, k, r["cpu_seconds"], w["cpu"]))
+        check(close(r["energy_joules"], w["energy"]), "--by %s %s energy %r != %r" % (by, k, r["energy_joules"], w["energy"]))
+        for name, v in w["domains"].items():
+            check(close(r["domains"].get(name, 0.0), v), "--by %s %s domain %s" % (by, k, name))
+    check(close(sum(r["energy_joules"] for r in out["rows"]), out["totals"]["attributed_joules"]),
+          "--by %s rows do not add up to attributed" % by)
+    return got
+
+
+def test_report_grouping():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        got = group_check(db, "comm", lambda r: r["comm"])
+        check(got["cc1"]["energy_joules"] == 15.625 + 7.5, "cc1 groups two processes: %r" % got["cc1"])
+        got = group_check(db, "unit", lambda r: r["unit"] if r["unit"] is not None else "-")
+        check(got["session-1.scope"]["cpu_seconds"] == 2.75, "session-1.scope cpu: %r" % got["session-1.scope"])
+        got = group_check(db, "user", lambda r: r["user"])
+        check(set(got) == {"root", "nobody"}, "users: %r" % sorted(got))
+
+
+def test_report_since_until():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        # Intervals end at T0+1 .. T0+10; selected by since < end <= until.
+        out = report(db, "--since", "@%d" % (T0 + 3), "--until", "@%d" % (T0 + 6))
+        check(out["since"] == "2023-11-14T22:13:23Z" and out["until"] == "2023-11-14T22:13:26Z",
+              "since/until echo: %r %r" % (out["since"], out["until"]))
+        sums = db_sums(db, (T0 + 3) * 10**9, (T0 + 6) * 10**9)
+        check_totals(out, sums)
+        # Intervals 3, 4, 5 (dram-0 unreadable in 3): 3 * 5 + 2 * 1 J idle.
+        check(out["totals"]["idle_joules"] == 17.0, "three intervals selected: %r" % out["totals"])
+        # ISO 8601 forms give the same selection.
+        out2 = report(db, "--since", "2023-11-14T22:13:23Z", "--until", "2023-11-14T23:13:26+01:00")
+        check(out2["totals"] == out["totals"], "ISO 8601 range differs: %r vs %r" % (out2["totals"], out["totals"]))
+        # Only the last five intervals: the first make/cc1 processes are gone.
+        late = report(db, "--since", "@%d" % (T0 + 5))
+        check(sorted(r["comm"] for r in late["rows"]) == ["cc1", "sshd"], "late rows: %r" % late["rows"])
+        # Nothing in range: empty rows, zero totals, still valid.
+        none = report(db, "--since", "1h")
+        check(none["rows"] == [] and none["totals"]["measured_joules"] == 0, "recent range not empty: %r" % none)
+        # --limit
+        lim = report(db, "--limit", "2")
+        check(len(lim["rows"]) == 2 and lim["rows"][0]["comm"] == "cc1", "--limit 2: %r" % lim["rows"])
+
+
+def test_report_csv():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        for by in ("process", "comm", "unit", "user"):
+            r = jtest.joulectl("report", "--csv", "--by", by, db=db)
+            rows = list(csv.DictReader(io.StringIO(r.stdout)))
+            js = report(db, "--by", by)["rows"]
+            check(len(rows) == len(js), "--csv --by %s: %d rows, json %d" % (by, len(rows), len(js)))
+            for c, j in zip(rows, js):
+                check(c["key"] == j["key"], "csv key %r != %r" % (c["key"], j["key"]))
+                check(float(c["energy_joules"]) == j["energy_joules"], "csv energy not exact: %r" % c)
+                check(float(c["cpu_seconds"]) == j["cpu_seconds"], "csv cpu not exact: %r" % c)
+                for name, v in j["domains"].items():
+                    check(float(c["joules:" + name]) == v, "csv domain %s: %r" % (name, c))
+                if by == "process":
+                    check(int(c["pid"]) == j["pid"] and c["comm"] == j["comm"], "csv process fields: %r" % c)
+
+
+def test_table_output():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        r = jtest.joulectl("report", db=db)
+        lines = r.stdout.splitlines()
+        check(any(ISO_T0 in l for l in lines[:2]), "header lacks the range:\n" + r.stdout)
+        check("package-0" in r.stdout and "rapl" in r.stdout, "header lacks the sources:\n" + r.stdout)
+        for col in ("PID", "COMM", "UNIT", "USER", "CPU(s)", "ENERGY"):
+            check(col in r.stdout, "table lacks column %s:\n%s" % (col, r.stdout))
+        check("15.6 J" in r.stdout, "energy not in human units:\n" + r.stdout)
+        check("estimated" not in r.stdout, "measured data labelled estimated:\n" + r.stdout)
+
+
+def expect_usage(args, word, db, rc=2):
+    r = jtest.joulectl(*args, db=db, check_rc=None)
+    check(r.returncode == rc, "joulectl %s: exit %d, wanted %d (%s)" % (" ".join(args), r.returncode, rc, r.stderr))
+    err = r.stderr.strip()
+    check(err.count("\n") == 0 and err, "joulectl %s: stderr is not one line: %r" % (" ".join(args), r.stderr))
+    check("Traceback" not in err and "Segmentation" not in err, "crash: %r" % err)
+    check(word in err, "joulectl %s: message does not name %r: %r" % (" ".join(args), word, err))
+    check(r.stdout == "", "joulectl %s printed on stdout: %r" % (" ".join(args), r.stdout))
+
+
+def test_bad_input():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        expect_usage(["report", "--bogus"], "--bogus", db)
+        expect_usage(["--bogus", "report"], "--bogus", db)
+        expect_usage(["frobnicate"], "frobnicate", db)
+        expect_usage([], "verb", db)
+        expect_usage(["report", "--since", "3x"], "3x", db)
+        expect_usage(["report", "--since", "3x"], "expected a duration", db)
+        expect_usage(["report", "--until", "2026-13-01"], "2026-13-01", db)
+        expect_usage(["report", "--since", ""], "--since", db)
+        expect_usage(["report", "--since"], "--since", db)
+        expect_usage(["report", "--by", "color"], "color", db)
+        expect_usage(["report", "--by", "color"], "process, comm, unit or user", db)
+        expect_usage(["report", "--limit", "-1"], "-1", db)
+        expect_usage(["report", "--limit", "ten"], "ten", db)
+        expect_usage(["report", "--json", "--csv"], "--csv", db)
+        expect_usage(["report", "--since", "@%d" % (T0 + 5), "--until", "@%d" % T0], "--until", db)
+        expect_usage(["report", "extra"], "extra", db)
+        expect_usage(["status", "--verbose"], "--verbose", db)
+        missing = os.path.join(d, "nope", "missing.db")
+        expect_usage(["report"], "cannot open database " + missing, missing, rc=1)
+        expect_usage(["status", "--json"], "No such file", missing, rc=1)
+        check(not os.path.exists(missing) and not os.path.exists(os.path.dirname(missing)),
+              "a reader created the database")
+        # A file that is not a database: refused, one line, untouched.
+        junk = os.path.join(d, "junk.db")
+        with open(junk, "wb") as f:
+            f.write(b"not a database\n" * 100)
+        expect_usage(["report"], "junk.db", junk, rc=1)
+        with open(junk, "rb") as f:
+            check(f.read() == b"not a database\n" * 100, "joulectl modified a non-database file")
+
+
+def test_db_from_environment():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        env = dict(os.environ, JOULED_DB=db)
+        r = subprocess.run([jtest.JOULECTL, "report", "--json"], capture_output=True, text=True, env=env, timeout=60)
+        check(r.returncode == 0 and json.loads(r.stdout)["rows"], "JOULED_DB not used: %s" % r.stderr)
+
+
+def test_status():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        s = jtest.joulectl_json("status", db=db)
+        check(s["tracker"]["mode"] == "procfs", "tracker mode: %r" % s["tracker"])
+        check("short-lived" in (s["tracker"]["note"] or ""), "procfs note missing: %r" % s["tracker"])
+        names = {p["name"]: p for p in s["sources"]}
+        check(set(names) == {"rapl", "model"}, "sources: %r" % s["sources"])
+        check(names["rapl"]["in_use"] is True and names["rapl"]["estimated"] is False, "rapl: %r" % names["rapl"])
+        check(names["model"]["in_use"] is False and names["model"]["reason"], "model: %r" % names["model"])
+        check(s["estimated"] is False, "status estimated: %r" % s["estimated"])
+        check(s["database"]["size_bytes"] == os.path.getsize(db), "size: %r" % s["database"])
+        check(s["database"]["schema_version"] >= 1, "schema version: %r" % s["database"])
+        check(s["daemon"]["last_sample"] == ISO_T10 and s["daemon"]["pid"] == 4242, "daemon: %r" % s["daemon"])
+        check(s["processes_tracked"] == 5 and s["processes_stored"] == 4, "processes: %r %r" %
+              (s["processes_tracked"], s["processes_stored"]))
+        check(s["counters"] == {"exits_lost": 0, "vanished": 2}, "counters: %r" % s["counters"])
+        check(sorted(x["domain"] for x in s["domains"]) == ["core-0", "dram-0", "package-0"], "domains: %r" % s["domains"])
+        text = jtest.joulectl("status", db=db).stdout
+        check("procfs" in text and "short-lived" in text and "rapl" in text, "status text:\n" + text)
+
+
+def test_version_and_help():
+    r = jtest.joulectl("--version")
+    check(r.stdout.startswith("joulectl "), "--version: %r" % r.stdout)
+    r = jtest.joulectl("--help")
+    check("report" in r.stdout and "status" in r.stdout, "--help: %r" % r.stdout)
+
+
+if __name__ == "__main__":
+    if not os.path.exists(MAKE_DB) or not os.path.exists(jtest.JOULECTL):
+        print("SKIP: %s or %s not built" % (MAKE_DB, jtest.JOULECTL))
+        sys.exit(jtest.SKIP)
+    jtest.run_tests([
+        test_report_json_fields_and_totals,
+        test_report_estimated_labelled,
+        test_report_grouping,
+        test_report_since_until,
+        test_report_csv,
+        test_table_output,
+        test_bad_input,
+        test_db_from_environment,
+        test_status,
+        test_version_and_help,
+    ])
