@@ -35,48 +35,48 @@ typedef enum StoreStatement {
 } StoreStatement;
 
 static const char *const statement_sql[_STMT_MAX] = {
-        [STMT_BEGIN] = "BEGIN IMMEDIATE",
-        [STMT_COMMIT] = "COMMIT",
-        [STMT_ROLLBACK] = "ROLLBACK",
+        [STMT_BEGIN] = ("BEGIN IMMEDIATE"),
+        [STMT_COMMIT] = ("COMMIT"),
+        [STMT_ROLLBACK] = ("ROLLBACK"),
         [STMT_INSERT_INTERVAL] =
-                "INSERT INTO intervals (start_ns, end_ns) VALUES (?1, ?2)",
+                ("INSERT INTO intervals (start_ns, end_ns) VALUES (?1, ?2)"),
         [STMT_UPSERT_DOMAIN] =
-                "INSERT INTO domains (name, kind, source, estimated, host_total) "
+                ("INSERT INTO domains (name, kind, source, estimated, host_total) "
                 "VALUES (?1, ?2, ?3, ?4, ?5) "
                 "ON CONFLICT (name, source) DO UPDATE SET kind = excluded.kind, "
                 "estimated = excluded.estimated, host_total = excluded.host_total "
-                "RETURNING id",
+                "RETURNING id"),
         [STMT_INSERT_INTERVAL_DOMAIN] =
-                "INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, "
+                ("INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, "
                 "idle_j, attributed_j, unattributed_j, idle_w, idle_method) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
         [STMT_UPSERT_PROCESS] =
-                "INSERT INTO processes (boot_id, pid, start_boot_ns, start_ns, comm, exe, uid, "
+                ("INSERT INTO processes (boot_id, pid, start_boot_ns, start_ns, comm, exe, uid, "
                 "ppid, cgroup_id, unit, kernel_thread) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
                 "ON CONFLICT (boot_id, pid, start_boot_ns) DO UPDATE SET "
                 "comm = excluded.comm, exe = coalesce(excluded.exe, exe), uid = excluded.uid, "
                 "ppid = excluded.ppid, cgroup_id = excluded.cgroup_id, "
                 "unit = coalesce(excluded.unit, unit), kernel_thread = excluded.kernel_thread "
-                "RETURNING id",
+                "RETURNING id"),
         [STMT_INSERT_SAMPLE] =
-                "INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j) "
+                ("INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j) "
                 "VALUES (?1, ?2, ?3, ?4) "
                 "ON CONFLICT (interval_id, process_id) DO UPDATE SET "
-                "cpu_ns = cpu_ns + excluded.cpu_ns, energy_j = energy_j + excluded.energy_j",
+                "cpu_ns = cpu_ns + excluded.cpu_ns, energy_j = energy_j + excluded.energy_j"),
         [STMT_INSERT_SAMPLE_DOMAIN] =
-                "INSERT INTO sample_domains (interval_id, process_id, domain_id, energy_j) "
+                ("INSERT INTO sample_domains (interval_id, process_id, domain_id, energy_j) "
                 "VALUES (?1, ?2, ?3, ?4) "
                 "ON CONFLICT (interval_id, process_id, domain_id) DO UPDATE SET "
-                "energy_j = energy_j + excluded.energy_j",
+                "energy_j = energy_j + excluded.energy_j"),
         [STMT_SET_STATE] =
-                "INSERT INTO daemon_state (key, value, updated_ns) VALUES (?1, ?2, ?3) "
+                ("INSERT INTO daemon_state (key, value, updated_ns) VALUES (?1, ?2, ?3) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-                "updated_ns = excluded.updated_ns",
-        [STMT_DELETE_PROBES] = "DELETE FROM source_probes",
+                "updated_ns = excluded.updated_ns"),
+        [STMT_DELETE_PROBES] = ("DELETE FROM source_probes"),
         [STMT_INSERT_PROBE] =
-                "INSERT INTO source_probes (name, status, estimated, in_use, reason) "
-                "VALUES (?1, ?2, ?3, ?4, ?5)",
+                ("INSERT INTO source_probes (name, status, estimated, in_use, reason) "
+                "VALUES (?1, ?2, ?3, ?4, ?5)"),
 };
 
 typedef struct DomainCacheEntry {
