@@ -181,10 +181,25 @@ int source_select(const SourceContext *ctx, const char *spec,
 
         if (!ret)
                 return -EINVAL;
+        *ret = NULL;
+        if (ret_n)
+                *ret_n = 0;
         if (!spec || !*spec)
                 spec = "auto";
 
-        /* Parse the spec first: a typo is an error whatever the host has. */
+        /* Probe everything, for --probe and `joulectl status` (also when the spec
+         * turns out to be bad: the caller may print the table anyway). */
+        for (size_t i = 0; i < ELEMENTSOF(sources); i++) {
+                all[i].name = sources[i]->name;
+                all[i].estimated = sources[i]->estimated;
+                all[i].status = sources[i]->probe(ctx, all[i].reason, sizeof(all[i].reason));
+                log_debug("Energy source %s: %s, %s", all[i].name,
+                          source_status_to_string(all[i].status), all[i].reason);
+                if (probes && i < n_probes)
+                        probes[i] = all[i];
+        }
+
+        /* A typo in the spec is an error whatever the host has. */
         spec += strspn(spec, " \t");
         is_auto = strncmp(spec, "auto", 4) == 0 && spec[4 + strspn(spec + 4, " \t")] == 0;
         if (!is_auto) {
@@ -223,17 +238,6 @@ int source_select(const SourceContext *ctx, const char *spec,
                         }
                         wanted[idx] = true;
                 }
-        }
-
-        /* Probe everything, for --probe and `joulectl status`. */
-        for (size_t i = 0; i < ELEMENTSOF(sources); i++) {
-                all[i].name = sources[i]->name;
-                all[i].estimated = sources[i]->estimated;
-                all[i].status = sources[i]->probe(ctx, all[i].reason, sizeof(all[i].reason));
-                log_debug("Energy source %s: %s, %s", all[i].name,
-                          source_status_to_string(all[i].status), all[i].reason);
-                if (probes && i < n_probes)
-                        probes[i] = all[i];
         }
 
         opened = calloc(ELEMENTSOF(sources) + 1, sizeof(EnergySource *));
@@ -320,7 +324,7 @@ void source_probe_print(FILE *f, const SourceProbe *probes, size_t n,
                 for (size_t j = 0; j < n_opened; j++)
                         if (opened[j] && streq_ptr(opened[j]->ops->name, probes[i].name))
                                 used = true;
-                fprintf(f, "  %-8s %-12s %-10s %s%s\n", probes[i].name,
+                fprintf(f, "  %-8s %-12s %-10s %s%s\n", probes[i].name ?: "?",
                         used ? "in use" : source_status_to_string(probes[i].status) ?: "?",
                         probes[i].estimated ? "estimated" : "measured",
                         probes[i].reason,

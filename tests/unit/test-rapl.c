@@ -643,8 +643,12 @@ static void test_select(void **state) {
         assert_int_equal(source_select(&ctx, "rapl,model", probes, ELEMENTSOF(probes), &list, &n), -EINVAL);
         assert_null(list);
 
-        /* Bad specs. */
+        /* Bad specs; the probes are filled all the same (--probe prints them). */
+        memset(probes, 0, sizeof(probes));
         assert_int_equal(source_select(&ctx, "bogus", probes, ELEMENTSOF(probes), &list, &n), -EINVAL);
+        assert_string_equal(probes[0].name, "rapl");
+        assert_int_equal(probes[0].status, SOURCE_USABLE);
+        assert_int_equal(n, 0);
         assert_int_equal(source_select(&ctx, "rapl,bogus", probes, ELEMENTSOF(probes), &list, &n), -EINVAL);
         assert_int_equal(source_select(&ctx, "auto,rapl", probes, ELEMENTSOF(probes), &list, &n), -EINVAL);
         assert_int_equal(source_select(&ctx, ",", probes, ELEMENTSOF(probes), &list, &n), -EINVAL);
