@@ -61,7 +61,9 @@ char *format_energy(double j, bool with_wh, char *buf, size_t size) {
         else if (with_wh && a >= 360.0)
                 snprintf(wh, sizeof(wh), " (%.3g Wh)", j / 3600.0);
 
-        if (a < 1e3)
+        if (a > 0 && a < 1)
+                snprintf(buf, size, "%.*f mJ%s", a < 0.01 ? 2 : a < 0.1 ? 1 : 0, j * 1e3, wh);
+        else if (a < 1e3)
                 snprintf(buf, size, "%.*f J%s", a < 10 ? 2 : a < 100 ? 1 : 0, j, wh);
         else if (a < 1e6)
                 snprintf(buf, size, "%.*f kJ%s", a < 1e4 ? 2 : a < 1e5 ? 1 : 0, j / 1e3, wh);

@@ -17,7 +17,7 @@ int cli_open_store(const CliGlobals *g, Store **ret);
 char *format_double(double v, char *buf, size_t size);
 /* ns as exact decimal seconds: 1500000000 → "1.5", 3000000000 → "3.0". */
 char *format_ns_as_seconds(uint64_t ns, char *buf, size_t size);
-/* Human energy: "812 J", "12.3 kJ (3.42 Wh)", "4.56 MJ (1.27 kWh)". */
+/* Human energy: "5.2 mJ", "812 J", "12.3 kJ (3.42 Wh)", "4.56 MJ (1.27 kWh)". */
 char *format_energy(double joules, bool with_wh, char *buf, size_t size);
 /* Human size: "512 B", "1.2 KiB", "3.4 MiB". */
 char *format_bytes(uint64_t bytes, char *buf, size_t size);

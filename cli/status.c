@@ -248,9 +248,19 @@ static double last_sample_age(const Status *s) {
         return now > (uint64_t) s->last_end_ns ? (double) (now - (uint64_t) s->last_end_ns) / 1e9 : 0;
 }
 
+/* The daemon's last_sample, else the end of the last stored interval. */
+static const char *last_sample(const Status *s, char *buf, size_t size) {
+        if (s->state[ST_LAST_SAMPLE] && *s->state[ST_LAST_SAMPLE])
+                return s->state[ST_LAST_SAMPLE];
+        if (s->last_end_ns <= 0)
+                return NULL;
+        return format_iso8601((uint64_t) s->last_end_ns, false, buf, size);
+}
+
 static void status_print_json(const Status *s, const char *path) {
         json_object *o = json_object_new_object(), *x, *a;
         double age = last_sample_age(s);
+        char buf[64];
 
         x = json_object_new_object();
         json_object_object_add(x, "path", json_object_new_string(path));
@@ -264,7 +274,7 @@ static void status_print_json(const Status *s, const char *path) {
         json_object_object_add(x, "version", json_string_or_null(s->state[ST_VERSION]));
         json_object_object_add(x, "started", json_string_or_null(s->state[ST_STARTED]));
         json_object_object_add(x, "interval_s", json_string_or_null(s->state[ST_INTERVAL]));
-        json_object_object_add(x, "last_sample", json_string_or_null(s->state[ST_LAST_SAMPLE]));
+        json_object_object_add(x, "last_sample", json_string_or_null(last_sample(s, buf, sizeof(buf))));
         json_object_object_add(x, "last_sample_age_seconds", age >= 0 ? json_double_exact(round(age * 1000) / 1000) : NULL);
         json_object_object_add(o, "daemon", x);
 
@@ -314,7 +324,7 @@ static void status_print_json(const Status *s, const char *path) {
 #define OR_DASH(x) ((x) ? (x) : "-")
 
 static void status_print_text(const Status *s, const char *path) {
-        char b1[32], b2[32];
+        char b1[32], b2[32], b3[64];
         double age = last_sample_age(s);
         const char *note = tracker_note(s);
 
@@ -323,9 +333,9 @@ static void status_print_text(const Status *s, const char *path) {
         printf("Daemon:      pid %s, version %s, started %s, interval %s s\n", OR_DASH(s->state[ST_PID]),
                OR_DASH(s->state[ST_VERSION]), OR_DASH(s->state[ST_STARTED]), OR_DASH(s->state[ST_INTERVAL]));
         if (age >= 0)
-                printf("Last sample: %s (%.0f s ago)\n", OR_DASH(s->state[ST_LAST_SAMPLE]), age);
+                printf("Last sample: %s (%.0f s ago)\n", OR_DASH(last_sample(s, b3, sizeof(b3))), age);
         else
-                printf("Last sample: %s (no interval stored)\n", OR_DASH(s->state[ST_LAST_SAMPLE]));
+                printf("Last sample: %s (no interval stored)\n", OR_DASH(last_sample(s, b3, sizeof(b3))));
         printf("Tracker:     %s%s%s%s\n", OR_DASH(s->state[ST_TRACKER_MODE]), note ? " (" : "", note ? note : "",
                note ? ")" : "");
 
