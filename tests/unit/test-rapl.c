@@ -325,6 +325,29 @@ static void test_symlink_only_tree(void **state) {
         source_close(s);
 }
 
+static void test_server_layout(void **state) {
+        /* Some servers: dram as a top-level zone; unknown names are ignored. */
+        uint64_t uj[4];
+        EnergySource *s;
+
+        (void) state;
+        make_zone("intel-rapl:0", "package-0", 100, RANGE_DEFAULT, 0);
+        make_zone("intel-rapl:1", "dram", 200, RANGE_DEFAULT, 0);
+        make_zone("intel-rapl:2", "platform-thing", 300, RANGE_DEFAULT, 0);
+        make_zone("intel-rapl:0:0", "mystery", 400, RANGE_DEFAULT, 0);
+        s = open_rapl();
+        assert_int_equal(s->n_domains, 2);
+        assert_string_equal(s->domains[0].name, "package-0");
+        assert_string_equal(s->domains[1].name, "dram-1");
+        assert_int_equal(s->domains[1].kind, DOMAIN_DRAM);
+        assert_int_equal(rapl_source_read_at(s, NSEC_PER_SEC, uj), 0);
+        set_energy("intel-rapl:1", 250);
+        assert_int_equal(rapl_source_read_at(s, 2 * NSEC_PER_SEC, uj), 0);
+        assert_int_equal(uj[0], 0);
+        assert_int_equal(uj[1], 50);
+        source_close(s);
+}
+
 static void test_missing(void **state) {
         SourceContext ctx;
         char reason[256], nowhere[600];
@@ -666,6 +689,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_wrap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_successive_wraps, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_symlink_only_tree, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_server_layout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unreadable_as_root_too, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_permission, setup, teardown),
