@@ -6,9 +6,10 @@
  *   daemon          {pid, version, started, interval_s, last_sample,
  *                    last_sample_age_seconds}: values as the daemon stored
  *                    them (strings), age computed now; null when unknown
- *   tracker         {mode: "bpf"|"procfs"|null, note: string|null}; in
- *                    procfs mode note says that short-lived processes may
- *                    be missed
+ *   tracker         {mode: "bpf"|"procfs"|null, note: string|null,
+ *                    fallback_reason: string|null}; in procfs mode note
+ *                    says that short-lived processes may be missed, and
+ *                    fallback_reason why BPF was not used
  *   estimated       true when any source in use is estimated
  *   sources         [{name, status ("usable", "missing", "permission",
  *                    "unsupported"), estimated, in_use, reason}]
@@ -16,7 +17,7 @@
  *   processes_tracked   integer (daemon's live table) or null
  *   processes_stored    integer (rows in the database)
  *   intervals_stored    integer
- *   counters        {exits_lost, vanished}: integers or null
+ *   counters        {exits_lost, vanished, write_errors}: integers or null
  */
 
 #include <errno.h>
@@ -49,6 +50,8 @@ enum {
         ST_EXITS_LOST,
         ST_VANISHED,
         ST_STARTED,
+        ST_TRACKER_FALLBACK,
+        ST_WRITE_ERRORS,
         _ST_MAX,
 };
 
@@ -63,6 +66,8 @@ static const char *const state_keys[_ST_MAX] = {
         [ST_EXITS_LOST] = "exits_lost",
         [ST_VANISHED] = "vanished",
         [ST_STARTED] = "started",
+        [ST_TRACKER_FALLBACK] = "tracker_fallback_reason",
+        [ST_WRITE_ERRORS] = "write_errors",
 };
 
 #define PROCFS_NOTE "short-lived processes may be missed"
@@ -281,6 +286,8 @@ static void status_print_json(const Status *s, const char *path) {
         x = json_object_new_object();
         json_object_object_add(x, "mode", json_string_or_null(s->state[ST_TRACKER_MODE]));
         json_object_object_add(x, "note", json_string_or_null(tracker_note(s)));
+        json_object_object_add(x, "fallback_reason", json_string_or_null(s->state[ST_TRACKER_FALLBACK] && *s->state[ST_TRACKER_FALLBACK]
+                                                                            ? s->state[ST_TRACKER_FALLBACK] : NULL));
         json_object_object_add(o, "tracker", x);
 
         json_object_object_add(o, "estimated", json_object_new_boolean(any_estimated(s)));
@@ -315,6 +322,7 @@ static void status_print_json(const Status *s, const char *path) {
         x = json_object_new_object();
         json_object_object_add(x, "exits_lost", json_int_from_state(s->state[ST_EXITS_LOST]));
         json_object_object_add(x, "vanished", json_int_from_state(s->state[ST_VANISHED]));
+        json_object_object_add(x, "write_errors", json_int_from_state(s->state[ST_WRITE_ERRORS]));
         json_object_object_add(o, "counters", x);
 
         json_print(o);
@@ -338,6 +346,8 @@ static void status_print_text(const Status *s, const char *path) {
                 printf("Last sample: %s (no interval stored)\n", OR_DASH(last_sample(s, b3, sizeof(b3))));
         printf("Tracker:     %s%s%s%s\n", OR_DASH(s->state[ST_TRACKER_MODE]), note ? " (" : "", note ? note : "",
                note ? ")" : "");
+        if (s->state[ST_TRACKER_FALLBACK] && *s->state[ST_TRACKER_FALLBACK])
+                printf("             BPF not used: %s\n", s->state[ST_TRACKER_FALLBACK]);
 
         printf("Sources:\n");
         if (s->n_probes == 0)
@@ -358,8 +368,8 @@ static void status_print_text(const Status *s, const char *path) {
         printf("\n");
         printf("Processes:   %s tracked now, %" PRIi64 " stored; %" PRIi64 " intervals stored\n",
                OR_DASH(s->state[ST_PROCESSES_TRACKED]), s->processes_stored, s->intervals_stored);
-        printf("Counters:    exits_lost %s, vanished %s\n", OR_DASH(s->state[ST_EXITS_LOST]),
-               OR_DASH(s->state[ST_VANISHED]));
+        printf("Counters:    exits_lost %s, vanished %s, write_errors %s\n", OR_DASH(s->state[ST_EXITS_LOST]),
+               OR_DASH(s->state[ST_VANISHED]), OR_DASH(s->state[ST_WRITE_ERRORS]));
 }
 
 int verb_status(int argc, char **argv, const CliGlobals *g) {
