@@ -23,10 +23,10 @@ static unsigned long long thread_cpu_ns(void) {
 
 static void burn(double ms) {
         unsigned long long end = thread_cpu_ns() + (unsigned long long) (ms * 1e6);
-        volatile unsigned long x = 0;
+        static volatile unsigned long sink;
         while (thread_cpu_ns() < end)
                 for (int i = 0; i < 1000; i++)
-                        x += (unsigned long) i;
+                        sink = sink + (unsigned long) i;
 }
 
 int main(int argc, char **argv) {
