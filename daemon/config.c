@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "cleanup.h"
 #include "log.h"
+#include "metrics.h" /* fleet */
 #include "timeparse.h"
 #include "util.h"
 
@@ -31,6 +33,7 @@ void config_init_defaults(JouledConfig *c) {
         /* World average carbon intensity of electricity generation, 2023:
          * 480 gCO2e/kWh (Ember, Global Electricity Review 2024). */
         c->carbon_g_per_kwh = 480.0;
+        c->metrics_top_processes = 10; /* fleet: METRICS_DEFAULT_TOP_PROCESSES */
 }
 
 void config_done(JouledConfig *c) {
@@ -43,6 +46,7 @@ void config_done(JouledConfig *c) {
         free(c->tracker);
         free(c->metrics_listen);
         free(c->metrics_textfile);
+        free(c->user);
         memset(c, 0, sizeof(*c));
 }
 
@@ -120,10 +124,28 @@ int config_set(JouledConfig *c, const char *section, const char *key, const char
         }
         if (IS("Attribution", "IdlePower"))
                 return add_idle_override(c, value);
-        if (IS("Metrics", "Listen"))
+        if (IS("Metrics", "Listen")) { /* fleet: validated here so a bad one names file and line */
+                struct sockaddr_storage sa;
+                size_t sa_len;
+                if (metrics_parse_listen(value, &sa, &sa_len) < 0)
+                        return -EINVAL;
                 return set_string(&c->metrics_listen, value);
+        }
         if (IS("Metrics", "Textfile"))
                 return set_string(&c->metrics_textfile, value);
+        /* fleet (issue 6): */
+        if (IS("Daemon", "User")) {
+                if (!*value || strlen(value) > 32 || strchr(value, '/') || strchr(value, ':'))
+                        return -EINVAL;
+                return set_string(&c->user, value);
+        }
+        if (IS("Metrics", "TopProcesses")) {
+                uint64_t n;
+                if (parse_u64(value, &n) < 0 || n > 1000)
+                        return -EINVAL;
+                c->metrics_top_processes = (size_t) n;
+                return 0;
+        }
         if (IS("Carbon", "IntensityGramsPerKWh"))
                 return set_watts(&c->carbon_g_per_kwh, value);
 #undef IS

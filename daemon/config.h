@@ -34,6 +34,9 @@ typedef struct JouledConfig {
         IdleOverride idle[CONFIG_MAX_IDLE_OVERRIDES];
         size_t n_idle;
         double carbon_g_per_kwh;
+        /* fleet (issue 6): service and metrics settings. */
+        char *user;                   /* [Daemon] User=, --user: run as this user after start; NULL: stay root */
+        size_t metrics_top_processes; /* [Metrics] TopProcesses=: N of the top N processes exported */
 } JouledConfig;
 
 void config_init_defaults(JouledConfig *c);

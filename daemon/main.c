@@ -27,6 +27,7 @@ static void help(void) {
                "  --config FILE           configuration (default " DEFAULT_CONFIG " and FILE.d/*.conf)\n"
                "  --metrics-listen ADDR:PORT  serve Prometheus /metrics (off by default)\n"
                "  --metrics-textfile DIR  write node_exporter textfile metrics\n"
+               "  --user NAME             run as this user once started (capabilities kept: see jouled(8))\n"
                "  --idle-power DOMAIN:W   fixed idle power of a domain (repeatable)\n"
                "  --tracker auto|bpf|procfs  process tracker (default auto: BPF, else /proc)\n"
                "  --print                 print each interval's figures on stdout\n"
@@ -40,6 +41,7 @@ static void help(void) {
 enum {
         ARG_DB = 0x100, ARG_INTERVAL, ARG_SOURCE, ARG_POWERCAP, ARG_CONFIG, ARG_LISTEN, ARG_TEXTFILE,
         ARG_IDLE, ARG_TRACKER, ARG_PRINT, ARG_PROBE, ARG_PROC, ARG_SYS, ARG_DEV, ARG_DEBUG, ARG_VERSION, ARG_HELP,
+        ARG_USER, /* fleet */
 };
 
 static const struct option options[] = {
@@ -60,6 +62,7 @@ static const struct option options[] = {
         { "debug", no_argument, NULL, ARG_DEBUG },
         { "version", no_argument, NULL, ARG_VERSION },
         { "help", no_argument, NULL, ARG_HELP },
+        { "user", required_argument, NULL, ARG_USER }, /* fleet */
         {}
 };
 
@@ -102,8 +105,9 @@ static int apply_options(JouledConfig *c, int argc, char **argv) {
                 case ARG_POWERCAP:
                         r = replace(&c->powercap_root, optarg);
                         break;
-                case ARG_LISTEN:
-                        r = replace(&c->metrics_listen, optarg);
+                case ARG_LISTEN: /* fleet: validated */
+                        if (config_set(c, "Metrics", "Listen", optarg) < 0)
+                                return usage_error("--metrics-listen", optarg, "PORT, ADDR:PORT or [ADDR6]:PORT, e.g. 127.0.0.1:9867");
                         break;
                 case ARG_TEXTFILE:
                         r = replace(&c->metrics_textfile, optarg);
@@ -133,6 +137,10 @@ static int apply_options(JouledConfig *c, int argc, char **argv) {
                         break;
                 case ARG_DEBUG:
                         log_set_max_level(LOG_DEBUG);
+                        break;
+                case ARG_USER: /* fleet */
+                        if (config_set(c, "Daemon", "User", optarg) < 0)
+                                return usage_error("--user", optarg, "a user name, e.g. jouled");
                         break;
                 default:
                         break;

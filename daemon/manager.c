@@ -16,6 +16,8 @@
 #include "idle.h"
 #include "jouled-build.h"
 #include "log.h"
+#include "metrics.h"    /* fleet */
+#include "privileges.h" /* fleet */
 #include "source.h"
 #include "store.h"
 #include "tracker.h"
@@ -57,6 +59,7 @@ struct Manager {
         uint64_t *read_uj;            /* one counter per domain, filled by the sources */
 
         Store *store;
+        Metrics *metrics;             /* fleet: Prometheus exporter, NULL when off */
 
         uint64_t last_mono_ns, last_real_ns;
         uint64_t boot_realtime_ns;
@@ -104,6 +107,7 @@ Manager *manager_free(Manager *m) {
         tracker_free(m->tracker);
         manager_close_sources(m);
         store_free(m->store);
+        metrics_free(m->metrics); /* fleet */
         proc_stat_done(&m->last_stat);
         free(m->cpu_ns);
         free(m->proc_j);
@@ -125,6 +129,7 @@ static int dup_config(JouledConfig *dst, const JouledConfig *src) {
         } while (0)
         dst->db_path = dst->powercap_root = dst->proc_root = dst->sys_root = dst->dev_root = NULL;
         dst->source_spec = dst->metrics_listen = dst->metrics_textfile = dst->tracker = NULL;
+        dst->user = NULL; /* fleet */
         DUP(db_path);
         DUP(powercap_root);
         DUP(proc_root);
@@ -134,6 +139,7 @@ static int dup_config(JouledConfig *dst, const JouledConfig *src) {
         DUP(metrics_listen);
         DUP(metrics_textfile);
         DUP(tracker);
+        DUP(user); /* fleet */
 #undef DUP
         return 0;
 }
@@ -456,6 +462,15 @@ static int manager_sample(Manager *m, bool final) {
                 m->intervals++;
         }
 
+        /* fleet: metrics hook, after the store saw the interval. */
+        if (m->metrics) {
+                TrackerStats ts;
+                tracker_get_stats(m->tracker, &ts);
+                r = metrics_add_interval(m->metrics, &rec, ts.exits_lost);
+                if (r < 0)
+                        log_debug_errno(r, "Updating metrics failed, ignoring: %m");
+        }
+
         if (m->cfg.print)
                 manager_print_interval(m, dt, procs, n);
         if (final || m->intervals % STATE_EVERY_N == 1)
@@ -646,6 +661,32 @@ int manager_start(Manager *m) {
                 r = sd_event_add_time_relative(m->event, &m->watchdog, CLOCK_MONOTONIC, wd / 2, 0, on_watchdog, m);
                 if (r < 0)
                         return log_error_errno(r, "Failed to arm the watchdog timer: %m");
+        }
+
+        /* fleet: least privilege, then the metrics exporter (its HTTP thread must
+         * start after the capabilities are dropped: they are per thread). */
+        {
+                bool rapl = false;
+                for (size_t i = 0; i < m->n_sources; i++)
+                        rapl = rapl || m->sources[i]->ops == &rapl_source_ops;
+                r = privileges_drop(m->cfg.user, privileges_default_keep(rapl, m->cfg.user && *m->cfg.user));
+                if (r < 0)
+                        return r;
+        }
+        if (m->cfg.metrics_listen || m->cfg.metrics_textfile) {
+                MetricsConfig mc = {
+                        .listen = m->cfg.metrics_listen,
+                        .textfile_dir = m->cfg.metrics_textfile,
+                        .top_processes = m->cfg.metrics_top_processes,
+                        .version = PACKAGE_VERSION,
+                        .tracker = tracker_mode_to_string(tracker_mode(m->tracker)),
+                };
+                r = metrics_new(&mc, &m->metrics);
+                if (r < 0)
+                        return log_oom();
+                r = metrics_start(m->metrics);
+                if (r < 0)
+                        return r;
         }
 
         log_info("jouled %s sampling every %gs into %s (%s tracker).", PACKAGE_VERSION, m->cfg.interval_s,
