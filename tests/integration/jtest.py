@@ -155,7 +155,8 @@ class Daemon:
         return self.proc.returncode
 
     def read_log(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path) as f:
             return f.read()
 
@@ -168,6 +169,26 @@ class Daemon:
             self.proc.wait()
         if not self.log.closed:
             self.log.close()
+
+
+def comm_cpu_ns(db, comm):
+    """CPU time stored so far for processes named comm (read-only, while the daemon runs)."""
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
+    try:
+        (ns,) = con.execute("""SELECT COALESCE(SUM(s.cpu_ns), 0) FROM samples s
+                               JOIN processes p ON p.id = s.process_id WHERE p.comm = ?""", (comm,)).fetchone()
+    finally:
+        con.close()
+    return ns
+
+
+def wait_until(pred, timeout, step=0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
 
 
 def joulectl(*args, db=None, check_rc=0):

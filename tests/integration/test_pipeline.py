@@ -36,7 +36,9 @@ def test_short_lived_processes_attributed():
         r = subprocess.run([jtest.BURNER, "jt-short500", "500", "4"], capture_output=True, text=True, timeout=120)
         check(r.returncode == 0, "burner failed: %s" % r.stderr)
         truth_ns = json.loads(r.stdout)["children_cpu_ns"]
-        time.sleep(0.6)  # let the exit events reach a sample
+        # Exit events arrive when the kernel frees each task (after an RCU
+        # grace period): give the last ones a few intervals to be stored.
+        jtest.wait_until(lambda: jtest.comm_cpu_ns(dm.db, "jt-short500") >= 0.995 * truth_ns, 5.0)
         con = sqlite3.connect("file:%s?mode=ro" % dm.db, uri=True)
         (before,) = con.execute("SELECT COUNT(*) FROM intervals").fetchone()
         con.close()
