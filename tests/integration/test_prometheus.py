@@ -1,0 +1,143 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""A real Prometheus server scrapes jouled's /metrics and answers a query;
+promtool checks the exposition format and the textfile output."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import jtest  # noqa: E402
+from jtest import check  # noqa: E402
+
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url, timeout=5):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.headers.get("Content-Type", ""), r.read().decode()
+
+
+def wait_http(url, timeout=30, proc=None):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise jtest.Failure("%s exited early (%s)" % (proc.args[0], proc.returncode))
+        try:
+            return get(url)
+        except OSError:
+            time.sleep(0.2)
+    raise jtest.Failure("%s did not answer in %ds" % (url, timeout))
+
+
+def promtool_check(text):
+    if not os.path.exists(PROMTOOL):
+        return
+    r = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, "promtool check metrics: %s%s" % (r.stdout, r.stderr))
+
+
+def test_metrics_endpoint_and_textfile():
+    port = free_port()
+    with jtest.TempDir() as tmp, jtest.Daemon(tmp, ["--source", "model", "--interval", "0.5",
+                                                   "--metrics-listen", "127.0.0.1:%d" % port,
+                                                   "--metrics-textfile", tmp]) as d:
+        d.wait_intervals(3)
+        status, ctype, body = wait_http("http://127.0.0.1:%d/metrics" % port, proc=d.proc)
+        check(status == 200 and ctype.startswith("text/plain; version=0.0.4"), "status %s type %s" % (status, ctype))
+        for name in ("jouled_domain_energy_joules_total{", "jouled_process_energy_joules_total{",
+                     "jouled_unit_energy_joules_total{", "jouled_user_energy_joules_total{",
+                     "jouled_process_cpu_seconds_total{", "jouled_intervals_total ",
+                     "jouled_tracker_exits_lost_total ", "jouled_info{", 'estimated="true"'):
+            check(name in body, "%s missing from /metrics" % name)
+        n_procs = sum(1 for l in body.splitlines() if l.startswith("jouled_process_energy_joules_total{"))
+        check(0 < n_procs <= 10, "%d process series (top 10 expected)" % n_procs)
+        promtool_check(body)
+
+        def intervals(text):
+            return float([l for l in text.splitlines() if l.startswith("jouled_intervals_total ")][0].split()[1])
+        time.sleep(1.2)
+        _, _, body2 = get("http://127.0.0.1:%d/metrics" % port)
+        check(intervals(body2) > intervals(body), "jouled_intervals_total did not grow")
+
+        with open(os.path.join(tmp, "jouled.prom")) as f:
+            prom = f.read()
+        check("jouled_domain_energy_joules_total{" in prom, "textfile lacks the domain energy")
+        promtool_check(prom)
+        check(not os.path.exists(os.path.join(tmp, ".jouled.prom.tmp")), "temporary textfile left behind")
+        try:
+            get("http://127.0.0.1:%d/nope" % port)
+            raise jtest.Failure("/nope answered 200")
+        except urllib.error.HTTPError as e:
+            check(e.code == 404, "/nope answered %d" % e.code)
+        check(d.stop() == 0, "jouled did not exit 0")
+
+
+def test_bad_listen_address_refused():
+    with jtest.TempDir() as tmp:
+        r = subprocess.run([jtest.JOULED, "--db", os.path.join(tmp, "j.db"), "--metrics-listen", "localhost:99999"],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 2 and "--metrics-listen" in r.stderr, "rc %d: %s" % (r.returncode, r.stderr))
+
+
+def test_prometheus_scrapes_jouled():
+    if not os.path.exists(PROMETHEUS):
+        print("SKIP: prometheus not installed")
+        sys.exit(jtest.SKIP)
+    port, pport = free_port(), free_port()
+    with jtest.TempDir() as tmp, jtest.Daemon(tmp, ["--source", "model", "--interval", "0.5",
+                                                   "--metrics-listen", "127.0.0.1:%d" % port]) as d:
+        cfg = os.path.join(tmp, "prometheus.yml")
+        with open(cfg, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                    "scrape_configs:\n  - job_name: jouled\n    static_configs:\n"
+                    "      - targets: ['127.0.0.1:%d']\n" % port)
+        plog = open(os.path.join(tmp, "prometheus.log"), "w")
+        prom = subprocess.Popen([PROMETHEUS, "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(tmp, "tsdb"),
+                                 "--web.listen-address=127.0.0.1:%d" % pport],
+                                stdout=plog, stderr=subprocess.STDOUT)
+        try:
+            d.wait_intervals(2)
+            wait_http("http://127.0.0.1:%d/-/ready" % pport, timeout=60, proc=prom)
+            url = "http://127.0.0.1:%d/api/v1/query?query=jouled_process_energy_joules_total" % pport
+            result = []
+            end = time.monotonic() + 60
+            while time.monotonic() < end and not result:
+                _, _, body = get(url)
+                data = json.loads(body)
+                check(data.get("status") == "success", "query failed: %s" % body[:300])
+                result = data["data"]["result"]
+                if not result:
+                    time.sleep(0.5)
+            check(result, "Prometheus has no jouled_process_energy_joules_total after 60s")
+            m = result[0]["metric"]
+            check(m.get("job") == "jouled" and m.get("estimated") == "true" and "pid" in m and "comm" in m,
+                  "labels: %s" % m)
+            up = json.loads(get("http://127.0.0.1:%d/api/v1/query?query=up" % pport)[2])["data"]["result"]
+            check(up and up[0]["value"][1] == "1", "up: %s" % up)
+        finally:
+            prom.terminate()
+            try:
+                prom.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                prom.kill()
+                prom.wait()
+            plog.close()
+        check(d.stop() == 0, "jouled did not exit 0")
+
+
+if __name__ == "__main__":
+    jtest.require_root()
+    jtest.run_tests([test_metrics_endpoint_and_textfile, test_bad_listen_address_refused, test_prometheus_scrapes_jouled])
