@@ -23,7 +23,7 @@ struct {
 
 struct {
         __uint(type, BPF_MAP_TYPE_ARRAY);
-        __uint(max_entries, 1);
+        __uint(max_entries, 1);   /* reservations that failed */
         __type(key, __u32);
         __type(value, __u64);
 } lost SEC(".maps");

@@ -162,11 +162,16 @@ int tracker_bpf_get_fd(const TrackerBpf *b) {
 }
 
 uint64_t tracker_bpf_lost(const TrackerBpf *b) {
-        uint32_t zero = 0;
+        struct bpf_prog_info info = {};
+        uint32_t len = sizeof(info), zero = 0;
         uint64_t n = 0;
 
+        /* Reservations that failed (ring buffer full)... */
         if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.lost), &zero, &n) < 0)
-                return 0;
+                n = 0;
+        /* ...and runs the kernel skipped (the program was already running on that CPU). */
+        if (bpf_obj_get_info_by_fd(bpf_program__fd(b->skel->progs.tracker_free), &info, &len) == 0)
+                n += info.recursion_misses;
         return n;
 }
 

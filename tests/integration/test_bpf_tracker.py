@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The BPF process tracker, for real (root): it loads, it loses no short
+process, its CPU times agree with the kernel's own accounting, threads are
+summed into their process, and identity fields are right.
+
+Uses tests/tracker-dump (TRACKER_DUMP), which prints one JSON line per sample."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import jtest  # noqa: E402
+from jtest import check  # noqa: E402
+
+TRACKER_DUMP = os.environ.get("TRACKER_DUMP", "build/tests/tracker-dump")
+TICK_NS = 1e9 / os.sysconf("SC_CLK_TCK")
+
+
+class Dump:
+    """tracker-dump running in the background, writing to a file; stopped by its PID."""
+
+    def __init__(self, workdir, interval_ms=200, count=1000, mode="bpf"):
+        self.path = os.path.join(workdir, "dump.jsonl")
+        self.out = open(self.path, "w")
+        self.err_path = os.path.join(workdir, "dump.err")
+        self.err = open(self.err_path, "w")
+        self.proc = subprocess.Popen([TRACKER_DUMP, "--mode", mode, "--interval-ms", str(interval_ms),
+                                      "--count", str(count)], stdout=self.out, stderr=self.err)
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise jtest.Failure("tracker-dump exited %d: %s" % (self.proc.returncode, self.stderr()))
+            lines = self.lines()
+            if lines:
+                self.mode = lines[0].get("mode")
+                return
+            time.sleep(0.05)
+        raise jtest.Failure("tracker-dump printed nothing in 20 s")
+
+    def stderr(self):
+        self.err.flush()
+        with open(self.err_path) as f:
+            return f.read()
+
+    def lines(self):
+        with open(self.path) as f:
+            return [json.loads(line) for line in f if line.endswith("\n")]
+
+    def samples(self):
+        return [s for s in self.lines() if "deltas" in s]
+
+    def wait_samples(self, n, timeout=20):
+        """Wait until n more samples were printed."""
+        start = len(self.samples())
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if len(self.samples()) >= start + n:
+                return
+            if self.proc.poll() is not None:
+                raise jtest.Failure("tracker-dump exited early: %s" % self.stderr())
+            time.sleep(0.05)
+        raise jtest.Failure("tracker-dump printed no new sample in %d s" % timeout)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.out.close()
+        self.err.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def deltas(samples, pred):
+    return [d for s in samples for d in s["deltas"] if pred(d)]
+
+
+def proc_cpu_ns(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * TICK_NS
+
+
+def cgroup2_root():
+    with open("/proc/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if parts[2] == "cgroup2":
+                return parts[1]
+    return None
+
+
+class Cgroup:
+    """A cgroup v2 leaf of our own, so that the processes we start have a unit name."""
+
+    def __init__(self):
+        self.path = None
+        root = cgroup2_root()
+        if root:
+            path = os.path.join(root, "jouled-test-%d.scope" % os.getpid())
+            try:
+                os.mkdir(path)
+                self.path = path
+            except OSError:
+                pass
+        self.name = os.path.basename(self.path) if self.path else None
+
+    def enter(self):
+        """preexec_fn: move the child into the cgroup."""
+        if self.path:
+            with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+                f.write("0")
+
+    def remove(self):
+        if not self.path:
+            return
+        for _ in range(50):
+            try:
+                os.rmdir(self.path)
+                return
+            except OSError:
+                time.sleep(0.1)
+
+
+def test_bpf_mode_loads():
+    with jtest.TempDir() as tmp, Dump(tmp, interval_ms=100, count=2) as dump:
+        check(dump.mode == "bpf", "tracker mode is %r, wanted bpf: %s" % (dump.mode, dump.stderr()))
+        check(dump.proc.wait(timeout=20) == 0, "tracker-dump failed: %s" % dump.stderr())
+        samples = dump.samples()
+        check(len(samples) == 2, "wanted 2 samples, got %d" % len(samples))
+        st = samples[-1]["stats"]
+        check(st["processes_tracked"] >= 10, "only %d processes tracked" % st["processes_tracked"])
+        check(st["iter_errors"] == 0 and st["exits_lost"] == 0, "stats: %s" % st)
+        check("warning" not in dump.stderr().lower(), "unexpected warnings: %s" % dump.stderr())
+
+
+def test_500_short_processes():
+    """Children shorter than the interval: none lost, CPU within 99-102% of rusage; identity right."""
+    cg = Cgroup()
+    try:
+        with jtest.TempDir() as tmp, Dump(tmp, interval_ms=200) as dump:
+            burner = subprocess.Popen([jtest.BURNER, "trk500", "500", "4"], stdout=subprocess.PIPE,
+                                      text=True, preexec_fn=cg.enter)
+            out, _ = burner.communicate(timeout=120)
+            check(burner.returncode == 0, "burner failed")
+            truth = json.loads(out)["children_cpu_ns"]
+            dump.wait_samples(3)
+            dump.stop()
+            samples = dump.samples()
+
+            kids = deltas(samples, lambda d: d["ppid"] == burner.pid and d["pid"] != burner.pid)
+            total = sum(d["cpu_ns"] for d in kids)
+            ratio = total / truth
+            check(0.99 <= ratio <= 1.02,
+                  "children's CPU %.0f ns is %.4f of rusage %d ns (wanted 0.99-1.02)" % (total, ratio, truth))
+            # On the 6.18 development VMs about 1 in 1000 short children gets
+            # no sched_process_free run (not a ring buffer loss, not a
+            # recursion miss): allow 1%, as the CPU bound does.
+            pids = {d["pid"] for d in kids}
+            check(len(pids) >= 495, "saw %d of the 500 children" % len(pids))
+            exited = {d["pid"] for d in kids if d["exited"]}
+            check(len(exited) >= 495 and exited <= pids, "exit events for %d of the 500 children" % len(exited))
+            burner_exe = os.path.realpath(jtest.BURNER)
+            for d in kids:
+                if d["exited"]:
+                    check(d["comm"] == "trk500", "child %d comm %r" % (d["pid"], d["comm"]))
+                check(d["uid"] == os.getuid(), "child %d uid %r" % (d["pid"], d["uid"]))
+                check(d["exe"] == burner_exe, "child %d exe %r, wanted %r" % (d["pid"], d["exe"], burner_exe))
+                check(not d["kernel_thread"], "child %d marked kernel thread" % d["pid"])
+                if cg.name:
+                    check(d["unit"] == cg.name, "child %d unit %r, wanted %r" % (d["pid"], d["unit"], cg.name))
+            parent = deltas(samples, lambda d: d["pid"] == burner.pid)
+            check(parent and parent[-1]["ppid"] == os.getpid(), "burner's ppid is not ours: %s" % parent[-1:])
+            check(parent[-1]["exe"] == burner_exe, "burner exe %r" % parent[-1]["exe"])
+            st = samples[-1]["stats"]
+            check(st["exits_lost"] == 0, "exit events lost: %s" % st)
+            if not cg.name:
+                print("note: no cgroup v2 hierarchy; unit not checked")
+    finally:
+        cg.remove()
+
+
+def test_exec_identity():
+    """A process that exec'd and exited between samples carries its exec'd file name."""
+    with jtest.TempDir() as tmp, Dump(tmp, interval_ms=200) as dump:
+        pids = []
+        for _ in range(20):
+            p = subprocess.Popen(["/bin/true"])
+            p.wait()
+            pids.append(p.pid)
+        dump.wait_samples(3)
+        dump.stop()
+        seen = {d["pid"]: d for d in deltas(dump.samples(), lambda d: d["pid"] in pids)}
+        check(len(seen) == 20, "saw %d of 20 /bin/true runs" % len(seen))
+        for d in seen.values():
+            check(d["exited"], "pid %d not marked exited" % d["pid"])
+            check(d["comm"] == "true", "pid %d comm %r" % (d["pid"], d["comm"]))
+            check(d["exe"] in ("/bin/true", "/usr/bin/true"), "pid %d exe %r" % (d["pid"], d["exe"]))
+            check(d["ppid"] == os.getpid(), "pid %d ppid %r, wanted %d" % (d["pid"], d["ppid"], os.getpid()))
+
+
+BUSY = """
+import sys, threading, time
+n, secs, keep = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+stop = threading.Event()
+def burn(stay):
+    end = time.thread_time() + secs
+    while time.thread_time() < end:
+        pass
+    if stay:
+        stop.wait()
+ts = [threading.Thread(target=burn, args=(i < keep,), daemon=True) for i in range(n)]
+for t in ts: t.start()
+while sum(t.is_alive() for t in ts) > keep: time.sleep(0.01)
+print(" ".join(sorted(str(t.native_id) for t in ts)), flush=True)
+sys.stdin.read()
+"""
+
+
+def run_busy(threads, secs, keep):
+    """Run the busy helper to completion of its burn; measure tracker vs /proc. Returns (tracked, proc, tids)."""
+    with jtest.TempDir() as tmp, Dump(tmp, interval_ms=200) as dump:
+        p = subprocess.Popen([sys.executable, "-c", BUSY, str(threads), str(secs), str(keep)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            tids = [int(x) for x in p.stdout.readline().split()]
+            dump.wait_samples(2)
+            truth = proc_cpu_ns(p.pid)
+            dump.wait_samples(1)
+            dump.stop()
+        finally:
+            p.stdin.close()
+            p.wait(timeout=10)
+        samples = dump.samples()
+        tracked = sum(d["cpu_ns"] for d in deltas(samples, lambda d: d["pid"] == p.pid))
+        others = deltas(samples, lambda d: d["pid"] in tids and d["pid"] != p.pid)
+        check(not others, "threads reported as processes: %s" % others[:3])
+        return p.pid, tracked, truth
+
+
+def test_busy_process_matches_proc():
+    pid, tracked, truth = run_busy(1, 1.0, 0)
+    check(truth >= 0.9e9, "busy helper burned only %.0f ns" % truth)
+    check(abs(tracked - truth) <= 0.05 * truth,
+          "tracker says %.0f ns, /proc/%d/stat %.0f ns (more than 5%% apart)" % (tracked, pid, truth))
+
+
+def test_threads_summed():
+    """4 threads of 0.3 s each, 2 of them already gone: one entry with all of it."""
+    pid, tracked, truth = run_busy(4, 0.3, 2)
+    check(truth >= 4 * 0.3e9 * 0.95, "threads burned only %.0f ns" % truth)
+    check(abs(tracked - truth) <= 0.05 * truth,
+          "tracker says %.0f ns, /proc/%d/stat %.0f ns (more than 5%% apart)" % (tracked, pid, truth))
+
+
+if __name__ == "__main__":
+    jtest.require_root()
+    if not os.path.exists(TRACKER_DUMP):
+        print("SKIP: tracker-dump not built")
+        sys.exit(jtest.SKIP)
+    jtest.run_tests([test_bpf_mode_loads, test_500_short_processes, test_exec_identity,
+                     test_busy_process_matches_proc, test_threads_summed])
