@@ -147,3 +147,106 @@ void csv_field(FILE *f, const char *s) {
         }
         fputc('"', f);
 }
+
+int cli_carbon_parse(const char *s, double *ret) {
+        double v;
+
+        if (!s || parse_double(s, &v) < 0 || !isfinite(v) || v < 0 || v > 10000)
+                return -EINVAL;
+        if (ret)
+                *ret = v;
+        return 0;
+}
+
+int cli_carbon_usage(const char *arg) {
+        fprintf(stderr,
+                "joulectl: invalid --carbon-intensity '%s': expected gCO2e per kWh, a number from 0 to 10000\n",
+                arg);
+        return EXIT_USAGE;
+}
+
+char *cli_state_get(Store *store, const char *key) {
+        sqlite3_stmt *st = NULL;
+        char *v = NULL;
+
+        if (!store)
+                return NULL;
+        if (sqlite3_prepare_v2(store_db(store), "SELECT value FROM daemon_state WHERE key = ?1", -1, &st, NULL) !=
+            SQLITE_OK)
+                return NULL;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+                v = strdup((const char *) sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        return v;
+}
+
+void cli_carbon_resolve(const CliGlobals *g, Store *store, Carbon *ret) {
+        const char *env = getenv("JOULED_CARBON_INTENSITY");
+        double v;
+
+        *ret = (Carbon) { .g_per_kwh = CARBON_DEFAULT_G_PER_KWH };
+        strscpy(ret->origin, sizeof(ret->origin), CARBON_DEFAULT_ORIGIN);
+
+        if (g->carbon_arg && cli_carbon_parse(g->carbon_arg, &v) >= 0) {
+                ret->g_per_kwh = v;
+                strscpy(ret->origin, sizeof(ret->origin),
+                        env && streq_ptr(env, g->carbon_arg) ? "$JOULED_CARBON_INTENSITY" : "--carbon-intensity");
+                return;
+        }
+        _cleanup_free_ char *s = cli_state_get(store, "carbon_g_per_kwh");
+        if (s && cli_carbon_parse(s, &v) >= 0) {
+                ret->g_per_kwh = v;
+                if (v != CARBON_DEFAULT_G_PER_KWH)
+                        strscpy(ret->origin, sizeof(ret->origin), "jouled.conf [Carbon] IntensityGramsPerKWh=");
+        }
+}
+
+char *format_co2(double g, char *buf, size_t size) {
+        double a = fabs(g);
+        if (a > 0 && a < 1)
+                snprintf(buf, size, "%.3g mgCO2e", g * 1e3);
+        else if (a < 1e3)
+                snprintf(buf, size, "%.3g gCO2e", g);
+        else if (a < 1e6)
+                snprintf(buf, size, "%.3g kgCO2e", g / 1e3);
+        else
+                snprintf(buf, size, "%.3g tCO2e", g / 1e6);
+        return buf;
+}
+
+char *format_carbon_origin(const Carbon *c, char *buf, size_t size) {
+        snprintf(buf, size, "gCO2e at %g g/kWh, %s", c->g_per_kwh, c->origin);
+        return buf;
+}
+
+static const char *const group_by_names[_CLI_BY_MAX] = {
+        [CLI_BY_PROCESS] = "process",
+        [CLI_BY_COMM] = "comm",
+        [CLI_BY_UNIT] = "unit",
+        [CLI_BY_USER] = "user",
+};
+
+CliGroupBy cli_group_by_from_string(const char *s) {
+        for (int i = 0; s && i < _CLI_BY_MAX; i++)
+                if (strcmp(s, group_by_names[i]) == 0)
+                        return (CliGroupBy) i;
+        return _CLI_BY_INVALID;
+}
+
+const char *cli_group_by_to_string(CliGroupBy b) {
+        return b >= 0 && b < _CLI_BY_MAX ? group_by_names[b] : NULL;
+}
+
+int cli_usage_time(const char *opt, const char *arg) {
+        fprintf(stderr,
+                "joulectl: invalid %s '%s': expected a duration like 30s, 15m, 1h, 2d, an ISO 8601 time, "
+                "today, yesterday or boot\n",
+                opt, arg);
+        return EXIT_USAGE;
+}
+
+uint64_t cli_boot_realtime(void) {
+        uint64_t rt = now_ns(CLOCK_REALTIME), bt = now_ns(CLOCK_BOOTTIME);
+        return rt > bt ? rt - bt : 0;
+}

@@ -33,3 +33,53 @@ const char *cli_user_name(uint32_t uid);
 
 /* Shared JSON/CSV field: write s as one CSV field (quoted when needed). */
 void csv_field(FILE *f, const char *s);
+
+/* ---- Carbon ------------------------------------------------------------ */
+
+/* Default grid carbon intensity: world average of electricity generation in
+ * 2023, Ember, Global Electricity Review 2024 (the same figure as jouled's
+ * [Carbon] IntensityGramsPerKWh= default). */
+#define CARBON_DEFAULT_G_PER_KWH 480.0
+#define CARBON_DEFAULT_ORIGIN "Ember 2024 world average"
+
+typedef struct Carbon {
+        double g_per_kwh;
+        char origin[96];     /* where the figure comes from, for humans */
+} Carbon;
+
+/* "480", "52.5": gCO2e per kWh, 0..10000. ret may be NULL (validate only). */
+int cli_carbon_parse(const char *s, double *ret);
+/* Prints the one-line usage error for --carbon-intensity; returns EXIT_USAGE. */
+int cli_carbon_usage(const char *arg);
+/* The figure to use: g->carbon_arg, else daemon_state carbon_g_per_kwh of
+ * store (may be NULL), else the default. */
+void cli_carbon_resolve(const CliGlobals *g, Store *store, Carbon *ret);
+static inline double carbon_grams(const Carbon *c, double joules) {
+        return joules / 3.6e6 * c->g_per_kwh;
+}
+/* "1.23 gCO2e", "4.5 kgCO2e", "12 mgCO2e". */
+char *format_co2(double grams, char *buf, size_t size);
+/* "gCO2e at 480 g/kWh, Ember 2024 world average" */
+char *format_carbon_origin(const Carbon *c, char *buf, size_t size);
+
+/* ---- Shared option parsing --------------------------------------------- */
+
+typedef enum CliGroupBy {
+        CLI_BY_PROCESS,
+        CLI_BY_COMM,
+        CLI_BY_UNIT,
+        CLI_BY_USER,
+        _CLI_BY_MAX,
+        _CLI_BY_INVALID = -1,
+} CliGroupBy;
+
+CliGroupBy cli_group_by_from_string(const char *s);
+const char *cli_group_by_to_string(CliGroupBy b);
+
+/* One-line error for a bad time argument; returns EXIT_USAGE. */
+int cli_usage_time(const char *opt, const char *arg);
+/* CLOCK_REALTIME of boot. */
+uint64_t cli_boot_realtime(void);
+
+/* A daemon_state value (allocated), or NULL. */
+char *cli_state_get(Store *store, const char *key);

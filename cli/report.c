@@ -36,16 +36,8 @@
 #include "cli-util.h"
 #include "timeparse.h"
 #include "util.h"
+#include "report.h"
 #include "verbs.h"
-
-typedef enum ReportBy {
-        REPORT_BY_PROCESS,
-        REPORT_BY_COMM,
-        REPORT_BY_UNIT,
-        REPORT_BY_USER,
-        _REPORT_BY_MAX,
-        _REPORT_BY_INVALID = -1,
-} ReportBy;
 
 static const char *const report_by_names[_REPORT_BY_MAX] = {
         [REPORT_BY_PROCESS] = "process",
@@ -62,44 +54,9 @@ static const char *const report_by_sql[_REPORT_BY_MAX] = {
         [REPORT_BY_USER] = "p.uid",
 };
 
-typedef enum ReportFormat {
-        FORMAT_TABLE,
-        FORMAT_JSON,
-        FORMAT_CSV,
-} ReportFormat;
-
-typedef struct SourceRow {
-        char *domain, *source;
-        bool estimated;
-} SourceRow;
-
-typedef struct ReportRow {
-        int64_t key_int;
-        char *key_text;          /* for comm/unit; NULL for integer keys */
-        int64_t pid, start_ns, uid, ppid;
-        char *comm, *exe, *unit;
-        uint64_t cpu_ns;
-        double energy_j;
-        double *domain_j;        /* one per Report.domains name */
-} ReportRow;
-
-typedef struct Report {
-        ReportBy by;
-        uint64_t since, until;   /* selection: since < end_ns <= until */
-        uint64_t first_start;
-        int64_t n_intervals;
-        double measured, attributed, idle, unattributed;
-        uint64_t cpu_ns;
-        bool estimated;
-
-        SourceRow *sources;
-        size_t n_sources;
-        char **domains;          /* distinct domain names, sorted */
-        size_t n_domains;
-
-        ReportRow *rows;
-        size_t n_rows;
-} Report;
+const char *report_by_sql_expr(ReportBy by) {
+        return report_by_sql[by];
+}
 
 static void report_done(Report *r) {
         for (size_t i = 0; i < r->n_sources; i++) {
@@ -153,13 +110,15 @@ static int report_load(sqlite3 *db, Report *r) {
         char sql[1024];
         int rc, e;
 
-        e = prepare_range(db, "SELECT count(*), min(i.start_ns) FROM intervals i WHERE " RANGE, r, &st);
+        e = prepare_range(db, "SELECT count(*), min(i.start_ns), coalesce(sum(i.end_ns - i.start_ns), 0) "
+                          "FROM intervals i WHERE " RANGE, r, &st);
         if (e < 0)
                 return e;
         if ((rc = sqlite3_step(st)) != SQLITE_ROW)
                 return step_error(db, rc);
         r->n_intervals = sqlite3_column_int64(st, 0);
         r->first_start = (uint64_t) sqlite3_column_int64(st, 1);
+        r->duration_ns = (uint64_t) sqlite3_column_int64(st, 2);
         sqlite3_finalize(TAKE_PTR(st));
 
         e = prepare_range(db,
@@ -226,10 +185,15 @@ static int report_load(sqlite3 *db, Report *r) {
         sqlite3_finalize(TAKE_PTR(st));
 
         /* Rows, ordered by key so the per-domain query can be merged in. */
+        /* Per key and interval first, so that a group's presence counts each
+         * interval once (active_ns) however many processes it had then. */
         snprintf(sql, sizeof(sql),
-                 "SELECT %s, sum(s.cpu_ns), total(s.energy_j), p.pid, p.start_ns, p.comm, p.exe, "
-                 "p.unit, p.uid, p.ppid FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                 "JOIN processes p ON p.id = s.process_id WHERE " RANGE " GROUP BY 1 ORDER BY 1",
+                 "SELECT k, sum(c), total(e), sum(dur), pid, start_ns, comm, exe, unit, uid, ppid FROM "
+                 "(SELECT %s AS k, i.end_ns - i.start_ns AS dur, sum(s.cpu_ns) AS c, total(s.energy_j) AS e, "
+                 "p.pid AS pid, p.start_ns AS start_ns, p.comm AS comm, p.exe AS exe, p.unit AS unit, "
+                 "p.uid AS uid, p.ppid AS ppid FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                 "JOIN processes p ON p.id = s.process_id WHERE " RANGE " GROUP BY 1, i.id) "
+                 "GROUP BY k ORDER BY k",
                  report_by_sql[r->by]);
         e = prepare_range(db, sql, r, &st);
         if (e < 0)
@@ -249,13 +213,14 @@ static int report_load(sqlite3 *db, Report *r) {
                         p->key_int = sqlite3_column_int64(st, 0);
                 p->cpu_ns = (uint64_t) sqlite3_column_int64(st, 1);
                 p->energy_j = sqlite3_column_double(st, 2);
-                p->pid = sqlite3_column_int64(st, 3);
-                p->start_ns = sqlite3_column_int64(st, 4);
-                p->comm = column_strdup(st, 5);
-                p->exe = column_strdup(st, 6);
-                p->unit = column_strdup(st, 7);
-                p->uid = sqlite3_column_int64(st, 8);
-                p->ppid = sqlite3_column_int64(st, 9);
+                p->active_ns = (uint64_t) sqlite3_column_int64(st, 3);
+                p->pid = sqlite3_column_int64(st, 4);
+                p->start_ns = sqlite3_column_int64(st, 5);
+                p->comm = column_strdup(st, 6);
+                p->exe = column_strdup(st, 7);
+                p->unit = column_strdup(st, 8);
+                p->uid = sqlite3_column_int64(st, 9);
+                p->ppid = sqlite3_column_int64(st, 10);
                 p->domain_j = calloc(MAX(r->n_domains, (size_t) 1), sizeof(double));
                 if (!p->domain_j)
                         return -ENOMEM;
@@ -297,17 +262,49 @@ static int report_load(sqlite3 *db, Report *r) {
         return 0;
 }
 
+double report_row_watts(const ReportRow *row) {
+        return row->active_ns > 0 ? row->energy_j / ((double) row->active_ns / 1e9) : 0;
+}
+
+static int cmp_desc_double(double a, double b) {
+        return a == b ? 0 : a < b ? 1 : -1;
+}
+
+static int cmp_desc_u64(uint64_t a, uint64_t b) {
+        return a == b ? 0 : a < b ? 1 : -1;
+}
+
+static ReportSort sort_key;   /* for qsort */
+
 static int row_compare(const void *a, const void *b) {
         const ReportRow *x = a, *y = b;
-        if (x->energy_j != y->energy_j)
-                return x->energy_j < y->energy_j ? 1 : -1;
-        if (x->cpu_ns != y->cpu_ns)
-                return x->cpu_ns < y->cpu_ns ? 1 : -1;
-        return x->pid < y->pid ? -1 : x->pid > y->pid;
+        int c = 0;
+
+        switch (sort_key) {
+        case SORT_CPU:
+                c = cmp_desc_u64(x->cpu_ns, y->cpu_ns);
+                break;
+        case SORT_POWER:
+                c = cmp_desc_double(report_row_watts(x), report_row_watts(y));
+                break;
+        default:
+                break;
+        }
+        if (c == 0)
+                c = cmp_desc_double(x->energy_j, y->energy_j);
+        if (c == 0)
+                c = cmp_desc_u64(x->cpu_ns, y->cpu_ns);
+        if (c == 0)
+                c = x->pid < y->pid ? -1 : x->pid > y->pid;
+        if (c == 0)
+                c = strcmp(x->key_text ? x->key_text : "", y->key_text ? y->key_text : "");
+        if (c == 0)
+                c = x->key_int < y->key_int ? -1 : x->key_int > y->key_int;
+        return c;
 }
 
 /* The row's key as text: pid, comm, unit or user name. */
-static const char *row_key(const Report *r, const ReportRow *row, char *buf, size_t size) {
+const char *report_row_key(const Report *r, const ReportRow *row, char *buf, size_t size) {
         switch (r->by) {
         case REPORT_BY_PROCESS:
                 snprintf(buf, size, "%" PRIi64, row->pid);
@@ -323,7 +320,8 @@ static json_object *json_string_or_null(const char *s) {
         return s ? json_object_new_string(s) : NULL;
 }
 
-static void report_print_json(const Report *r, size_t limit, char since_s[static 64], char until_s[static 64]) {
+static void report_print_json(const Report *r, const Carbon *carbon, size_t limit, const char *since_s,
+                              const char *until_s) {
         json_object *o = json_object_new_object(), *a, *t;
         char buf[64];
 
@@ -348,14 +346,23 @@ static void report_print_json(const Report *r, size_t limit, char since_s[static
         json_object_object_add(t, "idle_joules", json_double_exact(r->idle));
         json_object_object_add(t, "unattributed_joules", json_double_exact(r->unattributed));
         json_object_object_add(t, "cpu_seconds", json_seconds_from_ns(r->cpu_ns));
+        json_object_object_add(t, "co2e_grams", json_double_exact(carbon_grams(carbon, r->measured)));
         json_object_object_add(o, "totals", t);
+
+        t = json_object_new_object();
+        json_object_object_add(t, "intensity_g_per_kwh", json_double_exact(carbon->g_per_kwh));
+        json_object_object_add(t, "origin", json_object_new_string(carbon->origin));
+        json_object_object_add(o, "carbon", t);
+        json_object_object_add(o, "sort", json_object_new_string(r->sort == SORT_CPU     ? "cpu"
+                                                                 : r->sort == SORT_POWER ? "power"
+                                                                                         : "energy"));
 
         a = json_object_new_array();
         for (size_t i = 0; i < r->n_rows && i < limit; i++) {
                 const ReportRow *row = &r->rows[i];
                 json_object *j = json_object_new_object(), *d;
 
-                json_object_object_add(j, "key", json_object_new_string(row_key(r, row, buf, sizeof(buf))));
+                json_object_object_add(j, "key", json_object_new_string(report_row_key(r, row, buf, sizeof(buf))));
                 if (r->by == REPORT_BY_PROCESS) {
                         json_object_object_add(j, "pid", json_object_new_int64(row->pid));
                         json_object_object_add(j, "start_time", json_object_new_string(
@@ -369,6 +376,8 @@ static void report_print_json(const Report *r, size_t limit, char since_s[static
                 }
                 json_object_object_add(j, "cpu_seconds", json_seconds_from_ns(row->cpu_ns));
                 json_object_object_add(j, "energy_joules", json_double_exact(row->energy_j));
+                json_object_object_add(j, "power_watts", json_double_exact(report_row_watts(row)));
+                json_object_object_add(j, "co2e_grams", json_double_exact(carbon_grams(carbon, row->energy_j)));
                 d = json_object_new_object();
                 for (size_t k = 0; k < r->n_domains; k++)
                         if (row->domain_j[k] != 0)
@@ -382,13 +391,13 @@ static void report_print_json(const Report *r, size_t limit, char since_s[static
         json_object_put(o);
 }
 
-static void report_print_csv(const Report *r, size_t limit) {
+static void report_print_csv(const Report *r, const Carbon *carbon, size_t limit) {
         char buf[64];
 
         fputs("key", stdout);
         if (r->by == REPORT_BY_PROCESS)
                 fputs(",pid,start_time,comm,exe,unit,user,uid,ppid", stdout);
-        fputs(",cpu_seconds,energy_joules,estimated", stdout);
+        fputs(",cpu_seconds,energy_joules,estimated,power_watts,co2e_grams", stdout);
         for (size_t k = 0; k < r->n_domains; k++) {
                 char h[128];
                 snprintf(h, sizeof(h), "joules:%s", r->domains[k]);
@@ -400,7 +409,7 @@ static void report_print_csv(const Report *r, size_t limit) {
         for (size_t i = 0; i < r->n_rows && i < limit; i++) {
                 const ReportRow *row = &r->rows[i];
 
-                csv_field(stdout, row_key(r, row, buf, sizeof(buf)));
+                csv_field(stdout, report_row_key(r, row, buf, sizeof(buf)));
                 if (r->by == REPORT_BY_PROCESS) {
                         printf(",%" PRIi64 ",", row->pid);
                         csv_field(stdout, format_iso8601((uint64_t) row->start_ns, true, buf, sizeof(buf)));
@@ -417,15 +426,19 @@ static void report_print_csv(const Report *r, size_t limit) {
                 printf(",%s", format_ns_as_seconds(row->cpu_ns, buf, sizeof(buf)));
                 printf(",%s", format_double(row->energy_j, buf, sizeof(buf)));
                 printf(",%s", r->estimated ? "true" : "false");
+                printf(",%s", format_double(report_row_watts(row), buf, sizeof(buf)));
+                printf(",%s", format_double(carbon_grams(carbon, row->energy_j), buf, sizeof(buf)));
                 for (size_t k = 0; k < r->n_domains; k++)
                         printf(",%s", format_double(row->domain_j[k], buf, sizeof(buf)));
                 fputs("\r\n", stdout);
         }
 }
 
-static void report_print_table(const Report *r, size_t limit, const char *since_s, const char *until_s) {
+static void report_print_table(const Report *r, const Carbon *carbon, size_t limit, const char *since_s,
+                               const char *until_s) {
         const char *est = r->estimated ? " (estimated)" : "";
-        char e1[64], e2[64], e3[64], e4[64], buf[64];
+        char e1[64], e2[64], e3[64], e4[64], buf[128];
+        double secs = (double) r->duration_ns / 1e9;
 
         printf("Energy from %s to %s, %" PRIi64 " interval%s\n", since_s, until_s, r->n_intervals,
                r->n_intervals == 1 ? "" : "s");
@@ -440,6 +453,9 @@ static void report_print_table(const Report *r, size_t limit, const char *since_
                format_energy(r->measured, true, e1, sizeof(e1)), format_energy(r->attributed, false, e2, sizeof(e2)),
                format_energy(r->idle, false, e3, sizeof(e3)), format_energy(r->unattributed, false, e4, sizeof(e4)),
                (double) r->cpu_ns / 1e9);
+        printf("Mean power %.2f W; carbon %s (%s)\n", secs > 0 ? r->measured / secs : 0.0,
+               format_co2(carbon_grams(carbon, r->measured), e1, sizeof(e1)),
+               format_carbon_origin(carbon, buf, sizeof(buf)));
         printf("\n");
 
         if (r->n_rows == 0) {
@@ -448,60 +464,60 @@ static void report_print_table(const Report *r, size_t limit, const char *since_
         }
 
         if (r->by == REPORT_BY_PROCESS)
-                printf("%8s %-16s %-28s %-12s %10s  ENERGY%s\n", "PID", "COMM", "UNIT", "USER", "CPU(s)", est);
+                printf("%7s %-15s %-20s %-8s %8s %8s %10s %11s%s\n", "PID", "COMM", "UNIT", "USER", "CPU(s)", "AVG(W)",
+                       "ENERGY", "gCO2e", est);
         else
-                printf("%-40s %10s  ENERGY%s\n",
-                       r->by == REPORT_BY_COMM ? "COMM" : r->by == REPORT_BY_UNIT ? "UNIT" : "USER", "CPU(s)", est);
+                printf("%-36s %8s %8s %10s %11s%s\n",
+                       r->by == REPORT_BY_COMM ? "COMM" : r->by == REPORT_BY_UNIT ? "UNIT" : "USER", "CPU(s)", "AVG(W)",
+                       "ENERGY", "gCO2e", est);
 
         for (size_t i = 0; i < r->n_rows && i < limit; i++) {
                 const ReportRow *row = &r->rows[i];
                 double cpu = (double) row->cpu_ns / 1e9;
+                double g = carbon_grams(carbon, row->energy_j);
 
                 format_energy(row->energy_j, false, e1, sizeof(e1));
+                snprintf(e2, sizeof(e2), g > 0 && g < 0.001 ? "%.2e" : "%.3f", g);
                 if (r->by == REPORT_BY_PROCESS)
-                        printf("%8" PRIi64 " %-16.16s %-28.28s %-12.12s %10.2f  %s\n", row->pid,
+                        printf("%7" PRIi64 " %-15.15s %-20.20s %-8.8s %8.2f %8.2f %10s %11s\n", row->pid,
                                row->comm ? row->comm : "-", row->unit ? row->unit : "-",
-                               cli_user_name((uint32_t) row->uid), cpu, e1);
+                               cli_user_name((uint32_t) row->uid), cpu, report_row_watts(row), e1, e2);
                 else
-                        printf("%-40.40s %10.2f  %s\n", row_key(r, row, buf, sizeof(buf)), cpu, e1);
+                        printf("%-36.36s %8.2f %8.2f %10s %11s\n", report_row_key(r, row, buf, sizeof(buf)), cpu,
+                               report_row_watts(row), e1, e2);
         }
         if (r->n_rows > limit)
                 printf("(%zu more; use --limit)\n", r->n_rows - limit);
 }
 
-static int usage_time(const char *opt, const char *arg) {
-        fprintf(stderr,
-                "joulectl: invalid %s '%s': expected a duration like 30s, 15m, 1h, 2d, an ISO 8601 time, "
-                "today, yesterday or boot\n",
-                opt, arg);
-        return EXIT_USAGE;
-}
-
-static uint64_t boot_realtime(void) {
-        uint64_t rt = now_ns(CLOCK_REALTIME), bt = now_ns(CLOCK_BOOTTIME);
-        return rt > bt ? rt - bt : 0;
-}
-
-int verb_report(int argc, char **argv, const CliGlobals *g) {
-        enum { ARG_SINCE = 0x100, ARG_UNTIL, ARG_BY, ARG_LIMIT, ARG_JSON, ARG_CSV };
+int verb_report(int argc, char **argv, const CliGlobals *g_in) {
+        enum { ARG_SINCE = 0x100, ARG_UNTIL, ARG_BY, ARG_LIMIT, ARG_JSON, ARG_CSV, ARG_HTML, ARG_SORT, ARG_CARBON };
         static const struct option options[] = {
                 { "since", required_argument, NULL, ARG_SINCE },
                 { "until", required_argument, NULL, ARG_UNTIL },
                 { "by", required_argument, NULL, ARG_BY },
+                { "sort", required_argument, NULL, ARG_SORT },
                 { "limit", required_argument, NULL, ARG_LIMIT },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "csv", no_argument, NULL, ARG_CSV },
+                { "html", required_argument, NULL, ARG_HTML },
+                { "carbon-intensity", required_argument, NULL, ARG_CARBON },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
+        static const char *const sort_names[_SORT_MAX] = {
+                [SORT_ENERGY] = "energy", [SORT_CPU] = "cpu", [SORT_POWER] = "power"
+        };
         _cleanup_(store_freep) Store *store = NULL;
-        Report r = { .by = REPORT_BY_PROCESS };
-        uint64_t now = now_ns(CLOCK_REALTIME), boot = boot_realtime();
+        CliGlobals g = *g_in;
+        Report r = { .by = REPORT_BY_PROCESS, .sort = SORT_ENERGY };
+        uint64_t now = now_ns(CLOCK_REALTIME), boot = cli_boot_realtime();
         bool have_since = false, have_until = false, have_limit = false;
         ReportFormat format = FORMAT_TABLE;
         char since_s[64], until_s[64];
-        const char *until_arg = NULL;
+        const char *until_arg = NULL, *html_path = NULL;
         uint64_t limit = 0;
+        Carbon carbon;
         int c, e, ret;
 
         r.since = 0;
@@ -512,12 +528,12 @@ int verb_report(int argc, char **argv, const CliGlobals *g) {
                 switch (c) {
                 case ARG_SINCE:
                         if (parse_time_spec(optarg, now, boot, &r.since) < 0)
-                                return usage_time("--since", optarg);
+                                return cli_usage_time("--since", optarg);
                         have_since = true;
                         break;
                 case ARG_UNTIL:
                         if (parse_time_spec(optarg, now, boot, &r.until) < 0)
-                                return usage_time("--until", optarg);
+                                return cli_usage_time("--until", optarg);
                         have_until = true;
                         until_arg = optarg;
                         break;
@@ -534,6 +550,19 @@ int verb_report(int argc, char **argv, const CliGlobals *g) {
                         r.by = by;
                         break;
                 }
+                case ARG_SORT: {
+                        ReportSort so = _SORT_INVALID;
+                        for (int i = 0; i < _SORT_MAX; i++)
+                                if (strcmp(optarg, sort_names[i]) == 0)
+                                        so = (ReportSort) i;
+                        if (so == _SORT_INVALID) {
+                                fprintf(stderr, "joulectl: invalid --sort '%s': expected energy, cpu or power\n",
+                                        optarg);
+                                return EXIT_USAGE;
+                        }
+                        r.sort = so;
+                        break;
+                }
                 case ARG_LIMIT:
                         if (parse_u64(optarg, &limit) < 0 || limit > 100000000) {
                                 fprintf(stderr,
@@ -545,26 +574,41 @@ int verb_report(int argc, char **argv, const CliGlobals *g) {
                         have_limit = true;
                         break;
                 case ARG_JSON:
-                case ARG_CSV: {
-                        ReportFormat f = c == ARG_JSON ? FORMAT_JSON : FORMAT_CSV;
+                case ARG_CSV:
+                case ARG_HTML: {
+                        ReportFormat f = c == ARG_JSON ? FORMAT_JSON : c == ARG_CSV ? FORMAT_CSV : FORMAT_HTML;
                         if (format != FORMAT_TABLE && format != f) {
-                                fprintf(stderr, "joulectl: --json and --csv cannot be combined; choose one\n");
+                                fprintf(stderr, "joulectl: --json, --csv and --html cannot be combined; choose one\n");
                                 return EXIT_USAGE;
+                        }
+                        if (c == ARG_HTML) {
+                                if (!*optarg) {
+                                        fprintf(stderr, "joulectl: invalid --html '': expected an output file "
+                                                        "name (- for standard output)\n");
+                                        return EXIT_USAGE;
+                                }
+                                html_path = optarg;
                         }
                         format = f;
                         break;
                 }
+                case ARG_CARBON:
+                        if (cli_carbon_parse(optarg, NULL) < 0)
+                                return cli_carbon_usage(optarg);
+                        g.carbon_arg = optarg;
+                        break;
                 case 'h':
                         printf("Usage: joulectl report [--since T] [--until T] [--by process|comm|unit|user]\n"
-                               "                       [--limit N] [--json|--csv]\n");
+                               "                       [--sort energy|cpu|power] [--limit N]\n"
+                               "                       [--json|--csv|--html FILE] [--carbon-intensity G]\n");
                         return 0;
                 case ':':
                         fprintf(stderr, "joulectl: option '%s' of report needs an argument\n", argv[optind - 1]);
                         return EXIT_USAGE;
                 default:
                         fprintf(stderr,
-                                "joulectl: unknown option '%s' for report (accepted: --since, --until, --by, "
-                                "--limit, --json, --csv)\n",
+                                "joulectl: unknown option '%s' for report (accepted: --since, --until, --by, --sort, "
+                                "--limit, --json, --csv, --html, --carbon-intensity)\n",
                                 argv[optind - 1]);
                         return EXIT_USAGE;
                 }
@@ -579,13 +623,16 @@ int verb_report(int argc, char **argv, const CliGlobals *g) {
                 return EXIT_USAGE;
         }
         if (!have_limit)
-                limit = format == FORMAT_TABLE ? 20 : 0;
+                limit = format == FORMAT_TABLE ? 20 : format == FORMAT_HTML ? 50 : 0;
         if (limit == 0)
                 limit = SIZE_MAX;
+        if (g.parse_only)
+                return 0;
 
-        ret = cli_open_store(g, &store);
+        ret = cli_open_store(&g, &store);
         if (ret != 0)
                 return ret;
+        cli_carbon_resolve(&g, store, &carbon);
 
         e = report_load(store_db(store), &r);
         if (e < 0) {
@@ -594,6 +641,7 @@ int verb_report(int argc, char **argv, const CliGlobals *g) {
                 report_done(&r);
                 return 1;
         }
+        sort_key = r.sort;
         qsort(r.rows, r.n_rows, sizeof(r.rows[0]), row_compare);
 
         format_iso8601(have_since ? r.since : r.n_intervals > 0 ? r.first_start : (have_until ? r.until : now),
@@ -602,13 +650,31 @@ int verb_report(int argc, char **argv, const CliGlobals *g) {
 
         switch (format) {
         case FORMAT_JSON:
-                report_print_json(&r, (size_t) limit, since_s, until_s);
+                report_print_json(&r, &carbon, (size_t) limit, since_s, until_s);
                 break;
         case FORMAT_CSV:
-                report_print_csv(&r, (size_t) limit);
+                report_print_csv(&r, &carbon, (size_t) limit);
                 break;
+        case FORMAT_HTML: {
+                bool to_stdout = strcmp(html_path, "-") == 0;
+                FILE *f = to_stdout ? stdout : fopen(html_path, "we");
+                if (!f) {
+                        fprintf(stderr, "joulectl: cannot write --html '%s': %s\n", html_path, strerror(errno));
+                        report_done(&r);
+                        return 1;
+                }
+                e = report_write_html(store_db(store), &r, &carbon, (size_t) limit, since_s, until_s, f);
+                if (!to_stdout && fclose(f) != 0 && e >= 0)
+                        e = -errno;
+                if (e < 0) {
+                        fprintf(stderr, "joulectl: cannot write --html '%s': %s\n", html_path, strerror(-e));
+                        report_done(&r);
+                        return 1;
+                }
+                break;
+        }
         default:
-                report_print_table(&r, (size_t) limit, since_s, until_s);
+                report_print_table(&r, &carbon, (size_t) limit, since_s, until_s);
         }
         report_done(&r);
         if (fflush(stdout) != 0 || ferror(stdout)) {

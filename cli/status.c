@@ -404,6 +404,8 @@ int verb_status(int argc, char **argv, const CliGlobals *g) {
                 fprintf(stderr, "joulectl: unexpected argument '%s' for status (accepted: --json)\n", argv[optind]);
                 return EXIT_USAGE;
         }
+        if (g->parse_only)
+                return 0;
 
         r = cli_open_store(g, &store);
         if (r != 0)

@@ -8,10 +8,25 @@
  * message naming the bad argument and what is accepted). */
 
 #define EXIT_USAGE 2
+/* joulectl run --budget: the mean energy exceeded the budget. */
+#define EXIT_OVER_BUDGET 3
 
 typedef struct CliGlobals {
         const char *db_path;
+        /* --carbon-intensity or $JOULED_CARBON_INTENSITY; NULL: the daemon's
+         * configured figure (daemon_state carbon_g_per_kwh), else the default. */
+        const char *carbon_arg;
+        /* Fuzzing: parse and validate the arguments, then return without
+         * touching the database, the terminal or running anything. */
+        bool parse_only;
 } CliGlobals;
 
 int verb_status(int argc, char **argv, const CliGlobals *g);
 int verb_report(int argc, char **argv, const CliGlobals *g);
+int verb_top(int argc, char **argv, const CliGlobals *g);
+int verb_run(int argc, char **argv, const CliGlobals *g);
+int verb_export(int argc, char **argv, const CliGlobals *g);
+
+/* The whole of joulectl's main(), for the program and the argument fuzzer.
+ * parse_only: see CliGlobals. */
+int joulectl_main(int argc, char **argv, bool parse_only);

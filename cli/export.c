@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* joulectl export: raw interval data for notebooks and spreadsheets.
+ *
+ * One record per interval, process and domain ("long" format, so that any
+ * set of domains fits one fixed set of columns). A process with CPU time but
+ * no energy in an interval gets one record with an empty domain and 0 J.
+ * Intervals are selected like report's: since < interval_end <= until;
+ * without --since, all stored data.
+ *
+ * Fields (CSV columns in this order; JSON: an array of objects with these
+ * keys, numbers exact, times ISO 8601 UTC with milliseconds):
+ *   interval_start, interval_end, duration_seconds, pid, start_time, comm,
+ *   exe, unit, user, uid, ppid, cpu_seconds (the process's CPU time in the
+ *   interval, repeated on each of its domain records), domain, source,
+ *   estimated, host_total (whether the domain counts in the host total:
+ *   summing energy_joules over host_total records gives no double counting),
+ *   energy_joules.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "cli-util.h"
+#include "timeparse.h"
+#include "util.h"
+#include "verbs.h"
+
+static void stmt_finalizep(sqlite3_stmt **st) {
+        sqlite3_finalize(*st);
+}
+
+static const char *text_or(sqlite3_stmt *st, int i, const char *fallback) {
+        const unsigned char *t = sqlite3_column_text(st, i);
+        return t ? (const char *) t : fallback;
+}
+
+static int export_run(Store *store, uint64_t since, uint64_t until, bool json) {
+        _cleanup_(stmt_finalizep) sqlite3_stmt *st = NULL;
+        sqlite3 *db = store_db(store);
+        char b1[64], b2[64], b3[64], b4[64];
+        bool first = true;
+        int rc;
+
+        rc = sqlite3_prepare_v2(
+                db,
+                "SELECT i.start_ns, i.end_ns, p.pid, p.start_ns, p.comm, p.exe, p.unit, p.uid, p.ppid, s.cpu_ns, "
+                "d.name, d.source, d.estimated, sd.energy_j, idm.host_total "
+                "FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                "JOIN processes p ON p.id = s.process_id "
+                "LEFT JOIN sample_domains sd ON sd.interval_id = i.id AND sd.process_id = s.process_id "
+                "LEFT JOIN domains d ON d.id = sd.domain_id "
+                "LEFT JOIN interval_domains idm ON idm.interval_id = i.id AND idm.domain_id = sd.domain_id "
+                "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 ORDER BY i.end_ns, p.pid, p.id, d.name",
+                -1, &st, NULL);
+        if (rc != SQLITE_OK) {
+                fprintf(stderr, "joulectl: cannot query database: %s\n", sqlite3_errmsg(db));
+                return 1;
+        }
+        sqlite3_bind_int64(st, 1, (int64_t) since);
+        sqlite3_bind_int64(st, 2, (int64_t) until);
+
+        if (json)
+                fputs("[", stdout);
+        else
+                fputs("interval_start,interval_end,duration_seconds,pid,start_time,comm,exe,unit,user,uid,ppid,"
+                      "cpu_seconds,domain,source,estimated,host_total,energy_joules\r\n",
+                      stdout);
+
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                uint64_t start = (uint64_t) sqlite3_column_int64(st, 0), end = (uint64_t) sqlite3_column_int64(st, 1);
+                uint64_t pstart = (uint64_t) sqlite3_column_int64(st, 3), cpu = (uint64_t) sqlite3_column_int64(st, 9);
+                uint32_t uid = (uint32_t) sqlite3_column_int64(st, 7);
+                bool has_domain = sqlite3_column_type(st, 10) != SQLITE_NULL;
+                double energy = has_domain ? sqlite3_column_double(st, 13) : 0;
+
+                if (json) {
+                        json_object *o = json_object_new_object();
+                        const char *s;
+
+                        json_object_object_add(o, "interval_start",
+                                               json_object_new_string(format_iso8601(start, true, b1, sizeof(b1))));
+                        json_object_object_add(o, "interval_end",
+                                               json_object_new_string(format_iso8601(end, true, b1, sizeof(b1))));
+                        json_object_object_add(o, "duration_seconds", json_seconds_from_ns(end > start ? end - start : 0));
+                        json_object_object_add(o, "pid", json_object_new_int64(sqlite3_column_int64(st, 2)));
+                        json_object_object_add(o, "start_time",
+                                               json_object_new_string(format_iso8601(pstart, true, b1, sizeof(b1))));
+                        json_object_object_add(o, "comm", json_object_new_string(text_or(st, 4, "")));
+                        s = text_or(st, 5, NULL);
+                        json_object_object_add(o, "exe", s ? json_object_new_string(s) : NULL);
+                        s = text_or(st, 6, NULL);
+                        json_object_object_add(o, "unit", s ? json_object_new_string(s) : NULL);
+                        json_object_object_add(o, "user", json_object_new_string(cli_user_name(uid)));
+                        json_object_object_add(o, "uid", json_object_new_int64(uid));
+                        json_object_object_add(o, "ppid", json_object_new_int64(sqlite3_column_int64(st, 8)));
+                        json_object_object_add(o, "cpu_seconds", json_seconds_from_ns(cpu));
+                        json_object_object_add(o, "domain", has_domain ? json_object_new_string(text_or(st, 10, "")) : NULL);
+                        json_object_object_add(o, "source", has_domain ? json_object_new_string(text_or(st, 11, "")) : NULL);
+                        json_object_object_add(o, "estimated", json_object_new_boolean(sqlite3_column_int(st, 12)));
+                        json_object_object_add(o, "host_total", json_object_new_boolean(sqlite3_column_int(st, 14)));
+                        json_object_object_add(o, "energy_joules", json_double_exact(energy));
+                        printf("%s\n%s", first ? "" : ",",
+                               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                        json_object_put(o);
+                } else {
+                        printf("%s,%s,%s,%" PRIi64 ",%s,", format_iso8601(start, true, b1, sizeof(b1)),
+                               format_iso8601(end, true, b2, sizeof(b2)),
+                               format_ns_as_seconds(end > start ? end - start : 0, b3, sizeof(b3)),
+                               (int64_t) sqlite3_column_int64(st, 2), format_iso8601(pstart, true, b4, sizeof(b4)));
+                        csv_field(stdout, text_or(st, 4, ""));
+                        fputc(',', stdout);
+                        csv_field(stdout, text_or(st, 5, ""));
+                        fputc(',', stdout);
+                        csv_field(stdout, text_or(st, 6, ""));
+                        fputc(',', stdout);
+                        csv_field(stdout, cli_user_name(uid));
+                        printf(",%" PRIu32 ",%" PRIi64 ",%s,", uid, (int64_t) sqlite3_column_int64(st, 8),
+                               format_ns_as_seconds(cpu, b1, sizeof(b1)));
+                        csv_field(stdout, text_or(st, 10, ""));
+                        fputc(',', stdout);
+                        csv_field(stdout, text_or(st, 11, ""));
+                        printf(",%s,%s,%s\r\n", sqlite3_column_int(st, 12) ? "true" : "false",
+                               sqlite3_column_int(st, 14) ? "true" : "false", format_double(energy, b1, sizeof(b1)));
+                }
+                first = false;
+        }
+        if (json)
+                fputs(first ? "]\n" : "\n]\n", stdout);
+        if (rc != SQLITE_DONE) {
+                fprintf(stderr, "joulectl: cannot read database: %s\n", sqlite3_errmsg(db));
+                return 1;
+        }
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "joulectl: cannot write output: %s\n", strerror(errno));
+                return 1;
+        }
+        return 0;
+}
+
+int verb_export(int argc, char **argv, const CliGlobals *g) {
+        enum { ARG_SINCE = 0x100, ARG_UNTIL, ARG_FORMAT };
+        static const struct option options[] = {
+                { "since", required_argument, NULL, ARG_SINCE },
+                { "until", required_argument, NULL, ARG_UNTIL },
+                { "format", required_argument, NULL, ARG_FORMAT },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        _cleanup_(store_freep) Store *store = NULL;
+        uint64_t now = now_ns(CLOCK_REALTIME), boot = cli_boot_realtime();
+        uint64_t since = 0, until = (uint64_t) INT64_MAX;
+        const char *until_arg = NULL;
+        bool json = false;
+        int c, r;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+                switch (c) {
+                case ARG_SINCE:
+                        if (parse_time_spec(optarg, now, boot, &since) < 0)
+                                return cli_usage_time("--since", optarg);
+                        break;
+                case ARG_UNTIL:
+                        if (parse_time_spec(optarg, now, boot, &until) < 0)
+                                return cli_usage_time("--until", optarg);
+                        until_arg = optarg;
+                        break;
+                case ARG_FORMAT:
+                        if (strcmp(optarg, "json") == 0)
+                                json = true;
+                        else if (strcmp(optarg, "csv") == 0)
+                                json = false;
+                        else {
+                                fprintf(stderr, "joulectl: invalid --format '%s': expected csv or json\n", optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case 'h':
+                        printf("Usage: joulectl export [--since T] [--until T] [--format csv|json]\n"
+                               "One record per interval, process and domain; without --since, all data.\n");
+                        return 0;
+                case ':':
+                        fprintf(stderr, "joulectl: option '%s' of export needs an argument\n", argv[optind - 1]);
+                        return EXIT_USAGE;
+                default:
+                        fprintf(stderr,
+                                "joulectl: unknown option '%s' for export (accepted: --since, --until, --format)\n",
+                                argv[optind - 1]);
+                        return EXIT_USAGE;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "joulectl: unexpected argument '%s' for export (it takes options only)\n",
+                        argv[optind]);
+                return EXIT_USAGE;
+        }
+        if (until_arg && since >= until) {
+                fprintf(stderr, "joulectl: invalid --until '%s': must be later than --since\n", until_arg);
+                return EXIT_USAGE;
+        }
+        if (g->parse_only)
+                return 0;
+
+        r = cli_open_store(g, &store);
+        if (r != 0)
+                return r;
+        return export_run(store, since, until, json);
+}

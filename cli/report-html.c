@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* joulectl report --html FILE: one self-contained HTML file. The charts are
+ * SVG drawn here (no scripts, no fonts or styles fetched from anywhere):
+ *   1. power over time: stacked areas of the top consumers (up to 6 rows of
+ *      the report, in its sort order), "other processes", and the host's
+ *      measured power as a line above them (idle and unattributed power is
+ *      the gap between the stack and the line);
+ *   2. energy share by group: one bar per row, as a share of the measured
+ *      host energy;
+ *   3. the table of the report (its --limit, 50 by default).
+ * The time axis is cut into at most 240 buckets; an interval counts in the
+ * bucket holding its middle; a bucket's power is its energy over its length. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "report.h"
+#include "util.h"
+
+#define TOP_SERIES 6
+#define MAX_BUCKETS 240
+#define CHART_W 1000
+#define CHART_H 320
+#define PAD_L 70
+#define PAD_R 20
+#define PAD_T 20
+#define PAD_B 40
+
+static const char *const palette[] = {
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#7f7f7f", "#17becf",
+};
+
+static void html_escape(FILE *f, const char *s) {
+        for (; s && *s; s++)
+                switch (*s) {
+                case '<': fputs("&lt;", f); break;
+                case '>': fputs("&gt;", f); break;
+                case '&': fputs("&amp;", f); break;
+                case '"': fputs("&quot;", f); break;
+                case '\'': fputs("&#39;", f); break;
+                default:
+                        /* Control characters would make the document invalid. */
+                        if ((unsigned char) *s < 0x20 && *s != '\t' && *s != '\n')
+                                fputc('?', f);
+                        else
+                                fputc(*s, f);
+                }
+}
+
+static void finalizep(sqlite3_stmt **st) {
+        sqlite3_finalize(*st);
+}
+
+/* Which of the first n rows has this key (the query's column 0)? -1: none. */
+static int series_of(const Report *r, size_t n, sqlite3_stmt *st) {
+        bool text = sqlite3_column_type(st, 0) == SQLITE_TEXT;
+        const char *kt = text ? (const char *) sqlite3_column_text(st, 0) : NULL;
+        int64_t ki = text ? 0 : sqlite3_column_int64(st, 0);
+
+        for (size_t i = 0; i < n; i++) {
+                const ReportRow *row = &r->rows[i];
+                if (text ? streq_ptr(row->key_text, kt) : (!row->key_text && row->key_int == ki))
+                        return (int) i;
+        }
+        return -1;
+}
+
+typedef struct Series {
+        size_t n_buckets, n_series;     /* n_series = top rows + "other" */
+        uint64_t t0, t1;
+        double *energy;                 /* [bucket][series] */
+        double *host;                   /* [bucket] measured */
+} Series;
+
+static int bucket_of(const Series *s, uint64_t start, uint64_t end) {
+        uint64_t mid = start / 2 + end / 2, span = s->t1 - s->t0;
+        if (mid < s->t0)
+                return 0;
+        if (span == 0)
+                return 0;
+        size_t b = (size_t) ((double) (mid - s->t0) / (double) span * (double) s->n_buckets);
+        return (int) MIN(b, s->n_buckets - 1);
+}
+
+static int series_load(sqlite3 *db, const Report *r, Series *s) {
+        _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+        char sql[1024];
+        int rc;
+
+        s->n_series = MIN(r->n_rows, (size_t) TOP_SERIES) + 1;
+        s->n_buckets = (size_t) MIN((uint64_t) MAX_BUCKETS, (uint64_t) MAX(r->n_intervals, (int64_t) 1));
+        s->energy = calloc(s->n_buckets * s->n_series, sizeof(double));
+        s->host = calloc(s->n_buckets, sizeof(double));
+        if (!s->energy || !s->host)
+                return -ENOMEM;
+
+        rc = sqlite3_prepare_v2(db, "SELECT min(start_ns), max(end_ns) FROM intervals WHERE end_ns > ?1 AND end_ns <= ?2",
+                                -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                goto fail;
+        sqlite3_bind_int64(st, 1, (int64_t) r->since);
+        sqlite3_bind_int64(st, 2, (int64_t) r->until);
+        if (sqlite3_step(st) != SQLITE_ROW)
+                goto fail;
+        s->t0 = (uint64_t) sqlite3_column_int64(st, 0);
+        s->t1 = (uint64_t) sqlite3_column_int64(st, 1);
+        sqlite3_finalize(TAKE_PTR(st));
+        if (s->t1 <= s->t0)
+                return 0;
+
+        rc = sqlite3_prepare_v2(db,
+                                "SELECT i.start_ns, i.end_ns, total(idm.measured_j) FROM intervals i "
+                                "JOIN interval_domains idm ON idm.interval_id = i.id "
+                                "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 AND idm.host_total = 1 GROUP BY i.id",
+                                -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                goto fail;
+        sqlite3_bind_int64(st, 1, (int64_t) r->since);
+        sqlite3_bind_int64(st, 2, (int64_t) r->until);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                s->host[bucket_of(s, (uint64_t) sqlite3_column_int64(st, 0), (uint64_t) sqlite3_column_int64(st, 1))] +=
+                        sqlite3_column_double(st, 2);
+        if (rc != SQLITE_DONE)
+                goto fail;
+        sqlite3_finalize(TAKE_PTR(st));
+
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s, i.start_ns, i.end_ns, total(s.energy_j) FROM intervals i "
+                 "JOIN samples s ON s.interval_id = i.id JOIN processes p ON p.id = s.process_id "
+                 "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY 1, i.id",
+                 report_by_sql_expr(r->by));
+        rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                goto fail;
+        sqlite3_bind_int64(st, 1, (int64_t) r->since);
+        sqlite3_bind_int64(st, 2, (int64_t) r->until);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                int k = series_of(r, s->n_series - 1, st);
+                int b = bucket_of(s, (uint64_t) sqlite3_column_int64(st, 1), (uint64_t) sqlite3_column_int64(st, 2));
+                s->energy[(size_t) b * s->n_series + (k < 0 ? s->n_series - 1 : (size_t) k)] +=
+                        sqlite3_column_double(st, 3);
+        }
+        if (rc != SQLITE_DONE)
+                goto fail;
+        return 0;
+
+fail:
+        fprintf(stderr, "joulectl: cannot read database: %s\n", sqlite3_errmsg(db));
+        return store_errno(rc == SQLITE_OK ? SQLITE_ERROR : rc);
+}
+
+static void series_done(Series *s) {
+        free(s->energy);
+        free(s->host);
+}
+
+/* A "nice" axis maximum ≥ v: 1, 2, 5 × 10^k. */
+static double nice_max(double v) {
+        double p;
+        if (!(v > 0) || !isfinite(v))
+                return 1;
+        p = pow(10, floor(log10(v)));
+        if (v <= p)
+                return p;
+        if (v <= 2 * p)
+                return 2 * p;
+        if (v <= 5 * p)
+                return 5 * p;
+        return 10 * p;
+}
+
+static void write_power_chart(FILE *f, const Report *r, const Series *s) {
+        double bucket_s = (double) (s->t1 - s->t0) / 1e9 / (double) s->n_buckets;
+        double ymax = 0, pw = CHART_W - PAD_L - PAD_R, ph = CHART_H - PAD_T - PAD_B;
+        char buf[128];
+
+        if (s->t1 <= s->t0 || bucket_s <= 0) {
+                fputs("<p>No intervals in this range.</p>\n", f);
+                return;
+        }
+        for (size_t b = 0; b < s->n_buckets; b++) {
+                double sum = 0;
+                for (size_t k = 0; k < s->n_series; k++)
+                        sum += s->energy[b * s->n_series + k];
+                ymax = MAX(ymax, MAX(sum, s->host[b]) / bucket_s);
+        }
+        ymax = nice_max(ymax);
+
+        fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                   "role=\"img\" aria-label=\"power over time\">\n",
+                CHART_W, CHART_H, CHART_W, CHART_H);
+        fprintf(f, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", CHART_W, CHART_H);
+        /* Grid and y labels. */
+        for (int i = 0; i <= 4; i++) {
+                double y = PAD_T + ph - ph * i / 4.0;
+                fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#dddddd\"/>\n", PAD_L, y,
+                        CHART_W - PAD_R, y);
+                fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" font-size=\"12\">%.3g W</text>\n",
+                        PAD_L - 6, y + 4, ymax * i / 4.0);
+        }
+        /* Stacked areas, bottom up. */
+        for (size_t k = 0; k < s->n_series; k++) {
+                fprintf(f, "<path fill=\"%s\" fill-opacity=\"0.85\" stroke=\"none\" d=\"", palette[k % ELEMENTSOF(palette)]);
+                /* Top edge left to right, then bottom edge right to left. */
+                for (size_t b = 0; b < s->n_buckets; b++) {
+                        double top = 0;
+                        for (size_t j = 0; j <= k; j++)
+                                top += s->energy[b * s->n_series + j];
+                        double x0 = PAD_L + pw * (double) b / (double) s->n_buckets;
+                        double x1 = PAD_L + pw * (double) (b + 1) / (double) s->n_buckets;
+                        double y = PAD_T + ph - ph * MIN(top / bucket_s / ymax, 1.0);
+                        fprintf(f, "%s%.1f %.1f L%.1f %.1f ", b == 0 ? "M" : "L", x0, y, x1, y);
+                }
+                for (size_t b = s->n_buckets; b-- > 0;) {
+                        double bottom = 0;
+                        for (size_t j = 0; j < k; j++)
+                                bottom += s->energy[b * s->n_series + j];
+                        double x0 = PAD_L + pw * (double) b / (double) s->n_buckets;
+                        double x1 = PAD_L + pw * (double) (b + 1) / (double) s->n_buckets;
+                        double y = PAD_T + ph - ph * MIN(bottom / bucket_s / ymax, 1.0);
+                        fprintf(f, "L%.1f %.1f L%.1f %.1f ", x1, y, x0, y);
+                }
+                fputs("Z\"/>\n", f);
+        }
+        /* Host measured power. */
+        fputs("<polyline fill=\"none\" stroke=\"#000000\" stroke-width=\"2\" points=\"", f);
+        for (size_t b = 0; b < s->n_buckets; b++) {
+                double x = PAD_L + pw * ((double) b + 0.5) / (double) s->n_buckets;
+                double y = PAD_T + ph - ph * MIN(s->host[b] / bucket_s / ymax, 1.0);
+                fprintf(f, "%.1f,%.1f ", x, y);
+        }
+        fputs("\"/>\n", f);
+        /* Axes and time labels. */
+        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#333333\"/>\n", PAD_L, PAD_T + ph,
+                CHART_W - PAD_R, PAD_T + ph);
+        for (int i = 0; i <= 4; i++) {
+                uint64_t t = s->t0 + (uint64_t) ((double) (s->t1 - s->t0) * i / 4.0);
+                fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\" font-size=\"12\">%s</text>\n",
+                        PAD_L + pw * i / 4.0, CHART_H - 12, i == 0 ? "start" : i == 4 ? "end" : "middle",
+                        format_iso8601(t, false, buf, sizeof(buf)));
+        }
+        fputs("</svg>\n<div class=\"legend\">", f);
+        for (size_t k = 0; k < s->n_series; k++) {
+                fprintf(f, "<span><i style=\"background:%s\"></i>", palette[k % ELEMENTSOF(palette)]);
+                if (k + 1 < s->n_series) {
+                        html_escape(f, report_row_key(r, &r->rows[k], buf, sizeof(buf)));
+                        if (r->by == REPORT_BY_PROCESS && r->rows[k].comm) {
+                                fputs(" ", f);
+                                html_escape(f, r->rows[k].comm);
+                        }
+                } else
+                        fputs("other processes", f);
+                fputs("</span> ", f);
+        }
+        fputs("<span><i style=\"background:#000000;height:3px\"></i>host measured (includes idle)</span></div>\n", f);
+}
+
+static void write_share_chart(FILE *f, const Report *r, size_t limit) {
+        size_t n = MIN(MIN(r->n_rows, limit), (size_t) 15);
+        double total = MAX(r->measured, r->attributed), max_share = 0;
+        int h = (int) n * 24 + 10, label_w = 260, bar_w = CHART_W - label_w - 120;
+        char buf[128], e[64];
+
+        if (n == 0 || total <= 0) {
+                fputs("<p>No energy attributed in this range.</p>\n", f);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                max_share = MAX(max_share, r->rows[i].energy_j / total);
+        max_share = max_share > 0 ? max_share : 1;
+
+        fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                   "role=\"img\" aria-label=\"energy share\">\n",
+                CHART_W, h, CHART_W, h);
+        for (size_t i = 0; i < n; i++) {
+                const ReportRow *row = &r->rows[i];
+                double share = row->energy_j / total;
+                int y = 5 + (int) i * 24;
+                fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" font-size=\"13\">", label_w - 8, y + 15);
+                html_escape(f, report_row_key(r, row, buf, sizeof(buf)));
+                if (r->by == REPORT_BY_PROCESS && row->comm) {
+                        fputs(" ", f);
+                        html_escape(f, row->comm);
+                }
+                fputs("</text>\n", f);
+                fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"18\" fill=\"%s\"/>\n", label_w, y + 2,
+                        MAX(1.0, bar_w * share / max_share), palette[i % ELEMENTSOF(palette)]);
+                fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"12\">%.1f%% (%s)</text>\n",
+                        label_w + MAX(1.0, bar_w * share / max_share) + 6, y + 15, share * 100,
+                        format_energy(row->energy_j, false, e, sizeof(e)));
+        }
+        fputs("</svg>\n", f);
+}
+
+int report_write_html(sqlite3 *db, const Report *r, const Carbon *carbon, size_t limit, const char *since_s,
+                      const char *until_s, FILE *f) {
+        Series s = {};
+        char e1[64], e2[64], e3[64], e4[64], buf[128];
+        double secs = (double) r->duration_ns / 1e9;
+        int e;
+
+        e = series_load(db, r, &s);
+        if (e < 0) {
+                series_done(&s);
+                return e;
+        }
+
+        fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+              "<meta name=\"viewport\" content=\"width=device-width\">\n<title>jouled energy report</title>\n"
+              "<style>body{font-family:sans-serif;margin:24px;color:#222;background:#fafafa}"
+              "h1{font-size:22px}h2{font-size:17px;margin-top:28px}"
+              "table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;border-bottom:1px solid #ddd}"
+              "td.n,th.n{text-align:right}.legend span{margin-right:14px;font-size:13px}"
+              ".legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle}"
+              ".est{color:#b35900;font-weight:bold}.summary td{border:none}</style>\n</head><body>\n",
+              f);
+        fputs("<h1>jouled energy report</h1>\n<table class=\"summary\">\n", f);
+        fprintf(f, "<tr><td>Range</td><td>%s to %s (%" PRIi64 " intervals, %.0f s)</td></tr>\n", since_s, until_s,
+                r->n_intervals, secs);
+        fputs("<tr><td>Sources</td><td>", f);
+        if (r->n_sources == 0)
+                fputs("none", f);
+        for (size_t i = 0; i < r->n_sources; i++) {
+                fputs(i > 0 ? ", " : "", f);
+                html_escape(f, r->sources[i].domain);
+                fputs(" (", f);
+                html_escape(f, r->sources[i].source);
+                fputs(r->sources[i].estimated ? ", <span class=\"est\">estimated</span>)" : ")", f);
+        }
+        fputs("</td></tr>\n", f);
+        fprintf(f, "<tr><td>Measured%s</td><td>%s = attributed %s + idle %s + unattributed %s</td></tr>\n",
+                r->estimated ? " <span class=\"est\">(estimated)</span>" : "",
+                format_energy(r->measured, true, e1, sizeof(e1)), format_energy(r->attributed, false, e2, sizeof(e2)),
+                format_energy(r->idle, false, e3, sizeof(e3)), format_energy(r->unattributed, false, e4, sizeof(e4)));
+        fprintf(f, "<tr><td>Mean power</td><td>%.2f W; CPU %.1f s</td></tr>\n", secs > 0 ? r->measured / secs : 0.0,
+                (double) r->cpu_ns / 1e9);
+        fprintf(f, "<tr><td>Carbon</td><td>%s (", format_co2(carbon_grams(carbon, r->measured), e1, sizeof(e1)));
+        html_escape(f, format_carbon_origin(carbon, buf, sizeof(buf)));
+        fputs(")</td></tr>\n</table>\n", f);
+
+        fputs("<h2>Power over time</h2>\n", f);
+        write_power_chart(f, r, &s);
+        fprintf(f, "<h2>Energy share by %s</h2>\n", r->by == REPORT_BY_PROCESS ? "process"
+                                                  : r->by == REPORT_BY_COMM  ? "command"
+                                                  : r->by == REPORT_BY_UNIT  ? "unit"
+                                                                             : "user");
+        write_share_chart(f, r, limit);
+
+        fputs("<h2>Table</h2>\n<table>\n<tr>", f);
+        if (r->by == REPORT_BY_PROCESS)
+                fputs("<th class=\"n\">PID</th><th>COMM</th><th>UNIT</th><th>USER</th>", f);
+        else
+                fputs("<th>KEY</th>", f);
+        fputs("<th class=\"n\">CPU (s)</th><th class=\"n\">Mean power (W)</th><th class=\"n\">Energy</th>"
+              "<th class=\"n\">Energy (J)</th><th class=\"n\">gCO2e</th></tr>\n",
+              f);
+        for (size_t i = 0; i < r->n_rows && i < limit; i++) {
+                const ReportRow *row = &r->rows[i];
+                fputs("<tr>", f);
+                if (r->by == REPORT_BY_PROCESS) {
+                        fprintf(f, "<td class=\"n\">%" PRIi64 "</td><td>", row->pid);
+                        html_escape(f, row->comm ? row->comm : "-");
+                        fputs("</td><td>", f);
+                        html_escape(f, row->unit ? row->unit : "-");
+                        fputs("</td><td>", f);
+                        html_escape(f, cli_user_name((uint32_t) row->uid));
+                        fputs("</td>", f);
+                } else {
+                        fputs("<td>", f);
+                        html_escape(f, report_row_key(r, row, buf, sizeof(buf)));
+                        fputs("</td>", f);
+                }
+                fprintf(f, "<td class=\"n\">%.2f</td><td class=\"n\">%.3f</td><td class=\"n\">%s</td>",
+                        (double) row->cpu_ns / 1e9, report_row_watts(row),
+                        format_energy(row->energy_j, false, e1, sizeof(e1)));
+                fprintf(f, "<td class=\"n\">%s</td><td class=\"n\">%.4g</td></tr>\n",
+                        format_double(row->energy_j, e2, sizeof(e2)), carbon_grams(carbon, row->energy_j));
+        }
+        fputs("</table>\n", f);
+        if (r->n_rows > limit)
+                fprintf(f, "<p>%zu more rows; use --limit.</p>\n", r->n_rows - limit);
+        fputs("<p style=\"font-size:12px;color:#666\">Generated by joulectl. Energy of a row is the energy "
+              "attributed to it by CPU time; idle and unattributed energy belong to no row.</p>\n</body></html>\n",
+              f);
+        series_done(&s);
+        if (ferror(f))
+                return -EIO;
+        return 0;
+}
