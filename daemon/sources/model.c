@@ -10,7 +10,20 @@
  * config.h), are the Cloud Carbon Footprint methodology's averages for AWS,
  * derived from SPECpower_ssj2008 results of the server CPUs AWS uses
  * (https://www.cloudcarbonfootprint.org/docs/methodology/, "Compute").
- * The result is an estimate and is marked so everywhere. */
+ * The result is an estimate and is marked so everywhere.
+ *
+ * Better figures where they are known: model_cpus[] below maps the "model
+ * name" of /proc/cpuinfo to the CPU's TDP and hardware threads per socket
+ * (vendor product pages, cited per entry): max_w = TDP / threads, and min_w
+ * = max_w × 0.74 / 3.5 (the idle/full-load ratio of the default figures).
+ * TDP is the sustained power the cooling is designed for, the usual proxy
+ * for full-load power. [Model] MinWattsPerCPU= / MaxWattsPerCPU= always win
+ * (a value other than the built-in default counts as configured).
+ *
+ * Frequency: when SYS_ROOT/devices/system/cpu/cpuN/cpufreq/ has
+ * scaling_cur_freq and cpuinfo_max_freq, the dynamic term is scaled by
+ * Σ cur / Σ max over the CPUs at each read (dynamic power taken as linear in
+ * frequency, a conservative first-order approximation). */
 
 #include <errno.h>
 #include <math.h>
@@ -23,12 +36,14 @@
 #include "config.h"
 #include "log.h"
 #include "source.h"
+#include "topology.h"
 #include "util.h"
 
 #define FJ_PER_UJ UINT64_C(1000000000)
 
 typedef struct Model {
         char *proc_root;
+        char *sys_root;
         uint64_t min_uw;            /* per CPU, micro-watts */
         uint64_t max_uw;
         bool have_prev;
@@ -192,15 +207,94 @@ static const char *proc_root_or_default(const SourceContext *ctx) {
         return ctx && ctx->proc_root ? ctx->proc_root : "/proc";
 }
 
-static int model_params(const SourceContext *ctx, double *ret_min, double *ret_max) {
-        double min_w = ctx && ctx->model_min_watts_per_cpu > 0 ? ctx->model_min_watts_per_cpu : MODEL_DEFAULT_MIN_W;
-        double max_w = ctx && ctx->model_max_watts_per_cpu > 0 ? ctx->model_max_watts_per_cpu : MODEL_DEFAULT_MAX_W;
+/* Public figures, per socket. min/max watts per hardware thread are derived
+ * as described at the top of this file. */
+static const ModelCpu model_cpus[] = {
+        { "AMD EPYC 9654", 360, 192, "amd.com/en/products/processors/server/epyc/4th-generation-9004-and-8004-series/amd-epyc-9654.html" },
+        { "AMD EPYC 7763", 280, 128, "amd.com/en/products/processors/server/epyc/7003-series/amd-epyc-7763.html" },
+        { "AMD EPYC 7742", 225, 128, "amd.com/en/products/processors/server/epyc/7002-series/amd-epyc-7742.html" },
+        { "Intel(R) Xeon(R) Platinum 8480+", 350, 112, "ark.intel.com/content/www/us/en/ark/products/231746" },
+        { "Intel(R) Xeon(R) Platinum 8380", 270, 80, "ark.intel.com/content/www/us/en/ark/products/212287" },
+        { "Intel(R) Xeon(R) Gold 6248", 150, 40, "ark.intel.com/content/www/us/en/ark/products/192446" },
+        { "Intel(R) Xeon(R) CPU E5-2699 v4", 145, 44, "ark.intel.com/content/www/us/en/ark/products/91317" },
+        { "Intel(R) Core(TM) i7-8650U", 15, 8, "ark.intel.com/content/www/us/en/ark/products/124968" },
+        { "Intel(R) Core(TM) i7-1185G7", 28, 8, "ark.intel.com/content/www/us/en/ark/products/208664" },
+};
 
+const ModelCpu *model_cpu_lookup(const char *model_name) {
+        if (!model_name)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(model_cpus); i++) {
+                const char *p = strstr(model_name, model_cpus[i].match);
+                char next;
+                if (!p)
+                        continue;
+                /* Whole model number: "EPYC 7763" must not match "EPYC 77631". */
+                next = p[strlen(model_cpus[i].match)];
+                if ((next >= '0' && next <= '9') || (next >= 'A' && next <= 'Z') || (next >= 'a' && next <= 'z'))
+                        continue;
+                return &model_cpus[i];
+        }
+        return NULL;
+}
+
+/* The watts per CPU to use, and where they come from (for the probe reason). */
+static int model_params_desc(const SourceContext *ctx, double *ret_min, double *ret_max, char *desc, size_t desc_size) {
+        _cleanup_free_ char *name = NULL;
+        const ModelCpu *cpu = NULL;
+        double min_w = MODEL_DEFAULT_MIN_W, max_w = MODEL_DEFAULT_MAX_W;
+        bool cfg_min = ctx && ctx->model_min_watts_per_cpu > 0 && ctx->model_min_watts_per_cpu != MODEL_DEFAULT_MIN_W;
+        bool cfg_max = ctx && ctx->model_max_watts_per_cpu > 0 && ctx->model_max_watts_per_cpu != MODEL_DEFAULT_MAX_W;
+
+        (void) cpuinfo_field(ctx ? ctx->proc_root : NULL, "model name", &name);
+        cpu = model_cpu_lookup(name);
+        if (cpu) {
+                max_w = (double) cpu->tdp_w / (double) cpu->threads;
+                min_w = max_w * MODEL_DEFAULT_MIN_W / MODEL_DEFAULT_MAX_W;
+        }
+        if (cfg_min)
+                min_w = ctx->model_min_watts_per_cpu;
+        if (cfg_max)
+                max_w = ctx->model_max_watts_per_cpu;
+        if (desc) {
+                if (cfg_min && cfg_max)
+                        snprintf(desc, desc_size, "configured [Model] watts");
+                else if (cpu)
+                        snprintf(desc, desc_size, "CPU table entry \"%s\": %u W TDP / %u threads, %s%s",
+                                 cpu->match, cpu->tdp_w, cpu->threads, cpu->source,
+                                 cfg_min || cfg_max ? "; partly configured" : "");
+                else
+                        snprintf(desc, desc_size, "generic defaults: model name \"%s\" not in the CPU table%s",
+                                 name ?: "unknown", cfg_min || cfg_max ? "; partly configured" : "");
+        }
         if (!isfinite(min_w) || !isfinite(max_w) || min_w < 0 || max_w < min_w || max_w > 1e6)
                 return -EINVAL;
         *ret_min = min_w;
         *ret_max = max_w;
         return 0;
+}
+
+static int model_params(const SourceContext *ctx, double *ret_min, double *ret_max) {
+        return model_params_desc(ctx, ret_min, ret_max, NULL, 0);
+}
+
+/* Σ scaling_cur_freq and Σ cpuinfo_max_freq (kHz) over the CPUs that have
+ * both; 0 when none. */
+static void cpufreq_sums(const char *sys_root, const ProcStat *st, uint64_t *ret_cur, uint64_t *ret_max) {
+        *ret_cur = *ret_max = 0;
+        for (size_t i = 0; i < st->n_cpus; i++) {
+                char cur_path[512], max_path[512];
+                uint64_t cur, max;
+
+                snprintf(cur_path, sizeof(cur_path), "%s/devices/system/cpu/cpu%d/cpufreq/scaling_cur_freq",
+                         sys_root, st->cpu_ids[i]);
+                snprintf(max_path, sizeof(max_path), "%s/devices/system/cpu/cpu%d/cpufreq/cpuinfo_max_freq",
+                         sys_root, st->cpu_ids[i]);
+                if (read_u64_file(cur_path, &cur) < 0 || read_u64_file(max_path, &max) < 0 || max == 0)
+                        continue;
+                *ret_cur += MIN(cur, max);
+                *ret_max += max;
+        }
 }
 
 static SourceStatus model_probe(const SourceContext *ctx, char *reason, size_t reason_size) {
@@ -209,9 +303,12 @@ static SourceStatus model_probe(const SourceContext *ctx, char *reason, size_t r
         double min_w, max_w;
         int r;
 
-        if (model_params(ctx, &min_w, &max_w) < 0) {
+        char desc[200];
+        uint64_t fcur, fmax;
+
+        if (model_params_desc(ctx, &min_w, &max_w, desc, sizeof(desc)) < 0) {
                 snprintf(reason, reason_size, "invalid model parameters: need 0 <= min (%g W) <= max (%g W) per CPU",
-                         ctx->model_min_watts_per_cpu, ctx->model_max_watts_per_cpu);
+                         min_w, max_w);
                 return SOURCE_UNSUPPORTED;
         }
         r = proc_stat_read(proc, &st);
@@ -224,8 +321,9 @@ static SourceStatus model_probe(const SourceContext *ctx, char *reason, size_t r
                          r == -EBADMSG ? "no parsable cpu lines" : strerror(-r));
                 return SOURCE_UNSUPPORTED;
         }
-        snprintf(reason, reason_size, "estimate from CPU use in %s/stat: %zu CPUs × %.2f–%.2f W",
-                 proc, st.n_cpus, min_w, max_w);
+        cpufreq_sums(ctx && ctx->sys_root ? ctx->sys_root : "/sys", &st, &fcur, &fmax);
+        snprintf(reason, reason_size, "estimate from CPU use in %s/stat: %zu CPUs × %.2f–%.2f W (%s)%s",
+                 proc, st.n_cpus, min_w, max_w, desc, fmax > 0 ? ", scaled by cpufreq" : "");
         return SOURCE_USABLE;
 }
 
@@ -237,6 +335,7 @@ static void model_close(EnergySource *s) {
         m = s->userdata;
         if (m) {
                 free(m->proc_root);
+                free(m->sys_root);
                 free(m);
         }
         free(s->domains);
@@ -266,8 +365,12 @@ static int model_open(const SourceContext *ctx, EnergySource **ret) {
         if (!m || !d)
                 return log_oom();
         m->proc_root = strdup(proc);
-        if (!m->proc_root)
+        m->sys_root = strdup(ctx && ctx->sys_root ? ctx->sys_root : "/sys");
+        if (!m->proc_root || !m->sys_root) {
+                free(m->proc_root);
+                free(m->sys_root);
                 return log_oom();
+        }
         m->min_uw = (uint64_t) llround(min_w * 1e6);
         m->max_uw = (uint64_t) llround(max_w * 1e6);
 
@@ -280,6 +383,7 @@ static int model_open(const SourceContext *ctx, EnergySource **ret) {
         s = calloc(1, sizeof(EnergySource));
         if (!s) {
                 free(m->proc_root);
+                free(m->sys_root);
                 return log_oom();
         }
         s->ops = &model_source_ops;
@@ -297,7 +401,7 @@ static uint64_t sat_sub(uint64_t a, uint64_t b) {
 int model_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
         _cleanup_(proc_stat_done) ProcStat st = {};
         Model *m;
-        uint64_t busy, total, elapsed;
+        uint64_t busy, total, elapsed, fcur, fmax;
         unsigned __int128 fj;
         int r;
 
@@ -345,9 +449,12 @@ int model_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
         elapsed = sat_sub(now, m->prev_ns);
 
         /* µW × ns = fJ:  n × (min × T + (max − min) × B) / T × elapsed. */
+        cpufreq_sums(m->sys_root, &st, &fcur, &fmax);
+        if (fmax == 0)
+                fcur = fmax = 1; /* no cpufreq: full frequency */
         fj = (unsigned __int128) st.n_cpus *
-             ((unsigned __int128) m->min_uw * total + (unsigned __int128) (m->max_uw - m->min_uw) * busy) *
-             elapsed / total;
+             ((unsigned __int128) m->min_uw * total * fmax + (unsigned __int128) (m->max_uw - m->min_uw) * busy * fcur) *
+             elapsed / ((unsigned __int128) total * fmax);
         fj += m->rem_fj;
         m->total_uj += (uint64_t) (fj / FJ_PER_UJ);
         m->rem_fj = (uint64_t) (fj % FJ_PER_UJ);

@@ -11,11 +11,18 @@
 #include "source.h"
 #include "util.h"
 
-/* In the order `--source auto` tries them: measured sources first (perf,
- * msr, hwmon, battery and nvml slot in here, before the model), the model
- * last. */
+/* In the order `--source auto` tries them (docs/sources.md): the CPU's RAPL
+ * counters by the best interface first (perf: 64-bit, no wrap; powercap;
+ * raw MSRs), then whole-system meters (hwmon, battery), GPUs (additive), the
+ * model last. A source whose domains are already measured by an earlier one
+ * is not used by auto. */
 static const EnergySourceOps *const sources[] = {
+        &perf_source_ops,
         &rapl_source_ops,
+        &msr_source_ops,
+        &hwmon_source_ops,
+        &battery_source_ops,
+        &nvml_source_ops,
         &model_source_ops,
 };
 
@@ -80,6 +87,10 @@ DomainKind domain_kind_from_name(const char *name) {
                 return DOMAIN_PSYS;
         if (strcmp(name, "battery") == 0)
                 return DOMAIN_BATTERY;
+        /* hwmon whole-system meters are of kind psys: "system", "system-N", "psu-N". */
+        if (strcmp(name, "system") == 0 || (startswith(name, "system-") && all_digits(name + 7)) ||
+            (startswith(name, "psu-") && all_digits(name + 4)))
+                return DOMAIN_PSYS;
         /* Numbered: KIND-N. */
         for (DomainKind k = 0; k < _DOMAIN_KIND_MAX; k++) {
                 size_t l = strlen(kind_names[k]);
@@ -94,13 +105,15 @@ DomainKind domain_kind_from_name(const char *name) {
 bool domain_counts_in_host_total(const EnergyDomain *d, bool host_has_psys) {
         if (!d)
                 return false;
+        if (d->host_total_decided)
+                return d->host_total;
         switch (d->kind) {
         case DOMAIN_PSYS:
                 return true;
         case DOMAIN_GPU:
-                /* A discrete GPU is outside the CPU package and, as far as the
-                 * RAPL documentation goes, outside psys. */
-                return true;
+                /* A discrete GPU is outside the CPU packages; a whole-system
+                 * meter includes it. */
+                return !host_has_psys;
         case DOMAIN_PACKAGE:
         case DOMAIN_DRAM:
                 return !host_has_psys;
@@ -146,6 +159,55 @@ EnergySource **source_close_all(EnergySource **list) {
 
 static void source_close_allp(EnergySource ***list) {
         source_close_all(*list);
+}
+
+/* The level of a whole-system domain, in order of preference as the host
+ * total: 1 hwmon meters (ACPI power meter, PSU inputs: the machine at its
+ * input, everything included), 2 RAPL psys, 3 battery discharge; 0 when not
+ * a whole-system domain. */
+static int system_level(const EnergyDomain *d) {
+        if (d->kind == DOMAIN_BATTERY)
+                return 3;
+        if (d->kind == DOMAIN_PSYS)
+                return streq_ptr(d->name, "psys") ? 2 : 1;
+        return d->whole_system ? 1 : 0;
+}
+
+/* Decide, once for all opened domains, which ones make up the host total
+ * (docs/sources.md, "What counts in the host total"). */
+static void sources_decide_host_total(EnergySource **list, size_t n) {
+        int best = 0;
+        bool cpu_measured = false;
+
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < list[i]->n_domains; j++) {
+                        const EnergyDomain *d = &list[i]->domains[j];
+                        int l = system_level(d);
+                        if (l > 0 && l < 3 && (best == 0 || l < best))
+                                best = l;
+                        if (d->kind == DOMAIN_PACKAGE || d->kind == DOMAIN_DRAM)
+                                cpu_measured = true;
+                }
+        /* The battery says nothing while on AC: it is the host total only when
+         * nothing else measures the CPUs. */
+        if (best == 0 && !cpu_measured)
+                for (size_t i = 0; i < n; i++)
+                        for (size_t j = 0; j < list[i]->n_domains; j++)
+                                if (system_level(&list[i]->domains[j]) == 3)
+                                        best = 3;
+
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < list[i]->n_domains; j++) {
+                        EnergyDomain *d = &list[i]->domains[j];
+                        int l = system_level(d);
+
+                        if (best > 0)
+                                d->host_total = l == best;
+                        else
+                                d->host_total = d->kind == DOMAIN_PACKAGE || d->kind == DOMAIN_DRAM ||
+                                                d->kind == DOMAIN_GPU;
+                        d->host_total_decided = true;
+                }
 }
 
 /* Does s have a domain of the same name as one of the sources in list?
@@ -280,6 +342,11 @@ int source_select(const SourceContext *ctx, const char *spec,
                                 return r;
                         }
                         log_debug("Energy source %s also measures %s, not used.", sources[i]->name, dup);
+                        if (probes && i < n_probes) {
+                                size_t l = strlen(probes[i].reason);
+                                snprintf(probes[i].reason + l, sizeof(probes[i].reason) - l,
+                                         " (not used: %s already measures %s)", other->ops->name, dup);
+                        }
                         source_close(s);
                         continue;
                 }
@@ -303,6 +370,7 @@ int source_select(const SourceContext *ctx, const char *spec,
                 log_notice("No hardware energy meter found: using the model source (estimated).");
         }
 
+        sources_decide_host_total(opened, n_opened);
         for (size_t i = 0; i < n_opened; i++)
                 log_debug("Using energy source %s (%zu domains%s).", opened[i]->ops->name,
                           opened[i]->n_domains, opened[i]->ops->estimated ? ", estimated" : "");
@@ -313,11 +381,27 @@ int source_select(const SourceContext *ctx, const char *spec,
         return 0;
 }
 
+static const char *host_total_text(const EnergyDomain *d, bool psys, bool any_system) {
+        if (domain_counts_in_host_total(d, psys))
+                return "yes";
+        if (system_level(d) > 0)
+                return "no (another whole-system meter is the total)";
+        if (any_system)
+                return "no (inside the whole-system meter)";
+        return "no (inside another domain)";
+}
+
 void source_probe_print(FILE *f, const SourceProbe *probes, size_t n,
                         EnergySource **opened, size_t n_opened) {
-        bool psys = sources_have_psys(opened, n_opened), only_model = n_opened > 0;
+        bool psys = sources_have_psys(opened, n_opened), only_model = n_opened > 0, any_system = false;
 
-        fprintf(f, "Energy sources:\n");
+        for (size_t j = 0; j < n_opened; j++)
+                for (size_t k = 0; opened[j] && k < opened[j]->n_domains; k++)
+                        if (domain_counts_in_host_total(&opened[j]->domains[k], psys) &&
+                            system_level(&opened[j]->domains[k]) > 0)
+                                any_system = true;
+
+        fprintf(f, "Energy sources (in the order --source auto tries them):\n");
         fprintf(f, "  %-8s %-12s %-10s %s\n", "SOURCE", "STATUS", "KIND", "DETAILS");
         for (size_t i = 0; i < n; i++) {
                 bool used = false;
@@ -328,14 +412,15 @@ void source_probe_print(FILE *f, const SourceProbe *probes, size_t n,
                         used ? "in use" : source_status_to_string(probes[i].status) ?: "?",
                         probes[i].estimated ? "estimated" : "measured",
                         probes[i].reason,
-                        !used && probes[i].status == SOURCE_USABLE ? " (not selected)" : "");
+                        !used && probes[i].status == SOURCE_USABLE && !strstr(probes[i].reason, "(not used:")
+                                ? " (not selected)" : "");
         }
 
         fprintf(f, "\nDomains:\n");
         if (n_opened == 0)
                 fprintf(f, "  (none: no energy source is in use)\n");
         else
-                fprintf(f, "  %-12s %-8s %-10s %s\n", "DOMAIN", "SOURCE", "KIND", "IN HOST TOTAL");
+                fprintf(f, "  %-12s %-8s %-22s %s\n", "DOMAIN", "SOURCE", "KIND", "IN HOST TOTAL");
         for (size_t j = 0; j < n_opened; j++) {
                 EnergySource *s = opened[j];
                 if (!s)
@@ -344,10 +429,9 @@ void source_probe_print(FILE *f, const SourceProbe *probes, size_t n,
                         only_model = false;
                 for (size_t k = 0; k < s->n_domains; k++) {
                         const EnergyDomain *d = &s->domains[k];
-                        fprintf(f, "  %-12s %-8s %-10s %s\n", d->name, s->ops->name,
-                                d->estimated ? "estimated" : "measured",
-                                domain_counts_in_host_total(d, psys) ? "yes" :
-                                d->kind == DOMAIN_BATTERY ? "no (whole system)" : "no (inside another domain)");
+                        fprintf(f, "  %-12s %-8s %-22s %s\n", d->name, s->ops->name,
+                                d->estimated ? "estimated" : d->integrated ? "measured (from power)" : "measured",
+                                host_total_text(d, psys, any_system));
                 }
         }
         if (only_model)

@@ -29,6 +29,14 @@ typedef struct EnergyDomain {
         int package;                /* package (socket) index, -1 when not per package */
         bool estimated;             /* modelled, not measured */
         double max_power_w;         /* plausibility bound, 0 if unknown */
+        /* Additions (sources engineer), zero by default: */
+        bool integrated;            /* figures integrated from power readings (W × time),
+                                     * not read from an energy counter */
+        bool whole_system;          /* a meter of the whole machine (psys, ACPI power
+                                     * meter, PSU input, battery discharge) */
+        bool host_total_decided;    /* set by source_select(): host_total below is
+                                     * the answer of domain_counts_in_host_total() */
+        bool host_total;
 } EnergyDomain;
 
 typedef enum SourceStatus {
@@ -49,6 +57,13 @@ typedef struct SourceContext {
         /* Model source parameters (watts per logical CPU). */
         double model_min_watts_per_cpu;
         double model_max_watts_per_cpu;
+        /* Additions (sources engineer), NULL/0 by default: */
+        const char *nvml_library;   /* default $JOULED_NVML_LIBRARY, else "libnvidia-ml.so.1" */
+        /* perf_event_open(2) for the perf source; NULL means the syscall. attr
+         * is a struct perf_event_attr *. Tests inject a stub. */
+        int (*perf_event_open)(void *attr, int pid, int cpu, int group_fd, unsigned long flags);
+        const char *topology;       /* CPU→package override "CPU:PKG,..." (else
+                                     * $JOULED_TOPOLOGY, else sysfs) */
 } SourceContext;
 
 typedef struct EnergySource EnergySource;
@@ -77,6 +92,11 @@ struct EnergySource {
 
 extern const EnergySourceOps rapl_source_ops;
 extern const EnergySourceOps model_source_ops;
+extern const EnergySourceOps perf_source_ops;
+extern const EnergySourceOps msr_source_ops;
+extern const EnergySourceOps hwmon_source_ops;
+extern const EnergySourceOps battery_source_ops;
+extern const EnergySourceOps nvml_source_ops;
 
 /* Every known source, in the order `--source auto` tries them. */
 const EnergySourceOps *const *source_all(size_t *ret_n);
@@ -86,9 +106,14 @@ const char *source_status_to_string(SourceStatus s);
 const char *domain_kind_to_string(DomainKind k);
 DomainKind domain_kind_from_name(const char *domain_name);
 
-/* Whether this domain is part of the host total (no double counting):
- * psys when present; otherwise package-N and dram-N; gpu-N always; core and
- * uncore never (they are inside their package). */
+/* Whether this domain is part of the host total (no double counting). When
+ * source_select() decided it (d->host_total_decided), its answer, taking
+ * every opened domain into account (see docs/sources.md): a whole-system meter
+ * when there is one (hwmon power meter/PSUs, else psys, else the battery when
+ * nothing else is measured), otherwise package-N + dram-N + gpu-N; core and
+ * uncore never. Otherwise the static rule: psys when present
+ * (host_has_psys), else package-N and dram-N; gpu-N when host_has_psys is
+ * false; core, uncore and battery never. */
 bool domain_counts_in_host_total(const EnergyDomain *d, bool host_has_psys);
 
 /* One line per source for --probe and `joulectl status`. */
@@ -166,3 +191,42 @@ int model_source_last_utilisation(EnergySource *s, double *ret);
  * figures; ops->read passes now_ns(CLOCK_MONOTONIC)). */
 int model_source_read_at(EnergySource *s, uint64_t now_ns, uint64_t *ret_uj);
 int rapl_source_read_at(EnergySource *s, uint64_t now_ns, uint64_t *ret_uj);
+
+/* Like ops->read at an injected CLOCK_MONOTONIC time, for the sources that
+ * integrate power readings (exact µW × ns arithmetic). */
+int hwmon_source_read_at(EnergySource *s, uint64_t now_ns, uint64_t *ret_uj);
+int battery_source_read_at(EnergySource *s, uint64_t now_ns, uint64_t *ret_uj);
+int nvml_source_read_at(EnergySource *s, uint64_t now_ns, uint64_t *ret_uj);
+
+/* Per-process shares of GPU number gpu (index among the source's GPUs) from
+ * nvmlDeviceGetProcessUtilization(): each process's SM utilisation divided by
+ * the sum over processes (shares sum to 1; none when the GPU is idle).
+ * Samples newer than the previous call for that GPU are used. Returns the
+ * number of pairs (≥ 0) with *ret allocated (free()), or negative errno:
+ * -EINVAL (not an nvml source, gpu out of range), -EOPNOTSUPP (the driver
+ * does not support it), -EIO. */
+typedef struct NvmlProcessShare {
+        uint32_t pid;
+        double share;               /* 0..1 */
+} NvmlProcessShare;
+int nvml_source_process_shares(EnergySource *s, unsigned gpu, NvmlProcessShare **ret, size_t *ret_n);
+
+/* Exact conversion of a perf power PMU count to µJ given the event's .scale
+ * string (e.g. "2.3283064365386962890625e-10", in joules per count): the
+ * scale is parsed as an exact decimal fraction and reduced; on success
+ * *ret_num / *ret_den is µJ per count (both < 2^64). Returns 0 or -EINVAL. */
+int perf_scale_parse(const char *scale, uint64_t *ret_num, uint64_t *ret_den);
+
+/* Intel server CPUs whose DRAM RAPL domain uses the fixed 2^-16 J unit
+ * instead of MSR_RAPL_POWER_UNIT's (family 6 model numbers). */
+bool msr_intel_dram_fixed_unit(unsigned family, unsigned model);
+
+/* The model's CPU table: the entry matching a /proc/cpuinfo model name, or
+ * NULL (generic defaults). */
+typedef struct ModelCpu {
+        const char *match;          /* substring of "model name" */
+        unsigned tdp_w;             /* per socket */
+        unsigned threads;           /* hardware threads per socket */
+        const char *source;         /* public source of the figures */
+} ModelCpu;
+const ModelCpu *model_cpu_lookup(const char *model_name);

@@ -25,6 +25,7 @@
 
 static char tmpdir[256];
 static char proc[512];
+#define ISOLATED .sys_root = proc, .dev_root = proc, .nvml_library = "/nonexistent/libnvidia-ml.so.1"
 static char powercap[512];
 static uint64_t tick_ns;
 
@@ -116,7 +117,7 @@ static int teardown(void **state) {
 }
 
 static EnergySource *open_model(double min_w, double max_w) {
-        SourceContext ctx = { .proc_root = proc, .powercap_root = powercap,
+        SourceContext ctx = { .proc_root = proc, .powercap_root = powercap, ISOLATED,
                               .model_min_watts_per_cpu = min_w, .model_max_watts_per_cpu = max_w };
         EnergySource *s = NULL;
 
@@ -184,7 +185,7 @@ static void test_proc_stat(void **state) {
 /* ---- the model ---------------------------------------------------------- */
 
 static void test_defaults(void **state) {
-        SourceContext ctx = { .proc_root = proc };
+        SourceContext ctx = { .proc_root = proc, ISOLATED };
         char reason[256];
         EnergySource *s;
 
@@ -272,7 +273,7 @@ static void test_energies(void **state) {
 }
 
 static void test_parameters_and_remainder(void **state) {
-        SourceContext bad = { .proc_root = proc, .model_min_watts_per_cpu = 5, .model_max_watts_per_cpu = 2 };
+        SourceContext bad = { .proc_root = proc, ISOLATED, .model_min_watts_per_cpu = 5, .model_max_watts_per_cpu = 2 };
         EnergySource *s = NULL;
         char reason[256];
         uint64_t uj, t = 0;
@@ -311,7 +312,7 @@ static void test_parameters_and_remainder(void **state) {
 
 static void test_unreadable_stat(void **state) {
         _cleanup_free_ char *path = NULL;
-        SourceContext ctx = { .proc_root = proc };
+        SourceContext ctx = { .proc_root = proc, ISOLATED };
         char reason[256];
         EnergySource *s;
         uint64_t uj;
@@ -339,8 +340,8 @@ static void test_unreadable_stat(void **state) {
 }
 
 static void test_select_model(void **state) {
-        SourceContext ctx = { .proc_root = proc, .powercap_root = powercap };
-        SourceProbe probes[8] = {};
+        SourceContext ctx = { .proc_root = proc, .powercap_root = powercap, ISOLATED };
+        SourceProbe probes[16] = {};
         EnergySource **list = NULL;
         size_t n = 0, n_all;
         char *out = NULL;

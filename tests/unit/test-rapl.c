@@ -151,7 +151,10 @@ static int teardown(void **state) {
 }
 
 static SourceContext ctx_for(const char *powercap) {
-        return (SourceContext) { .powercap_root = powercap, .proc_root = proc };
+        /* Every other root points at empty fixture directories, so that the
+         * host's own meters never take part. */
+        return (SourceContext) { .powercap_root = powercap, .proc_root = proc, .sys_root = proc, .dev_root = proc,
+                                 .nvml_library = "/nonexistent/libnvidia-ml.so.1" };
 }
 
 static EnergySource *open_rapl(void) {
@@ -569,7 +572,8 @@ static void test_host_total(void **state) {
         } cases[] = {
                 { "package-0", false, true }, { "package-1", false, true }, { "dram-0", false, true },
                 { "core-0", false, false },   { "uncore-1", false, false }, { "psys", true, true },
-                { "gpu-0", true, true },
+                { "gpu-0", false, true }, /* a whole-system meter includes the GPUs */
+                { "system", true, true }, { "psu-1", true, true },
         };
 
         (void) state;
@@ -602,9 +606,9 @@ static void test_host_total(void **state) {
 
 static void test_select(void **state) {
         SourceContext ctx = ctx_for(root);
-        SourceProbe probes[8] = {};
+        SourceProbe probes[16] = {};
         EnergySource **list = NULL;
-        size_t n = 99, n_all;
+        size_t n = 99, n_all, ri = 0;
         char *out = NULL;
         size_t out_size = 0;
         FILE *f;
@@ -612,8 +616,10 @@ static void test_select(void **state) {
         (void) state;
         source_all(&n_all);
         assert_true(n_all >= 2 && n_all <= (size_t) ELEMENTSOF(probes));
-        assert_ptr_equal(source_all(NULL)[0], &rapl_source_ops);
+        assert_ptr_equal(source_all(NULL)[0], &perf_source_ops);
+        assert_ptr_equal(source_all(NULL)[1], &rapl_source_ops);
         assert_ptr_equal(source_all(NULL)[n_all - 1], &model_source_ops);
+        ri = 1;
         assert_ptr_equal(source_find("rapl"), &rapl_source_ops);
         assert_ptr_equal(source_find("model"), &model_source_ops);
         assert_null(source_find("bogus"));
@@ -621,7 +627,7 @@ static void test_select(void **state) {
         /* Named but unusable: -ENODEV. */
         assert_int_equal(source_select(&ctx, "rapl", probes, ELEMENTSOF(probes), &list, &n), -ENODEV);
         assert_null(list);
-        assert_int_equal(probes[0].status, SOURCE_MISSING);
+        assert_int_equal(probes[ri].status, SOURCE_MISSING);
 
         make_tree();
         /* auto picks rapl, not the model. */
@@ -629,8 +635,8 @@ static void test_select(void **state) {
         assert_int_equal(n, 1);
         assert_ptr_equal(list[0]->ops, &rapl_source_ops);
         assert_null(list[1]);
-        assert_string_equal(probes[0].name, "rapl");
-        assert_int_equal(probes[0].status, SOURCE_USABLE);
+        assert_string_equal(probes[ri].name, "rapl");
+        assert_int_equal(probes[ri].status, SOURCE_USABLE);
         assert_string_equal(probes[n_all - 1].name, "model");
         assert_int_equal(probes[n_all - 1].status, SOURCE_USABLE);
         assert_true(probes[n_all - 1].estimated);
@@ -669,8 +675,8 @@ static void test_select(void **state) {
         /* Bad specs; the probes are filled all the same (--probe prints them). */
         memset(probes, 0, sizeof(probes));
         assert_int_equal(source_select(&ctx, "bogus", probes, ELEMENTSOF(probes), &list, &n), -EINVAL);
-        assert_string_equal(probes[0].name, "rapl");
-        assert_int_equal(probes[0].status, SOURCE_USABLE);
+        assert_string_equal(probes[ri].name, "rapl");
+        assert_int_equal(probes[ri].status, SOURCE_USABLE);
         assert_int_equal(n, 0);
         assert_int_equal(source_select(&ctx, "rapl,bogus", probes, ELEMENTSOF(probes), &list, &n), -EINVAL);
         assert_int_equal(source_select(&ctx, "auto,rapl", probes, ELEMENTSOF(probes), &list, &n), -EINVAL);
