@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <systemd/sd-journal.h>
 
 static int max_level = LOG_INFO;
@@ -27,11 +28,11 @@ void log_set_prefix(const char *p) {
         prefix = p;
 }
 
-int log_internal(int level, int error, const char *file, int line, const char *func,
-                 const char *format, ...) {
+__attribute__((format(printf, 8, 0)))
+static int log_dispatch(int level, int error, const char *file, int line, const char *func,
+                        const char *source, const char *domain, const char *format, va_list ap) {
         int saved_errno = errno;
         char buf[2048];
-        va_list ap;
 
         if (error < 0)
                 error = -error;
@@ -40,21 +41,31 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 
         /* Make %m print the error we were given, not whatever errno holds. */
         errno = error;
-        va_start(ap, format);
         vsnprintf(buf, sizeof(buf), format, ap);
-        va_end(ap);
 
         if (use_journal) {
-                char line_s[16];
-                snprintf(line_s, sizeof(line_s), "%d", line);
+                char f[8][2100];
+                struct iovec iov[8];
+                int n = 0;
+#define FIELD(...)                                                                \
+                do {                                                              \
+                        snprintf(f[n], sizeof(f[n]), __VA_ARGS__);                \
+                        iov[n] = (struct iovec) { .iov_base = f[n], .iov_len = strlen(f[n]) }; \
+                        n++;                                                      \
+                } while (0)
+                FIELD("MESSAGE=%s", buf);
+                FIELD("PRIORITY=%d", level);
                 if (error != 0)
-                        sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%d", level, "ERRNO=%d", error,
-                                        "CODE_FILE=%s", file, "CODE_LINE=%s", line_s,
-                                        "CODE_FUNC=%s", func, NULL);
-                else
-                        sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%d", level,
-                                        "CODE_FILE=%s", file, "CODE_LINE=%s", line_s,
-                                        "CODE_FUNC=%s", func, NULL);
+                        FIELD("ERRNO=%d", error);
+                FIELD("CODE_FILE=%s", file);
+                FIELD("CODE_LINE=%d", line);
+                FIELD("CODE_FUNC=%s", func);
+                if (source)
+                        FIELD("JOULED_SOURCE=%s", source);
+                if (domain)
+                        FIELD("JOULED_DOMAIN=%s", domain);
+#undef FIELD
+                sd_journal_sendv(iov, n);
         } else {
                 const char *tag = level <= LOG_ERR ? "error: " : level == LOG_WARNING ? "warning: " : "";
                 if (prefix)
@@ -65,4 +76,26 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 
         errno = saved_errno;
         return -error;
+}
+
+int log_internal(int level, int error, const char *file, int line, const char *func,
+                 const char *format, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = log_dispatch(level, error, file, line, func, NULL, NULL, format, ap);
+        va_end(ap);
+        return r;
+}
+
+int log_object_internal(int level, int error, const char *file, int line, const char *func,
+                        const char *source, const char *domain, const char *format, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = log_dispatch(level, error, file, line, func, source, domain, format, ap);
+        va_end(ap);
+        return r;
 }

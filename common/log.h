@@ -18,6 +18,15 @@ void log_set_prefix(const char *prefix);
 int log_internal(int level, int error, const char *file, int line, const char *func,
                  const char *format, ...) __attribute__((format(printf, 6, 7)));
 
+/* fleet: the same, with the journal fields JOULED_SOURCE= and JOULED_DOMAIN=
+ * (either may be NULL) for messages about an energy source or a domain, so
+ * `journalctl JOULED_DOMAIN=package-0` finds them. On stderr they are not shown. */
+int log_object_internal(int level, int error, const char *file, int line, const char *func,
+                        const char *source, const char *domain,
+                        const char *format, ...) __attribute__((format(printf, 8, 9)));
+#define log_object(level, source, domain, ...) \
+        log_object_internal((level), 0, __FILE__, __LINE__, __func__, (source), (domain), __VA_ARGS__)
+
 #define log_full_errno(level, error, ...) \
         log_internal((level), (error), __FILE__, __LINE__, __func__, __VA_ARGS__)
 

@@ -13,6 +13,7 @@
 
 #include "attribution.h"
 #include "cleanup.h"
+#include "counter-guard.h" /* storage */
 #include "idle.h"
 #include "jouled-build.h"
 #include "log.h"
@@ -68,6 +69,11 @@ struct Manager {
 
         uint64_t intervals;           /* written */
         uint64_t write_errors;
+        /* storage (issue 7): maintenance timer, counter guard */
+        uint64_t last_maintain_ns;    /* CLOCK_REALTIME of the last store_maintain() */
+        bool maintain_pending;        /* it had work left: call again next interval */
+        bool maintain_failing;
+        uint64_t counters_discarded;
         bool write_failing;           /* logged once until it works again */
         bool ready;
         int exit_code;
@@ -215,7 +221,8 @@ static int manager_open_sources(Manager *m) {
                                 .measured_j = NAN,
                         };
                         idle_estimator_init(&m->domains[k].idle, domain_idle_override(m, d->name));
-                        log_info("Domain %s from source %s%s%s.", d->name, m->sources[i]->ops->name,
+                        log_object(LOG_INFO, m->sources[i]->ops->name, d->name, /* fleet: journal fields */
+                                   "Domain %s from source %s%s%s.", d->name, m->sources[i]->ops->name,
                                  d->estimated ? " (estimated)" : "",
                                  m->domains[k].host_total ? ", counted in the host total" : "");
                 }
@@ -235,8 +242,9 @@ int manager_probe_print(const JouledConfig *cfg, FILE *f) {
         return r;
 }
 
-/* Read every domain; fills measured_j for this interval (NAN when unknown). */
-static void manager_read_sources(Manager *m) {
+/* Read every domain; fills measured_j for this interval (NAN when unknown).
+ * storage: a step that goes backwards or beyond max_power_w is discarded. */
+static void manager_read_sources(Manager *m, double dt_s) {
         size_t k = 0;
         for (size_t i = 0; i < m->n_sources; i++) {
                 EnergySource *s = m->sources[i];
@@ -249,8 +257,18 @@ static void manager_read_sources(Manager *m) {
                                 d->have_last = false;
                                 continue;
                         }
-                        if (d->have_last && uj[j] >= d->last_uj)
-                                d->measured_j = (double) (uj[j] - d->last_uj) / 1e6;
+                        if (d->have_last) { /* storage: counter guard (issue 7) */
+                                const EnergyDomain *ed = &s->domains[j];
+                                int g = energy_delta_check(d->last_uj, uj[j], dt_s, ed->max_power_w, &d->measured_j);
+                                if (g < 0) {
+                                        d->measured_j = NAN;
+                                        m->counters_discarded++;
+                                        log_warning("Energy counter of %s went %s (%" PRIu64 " -> %" PRIu64 " uJ in %.3fs), "
+                                                    "discarding this interval's reading.", ed->name,
+                                                    g == -ERANGE ? "backwards" : "up faster than its maximum power",
+                                                    d->last_uj, uj[j], dt_s);
+                                }
+                        }
                         d->last_uj = uj[j];
                         d->have_last = true;
                 }
@@ -345,6 +363,18 @@ static void manager_write_state(Manager *m) {
         (void) store_set_state(m->store, "vanished", buf);
         snprintf(buf, sizeof(buf), "%" PRIu64, m->write_errors);
         (void) store_set_state(m->store, "write_errors", buf);
+        { /* storage: write buffer and counter guard */
+                StoreQueueStats qs;
+                store_queue_stats(m->store, &qs);
+                snprintf(buf, sizeof(buf), "%zu", qs.queued);
+                (void) store_set_state(m->store, "intervals_buffered", buf);
+                snprintf(buf, sizeof(buf), "%" PRIu64, qs.dropped);
+                (void) store_set_state(m->store, "intervals_dropped", buf);
+                snprintf(buf, sizeof(buf), "%" PRIu64, qs.written_late);
+                (void) store_set_state(m->store, "intervals_written_late", buf);
+                snprintf(buf, sizeof(buf), "%" PRIu64, m->counters_discarded);
+                (void) store_set_state(m->store, "counters_discarded", buf);
+        }
 }
 
 static void manager_notify_status(Manager *m, double dt) {
@@ -379,7 +409,7 @@ static int manager_sample(Manager *m, bool final) {
 
         mono = now_ns(CLOCK_MONOTONIC);
         real = now_ns(CLOCK_REALTIME);
-        manager_read_sources(m);
+        manager_read_sources(m, (double) (mono - m->last_mono_ns) / 1e9);
         r = tracker_sample(m->tracker, &procs, &n);
         if (r < 0)
                 return log_error_errno(r, "Failed to sample processes: %m");
@@ -449,17 +479,33 @@ static int manager_sample(Manager *m, bool final) {
                 .procs = procs,
                 .proc_domain_j = m->proc_j,
         };
-        r = store_write_interval(m->store, &rec);
+        /* storage: failed intervals wait in a bounded buffer and are written later. */
+        r = store_write_buffered(m->store, &rec);
         if (r < 0) {
                 m->write_errors++;
                 if (!m->write_failing)
-                        log_error_errno(r, "Failed to write interval to %s: %m (will keep measuring)", m->cfg.db_path);
+                        log_error_errno(r, "Failed to write interval to %s: %m (will keep measuring, "
+                                        "buffering intervals in memory)", m->cfg.db_path);
                 m->write_failing = true;
         } else {
-                if (m->write_failing)
-                        log_notice("Database writes to %s work again.", m->cfg.db_path);
+                if (m->write_failing) {
+                        StoreQueueStats qs;
+                        store_queue_stats(m->store, &qs);
+                        log_notice("Database writes to %s work again (%" PRIu64 " buffered intervals written, "
+                                   "%" PRIu64 " dropped).", m->cfg.db_path, qs.written_late, qs.dropped);
+                        manager_write_state(m);
+                }
                 m->write_failing = false;
                 m->intervals++;
+        }
+        if (!m->write_failing && (m->maintain_pending || real - m->last_maintain_ns >= 60 * NSEC_PER_SEC)) {
+                /* storage: rollups and retention, in small transactions. */
+                r = store_maintain(m->store, real, 20);
+                if (r < 0 && !m->maintain_failing)
+                        log_warning_errno(r, "Database maintenance of %s failed, will retry: %m", m->cfg.db_path);
+                m->maintain_failing = r < 0;
+                m->maintain_pending = r > 0;
+                m->last_maintain_ns = real;
         }
 
         /* fleet: metrics hook, after the store saw the interval. */
@@ -621,6 +667,16 @@ int manager_start(Manager *m) {
         r = store_open(m->cfg.db_path, STORE_CREATE, &m->store);
         if (r < 0)
                 return r; /* store_open() said why */
+        { /* storage: retention and command lines */
+                StoreOptions so;
+                store_options_init(&so);
+                so.raw_retention_ns = m->cfg.raw_retention_ns;
+                so.minute_retention_ns = m->cfg.minute_retention_ns;
+                so.hour_retention_ns = m->cfg.hour_retention_ns;
+                so.cmdline_proc_root = m->cfg.store_cmdline ? m->cfg.proc_root : NULL;
+                if (store_set_options(m->store, &so) < 0)
+                        return log_oom();
+        }
         manager_write_start_state(m);
 
         r = sd_event_add_signal(m->event, &m->sig_term, SIGTERM, on_terminate, m);
@@ -639,7 +695,7 @@ int manager_start(Manager *m) {
 
         /* Baselines: the first reading of every counter and every process. */
         m->boot_realtime_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_BOOTTIME);
-        manager_read_sources(m);
+        manager_read_sources(m, 0);
         {
                 ProcessDelta *procs;
                 size_t n;

@@ -152,6 +152,10 @@ def test_service_lifecycle():
         check(c.show("WatchdogUSec") == str(WATCHDOG_S * 1000000) or c.show("WatchdogUSec") == "%ds" % WATCHDOG_S,
               "WatchdogUSec=%s" % c.show("WatchdogUSec"))
 
+        # Structured logging: the domain's message carries JOULED_DOMAIN= and JOULED_SOURCE=.
+        r = c.run("journalctl", "--no-pager", "-o", "cat", "JOULED_DOMAIN=package-0", "JOULED_SOURCE=model")
+        check("Domain package-0 from source model" in r.stdout, "no structured domain entry: %r" % r.stdout)
+
         # Least privilege: at most CAP_SYS_PTRACE is left.
         st = c.run("cat", "/proc/%d/status" % pid).stdout
         caps = {l.split(":")[0]: int(l.split()[1], 16) for l in st.splitlines() if l.startswith("Cap")}
