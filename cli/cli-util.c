@@ -30,6 +30,10 @@ char *format_double(double v, char *buf, size_t size) {
         }
         if (v == 0)
                 v = 0;   /* no "-0.0" */
+        if (fabs(v) < 1e15 && v == (double) (long long) v) {
+                snprintf(buf, size, "%lld.0", (long long) v);   /* "480.0", not "4.8e+02" */
+                return buf;
+        }
         for (int prec = 1; prec <= 17; prec++) {
                 snprintf(buf, size, "%.*g", prec, v);
                 if (strtod(buf, NULL) == v)
