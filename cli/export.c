@@ -55,7 +55,7 @@ static int export_run(Store *store, uint64_t since, uint64_t until, bool json) {
                 "LEFT JOIN sample_domains sd ON sd.interval_id = i.id AND sd.process_id = s.process_id "
                 "LEFT JOIN domains d ON d.id = sd.domain_id "
                 "LEFT JOIN interval_domains idm ON idm.interval_id = i.id AND idm.domain_id = sd.domain_id "
-                "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 ORDER BY i.end_ns, p.pid, p.id, d.name",
+                "WHERE " STORE_RANGE_SQL("i") " ORDER BY i.end_ns, p.pid, p.id, d.name", /* storage: rollups */
                 -1, &st, NULL);
         if (rc != SQLITE_OK) {
                 fprintf(stderr, "joulectl: cannot query database: %s\n", sqlite3_errmsg(db));

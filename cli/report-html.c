@@ -89,7 +89,7 @@ static int bucket_of(const Series *s, uint64_t start, uint64_t end) {
 
 static int series_load(sqlite3 *db, const Report *r, Series *s) {
         _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-        char sql[1024];
+        char sql[4096]; /* storage: STORE_RANGE_SQL is long */
         int rc;
 
         s->n_series = MIN(r->n_rows, (size_t) TOP_SERIES) + 1;
@@ -116,7 +116,7 @@ static int series_load(sqlite3 *db, const Report *r, Series *s) {
         rc = sqlite3_prepare_v2(db,
                                 "SELECT i.start_ns, i.end_ns, total(idm.measured_j) FROM intervals i "
                                 "JOIN interval_domains idm ON idm.interval_id = i.id "
-                                "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 AND idm.host_total = 1 GROUP BY i.id",
+                                "WHERE " STORE_RANGE_SQL("i") " AND idm.host_total = 1 GROUP BY i.id", /* storage */
                                 -1, &st, NULL);
         if (rc != SQLITE_OK)
                 goto fail;
@@ -132,7 +132,7 @@ static int series_load(sqlite3 *db, const Report *r, Series *s) {
         snprintf(sql, sizeof(sql),
                  "SELECT %s, i.start_ns, i.end_ns, total(s.energy_j) FROM intervals i "
                  "JOIN samples s ON s.interval_id = i.id JOIN processes p ON p.id = s.process_id "
-                 "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY 1, i.id",
+                 "WHERE " STORE_RANGE_SQL("i") " GROUP BY 1, i.id", /* storage */
                  report_by_sql_expr(r->by));
         rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
         if (rc != SQLITE_OK)

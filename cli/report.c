@@ -103,14 +103,15 @@ static int step_error(sqlite3 *db, int rc) {
         return store_errno(rc);
 }
 
-#define RANGE "i.end_ns > ?1 AND i.end_ns <= ?2"
+#define RANGE STORE_RANGE_SQL("i") /* storage: raw and rollups, nothing twice */
 
 static int report_load(sqlite3 *db, Report *r) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        char sql[1024];
+        char sql[4096]; /* storage: STORE_RANGE_SQL is long */
         int rc, e;
 
-        e = prepare_range(db, "SELECT count(*), min(i.start_ns), coalesce(sum(i.end_ns - i.start_ns), 0) "
+        e = prepare_range(db, "SELECT coalesce(sum(" STORE_INTERVAL_COUNT_SQL("i") "), 0), min(i.start_ns), "
+                          "coalesce(sum(" STORE_INTERVAL_DURATION_SQL("i") "), 0) "
                           "FROM intervals i WHERE " RANGE, r, &st);
         if (e < 0)
                 return e;
@@ -189,7 +190,7 @@ static int report_load(sqlite3 *db, Report *r) {
          * interval once (active_ns) however many processes it had then. */
         snprintf(sql, sizeof(sql),
                  "SELECT k, sum(c), total(e), sum(dur), pid, start_ns, comm, exe, unit, uid, ppid FROM "
-                 "(SELECT %s AS k, i.end_ns - i.start_ns AS dur, sum(s.cpu_ns) AS c, total(s.energy_j) AS e, "
+                 "(SELECT %s AS k, max(" STORE_SAMPLE_ACTIVE_SQL("s", "i") ") AS dur, sum(s.cpu_ns) AS c, total(s.energy_j) AS e, "
                  "p.pid AS pid, p.start_ns AS start_ns, p.comm AS comm, p.exe AS exe, p.unit AS unit, "
                  "p.uid AS uid, p.ppid AS ppid FROM intervals i JOIN samples s ON s.interval_id = i.id "
                  "JOIN processes p ON p.id = s.process_id WHERE " RANGE " GROUP BY 1, i.id) "

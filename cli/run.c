@@ -320,7 +320,7 @@ static int daemon_dynamic(RunContext *c, uint64_t t0, uint64_t t1, double *ret_j
                                 "SELECT i.start_ns, i.end_ns, idm.measured_j - idm.idle_j, d.name, d.source, "
                                 "d.estimated FROM intervals i JOIN interval_domains idm ON idm.interval_id = i.id "
                                 "JOIN domains d ON d.id = idm.domain_id "
-                                "WHERE idm.host_total = 1 AND i.end_ns > ?1 AND i.start_ns < ?2",
+                                "WHERE idm.host_total = 1 AND i.level = 0 AND i.end_ns > ?1 AND i.start_ns < ?2", /* storage */
                                 -1, &st, NULL);
         if (rc != SQLITE_OK) {
                 fprintf(stderr, "joulectl: cannot query database: %s\n", sqlite3_errmsg(store_db(c->store)));

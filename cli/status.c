@@ -168,7 +168,7 @@ static int status_load(Store *store, Status *s) {
         r = status_query(db,
                          "SELECT d.name, d.source, d.estimated FROM interval_domains idm "
                          "JOIN domains d ON d.id = idm.domain_id "
-                         "WHERE idm.interval_id = (SELECT max(id) FROM intervals) ORDER BY d.name",
+                         "WHERE idm.interval_id = (SELECT max(id) FROM intervals WHERE level = 0) ORDER BY d.name", /* storage */
                          &st);
         if (r < 0)
                 return r;

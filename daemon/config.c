@@ -14,6 +14,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "metrics.h" /* fleet */
+#include "store.h"   /* storage */
 #include "timeparse.h"
 #include "util.h"
 
@@ -34,6 +35,9 @@ void config_init_defaults(JouledConfig *c) {
          * 480 gCO2e/kWh (Ember, Global Electricity Review 2024). */
         c->carbon_g_per_kwh = 480.0;
         c->metrics_top_processes = 10; /* fleet: METRICS_DEFAULT_TOP_PROCESSES */
+        c->raw_retention_ns = STORE_DEFAULT_RAW_RETENTION_NS;       /* storage */
+        c->minute_retention_ns = STORE_DEFAULT_MINUTE_RETENTION_NS;
+        c->hour_retention_ns = STORE_DEFAULT_HOUR_RETENTION_NS;
 }
 
 void config_done(JouledConfig *c) {
@@ -148,6 +152,22 @@ int config_set(JouledConfig *c, const char *section, const char *key, const char
         }
         if (IS("Carbon", "IntensityGramsPerKWh"))
                 return set_watts(&c->carbon_g_per_kwh, value);
+        /* storage (issue 7): */
+        if (IS("Storage", "RawRetention"))
+                return store_parse_retention(value, &c->raw_retention_ns) < 0 ? -EINVAL : 0;
+        if (IS("Storage", "MinuteRetention"))
+                return store_parse_retention(value, &c->minute_retention_ns) < 0 ? -EINVAL : 0;
+        if (IS("Storage", "HourRetention"))
+                return store_parse_retention(value, &c->hour_retention_ns) < 0 ? -EINVAL : 0;
+        if (IS("Daemon", "StoreCommandLine")) {
+                if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+                        c->store_cmdline = true;
+                else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+                        c->store_cmdline = false;
+                else
+                        return -EINVAL;
+                return 0;
+        }
 #undef IS
         return -ENOKEY;
 }

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "attribution.h"
 
@@ -37,6 +38,11 @@ typedef struct JouledConfig {
         /* fleet (issue 6): service and metrics settings. */
         char *user;                   /* [Daemon] User=, --user: run as this user after start; NULL: stay root */
         size_t metrics_top_processes; /* [Metrics] TopProcesses=: N of the top N processes exported */
+        /* storage (issue 7): retention (0: forever) and command lines. */
+        uint64_t raw_retention_ns;    /* [Storage] RawRetention=, default 24h */
+        uint64_t minute_retention_ns; /* [Storage] MinuteRetention=, default 30d */
+        uint64_t hour_retention_ns;   /* [Storage] HourRetention=, default 730d */
+        bool store_cmdline;           /* [Daemon] StoreCommandLine=, default no */
 } JouledConfig;
 
 void config_init_defaults(JouledConfig *c);

@@ -4,11 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -17,6 +20,8 @@
 #include "util.h"
 
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+#define STORE_GROUP "jouled"
+#define CMDLINE_MAX 4096
 
 typedef enum StoreStatement {
         STMT_BEGIN,
@@ -31,6 +36,16 @@ typedef enum StoreStatement {
         STMT_SET_STATE,
         STMT_DELETE_PROBES,
         STMT_INSERT_PROBE,
+        /* issue 7: rollups and retention */
+        STMT_ROLLUP_STATE,
+        STMT_NEXT_BUCKET,
+        STMT_ROLLUP_INTERVAL,
+        STMT_ROLLUP_SAMPLES,
+        STMT_ROLLUP_SAMPLE_DOMAINS,
+        STMT_ROLLUP_INTERVAL_DOMAINS,
+        STMT_SET_DONE,
+        STMT_PRUNE,
+        STMT_SET_FROM,
         _STMT_MAX,
 } StoreStatement;
 
@@ -52,12 +67,13 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
         [STMT_UPSERT_PROCESS] =
                 ("INSERT INTO processes (boot_id, pid, start_boot_ns, start_ns, comm, exe, uid, "
-                "ppid, cgroup_id, unit, kernel_thread) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+                "ppid, cgroup_id, unit, kernel_thread, cmdline) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
                 "ON CONFLICT (boot_id, pid, start_boot_ns) DO UPDATE SET "
                 "comm = excluded.comm, exe = coalesce(excluded.exe, exe), uid = excluded.uid, "
                 "ppid = excluded.ppid, cgroup_id = excluded.cgroup_id, "
-                "unit = coalesce(excluded.unit, unit), kernel_thread = excluded.kernel_thread "
+                "unit = coalesce(excluded.unit, unit), kernel_thread = excluded.kernel_thread, "
+                "cmdline = coalesce(excluded.cmdline, cmdline) "
                 "RETURNING id"),
         [STMT_INSERT_SAMPLE] =
                 ("INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j) "
@@ -77,6 +93,49 @@ static const char *const statement_sql[_STMT_MAX] = {
         [STMT_INSERT_PROBE] =
                 ("INSERT INTO source_probes (name, status, estimated, in_use, reason) "
                 "VALUES (?1, ?2, ?3, ?4, ?5)"),
+        [STMT_ROLLUP_STATE] =
+                ("SELECT minute_done_ns, hour_done_ns, raw_from_ns, minute_from_ns FROM rollup_state"),
+        /* The first row of level ?1 ending after ?2 (its end, to find its bucket). */
+        [STMT_NEXT_BUCKET] =
+                ("SELECT min(end_ns) FROM intervals WHERE level = ?1 AND end_ns > ?2"),
+        /* Roll level ?4 rows ending in (?1, ?2] up into one row of level ?3. */
+        [STMT_ROLLUP_INTERVAL] =
+                ("INSERT INTO intervals (start_ns, end_ns, level, n_raw, duration_ns) "
+                "SELECT ?1, ?2, ?3, sum(coalesce(n_raw, 1)), sum(coalesce(duration_ns, end_ns - start_ns)) "
+                "FROM intervals WHERE level = ?4 AND end_ns > ?1 AND end_ns <= ?2 HAVING count(*) > 0 "
+                "RETURNING id"),
+        [STMT_ROLLUP_SAMPLES] =
+                ("INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j, active_ns) "
+                "SELECT ?3, s.process_id, sum(s.cpu_ns), total(s.energy_j), "
+                "sum(coalesce(s.active_ns, coalesce(i.duration_ns, i.end_ns - i.start_ns))) "
+                "FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY s.process_id"),
+        [STMT_ROLLUP_SAMPLE_DOMAINS] =
+                ("INSERT INTO sample_domains (interval_id, process_id, domain_id, energy_j) "
+                "SELECT ?3, sd.process_id, sd.domain_id, total(sd.energy_j) "
+                "FROM intervals i JOIN sample_domains sd ON sd.interval_id = i.id "
+                "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 "
+                "GROUP BY sd.process_id, sd.domain_id"),
+        [STMT_ROLLUP_INTERVAL_DOMAINS] =
+                ("INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, idle_j, "
+                "attributed_j, unattributed_j, idle_w, idle_method) "
+                "SELECT ?3, d.domain_id, max(d.host_total), total(d.measured_j), total(d.idle_j), "
+                "total(d.attributed_j), total(d.unattributed_j), avg(d.idle_w), 'rollup' "
+                "FROM intervals i JOIN interval_domains d ON d.interval_id = i.id "
+                "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY d.domain_id"),
+        /* ?1: level (1 minute, 2 hour), ?2: done up to. */
+        [STMT_SET_DONE] =
+                ("UPDATE rollup_state SET "
+                "minute_done_ns = CASE WHEN ?1 = 1 THEN ?2 ELSE minute_done_ns END, "
+                "hour_done_ns = CASE WHEN ?1 = 2 THEN ?2 ELSE hour_done_ns END"),
+        /* Delete rows of level ?1 ending at or before ?2 (cascades to their figures). */
+        [STMT_PRUNE] =
+                ("DELETE FROM intervals WHERE level = ?1 AND end_ns <= ?2"),
+        /* ?1: level (0 raw, 1 minute), ?2: pruned up to. */
+        [STMT_SET_FROM] =
+                ("UPDATE rollup_state SET "
+                "raw_from_ns = CASE WHEN ?1 = 0 THEN ?2 ELSE raw_from_ns END, "
+                "minute_from_ns = CASE WHEN ?1 = 1 THEN ?2 ELSE minute_from_ns END"),
 };
 
 typedef struct DomainCacheEntry {
@@ -87,6 +146,8 @@ typedef struct DomainCacheEntry {
         int64_t id;
 } DomainCacheEntry;
 
+typedef struct QueuedInterval QueuedInterval;
+
 struct Store {
         sqlite3 *db;
         char *path;
@@ -96,6 +157,13 @@ struct Store {
 
         DomainCacheEntry *domains;
         size_t n_domains, n_domains_alloc;
+
+        /* issue 7 */
+        uint64_t retention_ns[3];     /* raw, minute, hour; 0: forever */
+        uint64_t queue_max_bytes;
+        char *cmdline_proc_root;
+        QueuedInterval *queue_head, *queue_tail;
+        StoreQueueStats qstats;
 };
 
 int store_errno(int sqlite_rc) {
@@ -200,6 +268,8 @@ const char *store_path(Store *s) {
         return s ? s->path : NULL;
 }
 
+static void store_queue_clear(Store *s);
+
 Store *store_free(Store *s) {
         if (!s)
                 return NULL;
@@ -209,6 +279,8 @@ Store *store_free(Store *s) {
                 sqlite3_close(s->db);
         free(s->domains);
         free(s->path);
+        store_queue_clear(s);
+        free(s->cmdline_proc_root);
         free(s);
         return NULL;
 }
@@ -311,6 +383,17 @@ static int store_check(Store *s, int *ret_version) {
         return 0;
 }
 
+/* A new database belongs to the "jouled" group when it exists, so that its
+ * members can read it with joulectl (0640); root stays the owner. */
+static void store_chown_group(int fd, const char *path) {
+        struct group *gr = getgrnam(STORE_GROUP);
+
+        if (!gr)
+                return;
+        if (fchown(fd, (uid_t) -1, gr->gr_gid) < 0)
+                log_debug_errno(-errno, "Failed to give %s to group %s, ignoring: %m", path, STORE_GROUP);
+}
+
 int store_open(const char *path, StoreFlags flags, Store **ret) {
         _cleanup_(store_freep) Store *s = NULL;
         bool ro = flags & STORE_READ_ONLY;
@@ -326,6 +409,10 @@ int store_open(const char *path, StoreFlags flags, Store **ret) {
         if (!s)
                 return log_oom();
         s->flags = flags;
+        s->retention_ns[0] = STORE_DEFAULT_RAW_RETENTION_NS;
+        s->retention_ns[1] = STORE_DEFAULT_MINUTE_RETENTION_NS;
+        s->retention_ns[2] = STORE_DEFAULT_HOUR_RETENTION_NS;
+        s->queue_max_bytes = STORE_DEFAULT_QUEUE_MAX_BYTES;
         s->path = strdup(path);
         if (!s->path)
                 return log_oom();
@@ -346,6 +433,8 @@ int store_open(const char *path, StoreFlags flags, Store **ret) {
                         return log_error_errno(-errno, "Failed to create database %s: %m", path);
                 if (fd >= 0 && fchmod(fd, 0640) < 0)
                         return log_error_errno(-errno, "Failed to set mode of database %s: %m", path);
+                if (fd >= 0)
+                        store_chown_group(fd, path);
         } else if (!S_ISREG(st.st_mode))
                 return log_error_errno(S_ISDIR(st.st_mode) ? -EISDIR : -EBADMSG,
                                        "Database %s is not a regular file, refusing", path);
@@ -480,8 +569,36 @@ static int store_domain_id(Store *s, const DomainRecord *d, int64_t *ret) {
         return 0;
 }
 
+/* /proc/PID/cmdline with the NULs between arguments turned into spaces;
+ * NULL (not an error) for a process without one. */
+static int read_cmdline(const char *proc_root, uint32_t pid, char **ret) {
+        char path[PATH_MAX], buf[CMDLINE_MAX];
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t n;
+
+        *ret = NULL;
+        snprintf(path, sizeof(path), "%s/%" PRIu32 "/cmdline", proc_root, pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return -errno;
+        while (n > 0 && buf[n - 1] == 0)
+                n--;
+        if (n == 0)
+                return 0;
+        for (ssize_t i = 0; i < n; i++)
+                if (buf[i] == 0)
+                        buf[i] = ' ';
+        buf[n] = 0;
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
 static int store_process_id(Store *s, const IntervalRecord *rec, ProcessInfo *p, bool *ret_assigned) {
         sqlite3_stmt *st = s->stmt[STMT_UPSERT_PROCESS];
+        _cleanup_free_ char *cmdline = NULL;
         uint64_t start_ns;
         int64_t id = 0;
         int r;
@@ -489,6 +606,8 @@ static int store_process_id(Store *s, const IntervalRecord *rec, ProcessInfo *p,
         *ret_assigned = false;
         if (p->store_id > 0)
                 return 0;
+        if (s->cmdline_proc_root && !p->kernel_thread)
+                (void) read_cmdline(s->cmdline_proc_root, p->pid, &cmdline);
         if (check_u64(p->start_time_ns) < 0 || check_u64(rec->boot_realtime_ns) < 0)
                 return -ERANGE;
         start_ns = rec->boot_realtime_ns + p->start_time_ns;
@@ -506,6 +625,7 @@ static int store_process_id(Store *s, const IntervalRecord *rec, ProcessInfo *p,
         sqlite3_bind_int64(st, 9, (int64_t) (p->cgroup_id & INT64_MAX));
         bind_text_or_null(st, 10, p->unit);
         sqlite3_bind_int(st, 11, p->kernel_thread);
+        bind_text_or_null(st, 12, cmdline);
         r = stmt_run(s, st, &id);
         if (r < 0)
                 return r;
@@ -706,4 +826,470 @@ int store_set_probes(Store *s, const SourceProbe *probes, const bool *in_use, si
         if (r < 0 && !sqlite3_get_autocommit(s->db))
                 (void) stmt_run(s, s->stmt[STMT_ROLLBACK], NULL);
         return r;
+}
+
+/* ---- Options ------------------------------------------------------------ */
+
+void store_options_init(StoreOptions *o) {
+        *o = (StoreOptions) {
+                .raw_retention_ns = STORE_DEFAULT_RAW_RETENTION_NS,
+                .minute_retention_ns = STORE_DEFAULT_MINUTE_RETENTION_NS,
+                .hour_retention_ns = STORE_DEFAULT_HOUR_RETENTION_NS,
+                .queue_max_bytes = STORE_DEFAULT_QUEUE_MAX_BYTES,
+        };
+}
+
+int store_set_options(Store *s, const StoreOptions *o) {
+        char *root = NULL;
+
+        if (!s || !o)
+                return -EINVAL;
+        if (o->cmdline_proc_root && !(root = strdup(o->cmdline_proc_root)))
+                return -ENOMEM;
+        free(s->cmdline_proc_root);
+        s->cmdline_proc_root = root;
+        s->retention_ns[0] = o->raw_retention_ns;
+        s->retention_ns[1] = o->minute_retention_ns;
+        s->retention_ns[2] = o->hour_retention_ns;
+        s->queue_max_bytes = o->queue_max_bytes > 0 ? o->queue_max_bytes : STORE_DEFAULT_QUEUE_MAX_BYTES;
+        return 0;
+}
+
+int store_parse_retention(const char *s, uint64_t *ret_ns) {
+        static const struct {
+                const char *suffix;
+                uint64_t ns;
+        } units[] = {
+                { "", NSEC_PER_SEC },   { "s", NSEC_PER_SEC },  { "m", STORE_MINUTE_NS },
+                { "min", STORE_MINUTE_NS }, { "h", STORE_HOUR_NS }, { "d", 24 * STORE_HOUR_NS },
+                { "w", 7 * 24 * STORE_HOUR_NS }, { "y", 365 * 24 * STORE_HOUR_NS },
+        };
+        uint64_t v = 0;
+        const char *p;
+
+        if (!s || !ret_ns)
+                return -EINVAL;
+        if (strcmp(s, "forever") == 0 || strcmp(s, "infinity") == 0) {
+                *ret_ns = 0;
+                return 0;
+        }
+        for (p = s; *p >= '0' && *p <= '9'; p++) {
+                if (v > (UINT64_MAX - 9) / 10)
+                        return -ERANGE;
+                v = v * 10 + (uint64_t) (*p - '0');
+        }
+        if (p == s)
+                return -EINVAL;
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+                if (strcmp(p, units[i].suffix) == 0) {
+                        /* At most 100 years: beyond that, say "forever". */
+                        if (v > 100 * 365 * 24 * (STORE_HOUR_NS / NSEC_PER_SEC) * NSEC_PER_SEC / units[i].ns)
+                                return -ERANGE;
+                        *ret_ns = v * units[i].ns;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+/* ---- The buffer of intervals that could not be written ------------------ */
+
+struct QueuedInterval {
+        IntervalRecord rec;
+        EnergyDomain *edomains;
+        DomainRecord *domains;
+        char **strings;               /* source and idle_method copies */
+        ProcessInfo *infos;
+        ProcessDelta *procs;
+        double *proc_j;
+        uint64_t bytes;
+        QueuedInterval *next;
+};
+
+static QueuedInterval *queued_free(QueuedInterval *q) {
+        if (!q)
+                return NULL;
+        for (size_t i = 0; q->infos && i < q->rec.n_procs; i++) {
+                free(q->infos[i].exe);
+                free(q->infos[i].unit);
+        }
+        for (size_t j = 0; q->strings && j < 2 * q->rec.n_domains; j++)
+                free(q->strings[j]);
+        free(q->strings);
+        free(q->edomains);
+        free(q->domains);
+        free(q->infos);
+        free(q->procs);
+        free(q->proc_j);
+        free(q);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(QueuedInterval *, queued_free);
+
+static bool proc_gets_row(const IntervalRecord *rec, size_t i) {
+        if (rec->procs[i].cpu_ns > 0)
+                return true;
+        for (size_t j = 0; rec->proc_domain_j && j < rec->n_domains; j++)
+                if (rec->domains[j].valid && rec->proc_domain_j[i * rec->n_domains + j] != 0)
+                        return true;
+        return false;
+}
+
+static int dup_str(const char *src, char **dst) {
+        *dst = NULL;
+        if (!src)
+                return 0;
+        *dst = strdup(src);
+        return *dst ? 0 : -ENOMEM;
+}
+
+/* A deep copy of what store_write_interval() needs, processes without a row left out. */
+static int queued_new(const IntervalRecord *rec, QueuedInterval **ret) {
+        _cleanup_(queued_freep) QueuedInterval *q = NULL;
+        size_t nd = rec->n_domains, np = 0, k = 0;
+
+        for (size_t i = 0; i < rec->n_procs; i++)
+                np += proc_gets_row(rec, i);
+
+        q = calloc(1, sizeof(*q));
+        if (!q)
+                return -ENOMEM;
+        q->edomains = calloc(MAX(nd, (size_t) 1), sizeof(EnergyDomain));
+        q->domains = calloc(MAX(nd, (size_t) 1), sizeof(DomainRecord));
+        q->strings = calloc(MAX(2 * nd, (size_t) 1), sizeof(char *));
+        q->infos = calloc(MAX(np, (size_t) 1), sizeof(ProcessInfo));
+        q->procs = calloc(MAX(np, (size_t) 1), sizeof(ProcessDelta));
+        q->proc_j = calloc(MAX(np * nd, (size_t) 1), sizeof(double));
+        if (!q->edomains || !q->domains || !q->strings || !q->infos || !q->procs || !q->proc_j)
+                return -ENOMEM;
+        q->rec = *rec;
+        q->rec.n_domains = nd;
+        q->rec.domains = q->domains;
+        q->rec.procs = q->procs;
+        q->rec.proc_domain_j = q->proc_j;
+        q->rec.n_procs = 0; /* grows as infos are filled, so that queued_free() frees just those */
+        q->bytes = sizeof(*q) + nd * (sizeof(EnergyDomain) + sizeof(DomainRecord)) +
+                   np * (sizeof(ProcessInfo) + sizeof(ProcessDelta) + nd * sizeof(double));
+
+        for (size_t j = 0; j < nd; j++) {
+                q->domains[j] = rec->domains[j];
+                q->edomains[j] = *rec->domains[j].domain;
+                q->domains[j].domain = &q->edomains[j];
+                if (dup_str(rec->domains[j].source, &q->strings[2 * j]) < 0 ||
+                    dup_str(rec->domains[j].idle_method, &q->strings[2 * j + 1]) < 0)
+                        return -ENOMEM;
+                q->domains[j].source = q->strings[2 * j];
+                q->domains[j].idle_method = q->strings[2 * j + 1];
+        }
+        for (size_t i = 0; i < rec->n_procs; i++) {
+                ProcessInfo *info;
+
+                if (!proc_gets_row(rec, i))
+                        continue;
+                info = &q->infos[k];
+                *info = *rec->procs[i].info;
+                info->exe = info->unit = NULL;
+                q->rec.n_procs = k + 1;
+                if (dup_str(rec->procs[i].info->exe, &info->exe) < 0 ||
+                    dup_str(rec->procs[i].info->unit, &info->unit) < 0)
+                        return -ENOMEM;
+                q->bytes += (info->exe ? strlen(info->exe) + 1 : 0) + (info->unit ? strlen(info->unit) + 1 : 0);
+                /* The process row is looked up again (same identity → same id). */
+                info->store_id = 0;
+                q->procs[k] = (ProcessDelta) { .info = info, .cpu_ns = rec->procs[i].cpu_ns };
+                if (rec->proc_domain_j)
+                        memcpy(q->proc_j + k * nd, rec->proc_domain_j + i * nd, nd * sizeof(double));
+                k++;
+        }
+        q->rec.n_procs = k;
+        *ret = TAKE_PTR(q);
+        return 0;
+}
+
+static void store_queue_drop_head(Store *s) {
+        QueuedInterval *q = s->queue_head;
+
+        if (!q)
+                return;
+        s->queue_head = q->next;
+        if (!s->queue_head)
+                s->queue_tail = NULL;
+        s->qstats.queued--;
+        s->qstats.queued_bytes -= q->bytes;
+        queued_free(q);
+}
+
+static void store_queue_clear(Store *s) {
+        while (s->queue_head)
+                store_queue_drop_head(s);
+}
+
+static int store_queue_push(Store *s, const IntervalRecord *rec) {
+        QueuedInterval *q = NULL;
+        int r;
+
+        r = queued_new(rec, &q);
+        if (r < 0) {
+                s->qstats.dropped++;
+                return r;
+        }
+        s->qstats.buffered_total++;
+        while (s->queue_head && s->qstats.queued_bytes + q->bytes > s->queue_max_bytes) {
+                store_queue_drop_head(s);
+                s->qstats.dropped++;
+        }
+        if (s->queue_tail)
+                s->queue_tail->next = q;
+        else
+                s->queue_head = q;
+        s->queue_tail = q;
+        s->qstats.queued++;
+        s->qstats.queued_bytes += q->bytes;
+        return 0;
+}
+
+/* Errors worth retrying later; anything else would fail again forever. */
+static bool write_error_retryable(int r) {
+        return r == -ENOSPC || r == -EROFS || r == -EBUSY || r == -EIO || r == -EACCES || r == -ENOMEM ||
+               r == -ENOENT;
+}
+
+static int store_queue_flush(Store *s) {
+        while (s->queue_head) {
+                int r = store_write_interval(s, &s->queue_head->rec);
+                if (r < 0 && write_error_retryable(r))
+                        return r;
+                if (r < 0)
+                        s->qstats.dropped++;
+                else
+                        s->qstats.written_late++;
+                store_queue_drop_head(s);
+        }
+        return 0;
+}
+
+int store_write_buffered(Store *s, const IntervalRecord *rec) {
+        int r;
+
+        if (!s || !rec)
+                return -EINVAL;
+        r = store_queue_flush(s);
+        if (r >= 0) {
+                r = store_write_interval(s, rec);
+                if (r >= 0 || !write_error_retryable(r))
+                        return r;
+        } else if (validate_interval(rec) < 0)
+                return -EINVAL;
+        (void) store_queue_push(s, rec);
+        return r;
+}
+
+void store_queue_stats(Store *s, StoreQueueStats *ret) {
+        if (!s) {
+                *ret = (StoreQueueStats) {};
+                return;
+        }
+        *ret = s->qstats;
+}
+
+/* ---- Rollups and retention ---------------------------------------------- */
+
+typedef struct RollupState {
+        int64_t minute_done, hour_done, raw_from, minute_from;
+} RollupState;
+
+static int store_rollup_state(Store *s, RollupState *ret) {
+        sqlite3_stmt *st = s->stmt[STMT_ROLLUP_STATE];
+        int rc = sqlite3_step(st), r = 0;
+
+        if (rc == SQLITE_ROW)
+                *ret = (RollupState) {
+                        .minute_done = sqlite3_column_int64(st, 0),
+                        .hour_done = sqlite3_column_int64(st, 1),
+                        .raw_from = sqlite3_column_int64(st, 2),
+                        .minute_from = sqlite3_column_int64(st, 3),
+                };
+        else
+                r = rc == SQLITE_DONE ? -EBADMSG : store_errno_db(s->db, rc);
+        sqlite3_reset(st);
+        return r;
+}
+
+/* End of the first row of `level` ending after `after`, 0 when none. */
+static int store_next_end(Store *s, int level, int64_t after, int64_t *ret) {
+        sqlite3_stmt *st = s->stmt[STMT_NEXT_BUCKET];
+        int64_t v = 0;
+        int rc, r = 0;
+
+        sqlite3_bind_int(st, 1, level);
+        sqlite3_bind_int64(st, 2, after);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                v = sqlite3_column_int64(st, 0); /* NULL → 0 */
+        else
+                r = store_errno_db(s->db, rc);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        *ret = v;
+        return r;
+}
+
+static int store_begin(Store *s) {
+        return stmt_run(s, s->stmt[STMT_BEGIN], NULL);
+}
+
+static int store_end(Store *s, int r) {
+        if (r >= 0)
+                r = stmt_run(s, s->stmt[STMT_COMMIT], NULL);
+        if (r < 0 && !sqlite3_get_autocommit(s->db))
+                (void) stmt_run(s, s->stmt[STMT_ROLLBACK], NULL);
+        return r;
+}
+
+static int stmt_bucket(Store *s, StoreStatement which, int64_t b, int64_t e, int64_t a3, int a4, int64_t *ret_id) {
+        sqlite3_stmt *st = s->stmt[which];
+        sqlite3_bind_int64(st, 1, b);
+        sqlite3_bind_int64(st, 2, e);
+        sqlite3_bind_int64(st, 3, a3);
+        sqlite3_bind_int(st, 4, a4);
+        return stmt_run(s, st, ret_id);
+}
+
+static int stmt_level_value(Store *s, StoreStatement which, int level, int64_t v) {
+        sqlite3_stmt *st = s->stmt[which];
+        sqlite3_bind_int(st, 1, level);
+        sqlite3_bind_int64(st, 2, v);
+        return stmt_run(s, st, NULL);
+}
+
+/* Roll the bucket (b, b + size] of level - 1 up into one row of `level`,
+ * and record that everything up to b + size is done, in one transaction. */
+static int store_rollup_bucket(Store *s, int level, int64_t b, int64_t size) {
+        int64_t id = 0;
+        int r;
+
+        r = store_begin(s);
+        if (r < 0)
+                return r;
+        r = stmt_bucket(s, STMT_ROLLUP_INTERVAL, b, b + size, level, level - 1, &id);
+        if (r >= 0 && id > 0) {
+                r = stmt_bucket(s, STMT_ROLLUP_SAMPLES, b, b + size, id, level - 1, NULL);
+                if (r >= 0)
+                        r = stmt_bucket(s, STMT_ROLLUP_SAMPLE_DOMAINS, b, b + size, id, level - 1, NULL);
+                if (r >= 0)
+                        r = stmt_bucket(s, STMT_ROLLUP_INTERVAL_DOMAINS, b, b + size, id, level - 1, NULL);
+        }
+        if (r >= 0)
+                r = stmt_level_value(s, STMT_SET_DONE, level, b + size);
+        return store_end(s, r);
+}
+
+/* Delete rows of `level` ending at or before `upto`, and record it. */
+static int store_prune_upto(Store *s, int level, int64_t upto) {
+        sqlite3_stmt *st = s->stmt[STMT_PRUNE];
+        int r;
+
+        r = store_begin(s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int(st, 1, level);
+        sqlite3_bind_int64(st, 2, upto);
+        r = stmt_run(s, st, NULL);
+        if (r >= 0 && level < 2)
+                r = stmt_level_value(s, STMT_SET_FROM, level, upto);
+        return store_end(s, r);
+}
+
+static int64_t floor_to(int64_t v, int64_t unit) {
+        return v <= 0 ? 0 : v / unit * unit;
+}
+
+static bool over_budget(uint64_t deadline) {
+        return now_ns(CLOCK_MONOTONIC) >= deadline;
+}
+
+int store_maintain(Store *s, uint64_t now_realtime_ns, unsigned budget_ms) {
+        static const int64_t size[3] = { 0, (int64_t) STORE_MINUTE_NS, (int64_t) STORE_HOUR_NS };
+        uint64_t deadline;
+        int64_t now, limit;
+        RollupState rs = {};
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        if (s->flags & STORE_READ_ONLY)
+                return -EROFS;
+        if (check_u64(now_realtime_ns) < 0)
+                return -ERANGE;
+        deadline = now_ns(CLOCK_MONOTONIC) + (budget_ms > 0 ? budget_ms : 50) * NSEC_PER_MSEC;
+        now = (int64_t) now_realtime_ns;
+
+        r = store_rollup_state(s, &rs);
+        if (r < 0)
+                return r;
+
+        /* Roll up complete buckets: minutes from raw, then hours from minutes.
+         * Never past an interval still waiting in the buffer: it would land in
+         * a bucket already rolled up and be hidden from readers. */
+        limit = now;
+        if (s->queue_head)
+                limit = MIN(limit, (int64_t) s->queue_head->rec.start_ns);
+        for (int level = 1; level <= 2; level++) {
+                int64_t *done = level == 1 ? &rs.minute_done : &rs.hour_done;
+
+                if (level == 2)
+                        limit = rs.minute_done;
+                for (;;) {
+                        int64_t end, b;
+
+                        r = store_next_end(s, level - 1, *done, &end);
+                        if (r < 0)
+                                return r;
+                        if (end <= 0)
+                                break;
+                        b = floor_to(end - 1, size[level]);
+                        if (b + size[level] > limit)
+                                break;
+                        if (over_budget(deadline))
+                                return 1;
+                        r = store_rollup_bucket(s, level, b, size[level]);
+                        if (r < 0)
+                                return r;
+                        *done = b + size[level];
+                }
+        }
+
+        /* Prune raw and minute rows past their retention, one bucket of the
+         * coarser level per transaction, never beyond what that level holds. */
+        for (int level = 0; level <= 1; level++) {
+                int64_t covered = level == 0 ? rs.minute_done : rs.hour_done;
+                int64_t *from = level == 0 ? &rs.raw_from : &rs.minute_from;
+                int64_t target;
+
+                if (s->retention_ns[level] == 0 || (int64_t) s->retention_ns[level] >= now)
+                        continue;
+                target = MIN(floor_to(now - (int64_t) s->retention_ns[level], size[level + 1]), covered);
+                while (*from < target) {
+                        int64_t end, upto;
+
+                        r = store_next_end(s, level, *from, &end);
+                        if (r < 0)
+                                return r;
+                        /* Up to the end of the bucket of the oldest row left (or target when none). */
+                        upto = end > 0 ? MIN(floor_to(end - 1, size[level + 1]) + size[level + 1], target) : target;
+                        if (over_budget(deadline))
+                                return 1;
+                        r = store_prune_upto(s, level, upto);
+                        if (r < 0)
+                                return r;
+                        *from = upto;
+                }
+        }
+        if (s->retention_ns[2] > 0 && (int64_t) s->retention_ns[2] < now) {
+                if (over_budget(deadline))
+                        return 1;
+                r = store_prune_upto(s, 2, now - (int64_t) s->retention_ns[2]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }

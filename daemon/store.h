@@ -71,3 +71,79 @@ int store_write_interval(Store *s, const IntervalRecord *rec);
 int store_set_state(Store *s, const char *key, const char *value);
 /* Replace the source probe table. in_use[i] says whether probes[i] feeds a domain. */
 int store_set_probes(Store *s, const SourceProbe *probes, const bool *in_use, size_t n);
+
+/* ---- Storage at scale (issue 7) ---------------------------------------- */
+
+/* Bucket sizes of the rollup levels (intervals.level 1 and 2). */
+#define STORE_MINUTE_NS UINT64_C(60000000000)
+#define STORE_HOUR_NS   UINT64_C(3600000000000)
+
+/* Default retention: raw intervals 24 h, minute rollups 30 days, hour
+ * rollups 2 years (730 days). 0 means "keep forever". */
+#define STORE_DEFAULT_RAW_RETENTION_NS    (UINT64_C(24) * STORE_HOUR_NS)
+#define STORE_DEFAULT_MINUTE_RETENTION_NS (UINT64_C(30) * 24 * STORE_HOUR_NS)
+#define STORE_DEFAULT_HOUR_RETENTION_NS   (UINT64_C(730) * 24 * STORE_HOUR_NS)
+/* Default bound of the buffer of intervals that could not be written. */
+#define STORE_DEFAULT_QUEUE_MAX_BYTES     (UINT64_C(32) * 1024 * 1024)
+
+typedef struct StoreOptions {
+        uint64_t raw_retention_ns, minute_retention_ns, hour_retention_ns; /* 0: forever */
+        uint64_t queue_max_bytes;      /* 0: the default */
+        const char *cmdline_proc_root; /* non-NULL: store /proc/PID/cmdline of new processes */
+} StoreOptions;
+
+void store_options_init(StoreOptions *o);    /* the defaults above, command lines off */
+/* Copies what it needs (the string too). */
+int store_set_options(Store *s, const StoreOptions *o);
+
+/* "24h", "30d", "2w", "1y" (365 d), "90m", "3600s", "0" / "forever" / "infinity"
+ * (keep forever) → nanoseconds. Returns 0 or -EINVAL (-ERANGE when too large). */
+int store_parse_retention(const char *s, uint64_t *ret_ns);
+
+/* Roll complete minutes and hours up and prune what is past its retention,
+ * in small transactions, for about budget_ms of wall time at most (0: 50 ms).
+ * `now_realtime_ns` is the present (injected so tests and the benchmark can
+ * simulate months). Never rolls up past an interval still in the write
+ * buffer. Returns 0 when all is done, 1 when work is left (call again soon),
+ * negative errno on failure (nothing half-done is kept). Does not log. */
+int store_maintain(Store *s, uint64_t now_realtime_ns, unsigned budget_ms);
+
+/* Write rec; if that fails (disk full, read-only, locked, I/O error), keep a
+ * deep copy of it in a bounded in-memory buffer and write it, oldest first,
+ * before the next interval once writes work again. Beyond the bound the oldest
+ * buffered intervals are dropped and counted. Returns 0 when rec and every
+ * buffered interval are on disk, otherwise the (first) write error; never
+ * loses rec silently. Does not log. */
+int store_write_buffered(Store *s, const IntervalRecord *rec);
+
+typedef struct StoreQueueStats {
+        size_t queued;            /* intervals waiting in the buffer now */
+        uint64_t queued_bytes;
+        uint64_t buffered_total;  /* intervals that ever went through the buffer */
+        uint64_t written_late;    /* ... and were written later */
+        uint64_t dropped;         /* ... and were dropped (buffer full or refused by SQLite) */
+} StoreQueueStats;
+void store_queue_stats(Store *s, StoreQueueStats *ret);
+
+/* SQL condition selecting the rows of `intervals` (alias i) to read for the
+ * range (?1, ?2] in CLOCK_REALTIME ns: raw intervals and rollups, each moment
+ * from exactly one level (the coarsest bucket that lies wholly inside the
+ * range, else the finest that is left), so that sums over it never count
+ * anything twice. Use it in place of "i.end_ns > ?1 AND i.end_ns <= ?2".
+ * Needs schema version >= 2. */
+#define STORE_RANGE_SQL(i)                                                                            \
+        "(" i ".end_ns > ?1 AND " i ".end_ns <= ?2 AND CASE " i ".level "                             \
+        "WHEN 0 THEN NOT ((" i ".end_ns - 1) / 60000000000 * 60000000000 >= ?1 AND "                  \
+        "(" i ".end_ns - 1) / 60000000000 * 60000000000 + 60000000000 <= "                            \
+        "min(?2, (SELECT minute_done_ns FROM rollup_state))) "                                        \
+        "WHEN 1 THEN (" i ".start_ns >= ?1 OR " i ".start_ns < (SELECT raw_from_ns FROM rollup_state)) " \
+        "AND NOT (" i ".start_ns / 3600000000000 * 3600000000000 + 3600000000000 <= "                 \
+        "min(?2, (SELECT hour_done_ns FROM rollup_state)) AND "                                       \
+        "(" i ".start_ns / 3600000000000 * 3600000000000 >= ?1 OR "                                   \
+        i ".start_ns < (SELECT minute_from_ns FROM rollup_state))) "                                  \
+        "ELSE (" i ".start_ns >= ?1 OR " i ".start_ns < (SELECT minute_from_ns FROM rollup_state)) END)"
+/* Raw intervals an intervals row stands for, and the time they cover. */
+#define STORE_INTERVAL_COUNT_SQL(i)    "coalesce(" i ".n_raw, 1)"
+#define STORE_INTERVAL_DURATION_SQL(i) "coalesce(" i ".duration_ns, " i ".end_ns - " i ".start_ns)"
+/* Time process sample s (of interval i) was active: the interval's duration for raw rows. */
+#define STORE_SAMPLE_ACTIVE_SQL(s, i)  "coalesce(" s ".active_ns, " STORE_INTERVAL_DURATION_SQL(i) ")"
