@@ -305,6 +305,150 @@ def test_version_and_help():
     check("report" in r.stdout and "status" in r.stdout, "--help: %r" % r.stdout)
 
 
+def test_report_sort_limit_and_carbon():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        rows = report(db, "--sort", "cpu")["rows"]
+        cpus = [r["cpu_seconds"] for r in rows]
+        check(cpus == sorted(cpus, reverse=True), "--sort cpu not by CPU: %r" % cpus)
+        rows = report(db, "--sort", "power")["rows"]
+        watts = [r["power_watts"] for r in rows]
+        check(watts == sorted(watts, reverse=True), "--sort power not by power: %r" % watts)
+        # make (pid 100) was present 5 s with 7.5 J package + 1.875 dram... power = energy / 5 s
+        make = [r for r in rows if r["comm"] == "make"][0]
+        check(close(make["power_watts"], make["energy_joules"] / 5.0), "make power: %r" % make)
+        out = report(db, "--limit", "2")
+        check(len(out["rows"]) == 2, "--limit 2 gave %d rows" % len(out["rows"]))
+        # Carbon: default figure, then overridden by option and environment.
+        check(out["carbon"]["intensity_g_per_kwh"] == 480.0 and "Ember" in out["carbon"]["origin"],
+              "default carbon: %r" % out["carbon"])
+        for r in out["rows"]:
+            check(close(r["co2e_grams"], r["energy_joules"] / 3.6e6 * 480), "row co2e: %r" % r)
+        out = report(db, "--carbon-intensity", "100")
+        check(out["carbon"]["intensity_g_per_kwh"] == 100.0, "--carbon-intensity ignored: %r" % out["carbon"])
+        check(close(out["totals"]["co2e_grams"], out["totals"]["measured_joules"] / 3.6e6 * 100), "totals co2e")
+        env = dict(os.environ, JOULED_CARBON_INTENSITY="50")
+        r = subprocess.run([jtest.JOULECTL, "--db", db, "report", "--json"], capture_output=True, text=True,
+                           env=env, timeout=60)
+        c = json.loads(r.stdout)["carbon"]
+        check(c["intensity_g_per_kwh"] == 50.0 and "JOULED_CARBON_INTENSITY" in c["origin"], "env carbon: %r" % c)
+        # The daemon's configured figure.
+        con = sqlite3.connect(db)
+        con.execute("INSERT OR REPLACE INTO daemon_state (key, value, updated_ns) VALUES ('carbon_g_per_kwh', '200', 0)")
+        con.commit()
+        con.close()
+        c = report(db)["carbon"]
+        check(c["intensity_g_per_kwh"] == 200.0 and "jouled.conf" in c["origin"], "daemon carbon: %r" % c)
+        t = jtest.joulectl("report", db=db).stdout
+        check("gCO2e" in t and "200 g/kWh" in t, "table lacks carbon:\n" + t)
+        for col in ("AVG(W)", "gCO2e"):
+            check(col in t, "table lacks %s:\n%s" % (col, t))
+
+
+def test_export():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        (n_domain_rows,) = con.execute("SELECT count(*) FROM sample_domains").fetchone()
+        (n_bare,) = con.execute(
+            "SELECT count(*) FROM samples s WHERE NOT EXISTS (SELECT 1 FROM sample_domains sd "
+            "WHERE sd.interval_id = s.interval_id AND sd.process_id = s.process_id)").fetchone()
+        con.close()
+        r = jtest.joulectl("export", "--format", "csv", db=db)
+        rows = list(csv.DictReader(io.StringIO(r.stdout)))
+        check(len(rows) == n_domain_rows + n_bare, "export rows %d != %d" % (len(rows), n_domain_rows + n_bare))
+        js = json.loads(jtest.joulectl("export", "--format", "json", db=db).stdout)
+        check(len(js) == len(rows), "json %d records, csv %d" % (len(js), len(rows)))
+        for k in ("interval_start", "interval_end", "pid", "comm", "cpu_seconds", "domain", "source",
+                  "estimated", "host_total", "energy_joules"):
+            check(k in js[0] and k in rows[0], "export lacks %r: %r" % (k, js[0]))
+        host = sum(x["energy_joules"] for x in js if x["host_total"])
+        check(host == report(db)["totals"]["attributed_joules"], "export host-total energy %r != attributed" % host)
+        check(sum(float(x["energy_joules"]) for x in rows if x["host_total"] == "true") == host, "csv sum")
+        # A range: intervals 1 and 2 only.
+        js = json.loads(jtest.joulectl("export", "--since", "@%d" % (T0 + 1), "--until", "@%d" % (T0 + 3),
+                                       "--format", "json", db=db).stdout)
+        ends = sorted({x["interval_end"] for x in js})
+        check(ends == ["2023-11-14T22:13:22.000Z", "2023-11-14T22:13:23.000Z"], "export range: %r" % ends)
+        check(json.loads(jtest.joulectl("export", "--since", "@1", "--until", "@2", "--format", "json",
+                                        db=db).stdout) == [], "empty export is not []")
+
+
+def test_top_once():
+    with jtest.TempDir() as d:
+        db = make_db(d, "--estimated")
+        t = jtest.joulectl("top", "--once", db=db).stdout
+        lines = t.splitlines()
+        check(lines[0].startswith("joulectl top") and "sort: power" in lines[0], "top header: %r" % lines[:1])
+        check("estimated" in t and "model" in t, "top does not say estimated:\n" + t)
+        check("W" in lines[1], "no host power:\n" + t)
+        # The last interval holds pid 100 (cc1, 2.5 J) and pid 300 (sshd, 0.125 J); make has exited.
+        rows = [l.split() for l in lines if l.strip() and l.split()[0].isdigit()]
+        check([r[1] for r in rows] == ["cc1", "sshd"], "top rows: %r" % rows)
+        check(rows[0][4] == "3.125", "cc1 power in W: %r" % rows[0])
+        t = jtest.joulectl("top", "--once", "--sort", "name", "--delay", "10", db=db).stdout
+        rows = [l.split() for l in t.splitlines() if l.strip() and l.split()[0].isdigit()]
+        check([r[1] for r in rows][:2] == ["cc1", "cc1"] and "make" in [r[1] for r in rows],
+              "--delay 10 window / --sort name: %r" % rows)
+        t = jtest.joulectl("top", "--once", "--by", "unit", db=db).stdout
+        check("UNIT" in t and "sshd.service" in t, "top --by unit:\n" + t)
+        for l in jtest.joulectl("top", "--once", db=db).stdout.splitlines():
+            check(len(l) <= 80, "top --once line wider than 80: %r" % l)
+        with jtest.TempDir() as e:
+            empty = os.path.join(e, "empty.db")
+            subprocess.run([MAKE_DB, empty], capture_output=True, timeout=60)
+            con = sqlite3.connect(empty)
+            con.execute("DELETE FROM intervals")
+            con.commit()
+            con.close()
+            t = jtest.joulectl("top", "--once", db=empty).stdout
+            check("No intervals" in t, "top on an empty database:\n" + t)
+
+
+def test_new_bad_input():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        expect_usage(["report", "--sort", "size"], "--sort", db)
+        expect_usage(["report", "--html", ""], "--html", db)
+        expect_usage(["report", "--json", "--html", "x.html"], "--html", db)
+        expect_usage(["report", "--carbon-intensity", "-5"], "--carbon-intensity", db)
+        expect_usage(["--carbon-intensity", "lots", "report"], "--carbon-intensity", db)
+        expect_usage(["top", "--delay", "0"], "--delay", db)
+        expect_usage(["top", "--sort", "mem"], "--sort", db)
+        expect_usage(["top", "--by", "host"], "--by", db)
+        expect_usage(["top", "extra"], "extra", db)
+        expect_usage(["export", "--format", "xml"], "--format", db)
+        expect_usage(["export", "--since", "soon"], "--since", db)
+        expect_usage(["export", "--since", "1h", "--until", "2h"], "--until", db)
+        expect_usage(["run"], "command", db)
+        expect_usage(["run", "--repeat", "0", "--", "true"], "--repeat", db)
+        expect_usage(["run", "--budget", "-1", "--", "true"], "--budget", db)
+        expect_usage(["run", "--bogus", "--", "true"], "--bogus", db)
+        r = subprocess.run([jtest.JOULECTL, "--db", db, "report"], capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, JOULED_CARBON_INTENSITY="x"))
+        check(r.returncode == 2 and "JOULED_CARBON_INTENSITY" in r.stderr, "bad env: %r" % r.stderr)
+        r = jtest.joulectl("report", "--html", os.path.join(d, "no", "such", "dir.html"), db=db, check_rc=1)
+        check("--html" in r.stderr and r.stderr.count("\n") == 1, "unwritable --html: %r" % r.stderr)
+
+
+def test_report_html_file():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        path = os.path.join(d, "r.html")
+        jtest.joulectl("report", "--html", path, db=db)
+        html = open(path).read()
+        check(html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>"), "not a whole document")
+        check(html.count("<svg") == 2, "want 2 SVG charts, got %d" % html.count("<svg"))
+        for banned in ("<script", "http://", "https://", "<link", "@import"):
+            if banned == "http://":
+                # Only the SVG namespace is allowed.
+                check(html.replace('xmlns="http://www.w3.org/2000/svg"', "").count("http://") == 0,
+                      "external reference in the HTML")
+                continue
+            check(banned not in html, "HTML is not self-contained: %s" % banned)
+        check("sshd" in html and "cc1" in html and "gCO2e" in html, "HTML lacks the table")
+
+
 if __name__ == "__main__":
     if not os.path.exists(MAKE_DB) or not os.path.exists(jtest.JOULECTL):
         print("SKIP: %s or %s not built" % (MAKE_DB, jtest.JOULECTL))
@@ -320,4 +464,9 @@ if __name__ == "__main__":
         test_db_from_environment,
         test_status,
         test_version_and_help,
+        test_report_sort_limit_and_carbon,
+        test_export,
+        test_top_once,
+        test_new_bad_input,
+        test_report_html_file,
     ])
