@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 #include <cmocka.h>
 
 #include "cleanup.h"
+#include "counter-guard.h"
 #include "store.h"
 #include "util.h"
 
@@ -387,6 +390,290 @@ static void test_errno_mapping(void **state) {
         assert_int_equal(store_errno(SQLITE_ERROR), -EIO);
 }
 
+/* ---- issue 7: rollups, retention, write buffer, command lines ---------- */
+
+#define T0 (UINT64_C(1700000000) * NSEC_PER_SEC / STORE_HOUR_NS * STORE_HOUR_NS) /* hour-aligned */
+
+typedef struct Sim {
+        EnergyDomain pkg;
+        ProcessInfo p[3];
+        uint64_t cpu_total;
+        double energy_total, measured_total;
+} Sim;
+
+static void sim_init(Sim *sim) {
+        *sim = (Sim) {
+                .pkg = { .name = "package-0", .kind = DOMAIN_PACKAGE },
+                .p = {
+                        { .pid = 100, .ppid = 1, .start_time_ns = 1, .comm = "a" },
+                        { .pid = 101, .ppid = 1, .start_time_ns = 2, .comm = "b" },
+                        { .pid = 102, .ppid = 1, .start_time_ns = 3, .comm = "c" },
+                },
+        };
+}
+
+/* Interval k of 10 s ending at T0 + (k + 1) * 10 s, figures varying with k. */
+static int sim_write(Store *s, Sim *sim, uint64_t k, bool buffered) {
+        DomainRecord d = { .domain = &sim->pkg, .source = "model", .host_total = true, .valid = true,
+                           .measured_j = 3.25 + (double) (k % 7) * 0.1, .idle_j = 1, .attributed_j = 2,
+                           .unattributed_j = 0.25 + (double) (k % 7) * 0.1, .idle_w = 0.1, .idle_method = "online" };
+        ProcessDelta deltas[3];
+        double pd[3];
+        size_t n = 0;
+        int r;
+
+        for (size_t i = 0; i < 3; i++) {
+                if ((k + i) % 3 == 0) /* each process is idle one interval in three: no row */
+                        continue;
+                deltas[n] = (ProcessDelta) { .info = &sim->p[i], .cpu_ns = 1000003 * (k % 11 + i + 1) };
+                pd[n] = 0.001 * (double) (k % 13 + i + 1);
+                n++;
+        }
+        IntervalRecord rec = {
+                .start_ns = T0 + k * 10 * NSEC_PER_SEC, .end_ns = T0 + (k + 1) * 10 * NSEC_PER_SEC,
+                .boot_realtime_ns = T0 - 1000 * NSEC_PER_SEC,
+                .n_domains = 1, .domains = &d, .n_procs = n, .procs = deltas, .proc_domain_j = pd,
+        };
+        r = buffered ? store_write_buffered(s, &rec) : store_write_interval(s, &rec);
+        if (r >= 0 || buffered) {
+                for (size_t i = 0; i < n; i++) {
+                        sim->cpu_total += deltas[i].cpu_ns;
+                        sim->energy_total += pd[i];
+                }
+                sim->measured_total += d.measured_j;
+        }
+        return r;
+}
+
+/* Sums over (a, b] as a reader sees them. */
+static void range_sums(Store *s, uint64_t a, uint64_t b, int64_t *ret_cpu, double *ret_j, double *ret_measured,
+                       int64_t *ret_n) {
+        sqlite3_stmt *st = NULL;
+        assert_int_equal(sqlite3_prepare_v2(store_db(s),
+                                            "SELECT (SELECT coalesce(sum(s.cpu_ns), 0) FROM intervals i JOIN samples s "
+                                            "ON s.interval_id = i.id WHERE " STORE_RANGE_SQL("i") "), "
+                                            "(SELECT total(s.energy_j) FROM intervals i JOIN samples s "
+                                            "ON s.interval_id = i.id WHERE " STORE_RANGE_SQL("i") "), "
+                                            "(SELECT total(d.measured_j) FROM intervals i JOIN interval_domains d "
+                                            "ON d.interval_id = i.id WHERE " STORE_RANGE_SQL("i") "), "
+                                            "(SELECT coalesce(sum(" STORE_INTERVAL_COUNT_SQL("i") "), 0) FROM intervals i "
+                                            "WHERE " STORE_RANGE_SQL("i") ")",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_int64(st, 1, (int64_t) a);
+        sqlite3_bind_int64(st, 2, (int64_t) b);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        *ret_cpu = sqlite3_column_int64(st, 0);
+        *ret_j = sqlite3_column_double(st, 1);
+        *ret_measured = sqlite3_column_double(st, 2);
+        *ret_n = sqlite3_column_int64(st, 3);
+        sqlite3_finalize(st);
+}
+
+static void maintain_all(Store *s, uint64_t now) {
+        int r;
+        while ((r = store_maintain(s, now, 1000)) > 0)
+                ;
+        assert_int_equal(r, 0);
+}
+
+static void assert_close(double a, double b) {
+        assert_true(fabs(a - b) <= 1e-9 * fmax(1, fabs(b)));
+}
+
+static void test_rollups_exact_and_pruned(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        StoreOptions o;
+        Sim sim;
+        const uint64_t n = 3 * 360 + 17; /* three hours and a bit, 10 s intervals */
+        uint64_t now = T0 + n * 10 * NSEC_PER_SEC;
+        int64_t cpu, cnt, cpu1, cnt1, cpu2, cnt2;
+        double j, m, j1, m1, j2, m2;
+
+        sim_init(&sim);
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        store_options_init(&o);
+        o.raw_retention_ns = 30 * STORE_MINUTE_NS;
+        o.minute_retention_ns = STORE_HOUR_NS;
+        o.hour_retention_ns = 0; /* forever */
+        assert_int_equal(store_set_options(s, &o), 0);
+
+        for (uint64_t k = 0; k < n; k++) {
+                assert_int_equal(sim_write(s, &sim, k, false), 0);
+                if (k % 37 == 0) /* maintenance now and then, as the daemon does */
+                        maintain_all(s, T0 + (k + 1) * 10 * NSEC_PER_SEC);
+        }
+        maintain_all(s, now);
+
+        /* All three levels exist; raw older than 30 min and minutes older than 1 h are gone. */
+        assert_true(sql_int(s, "SELECT count(*) FROM intervals WHERE level = 2") >= 2);
+        assert_true(sql_int(s, "SELECT count(*) FROM intervals WHERE level = 1") > 0);
+        assert_true(sql_int(s, "SELECT count(*) FROM intervals WHERE level = 0") > 0);
+        assert_true(sql_int(s, "SELECT count(*) FROM intervals WHERE level = 0") < 200);
+        {
+                char sql[256];
+                snprintf(sql, sizeof(sql), "SELECT count(*) FROM intervals WHERE level = 0 AND end_ns <= %" PRIu64,
+                         now - 31 * STORE_MINUTE_NS);
+                assert_int_equal(sql_int(s, sql), 0);
+                snprintf(sql, sizeof(sql), "SELECT count(*) FROM intervals WHERE level = 1 AND end_ns <= %" PRIu64,
+                         now - 2 * STORE_HOUR_NS);
+                assert_int_equal(sql_int(s, sql), 0);
+        }
+
+        /* Over everything: exactly what was written, each interval once. */
+        range_sums(s, 0, now, &cpu, &j, &m, &cnt);
+        assert_int_equal(cpu, (int64_t) sim.cpu_total);
+        assert_close(j, sim.energy_total);
+        assert_close(m, sim.measured_total);
+        assert_int_equal(cnt, (int64_t) n);
+
+        /* Additive at any hour or minute boundary: nothing counted twice or lost. */
+        for (uint64_t cut = T0 + STORE_MINUTE_NS; cut < now; cut += 7 * STORE_MINUTE_NS) {
+                range_sums(s, 0, cut, &cpu1, &j1, &m1, &cnt1);
+                range_sums(s, cut, now, &cpu2, &j2, &m2, &cnt2);
+                if (cut >= now - 30 * STORE_MINUTE_NS || cut % STORE_HOUR_NS == 0 || cut >= T0 + 2 * STORE_HOUR_NS) {
+                        assert_int_equal(cpu1 + cpu2, cpu);
+                        assert_close(j1 + j2, j);
+                        assert_int_equal(cnt1 + cnt2, cnt);
+                }
+                assert_true(cpu1 + cpu2 <= cpu); /* never more than there is */
+        }
+        /* A recent short range reads raw intervals: 5 minutes = 30 intervals. */
+        range_sums(s, now - 5 * STORE_MINUTE_NS, now, &cpu1, &j1, &m1, &cnt1);
+        assert_int_equal(cnt1, 30);
+
+        /* A second maintenance pass changes nothing. */
+        maintain_all(s, now);
+        range_sums(s, 0, now, &cpu2, &j2, &m2, &cnt2);
+        assert_int_equal(cpu2, cpu);
+        assert_int_equal(cnt2, cnt);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+        store_free(s);
+}
+
+static void test_write_buffer(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        StoreQueueStats qs;
+        StoreOptions o;
+        Sim sim;
+        int64_t cpu, cnt;
+        double j, m;
+
+        sim_init(&sim);
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        assert_int_equal(sim_write(s, &sim, 0, true), 0);
+
+        /* Writes fail (as on a full disk): intervals wait in memory, in order. */
+        assert_int_equal(sqlite3_exec(store_db(s), "PRAGMA query_only = ON", NULL, NULL, NULL), SQLITE_OK);
+        for (uint64_t k = 1; k <= 5; k++)
+                assert_true(sim_write(s, &sim, k, true) < 0);
+        store_queue_stats(s, &qs);
+        assert_int_equal(qs.queued, 5);
+        assert_int_equal(qs.dropped, 0);
+        /* Maintenance never rolls up past a buffered interval. */
+        assert_int_equal(sqlite3_exec(store_db(s), "PRAGMA query_only = OFF", NULL, NULL, NULL), SQLITE_OK);
+        maintain_all(s, T0 + 2 * STORE_HOUR_NS);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM intervals WHERE level > 0"), 0);
+
+        /* Space is back: the next write writes them all, oldest first. */
+        assert_int_equal(sim_write(s, &sim, 6, true), 0);
+        store_queue_stats(s, &qs);
+        assert_int_equal(qs.queued, 0);
+        assert_int_equal(qs.written_late, 5);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM intervals"), 7);
+        range_sums(s, 0, T0 + STORE_HOUR_NS, &cpu, &j, &m, &cnt);
+        assert_int_equal(cpu, (int64_t) sim.cpu_total);
+        assert_close(j, sim.energy_total);
+        /* No gap: each interval starts where the previous one ended. */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM intervals a JOIN intervals b ON b.start_ns = a.end_ns"), 6);
+
+        /* Bounded: with room for about one interval, the oldest are dropped and counted. */
+        store_options_init(&o);
+        o.queue_max_bytes = 1;
+        assert_int_equal(store_set_options(s, &o), 0);
+        assert_int_equal(sqlite3_exec(store_db(s), "PRAGMA query_only = ON", NULL, NULL, NULL), SQLITE_OK);
+        for (uint64_t k = 7; k < 10; k++)
+                assert_true(sim_write(s, &sim, k, true) < 0);
+        store_queue_stats(s, &qs);
+        assert_int_equal(qs.queued, 1);
+        assert_int_equal(qs.dropped, 2);
+        store_free(s); /* frees what is still buffered (valgrind/ASan check it) */
+}
+
+static void test_cmdline_only_when_asked(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        StoreOptions o;
+        Sim sim;
+        char proc[160], path[200];
+        static const char cmdline[] = "mysql\0--password=hunter2\0";
+
+        snprintf(proc, sizeof(proc), "%s/proc", f->dir);
+        assert_int_equal(mkdir(proc, 0755), 0);
+        for (int i = 100; i <= 102; i++) {
+                snprintf(path, sizeof(path), "%s/%d", proc, i);
+                assert_int_equal(mkdir(path, 0755), 0);
+                snprintf(path, sizeof(path), "%s/%d/cmdline", proc, i);
+                write_file(path, cmdline, sizeof(cmdline) - 1);
+        }
+
+        sim_init(&sim);
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        assert_int_equal(sim_write(s, &sim, 1, false), 0); /* default: off */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM processes"), 2);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM processes WHERE cmdline IS NOT NULL"), 0);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM processes WHERE comm IS NOT NULL"), 2);
+        store_options_init(&o);
+        o.cmdline_proc_root = proc;
+        assert_int_equal(store_set_options(s, &o), 0);
+        assert_int_equal(sim_write(s, &sim, 2, false), 0); /* one process not yet written */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM processes WHERE cmdline = 'mysql --password=hunter2'"), 1);
+        store_free(s);
+}
+
+static void test_parse_retention(void **state) {
+        uint64_t v;
+        assert_int_equal(store_parse_retention("24h", &v), 0);
+        assert_true(v == 24 * STORE_HOUR_NS);
+        assert_int_equal(store_parse_retention("30d", &v), 0);
+        assert_true(v == 30 * 24 * STORE_HOUR_NS);
+        assert_int_equal(store_parse_retention("2w", &v), 0);
+        assert_true(v == 14 * 24 * STORE_HOUR_NS);
+        assert_int_equal(store_parse_retention("90m", &v), 0);
+        assert_true(v == 90 * STORE_MINUTE_NS);
+        assert_int_equal(store_parse_retention("forever", &v), 0);
+        assert_true(v == 0);
+        assert_int_equal(store_parse_retention("1y", &v), 0);
+        assert_true(v == 365 * 24 * STORE_HOUR_NS);
+        assert_int_equal(store_parse_retention("", &v), -EINVAL);
+        assert_int_equal(store_parse_retention("h", &v), -EINVAL);
+        assert_int_equal(store_parse_retention("-1d", &v), -EINVAL);
+        assert_int_equal(store_parse_retention("1.5d", &v), -EINVAL);
+        assert_int_equal(store_parse_retention("3 d", &v), -EINVAL);
+        assert_int_equal(store_parse_retention("99999999999999999999d", &v), -ERANGE);
+        assert_int_equal(store_parse_retention("1000y", &v), -ERANGE);
+}
+
+static void test_counter_guard(void **state) {
+        double j = -1;
+        assert_int_equal(energy_delta_check(1000000, 3000000, 1.0, 10, &j), 0);
+        assert_true(j == 2.0);
+        /* backwards without a wrap */
+        j = -1;
+        assert_int_equal(energy_delta_check(3000000, 1000000, 1.0, 10, &j), -ERANGE);
+        assert_true(j == -1);
+        /* a jump beyond the hardware maximum: 1 MJ in 1 s from a 100 W domain */
+        assert_int_equal(energy_delta_check(0, UINT64_C(1000000000000), 1.0, 100, &j), -E2BIG);
+        /* just within the margin for timer jitter */
+        assert_int_equal(energy_delta_check(0, 150000000, 1.0, 100, &j), 0);
+        /* no known maximum: no bound */
+        assert_int_equal(energy_delta_check(0, UINT64_C(1000000000000), 1.0, 0, &j), 0);
+        assert_int_equal(energy_delta_check(5, 5, 0, 100, &j), 0);
+        assert_true(j == 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_create_and_migrate, setup, teardown),
@@ -399,6 +686,11 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_invalid_input, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_probes_and_state, setup, teardown),
                 cmocka_unit_test(test_errno_mapping),
+                cmocka_unit_test_setup_teardown(test_rollups_exact_and_pruned, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_write_buffer, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cmdline_only_when_asked, setup, teardown),
+                cmocka_unit_test(test_parse_retention),
+                cmocka_unit_test(test_counter_guard),
         };
         umask(022);
         return cmocka_run_group_tests(tests, NULL, NULL);
