@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Accuracy of the attribution against a known model of the real load.
+
+A powercap fixture is driven by a model whose truth the test knows: every
+~20 ms the test reads the kernel's own accounting (/proc/stat busy time) and
+advances the counter by
+
+    E += P_IDLE × Δt + K × Δbusy_cpu_seconds
+
+while real workloads run in phases (idle, one core busy, all cores busy, a
+storm of short processes). jouled does not know P_IDLE or K: it must estimate
+the idle power itself (regression), and attribute to each workload the
+dynamic energy K × its own CPU time (measured by rusage).
+
+Done when: each workload's dynamic energy is within 3% of K × its CPU time,
+the idle power estimate within 5% of P_IDLE, and measured = idle + attributed
++ unattributed in every interval (and the per-process rows add up to
+attributed)."""
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import jtest
+from jtest import check
+
+jtest.require_root()
+
+P_IDLE = 6.0    # W
+K = 15.0        # J per busy CPU-second
+RANGE_UJ = 262143328850
+
+
+def read_stat(path="/proc/stat"):
+    """Busy ns of the "cpu" line and of each "cpuN" line, as jouled reads them."""
+    hz = os.sysconf("SC_CLK_TCK")
+    total, per_cpu = 0, {}
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("cpu"):
+                break
+            parts = line.split()
+            v = [int(x) for x in parts[1:]]
+            busy = (v[0] + v[1] + v[2] + v[5] + v[6]) * 1_000_000_000 // hz
+            if parts[0] == "cpu":
+                total = busy
+            else:
+                per_cpu[int(parts[0][3:])] = busy
+    return total, per_cpu
+
+
+class ModelDriver:
+    """Advances fixture zones from /proc/stat: zone -> CPUs whose busy time it sees."""
+
+    def __init__(self, fx, zones, period=0.02):
+        self.fx, self.zones, self.period = fx, zones, period
+        self.stop_ev = threading.Event()
+        self.truth_dyn_uj = {z: 0 for z in zones}
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def busy_of(self, cpus):
+        total, per_cpu = read_stat()
+        return total if cpus is None else sum(per_cpu.get(c, 0) for c in cpus)
+
+    def loop(self):
+        last_t = time.monotonic()
+        last = {z: self.busy_of(c) for z, c in self.zones.items()}
+        while not self.stop_ev.is_set():
+            time.sleep(self.period)
+            now = time.monotonic()
+            total, per_cpu = read_stat()
+            for z, cpus in self.zones.items():
+                b = total if cpus is None else sum(per_cpu.get(c, 0) for c in cpus)
+                dyn = K * (b - last[z]) / 1e9
+                self.fx.advance(z, int((P_IDLE * (now - last_t) + dyn) * 1e6))
+                self.truth_dyn_uj[z] += dyn * 1e6
+                last[z] = b
+            last_t = now
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.stop_ev.set()
+        self.thread.join()
+
+
+def burner(comm, n, ms, parallel=1, cpu=None):
+    cmd = [jtest.BURNER, comm, str(n), str(ms), str(parallel)]
+    if cpu is not None:
+        cmd = ["taskset", "-c", str(cpu)] + cmd
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "burner %s failed: %s" % (comm, r.stderr))
+    return json.loads(r.stdout)["children_cpu_ns"]
+
+
+def check_conservation(con):
+    bad = con.execute("""SELECT COUNT(*), MAX(ABS(measured_j - idle_j - attributed_j - unattributed_j))
+                         FROM interval_domains
+                         WHERE ABS(measured_j - idle_j - attributed_j - unattributed_j) > 1e-9""").fetchone()
+    check(bad[0] == 0, "conservation broken in %d interval(s), worst by %s J" % bad)
+    (n,) = con.execute("SELECT COUNT(*) FROM interval_domains").fetchone()
+    check(n > 0, "no interval stored")
+    # The per-process rows add up to the attributed figure.
+    (worst,) = con.execute("""SELECT MAX(ABS(x.attributed_j - COALESCE(
+                                  (SELECT SUM(sd.energy_j) FROM sample_domains sd
+                                   WHERE sd.interval_id = x.interval_id AND sd.domain_id = x.domain_id), 0)))
+                              FROM interval_domains x""").fetchone()
+    check(worst is not None and worst < 1e-6, "per-process energy does not add up to attributed: off by %s J" % worst)
+
+
+def comm_energy(con, comm, domain):
+    (e,) = con.execute("""SELECT COALESCE(SUM(sd.energy_j), 0) FROM sample_domains sd
+                          JOIN processes p ON p.id = sd.process_id JOIN domains d ON d.id = sd.domain_id
+                          WHERE p.comm = ? AND d.name = ?""", (comm, domain)).fetchone()
+    return e
+
+
+def test_accuracy_phases():
+    with jtest.TempDir() as d:
+        pc = os.path.join(d, "powercap")
+        fx = jtest.PowercapFixture(pc, [{"path": "intel-rapl:0", "name": "package-0",
+                                         "max_energy_range_uj": RANGE_UJ, "energy_uj": 1000}])
+        drv = ModelDriver(fx, {"intel-rapl:0": None})
+        drv.start()
+        try:
+            with jtest.Daemon(d, ["--interval", "0.5", "--source", "rapl", "--powercap-root", pc]) as dm:
+                dm.wait_intervals(1)
+                time.sleep(6)                                    # phase 1: idle
+                truth = {}
+                truth["acc-one"] = burner("acc-one", 1, 7000)     # phase 2: one core busy
+                truth["acc-all"] = burner("acc-all", 2, 6000, 2)  # phase 3: all (both) cores busy
+                truth["acc-storm"] = burner("acc-storm", 1500, 4, 2)  # phase 4: short processes
+                time.sleep(1.5)
+                jtest.wait_until(lambda: jtest.comm_cpu_ns(dm.db, "acc-storm") >= 0.995 * truth["acc-storm"], 5.0)
+                check(dm.stop() == 0, "jouled failed: %s" % dm.read_log())
+        finally:
+            drv.stop()
+
+        if os.environ.get("JTEST_KEEP_DB"):
+            import shutil
+            shutil.copy(dm.db, os.environ["JTEST_KEEP_DB"])
+        con = sqlite3.connect(dm.db)
+        try:
+            check_conservation(con)
+            for comm, cpu_ns in truth.items():
+                want = K * cpu_ns / 1e9
+                got = comm_energy(con, comm, "package-0")
+                err = (got - want) / want
+                print("%-10s rusage %.3f CPU-s, truth %.2f J, attributed %.2f J (%+.2f%%)"
+                      % (comm, cpu_ns / 1e9, want, got, err * 100))
+                check(abs(err) <= 0.03, "%s: dynamic energy %.2f J, model truth %.2f J (%+.1f%%, limit 3%%)"
+                      % (comm, got, want, err * 100))
+            row = con.execute("""SELECT x.idle_w, x.idle_method FROM interval_domains x
+                                 JOIN domains d ON d.id = x.domain_id WHERE d.name = 'package-0'
+                                 ORDER BY x.interval_id DESC LIMIT 1""").fetchone()
+            print("idle estimate %.3f W (%s), truth %.3f W" % (row[0], row[1], P_IDLE))
+            check(row[1] == "regression", "idle power estimated by %s, not regression" % row[1])
+            check(abs(row[0] - P_IDLE) <= 0.05 * P_IDLE, "idle estimate %.3f W, truth %.3f W" % (row[0], P_IDLE))
+        finally:
+            con.close()
+
+
+if __name__ == "__main__":
+    jtest.run_tests([test_accuracy_phases])
