@@ -17,7 +17,8 @@
  *   processes_tracked   integer (daemon's live table) or null
  *   processes_stored    integer (rows in the database)
  *   intervals_stored    integer
- *   counters        {exits_lost, vanished, write_errors}: integers or null
+ *   counters        {exits_lost, vanished, write_errors, intervals_buffered,
+ *                    intervals_dropped, counters_discarded}: integers or null
  */
 
 #include <errno.h>
@@ -52,6 +53,9 @@ enum {
         ST_STARTED,
         ST_TRACKER_FALLBACK,
         ST_WRITE_ERRORS,
+        ST_INTERVALS_BUFFERED, /* storage: write buffer and counter guard */
+        ST_INTERVALS_DROPPED,
+        ST_COUNTERS_DISCARDED,
         _ST_MAX,
 };
 
@@ -68,6 +72,9 @@ static const char *const state_keys[_ST_MAX] = {
         [ST_STARTED] = "started",
         [ST_TRACKER_FALLBACK] = "tracker_fallback_reason",
         [ST_WRITE_ERRORS] = "write_errors",
+        [ST_INTERVALS_BUFFERED] = "intervals_buffered",
+        [ST_INTERVALS_DROPPED] = "intervals_dropped",
+        [ST_COUNTERS_DISCARDED] = "counters_discarded",
 };
 
 #define PROCFS_NOTE "short-lived processes may be missed"
@@ -323,6 +330,9 @@ static void status_print_json(const Status *s, const char *path) {
         json_object_object_add(x, "exits_lost", json_int_from_state(s->state[ST_EXITS_LOST]));
         json_object_object_add(x, "vanished", json_int_from_state(s->state[ST_VANISHED]));
         json_object_object_add(x, "write_errors", json_int_from_state(s->state[ST_WRITE_ERRORS]));
+        json_object_object_add(x, "intervals_buffered", json_int_from_state(s->state[ST_INTERVALS_BUFFERED]));
+        json_object_object_add(x, "intervals_dropped", json_int_from_state(s->state[ST_INTERVALS_DROPPED]));
+        json_object_object_add(x, "counters_discarded", json_int_from_state(s->state[ST_COUNTERS_DISCARDED]));
         json_object_object_add(o, "counters", x);
 
         json_print(o);
@@ -370,6 +380,9 @@ static void status_print_text(const Status *s, const char *path) {
                OR_DASH(s->state[ST_PROCESSES_TRACKED]), s->processes_stored, s->intervals_stored);
         printf("Counters:    exits_lost %s, vanished %s, write_errors %s\n", OR_DASH(s->state[ST_EXITS_LOST]),
                OR_DASH(s->state[ST_VANISHED]), OR_DASH(s->state[ST_WRITE_ERRORS]));
+        printf("             intervals_buffered %s, intervals_dropped %s, counters_discarded %s\n",
+               OR_DASH(s->state[ST_INTERVALS_BUFFERED]), OR_DASH(s->state[ST_INTERVALS_DROPPED]),
+               OR_DASH(s->state[ST_COUNTERS_DISCARDED]));
 }
 
 int verb_status(int argc, char **argv, const CliGlobals *g) {
