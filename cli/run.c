@@ -264,13 +264,17 @@ static int self_open(RunContext *c, const char *why_no_daemon) {
                 .dev_root = "/dev",
         };
         size_t n_known;
-        int r;
+        int r, lvl;
 
         (void) source_all(&n_known);
         _cleanup_free_ SourceProbe *probes = calloc(MAX(n_known, (size_t) 1), sizeof(SourceProbe));
         if (!probes)
                 return -ENOMEM;
+        /* Our report says "estimated" itself: no notice about the model here. */
+        lvl = log_get_max_level();
+        log_set_max_level(MIN(lvl, LOG_WARNING));
         r = source_select(&ctx, "auto", probes, n_known, &c->sources, &c->n_sources);
+        log_set_max_level(lvl);
         if (r < 0 || c->n_sources == 0) {
                 char reasons[1024] = "";
                 for (size_t i = 0; i < n_known; i++) {

@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""joulectl report --html renders in headless Chromium.
+
+Takes a screenshot of the report of a synthetic database and checks that it
+is not blank: the PNG (decoded with zlib, stdlib only) must have many
+distinct colours, including the charts' palette. Skips (77) without chromium.
+"""
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import jtest  # noqa: E402
+from jtest import check  # noqa: E402
+
+MAKE_DB = os.environ.get("MAKE_DB", "build/tests/make-db")
+
+
+def png_pixels(path):
+    """Decode an 8-bit RGB/RGBA non-interlaced PNG into a list of (r, g, b)."""
+    data = open(path, "rb").read()
+    check(data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG")
+    pos, idat, hdr = 8, b"", None
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            hdr = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    w, h, depth, ctype, _, _, interlace = hdr
+    check(depth == 8 and ctype in (2, 6) and interlace == 0, "unexpected PNG format %r" % (hdr,))
+    bpp = 3 if ctype == 2 else 4
+    raw = zlib.decompress(idat)
+    stride = w * bpp
+    prev = bytearray(stride)
+    pixels = []
+    for y in range(h):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        for x in range(0, stride, bpp):
+            pixels.append((line[x], line[x + 1], line[x + 2]))
+        prev = line
+    return w, h, pixels
+
+
+def test_html_renders():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    with jtest.TempDir() as d:
+        db = os.path.join(d, "jouled.db")
+        r = subprocess.run([MAKE_DB, db], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "make-db: %s" % r.stderr)
+        html = os.path.join(d, "report.html")
+        jtest.joulectl("report", "--html", html, db=db)
+        shot = os.path.join(d, "shot.png")
+        r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                            "--disable-sync", "--user-data-dir=" + os.path.join(d, "profile"),
+                            "--screenshot=" + shot, "--window-size=1200,900", "file://" + html],
+                           capture_output=True, text=True, timeout=120)
+        check(os.path.exists(shot), "chromium made no screenshot (%d): %s" % (r.returncode, r.stderr[-500:]))
+        w, h, px = png_pixels(shot)
+        check((w, h) == (1200, 900), "screenshot size %dx%d" % (w, h))
+        colours = set(px)
+        check(len(colours) >= 50, "screenshot nearly blank: %d distinct colours" % len(colours))
+        # The first series' colour (#1f77b4) and the bars must be drawn: many such pixels.
+        blue = sum(1 for p in px if abs(p[0] - 0x1f) < 12 and abs(p[1] - 0x77) < 12 and abs(p[2] - 0xb4) < 12)
+        check(blue > 2000, "the charts are not drawn (only %d pixels of the first series' colour)" % blue)
+
+
+if __name__ == "__main__":
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        print("SKIP: chromium not installed")
+        sys.exit(jtest.SKIP)
+    jtest.run_tests([test_html_renders])

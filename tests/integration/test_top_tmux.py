@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""joulectl top, the live full-screen view, driven in tmux (80x24).
+
+Reads the screen with capture-pane: header, a process row, a sort key change,
+q exits. The tmux server is private (-L with a unique name) and killed by its
+socket at the end. Needs tmux and a database from tests/make-db.c; no root.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import jtest  # noqa: E402
+from jtest import check  # noqa: E402
+
+MAKE_DB = os.environ.get("MAKE_DB", "build/tests/make-db")
+
+
+class Tmux:
+    def __init__(self, cmd):
+        self.sock = "joulectl-top-test-%d-%d" % (os.getpid(), int(time.monotonic() * 1000))
+        self.run("new-session", "-d", "-x", "80", "-y", "24", "-s", "top", "env", "TERM=xterm", *cmd)
+        self.run("set-option", "-t", "top", "remain-on-exit", "on")
+
+    def run(self, *args):
+        return subprocess.run(["tmux", "-L", self.sock] + list(args), capture_output=True, text=True, timeout=30)
+
+    def screen(self):
+        return self.run("capture-pane", "-p", "-t", "top").stdout
+
+    def wait_for(self, pred, what, timeout=10):
+        end = time.monotonic() + timeout
+        s = ""
+        while time.monotonic() < end:
+            s = self.screen()
+            if pred(s):
+                return s
+            time.sleep(0.1)
+        raise jtest.Failure("screen never showed %s:\n%s" % (what, s))
+
+    def pane_dead(self):
+        r = self.run("display-message", "-p", "-t", "top", "#{pane_dead} #{pane_dead_status}")
+        return r.stdout.split()
+
+    def kill(self):
+        self.run("kill-server")
+
+
+def rows(screen):
+    return [l.split() for l in screen.splitlines() if l.strip() and l.split()[0].isdigit()]
+
+
+def test_top_interactive():
+    with jtest.TempDir() as d:
+        db = os.path.join(d, "jouled.db")
+        r = subprocess.run([MAKE_DB, db, "--estimated"], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "make-db: %s" % r.stderr)
+        t = Tmux([jtest.JOULECTL, "--db", db, "top", "--delay", "10"])
+        try:
+            s = t.wait_for(lambda s: "joulectl top" in s and "PID" in s, "the header")
+            lines = s.splitlines()
+            check(all(len(l) <= 80 for l in lines), "line wider than 80:\n" + s)
+            check("sort: power" in lines[0], "default sort is not power:\n" + s)
+            check("estimated" in s, "estimated source not shown:\n" + s)
+            check("q quit" in s, "no key help:\n" + s)
+            got = rows(s)
+            check(len(got) >= 3 and got[0][1] == "cc1", "process rows by power:\n" + s)
+            # Sort by CPU: pid 100 cc1 (2.5 s) first, then make (1.5 s), cc1 200 (1.25 s).
+            t.run("send-keys", "-t", "top", "c")
+            s = t.wait_for(lambda s: "sort: cpu" in s, "sort: cpu")
+            check([r[1] for r in rows(s)][:3] == ["cc1", "make", "cc1"], "sort by cpu:\n" + s)
+            t.run("send-keys", "-t", "top", "n")
+            s = t.wait_for(lambda s: "sort: name" in s, "sort: name")
+            names = [r[1] for r in rows(s)]
+            check(names == sorted(names), "sort by name:\n" + s)
+            t.run("send-keys", "-t", "top", "q")
+            end = time.monotonic() + 10
+            while time.monotonic() < end and t.pane_dead()[:1] != ["1"]:
+                time.sleep(0.1)
+            st = t.pane_dead()
+            check(st == ["1", "0"], "q did not exit cleanly (pane_dead, status): %r" % st)
+        finally:
+            t.kill()
+
+        # Ctrl-C exits cleanly too.
+        t = Tmux([jtest.JOULECTL, "--db", db, "top"])
+        try:
+            t.wait_for(lambda s: "joulectl top" in s, "the header")
+            t.run("send-keys", "-t", "top", "C-c")
+            end = time.monotonic() + 10
+            while time.monotonic() < end and t.pane_dead()[:1] != ["1"]:
+                time.sleep(0.1)
+            check(t.pane_dead() == ["1", "0"], "Ctrl-C: %r" % t.pane_dead())
+        finally:
+            t.kill()
+
+
+def test_top_needs_terminal():
+    with jtest.TempDir() as d:
+        db = os.path.join(d, "jouled.db")
+        subprocess.run([MAKE_DB, db], capture_output=True, timeout=60)
+        r = subprocess.run([jtest.JOULECTL, "--db", db, "top"], stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=30)
+        check(r.returncode == 1 and "--once" in r.stderr and r.stderr.count("\n") == 1, "no tty: %r" % r.stderr)
+
+
+if __name__ == "__main__":
+    if not shutil.which("tmux"):
+        print("SKIP: tmux not installed")
+        sys.exit(jtest.SKIP)
+    jtest.run_tests([test_top_interactive, test_top_needs_terminal])
