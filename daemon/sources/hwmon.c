@@ -318,6 +318,17 @@ static int hwmon_open(const SourceContext *ctx, EnergySource **ret) {
         return 0;
 }
 
+static void hwmon_drop_domain(EnergySource *s, size_t i) {
+        HwmonSensor *h = s->userdata;
+
+        if (i >= s->n_domains)
+                return;
+        free(h[i].path);
+        source_array_remove(h, s->n_domains, sizeof(HwmonSensor), i);
+        source_array_remove(s->domains, s->n_domains, sizeof(EnergyDomain), i);
+        s->n_domains--;
+}
+
 int hwmon_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
         HwmonSensor *hs;
 
@@ -375,4 +386,5 @@ const EnergySourceOps hwmon_source_ops = {
         .open = hwmon_open,
         .read = hwmon_read,
         .close = hwmon_close,
+        .drop_domain = hwmon_drop_domain,
 };

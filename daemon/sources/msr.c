@@ -446,6 +446,28 @@ static int msr_open(const SourceContext *ctx, EnergySource **ret) {
         return 0;
 }
 
+static void msr_drop_domain(EnergySource *s, size_t i) {
+        Msr *m = s->userdata;
+        size_t k = 0;
+
+        if (i >= s->n_domains)
+                return;
+        /* Its counters go; the fds stay open (shared, closed at close). */
+        while (k < m->n_counters) {
+                if (m->counters[k].domain == i) {
+                        source_array_remove(m->counters, m->n_counters, sizeof(MsrCounter), k);
+                        m->n_counters--;
+                        continue;
+                }
+                if (m->counters[k].domain > i)
+                        m->counters[k].domain--;
+                k++;
+        }
+        source_array_remove(m->state, s->n_domains, sizeof(MsrDomainState), i);
+        source_array_remove(s->domains, s->n_domains, sizeof(EnergyDomain), i);
+        s->n_domains--;
+}
+
 static int msr_read_all(EnergySource *s, uint64_t *ret_uj) {
         Msr *m;
 
@@ -497,4 +519,5 @@ const EnergySourceOps msr_source_ops = {
         .open = msr_open,
         .read = msr_read_all,
         .close = msr_close,
+        .drop_domain = msr_drop_domain,
 };

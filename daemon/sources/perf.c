@@ -369,6 +369,18 @@ static int perf_open(const SourceContext *ctx, EnergySource **ret) {
         return 0;
 }
 
+static void perf_drop_domain(EnergySource *s, size_t i) {
+        PerfCounter *c = s->userdata;
+
+        if (i >= s->n_domains)
+                return;
+        if (c[i].fd >= 0)
+                close(c[i].fd);
+        source_array_remove(c, s->n_domains, sizeof(PerfCounter), i);
+        source_array_remove(s->domains, s->n_domains, sizeof(EnergyDomain), i);
+        s->n_domains--;
+}
+
 static int perf_read(EnergySource *s, uint64_t *ret_uj) {
         PerfCounter *cs;
 
@@ -408,4 +420,5 @@ const EnergySourceOps perf_source_ops = {
         .open = perf_open,
         .read = perf_read,
         .close = perf_close,
+        .drop_domain = perf_drop_domain,
 };

@@ -606,6 +606,17 @@ static uint64_t rapl_domain_read(const EnergyDomain *d, RaplDomainState *st, uin
         return st->total_uj;
 }
 
+static void rapl_drop_domain(EnergySource *s, size_t i) {
+        Rapl *rapl = s->userdata;
+
+        if (i >= s->n_domains)
+                return;
+        free(rapl->state[i].energy_path);
+        source_array_remove(rapl->state, s->n_domains, sizeof(RaplDomainState), i);
+        source_array_remove(s->domains, s->n_domains, sizeof(EnergyDomain), i);
+        s->n_domains--;
+}
+
 int rapl_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
         Rapl *rapl;
 
@@ -628,4 +639,5 @@ const EnergySourceOps rapl_source_ops = {
         .open = rapl_open,
         .read = rapl_read,
         .close = rapl_close,
+        .drop_domain = rapl_drop_domain,
 };

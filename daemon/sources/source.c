@@ -224,6 +224,12 @@ static const char *sources_overlap(EnergySource *const *list, size_t n, const En
         return NULL;
 }
 
+/* Remove element i of an array of n elements of size sz. */
+void source_array_remove(void *base, size_t n, size_t sz, size_t i) {
+        if (i + 1 < n)
+                memmove((char *) base + i * sz, (char *) base + (i + 1) * sz, (n - i - 1) * sz);
+}
+
 static void accepted_names(char *buf, size_t size) {
         size_t off = (size_t) snprintf(buf, size, "auto");
         for (size_t i = 0; i < ELEMENTSOF(sources) && off < size; i++)
@@ -333,6 +339,31 @@ int source_select(const SourceContext *ctx, const char *spec,
                         continue;
                 }
                 dup = sources_overlap(opened, n_opened, s, &other);
+                if (dup && is_auto && s->ops->drop_domain) {
+                        /* Keep only what no earlier source measures. */
+                        char note[160] = "";
+                        size_t off = 0;
+                        while ((dup = sources_overlap(opened, n_opened, s, &other))) {
+                                for (size_t k = 0; k < s->n_domains; k++)
+                                        if (strcmp(s->domains[k].name, dup) == 0) {
+                                                if (off < sizeof(note))
+                                                        off += (size_t) snprintf(note + off, sizeof(note) - off, "%s%s (%s)",
+                                                                                 off ? ", " : "", dup, other->ops->name);
+                                                s->ops->drop_domain(s, k);
+                                                break;
+                                        }
+                        }
+                        if (probes && i < n_probes) {
+                                size_t l = strlen(probes[i].reason);
+                                snprintf(probes[i].reason + l, sizeof(probes[i].reason) - l,
+                                         s->n_domains ? " (used for the rest; already measured: %s)"
+                                                      : " (not used: already measured: %s)", note);
+                        }
+                        if (s->n_domains == 0) {
+                                source_close(s);
+                                continue;
+                        }
+                }
                 if (dup) {
                         if (!is_auto) {
                                 r = log_error_errno(-EINVAL, "Energy sources \"%s\" and \"%s\" both measure %s: "

@@ -79,6 +79,11 @@ typedef struct EnergySourceOps {
          * UINT64_MAX (and logged by the source). Returns 0 or negative errno. */
         int (*read)(EnergySource *s, uint64_t *ret_uj);
         void (*close)(EnergySource *s);
+        /* Optional (addition): stop measuring domain index i: frees what is
+         * the domain's, removes it from domains (later ones move down by one)
+         * and decrements n_domains. source_select() uses it under "auto" to take from
+         * a later source only the domains no earlier source measures. */
+        void (*drop_domain)(EnergySource *s, size_t i);
 } EnergySourceOps;
 
 struct EnergySource {
@@ -147,6 +152,10 @@ static inline void source_closep(EnergySource **s) {
         if (*s)
                 source_close(*s);
 }
+
+/* For drop_domain implementations: remove element i of an array of n
+ * elements of size sz (memmove). */
+void source_array_remove(void *base, size_t n, size_t sz, size_t i);
 
 /* Close every source of a NULL-terminated array from source_select() and free
  * the array. NULL-safe; returns NULL. */

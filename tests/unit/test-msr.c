@@ -243,6 +243,48 @@ static void test_missing_and_unsupported(void **state) {
         }
 }
 
+/* Under auto, msr only feeds the domains powercap does not have. */
+static void test_select_rest(void **state) {
+        SourceContext ctx = fx_ctx();
+        SourceProbe probes[16] = {};
+        EnergySource **list = NULL;
+        size_t n = 0;
+        uint64_t uj[8];
+        EnergySource *m;
+
+        (void) state;
+        cpuinfo("GenuineIntel", 6, 0x55);
+        topo(0, 0, 0);
+        fx_write("proc/stat", "cpu  1 0 1 1 0 0 0 0 0 0\ncpu0 1 0 1 1 0 0 0 0 0 0\n");
+        fx_write("powercap/intel-rapl:0/name", "package-0\n");
+        fx_write("powercap/intel-rapl:0/energy_uj", "1\n");
+        fx_write("powercap/intel-rapl:0/max_energy_range_uj", "262143328850\n");
+        msr_set(0, 0x606, 0xA0E03);
+        msr_set(0, 0x611, 7);
+        msr_set(0, 0x619, 100);
+        msr_set(0, 0x639, 200);
+
+        assert_int_equal(source_select(&ctx, "auto", probes, ELEMENTSOF(probes), &list, &n), 0);
+        assert_int_equal(n, 2);
+        assert_ptr_equal(list[0]->ops, &rapl_source_ops);
+        m = list[1];
+        assert_ptr_equal(m->ops, &msr_source_ops);
+        assert_int_equal(m->n_domains, 2);
+        assert_string_equal(m->domains[0].name, "core-0");
+        assert_string_equal(m->domains[1].name, "dram-0");
+        assert_non_null(strstr(probes[2].reason, "already measured: package-0 (rapl)"));
+        assert_int_equal(m->ops->read(m, uj), 0);
+        msr_set(0, 0x611, 999999);        /* dropped: not read any more */
+        msr_set(0, 0x619, 100 + 65536);   /* 1 J in the fixed DRAM unit */
+        msr_set(0, 0x639, 200 + 16384);   /* 1 J at ESU 14 */
+        assert_int_equal(m->ops->read(m, uj), 0);
+        assert_int_equal(uj[0], 1000000);
+        assert_int_equal(uj[1], 1000000);
+        /* Named explicitly, the overlap is an error, as before. */
+        list = source_close_all(list);
+        assert_int_equal(source_select(&ctx, "rapl,msr", probes, ELEMENTSOF(probes), &list, &n), -EINVAL);
+}
+
 static void test_dram_unit_table(void **state) {
         (void) state;
         assert_true(msr_intel_dram_fixed_unit(6, 0x3F));  /* Haswell-EP */
@@ -259,6 +301,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_intel_client, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_amd, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_missing_and_unsupported, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_select_rest, fx_setup, fx_teardown),
                 cmocka_unit_test(test_dram_unit_table),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
