@@ -339,6 +339,92 @@ static void test_unreadable_stat(void **state) {
         source_close(s);
 }
 
+static void write_rel(const char *rel, const char *content) {
+        char path[1024];
+
+        snprintf(path, sizeof(path), "%s/%s", proc, rel);
+        for (char *q = path + strlen(proc) + 1; *q; q++)
+                if (*q == '/') {
+                        *q = 0;
+                        (void) mkdir(path, 0755);
+                        *q = '/';
+                }
+        write_file(path, content);
+}
+
+static const char *fx_cpufreq_path(int cpu) {
+        static char b[2][1024];
+        snprintf(b[cpu], sizeof(b[cpu]), "%s/devices/system/cpu/cpu%d/cpufreq/cpuinfo_max_freq", proc, cpu);
+        return b[cpu];
+}
+
+static void test_cpu_table_and_cpufreq(void **state) {
+        SourceContext ctx = { .proc_root = proc, ISOLATED };
+        char reason[512];
+        EnergySource *s;
+        uint64_t uj, t = 50 * NSEC_PER_SEC;
+
+        (void) state;
+        assert_null(model_cpu_lookup("AMD EPYC"));
+        assert_null(model_cpu_lookup("AMD EPYC 77631"));
+        assert_null(model_cpu_lookup(NULL));
+        assert_non_null(model_cpu_lookup("AMD EPYC 7763 64-Core Processor"));
+        assert_int_equal(model_cpu_lookup("AMD EPYC 7763 64-Core Processor")->tdp_w, 280);
+        assert_non_null(model_cpu_lookup("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz"));
+        assert_non_null(strstr(model_cpu_lookup("Intel(R) Core(TM) i7-8650U CPU @ 1.90GHz")->source, "ark.intel.com"));
+
+        /* This machine's model name: the generic defaults, and said so. */
+        write_rel("cpuinfo", "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\n\n");
+        assert_int_equal(model_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_USABLE);
+        assert_non_null(strstr(reason, "0.74–3.50 W (generic defaults: model name \"AMD EPYC\" not in the CPU table)"));
+
+        /* A known CPU: 280 W / 128 threads = 2.1875 W, idle 0.4625 W. */
+        write_rel("cpuinfo", "processor\t: 0\nmodel name\t: AMD EPYC 7763 64-Core Processor\n\n");
+        assert_int_equal(model_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_USABLE);
+        assert_non_null(strstr(reason, "CPU table entry \"AMD EPYC 7763\": 280 W TDP / 128 threads, amd.com/"));
+        assert_null(strstr(reason, "cpufreq"));
+        s = open_model(MODEL_DEFAULT_MIN_W, MODEL_DEFAULT_MAX_W); /* the config's defaults: not "configured" */
+        assert_int_equal(model_source_read_at(s, t, &uj), 0);
+        advance(100, 0);
+        t += NSEC_PER_SEC;
+        assert_int_equal(model_source_read_at(s, t, &uj), 0);
+        assert_int_equal(uj, 4375000); /* 2 × 2.1875 W × 1 s */
+
+        /* Both CPUs at half their maximum frequency: dynamic term halved,
+         * 2 × (0.4625 + 1.725 / 2) W = 2.65 W. */
+        write_rel("devices/system/cpu/cpu0/cpufreq/scaling_cur_freq", "1500000\n");
+        write_rel("devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", "3000000\n");
+        write_rel("devices/system/cpu/cpu1/cpufreq/scaling_cur_freq", "1000000\n");
+        write_rel("devices/system/cpu/cpu1/cpufreq/cpuinfo_max_freq", "2000000\n");
+        advance(100, 0);
+        t += NSEC_PER_SEC;
+        assert_int_equal(model_source_read_at(s, t, &uj), 0);
+        assert_int_equal(uj, 4375000 + 2650000);
+        /* Idle: frequency does not matter. */
+        advance(0, 100);
+        t += NSEC_PER_SEC;
+        assert_int_equal(model_source_read_at(s, t, &uj), 0);
+        assert_int_equal(uj, 4375000 + 2650000 + 925000);
+        assert_int_equal(model_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_USABLE);
+        assert_non_null(strstr(reason, "scaled by cpufreq"));
+        source_close(s);
+
+        /* Configured watts always win over the table. */
+        ctx.model_min_watts_per_cpu = 1.0;
+        ctx.model_max_watts_per_cpu = 2.0;
+        assert_int_equal(model_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_USABLE);
+        assert_non_null(strstr(reason, "2 CPUs × 1.00–2.00 W (configured [Model] watts)"));
+        assert_int_equal(unlink(fx_cpufreq_path(0)), 0);
+        assert_int_equal(unlink(fx_cpufreq_path(1)), 0);
+        s = open_model(1.0, 2.0);
+        assert_int_equal(model_source_read_at(s, t, &uj), 0);
+        advance(100, 0);
+        t += NSEC_PER_SEC;
+        assert_int_equal(model_source_read_at(s, t, &uj), 0);
+        assert_int_equal(uj, 4000000);
+        source_close(s);
+}
+
 static void test_select_model(void **state) {
         SourceContext ctx = { .proc_root = proc, .powercap_root = powercap, ISOLATED };
         SourceProbe probes[16] = {};
@@ -394,6 +480,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_energies, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_parameters_and_remainder, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unreadable_stat, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cpu_table_and_cpufreq, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_select_model, setup, teardown),
         };
 
