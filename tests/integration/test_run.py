@@ -60,7 +60,10 @@ def test_grandchildren_counted_and_nothing_else():
     # the command) must not count.
     outside = subprocess.Popen([burner, "outside", "1", "1500"], stdout=subprocess.DEVNULL)
     try:
-        out = run_json("--", "sh", "-c", "(%s inner 2 400 &) ; sleep 1.2" % burner)
+        # The subshell exits at once: burner is reparented, never waited for by
+        # the command; the command polls until it is gone.
+        out = run_json("--", "sh", "-c", "p=$( (%s inner 2 400 >/dev/null & echo $!) ); "
+                       "while kill -0 $p 2>/dev/null; do sleep 0.05; done" % burner)
     finally:
         outside.wait()
     check(0.6 <= out["cpu_seconds"] <= 1.1, "tree CPU %r, want about 0.8 s (2 x 400 ms, not the outside 1.5 s)"

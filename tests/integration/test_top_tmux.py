@@ -44,6 +44,16 @@ class Tmux:
         r = self.run("display-message", "-p", "-t", "top", "#{pane_dead} #{pane_dead_status}")
         return r.stdout.split()
 
+    def wait_exit(self, timeout=10):
+        """[pane_dead, exit status] once the program has exited and been reaped.
+        tmux may see the pty close before it reaps the child: wait for both."""
+        end = time.monotonic() + timeout
+        st = self.pane_dead()
+        while time.monotonic() < end and len(st) < 2:
+            time.sleep(0.1)
+            st = self.pane_dead()
+        return st
+
     def kill(self):
         self.run("kill-server")
 
@@ -76,10 +86,7 @@ def test_top_interactive():
             names = [r[1] for r in rows(s)]
             check(names == sorted(names), "sort by name:\n" + s)
             t.run("send-keys", "-t", "top", "q")
-            end = time.monotonic() + 10
-            while time.monotonic() < end and t.pane_dead()[:1] != ["1"]:
-                time.sleep(0.1)
-            st = t.pane_dead()
+            st = t.wait_exit()
             check(st == ["1", "0"], "q did not exit cleanly (pane_dead, status): %r" % st)
         finally:
             t.kill()
@@ -89,10 +96,8 @@ def test_top_interactive():
         try:
             t.wait_for(lambda s: "joulectl top" in s, "the header")
             t.run("send-keys", "-t", "top", "C-c")
-            end = time.monotonic() + 10
-            while time.monotonic() < end and t.pane_dead()[:1] != ["1"]:
-                time.sleep(0.1)
-            check(t.pane_dead() == ["1", "0"], "Ctrl-C: %r" % t.pane_dead())
+            st = t.wait_exit()
+            check(st == ["1", "0"], "Ctrl-C did not exit cleanly: %r" % st)
         finally:
             t.kill()
 
