@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Storage benchmark (issue 7): writes a database through the real store code
+ * (store_write_buffered + store_maintain) on a simulated clock that ends now,
+ * and prints, as key=value lines for run.sh: write latency percentiles, the
+ * maintenance cost, and the growth of the file per day in steady state.
+ *
+ *   bench-storage DB DAYS_HISTORY FULL_RATE_HOURS RAW_RETENTION_HOURS PROCS
+ *
+ * History days are written one interval per simulated minute (each is then
+ * one minute rollup, as at full rate); the last FULL_RATE_HOURS at one
+ * interval per second. Growth is measured over the last half of the full-rate
+ * part, once the raw window (RAW_RETENTION_HOURS) is full. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store.h"
+#include "util.h"
+
+static uint64_t file_size(const char *db) {
+        char p[4096];
+        struct stat st;
+        uint64_t n = 0;
+        if (stat(db, &st) == 0)
+                n += (uint64_t) st.st_size;
+        snprintf(p, sizeof(p), "%s-wal", db);
+        if (stat(p, &st) == 0)
+                n += (uint64_t) st.st_size;
+        return n;
+}
+
+/* Bytes in use: pages minus the free list (freed pages are reused first). */
+static uint64_t used_bytes(Store *s) {
+        sqlite3_stmt *st = NULL;
+        uint64_t v = 0;
+        if (sqlite3_prepare_v2(store_db(s),
+                               "SELECT (SELECT page_count FROM pragma_page_count) - (SELECT freelist_count FROM "
+                               "pragma_freelist_count), (SELECT page_size FROM pragma_page_size)",
+                               -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+                v = (uint64_t) sqlite3_column_int64(st, 0) * (uint64_t) sqlite3_column_int64(st, 1);
+        sqlite3_finalize(st);
+        return v;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+        Store *s = NULL;
+        StoreOptions o;
+        EnergyDomain dom[2] = { { .name = "package-0", .kind = DOMAIN_PACKAGE, .max_power_w = 200 },
+                                { .name = "dram-0", .kind = DOMAIN_DRAM, .max_power_w = 50 } };
+        uint64_t history_days, full_hours, raw_hours, nprocs, pool;
+        uint64_t *lat = NULL, n_lat = 0, maint_ns = 0, maint_max = 0, n_maint = 0;
+        uint64_t now_real, t, t_full, t_end, size_mid = 0, t_mid = 0;
+        ProcessInfo *infos;
+        ProcessDelta *deltas;
+        double *pj;
+        int r;
+
+        if (argc != 6 || parse_u64(argv[2], &history_days) < 0 || parse_u64(argv[3], &full_hours) < 0 ||
+            parse_u64(argv[4], &raw_hours) < 0 || parse_u64(argv[5], &nprocs) < 0 || nprocs == 0 || full_hours < 2) {
+                fprintf(stderr, "usage: bench-storage DB DAYS_HISTORY FULL_RATE_HOURS(>=2) RAW_RETENTION_HOURS PROCS\n");
+                return 2;
+        }
+        (void) unlink(argv[1]);
+        if (store_open(argv[1], STORE_CREATE, &s) < 0)
+                return 1;
+        store_options_init(&o);
+        o.raw_retention_ns = raw_hours * STORE_HOUR_NS;
+        if (store_set_options(s, &o) < 0)
+                return 1;
+
+        pool = nprocs * 3 / 2; /* some churn: 200 of 300 processes active at a time */
+        infos = calloc(pool, sizeof(ProcessInfo));
+        deltas = calloc(nprocs, sizeof(ProcessDelta));
+        pj = calloc(nprocs * 2, sizeof(double));
+        lat = calloc(full_hours * 3600 + 1, sizeof(uint64_t));
+        if (!infos || !deltas || !pj || !lat)
+                return 1;
+        for (uint64_t i = 0; i < pool; i++) {
+                infos[i] = (ProcessInfo) { .pid = (uint32_t) (1000 + i), .ppid = 1, .uid = (uint32_t) (i % 5),
+                                           .start_time_ns = i * NSEC_PER_SEC };
+                snprintf(infos[i].comm, sizeof(infos[i].comm), "proc-%" PRIu64, i % 40);
+                infos[i].exe = strdup("/usr/bin/some-program");
+        }
+
+        now_real = now_ns(CLOCK_REALTIME) / NSEC_PER_SEC * NSEC_PER_SEC;
+        t_end = now_real;
+        t_full = t_end - full_hours * STORE_HOUR_NS;
+        t = t_full - history_days * 24 * STORE_HOUR_NS;
+        for (uint64_t k = 0; t < t_end; k++) {
+                bool full = t >= t_full;
+                uint64_t step = full ? NSEC_PER_SEC : STORE_MINUTE_NS;
+                DomainRecord d[2];
+                double tot[2] = {};
+
+                for (uint64_t i = 0; i < nprocs; i++) {
+                        uint64_t idx = (i + (k / 600) * 7) % pool; /* the active set drifts */
+                        deltas[i] = (ProcessDelta) { .info = &infos[idx], .cpu_ns = (step / 400) * (1 + (k + i) % 17) / 17 };
+                        pj[2 * i] = 0.002 * (double) (1 + (k * 31 + i) % 97) * (double) step / 1e9;
+                        pj[2 * i + 1] = pj[2 * i] / 4;
+                        tot[0] += pj[2 * i];
+                        tot[1] += pj[2 * i + 1];
+                }
+                for (int j = 0; j < 2; j++)
+                        d[j] = (DomainRecord) { .domain = &dom[j], .source = "rapl", .host_total = true, .valid = true,
+                                                .measured_j = tot[j] + 5.0 * (double) step / 1e9, .idle_j = 4.0 * (double) step / 1e9,
+                                                .attributed_j = tot[j], .unattributed_j = 1.0 * (double) step / 1e9,
+                                                .idle_w = 4, .idle_method = "online" };
+                IntervalRecord rec = { .start_ns = t, .end_ns = t + step, .boot_realtime_ns = t_full - 86400 * NSEC_PER_SEC,
+                                       .n_domains = 2, .domains = d, .n_procs = nprocs, .procs = deltas, .proc_domain_j = pj };
+                uint64_t a = now_ns(CLOCK_MONOTONIC);
+                r = store_write_buffered(s, &rec);
+                uint64_t b = now_ns(CLOCK_MONOTONIC);
+                if (r < 0) {
+                        fprintf(stderr, "write failed: %s\n", strerror(-r));
+                        return 1;
+                }
+                if (full)
+                        lat[n_lat++] = b - a;
+                t += step;
+                if (t % STORE_MINUTE_NS == 0) {
+                        /* As the daemon: once a minute, then every interval while work is left. */
+                        do {
+                                a = now_ns(CLOCK_MONOTONIC);
+                                r = store_maintain(s, t, 20);
+                                b = now_ns(CLOCK_MONOTONIC);
+                                maint_ns += b - a;
+                                maint_max = MAX(maint_max, b - a);
+                                n_maint++;
+                        } while (r > 0);
+                        if (r < 0) {
+                                fprintf(stderr, "maintenance failed: %s\n", strerror(-r));
+                                return 1;
+                        }
+                }
+                if (full && !t_mid && t >= t_full + (full_hours / 2) * STORE_HOUR_NS) {
+                        t_mid = t;
+                        (void) sqlite3_exec(store_db(s), "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+                        size_mid = used_bytes(s);
+                }
+        }
+        (void) sqlite3_exec(store_db(s), "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+        qsort(lat, n_lat, sizeof(uint64_t), cmp_u64);
+        printf("procs=%" PRIu64 "\n", nprocs);
+        printf("history_days=%" PRIu64 "\nfull_rate_hours=%" PRIu64 "\nraw_retention_hours=%" PRIu64 "\n",
+               history_days, full_hours, raw_hours);
+        printf("writes_measured=%" PRIu64 "\n", n_lat);
+        printf("write_p50_ms=%.3f\nwrite_p99_ms=%.3f\nwrite_p999_ms=%.3f\nwrite_max_ms=%.3f\n",
+               lat[n_lat / 2] / 1e6, lat[n_lat * 99 / 100] / 1e6, lat[n_lat * 999 / 1000] / 1e6, lat[n_lat - 1] / 1e6);
+        printf("maintain_calls=%" PRIu64 "\nmaintain_mean_ms=%.3f\nmaintain_max_ms=%.3f\n", n_maint,
+               n_maint ? maint_ns / 1e6 / (double) n_maint : 0, maint_max / 1e6);
+        uint64_t size_end = used_bytes(s);
+        printf("db_bytes=%" PRIu64 "\n", file_size(argv[1]));
+        printf("used_bytes=%" PRIu64 "\n", size_end);
+        printf("growth_mb_per_day=%.2f\n",
+               (double) (size_end > size_mid ? size_end - size_mid : 0) / 1e6 * 86400e9 / (double) (t_end - t_mid));
+        for (uint64_t i = 0; i < pool; i++)
+                free(infos[i].exe);
+        free(infos);
+        free(deltas);
+        free(pj);
+        free(lat);
+        store_free(s);
+        return 0;
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Storage benchmark (issue 7). Prints a markdown results table on stdout.
+#   bench/storage/run.sh          28 history days + 48 h at 1 s (24 h raw window), 200 processes (~10 min)
+#   bench/storage/run.sh --quick  5 history days + 4 h at 1 s (1 h raw window): a smoke run (~1 min)
+# BUILD=dir picks the meson build directory (default: build).
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")/../.."
+BUILD=${BUILD:-build}
+if [ "${1:-}" = "--quick" ]; then
+    HIST=5; FULL=4; RAW=1; MODE=quick
+else
+    HIST=28; FULL=48; RAW=24; MODE=full
+fi
+PROCS=${PROCS:-200}
+[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
+meson compile -C "$BUILD" bench-storage joulectl >/dev/null
+tmp=$(mktemp -d /tmp/bench-storage-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+db=$tmp/jouled.db
+"$BUILD/bench/storage/bench-storage" "$db" "$HIST" "$FULL" "$RAW" "$PROCS" > "$tmp/out"
+get() { sed -n "s/^$1=//p" "$tmp/out"; }
+days=$(( HIST + FULL / 24 ))
+[ "$days" -ge 1 ] || days=1
+# The real joulectl, warm cache, best and median of 5.
+times=()
+for i in 1 2 3 4 5; do
+    s=$(date +%s%N)
+    "$BUILD/cli/joulectl" --db "$db" report --since "${days}d" >/dev/null
+    e=$(date +%s%N)
+    times+=($(( (e - s) / 1000000 )))
+done
+sorted=($(printf '%s\n' "${times[@]}" | sort -n))
+ok() { awk -v v="$1" -v lim="$2" 'BEGIN { print (v + 0 <= lim + 0) ? "yes" : "**no**" }'; }
+cat <<MD
+### Storage ($MODE run: $PROCS processes per 1 s interval, $(get history_days) days of history + $(get full_rate_hours) h at full rate, raw kept $(get raw_retention_hours) h)
+
+| Measure | Result | Target | Met |
+|---|---|---|---|
+| Interval write p50 / p99 / p99.9 / max | $(get write_p50_ms) / $(get write_p99_ms) / $(get write_p999_ms) / $(get write_max_ms) ms | < 5 ms | $(ok "$(get write_p99_ms)" 5) (p99) |
+| Growth per day, steady state (pages in use) | $(get growth_mb_per_day) MB | <= 50 MB | $(ok "$(get growth_mb_per_day)" 50) |
+| \`joulectl report --since ${days}d\` (median / best of 5) | ${sorted[2]} / ${sorted[0]} ms | < 200 ms | $(ok "${sorted[2]}" 200) |
+| Maintenance per call (mean / max, budget 20 ms) | $(get maintain_mean_ms) / $(get maintain_max_ms) ms | | |
+| Database file / in use at the end | $(awk -v b="$(get db_bytes)" 'BEGIN { printf "%.1f", b / 1e6 }') / $(awk -v b="$(get used_bytes)" 'BEGIN { printf "%.1f", b / 1e6 }') MB | | |
+
+Writes measured: $(get writes_measured) (full-rate part). Host: $(nproc) CPUs, $(uname -r).
+MD
