@@ -173,10 +173,11 @@ def test_config_file_and_override():
             check(dm.stop() == 0, "jouled failed: %s" % dm.read_log())
         con = sqlite3.connect(dm.db)
         rows = con.execute("SELECT idle_w, idle_method FROM interval_domains").fetchall()
-        spans = con.execute("SELECT AVG(end_ns - start_ns) FROM intervals WHERE id > 1").fetchone()[0]
+        spans = sorted(r[0] for r in con.execute("SELECT end_ns - start_ns FROM intervals WHERE id > 1"))
         con.close()
+        spans = spans[len(spans) // 2]  # the median: robust to a busy machine's late ticks
         check(all(r == (1.5, "configured") for r in rows), "idle override not applied: %s" % rows[:3])
-        check(abs(spans / 1e9 - 0.2) < 0.05, "command line did not override Interval= (%.3fs)" % (spans / 1e9))
+        check(0.19 < spans / 1e9 < 0.25, "command line did not override Interval= (median %.3fs)" % (spans / 1e9))
         bad = os.path.join(d, "bad.conf")
         with open(bad, "w") as f:
             f.write("[Daemon]\nInterval=0.3\nSorce=model\n")
