@@ -200,8 +200,11 @@ void cli_carbon_resolve(const CliGlobals *g, Store *store, Carbon *ret) {
         }
         _cleanup_free_ char *s = cli_state_get(store, "carbon_g_per_kwh");
         if (s && cli_carbon_parse(s, &v) >= 0) {
+                _cleanup_free_ char *src = cli_state_get(store, "carbon_source");
                 ret->g_per_kwh = v;
-                if (v != CARBON_DEFAULT_G_PER_KWH)
+                if (src && src[0])
+                        strscpy(ret->origin, sizeof(ret->origin), src);
+                else if (v != CARBON_DEFAULT_G_PER_KWH)
                         strscpy(ret->origin, sizeof(ret->origin), "jouled.conf [Carbon] IntensityGramsPerKWh=");
         }
 }

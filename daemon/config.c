@@ -34,6 +34,7 @@ void config_init_defaults(JouledConfig *c) {
         /* World average carbon intensity of electricity generation, 2023:
          * 480 gCO2e/kWh (Ember, Global Electricity Review 2024). */
         c->carbon_g_per_kwh = 480.0;
+        c->carbon_source = strdup(CARBON_DEFAULT_SOURCE);
         c->metrics_top_processes = 10; /* fleet: METRICS_DEFAULT_TOP_PROCESSES */
         c->raw_retention_ns = STORE_DEFAULT_RAW_RETENTION_NS;       /* storage */
         c->minute_retention_ns = STORE_DEFAULT_MINUTE_RETENTION_NS;
@@ -50,8 +51,33 @@ void config_done(JouledConfig *c) {
         free(c->tracker);
         free(c->metrics_listen);
         free(c->metrics_textfile);
+        free(c->carbon_source);
         free(c->user);
         memset(c, 0, sizeof(*c));
+}
+
+int config_copy(JouledConfig *dst, const JouledConfig *src) {
+        char **const fields[] = {
+                &dst->db_path, &dst->powercap_root, &dst->proc_root, &dst->sys_root, &dst->dev_root,
+                &dst->source_spec, &dst->metrics_listen, &dst->metrics_textfile, &dst->tracker,
+                &dst->carbon_source, &dst->user,
+        };
+
+        *dst = *src;
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                *fields[i] = NULL;
+        /* Same order as fields[]. */
+        const char *const values[] = {
+                src->db_path, src->powercap_root, src->proc_root, src->sys_root, src->dev_root,
+                src->source_spec, src->metrics_listen, src->metrics_textfile, src->tracker,
+                src->carbon_source, src->user,
+        };
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                if (values[i] && !(*fields[i] = strdup(values[i]))) {
+                        config_done(dst);
+                        return -ENOMEM;
+                }
+        return 0;
 }
 
 static int set_string(char **field, const char *value) {
@@ -150,8 +176,15 @@ int config_set(JouledConfig *c, const char *section, const char *key, const char
                 c->metrics_top_processes = (size_t) n;
                 return 0;
         }
-        if (IS("Carbon", "IntensityGramsPerKWh"))
-                return set_watts(&c->carbon_g_per_kwh, value);
+        if (IS("Carbon", "IntensityGramsPerKWh")) {
+                int r = set_watts(&c->carbon_g_per_kwh, value);
+                /* A figure without its own Source= no longer comes from the default's source. */
+                if (r >= 0 && streq_ptr(c->carbon_source, CARBON_DEFAULT_SOURCE))
+                        r = set_string(&c->carbon_source, "jouled.conf [Carbon] IntensityGramsPerKWh=");
+                return r;
+        }
+        if (IS("Carbon", "Source"))
+                return value[0] ? set_string(&c->carbon_source, value) : -EINVAL;
         /* storage (issue 7): */
         if (IS("Storage", "RawRetention"))
                 return store_parse_retention(value, &c->raw_retention_ns) < 0 ? -EINVAL : 0;

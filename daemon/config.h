@@ -35,6 +35,7 @@ typedef struct JouledConfig {
         IdleOverride idle[CONFIG_MAX_IDLE_OVERRIDES];
         size_t n_idle;
         double carbon_g_per_kwh;
+        char *carbon_source;          /* where the intensity figure comes from, shown beside gCO2e */
         /* fleet (issue 6): service and metrics settings. */
         char *user;                   /* [Daemon] User=, --user: run as this user after start; NULL: stay root */
         size_t metrics_top_processes; /* [Metrics] TopProcesses=: N of the top N processes exported */
@@ -47,6 +48,8 @@ typedef struct JouledConfig {
 
 void config_init_defaults(JouledConfig *c);
 void config_done(JouledConfig *c);
+/* A deep copy (strings duplicated). Returns 0 or -ENOMEM (dst left empty). */
+int config_copy(JouledConfig *dst, const JouledConfig *src);
 
 /* Parse one file (systemd-style [Section] Key=Value). On a bad key or value
  * logs "FILE:LINE: …" and returns -EINVAL. A missing file returns -ENOENT
@@ -56,6 +59,9 @@ int config_parse_file(JouledConfig *c, const char *path);
 int config_load(JouledConfig *c, const char *path);
 /* Set one value by key name ("Interval", "Database", ...); used by the parser. */
 int config_set(JouledConfig *c, const char *section, const char *key, const char *value);
+
+/* Where the default carbon intensity (480 g/kWh) comes from. */
+#define CARBON_DEFAULT_SOURCE "Ember, Global Electricity Review 2024: world average 2023"
 
 /* Defaults of the model source: watts per logical CPU at 0% and 100% use. */
 #define MODEL_DEFAULT_MIN_W 0.74

@@ -126,30 +126,6 @@ Manager *manager_free(Manager *m) {
         return NULL;
 }
 
-static int dup_config(JouledConfig *dst, const JouledConfig *src) {
-        *dst = *src;
-#define DUP(f)                                           \
-        do {                                             \
-                if (src->f && !(dst->f = strdup(src->f))) \
-                        return -ENOMEM;                  \
-        } while (0)
-        dst->db_path = dst->powercap_root = dst->proc_root = dst->sys_root = dst->dev_root = NULL;
-        dst->source_spec = dst->metrics_listen = dst->metrics_textfile = dst->tracker = NULL;
-        dst->user = NULL; /* fleet */
-        DUP(db_path);
-        DUP(powercap_root);
-        DUP(proc_root);
-        DUP(sys_root);
-        DUP(dev_root);
-        DUP(source_spec);
-        DUP(metrics_listen);
-        DUP(metrics_textfile);
-        DUP(tracker);
-        DUP(user); /* fleet */
-#undef DUP
-        return 0;
-}
-
 int manager_new(const JouledConfig *cfg, const char *config_path, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
@@ -157,7 +133,7 @@ int manager_new(const JouledConfig *cfg, const char *config_path, Manager **ret)
         m = calloc(1, sizeof(*m));
         if (!m)
                 return log_oom();
-        r = dup_config(&m->cfg, cfg);
+        r = config_copy(&m->cfg, cfg);
         if (r < 0)
                 return log_oom();
         if (config_path && !(m->config_path = strdup(config_path)))
@@ -581,6 +557,14 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
         return sd_event_exit(m->event, m->exit_code);
 }
 
+static void manager_write_carbon_state(Manager *m) {
+        char buf[64];
+
+        snprintf(buf, sizeof(buf), "%g", m->cfg.carbon_g_per_kwh);
+        (void) store_set_state(m->store, "carbon_g_per_kwh", buf);
+        (void) store_set_state(m->store, "carbon_source", m->cfg.carbon_source ? m->cfg.carbon_source : "");
+}
+
 static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
         JouledConfig fresh;
@@ -599,6 +583,9 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 /* Settings that apply without reopening anything. */
                 m->cfg.idle_policy = fresh.idle_policy;
                 m->cfg.carbon_g_per_kwh = fresh.carbon_g_per_kwh;
+                free(m->cfg.carbon_source);
+                m->cfg.carbon_source = TAKE_PTR(fresh.carbon_source);
+                manager_write_carbon_state(m);
                 memcpy(m->cfg.idle, fresh.idle, sizeof(fresh.idle));
                 m->cfg.n_idle = fresh.n_idle;
                 for (size_t d = 0; d < m->n_domains; d++) {
@@ -634,8 +621,7 @@ static int manager_write_start_state(Manager *m) {
                                "short-lived processes may be missed (BPF tracker unavailable: polling /proc)");
         (void) store_set_state(m->store, "tracker_fallback_reason",
                                tracker_fallback_reason(m->tracker) ? tracker_fallback_reason(m->tracker) : "");
-        snprintf(buf, sizeof(buf), "%g", m->cfg.carbon_g_per_kwh);
-        (void) store_set_state(m->store, "carbon_g_per_kwh", buf);
+        manager_write_carbon_state(m);
         return 0;
 }
 

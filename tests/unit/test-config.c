@@ -72,6 +72,8 @@ static void test_defaults(void **state) {
         assert_double_equal(c.model_min_w, 0.74, 0);
         assert_double_equal(c.model_max_w, 3.5, 0);
         assert_int_equal(c.idle_policy, IDLE_POLICY_SEPARATE);
+        assert_double_equal(c.carbon_g_per_kwh, 480, 0);
+        assert_string_equal(c.carbon_source, CARBON_DEFAULT_SOURCE);
         config_done(&c);
 }
 
@@ -92,7 +94,9 @@ static void test_file_and_dropins(void **state) {
                    "IdlePolicy=shared\n"
                    "IdlePower=package-0:4.5\n"
                    "[Model]\n"
-                   "MaxWattsPerCPU=5\n");
+                   "MaxWattsPerCPU=5\n"
+                   "[Carbon]\n"
+                   "IntensityGramsPerKWh=56\n");
         snprintf(d, sizeof(d), "%s/jouled.conf.d", dir);
         assert_int_equal(mkdir(d, 0755), 0);
         write_file("jouled.conf.d/20-late.conf", "[Daemon]\nInterval=2\n");
@@ -112,8 +116,20 @@ static void test_file_and_dropins(void **state) {
         assert_string_equal(c.idle[0].domain, "package-0");
         assert_double_equal(c.idle[0].watts, 1.25, 0);
         assert_string_equal(c.idle[1].domain, "dram-0");
+        /* A figure of one's own is no longer labelled with the default's source. */
+        assert_double_equal(c.carbon_g_per_kwh, 56, 0);
+        assert_string_equal(c.carbon_source, "jouled.conf [Carbon] IntensityGramsPerKWh=");
+        assert_int_equal(config_set(&c, "Carbon", "Source", "RTE eco2mix, France 2025 average"), 0);
+        assert_string_equal(c.carbon_source, "RTE eco2mix, France 2025 average");
+
+        /* A deep copy survives the original. */
+        JouledConfig copy;
+        assert_int_equal(config_copy(&copy, &c), 0);
         free(log);
         config_done(&c);
+        assert_string_equal(copy.db_path, "/srv/j.db");
+        assert_string_equal(copy.carbon_source, "RTE eco2mix, France 2025 average");
+        config_done(&copy);
 }
 
 static void test_missing_file_is_fine(void **state) {
