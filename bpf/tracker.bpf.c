@@ -1,10 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* The process tracker's kernel side. No per-context-switch work:
+/* The process tracker's kernel side.
  *  - iter/task: walked once per sample by user space; one record per thread
  *    (a full one for group leaders, a compact one for other threads);
- *  - tp_btf/sched_process_free: a thread group's final CPU time, through a
+ *  - tp_btf/sched_process_exit: the group's counters as its last thread
+ *    exits (early figures: they reach user space in the interval the process
+ *    ended, and stand in if the free event never comes);
+ *  - tp_btf/sched_process_free: a thread group's final counters, through a
  *    ring buffer, so processes shorter than one interval are not lost;
- *  - tp_btf/sched_process_exec: remembers the exec'd file name in task storage. */
+ *  - tp_btf/sched_process_exec: remembers the exec'd file name in task storage;
+ *  - tp_btf/sched_switch (autoload off unless the host needs it: more than one
+ *    package, or hardware cycle counters): the switched-out thread's runtime
+ *    since it was last accounted, added to its group's per-package CPU time,
+ *    and the cycles it used. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -15,6 +22,14 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define PF_KTHREAD 0x00200000
+#define MM_FILEPAGES  0
+#define MM_ANONPAGES  1
+#define MM_SHMEMPAGES 3
+
+/* Set by user space before load. */
+const volatile __u32 switch_enabled = 0;    /* the switch program is loaded */
+const volatile __u32 cycles_enabled = 0;    /* cycles_pmu holds a cycles counter per CPU */
+const volatile __u64 load_boottime_ns = 0;  /* threads older than this have a history we did not see */
 
 struct {
         __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -35,6 +50,42 @@ struct {
         __type(value, struct tracker_exe);
 } exes SEC(".maps");
 
+/* CPU → package index (0 .. TRACKER_MAX_PKGS-1), filled by user space. */
+struct {
+        __uint(type, BPF_MAP_TYPE_ARRAY);
+        __uint(max_entries, TRACKER_MAX_CPUS);
+        __type(key, __u32);
+        __type(value, __u32);
+} cpu_pkg SEC(".maps");
+
+struct {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __uint(max_entries, 32768);
+        __type(key, __u32);
+        __type(value, struct tracker_group_acct);
+} groups SEC(".maps");
+
+struct {
+        __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+        __uint(map_flags, BPF_F_NO_PREALLOC);
+        __type(key, int);
+        __type(value, struct tracker_thread_acct);
+} thread_acct SEC(".maps");
+
+struct {
+        __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+        __uint(max_entries, 1);   /* one per CPU, set by user space when cycles are used */
+        __type(key, __u32);
+        __type(value, __u32);
+} cycles_pmu SEC(".maps");
+
+struct {
+        __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+        __uint(max_entries, 1);
+        __type(key, __u32);
+        __type(value, __u64);
+} cycles_last SEC(".maps");
+
 static __always_inline void fill_ident(struct task_struct *task, struct tracker_ident *id) {
         struct kernfs_node *kn;
         const char *name;
@@ -52,6 +103,55 @@ static __always_inline void fill_ident(struct task_struct *task, struct tracker_
         bpf_probe_read_kernel_str(id->comm, sizeof(id->comm), task->comm);
 }
 
+static __always_inline struct tracker_group_acct *group_acct(struct task_struct *t, bool create) {
+        __u32 tgid = BPF_CORE_READ(t, tgid);
+        __u64 start = BPF_CORE_READ(t, group_leader, start_boottime);
+        struct tracker_group_acct *g, zero = {};
+
+        g = bpf_map_lookup_elem(&groups, &tgid);
+        if (g && g->start_time_ns == start)
+                return g;
+        if (!create)
+                return NULL;
+        zero.start_time_ns = start;
+        bpf_map_update_elem(&groups, &tgid, &zero, BPF_ANY);
+        return bpf_map_lookup_elem(&groups, &tgid);
+}
+
+/* Add t's runtime since it was last accounted to its group, on the package
+ * of cpu. The compare-and-swap makes the switch program and the iterator
+ * (which accounts threads that are running right now) never count twice. */
+static __always_inline void credit(struct task_struct *t, __u32 cpu, __u64 cycles) {
+        struct tracker_thread_acct *st;
+        struct tracker_group_acct *g;
+        __u64 sum, old;
+        __u32 *pkgp, pkg = 0;
+
+        st = bpf_task_storage_get(&thread_acct, t, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+        if (!st)
+                return;
+        sum = BPF_CORE_READ(t, se.sum_exec_runtime);
+        old = st->last_sum;
+        if (old == 0 && BPF_CORE_READ(t, start_boottime) < load_boottime_ns) {
+                /* Runtime from before we were loaded: a baseline, not ours. */
+                __sync_val_compare_and_swap(&st->last_sum, old, sum);
+                return;
+        }
+        if (sum <= old)
+                return;
+        if (__sync_val_compare_and_swap(&st->last_sum, old, sum) != old)
+                return;
+        pkgp = bpf_map_lookup_elem(&cpu_pkg, &cpu);
+        if (pkgp && *pkgp < TRACKER_MAX_PKGS)
+                pkg = *pkgp;
+        g = group_acct(t, true);
+        if (!g)
+                return;
+        __sync_fetch_and_add(&g->pkg_ns[pkg & (TRACKER_MAX_PKGS - 1)], sum - old);
+        if (cycles)
+                __sync_fetch_and_add(&g->cycles, cycles);
+}
+
 SEC("iter/task")
 int tracker_iter(struct bpf_iter__task *ctx) {
         struct seq_file *seq = ctx->meta->seq;
@@ -62,13 +162,31 @@ int tracker_iter(struct bpf_iter__task *ctx) {
         /* A dead thread group's final total comes from its exit event. */
         if (BPF_CORE_READ(task, signal, live.counter) == 0)
                 return 0;
+        if (switch_enabled)
+                credit(task, BPF_CORE_READ(task, thread_info.cpu), 0);
 
         if (BPF_CORE_READ(task, pid) == BPF_CORE_READ(task, tgid)) {
                 struct tracker_proc_rec r = {};
+                struct tracker_group_acct *g;
+                struct mm_struct *mm;
 
                 r.kind = TRACKER_REC_PROCESS;
                 r.sum_exec_runtime = BPF_CORE_READ(task, se.sum_exec_runtime);
                 r.sig_sum_sched_runtime = BPF_CORE_READ(task, signal, sum_sched_runtime);
+                r.nvcsw = BPF_CORE_READ(task, nvcsw) + BPF_CORE_READ(task, signal, nvcsw);
+                mm = BPF_CORE_READ(task, mm);
+                if (mm) {
+                        __s64 f = BPF_CORE_READ(mm, rss_stat[MM_FILEPAGES].count);
+                        __s64 a = BPF_CORE_READ(mm, rss_stat[MM_ANONPAGES].count);
+                        __s64 s = BPF_CORE_READ(mm, rss_stat[MM_SHMEMPAGES].count);
+                        __s64 tot = f + a + s;
+                        r.rss_pages = tot > 0 ? (__u64) tot : 0;
+                }
+                if (switch_enabled) {
+                        g = group_acct(task, false);
+                        if (g)
+                                r.acct = *g;
+                }
                 fill_ident(task, &r.id);
                 bpf_seq_write(seq, &r, sizeof(r));
         } else {
@@ -77,8 +195,31 @@ int tracker_iter(struct bpf_iter__task *ctx) {
                 r.kind = TRACKER_REC_THREAD;
                 r.tgid = BPF_CORE_READ(task, tgid);
                 r.sum_exec_runtime = BPF_CORE_READ(task, se.sum_exec_runtime);
+                r.nvcsw = BPF_CORE_READ(task, nvcsw);
                 bpf_seq_write(seq, &r, sizeof(r));
         }
+        return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(tracker_switch, bool preempt, struct task_struct *prev, struct task_struct *next) {
+        __u32 cpu = bpf_get_smp_processor_id();
+        __u64 cycles = 0;
+
+        if (cycles_enabled) {
+                struct bpf_perf_event_value v = {};
+                __u32 zero = 0;
+                __u64 *last = bpf_map_lookup_elem(&cycles_last, &zero);
+
+                if (last && bpf_perf_event_read_value(&cycles_pmu, BPF_F_CURRENT_CPU, &v, sizeof(v)) == 0) {
+                        if (*last && v.counter > *last)
+                                cycles = v.counter - *last;
+                        *last = v.counter;
+                }
+        }
+        if (BPF_CORE_READ(prev, pid) == 0)
+                return 0;   /* the idle task */
+        credit(prev, cpu, cycles);
         return 0;
 }
 
@@ -96,37 +237,97 @@ int BPF_PROG(tracker_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
         return 0;
 }
 
-/* Fires from delayed_put_task_struct(), after release_task(): the task's
- * runtime is final and __exit_signal() has added every thread's runtime,
- * the leader's included, to signal->sum_sched_runtime. */
-SEC("tp_btf/sched_process_free")
-int BPF_PROG(tracker_free, struct task_struct *p) {
+static __always_inline struct tracker_exit_event *reserve_event(void) {
         struct tracker_exit_event *ev;
-        struct tracker_exe *e;
-        __u64 flags = BPF_RB_NO_WAKEUP;
         __u32 zero = 0;
-
-        if (BPF_CORE_READ(p, pid) != BPF_CORE_READ(p, tgid))
-                return 0;
 
         ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
         if (!ev) {
                 __u64 *n = bpf_map_lookup_elem(&lost, &zero);
                 if (n)
                         __sync_fetch_and_add(n, 1);
-                return 0;
         }
+        return ev;
+}
 
-        ev->cpu_ns = BPF_CORE_READ(p, signal, sum_sched_runtime);
+static __always_inline void submit_event(struct tracker_exit_event *ev, struct task_struct *p) {
+        struct tracker_exe *e;
+        __u64 flags = BPF_RB_NO_WAKEUP;
+
         fill_ident(p, &ev->id);
-        e = bpf_task_storage_get(&exes, p, NULL, 0);
+        e = bpf_task_storage_get(&exes, p->group_leader, NULL, 0);
         if (!e || bpf_probe_read_kernel_str(ev->exe, sizeof(ev->exe), e->exe) < 0)
                 ev->exe[0] = 0;
-
         /* Wake the reader only when the buffer is filling up: user space
          * consumes at every sample anyway. */
         if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2)
                 flags = BPF_RB_FORCE_WAKEUP;
         bpf_ringbuf_submit(ev, flags);
+}
+
+/* The group's last thread is exiting (group_dead): its counters now, without
+ * waiting for the parent to reap it and for an RCU grace period. What runs
+ * after this point (exit_mm, exit_files, ...) comes with the free event. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(tracker_exit, struct task_struct *p, bool group_dead) {
+        struct tracker_exit_event *ev;
+        struct task_struct *leader;
+        struct tracker_group_acct *g;
+
+        if (!group_dead)
+                return 0;
+        ev = reserve_event();
+        if (!ev)
+                return 0;
+        __builtin_memset(&ev->acct, 0, sizeof(ev->acct));
+        ev->kind = TRACKER_EV_EXIT;
+        ev->pad = 0;
+        ev->cpu_ns = BPF_CORE_READ(p, signal, sum_sched_runtime) + BPF_CORE_READ(p, se.sum_exec_runtime);
+        ev->nvcsw = BPF_CORE_READ(p, signal, nvcsw) + BPF_CORE_READ(p, nvcsw);
+        leader = BPF_CORE_READ(p, group_leader);
+        if (leader && leader != p) {
+                /* A zombie leader is not released yet: its runtime is its own. */
+                ev->cpu_ns += BPF_CORE_READ(leader, se.sum_exec_runtime);
+                ev->nvcsw += BPF_CORE_READ(leader, nvcsw);
+        }
+        if (switch_enabled) {
+                g = group_acct(p, false);
+                if (g)
+                        ev->acct = *g;
+        }
+        submit_event(ev, p);
+        return 0;
+}
+
+/* Fires from delayed_put_task_struct(), after release_task(): the task's
+ * runtime is final and __exit_signal() has added every thread's runtime
+ * and context switches, the leader's included, to signal->sum_sched_runtime
+ * and signal->nvcsw. */
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(tracker_free, struct task_struct *p) {
+        struct tracker_exit_event *ev;
+        struct tracker_group_acct *g;
+        __u32 tgid;
+
+        if (BPF_CORE_READ(p, pid) != BPF_CORE_READ(p, tgid))
+                return 0;
+
+        ev = reserve_event();
+        if (!ev)
+                return 0;
+        __builtin_memset(&ev->acct, 0, sizeof(ev->acct));
+        ev->kind = TRACKER_EV_FREE;
+        ev->pad = 0;
+        ev->cpu_ns = BPF_CORE_READ(p, signal, sum_sched_runtime);
+        ev->nvcsw = BPF_CORE_READ(p, signal, nvcsw);
+        if (switch_enabled) {
+                g = group_acct(p, false);
+                if (g) {
+                        ev->acct = *g;
+                        tgid = BPF_CORE_READ(p, tgid);
+                        bpf_map_delete_elem(&groups, &tgid);
+                }
+        }
+        submit_event(ev, p);
         return 0;
 }

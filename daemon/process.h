@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #define PROCESS_COMM_MAX 16
+#define PROCESS_MAX_PKGS 8        /* packages whose CPU time is split per process */
 
 /* What jouled knows about one process (thread group). Identity is
  * (pid, start_time_ns): a reused pid has another start time. */
@@ -21,6 +22,10 @@ typedef struct ProcessInfo {
 
         /* Tracker bookkeeping. */
         uint64_t cpu_ns_total;    /* cumulative CPU time of the group as last seen */
+        uint64_t nvcsw_total;     /* cumulative voluntary context switches (wakeups) */
+        uint64_t cycles_total;    /* cumulative CPU cycles (switch program with counters), 0 otherwise */
+        uint64_t pkg_ns_total[PROCESS_MAX_PKGS]; /* cumulative CPU time per package index (switch program) */
+        uint64_t rss_bytes;       /* resident memory (file + anon + shmem) as last seen */
         uint64_t generation;      /* last sampling round that saw it alive */
         bool exited;              /* final counters reached us; freed after the interval */
 
@@ -32,4 +37,8 @@ typedef struct ProcessInfo {
 typedef struct ProcessDelta {
         ProcessInfo *info;        /* owned by the tracker, valid until the next tracker_sample() */
         uint64_t cpu_ns;
+        uint64_t wakeups;         /* voluntary context switches of its threads in the interval */
+        uint64_t cycles;          /* CPU cycles in the interval (0: not measured) */
+        uint64_t pkg_cpu_ns[PROCESS_MAX_PKGS]; /* CPU time per package index; all 0: not split */
+        uint64_t rss_bytes;       /* resident memory at the end of the interval (0 when exited) */
 } ProcessDelta;

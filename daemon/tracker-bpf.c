@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -17,6 +19,7 @@
 #include "log.h"
 #include "tracker-internal.h"
 #include "tracker.skel.h"
+#include "util.h"
 
 struct TrackerBpf {
         struct tracker_bpf *skel;
@@ -25,6 +28,9 @@ struct TrackerBpf {
         int consume_error;
         uint8_t *buf;           /* iterator output, kept across samples */
         size_t buf_alloc;
+        bool per_switch, cycles;
+        int *perf_fds;          /* cycle counters, one per CPU (while loaded) */
+        size_t n_perf_fds;
 };
 
 /* While probing, libbpf's warnings are only debug noise: the caller logs one
@@ -46,11 +52,24 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 }
 _Pragma("GCC diagnostic pop")
 
+static size_t page_size(void) {
+        static size_t ps;
+        if (ps == 0) {
+                long v = sysconf(_SC_PAGESIZE);
+                ps = v > 0 ? (size_t) v : 4096;
+        }
+        return ps;
+}
+
 TrackerBpf *tracker_bpf_free(TrackerBpf *b) {
         if (!b)
                 return NULL;
         ring_buffer__free(b->rb);
         tracker_bpf__destroy(b->skel);
+        for (size_t i = 0; i < b->n_perf_fds; i++)
+                if (b->perf_fds[i] >= 0)
+                        close(b->perf_fds[i]);
+        free(b->perf_fds);
         free(b->buf);
         free(b);
         return NULL;
@@ -58,6 +77,12 @@ TrackerBpf *tracker_bpf_free(TrackerBpf *b) {
 
 static inline void tracker_bpf_freep(TrackerBpf **b) {
         tracker_bpf_free(*b);
+}
+
+static void acct_to_observation(const struct tracker_group_acct *a, TrackerObservation *o) {
+        o->cycles = a->cycles;
+        for (size_t k = 0; k < PROCESS_MAX_PKGS && k < TRACKER_MAX_PKGS; k++)
+                o->pkg_ns[k] = a->pkg_ns[k];
 }
 
 static void ident_to_observation(const struct tracker_ident *id, TrackerObservation *o) {
@@ -84,9 +109,14 @@ static int handle_exit(void *ctx, void *data, size_t size) {
         ev.id.unit[sizeof(ev.id.unit) - 1] = 0;
         ev.exe[sizeof(ev.exe) - 1] = 0;
         ident_to_observation(&ev.id, &o);
+        acct_to_observation(&ev.acct, &o);
         o.cpu_ns = ev.cpu_ns;
+        o.nvcsw = ev.nvcsw;
         o.exe = ev.exe;
-        r = tracker_observe_exit(b->consumer, &o);
+        if (ev.kind == TRACKER_EV_EXIT)
+                r = tracker_observe_exiting(b->consumer, &o);
+        else
+                r = tracker_observe_exit(b->consumer, &o);
         if (r < 0) {
                 b->consume_error = r;
                 return r;   /* stops consuming */
@@ -105,8 +135,47 @@ static char *reason_from(const char *what, int r) {
         return k < 0 ? NULL : s;
 }
 
+/* One CPU-cycles counter per CPU, counting everything on that CPU. All or
+ * nothing: returns 0 with b->perf_fds filled, or negative errno (no PMU on
+ * most VMs: ENOENT/EOPNOTSUPP). */
+static int open_cycle_counters(TrackerBpf *b, size_t n_cpus) {
+        struct perf_event_attr attr = {
+                .type = PERF_TYPE_HARDWARE,
+                .size = sizeof(attr),
+                .config = PERF_COUNT_HW_CPU_CYCLES,
+        };
+
+        b->perf_fds = calloc(MAX(n_cpus, (size_t) 1), sizeof(int));
+        if (!b->perf_fds)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_cpus; i++)
+                b->perf_fds[i] = -1;
+        b->n_perf_fds = n_cpus;
+        for (size_t i = 0; i < n_cpus; i++) {
+                long fd = syscall(SYS_perf_event_open, &attr, -1, (int) i, -1, PERF_FLAG_FD_CLOEXEC);
+                if (fd < 0) {
+                        int r = -errno;
+                        for (size_t j = 0; j < i; j++) {
+                                close(b->perf_fds[j]);
+                                b->perf_fds[j] = -1;
+                        }
+                        return r;
+                }
+                b->perf_fds[i] = (int) fd;
+        }
+        return 0;
+}
+
+bool tracker_bpf_per_switch(const TrackerBpf *b) {
+        return b->per_switch;
+}
+
+bool tracker_bpf_cycles(const TrackerBpf *b) {
+        return b->cycles;
+}
+
 /* Open, size, load and attach; on failure *ret_what names the step. */
-static int tracker_bpf_setup(TrackerBpf *b, uint32_t ringbuf_bytes, const char **ret_what) {
+static int tracker_bpf_setup(TrackerBpf *b, const TrackerBpfOptions *opts, const char **ret_what) {
         int r;
 
         *ret_what = "cannot open the BPF object";
@@ -114,13 +183,57 @@ static int tracker_bpf_setup(TrackerBpf *b, uint32_t ringbuf_bytes, const char *
         if (!b->skel)
                 return errno > 0 ? -errno : -EIO;
         *ret_what = "cannot size the ring buffer";
-        r = bpf_map__set_max_entries(b->skel->maps.events, ringbuf_bytes);
+        r = bpf_map__set_max_entries(b->skel->maps.events, opts->ringbuf_bytes);
         if (r < 0)
                 return r;
+
+        /* The switch program costs something on every context switch: only
+         * where it buys something (several packages, or cycle counters). */
+        b->per_switch = opts->per_switch;
+        if (b->per_switch && opts->try_cycles && opts->n_cpus > 0) {
+                r = open_cycle_counters(b, opts->n_cpus);
+                if (r == -ENOMEM)
+                        return r;
+                b->cycles = r >= 0;
+                if (r < 0)
+                        log_debug_errno(r, "No CPU cycle counters (%m): attributing by CPU time.");
+        }
+        b->skel->rodata->switch_enabled = b->per_switch;
+        b->skel->rodata->cycles_enabled = b->cycles;
+        b->skel->rodata->load_boottime_ns = now_ns(CLOCK_BOOTTIME);
+        if (b->cycles) {
+                r = bpf_map__set_max_entries(b->skel->maps.cycles_pmu, (uint32_t) opts->n_cpus);
+                if (r < 0)
+                        return r;
+        }
+        *ret_what = "cannot configure the BPF programs";
+        r = bpf_program__set_autoload(b->skel->progs.tracker_switch, b->per_switch);
+        if (r < 0)
+                return r;
+
         *ret_what = "cannot load the BPF programs";
         r = tracker_bpf__load(b->skel);
         if (r < 0)
                 return r;
+
+        if (b->per_switch) {
+                *ret_what = "cannot fill the CPU to package map";
+                for (size_t i = 0; i < opts->n_cpus && i < TRACKER_MAX_CPUS; i++) {
+                        uint32_t cpu = (uint32_t) i, pkg;
+                        if (!opts->cpu_pkg_index || opts->cpu_pkg_index[i] < 0)
+                                continue;
+                        pkg = (uint32_t) opts->cpu_pkg_index[i];
+                        r = bpf_map_update_elem(bpf_map__fd(b->skel->maps.cpu_pkg), &cpu, &pkg, BPF_ANY);
+                        if (r < 0)
+                                return -errno;
+                }
+                for (size_t i = 0; b->cycles && i < b->n_perf_fds; i++) {
+                        uint32_t cpu = (uint32_t) i;
+                        r = bpf_map_update_elem(bpf_map__fd(b->skel->maps.cycles_pmu), &cpu, &b->perf_fds[i], BPF_ANY);
+                        if (r < 0)
+                                return -errno;
+                }
+        }
         /* Attaches the tracepoints and makes the iterator's link, once. */
         *ret_what = "cannot attach the BPF programs";
         r = tracker_bpf__attach(b->skel);
@@ -133,7 +246,7 @@ static int tracker_bpf_setup(TrackerBpf *b, uint32_t ringbuf_bytes, const char *
         return 0;
 }
 
-int tracker_bpf_new(uint32_t ringbuf_bytes, TrackerBpf **ret, char **ret_reason) {
+int tracker_bpf_new(const TrackerBpfOptions *opts, TrackerBpf **ret, char **ret_reason) {
         _cleanup_(tracker_bpf_freep) TrackerBpf *b = NULL;
         const char *what = NULL;
         int r;
@@ -145,7 +258,7 @@ int tracker_bpf_new(uint32_t ringbuf_bytes, TrackerBpf **ret, char **ret_reason)
                 return -ENOMEM;
 
         libbpf_quiet = true;
-        r = tracker_bpf_setup(b, ringbuf_bytes, &what);
+        r = tracker_bpf_setup(b, opts, &what);
         libbpf_quiet = false;
         if (r < 0) {
                 log_debug_errno(r, "BPF tracker: %s: %m", what);
@@ -171,6 +284,10 @@ uint64_t tracker_bpf_lost(const TrackerBpf *b) {
                 n = 0;
         /* ...and runs the kernel skipped (the program was already running on that CPU). */
         if (bpf_obj_get_info_by_fd(bpf_program__fd(b->skel->progs.tracker_free), &info, &len) == 0)
+                n += info.recursion_misses;
+        memset(&info, 0, sizeof(info));
+        len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(bpf_program__fd(b->skel->progs.tracker_exit), &info, &len) == 0)
                 n += info.recursion_misses;
         return n;
 }
@@ -223,6 +340,7 @@ static ssize_t iter_read(TrackerBpf *b) {
 typedef struct Group {
         const struct tracker_proc_rec *rec;
         uint64_t cpu_ns;
+        uint64_t nvcsw;
 } Group;
 
 int tracker_bpf_scan(TrackerBpf *b, Tracker *t) {
@@ -266,6 +384,7 @@ int tracker_bpf_scan(TrackerBpf *b, Tracker *t) {
                         const struct tracker_proc_rec *p = (const void *) (b->buf + off);
                         groups[i].rec = p;
                         groups[i].cpu_ns = p->sum_exec_runtime + p->sig_sum_sched_runtime;
+                        groups[i].nvcsw = p->nvcsw;
                         r = hashmap_put(by_tgid, (HashKey) { .a = p->id.tgid }, &groups[i]);
                         if (r == -ENOMEM)
                                 goto finish;
@@ -282,8 +401,10 @@ int tracker_bpf_scan(TrackerBpf *b, Tracker *t) {
                 if (kind == TRACKER_REC_THREAD) {
                         const struct tracker_thread_rec *th = (const void *) (b->buf + off);
                         Group *g = hashmap_get(by_tgid, (HashKey) { .a = th->tgid });
-                        if (g)
+                        if (g) {
                                 g->cpu_ns += th->sum_exec_runtime;
+                                g->nvcsw += th->nvcsw;
+                        }
                         off += sizeof(*th);
                 } else
                         off += sizeof(struct tracker_proc_rec);
@@ -298,7 +419,10 @@ int tracker_bpf_scan(TrackerBpf *b, Tracker *t) {
                 id.comm[sizeof(id.comm) - 1] = 0;
                 id.unit[sizeof(id.unit) - 1] = 0;
                 ident_to_observation(&id, &o);
+                acct_to_observation(&groups[i].rec->acct, &o);
                 o.cpu_ns = groups[i].cpu_ns;
+                o.nvcsw = groups[i].nvcsw;
+                o.rss_bytes = groups[i].rec->rss_pages * (uint64_t) page_size();
                 p = tracker_observe_live(t, &o, &is_new);
                 if (!p) {
                         r = -ENOMEM;

@@ -20,6 +20,10 @@ typedef struct TrackerObservation {
         uint64_t start_time_ns;
         uint64_t cgroup_id;
         uint64_t cpu_ns;              /* cumulative CPU time of the whole group */
+        uint64_t nvcsw;               /* cumulative voluntary context switches of the group */
+        uint64_t cycles;              /* cumulative cycles (0: not measured) */
+        uint64_t pkg_ns[PROCESS_MAX_PKGS]; /* cumulative CPU time per package index (all 0: not split) */
+        uint64_t rss_bytes;
         const char *comm;
         const char *unit;
         const char *exe;
@@ -34,6 +38,9 @@ typedef struct TrackerObservation {
 ProcessInfo *tracker_observe_live(Tracker *t, const TrackerObservation *o, bool *ret_new);
 /* A process's final counters. Returns 0 or -ENOMEM. */
 int tracker_observe_exit(Tracker *t, const TrackerObservation *o);
+/* A process's counters as its last thread exits (final ones follow when it
+ * is freed; if they never come, these stand). Returns 0 or -ENOMEM. */
+int tracker_observe_exiting(Tracker *t, const TrackerObservation *o);
 /* proc_root/PID/exe, resolved; NULL if unreadable. Does not log. */
 char *tracker_read_exe(const Tracker *t, uint32_t pid);
 const char *tracker_proc_root(const Tracker *t);
@@ -41,7 +48,17 @@ const char *tracker_proc_root(const Tracker *t);
 /* BPF back-end (tracker-bpf.c). */
 typedef struct TrackerBpf TrackerBpf;
 /* Returns 0, or negative errno with *ret_reason (allocated) saying why. Logs at debug level only. */
-int tracker_bpf_new(uint32_t ringbuf_bytes, TrackerBpf **ret, char **ret_reason);
+typedef struct TrackerBpfOptions {
+        uint32_t ringbuf_bytes;
+        bool per_switch;              /* load the sched_switch program */
+        const int *cpu_pkg_index;     /* CPU → package index (0..PROCESS_MAX_PKGS-1) */
+        size_t n_cpus;
+        bool try_cycles;              /* with per_switch: use CPU cycle counters where they open */
+} TrackerBpfOptions;
+int tracker_bpf_new(const TrackerBpfOptions *opts, TrackerBpf **ret, char **ret_reason);
+/* Whether the switch program runs, and whether it counts cycles. */
+bool tracker_bpf_per_switch(const TrackerBpf *b);
+bool tracker_bpf_cycles(const TrackerBpf *b);
 TrackerBpf *tracker_bpf_free(TrackerBpf *b);
 int tracker_bpf_get_fd(const TrackerBpf *b);
 /* Feed pending exit events to tracker_observe_exit(). Returns the number consumed or negative errno. */

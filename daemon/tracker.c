@@ -7,6 +7,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -18,11 +20,17 @@
 /* A process that is not seen and sent no exit event is dropped after this
  * many rounds (its free event may lag by an RCU grace period). */
 #define TRACKER_MISSED_ROUNDS_MAX 2
+/* An exited process whose free event has not come after this many rounds
+ * (and that is no zombie) is finished with its exit-time counters. */
+#define TRACKER_EXITING_ROUNDS_MAX 4
 
 typedef struct TrackerEntry {
         ProcessInfo info;       /* first member: a ProcessInfo* is a TrackerEntry* */
         uint64_t pending_ns;    /* CPU time not yet handed out */
+        uint64_t pending_wakeups, pending_cycles;
+        uint64_t pending_pkg[PROCESS_MAX_PKGS];
         unsigned missed;        /* rounds not seen while not exited */
+        bool exiting;           /* exit-time counters seen, the free event not yet */
         bool reported;          /* exited and handed out: freed at the next sample */
 } TrackerEntry;
 
@@ -97,6 +105,32 @@ char *tracker_read_exe(const Tracker *t, uint32_t pid) {
         return strdup(buf);
 }
 
+/* Cumulative counters only go up: a smaller reading (a thread released while
+ * we read) waits until it is passed. A new entry's counters are a baseline,
+ * unless the process started after we did (then all of it is ours). */
+static void entry_count(Tracker *t, TrackerEntry *e, const TrackerObservation *o, bool is_new) {
+        bool ours = !is_new || o->start_time_ns > t->start_boottime_ns;
+        ProcessInfo *p = &e->info;
+
+#define COUNT(total, pending, value)                                    \
+        do {                                                            \
+                if (is_new) {                                           \
+                        (total) = (value);                              \
+                        if (ours)                                       \
+                                (pending) = (value);                    \
+                } else if ((value) > (total)) {                         \
+                        (pending) += (value) - (total);                 \
+                        (total) = (value);                              \
+                }                                                       \
+        } while (0)
+        COUNT(p->cpu_ns_total, e->pending_ns, o->cpu_ns);
+        COUNT(p->nvcsw_total, e->pending_wakeups, o->nvcsw);
+        COUNT(p->cycles_total, e->pending_cycles, o->cycles);
+        for (size_t k = 0; k < PROCESS_MAX_PKGS; k++)
+                COUNT(p->pkg_ns_total[k], e->pending_pkg[k], o->pkg_ns[k]);
+#undef COUNT
+}
+
 static TrackerEntry *entry_new(Tracker *t, const TrackerObservation *o) {
         _cleanup_free_ TrackerEntry *e = NULL;
         TrackerEntry *old;
@@ -143,9 +177,8 @@ ProcessInfo *tracker_observe_live(Tracker *t, const TrackerObservation *o, bool 
                 if (!e)
                         return NULL;
                 /* CPU time from before we started measuring is not ours to attribute. */
-                if (o->start_time_ns > t->start_boottime_ns)
-                        e->pending_ns = o->cpu_ns;
-                e->info.cpu_ns_total = o->cpu_ns;
+                entry_count(t, e, o, true);
+                e->info.rss_bytes = o->rss_bytes;
                 e->info.generation = t->generation;
                 if (ret_new)
                         *ret_new = true;
@@ -158,10 +191,8 @@ ProcessInfo *tracker_observe_live(Tracker *t, const TrackerObservation *o, bool 
 
         /* Counters can go backwards when a thread is released while we read:
          * keep the larger baseline and wait until it is passed. */
-        if (o->cpu_ns > e->info.cpu_ns_total) {
-                e->pending_ns += o->cpu_ns - e->info.cpu_ns_total;
-                e->info.cpu_ns_total = o->cpu_ns;
-        }
+        entry_count(t, e, o, false);
+        e->info.rss_bytes = o->rss_bytes;
         e->info.generation = t->generation;
         e->missed = 0;
         e->info.ppid = o->ppid;
@@ -182,33 +213,42 @@ ProcessInfo *tracker_observe_live(Tracker *t, const TrackerObservation *o, bool 
         return &e->info;
 }
 
-int tracker_observe_exit(Tracker *t, const TrackerObservation *o) {
+static int observe_end(Tracker *t, const TrackerObservation *o, bool final) {
         TrackerEntry *e;
 
-        t->stats.exits_seen++;
         e = hashmap_get(t->table, (HashKey) { .a = o->pid, .b = o->start_time_ns });
         if (!e) {
                 e = entry_new(t, o);
                 if (!e)
                         return -ENOMEM;
-                if (o->start_time_ns > t->start_boottime_ns)
-                        e->pending_ns = o->cpu_ns;
-                e->info.cpu_ns_total = o->cpu_ns;
+                entry_count(t, e, o, true);
         } else {
                 if (e->info.exited)
                         return 0;
-                if (o->cpu_ns > e->info.cpu_ns_total) {
-                        e->pending_ns += o->cpu_ns - e->info.cpu_ns_total;
-                        e->info.cpu_ns_total = o->cpu_ns;
-                }
+                entry_count(t, e, o, false);
                 /* The exec file name from the kernel is the newest. */
                 if (o->exe && *o->exe && set_str(&e->info.exe, o->exe) < 0)
                         return -ENOMEM;
                 if (o->comm && *o->comm)
                         strscpy(e->info.comm, sizeof(e->info.comm), o->comm);
         }
-        e->info.exited = true;
+        e->info.rss_bytes = 0;
+        if (final)
+                e->info.exited = true;
+        else {
+                e->exiting = true;
+                e->missed = 0;
+        }
         return 0;
+}
+
+int tracker_observe_exit(Tracker *t, const TrackerObservation *o) {
+        t->stats.exits_seen++;
+        return observe_end(t, o, true);
+}
+
+int tracker_observe_exiting(Tracker *t, const TrackerObservation *o) {
+        return observe_end(t, o, false);
 }
 
 static int tracker_consume(Tracker *t) {
@@ -263,6 +303,16 @@ static void tracker_sweep(Tracker *t) {
 
                 if (e->info.exited || e->info.generation == t->generation)
                         continue;
+                if (e->exiting) {
+                        /* Its exit-time counters are in. The free event comes once
+                         * the parent reaped it; if it never does (a zombie is still
+                         * waited for), those counters are the final ones. */
+                        if (entry_is_zombie(t, e) || ++e->missed < TRACKER_EXITING_ROUNDS_MAX)
+                                continue;
+                        t->stats.exits_early_only++;
+                        e->info.exited = true;
+                        continue;
+                }
                 if (t->mode == TRACKER_BPF) {
                         if (entry_is_zombie(t, e))
                                 continue;
@@ -320,19 +370,51 @@ int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n) {
         while (hashmap_iterate(t->table, &state, NULL, &v)) {
                 TrackerEntry *e = v;
 
-                if (e->info.exited) {
+                if (e->info.exited || e->exiting)
                         tracker_inherit_exe(t, e);
+                if (e->info.exited)
                         e->reported = true;
-                }
-                if (e->pending_ns == 0)
+                if (e->pending_ns == 0 && e->pending_wakeups == 0)
                         continue;
-                t->out[n++] = (ProcessDelta) { .info = &e->info, .cpu_ns = e->pending_ns };
-                e->pending_ns = 0;
+                ProcessDelta *d = &t->out[n++];
+                *d = (ProcessDelta) {
+                        .info = &e->info,
+                        .cpu_ns = e->pending_ns,
+                        .wakeups = e->pending_wakeups,
+                        .cycles = e->pending_cycles,
+                        .rss_bytes = e->info.exited ? 0 : e->info.rss_bytes,
+                };
+                memcpy(d->pkg_cpu_ns, e->pending_pkg, sizeof(d->pkg_cpu_ns));
+                e->pending_ns = e->pending_wakeups = e->pending_cycles = 0;
+                memset(e->pending_pkg, 0, sizeof(e->pending_pkg));
         }
 
         *ret = t->out;
         *ret_n = n;
         return 0;
+}
+
+/* Whether CPU 0 has a hardware cycles counter (the switch program then
+ * opens one per CPU). */
+static bool cycle_counters_available(void) {
+        struct perf_event_attr attr = {
+                .type = PERF_TYPE_HARDWARE,
+                .size = sizeof(attr),
+                .config = PERF_COUNT_HW_CPU_CYCLES,
+        };
+        long fd = syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+        if (fd < 0)
+                return false;
+        close((int) fd);
+        return true;
+}
+
+bool tracker_per_package(const Tracker *t) {
+        return t->mode == TRACKER_BPF && tracker_bpf_per_switch(t->bpf);
+}
+
+const char *tracker_basis(const Tracker *t) {
+        return t->mode == TRACKER_BPF && tracker_bpf_cycles(t->bpf) ? "cycles" : "cpu-time";
 }
 
 int tracker_process_events(Tracker *t) {
@@ -430,7 +512,27 @@ int tracker_new(const TrackerConfig *cfg, Tracker **ret) {
         else {
                 _cleanup_free_ char *reason = NULL;
 
-                r = tracker_bpf_new(rb, &t->bpf, &reason);
+                TrackerBpfOptions bo = {
+                        .ringbuf_bytes = rb,
+                        .cpu_pkg_index = cfg ? cfg->cpu_package : NULL,
+                        .n_cpus = cfg && cfg->cpu_package ? cfg->n_cpus : 0,
+                        .try_cycles = true,
+                };
+                int n_pkgs = 0;
+                for (size_t i = 0; i < bo.n_cpus; i++)
+                        n_pkgs = MAX(n_pkgs, bo.cpu_pkg_index[i] + 1);
+                switch (cfg ? cfg->per_switch : TRACKER_SWITCH_AUTO) {
+                case TRACKER_SWITCH_ON:
+                        bo.per_switch = true;
+                        break;
+                case TRACKER_SWITCH_OFF:
+                        bo.per_switch = false;
+                        break;
+                default:
+                        /* Several packages need it; with one, only counters would. */
+                        bo.per_switch = n_pkgs > 1 || (bo.n_cpus > 0 && cycle_counters_available());
+                }
+                r = tracker_bpf_new(&bo, &t->bpf, &reason);
                 if (r == -ENOMEM)
                         return log_oom();
                 if (r < 0) {

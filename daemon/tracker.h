@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,7 +23,19 @@ typedef struct TrackerConfig {
         const char *proc_root;        /* default "/proc" */
         TrackerMode force_mode;       /* _TRACKER_MODE_INVALID: BPF, falling back to procfs */
         uint32_t ringbuf_bytes;       /* exit-event ring buffer size (power of two); 0 = default */
+        /* Per-package split and cycles (BPF only). cpu_package[cpu] is the
+         * package index (0..PROCESS_MAX_PKGS-1) of each CPU, or NULL. The
+         * sched_switch program is loaded only when per_switch says so:
+         * TRACKER_SWITCH_AUTO loads it with more than one package or when
+         * cycle counters open. */
+        const int *cpu_package;
+        size_t n_cpus;
+        int per_switch;               /* TRACKER_SWITCH_* */
 } TrackerConfig;
+
+#define TRACKER_SWITCH_AUTO 0
+#define TRACKER_SWITCH_OFF  1
+#define TRACKER_SWITCH_ON   2
 
 typedef struct TrackerStats {
         uint64_t processes_tracked;   /* live processes in the table now */
@@ -30,6 +43,7 @@ typedef struct TrackerStats {
         uint64_t exits_lost;          /* exit events the kernel could not queue (ring buffer full) */
         uint64_t vanished;            /* processes gone with no exit event (their last interval's CPU is lost) */
         uint64_t iter_errors;
+        uint64_t exits_early_only;    /* exited with no free event: their exit-time counters stood */
 } TrackerStats;
 
 typedef struct Tracker Tracker;
@@ -60,3 +74,8 @@ int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n);
 ProcessInfo *tracker_find(Tracker *t, uint32_t pid);
 
 void tracker_get_stats(const Tracker *t, TrackerStats *ret);
+
+/* Whether per-process CPU time is split by package (the switch program runs). */
+bool tracker_per_package(const Tracker *t);
+/* "cycles" when per-process CPU cycles are measured, else "cpu-time". */
+const char *tracker_basis(const Tracker *t);

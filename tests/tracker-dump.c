@@ -3,6 +3,7 @@
  * per sample with every delta and the tracker's stats.
  *
  *   tracker-dump [--mode bpf|procfs|auto] [--interval-ms N] [--count N] [--proc-root DIR]
+ *                [--topology CPU:PKG,...] [--per-switch auto|on|off]
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "log.h"
+#include "topology.h"
 #include "tracker.h"
 #include "util.h"
 
@@ -31,10 +33,15 @@ int main(int argc, char **argv) {
                 { "count", required_argument, NULL, 'c' },
                 { "proc-root", required_argument, NULL, 'p' },
                 { "debug", no_argument, NULL, 'd' },
+                { "topology", required_argument, NULL, 't' },
+                { "per-switch", required_argument, NULL, 's' },
                 {},
         };
         TrackerConfig cfg = { .force_mode = _TRACKER_MODE_INVALID };
         uint64_t interval_ms = 1000, count = 1;
+        const char *topo_override = NULL;
+        Topology topo = {};
+        int *cpu_pkg = NULL;
         Tracker *t = NULL;
         int c, r;
 
@@ -66,6 +73,21 @@ int main(int argc, char **argv) {
                 case 'd':
                         log_set_max_level(LOG_DEBUG);
                         break;
+                case 't':
+                        topo_override = optarg;
+                        break;
+                case 's':
+                        if (strcmp(optarg, "on") == 0)
+                                cfg.per_switch = TRACKER_SWITCH_ON;
+                        else if (strcmp(optarg, "off") == 0)
+                                cfg.per_switch = TRACKER_SWITCH_OFF;
+                        else if (strcmp(optarg, "auto") == 0)
+                                cfg.per_switch = TRACKER_SWITCH_AUTO;
+                        else {
+                                fprintf(stderr, "tracker-dump: invalid --per-switch '%s': expected auto, on or off\n", optarg);
+                                return 2;
+                        }
+                        break;
                 default:
                         return 2;
                 }
@@ -75,10 +97,26 @@ int main(int argc, char **argv) {
                 return 2;
         }
 
+        if (topology_read_full(NULL, topo_override, &topo) >= 0 && topo.n_cpus > 0) {
+                size_t n = (size_t) topo.cpus[topo.n_cpus - 1].cpu + 1;
+                cpu_pkg = calloc(n, sizeof(int));
+                if (!cpu_pkg)
+                        return 1;
+                for (size_t i = 0; i < n; i++)
+                        cpu_pkg[i] = -1;
+                for (size_t i = 0; i < topo.n_cpus; i++)
+                        for (size_t k = 0; k < topo.n_packages; k++)
+                                if (topo.packages[k] == topo.cpus[i].package)
+                                        cpu_pkg[topo.cpus[i].cpu] = (int) k;
+                cfg.cpu_package = cpu_pkg;
+                cfg.n_cpus = n;
+        }
+        topology_done(&topo);
         r = tracker_new(&cfg, &t);
         if (r < 0)
                 return 1;
-        printf("{\"mode\": \"%s\"}\n", tracker_mode_to_string(tracker_mode(t)));
+        printf("{\"mode\": \"%s\", \"per_package\": %s, \"basis\": \"%s\"}\n", tracker_mode_to_string(tracker_mode(t)),
+               tracker_per_package(t) ? "true" : "false", tracker_basis(t));
         fflush(stdout);
 
         for (uint64_t i = 0; i < count; i++) {
@@ -115,6 +153,12 @@ int main(int argc, char **argv) {
                         json_object_object_add(e, "ppid", json_object_new_int64(p->ppid));
                         json_object_object_add(e, "cpu_ns", json_object_new_uint64(d[k].cpu_ns));
                         json_object_object_add(e, "exited", json_object_new_boolean(p->exited));
+                        json_object_object_add(e, "wakeups", json_object_new_uint64(d[k].wakeups));
+                        json_object_object_add(e, "rss_bytes", json_object_new_uint64(d[k].rss_bytes));
+                        json_object *pk = json_object_new_array();
+                        for (size_t j = 0; j < PROCESS_MAX_PKGS; j++)
+                                json_object_array_add(pk, json_object_new_uint64(d[k].pkg_cpu_ns[j]));
+                        json_object_object_add(e, "pkg_cpu_ns", pk);
                         json_object_object_add(e, "kernel_thread", json_object_new_boolean(p->kernel_thread));
                         json_object_array_add(arr, e);
                 }
@@ -124,6 +168,7 @@ int main(int argc, char **argv) {
                 json_object_object_add(stats, "exits_lost", json_object_new_uint64(st.exits_lost));
                 json_object_object_add(stats, "vanished", json_object_new_uint64(st.vanished));
                 json_object_object_add(stats, "iter_errors", json_object_new_uint64(st.iter_errors));
+                json_object_object_add(stats, "exits_early_only", json_object_new_uint64(st.exits_early_only));
                 json_object_object_add(stats, "sample_cpu_ns", json_object_new_uint64(t1 - t0));
                 json_object_object_add(o, "sample", json_object_new_uint64(i));
                 json_object_object_add(o, "deltas", arr);
@@ -133,5 +178,6 @@ int main(int argc, char **argv) {
                 json_object_put(o);
         }
         tracker_free(t);
+        free(cpu_pkg);
         return 0;
 }
