@@ -171,6 +171,33 @@ class Daemon:
             self.log.close()
 
 
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def cgroup_dirs():
+    """Every cgroup directory on the host, in every mounted hierarchy."""
+    found = set()
+    for top, dirs, _files in os.walk(CGROUP_ROOT):
+        for d in dirs:
+            found.add(os.path.join(top, d))
+    return found
+
+
+def cgroup_remove_new(before):
+    """Remove the cgroups made since `before` (deepest first): a systemd booted
+    in a container over the host's /sys creates its slices in the host's
+    hierarchies. Returns those that could not be removed."""
+    left = []
+    for d in sorted(cgroup_dirs() - before, key=lambda p: p.count("/"), reverse=True):
+        try:
+            os.rmdir(d)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            left.append(d)
+    return left
+
+
 def comm_cpu_ns(db, comm):
     """CPU time stored so far for processes named comm (read-only, while the daemon runs)."""
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)

@@ -41,6 +41,7 @@ exec chroot "$T/root" env container=jouled-test SYSTEMD_LOG_TARGET=console \
 
 class Container:
     def __init__(self):
+        self.cgroups_before = jtest.cgroup_dirs()
         self.mnt = tempfile.mkdtemp(prefix="jouled-systemd-")
         self.log = open(self.mnt + ".log", "w")
         self.proc = subprocess.Popen(
@@ -101,6 +102,14 @@ class Container:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+        # Its cgroups are empty now that everything in it died; a killed
+        # cgroup can take a moment to empty.
+        left = jtest.cgroup_dirs()
+        for _ in range(50):
+            left = jtest.cgroup_remove_new(self.cgroups_before)
+            if not left:
+                break
+            time.sleep(0.1)
         os.rmdir(self.mnt)  # the tmpfs lived in the namespace only: empty here
         os.unlink(self.mnt + ".log")
 
@@ -193,6 +202,8 @@ def test_service_lifecycle():
     check(marker_kept, "host /tmp was cleaned: the marker is gone")
     check(os.path.exists(host_unit) == host_unit_before, "host %s changed" % host_unit)
     check(os.path.exists("/usr/sbin/jouled") == host_bin_before, "host /usr/sbin/jouled changed")
+    left = sorted(jtest.cgroup_dirs() - c.cgroups_before)
+    check(not left, "cgroups left in the host's hierarchies: %s" % left[:5])
 
 
 if __name__ == "__main__":
