@@ -10,6 +10,27 @@ static const char *const idle_policy_table[_IDLE_POLICY_MAX] = {
         [IDLE_POLICY_SHARED] = "shared",
 };
 
+static const char *const basis_table[_ATTRIBUTION_BASIS_MAX] = {
+        [ATTRIBUTION_BASIS_CPU_TIME] = "cpu-time",
+        [ATTRIBUTION_BASIS_CYCLES] = "cycles",
+        [ATTRIBUTION_BASIS_MEMORY] = "memory",
+};
+
+const char *attribution_basis_to_string(AttributionBasis b) {
+        if (b < 0 || b >= _ATTRIBUTION_BASIS_MAX)
+                return NULL;
+        return basis_table[b];
+}
+
+static double weight_of(const AttributionDomainIn *in, const uint64_t *proc_cpu_ns, size_t p) {
+        double w;
+
+        if (!in->weights)
+                return (double) proc_cpu_ns[p];
+        w = in->weights[p];
+        return isfinite(w) && w > 0 ? w : 0;
+}
+
 const char *idle_policy_to_string(IdlePolicy p) {
         if (p < 0 || p >= _IDLE_POLICY_MAX)
                 return NULL;
@@ -41,7 +62,7 @@ int attribution_compute(double dt_s, IdlePolicy policy,
                 const AttributionDomainIn *in = &domains[d];
                 AttributionDomainOut *out = &ret_domains[d];
                 double measured = in->measured_j, idle_w = in->idle_w;
-                double idle, shared, denom, attributed = 0;
+                double idle, shared, denom, attributed = 0, sum_w = 0;
 
                 for (size_t p = 0; p < n_procs; p++)
                         ret_proc_j[p * n_domains + d] = 0;
@@ -53,20 +74,29 @@ int attribution_compute(double dt_s, IdlePolicy policy,
                 if (!isfinite(idle_w) || idle_w < 0)
                         idle_w = 0;
 
+                if (in->weights)
+                        for (size_t p = 0; p < n_procs; p++)
+                                sum_w += weight_of(in, proc_cpu_ns, p);
+                else
+                        sum_w = (double) total_cpu;
+
                 idle = fmin(measured, idle_w * dt_s);
                 shared = measured - idle;
-                if (policy == IDLE_POLICY_SHARED && total_cpu > 0) {
+                if (policy == IDLE_POLICY_SHARED && sum_w > 0) {
                         /* Idle energy is shared too: nothing stays in the idle bucket. */
                         shared = measured;
                         idle = 0;
                 }
 
-                /* Busy time no process owns (irq, softirq) keeps its share
-                 * unattributed rather than being spread over processes. */
-                denom = (double) (in->busy_ns > total_cpu ? in->busy_ns : total_cpu);
-                if (total_cpu > 0 && shared > 0) {
+                /* The basis no process owns (irq and softirq time) keeps its
+                 * share unattributed rather than being spread over processes. */
+                if (in->weights)
+                        denom = isfinite(in->weight_total) && in->weight_total > sum_w ? in->weight_total : sum_w;
+                else
+                        denom = (double) (in->busy_ns > total_cpu ? in->busy_ns : total_cpu);
+                if (sum_w > 0 && shared > 0) {
                         for (size_t p = 0; p < n_procs; p++) {
-                                double e = shared * ((double) proc_cpu_ns[p] / denom);
+                                double e = shared * (weight_of(in, proc_cpu_ns, p) / denom);
                                 ret_proc_j[p * n_domains + d] = e;
                                 attributed += e;
                         }

@@ -26,10 +26,26 @@ typedef enum IdlePolicy {
         _IDLE_POLICY_INVALID = -1,
 } IdlePolicy;
 
+/* What a domain's dynamic energy is shared by (stored as text in docs and state). */
+typedef enum AttributionBasis {
+        ATTRIBUTION_BASIS_CPU_TIME,      /* CPU time (all CPUs, or the domain's package) */
+        ATTRIBUTION_BASIS_CYCLES,        /* CPU cycles (hardware counters) */
+        ATTRIBUTION_BASIS_MEMORY,        /* resident-memory-seconds (DRAM domains) */
+        _ATTRIBUTION_BASIS_MAX,
+        _ATTRIBUTION_BASIS_INVALID = -1,
+} AttributionBasis;
+
 typedef struct AttributionDomainIn {
         double measured_j;     /* energy this interval; < 0 or NaN: no reading (domain skipped) */
         double idle_w;         /* idle power estimate, W (>= 0) */
         uint64_t busy_ns;      /* busy CPU time on the domain's CPUs, 0 if unknown */
+        /* Optional per-domain basis: when weights is non-NULL, process p's
+         * share is weights[p] / max(Σ weights, weight_total) instead of its
+         * CPU time over max(Σ cpu, busy_ns). weight_total is the basis no
+         * process owns plus Σ weights (e.g. the package's busy time), 0 if
+         * unknown. Weights < 0 or NaN count as 0. */
+        const double *weights;
+        double weight_total;
 } AttributionDomainIn;
 
 typedef struct AttributionDomainOut {
@@ -50,4 +66,5 @@ int attribution_compute(double dt_s, IdlePolicy policy,
                         AttributionDomainOut *ret_domains, double *ret_proc_j);
 
 const char *idle_policy_to_string(IdlePolicy p);
+const char *attribution_basis_to_string(AttributionBasis b);  /* "cpu-time", "cycles", "memory" */
 IdlePolicy idle_policy_from_string(const char *s);

@@ -163,6 +163,87 @@ static void test_bad_input(void **state) {
         assert_double_equal(e[0], 1.0, EPS);
 }
 
+/* Two packages: each package's energy goes to the processes that ran there,
+ * by their CPU time on that package; psys (no package) by total CPU time. */
+static void test_per_package_basis(void **state) {
+        /* proc 0 ran only on package 0, proc 1 only on package 1, proc 2 on both. */
+        uint64_t cpu[3] = { 400000000, 200000000, 400000000 };
+        double pkg0[3] = { 400000000, 0, 100000000 };
+        double pkg1[3] = { 0, 200000000, 300000000 };
+        AttributionDomainIn in[3] = {
+                { .measured_j = 12.0, .idle_w = 2.0, .weights = pkg0, .weight_total = 500000000 },
+                { .measured_j = 7.0, .idle_w = 2.0, .weights = pkg1, .weight_total = 600000000 }, /* 0.1 s irq */
+                { .measured_j = 30.0, .idle_w = 0.0, .busy_ns = 1000000000 },
+        };
+        AttributionDomainOut out[3];
+        double e[9];
+
+        assert_int_equal(attribution_compute(1.0, IDLE_POLICY_SEPARATE, in, 3, cpu, 3, out, e), 0);
+        for (int d = 0; d < 3; d++)
+                assert_conserved(&out[d]);
+        /* package-0: 10 J dynamic, 4/5 to proc 0, 1/5 to proc 2, none to proc 1. */
+        assert_double_equal(e[0 * 3 + 0], 8.0, EPS);
+        assert_double_equal(e[1 * 3 + 0], 0.0, EPS);
+        assert_double_equal(e[2 * 3 + 0], 2.0, EPS);
+        /* package-1: 5 J dynamic over 0.6 s, 0.1 s nobody's: 1/6 unattributed. */
+        assert_double_equal(e[0 * 3 + 1], 0.0, EPS);
+        assert_double_equal(e[1 * 3 + 1], 5.0 * 2 / 6, EPS);
+        assert_double_equal(e[2 * 3 + 1], 5.0 * 3 / 6, EPS);
+        assert_double_equal(out[1].unattributed_j, 5.0 / 6, EPS);
+        /* psys: by total CPU time. */
+        assert_double_equal(e[0 * 3 + 2], 12.0, EPS);
+        assert_double_equal(e[1 * 3 + 2], 6.0, EPS);
+        assert_double_equal(e[2 * 3 + 2], 12.0, EPS);
+}
+
+/* Cycles as the basis: a process at a higher frequency gets more per CPU-second. */
+static void test_cycles_basis(void **state) {
+        uint64_t cpu[2] = { 500000000, 500000000 };          /* the same CPU time... */
+        double cycles[2] = { 1.5e9, 0.5e9 };                  /* ...at 3 GHz and at 1 GHz */
+        AttributionDomainIn in[1] = { { .measured_j = 9.0, .idle_w = 1.0, .weights = cycles } };
+        AttributionDomainOut out[1];
+        double e[2];
+
+        assert_int_equal(attribution_compute(1.0, IDLE_POLICY_SEPARATE, in, 1, cpu, 2, out, e), 0);
+        assert_conserved(&out[0]);
+        assert_double_equal(e[0], 6.0, EPS);
+        assert_double_equal(e[1], 2.0, EPS);
+        assert_double_equal(out[0].unattributed_j, 0.0, EPS);
+        assert_string_equal(attribution_basis_to_string(ATTRIBUTION_BASIS_CYCLES), "cycles");
+        assert_string_equal(attribution_basis_to_string(ATTRIBUTION_BASIS_CPU_TIME), "cpu-time");
+        assert_null(attribution_basis_to_string(_ATTRIBUTION_BASIS_MAX));
+}
+
+/* DRAM by resident memory: a process with memory but little CPU gets its share;
+ * bad weights count as zero; shared idle policy follows the weights too. */
+static void test_memory_basis(void **state) {
+        uint64_t cpu[3] = { 900000000, 100000000, 0 };
+        double rss[3] = { 1e8, 3e8, NAN };
+        AttributionDomainIn in[1] = { { .measured_j = 5.0, .idle_w = 1.0, .weights = rss } };
+        AttributionDomainOut out[1];
+        double e[3];
+
+        assert_int_equal(attribution_compute(1.0, IDLE_POLICY_SEPARATE, in, 1, cpu, 3, out, e), 0);
+        assert_conserved(&out[0]);
+        assert_double_equal(e[0], 1.0, EPS);
+        assert_double_equal(e[1], 3.0, EPS);
+        assert_double_equal(e[2], 0.0, EPS);
+
+        assert_int_equal(attribution_compute(1.0, IDLE_POLICY_SHARED, in, 1, cpu, 3, out, e), 0);
+        assert_conserved(&out[0]);
+        assert_double_equal(out[0].idle_j, 0.0, EPS);
+        assert_double_equal(e[0], 1.25, EPS);
+        assert_double_equal(e[1], 3.75, EPS);
+
+        /* Nobody's weight: everything dynamic stays unattributed. */
+        double none[3] = { 0, -1, 0 };
+        in[0].weights = none;
+        assert_int_equal(attribution_compute(1.0, IDLE_POLICY_SEPARATE, in, 1, cpu, 3, out, e), 0);
+        assert_conserved(&out[0]);
+        assert_double_equal(out[0].attributed_j, 0.0, EPS);
+        assert_double_equal(out[0].unattributed_j, 4.0, EPS);
+}
+
 static void test_policy_strings(void **state) {
         assert_int_equal(idle_policy_from_string("separate"), IDLE_POLICY_SEPARATE);
         assert_int_equal(idle_policy_from_string("shared"), IDLE_POLICY_SHARED);
@@ -182,6 +263,9 @@ int main(void) {
                 cmocka_unit_test(test_conservation_many_processes),
                 cmocka_unit_test(test_bad_input),
                 cmocka_unit_test(test_policy_strings),
+                cmocka_unit_test(test_per_package_basis),
+                cmocka_unit_test(test_cycles_basis),
+                cmocka_unit_test(test_memory_basis),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
