@@ -21,6 +21,7 @@
 #include "privileges.h" /* fleet */
 #include "source.h"
 #include "store.h"
+#include "topology.h"   /* attrib: per-package split */
 #include "tracker.h"
 #include "util.h"
 
@@ -85,6 +86,13 @@ struct Manager {
         AttributionDomainOut *att_out;
         DomainRecord *records;
         size_t proc_cap;
+
+        /* attrib: per-package and per-domain basis. */
+        int *cpu_pkg;                 /* CPU → package index, -1 unknown */
+        size_t n_cpu_pkg;
+        int pkg_ids[PROCESS_MAX_PKGS];  /* package index → physical package id */
+        size_t n_pkgs;
+        double *weights;              /* n_domains × proc_cap, by domain */
 };
 
 static void manager_close_sources(Manager *m) {
@@ -117,6 +125,8 @@ Manager *manager_free(Manager *m) {
         proc_stat_done(&m->last_stat);
         free(m->cpu_ns);
         free(m->proc_j);
+        free(m->weights);
+        free(m->cpu_pkg);
         free(m->att_in);
         free(m->att_out);
         free(m->records);
@@ -271,6 +281,10 @@ static int manager_ensure_buffers(Manager *m, size_t n_procs) {
                 if (!p)
                         return -ENOMEM;
                 m->proc_j = p;
+                double *w = realloc(m->weights, cap * m->n_domains * sizeof(double));
+                if (!w)
+                        return -ENOMEM;
+                m->weights = w;
                 m->proc_cap = cap;
         }
         return 0;
@@ -373,6 +387,97 @@ static void manager_notify_status(Manager *m, double dt) {
         sd_notify(false, status);
 }
 
+/* attrib: index of a physical package id in m->pkg_ids, or -1. */
+static int manager_pkg_index(const Manager *m, int package) {
+        for (size_t k = 0; k < m->n_pkgs; k++)
+                if (m->pkg_ids[k] == package)
+                        return (int) k;
+        return -1;
+}
+
+/* attrib: what each domain's dynamic energy is shared by (docs/attribution.md).
+ *  - package-N, core-N, uncore-N: with the switch program, the CPU time (or
+ *    cycles) processes had on package N, over the busy time of its CPUs;
+ *  - dram-N: resident-memory-seconds;
+ *  - everything else (psys, gpu, battery, or one package without the switch
+ *    program): CPU time (cycles when counted) over the host's busy time. */
+static void manager_domain_bases(Manager *m, double dt, const ProcessDelta *procs, size_t n, const ProcStat *stat) {
+        bool per_pkg = tracker_per_package(m->tracker);
+        bool cycles = streq_ptr(tracker_basis(m->tracker), "cycles");
+
+        for (size_t d = 0; d < m->n_domains; d++) {
+                const EnergyDomain *ed = &m->domains[d].source->domains[m->domains[d].index];
+                double *w = m->weights + d * m->proc_cap;
+                int k = ed->package >= 0 ? manager_pkg_index(m, ed->package) : -1;
+
+                if (ed->kind == DOMAIN_DRAM) {
+                        for (size_t i = 0; i < n; i++)
+                                w[i] = (double) procs[i].rss_bytes * dt;
+                        m->att_in[d].weights = w;
+                        m->att_in[d].weight_total = 0;
+                        continue;
+                }
+                if (!(ed->kind == DOMAIN_PACKAGE || ed->kind == DOMAIN_CORE || ed->kind == DOMAIN_UNCORE) ||
+                    !per_pkg || k < 0) {
+                        if (cycles) {
+                                for (size_t i = 0; i < n; i++)
+                                        w[i] = (double) procs[i].cycles;
+                                m->att_in[d].weights = w;
+                                m->att_in[d].weight_total = 0;
+                        }
+                        continue;
+                }
+                /* The process's CPU time in the interval, split as the switch
+                 * program saw it split between packages. */
+                for (size_t i = 0; i < n; i++) {
+                        uint64_t sum = 0;
+                        for (size_t j = 0; j < PROCESS_MAX_PKGS; j++)
+                                sum += procs[i].pkg_cpu_ns[j];
+                        double frac = sum > 0 ? (double) procs[i].pkg_cpu_ns[k] / (double) sum : 0;
+                        w[i] = (cycles ? (double) procs[i].cycles : (double) procs[i].cpu_ns) * frac;
+                }
+                m->att_in[d].weights = w;
+                m->att_in[d].weight_total = 0;
+                if (!cycles && stat && stat->n_cpus == m->last_stat.n_cpus) {
+                        uint64_t busy = 0;
+                        for (size_t c = 0; c < stat->n_cpus; c++) {
+                                int cpu = stat->cpu_ids[c];
+                                if (cpu < 0 || (size_t) cpu >= m->n_cpu_pkg || m->cpu_pkg[cpu] != k)
+                                        continue;
+                                if (stat->cpu_busy_ns[c] >= m->last_stat.cpu_busy_ns[c])
+                                        busy += stat->cpu_busy_ns[c] - m->last_stat.cpu_busy_ns[c];
+                        }
+                        m->att_in[d].weight_total = (double) busy;
+                }
+        }
+}
+
+/* attrib: CPU → package index for the tracker's switch program. */
+static int manager_read_topology(Manager *m) {
+        _cleanup_(topology_done) Topology topo = {};
+        int r;
+
+        r = topology_read(m->cfg.sys_root, &topo);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || topo.n_cpus == 0 || topo.n_packages > PROCESS_MAX_PKGS) {
+                log_debug_errno(r, "No usable CPU topology, attributing package energy by total CPU time: %m");
+                return 0;
+        }
+        m->n_cpu_pkg = (size_t) topo.cpus[topo.n_cpus - 1].cpu + 1;
+        m->cpu_pkg = malloc(m->n_cpu_pkg * sizeof(int));
+        if (!m->cpu_pkg)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_cpu_pkg; i++)
+                m->cpu_pkg[i] = -1;
+        m->n_pkgs = topo.n_packages;
+        for (size_t k = 0; k < topo.n_packages; k++)
+                m->pkg_ids[k] = topo.packages[k];
+        for (size_t i = 0; i < topo.n_cpus; i++)
+                m->cpu_pkg[topo.cpus[i].cpu] = manager_pkg_index(m, topo.cpus[i].package);
+        return 0;
+}
+
 /* One interval: read energy, sample processes, attribute, store. */
 static int manager_sample(Manager *m, bool final) {
         ProcessDelta *procs = NULL;
@@ -430,6 +535,8 @@ static int manager_sample(Manager *m, bool final) {
                         .idle_method = idle_method_to_string(method),
                 };
         }
+
+        manager_domain_bases(m, dt, procs, n, have_stat && m->have_stat ? &stat : NULL);
 
         r = attribution_compute(dt, m->cfg.idle_policy, m->att_in, m->n_domains, m->cpu_ns, n,
                                 m->att_out, m->proc_j);
@@ -612,6 +719,9 @@ static int manager_write_start_state(Manager *m) {
         (void) store_set_state(m->store, "version", PACKAGE_VERSION);
         snprintf(buf, sizeof(buf), "%d", (int) getpid());
         (void) store_set_state(m->store, "pid", buf);
+        (void) store_set_state(m->store, "self_pid", buf);   /* attrib: jouled's own row is labelled */
+        (void) store_set_state(m->store, "attribution_basis", tracker_basis(m->tracker));
+        (void) store_set_state(m->store, "attribution_per_package", tracker_per_package(m->tracker) ? "yes" : "no");
         snprintf(buf, sizeof(buf), "%g", m->cfg.interval_s);
         (void) store_set_state(m->store, "interval_s", buf);
         (void) store_set_state(m->store, "started", format_iso8601(now_ns(CLOCK_REALTIME), false, buf, sizeof(buf)));
@@ -646,6 +756,11 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return r;
 
+        r = manager_read_topology(m);
+        if (r < 0)
+                return log_oom();
+        tc.cpu_package = m->cpu_pkg;
+        tc.n_cpus = m->n_cpu_pkg;
         r = tracker_new(&tc, &m->tracker);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the process tracker: %m");

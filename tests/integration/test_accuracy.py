@@ -166,5 +166,54 @@ def test_accuracy_phases():
             con.close()
 
 
+def test_per_package_split():
+    """Topology override: CPU 0 and CPU 1 are two packages, each with its own
+    powercap zone driven by its own CPU's busy time. A workload pinned to CPU 1
+    gets package-1's energy and not package-0's; the switch program is on."""
+    if os.cpu_count() < 2:
+        print("note: one CPU, per-package split not checked")
+        return
+    with jtest.TempDir() as d:
+        pc = os.path.join(d, "powercap")
+        fx = jtest.PowercapFixture(pc, [
+            {"path": "intel-rapl:0", "name": "package-0", "max_energy_range_uj": RANGE_UJ, "energy_uj": 1000},
+            {"path": "intel-rapl:1", "name": "package-1", "max_energy_range_uj": RANGE_UJ, "energy_uj": 1000},
+        ])
+        drv = ModelDriver(fx, {"intel-rapl:0": [0], "intel-rapl:1": [1]})
+        drv.start()
+        old = os.environ.get("JOULED_TOPOLOGY")
+        os.environ["JOULED_TOPOLOGY"] = "0:0,1:1"
+        try:
+            # The split is under test here, not the idle estimator: idle configured.
+            with jtest.Daemon(d, ["--interval", "0.5", "--source", "rapl", "--powercap-root", pc,
+                                  "--idle-power", "package-0:%g" % P_IDLE, "--idle-power", "package-1:%g" % P_IDLE]) as dm:
+                dm.wait_intervals(2)
+                cpu_ns = burner("acc-pkg1", 1, 4000, 1, cpu=1)
+                time.sleep(1.2)
+                check(dm.stop() == 0, "jouled failed: %s" % dm.read_log())
+        finally:
+            if old is None:
+                del os.environ["JOULED_TOPOLOGY"]
+            else:
+                os.environ["JOULED_TOPOLOGY"] = old
+            drv.stop()
+
+        con = sqlite3.connect(dm.db)
+        try:
+            check_conservation(con)
+            state = dict(con.execute("SELECT key, value FROM daemon_state").fetchall())
+            check(state.get("attribution_per_package") == "yes", "switch program not on: %s" % state)
+            check(state.get("attribution_basis") in ("cpu-time", "cycles"), "basis: %s" % state.get("attribution_basis"))
+            e1 = comm_energy(con, "acc-pkg1", "package-1")
+            e0 = comm_energy(con, "acc-pkg1", "package-0")
+            want = K * cpu_ns / 1e9
+            print("pinned to CPU 1: %.2f CPU-s, package-1 %.2f J (truth %.2f J), package-0 %.3f J"
+                  % (cpu_ns / 1e9, e1, want, e0))
+            check(abs(e1 - want) <= 0.05 * want, "package-1 energy %.2f J, truth %.2f J" % (e1, want))
+            check(e0 <= 0.01 * e1, "package-0 gave %.3f J to a workload that never ran there" % e0)
+        finally:
+            con.close()
+
+
 if __name__ == "__main__":
-    jtest.run_tests([test_accuracy_phases])
+    jtest.run_tests([test_accuracy_phases, test_per_package_split])
