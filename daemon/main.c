@@ -22,7 +22,7 @@ static void help(void) {
                "Measure energy, attribute it to processes and store the history.\n\n"
                "  --db PATH               database (default /var/lib/jouled/jouled.db)\n"
                "  --interval SECONDS      sampling interval, decimals allowed (default 1)\n"
-               "  --source LIST           auto|rapl|model, comma separated (default auto)\n"
+               "  --source LIST           auto, or a comma list of perf|rapl|msr|hwmon|battery|nvml|model (default auto)\n"
                "  --powercap-root DIR     powercap sysfs tree (default /sys/class/powercap)\n"
                "  --config FILE           configuration (default " DEFAULT_CONFIG " and FILE.d/*.conf)\n"
                "  --metrics-listen ADDR:PORT  serve Prometheus /metrics (off by default)\n"
