@@ -28,8 +28,10 @@ void config_init_defaults(JouledConfig *c) {
         c->dev_root = strdup("/dev");
         c->source_spec = strdup("auto");
         c->tracker = strdup("auto");
-        c->model_min_w = MODEL_DEFAULT_MIN_W;
-        c->model_max_w = MODEL_DEFAULT_MAX_W;
+        /* 0: not configured; the model source then uses its CPU table, or
+         * MODEL_DEFAULT_MIN_W/MAX_W for a CPU it does not know. */
+        c->model_min_w = 0;
+        c->model_max_w = 0;
         c->idle_policy = IDLE_POLICY_SEPARATE;
         /* World average carbon intensity of electricity generation, 2023:
          * 480 gCO2e/kWh (Ember, Global Electricity Review 2024). */
@@ -141,10 +143,15 @@ int config_set(JouledConfig *c, const char *section, const char *key, const char
         }
         if (IS("Daemon", "PowercapRoot"))
                 return set_string(&c->powercap_root, value);
-        if (IS("Model", "MinWattsPerCPU"))
-                return set_watts(&c->model_min_w, value);
-        if (IS("Model", "MaxWattsPerCPU"))
-                return set_watts(&c->model_max_w, value);
+        if (IS("Model", "MinWattsPerCPU") || IS("Model", "MaxWattsPerCPU")) {
+                double *field = strcmp(key, "MinWattsPerCPU") == 0 ? &c->model_min_w : &c->model_max_w;
+                double v;
+                /* Configured figures are positive: 0 would read as "not configured". */
+                if (parse_double(value, &v) < 0 || !(v > 0) || v > 1000)
+                        return -EINVAL;
+                *field = v;
+                return 0;
+        }
         if (IS("Attribution", "IdlePolicy")) {
                 IdlePolicy p = idle_policy_from_string(value);
                 if (p < 0)

@@ -29,7 +29,7 @@ typedef struct JouledConfig {
         bool print;                   /* print per-interval figures on stdout */
         bool probe_only;
         char *tracker;                /* "auto", "bpf", "procfs" */
-        double model_min_w;           /* per logical CPU */
+        double model_min_w;           /* per logical CPU; 0: not configured (CPU table or defaults) */
         double model_max_w;
         IdlePolicy idle_policy;
         IdleOverride idle[CONFIG_MAX_IDLE_OVERRIDES];

@@ -243,8 +243,9 @@ static int model_params_desc(const SourceContext *ctx, double *ret_min, double *
         _cleanup_free_ char *name = NULL;
         const ModelCpu *cpu = NULL;
         double min_w = MODEL_DEFAULT_MIN_W, max_w = MODEL_DEFAULT_MAX_W;
-        bool cfg_min = ctx && ctx->model_min_watts_per_cpu > 0 && ctx->model_min_watts_per_cpu != MODEL_DEFAULT_MIN_W;
-        bool cfg_max = ctx && ctx->model_max_watts_per_cpu > 0 && ctx->model_max_watts_per_cpu != MODEL_DEFAULT_MAX_W;
+        /* 0 means "not configured": the CPU table, else the generic defaults. */
+        bool cfg_min = ctx && ctx->model_min_watts_per_cpu > 0;
+        bool cfg_max = ctx && ctx->model_max_watts_per_cpu > 0;
 
         (void) cpuinfo_field(ctx ? ctx->proc_root : NULL, "model name", &name);
         cpu = model_cpu_lookup(name);

@@ -69,8 +69,8 @@ static void test_defaults(void **state) {
         assert_string_equal(c.source_spec, "auto");
         assert_string_equal(c.powercap_root, "/sys/class/powercap");
         assert_null(c.metrics_listen);
-        assert_double_equal(c.model_min_w, 0.74, 0);
-        assert_double_equal(c.model_max_w, 3.5, 0);
+        assert_double_equal(c.model_min_w, 0, 0); /* not configured: the model's table decides */
+        assert_double_equal(c.model_max_w, 0, 0);
         assert_int_equal(c.idle_policy, IDLE_POLICY_SEPARATE);
         assert_double_equal(c.carbon_g_per_kwh, 480, 0);
         assert_string_equal(c.carbon_source, CARBON_DEFAULT_SOURCE);
@@ -170,6 +170,7 @@ static void test_bad_values(void **state) {
                 "[Attribution]\nIdlePower=package-0\n",
                 "[Attribution]\nIdlePower=package-0:-3\n",
                 "[Model]\nMinWattsPerCPU=1e400\n",
+                "[Model]\nMaxWattsPerCPU=0\n",
                 "[Nope]\nKey=1\n",
                 "no section line\n",
         };
