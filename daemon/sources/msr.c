@@ -379,16 +379,8 @@ static SourceStatus msr_probe(const SourceContext *ctx, char *reason, size_t rea
         int r;
 
         r = msr_scan(ctx, &s, reason, reason_size);
-        if (r == -ENOMEM) {
-                snprintf(reason, reason_size, "out of memory while probing MSRs");
-                return SOURCE_UNSUPPORTED;
-        }
-        if (r == -ENOENT)
-                return SOURCE_MISSING;
-        if (r == -EACCES || r == -EPERM)
-                return SOURCE_PERMISSION;
         if (r < 0)
-                return SOURCE_UNSUPPORTED;
+                return source_status_from_scan(r, "MSRs", reason, reason_size);
         off = (size_t) snprintf(reason, reason_size, "%s RAPL MSRs under %s/cpu:", s.vendor, dev_root_or_default(ctx));
         for (size_t i = 0; i < s.n_domains && off < reason_size; i++)
                 off += (size_t) snprintf(reason + off, reason_size - off, " %s", s.domains[i].name);

@@ -204,16 +204,8 @@ static SourceStatus nvml_probe(const SourceContext *ctx, char *reason, size_t re
         int r;
 
         r = nvml_scan(ctx, &n, reason, reason_size);
-        if (r == -ENOMEM) {
-                snprintf(reason, reason_size, "out of memory while probing NVML");
-                return SOURCE_UNSUPPORTED;
-        }
-        if (r == -ENOENT)
-                return SOURCE_MISSING;
-        if (r == -EACCES)
-                return SOURCE_PERMISSION;
         if (r < 0)
-                return SOURCE_UNSUPPORTED;
+                return source_status_from_scan(r, "NVML", reason, reason_size);
         off = (size_t) snprintf(reason, reason_size, "NVML (%s):", library_path(ctx));
         for (size_t i = 0; i < n.n_gpus && off < reason_size; i++)
                 off += (size_t) snprintf(reason + off, reason_size - off, " gpu-%u%s", n.gpus[i].index,

@@ -316,16 +316,8 @@ static SourceStatus perf_probe(const SourceContext *ctx, char *reason, size_t re
         int r;
 
         r = perf_scan(ctx, &s, reason, reason_size);
-        if (r == -ENOMEM) {
-                snprintf(reason, reason_size, "out of memory while probing the perf power PMU");
-                return SOURCE_UNSUPPORTED;
-        }
-        if (r == -ENOENT)
-                return SOURCE_MISSING;
-        if (r == -EACCES || r == -EPERM)
-                return SOURCE_PERMISSION;
         if (r < 0)
-                return SOURCE_UNSUPPORTED;
+                return source_status_from_scan(r, "the perf power PMU", reason, reason_size);
         off = (size_t) snprintf(reason, reason_size, "perf power PMU:");
         for (size_t i = 0; i < s.n && off < reason_size; i++)
                 off += (size_t) snprintf(reason + off, reason_size - off, " %s", s.domains[i].name);

@@ -48,6 +48,20 @@ static const char *const status_names[_SOURCE_STATUS_MAX] = {
         [SOURCE_UNSUPPORTED] = "unsupported",
 };
 
+SourceStatus source_status_from_scan(int r, const char *what, char *reason, size_t reason_size) {
+        if (r >= 0)
+                return SOURCE_USABLE;
+        if (r == -ENOMEM) {
+                snprintf(reason, reason_size, "out of memory while probing %s", what);
+                return SOURCE_UNSUPPORTED;
+        }
+        if (r == -ENOENT)
+                return SOURCE_MISSING;
+        if (r == -EACCES || r == -EPERM)
+                return SOURCE_PERMISSION;
+        return SOURCE_UNSUPPORTED;
+}
+
 const char *source_status_to_string(SourceStatus s) {
         if (s < 0 || s >= _SOURCE_STATUS_MAX)
                 return NULL;

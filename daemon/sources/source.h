@@ -108,6 +108,10 @@ const EnergySourceOps *const *source_all(size_t *ret_n);
 const EnergySourceOps *source_find(const char *name);
 
 const char *source_status_to_string(SourceStatus s);
+/* A probe's status from its scan's result: >= 0 usable, -ENOENT missing,
+ * -EACCES/-EPERM permission, anything else unsupported. The scan wrote the
+ * reason; for -ENOMEM this writes "out of memory while probing WHAT". */
+SourceStatus source_status_from_scan(int r, const char *what, char *reason, size_t reason_size);
 const char *domain_kind_to_string(DomainKind k);
 DomainKind domain_kind_from_name(const char *domain_name);
 
