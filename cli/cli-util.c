@@ -19,6 +19,11 @@ int cli_open_store(const CliGlobals *g, Store **ret) {
                         g->db_path, strerror(ENOENT));
                 return 1;
         }
+        if (r == -EACCES) { /* storage (issue 7): the database is 0640 root:jouled */
+                fprintf(stderr, "joulectl: cannot read DB: %s; add yourself to the 'jouled' group "
+                        "(usermod -aG jouled $USER) or use sudo\n", strerror(EACCES));
+                return 1;
+        }
         /* Everything else was logged by store_open(), as one line. */
         return r < 0 ? 1 : 0;
 }

@@ -46,6 +46,9 @@ typedef enum StoreStatement {
         STMT_SET_DONE,
         STMT_PRUNE,
         STMT_SET_FROM,
+        STMT_MAX_END,
+        STMT_PRUNE_PROCESSES,
+        STMT_MARK_SEEN,
         _STMT_MAX,
 } StoreStatement;
 
@@ -128,14 +131,33 @@ static const char *const statement_sql[_STMT_MAX] = {
                 ("UPDATE rollup_state SET "
                 "minute_done_ns = CASE WHEN ?1 = 1 THEN ?2 ELSE minute_done_ns END, "
                 "hour_done_ns = CASE WHEN ?1 = 2 THEN ?2 ELSE hour_done_ns END"),
-        /* Delete rows of level ?1 ending at or before ?2 (cascades to their figures). */
+        /* Delete up to ?3 rows of level ?1 ending at or before ?2 (cascades to
+         * their figures): small batches keep each transaction short. */
         [STMT_PRUNE] =
-                ("DELETE FROM intervals WHERE level = ?1 AND end_ns <= ?2"),
+                ("DELETE FROM intervals WHERE id IN (SELECT id FROM intervals WHERE level = ?1 "
+                "AND end_ns <= ?2 ORDER BY level, end_ns LIMIT ?3)"),
         /* ?1: level (0 raw, 1 minute), ?2: pruned up to. */
         [STMT_SET_FROM] =
                 ("UPDATE rollup_state SET "
                 "raw_from_ns = CASE WHEN ?1 = 0 THEN ?2 ELSE raw_from_ns END, "
                 "minute_from_ns = CASE WHEN ?1 = 1 THEN ?2 ELSE minute_from_ns END"),
+        /* The end of the last row of level ?1 (days: how far they are rolled up). */
+        [STMT_MAX_END] =
+                ("SELECT coalesce(max(end_ns), 0) FROM intervals WHERE level = ?1"),
+        /* Processes with id in (?1, ?2) last seen (hour rollups) or, never
+         * rolled up, started at or before ?3, that no row not yet rolled up
+         * into hours refers to (?4: hour_done, ?5: minute_done). The row with
+         * the highest id is never deleted, so that ids are never reused. */
+        [STMT_PRUNE_PROCESSES] =
+                ("DELETE FROM processes WHERE id > ?1 AND id < ?2 "
+                "AND id < (SELECT max(id) FROM processes) "
+                "AND coalesce(last_ns, start_ns) <= ?3 "
+                "AND id NOT IN (SELECT s.process_id FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                "WHERE (i.level = 1 AND i.end_ns > ?4) OR (i.level = 0 AND i.end_ns > ?5))"),
+        /* Hour rollup ?1 ending at ?2: its processes were seen then. */
+        [STMT_MARK_SEEN] =
+                ("UPDATE processes SET last_ns = ?2 WHERE id IN "
+                "(SELECT process_id FROM samples WHERE interval_id = ?1) AND coalesce(last_ns, 0) < ?2"),
 };
 
 typedef struct DomainCacheEntry {
@@ -164,6 +186,8 @@ struct Store {
         char *cmdline_proc_root;
         QueuedInterval *queue_head, *queue_tail;
         StoreQueueStats qstats;
+        int64_t proc_prune_cursor;    /* process ids below it were examined in this pass */
+        int64_t proc_pruned_upto;     /* the last full pass pruned up to this cutoff */
 };
 
 int store_errno(int sqlite_rc) {
@@ -417,6 +441,10 @@ int store_open(const char *path, StoreFlags flags, Store **ret) {
         if (!s->path)
                 return log_oom();
 
+        /* A reader without permission is not logged either: the caller
+         * words it (how to get access). */
+        if (ro && access(path, R_OK) < 0 && (errno == EACCES || errno == EPERM))
+                return -EACCES;
         if (stat(path, &st) < 0) {
                 if (errno != ENOENT || ro)
                         /* A reader's missing file is not logged: the caller words it. */
@@ -476,6 +504,14 @@ int store_open(const char *path, StoreFlags flags, Store **ret) {
                 r = store_exec(s, "PRAGMA foreign_keys = ON");
         if (r < 0)
                 return log_error_errno(r, "Failed to configure database %s: %s", path, sqlite3_errmsg(s->db));
+        /* Keep -wal and -shm (same mode and group as the database) when the
+         * daemon stops: a reader without write access to the directory, a
+         * member of group jouled, cannot create them, and SQLite needs them
+         * to read a WAL database. */
+        {
+                int persist = 1;
+                (void) sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+        }
 
         r = store_migrate(s, version);
         if (r < 0)
@@ -698,14 +734,24 @@ static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int6
                 if (r < 0)
                         return r;
 
-                st = s->stmt[STMT_INSERT_SAMPLE];
-                sqlite3_bind_int64(st, 1, interval_id);
-                sqlite3_bind_int64(st, 2, pd->info->store_id);
-                sqlite3_bind_int64(st, 3, (int64_t) pd->cpu_ns);
-                sqlite3_bind_double(st, 4, energy);
-                r = stmt_run(s, st, NULL);
-                if (r < 0)
-                        return r;
+                for (int attempt = 0;; attempt++) {
+                        st = s->stmt[STMT_INSERT_SAMPLE];
+                        sqlite3_bind_int64(st, 1, interval_id);
+                        sqlite3_bind_int64(st, 2, pd->info->store_id);
+                        sqlite3_bind_int64(st, 3, (int64_t) pd->cpu_ns);
+                        sqlite3_bind_double(st, 4, energy);
+                        r = stmt_run(s, st, NULL);
+                        if (r >= 0)
+                                break;
+                        /* The cached id's row was pruned (idle for the whole
+                         * retention): write the process again, under a new id. */
+                        if (attempt > 0 || sqlite3_errcode(s->db) != SQLITE_CONSTRAINT)
+                                return r;
+                        pd->info->store_id = 0;
+                        r = store_process_id(s, rec, pd->info, &assigned[i]);
+                        if (r < 0)
+                                return r;
+                }
 
                 for (size_t j = 0; row && j < rec->n_domains; j++) {
                         if (!rec->domains[j].valid || row[j] == 0)
@@ -1182,26 +1228,57 @@ static int store_rollup_bucket(Store *s, int level, int64_t b, int64_t size) {
                         r = stmt_bucket(s, STMT_ROLLUP_SAMPLE_DOMAINS, b, b + size, id, level - 1, NULL);
                 if (r >= 0)
                         r = stmt_bucket(s, STMT_ROLLUP_INTERVAL_DOMAINS, b, b + size, id, level - 1, NULL);
+                if (r >= 0 && level == 2) {
+                        /* When its processes were last seen, for pruning them much later. */
+                        sqlite3_stmt *st = s->stmt[STMT_MARK_SEEN];
+                        sqlite3_bind_int64(st, 1, id);
+                        sqlite3_bind_int64(st, 2, b + size);
+                        r = stmt_run(s, st, NULL);
+                }
         }
-        if (r >= 0)
+        if (r >= 0 && level <= 2)
                 r = stmt_level_value(s, STMT_SET_DONE, level, b + size);
         return store_end(s, r);
 }
 
-/* Delete rows of `level` ending at or before `upto`, and record it. */
-static int store_prune_upto(Store *s, int level, int64_t upto) {
+/* Delete at most `batch` rows of `level` ending at or before `upto` (with
+ * their figures) in one transaction. Returns how many went, or negative errno. */
+static int store_prune_batch(Store *s, int level, int64_t upto, int batch) {
         sqlite3_stmt *st = s->stmt[STMT_PRUNE];
-        int r;
+        int r, n;
 
         r = store_begin(s);
         if (r < 0)
                 return r;
         sqlite3_bind_int(st, 1, level);
         sqlite3_bind_int64(st, 2, upto);
+        sqlite3_bind_int(st, 3, batch);
         r = stmt_run(s, st, NULL);
-        if (r >= 0 && level < 2)
-                r = stmt_level_value(s, STMT_SET_FROM, level, upto);
-        return store_end(s, r);
+        n = r >= 0 ? sqlite3_changes(s->db) : 0;
+        r = store_end(s, r);
+        return r < 0 ? r : n;
+}
+
+static int store_set_from(Store *s, int level, int64_t v) {
+        int r = store_begin(s);
+        if (r < 0)
+                return r;
+        return store_end(s, stmt_level_value(s, STMT_SET_FROM, level, v));
+}
+
+static int store_max_end(Store *s, int level, int64_t *ret) {
+        sqlite3_stmt *st = s->stmt[STMT_MAX_END];
+        int rc, r = 0;
+
+        sqlite3_bind_int(st, 1, level);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                *ret = sqlite3_column_int64(st, 0);
+        else
+                r = store_errno_db(s->db, rc);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
 }
 
 static int64_t floor_to(int64_t v, int64_t unit) {
@@ -1212,10 +1289,67 @@ static bool over_budget(uint64_t deadline) {
         return now_ns(CLOCK_MONOTONIC) >= deadline;
 }
 
+/* Rows per prune transaction: a raw interval of 200 processes is ~600 rows. */
+#define PRUNE_BATCH 8
+/* Process ids examined per prune transaction. */
+#define PROCESS_PRUNE_IDS 4096
+
+/* Delete process rows nothing refers to any more: last seen in an hour
+ * rollup (or started, if never rolled up) at or before `cutoff`, the end of
+ * what the hour retention keeps. A live process whose cached id goes is
+ * written again under a new id (store_write_interval() retries). Runs with
+ * foreign keys off: checking them would scan samples once per row, and the
+ * rows deleted are not referred to by construction. */
+static int store_prune_processes(Store *s, const RollupState *rs, int64_t cutoff, uint64_t deadline) {
+        sqlite3_stmt *st = s->stmt[STMT_PRUNE_PROCESSES];
+        int64_t max_id = 0;
+        int r = 0;
+
+        if (cutoff <= s->proc_pruned_upto)
+                return 0;
+        r = query_int(s->db, "SELECT coalesce(max(id), 0) FROM processes", &max_id);
+        if (r < 0)
+                return r;
+        r = store_exec(s, "PRAGMA foreign_keys = OFF");
+        if (r < 0)
+                return r;
+        while (s->proc_prune_cursor < max_id) {
+                int64_t next = s->proc_prune_cursor + PROCESS_PRUNE_IDS;
+
+                if (over_budget(deadline)) {
+                        r = 1;
+                        break;
+                }
+                r = store_begin(s);
+                if (r < 0)
+                        break;
+                sqlite3_bind_int64(st, 1, s->proc_prune_cursor);
+                sqlite3_bind_int64(st, 2, next + 1);
+                sqlite3_bind_int64(st, 3, cutoff);
+                sqlite3_bind_int64(st, 4, rs->hour_done);
+                sqlite3_bind_int64(st, 5, rs->minute_done);
+                r = store_end(s, stmt_run(s, st, NULL));
+                if (r < 0)
+                        break;
+                s->proc_prune_cursor = next;
+        }
+        if (r == 0) {
+                /* A full pass: the next one when the cutoff has moved on an hour. */
+                s->proc_pruned_upto = cutoff + (int64_t) STORE_HOUR_NS;
+                s->proc_prune_cursor = 0;
+        }
+        {
+                int k = store_exec(s, "PRAGMA foreign_keys = ON");
+                if (k < 0)
+                        return k;
+        }
+        return r;
+}
+
 int store_maintain(Store *s, uint64_t now_realtime_ns, unsigned budget_ms) {
-        static const int64_t size[3] = { 0, (int64_t) STORE_MINUTE_NS, (int64_t) STORE_HOUR_NS };
+        static const int64_t size[4] = { 0, (int64_t) STORE_MINUTE_NS, (int64_t) STORE_HOUR_NS, (int64_t) STORE_DAY_NS };
         uint64_t deadline;
-        int64_t now, limit;
+        int64_t now, limit, day_done = 0;
         RollupState rs = {};
         int r, rc;
 
@@ -1229,20 +1363,25 @@ int store_maintain(Store *s, uint64_t now_realtime_ns, unsigned budget_ms) {
         now = (int64_t) now_realtime_ns;
 
         r = store_rollup_state(s, &rs);
+        if (r >= 0)
+                r = store_max_end(s, 3, &day_done);
         if (r < 0)
                 return r;
 
-        /* Roll up complete buckets: minutes from raw, then hours from minutes.
-         * Never past an interval still waiting in the buffer: it would land in
-         * a bucket already rolled up and be hidden from readers. */
+        /* Roll up complete buckets: minutes from raw, hours from minutes, days
+         * from hours. Never past an interval still waiting in the buffer: it
+         * would land in a bucket already rolled up and be hidden from readers.
+         * One bucket per transaction, each a few milliseconds. */
         limit = now;
         if (s->queue_head)
                 limit = MIN(limit, (int64_t) s->queue_head->rec.start_ns);
-        for (int level = 1; level <= 2; level++) {
-                int64_t *done = level == 1 ? &rs.minute_done : &rs.hour_done;
+        for (int level = 1; level <= 3; level++) {
+                int64_t *done = level == 1 ? &rs.minute_done : level == 2 ? &rs.hour_done : &day_done;
 
                 if (level == 2)
                         limit = rs.minute_done;
+                else if (level == 3)
+                        limit = rs.hour_done;
                 for (;;) {
                         int64_t end, b;
 
@@ -1263,39 +1402,56 @@ int store_maintain(Store *s, uint64_t now_realtime_ns, unsigned budget_ms) {
                 }
         }
 
-        /* Prune raw and minute rows past their retention, one bucket of the
-         * coarser level per transaction, never beyond what that level holds. */
+        /* Prune raw and minute rows past their retention. First the readers'
+         * boundary moves (raw_from/minute_from: rows of that level ending at
+         * or before it are no longer read, the coarser level stands for them),
+         * then the hidden rows go in small batches, resumed on the next call. */
         for (int level = 0; level <= 1; level++) {
                 int64_t covered = level == 0 ? rs.minute_done : rs.hour_done;
                 int64_t *from = level == 0 ? &rs.raw_from : &rs.minute_from;
-                int64_t target;
 
-                if (s->retention_ns[level] == 0 || (int64_t) s->retention_ns[level] >= now)
-                        continue;
-                target = MIN(floor_to(now - (int64_t) s->retention_ns[level], size[level + 1]), covered);
-                while (*from < target) {
-                        int64_t end, upto;
-
-                        r = store_next_end(s, level, *from, &end);
-                        if (r < 0)
-                                return r;
-                        /* Up to the end of the bucket of the oldest row left (or target when none). */
-                        upto = end > 0 ? MIN(floor_to(end - 1, size[level + 1]) + size[level + 1], target) : target;
+                if (s->retention_ns[level] != 0 && (int64_t) s->retention_ns[level] < now) {
+                        int64_t target = MIN(floor_to(now - (int64_t) s->retention_ns[level], size[level + 1]), covered);
+                        if (*from < target) {
+                                r = store_set_from(s, level, target);
+                                if (r < 0)
+                                        return r;
+                                *from = target;
+                        }
+                }
+                for (;;) {
                         if (over_budget(deadline))
                                 return 1;
-                        r = store_prune_upto(s, level, upto);
+                        r = store_prune_batch(s, level, *from, PRUNE_BATCH);
                         if (r < 0)
                                 return r;
-                        *from = upto;
+                        if (r < PRUNE_BATCH)
+                                break;
                 }
         }
+        /* Hours and days past the hour retention, then the processes that
+         * nothing refers to any more. */
         if (s->retention_ns[2] > 0 && (int64_t) s->retention_ns[2] < now) {
-                if (over_budget(deadline))
-                        return 1;
-                r = store_prune_upto(s, 2, now - (int64_t) s->retention_ns[2]);
-                if (r < 0)
+                int64_t cutoff = now - (int64_t) s->retention_ns[2];
+
+                for (int level = 2; level <= 3; level++)
+                        for (;;) {
+                                if (over_budget(deadline))
+                                        return 1;
+                                /* A day goes with its first hour. */
+                                r = store_prune_batch(s, level, level == 3 ? cutoff + size[3] - size[2] : cutoff,
+                                                      PRUNE_BATCH);
+                                if (r < 0)
+                                        return r;
+                                if (r < PRUNE_BATCH)
+                                        break;
+                        }
+                r = store_prune_processes(s, &rs, floor_to(cutoff, size[2]), deadline);
+                if (r != 0)
                         return r;
         }
+        if (over_budget(deadline))
+                return 1;
         /* Move the WAL into the database (never waits for readers). */
         rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)

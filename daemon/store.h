@@ -23,8 +23,9 @@ typedef enum StoreFlags {
 typedef struct Store Store;
 
 /* Open (STORE_CREATE: create, migrate) or open read-only (never creates,
- * never migrates). Logs why it failed, with one exception: a reader's missing
- * file returns -ENOENT silently so that the caller can word it. Refusals:
+ * never migrates). Logs why it failed, with two exceptions: a reader's missing
+ * file returns -ENOENT and a file it may not read -EACCES, silently, so that
+ * the caller can word them. Refusals:
  * a newer schema (-EPROTO), a file that is not SQLite or is another
  * program's SQLite database (-EBADMSG); such files are left untouched. */
 int store_open(const char *path, StoreFlags flags, Store **ret);
@@ -77,6 +78,7 @@ int store_set_probes(Store *s, const SourceProbe *probes, const bool *in_use, si
 /* Bucket sizes of the rollup levels (intervals.level 1 and 2). */
 #define STORE_MINUTE_NS UINT64_C(60000000000)
 #define STORE_HOUR_NS   UINT64_C(3600000000000)
+#define STORE_DAY_NS    UINT64_C(86400000000000)   /* level 3 (schema 3): UTC days, kept as long as hours */
 
 /* Default retention: raw intervals 24 h, minute rollups 30 days, hour
  * rollups 2 years (730 days). 0 means "keep forever". */
@@ -130,18 +132,28 @@ void store_queue_stats(Store *s, StoreQueueStats *ret);
  * from exactly one level (the coarsest bucket that lies wholly inside the
  * range, else the finest that is left), so that sums over it never count
  * anything twice. Use it in place of "i.end_ns > ?1 AND i.end_ns <= ?2".
- * Needs schema version >= 2. */
+ * Rows of a finer level already stood for by the coarser one (ending at or
+ * before raw_from_ns / minute_from_ns) are never read: store_maintain()
+ * deletes them in small batches after moving those marks. Days (level 3)
+ * are rolled up in order: every day ending at or before the last day row
+ * is rolled up. Needs schema version >= 2 (level 3 rows come with 3). */
 #define STORE_RANGE_SQL(i)                                                                            \
         "(" i ".end_ns > ?1 AND " i ".end_ns <= ?2 AND CASE " i ".level "                             \
-        "WHEN 0 THEN NOT ((" i ".end_ns - 1) / 60000000000 * 60000000000 >= ?1 AND "                  \
+        "WHEN 0 THEN " i ".end_ns > (SELECT raw_from_ns FROM rollup_state) AND "                      \
+        "NOT ((" i ".end_ns - 1) / 60000000000 * 60000000000 >= ?1 AND "                              \
         "(" i ".end_ns - 1) / 60000000000 * 60000000000 + 60000000000 <= "                            \
         "min(?2, (SELECT minute_done_ns FROM rollup_state))) "                                        \
-        "WHEN 1 THEN (" i ".start_ns >= ?1 OR " i ".start_ns < (SELECT raw_from_ns FROM rollup_state)) " \
+        "WHEN 1 THEN " i ".end_ns > (SELECT minute_from_ns FROM rollup_state) AND "                   \
+        "(" i ".start_ns >= ?1 OR " i ".start_ns < (SELECT raw_from_ns FROM rollup_state)) "          \
         "AND NOT (" i ".start_ns / 3600000000000 * 3600000000000 + 3600000000000 <= "                 \
         "min(?2, (SELECT hour_done_ns FROM rollup_state)) AND "                                       \
         "(" i ".start_ns / 3600000000000 * 3600000000000 >= ?1 OR "                                   \
         i ".start_ns < (SELECT minute_from_ns FROM rollup_state))) "                                  \
-        "ELSE (" i ".start_ns >= ?1 OR " i ".start_ns < (SELECT minute_from_ns FROM rollup_state)) END)"
+        "WHEN 2 THEN (" i ".start_ns >= ?1 OR " i ".start_ns < (SELECT minute_from_ns FROM rollup_state)) " \
+        "AND NOT (" i ".start_ns / 86400000000000 * 86400000000000 >= ?1 AND "                        \
+        i ".start_ns / 86400000000000 * 86400000000000 + 86400000000000 <= "                          \
+        "min(?2, (SELECT coalesce(max(end_ns), 0) FROM intervals WHERE level = 3))) "                 \
+        "ELSE " i ".start_ns >= ?1 END)"
 /* Raw intervals an intervals row stands for, and the time they cover. */
 #define STORE_INTERVAL_COUNT_SQL(i)    "coalesce(" i ".n_raw, 1)"
 #define STORE_INTERVAL_DURATION_SQL(i) "coalesce(" i ".duration_ns, " i ".end_ns - " i ".start_ns)"

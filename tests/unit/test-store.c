@@ -399,6 +399,7 @@ typedef struct Sim {
         ProcessInfo p[3];
         uint64_t cpu_total;
         double energy_total, measured_total;
+        uint64_t step_ns;   /* 0: 10 s */
 } Sim;
 
 static void sim_init(Sim *sim) {
@@ -429,8 +430,9 @@ static int sim_write(Store *s, Sim *sim, uint64_t k, bool buffered) {
                 pd[n] = 0.001 * (double) (k % 13 + i + 1);
                 n++;
         }
+        uint64_t step = sim->step_ns ? sim->step_ns : 10 * NSEC_PER_SEC;
         IntervalRecord rec = {
-                .start_ns = T0 + k * 10 * NSEC_PER_SEC, .end_ns = T0 + (k + 1) * 10 * NSEC_PER_SEC,
+                .start_ns = T0 + k * step, .end_ns = T0 + (k + 1) * step,
                 .boot_realtime_ns = T0 - 1000 * NSEC_PER_SEC,
                 .n_domains = 1, .domains = &d, .n_procs = n, .procs = deltas, .proc_domain_j = pd,
         };
@@ -548,6 +550,142 @@ static void test_rollups_exact_and_pruned(void **state) {
         range_sums(s, 0, now, &cpu2, &j2, &m2, &cnt2);
         assert_int_equal(cpu2, cpu);
         assert_int_equal(cnt2, cnt);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+        store_free(s);
+}
+
+/* Days (level 3) roll up from hours; sums stay exact at any cut; the budget
+ * is honoured by every call. */
+static void test_day_rollups(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        StoreOptions o;
+        Sim sim;
+        const uint64_t step = 5 * STORE_MINUTE_NS, n = 4 * 24 * 12 + 7; /* four days and a bit */
+        uint64_t now = T0 + n * step;
+        int64_t cpu, cnt, cpu1, cnt1, cpu2, cnt2;
+        double j, m, j1, m1, j2, m2;
+
+        sim_init(&sim);
+        sim.step_ns = step;
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        store_options_init(&o);
+        o.raw_retention_ns = 2 * STORE_HOUR_NS;
+        o.minute_retention_ns = 10 * STORE_HOUR_NS;
+        o.hour_retention_ns = 0;
+        assert_int_equal(store_set_options(s, &o), 0);
+        for (uint64_t k = 0; k < n; k++) {
+                assert_int_equal(sim_write(s, &sim, k, false), 0);
+                if (k % 5 == 0)
+                        maintain_all(s, T0 + (k + 1) * step);
+        }
+        maintain_all(s, now);
+        assert_true(sql_int(s, "SELECT count(*) FROM intervals WHERE level = 3") >= 3);
+        range_sums(s, 0, now, &cpu, &j, &m, &cnt);
+        assert_int_equal(cpu, (int64_t) sim.cpu_total);
+        assert_close(j, sim.energy_total);
+        assert_close(m, sim.measured_total);
+        assert_int_equal(cnt, (int64_t) n);
+        /* A range of whole days and hours reads day rows: few rows read. */
+        for (uint64_t cut = T0 + 7 * STORE_MINUTE_NS; cut < now; cut += 97 * STORE_MINUTE_NS) {
+                range_sums(s, 0, cut, &cpu1, &j1, &m1, &cnt1);
+                range_sums(s, cut, now, &cpu2, &j2, &m2, &cnt2);
+                if (cut >= now - 2 * STORE_HOUR_NS || cut % STORE_HOUR_NS == 0 || cut >= now - 10 * STORE_HOUR_NS) {
+                        assert_int_equal(cpu1 + cpu2, cpu);
+                        assert_close(j1 + j2, j);
+                        assert_int_equal(cnt1 + cnt2, cnt);
+                }
+                assert_true(cpu1 + cpu2 <= cpu);
+        }
+        /* Whole days only: the range reads day rows. */
+        range_sums(s, T0 / STORE_DAY_NS * STORE_DAY_NS + STORE_DAY_NS, T0 / STORE_DAY_NS * STORE_DAY_NS + 2 * STORE_DAY_NS,
+                   &cpu1, &j1, &m1, &cnt1);
+        assert_int_equal(cnt1, 24 * 12);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+
+        /* Every call stops near its budget (1 ms here) and resumes. */
+        o.hour_retention_ns = STORE_DAY_NS;
+        assert_int_equal(store_set_options(s, &o), 0);
+        for (int r = 1; r > 0;) {
+                uint64_t a = now_ns(CLOCK_MONOTONIC);
+                r = store_maintain(s, now, 1);
+                assert_true(r >= 0);
+                /* One batch past the deadline at most: far below 100 ms. */
+                assert_true(now_ns(CLOCK_MONOTONIC) - a < 100 * NSEC_PER_MSEC);
+        }
+        /* Nothing older than a day (plus the day that straddles it) is left. */
+        {
+                char sql[256];
+                snprintf(sql, sizeof(sql), "SELECT count(*) FROM intervals WHERE level = 2 AND end_ns <= %" PRIu64,
+                         now - STORE_DAY_NS);
+                assert_int_equal(sql_int(s, sql), 0);
+        }
+        store_free(s);
+}
+
+/* Process rows that nothing refers to any more are pruned (never the newest
+ * id, never one still referred to); a live process whose cached id was
+ * pruned is written again under a new id. */
+static void test_process_pruning(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        StoreOptions o;
+        EnergyDomain pkg = { .name = "package-0", .kind = DOMAIN_PACKAGE };
+        ProcessInfo storm[50], sleeper = { .pid = 7, .ppid = 1, .start_time_ns = 5, .comm = "sleeper" };
+        const uint64_t step = 10 * STORE_MINUTE_NS;
+        uint64_t t = T0;
+        int64_t sleeper_id, max_id;
+
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        store_options_init(&o);
+        o.raw_retention_ns = STORE_HOUR_NS;
+        o.minute_retention_ns = 2 * STORE_HOUR_NS;
+        o.hour_retention_ns = 6 * STORE_HOUR_NS;
+        assert_int_equal(store_set_options(s, &o), 0);
+
+        /* A fork storm at the start, and a process that ran once then slept. */
+        for (size_t i = 0; i < 50; i++)
+                storm[i] = (ProcessInfo) { .pid = (uint32_t) (1000 + i), .ppid = 1, .start_time_ns = 100 + i, .comm = "storm" };
+        for (int k = 0; k < 3 * 24 * 6; k++, t += step) {
+                DomainRecord d = { .domain = &pkg, .source = "model", .host_total = true, .valid = true,
+                                   .measured_j = 1, .idle_j = 1 };
+                ProcessDelta deltas[51];
+                size_t np = 0;
+                if (k == 0) {
+                        for (size_t i = 0; i < 50; i++)
+                                deltas[np++] = (ProcessDelta) { .info = &storm[i], .cpu_ns = 1000 };
+                        deltas[np++] = (ProcessDelta) { .info = &sleeper, .cpu_ns = 1000 };
+                }
+                IntervalRecord rec = { .start_ns = t, .end_ns = t + step, .boot_realtime_ns = T0 - 1000 * NSEC_PER_SEC,
+                                       .n_domains = 1, .domains = &d, .n_procs = np, .procs = deltas };
+                ProcessInfo other = { .pid = 9, .ppid = 1, .start_time_ns = 9, .comm = "steady" };
+                ProcessDelta od = { .info = &other, .cpu_ns = 5 };
+                if (k > 0) {
+                        rec.n_procs = 1;
+                        rec.procs = &od;
+                }
+                assert_int_equal(store_write_interval(s, &rec), 0);
+                maintain_all(s, t + step);
+        }
+        sleeper_id = sleeper.store_id;
+        assert_true(sleeper_id > 0);
+        /* The storm and the sleeper are gone; "steady" (still referred to) stays. */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM processes WHERE comm IN ('storm', 'sleeper')"), 0);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM processes WHERE comm = 'steady'"), 1);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+        max_id = sql_int(s, "SELECT max(id) FROM processes");
+
+        /* The sleeper wakes up with its stale cached id: written again, new id. */
+        {
+                DomainRecord d = { .domain = &pkg, .source = "model", .host_total = true, .valid = true, .measured_j = 1 };
+                ProcessDelta pd = { .info = &sleeper, .cpu_ns = 77 };
+                IntervalRecord rec = { .start_ns = t, .end_ns = t + step, .boot_realtime_ns = T0 - 1000 * NSEC_PER_SEC,
+                                       .n_domains = 1, .domains = &d, .n_procs = 1, .procs = &pd };
+                assert_int_equal(store_write_interval(s, &rec), 0);
+        }
+        assert_true(sleeper.store_id > max_id);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM samples s JOIN processes p ON p.id = s.process_id "
+                                    "WHERE p.comm = 'sleeper' AND s.cpu_ns = 77"), 1);
         assert_int_equal(sql_int(s, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
         store_free(s);
 }
@@ -687,6 +825,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_probes_and_state, setup, teardown),
                 cmocka_unit_test(test_errno_mapping),
                 cmocka_unit_test_setup_teardown(test_rollups_exact_and_pruned, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_day_rollups, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_process_pruning, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_write_buffer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cmdline_only_when_asked, setup, teardown),
                 cmocka_unit_test(test_parse_retention),
