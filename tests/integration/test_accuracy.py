@@ -34,6 +34,13 @@ jtest.require_root()
 P_IDLE = 6.0    # W
 K = 15.0        # J per busy CPU-second
 RANGE_UJ = 262143328850
+# Workload names unique to this run: the daemon sees every process on the
+# host, and a concurrent run of this same test must not be counted as ours.
+TAG = "%05x" % (os.getpid() & 0xfffff)
+
+
+def wname(prefix):
+    return "%s.%s" % (prefix, TAG)   # at most 15 characters (comm)
 
 
 def read_stat(path="/proc/stat"):
@@ -90,10 +97,6 @@ class ModelDriver:
         self.thread.join()
 
 
-class Skip(Exception):
-    pass
-
-
 def burner(comm, n, ms, parallel=1, cpu=None):
     cmd = [jtest.BURNER, comm, str(n), str(ms), str(parallel)]
     if cpu is not None:
@@ -125,30 +128,58 @@ def comm_energy(con, comm, domain):
     return e
 
 
+def workload_phases(dm):
+    """One core busy, all (both) cores busy, a storm of short processes.
+    Returns {comm: CPU ns by rusage}."""
+    truth = {}
+    truth[wname("acc1")] = burner(wname("acc1"), 1, 7000)          # one core busy
+    truth[wname("accA")] = burner(wname("accA"), 2, 6000, 2)       # all (both) cores busy
+    truth[wname("accS")] = burner(wname("accS"), 1500, 4, 2)       # short processes
+    time.sleep(1.5)
+    jtest.wait_until(lambda: jtest.comm_cpu_ns(dm.db, wname("accS")) >= 0.995 * truth[wname("accS")], 5.0)
+    return truth
+
+
 def test_accuracy_phases():
+    """Idle phase, then the workload phases, against the model's truth.
+
+    Other work may run on the host at the same time (a busy CI machine): the
+    model charges its CPU time too, and it gets its share; each workload's
+    truth is K x its own rusage CPU time whatever else runs. Only the idle
+    power estimate needs the idle phase to be idle: when other work kept the
+    CPUs busy through it, no estimator can see idle power, so that one check
+    is skipped (and said so; JOULED_ACCURACY_STRICT=1 fails instead) and the
+    workload phases run under a daemon told the idle power, so that dynamic
+    energy and conservation are still checked."""
     with jtest.TempDir() as d:
         pc = os.path.join(d, "powercap")
         fx = jtest.PowercapFixture(pc, [{"path": "intel-rapl:0", "name": "package-0",
                                          "max_energy_range_uj": RANGE_UJ, "energy_uj": 1000}])
+        args = ["--interval", "0.5", "--source", "rapl", "--powercap-root", pc]
         drv = ModelDriver(fx, {"intel-rapl:0": None})
         drv.start()
         try:
-            with jtest.Daemon(d, ["--interval", "0.5", "--source", "rapl", "--powercap-root", pc]) as dm:
+            with jtest.Daemon(d, args) as dm:
                 dm.wait_intervals(1)
                 b0, t0 = read_stat()[0], time.monotonic()
                 time.sleep(6)                                    # phase 1: idle
                 background = (read_stat()[0] - b0) / 1e9 / (time.monotonic() - t0)
-                if background > 0.3:
-                    # Other work kept the CPUs busy through the idle phase: no
-                    # estimator can see idle power then; the premise fails.
-                    raise Skip("host busy with other work during the idle phase (%.2f CPUs)" % background)
-                truth = {}
-                truth["acc-one"] = burner("acc-one", 1, 7000)     # phase 2: one core busy
-                truth["acc-all"] = burner("acc-all", 2, 6000, 2)  # phase 3: all (both) cores busy
-                truth["acc-storm"] = burner("acc-storm", 1500, 4, 2)  # phase 4: short processes
-                time.sleep(1.5)
-                jtest.wait_until(lambda: jtest.comm_cpu_ns(dm.db, "acc-storm") >= 0.995 * truth["acc-storm"], 5.0)
+                quiet = background <= 0.3
+                if quiet:
+                    truth = workload_phases(dm)
                 check(dm.stop() == 0, "jouled failed: %s" % dm.read_log())
+            if not quiet:
+                msg = ("host busy with other work during the idle phase (%.2f CPUs): idle power estimate "
+                       "NOT checked; dynamic energy and conservation checked with the idle power configured"
+                       % background)
+                print("note: " + msg)
+                if os.environ.get("JOULED_ACCURACY_STRICT"):
+                    raise Failure(msg)
+                with jtest.Daemon(d, args + ["--idle-power", "package-0:%g" % P_IDLE],
+                                  db=os.path.join(d, "configured.db")) as dm:
+                    dm.wait_intervals(1)
+                    truth = workload_phases(dm)
+                    check(dm.stop() == 0, "jouled failed: %s" % dm.read_log())
         finally:
             drv.stop()
 
@@ -158,20 +189,28 @@ def test_accuracy_phases():
         con = sqlite3.connect(dm.db)
         try:
             check_conservation(con)
+            ours = 0.0
             for comm, cpu_ns in truth.items():
                 want = K * cpu_ns / 1e9
                 got = comm_energy(con, comm, "package-0")
+                ours += got
                 err = (got - want) / want
                 print("%-10s rusage %.3f CPU-s, truth %.2f J, attributed %.2f J (%+.2f%%)"
                       % (comm, cpu_ns / 1e9, want, got, err * 100))
                 check(abs(err) <= 0.03, "%s: dynamic energy %.2f J, model truth %.2f J (%+.1f%%, limit 3%%)"
                       % (comm, got, want, err * 100))
+            (att,) = con.execute("""SELECT SUM(x.attributed_j) FROM interval_domains x
+                                    JOIN domains d ON d.id = x.domain_id WHERE d.name = 'package-0'""").fetchone()
+            print("other processes (background, the test itself): %.2f J" % (att - ours))
             row = con.execute("""SELECT x.idle_w, x.idle_method FROM interval_domains x
                                  JOIN domains d ON d.id = x.domain_id WHERE d.name = 'package-0'
                                  ORDER BY x.interval_id DESC LIMIT 1""").fetchone()
             print("idle estimate %.3f W (%s), truth %.3f W" % (row[0], row[1], P_IDLE))
-            check(row[1] == "regression", "idle power estimated by %s, not regression" % row[1])
-            check(abs(row[0] - P_IDLE) <= 0.05 * P_IDLE, "idle estimate %.3f W, truth %.3f W" % (row[0], P_IDLE))
+            if quiet:
+                check(row[1] == "regression", "idle power estimated by %s, not regression" % row[1])
+                check(abs(row[0] - P_IDLE) <= 0.05 * P_IDLE, "idle estimate %.3f W, truth %.3f W" % (row[0], P_IDLE))
+            else:
+                check(row[1] == "configured", "idle method %s, configured expected" % row[1])
         finally:
             con.close()
 
@@ -198,7 +237,7 @@ def test_per_package_split():
             with jtest.Daemon(d, ["--interval", "0.5", "--source", "rapl", "--powercap-root", pc,
                                   "--idle-power", "package-0:%g" % P_IDLE, "--idle-power", "package-1:%g" % P_IDLE]) as dm:
                 dm.wait_intervals(2)
-                cpu_ns = burner("acc-pkg1", 1, 4000, 1, cpu=1)
+                cpu_ns = burner(wname("accP"), 1, 4000, 1, cpu=1)
                 time.sleep(1.2)
                 check(dm.stop() == 0, "jouled failed: %s" % dm.read_log())
         finally:
@@ -214,8 +253,8 @@ def test_per_package_split():
             state = dict(con.execute("SELECT key, value FROM daemon_state").fetchall())
             check(state.get("attribution_per_package") == "yes", "switch program not on: %s" % state)
             check(state.get("attribution_basis") in ("cpu-time", "cycles"), "basis: %s" % state.get("attribution_basis"))
-            e1 = comm_energy(con, "acc-pkg1", "package-1")
-            e0 = comm_energy(con, "acc-pkg1", "package-0")
+            e1 = comm_energy(con, wname("accP"), "package-1")
+            e0 = comm_energy(con, wname("accP"), "package-0")
             want = K * cpu_ns / 1e9
             print("pinned to CPU 1: %.2f CPU-s, package-1 %.2f J (truth %.2f J), package-0 %.3f J"
                   % (cpu_ns / 1e9, e1, want, e0))
@@ -225,14 +264,5 @@ def test_per_package_split():
             con.close()
 
 
-def test_accuracy_phases_or_skip():
-    try:
-        test_accuracy_phases()
-    except Skip as e:
-        print("note: accuracy phases not checked: %s" % e)
-        if os.environ.get("JOULED_ACCURACY_STRICT"):
-            raise Failure(str(e))
-
-
 if __name__ == "__main__":
-    jtest.run_tests([test_accuracy_phases_or_skip, test_per_package_split])
+    jtest.run_tests([test_accuracy_phases, test_per_package_split])
