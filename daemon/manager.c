@@ -362,7 +362,10 @@ static void manager_write_state(Manager *m) {
                 (void) store_set_state(m->store, "intervals_dropped", buf);
                 snprintf(buf, sizeof(buf), "%" PRIu64, qs.written_late);
                 (void) store_set_state(m->store, "intervals_written_late", buf);
-                snprintf(buf, sizeof(buf), "%" PRIu64, m->counters_discarded);
+                uint64_t discarded = m->counters_discarded;
+                for (size_t i = 0; i < m->n_sources; i++)
+                        discarded += m->sources[i]->n_discarded; /* the sources' own plausibility checks */
+                snprintf(buf, sizeof(buf), "%" PRIu64, discarded);
                 (void) store_set_state(m->store, "counters_discarded", buf);
         }
 }

@@ -363,6 +363,7 @@ int hwmon_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
                                             h->prev_uj, v);
                         h->reset_warned = true;
                         h->prev_uj = v;
+                        s->n_discarded++; /* storage: counted in status */
                         ret_uj[i] = ENERGY_READ_FAILED;
                         continue;
                 }

@@ -277,7 +277,7 @@ int nvml_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
                         if (nr == NVML_SUCCESS) {
                                 if (g->have_prev && mj >= g->prev_mj)
                                         g->total_uj += (uint64_t) (mj - g->prev_mj) * 1000u;
-                                else if (g->have_prev)
+                                else if (g->have_prev && ++s->n_discarded) /* storage: counted in status */
                                         log_warning("GPU %s: energy went back from %llu to %llu mJ, interval discarded.",
                                                     s->domains[i].name, g->prev_mj, mj);
                                 g->prev_mj = mj;

@@ -532,7 +532,7 @@ static int rapl_open(const SourceContext *ctx, EnergySource **ret) {
         return 0;
 }
 
-static uint64_t rapl_domain_read(const EnergyDomain *d, RaplDomainState *st, uint64_t now) {
+static uint64_t rapl_domain_read(const EnergyDomain *d, RaplDomainState *st, uint64_t now, uint64_t *n_discarded) {
         uint64_t cur, delta, elapsed, bound_uj;
         int r;
 
@@ -580,6 +580,7 @@ static uint64_t rapl_domain_read(const EnergyDomain *d, RaplDomainState *st, uin
                 st->jump_warned = true;
                 st->prev_raw = cur;
                 st->prev_ns = now;
+                (*n_discarded)++; /* storage: counted in status */
                 return ENERGY_READ_FAILED;
         }
 
@@ -597,6 +598,7 @@ static uint64_t rapl_domain_read(const EnergyDomain *d, RaplDomainState *st, uin
                 st->jump_warned = true;
                 st->prev_raw = cur;
                 st->prev_ns = now;
+                (*n_discarded)++; /* storage: counted in status */
                 return ENERGY_READ_FAILED;
         }
 
@@ -624,7 +626,7 @@ int rapl_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
                 return -EINVAL;
         rapl = s->userdata;
         for (size_t i = 0; i < s->n_domains; i++)
-                ret_uj[i] = rapl_domain_read(&s->domains[i], &rapl->state[i], now);
+                ret_uj[i] = rapl_domain_read(&s->domains[i], &rapl->state[i], now, &s->n_discarded);
         return 0;
 }
 

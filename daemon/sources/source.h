@@ -91,6 +91,10 @@ struct EnergySource {
         size_t n_domains;
         EnergyDomain *domains;      /* owned by the source */
         void *userdata;             /* the module's own state */
+        /* Addition (storage, issue 7): readings the source discarded as
+         * implausible (went back without a wrap, jumped beyond the domain's
+         * maximum power), summed into `joulectl status` counters_discarded. */
+        uint64_t n_discarded;
 };
 
 #define ENERGY_READ_FAILED UINT64_MAX
