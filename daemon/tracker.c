@@ -23,6 +23,10 @@
 /* An exited process whose free event has not come after this many rounds
  * (and that is no zombie) is finished with its exit-time counters. */
 #define TRACKER_EXITING_ROUNDS_MAX 4
+/* ...but its entry stays (hidden) this many more rounds, so that a free
+ * event that comes late adds only what the exit-time counters missed,
+ * instead of being taken for a new process and counted in full again. */
+#define TRACKER_LATE_FREE_ROUNDS_MAX 600
 
 typedef struct TrackerEntry {
         ProcessInfo info;       /* first member: a ProcessInfo* is a TrackerEntry* */
@@ -31,6 +35,7 @@ typedef struct TrackerEntry {
         uint64_t pending_pkg[PROCESS_MAX_PKGS];
         unsigned missed;        /* rounds not seen while not exited */
         bool exiting;           /* exit-time counters seen, the free event not yet */
+        bool early_done;        /* exiting, no free event in time: its exit-time counters stood */
         bool reported;          /* exited and handed out: freed at the next sample */
 } TrackerEntry;
 
@@ -225,6 +230,12 @@ static int observe_end(Tracker *t, const TrackerObservation *o, bool final) {
         } else {
                 if (e->info.exited)
                         return 0;
+                if (e->early_done && final) {
+                        /* The free event came after all, late. */
+                        e->early_done = false;
+                        if (t->stats.exits_early_only > 0)
+                                t->stats.exits_early_only--;
+                }
                 entry_count(t, e, o, false);
                 /* The exec file name from the kernel is the newest. */
                 if (o->exe && *o->exe && set_str(&e->info.exe, o->exe) < 0)
@@ -303,6 +314,11 @@ static void tracker_sweep(Tracker *t) {
 
                 if (e->info.exited || e->info.generation == t->generation)
                         continue;
+                if (e->early_done) {
+                        if (++e->missed >= TRACKER_EXITING_ROUNDS_MAX + TRACKER_LATE_FREE_ROUNDS_MAX)
+                                entry_drop(t, e);
+                        continue;
+                }
                 if (e->exiting) {
                         /* Its exit-time counters are in. The free event comes once
                          * the parent reaped it; if it never does (a zombie is still
@@ -310,7 +326,7 @@ static void tracker_sweep(Tracker *t) {
                         if (entry_is_zombie(t, e) || ++e->missed < TRACKER_EXITING_ROUNDS_MAX)
                                 continue;
                         t->stats.exits_early_only++;
-                        e->info.exited = true;
+                        e->early_done = true;
                         continue;
                 }
                 if (t->mode == TRACKER_BPF) {
@@ -433,7 +449,7 @@ void tracker_get_stats(const Tracker *t, TrackerStats *ret) {
 
         *ret = t->stats;
         while (hashmap_iterate(t->table, &state, NULL, &v))
-                if (!((TrackerEntry *) v)->info.exited)
+                if (!((TrackerEntry *) v)->info.exited && !((TrackerEntry *) v)->early_done)
                         live++;
         ret->processes_tracked = live;
         if (t->mode == TRACKER_BPF)
