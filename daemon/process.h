@@ -18,6 +18,7 @@ typedef struct ProcessInfo {
         char comm[PROCESS_COMM_MAX];
         char *exe;                /* owned; NULL when unknown */
         char *unit;               /* owned; leaf cgroup name, e.g. "sshd.service"; NULL when unknown */
+        char *cgroup_path;        /* owned; cgroup v2 path, e.g. "/system.slice/sshd.service"; NULL when unknown */
         bool kernel_thread;
 
         /* Tracker bookkeeping. */

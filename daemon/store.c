@@ -17,6 +17,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "schema.h"
+#include "cgroup-path.h"
 #include "util.h"
 
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
@@ -66,23 +67,26 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "RETURNING id"),
         [STMT_INSERT_INTERVAL_DOMAIN] =
                 ("INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, "
-                "idle_j, attributed_j, unattributed_j, idle_w, idle_method) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+                "idle_j, attributed_j, unattributed_j, idle_w, idle_method, irq_j) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
         [STMT_UPSERT_PROCESS] =
                 ("INSERT INTO processes (boot_id, pid, start_boot_ns, start_ns, comm, exe, uid, "
-                "ppid, cgroup_id, unit, kernel_thread, cmdline) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+                "ppid, cgroup_id, unit, kernel_thread, cmdline, cgroup_path, slice, container_id) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
                 "ON CONFLICT (boot_id, pid, start_boot_ns) DO UPDATE SET "
                 "comm = excluded.comm, exe = coalesce(excluded.exe, exe), uid = excluded.uid, "
                 "ppid = excluded.ppid, cgroup_id = excluded.cgroup_id, "
                 "unit = coalesce(excluded.unit, unit), kernel_thread = excluded.kernel_thread, "
-                "cmdline = coalesce(excluded.cmdline, cmdline) "
+                "cmdline = coalesce(excluded.cmdline, cmdline), "
+                "cgroup_path = coalesce(excluded.cgroup_path, cgroup_path), "
+                "slice = coalesce(excluded.slice, slice), container_id = coalesce(excluded.container_id, container_id) "
                 "RETURNING id"),
         [STMT_INSERT_SAMPLE] =
-                ("INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j) "
-                "VALUES (?1, ?2, ?3, ?4) "
+                ("INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j, wakeups) "
+                "VALUES (?1, ?2, ?3, ?4, ?5) "
                 "ON CONFLICT (interval_id, process_id) DO UPDATE SET "
-                "cpu_ns = cpu_ns + excluded.cpu_ns, energy_j = energy_j + excluded.energy_j"),
+                "cpu_ns = cpu_ns + excluded.cpu_ns, energy_j = energy_j + excluded.energy_j, "
+                "wakeups = wakeups + excluded.wakeups"),
         [STMT_INSERT_SAMPLE_DOMAIN] =
                 ("INSERT INTO sample_domains (interval_id, process_id, domain_id, energy_j) "
                 "VALUES (?1, ?2, ?3, ?4) "
@@ -108,9 +112,9 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "FROM intervals WHERE level = ?4 AND end_ns > ?1 AND end_ns <= ?2 HAVING count(*) > 0 "
                 "RETURNING id"),
         [STMT_ROLLUP_SAMPLES] =
-                ("INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j, active_ns) "
+                ("INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j, active_ns, wakeups) "
                 "SELECT ?3, s.process_id, sum(s.cpu_ns), total(s.energy_j), "
-                "sum(coalesce(s.active_ns, coalesce(i.duration_ns, i.end_ns - i.start_ns))) "
+                "sum(coalesce(s.active_ns, coalesce(i.duration_ns, i.end_ns - i.start_ns))), sum(s.wakeups) "
                 "FROM intervals i JOIN samples s ON s.interval_id = i.id "
                 "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY s.process_id"),
         [STMT_ROLLUP_SAMPLE_DOMAINS] =
@@ -121,9 +125,9 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "GROUP BY sd.process_id, sd.domain_id"),
         [STMT_ROLLUP_INTERVAL_DOMAINS] =
                 ("INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, idle_j, "
-                "attributed_j, unattributed_j, idle_w, idle_method) "
+                "attributed_j, unattributed_j, idle_w, idle_method, irq_j) "
                 "SELECT ?3, d.domain_id, max(d.host_total), total(d.measured_j), total(d.idle_j), "
-                "total(d.attributed_j), total(d.unattributed_j), avg(d.idle_w), 'rollup' "
+                "total(d.attributed_j), total(d.unattributed_j), avg(d.idle_w), 'rollup', total(d.irq_j) "
                 "FROM intervals i JOIN interval_domains d ON d.interval_id = i.id "
                 "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY d.domain_id"),
         /* ?1: level (1 minute, 2 hour), ?2: done up to. */
@@ -640,6 +644,7 @@ static int read_cmdline(const char *proc_root, uint32_t pid, char **ret) {
 static int store_process_id(Store *s, const IntervalRecord *rec, ProcessInfo *p, bool *ret_assigned) {
         sqlite3_stmt *st = s->stmt[STMT_UPSERT_PROCESS];
         _cleanup_free_ char *cmdline = NULL;
+        _cleanup_(cgroup_info_done) CgroupInfo cg = {};
         uint64_t start_ns;
         int64_t id = 0;
         int r;
@@ -664,9 +669,15 @@ static int store_process_id(Store *s, const IntervalRecord *rec, ProcessInfo *p,
         sqlite3_bind_int64(st, 7, p->uid);
         sqlite3_bind_int64(st, 8, p->ppid);
         sqlite3_bind_int64(st, 9, (int64_t) (p->cgroup_id & INT64_MAX));
-        bind_text_or_null(st, 10, p->unit);
+        /* attrib: the nearest .service/.scope of the cgroup path, else the leaf. */
+        if (p->cgroup_path && cgroup_path_parse(p->cgroup_path, &cg) == -ENOMEM)
+                return -ENOMEM;
+        bind_text_or_null(st, 10, cg.unit ?: p->unit);
         sqlite3_bind_int(st, 11, p->kernel_thread);
         bind_text_or_null(st, 12, cmdline);
+        bind_text_or_null(st, 13, p->cgroup_path);
+        bind_text_or_null(st, 14, cg.slice);
+        bind_text_or_null(st, 15, cg.container_id);
         r = stmt_run(s, st, &id);
         if (r < 0)
                 return r;
@@ -708,6 +719,7 @@ static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int6
                 sqlite3_bind_double(st, 7, d->unattributed_j);
                 sqlite3_bind_double(st, 8, d->idle_w);
                 bind_text_or_null(st, 9, d->idle_method);
+                sqlite3_bind_double(st, 10, d->irq_j);
                 r = stmt_run(s, st, NULL);
                 if (r < 0)
                         return r;
@@ -717,7 +729,7 @@ static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int6
                 const ProcessDelta *pd = &rec->procs[i];
                 const double *row = rec->proc_domain_j ? rec->proc_domain_j + i * rec->n_domains : NULL;
                 double energy = 0;
-                bool any = pd->cpu_ns > 0;
+                bool any = pd->cpu_ns > 0 || pd->wakeups > 0;
 
                 for (size_t j = 0; row && j < rec->n_domains; j++) {
                         if (!rec->domains[j].valid)
@@ -740,6 +752,7 @@ static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int6
                         sqlite3_bind_int64(st, 2, pd->info->store_id);
                         sqlite3_bind_int64(st, 3, (int64_t) pd->cpu_ns);
                         sqlite3_bind_double(st, 4, energy);
+                        sqlite3_bind_int64(st, 5, (int64_t) (pd->wakeups & INT64_MAX));
                         r = stmt_run(s, st, NULL);
                         if (r >= 0)
                                 break;
@@ -962,6 +975,7 @@ static QueuedInterval *queued_free(QueuedInterval *q) {
         for (size_t i = 0; q->infos && i < q->rec.n_procs; i++) {
                 free(q->infos[i].exe);
                 free(q->infos[i].unit);
+                free(q->infos[i].cgroup_path);
         }
         for (size_t j = 0; q->strings && j < 2 * q->rec.n_domains; j++)
                 free(q->strings[j]);
@@ -977,7 +991,7 @@ static QueuedInterval *queued_free(QueuedInterval *q) {
 DEFINE_TRIVIAL_CLEANUP_FUNC(QueuedInterval *, queued_free);
 
 static bool proc_gets_row(const IntervalRecord *rec, size_t i) {
-        if (rec->procs[i].cpu_ns > 0)
+        if (rec->procs[i].cpu_ns > 0 || rec->procs[i].wakeups > 0)
                 return true;
         for (size_t j = 0; rec->proc_domain_j && j < rec->n_domains; j++)
                 if (rec->domains[j].valid && rec->proc_domain_j[i * rec->n_domains + j] != 0)
@@ -1038,15 +1052,17 @@ static int queued_new(const IntervalRecord *rec, QueuedInterval **ret) {
                         continue;
                 info = &q->infos[k];
                 *info = *rec->procs[i].info;
-                info->exe = info->unit = NULL;
+                info->exe = info->unit = info->cgroup_path = NULL;
                 q->rec.n_procs = k + 1;
                 if (dup_str(rec->procs[i].info->exe, &info->exe) < 0 ||
-                    dup_str(rec->procs[i].info->unit, &info->unit) < 0)
+                    dup_str(rec->procs[i].info->unit, &info->unit) < 0 ||
+                    dup_str(rec->procs[i].info->cgroup_path, &info->cgroup_path) < 0)
                         return -ENOMEM;
                 q->bytes += (info->exe ? strlen(info->exe) + 1 : 0) + (info->unit ? strlen(info->unit) + 1 : 0);
                 /* The process row is looked up again (same identity → same id). */
                 info->store_id = 0;
-                q->procs[k] = (ProcessDelta) { .info = info, .cpu_ns = rec->procs[i].cpu_ns };
+                q->procs[k] = (ProcessDelta) { .info = info, .cpu_ns = rec->procs[i].cpu_ns,
+                                               .wakeups = rec->procs[i].wakeups };
                 if (rec->proc_domain_j)
                         memcpy(q->proc_j + k * nd, rec->proc_domain_j + i * nd, nd * sizeof(double));
                 k++;

@@ -47,6 +47,7 @@ typedef struct DomainRecord {
         bool host_total;             /* counts in the host total */
         bool valid;                  /* false: not read this interval (no row written) */
         double measured_j, idle_j, attributed_j, unattributed_j;
+        double irq_j;                /* attrib: part of unattributed_j that is irq + softirq time's energy */
         double idle_w;
         const char *idle_method;
 } DomainRecord;

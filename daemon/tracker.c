@@ -4,6 +4,7 @@
 #include "tracker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,8 @@ struct Tracker {
         uint64_t generation;
         Hashmap *table;         /* (pid, start_time_ns) → TrackerEntry */
         Hashmap *by_pid;        /* (pid, 0) → newest TrackerEntry with that pid */
+        Hashmap *cgroups;       /* (cgroup id, 0) → its path (char *), a cache */
+        int cgroup_fd;          /* the cgroup v2 mount, for open_by_handle_at(); -1 if not open */
         TrackerBpf *bpf;
         ProcessDelta *out;
         size_t out_alloc;
@@ -66,7 +69,74 @@ static void entry_free(TrackerEntry *e) {
                 return;
         free(e->info.exe);
         free(e->info.unit);
+        free(e->info.cgroup_path);
         free(e);
+}
+
+/* A cgroup v2 id (its kernfs node id) → its path, through a file handle on
+ * the cgroup mount: works after the process is gone, as long as the cgroup
+ * is. Cached; NULL when unknown. */
+#define CGROUP_CACHE_MAX 8192
+static const char *cgroup_path_of(Tracker *t, uint64_t id) {
+        union {
+                struct file_handle fh;
+                uint8_t space[sizeof(struct file_handle) + sizeof(uint64_t)];
+        } h = {};
+        char link[64], buf[PATH_MAX];
+        _cleanup_close_ int fd = -EBADF;
+        char *path;
+        ssize_t n;
+
+        if (id == 0 || !t->cgroups)
+                return NULL;
+        path = hashmap_get(t->cgroups, (HashKey) { .a = id });
+        if (path)
+                return path;
+        if (t->cgroup_fd < 0)
+                return NULL;
+        h.fh.handle_bytes = sizeof(uint64_t);
+        h.fh.handle_type = 0xfe;   /* FILEID_KERNFS */
+        memcpy(h.fh.f_handle, &id, sizeof(id));
+        fd = open_by_handle_at(t->cgroup_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        n = readlink(link, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return NULL;
+        buf[n] = 0;
+        /* The link names the mount's own path: keep what is below it. */
+        const char *rel = buf + (strncmp(buf, "/sys/fs/cgroup", 14) == 0 ? 14 : 0);
+        path = strdup(*rel ? rel : "/");
+        if (!path)
+                return NULL;
+        if (hashmap_size(t->cgroups) >= CGROUP_CACHE_MAX) {
+                size_t state = 0;
+                void *v;
+                HashKey k;
+                while (hashmap_iterate(t->cgroups, &state, &k, &v)) {
+                        hashmap_remove(t->cgroups, k);
+                        free(v);
+                        state = 0;
+                }
+        }
+        if (hashmap_put(t->cgroups, (HashKey) { .a = id }, path) < 0) {
+                free(path);
+                return NULL;
+        }
+        return path;
+}
+
+static void entry_set_cgroup(Tracker *t, TrackerEntry *e) {
+        const char *path = cgroup_path_of(t, e->info.cgroup_id);
+
+        if (path && !streq_ptr(path, e->info.cgroup_path)) {
+                char *n = strdup(path);
+                if (n) {
+                        free(e->info.cgroup_path);
+                        e->info.cgroup_path = n;
+                }
+        }
 }
 
 /* Unlink from both maps and free. */
@@ -161,6 +231,7 @@ static TrackerEntry *entry_new(Tracker *t, const TrackerObservation *o) {
                 free(e->info.exe);
                 return NULL;
         }
+        entry_set_cgroup(t, e);
         old = hashmap_get(t->by_pid, pid_key(o->pid));
         if (old)
                 hashmap_remove(t->by_pid, pid_key(o->pid));
@@ -203,8 +274,10 @@ ProcessInfo *tracker_observe_live(Tracker *t, const TrackerObservation *o, bool 
         e->info.ppid = o->ppid;
         if (o->uid != TRACKER_UID_UNKNOWN)
                 e->info.uid = o->uid;
-        if (o->cgroup_id)
+        if (o->cgroup_id && o->cgroup_id != e->info.cgroup_id) {
                 e->info.cgroup_id = o->cgroup_id;
+                entry_set_cgroup(t, e);
+        }
         if (o->unit && *o->unit && set_str(&e->info.unit, o->unit) < 0)
                 return NULL;
         if (o->comm && strncmp(o->comm, e->info.comm, sizeof(e->info.comm) - 1) != 0) {
@@ -490,6 +563,13 @@ Tracker *tracker_free(Tracker *t) {
                         entry_free(v);
         hashmap_free(t->table);
         hashmap_free(t->by_pid);
+        state = 0;
+        if (t->cgroups)
+                while (hashmap_iterate(t->cgroups, &state, NULL, &v))
+                        free(v);
+        hashmap_free(t->cgroups);
+        if (t->cgroup_fd >= 0)
+                close(t->cgroup_fd);
         tracker_bpf_free(t->bpf);
         free(t->out);
         free(t->proc_root);
@@ -516,11 +596,14 @@ int tracker_new(const TrackerConfig *cfg, Tracker **ret) {
         t = calloc(1, sizeof(*t));
         if (!t)
                 return log_oom();
+        t->cgroup_fd = -1;
         t->proc_root = strdup(cfg && cfg->proc_root ? cfg->proc_root : "/proc");
         t->table = hashmap_new();
         t->by_pid = hashmap_new();
-        if (!t->proc_root || !t->table || !t->by_pid)
+        t->cgroups = hashmap_new();
+        if (!t->proc_root || !t->table || !t->by_pid || !t->cgroups)
                 return log_oom();
+        t->cgroup_fd = open("/sys/fs/cgroup", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         t->start_boottime_ns = now_ns(CLOCK_BOOTTIME);
 
         if (force == TRACKER_PROCFS)
