@@ -111,6 +111,9 @@ int attribution_compute(double dt_s, IdlePolicy policy,
                         .attributed_j = attributed,
                         .unattributed_j = measured - idle - attributed,
                 };
+                /* The irq share: what irq time would get as a process. */
+                if (in->irq_ns > 0 && denom > 0 && shared > 0 && (!in->weights || in->weight_total > 0))
+                        out->irq_j = fmax(0, fmin(out->unattributed_j, shared * ((double) in->irq_ns / denom)));
         }
         return 0;
 }

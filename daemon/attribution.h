@@ -46,6 +46,11 @@ typedef struct AttributionDomainIn {
          * unknown. Weights < 0 or NaN count as 0. */
         const double *weights;
         double weight_total;
+        /* Interrupt and softirq time on the domain's CPUs (part of busy_ns or
+         * of weight_total), 0 if unknown: its share of the dynamic energy is
+         * reported as irq_j, a part of unattributed_j. Only for a time basis
+         * (no weights, or weights with a weight_total of busy time). */
+        uint64_t irq_ns;
 } AttributionDomainIn;
 
 typedef struct AttributionDomainOut {
@@ -54,6 +59,7 @@ typedef struct AttributionDomainOut {
         double idle_j;
         double attributed_j;
         double unattributed_j;
+        double irq_j;          /* part of unattributed_j: irq_ns's share (0 <= irq_j <= unattributed_j) */
 } AttributionDomainOut;
 
 /* Compute one interval.

@@ -27,6 +27,7 @@
 
 #define MAX_PROBES 16
 #define STATE_EVERY_N 10
+#define IRQ_CPUS_MAX 1024
 
 /* One energy domain as the manager follows it. */
 typedef struct ManagerDomain {
@@ -93,7 +94,43 @@ struct Manager {
         int pkg_ids[PROCESS_MAX_PKGS];  /* package index → physical package id */
         size_t n_pkgs;
         double *weights;              /* n_domains × proc_cap, by domain */
+        uint64_t irq_last[IRQ_CPUS_MAX + 1]; /* irq + softirq ns per CPU (last slot: all CPUs) */
+        bool have_irq;
 };
+
+/* attrib: irq + softirq time per CPU from /proc/stat (the 6th and 7th
+ * fields), ret[IRQ_CPUS_MAX] the "cpu" line's. Returns 0 or negative errno. */
+static int read_irq_ns(const char *proc_root, uint64_t ret[static IRQ_CPUS_MAX + 1]) {
+        char path[PATH_MAX], line[512];
+        _cleanup_fclose_ FILE *f = NULL;
+        long hz = sysconf(_SC_CLK_TCK);
+
+        snprintf(path, sizeof(path), "%s/stat", proc_root ?: "/proc");
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        memset(ret, 0, (IRQ_CPUS_MAX + 1) * sizeof(uint64_t));
+        if (hz <= 0)
+                hz = 100;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long long v[7];
+                int cpu = -1, n;
+                if (strncmp(line, "cpu", 3) != 0)
+                        break;
+                if (line[3] == ' ')
+                        n = sscanf(line + 3, " %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]);
+                else
+                        n = sscanf(line + 3, "%d %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]) - 1;
+                if (n < 7)
+                        continue;
+                uint64_t ns = (uint64_t) (v[5] + v[6]) * (NSEC_PER_SEC / (uint64_t) hz);
+                if (cpu < 0)
+                        ret[IRQ_CPUS_MAX] = ns;
+                else if (cpu < IRQ_CPUS_MAX)
+                        ret[cpu] = ns;
+        }
+        return 0;
+}
 
 static void manager_close_sources(Manager *m) {
         for (size_t i = 0; i < m->n_sources; i++)
@@ -351,6 +388,8 @@ static void manager_write_state(Manager *m) {
         (void) store_set_state(m->store, "exits_lost", buf);
         snprintf(buf, sizeof(buf), "%" PRIu64, st.vanished);
         (void) store_set_state(m->store, "vanished", buf);
+        snprintf(buf, sizeof(buf), "%" PRIu64, st.exits_early_only);
+        (void) store_set_state(m->store, "exits_early_only", buf);   /* attrib */
         snprintf(buf, sizeof(buf), "%" PRIu64, m->write_errors);
         (void) store_set_state(m->store, "write_errors", buf);
         { /* storage: write buffer and counter guard */
@@ -498,6 +537,8 @@ static int manager_sample(Manager *m, bool final) {
         if (r < 0)
                 return log_error_errno(r, "Failed to sample processes: %m");
         have_stat = proc_stat_read(m->cfg.proc_root, &stat) >= 0;
+        uint64_t irq_now[IRQ_CPUS_MAX + 1];
+        bool have_irq = read_irq_ns(m->cfg.proc_root, irq_now) >= 0;
 
         dt = (double) (mono - m->last_mono_ns) / 1e9;
         if (dt <= 0.001) /* e.g. SIGTERM right after a tick: nothing to write */
@@ -540,6 +581,20 @@ static int manager_sample(Manager *m, bool final) {
         }
 
         manager_domain_bases(m, dt, procs, n, have_stat && m->have_stat ? &stat : NULL);
+        if (have_irq && m->have_irq)
+                for (size_t d = 0; d < m->n_domains; d++) {
+                        const EnergyDomain *ed = &m->domains[d].source->domains[m->domains[d].index];
+                        int k = ed->package >= 0 ? manager_pkg_index(m, ed->package) : -1;
+                        uint64_t irq = 0;
+                        if (m->att_in[d].weights && m->att_in[d].weight_total > 0 && k >= 0) {
+                                /* per-package basis: that package's CPUs */
+                                for (size_t c = 0; c < m->n_cpu_pkg && c < IRQ_CPUS_MAX; c++)
+                                        if (m->cpu_pkg[c] == k && irq_now[c] >= m->irq_last[c])
+                                                irq += irq_now[c] - m->irq_last[c];
+                        } else if (irq_now[IRQ_CPUS_MAX] >= m->irq_last[IRQ_CPUS_MAX])
+                                irq = irq_now[IRQ_CPUS_MAX] - m->irq_last[IRQ_CPUS_MAX];
+                        m->att_in[d].irq_ns = irq;
+                }
 
         r = attribution_compute(dt, m->cfg.idle_policy, m->att_in, m->n_domains, m->cpu_ns, n,
                                 m->att_out, m->proc_j);
@@ -553,6 +608,7 @@ static int manager_sample(Manager *m, bool final) {
                 m->records[d].idle_j = m->att_out[d].idle_j;
                 m->records[d].attributed_j = m->att_out[d].attributed_j;
                 m->records[d].unattributed_j = m->att_out[d].unattributed_j;
+                m->records[d].irq_j = m->att_out[d].irq_j;
         }
 
         IntervalRecord rec = {
@@ -616,6 +672,10 @@ static int manager_sample(Manager *m, bool final) {
 done:
         m->last_mono_ns = mono;
         m->last_real_ns = real;
+        if (have_irq) {
+                memcpy(m->irq_last, irq_now, sizeof(m->irq_last));
+                m->have_irq = true;
+        }
         if (have_stat) {
                 proc_stat_done(&m->last_stat);
                 m->last_stat = stat; /* hand the arrays over */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@ struct Tracker {
         Hashmap *by_pid;        /* (pid, 0) → newest TrackerEntry with that pid */
         Hashmap *cgroups;       /* (cgroup id, 0) → its path (char *), a cache */
         int cgroup_fd;          /* the cgroup v2 mount, for open_by_handle_at(); -1 if not open */
+        char *cgroup_mount;     /* its mount point ("/sys/fs/cgroup", or ".../unified" on hybrid hosts) */
         TrackerBpf *bpf;
         ProcessDelta *out;
         size_t out_alloc;
@@ -106,7 +108,8 @@ static const char *cgroup_path_of(Tracker *t, uint64_t id) {
                 return NULL;
         buf[n] = 0;
         /* The link names the mount's own path: keep what is below it. */
-        const char *rel = buf + (strncmp(buf, "/sys/fs/cgroup", 14) == 0 ? 14 : 0);
+        size_t ml = t->cgroup_mount ? strlen(t->cgroup_mount) : 0;
+        const char *rel = buf + (ml > 0 && strncmp(buf, t->cgroup_mount, ml) == 0 ? ml : 0);
         path = strdup(*rel ? rel : "/");
         if (!path)
                 return NULL;
@@ -125,6 +128,21 @@ static const char *cgroup_path_of(Tracker *t, uint64_t id) {
                 return NULL;
         }
         return path;
+}
+
+/* The cgroup v2 mount point, from /proc/self/mounts; NULL if none. */
+static char *cgroup2_mount(void) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/mounts", "re");
+        char line[4096];
+
+        if (!f)
+                return NULL;
+        while (fgets(line, sizeof(line), f)) {
+                char dev[256], dir[2048], type[64];
+                if (sscanf(line, "%255s %2047s %63s", dev, dir, type) == 3 && strcmp(type, "cgroup2") == 0)
+                        return strdup(dir);
+        }
+        return NULL;
 }
 
 static void entry_set_cgroup(Tracker *t, TrackerEntry *e) {
@@ -570,6 +588,7 @@ Tracker *tracker_free(Tracker *t) {
         hashmap_free(t->cgroups);
         if (t->cgroup_fd >= 0)
                 close(t->cgroup_fd);
+        free(t->cgroup_mount);
         tracker_bpf_free(t->bpf);
         free(t->out);
         free(t->proc_root);
@@ -603,7 +622,9 @@ int tracker_new(const TrackerConfig *cfg, Tracker **ret) {
         t->cgroups = hashmap_new();
         if (!t->proc_root || !t->table || !t->by_pid || !t->cgroups)
                 return log_oom();
-        t->cgroup_fd = open("/sys/fs/cgroup", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        t->cgroup_mount = cgroup2_mount();
+        if (t->cgroup_mount)
+                t->cgroup_fd = open(t->cgroup_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         t->start_boottime_ns = now_ns(CLOCK_BOOTTIME);
 
         if (force == TRACKER_PROCFS)

@@ -79,6 +79,19 @@ static void test_unowned_busy_time_unattributed(void **state) {
         assert_double_equal(out[0].unattributed_j, 4.0, EPS);
         assert_double_equal(e[0], 2.0, EPS);
         assert_double_equal(e[1], 4.0, EPS);
+        assert_double_equal(out[0].irq_j, 0, EPS);   /* irq time unknown */
+
+        /* 0.25 s of it was irq + softirq: 2.5 J of the 4 J unattributed. */
+        in[0].irq_ns = 250000000;
+        assert_int_equal(attribution_compute(1.0, IDLE_POLICY_SEPARATE, in, 1, cpu, 2, out, e), 0);
+        assert_conserved(&out[0]);
+        assert_double_equal(out[0].irq_j, 2.5, EPS);
+        assert_double_equal(out[0].unattributed_j, 4.0, EPS);
+        /* Never more than what is unattributed. */
+        in[0].irq_ns = 900000000;
+        assert_int_equal(attribution_compute(1.0, IDLE_POLICY_SEPARATE, in, 1, cpu, 2, out, e), 0);
+        assert_double_equal(out[0].irq_j, 4.0, EPS);
+        in[0].irq_ns = 0;
 
         /* busy below the processes' own total (tick granularity): ignored. */
         in[0].busy_ns = 100;
