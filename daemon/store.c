@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -192,6 +193,16 @@ struct Store {
         StoreQueueStats qstats;
         int64_t proc_prune_cursor;    /* process ids below it were examined in this pass */
         int64_t proc_pruned_upto;     /* the last full pass pruned up to this cutoff */
+
+        /* WAL checkpoints run in a thread of their own, on a connection of
+         * their own: copying a minute of WAL into the database (and syncing
+         * it) took up to hundreds of ms, too long for the event loop.
+         * Writers go on meanwhile (a PASSIVE checkpoint takes no write lock). */
+        sqlite3 *ckpt_db;
+        pthread_t ckpt_thread;
+        bool ckpt_started, ckpt_requested, ckpt_quit;
+        pthread_mutex_t ckpt_lock;
+        pthread_cond_t ckpt_cond;
 };
 
 int store_errno(int sqlite_rc) {
@@ -298,9 +309,67 @@ const char *store_path(Store *s) {
 
 static void store_queue_clear(Store *s);
 
+static void *checkpoint_thread(void *userdata) {
+        Store *s = userdata;
+
+        pthread_mutex_lock(&s->ckpt_lock);
+        for (;;) {
+                while (!s->ckpt_quit && !s->ckpt_requested)
+                        pthread_cond_wait(&s->ckpt_cond, &s->ckpt_lock);
+                if (s->ckpt_quit)
+                        break;
+                s->ckpt_requested = false;
+                pthread_mutex_unlock(&s->ckpt_lock);
+                /* Errors (busy, full disk) are retried at the next request;
+                 * the writer's wal_autocheckpoint is the safety net. */
+                (void) sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+                pthread_mutex_lock(&s->ckpt_lock);
+        }
+        pthread_mutex_unlock(&s->ckpt_lock);
+        return NULL;
+}
+
+/* Best effort: without the thread, store_maintain() checkpoints inline. */
+static void store_start_checkpointer(Store *s) {
+        int persist = 1;
+
+        if (sqlite3_open_v2(s->path, &s->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+                sqlite3_close(s->ckpt_db);
+                s->ckpt_db = NULL;
+                return;
+        }
+        (void) sqlite3_file_control(s->ckpt_db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+        pthread_mutex_init(&s->ckpt_lock, NULL);
+        pthread_cond_init(&s->ckpt_cond, NULL);
+        if (pthread_create(&s->ckpt_thread, NULL, checkpoint_thread, s) != 0) {
+                pthread_cond_destroy(&s->ckpt_cond);
+                pthread_mutex_destroy(&s->ckpt_lock);
+                sqlite3_close(s->ckpt_db);
+                s->ckpt_db = NULL;
+                return;
+        }
+        s->ckpt_started = true;
+}
+
+static void store_stop_checkpointer(Store *s) {
+        if (!s->ckpt_started)
+                return;
+        pthread_mutex_lock(&s->ckpt_lock);
+        s->ckpt_quit = true;
+        pthread_cond_signal(&s->ckpt_cond);
+        pthread_mutex_unlock(&s->ckpt_lock);
+        pthread_join(s->ckpt_thread, NULL);
+        pthread_cond_destroy(&s->ckpt_cond);
+        pthread_mutex_destroy(&s->ckpt_lock);
+        sqlite3_close(s->ckpt_db);
+        s->ckpt_db = NULL;
+        s->ckpt_started = false;
+}
+
 Store *store_free(Store *s) {
         if (!s)
                 return NULL;
+        store_stop_checkpointer(s);
         for (size_t i = 0; i < _STMT_MAX; i++)
                 sqlite3_finalize(s->stmt[i]);
         if (s->db)
@@ -527,6 +596,8 @@ int store_open(const char *path, StoreFlags flags, Store **ret) {
                         return log_error_errno(store_errno_db(s->db, rc), "Failed to prepare statement on %s: %s",
                                                path, sqlite3_errmsg(s->db));
         }
+
+        store_start_checkpointer(s);
 
         {
                 _cleanup_free_ char *b = NULL;
@@ -1468,7 +1539,15 @@ int store_maintain(Store *s, uint64_t now_realtime_ns, unsigned budget_ms) {
         }
         if (over_budget(deadline))
                 return 1;
-        /* Move the WAL into the database (never waits for readers). */
+        /* Move the WAL into the database (never waits for readers), in the
+         * checkpoint thread when there is one. */
+        if (s->ckpt_started) {
+                pthread_mutex_lock(&s->ckpt_lock);
+                s->ckpt_requested = true;
+                pthread_cond_signal(&s->ckpt_cond);
+                pthread_mutex_unlock(&s->ckpt_lock);
+                return 0;
+        }
         rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
                 return store_errno_db(s->db, rc);
