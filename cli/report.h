@@ -16,6 +16,8 @@ typedef enum ReportBy {
         REPORT_BY_COMM,
         REPORT_BY_UNIT,
         REPORT_BY_USER,
+        REPORT_BY_SLICE,
+        REPORT_BY_CONTAINER,
         _REPORT_BY_MAX,
         _REPORT_BY_INVALID = -1,
 } ReportBy;
@@ -41,6 +43,8 @@ typedef enum ReportSort {
 typedef struct SourceRow {
         char *domain, *source;
         bool estimated;
+        double idle_w;           /* mean idle power estimate over the range (NAN: none) */
+        char *idle_method;       /* the latest (not rollup) method, NULL if none */
 } SourceRow;
 
 typedef struct ReportRow {
@@ -50,6 +54,7 @@ typedef struct ReportRow {
         char *comm, *exe, *unit;
         uint64_t cpu_ns;
         uint64_t active_ns;      /* length of the intervals it appears in */
+        uint64_t wakeups;        /* voluntary context switches of its threads */
         double energy_j;
         double *domain_j;        /* one per Report.domains name */
 } ReportRow;
@@ -62,6 +67,7 @@ typedef struct Report {
         int64_t n_intervals;
         uint64_t duration_ns;    /* total length of the selected intervals */
         double measured, attributed, idle, unattributed;
+        double irq;              /* part of unattributed: interrupt and softirq time's energy ("[irq]") */
         uint64_t cpu_ns;
         bool estimated;
 
@@ -76,6 +82,8 @@ typedef struct Report {
 
 /* Mean power of a row while it was present, in watts (0 when never). */
 double report_row_watts(const ReportRow *row);
+/* Wakeups per second while the row was present (0 when never). */
+double report_row_wakeups_per_second(const ReportRow *row);
 
 /* Write the self-contained HTML report (inline SVG charts, no scripts, no
  * network) of r to f. db is read again for the power-over-time chart.
