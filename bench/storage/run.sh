@@ -3,7 +3,8 @@
 # Storage benchmark (issue 7). Prints a markdown results table on stdout.
 #   bench/storage/run.sh          28 history days + 48 h at 1 s (24 h raw window), 200 processes (~10 min)
 #   bench/storage/run.sh --quick  5 history days + 4 h at 1 s (1 h raw window): a smoke run (~1 min)
-# BUILD=dir picks the meson build directory (default: build).
+# BUILD=dir picks the meson build directory (default: build). KEEP_DB=path
+# keeps the database there (for EXPLAIN QUERY PLAN and the like).
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/../.."
 BUILD=${BUILD:-build}
@@ -17,7 +18,7 @@ PROCS=${PROCS:-200}
 meson compile -C "$BUILD" bench-storage joulectl >/dev/null
 tmp=$(mktemp -d /tmp/bench-storage-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-db=$tmp/jouled.db
+db=${KEEP_DB:-$tmp/jouled.db}
 "$BUILD/bench/storage/bench-storage" "$db" "$HIST" "$FULL" "$RAW" "$PROCS" > "$tmp/out"
 get() { sed -n "s/^$1=//p" "$tmp/out"; }
 days=$(( HIST + FULL / 24 ))
@@ -32,6 +33,7 @@ for i in 1 2 3 4 5; do
 done
 sorted=($(printf '%s\n' "${times[@]}" | sort -n))
 ok() { awk -v v="$1" -v lim="$2" 'BEGIN { print (v + 0 <= lim + 0) ? "yes" : "**no**" }'; }
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 cat <<MD
 ### Storage ($MODE run: $PROCS processes per 1 s interval, $(get history_days) days of history + $(get full_rate_hours) h at full rate, raw kept $(get raw_retention_hours) h)
 
@@ -43,5 +45,5 @@ cat <<MD
 | Maintenance per call (mean / max, budget 20 ms) | $(get maintain_mean_ms) / $(get maintain_max_ms) ms | | |
 | Database file / in use at the end | $(awk -v b="$(get db_bytes)" 'BEGIN { printf "%.1f", b / 1e6 }') / $(awk -v b="$(get used_bytes)" 'BEGIN { printf "%.1f", b / 1e6 }') MB | | |
 
-Writes measured: $(get writes_measured) (full-rate part). Host: $(nproc) CPUs, $(uname -r).
+Writes measured: $(get writes_measured) (full-rate part). Host: $(nproc) CPUs, $(uname -r), load average $load at the end.
 MD
