@@ -247,7 +247,7 @@ def test_bad_input():
         expect_usage(["report", "--since", ""], "--since", db)
         expect_usage(["report", "--since"], "--since", db)
         expect_usage(["report", "--by", "color"], "color", db)
-        expect_usage(["report", "--by", "color"], "process, comm, unit or user", db)
+        expect_usage(["report", "--by", "color"], "process, comm, unit, user, slice or container", db)
         expect_usage(["report", "--limit", "-1"], "-1", db)
         expect_usage(["report", "--limit", "ten"], "ten", db)
         expect_usage(["report", "--json", "--csv"], "--csv", db)
