@@ -138,8 +138,24 @@ void store_queue_stats(Store *s, StoreQueueStats *ret);
  * deletes them in small batches after moving those marks. Days (level 3)
  * are rolled up in order: every day ending at or before the last day row
  * is rolled up. Needs schema version >= 2 (level 3 rows come with 3). */
+/* The candidates of STORE_RANGE_SQL, found by the (level, end_ns) index: all
+ * day rows in the range, and rows of a finer level only within one coarser
+ * bucket of either edge (or past what the coarser level holds). A superset,
+ * small: a month reads ~30 days and the edges instead of every minute row. */
+#define STORE_RANGE_CANDIDATES_SQL                                                                    \
+        "SELECT id FROM intervals WHERE level = 3 AND end_ns > ?1 AND end_ns <= ?2 "                  \
+        "UNION ALL SELECT id FROM intervals WHERE level = 2 AND end_ns > ?1 AND end_ns <= min(?2, ?1 + 86400000000000) " \
+        "UNION ALL SELECT id FROM intervals WHERE level = 2 AND end_ns > max(?1, min(?2, "            \
+        "(SELECT coalesce(max(end_ns), 0) FROM intervals WHERE level = 3)) - 86400000000000) AND end_ns <= ?2 " \
+        "UNION ALL SELECT id FROM intervals WHERE level = 1 AND end_ns > ?1 AND end_ns <= min(?2, ?1 + 3600000000000) " \
+        "UNION ALL SELECT id FROM intervals WHERE level = 1 AND end_ns > max(?1, min(?2, "            \
+        "(SELECT hour_done_ns FROM rollup_state)) - 3600000000000) AND end_ns <= ?2 "                 \
+        "UNION ALL SELECT id FROM intervals WHERE level = 0 AND end_ns > ?1 AND end_ns <= min(?2, ?1 + 60000000000) " \
+        "UNION ALL SELECT id FROM intervals WHERE level = 0 AND end_ns > max(?1, min(?2, "            \
+        "(SELECT minute_done_ns FROM rollup_state)) - 60000000000) AND end_ns <= ?2"
 #define STORE_RANGE_SQL(i)                                                                            \
-        "(" i ".end_ns > ?1 AND " i ".end_ns <= ?2 AND CASE " i ".level "                             \
+        "(" i ".id IN (" STORE_RANGE_CANDIDATES_SQL ") AND "                                          \
+        i ".end_ns > ?1 AND " i ".end_ns <= ?2 AND CASE " i ".level "                                 \
         "WHEN 0 THEN " i ".end_ns > (SELECT raw_from_ns FROM rollup_state) AND "                      \
         "NOT ((" i ".end_ns - 1) / 60000000000 * 60000000000 >= ?1 AND "                              \
         "(" i ".end_ns - 1) / 60000000000 * 60000000000 + 60000000000 <= "                            \
