@@ -17,8 +17,18 @@
  *   processes_tracked   integer (daemon's live table) or null
  *   processes_stored    integer (rows in the database)
  *   intervals_stored    integer
- *   counters        {exits_lost, vanished, write_errors, intervals_buffered,
- *                    intervals_dropped, counters_discarded}: integers or null
+ *   counters        {exits_lost, exits_early_only, vanished, write_errors,
+ *                    intervals_buffered, intervals_dropped,
+ *                    counters_discarded}: integers or null
+ *   attribution     {basis: "cpu-time"|"cycles"|null, per_package:
+ *                    true|false|null}: daemon_state attribution_basis and
+ *                    attribution_per_package ("yes"/"no")
+ *   self            {pid (daemon_state self_pid, else pid; null when
+ *                    unknown), cpu_seconds, energy_joules, estimated,
+ *                    window_seconds (3600)}: jouled's own CPU time and
+ *                    attributed energy over the last hour (now - 3600 s,
+ *                    now], from the samples of its processes row (the
+ *                    latest started process with that pid); 0 when none
  */
 
 #include <errno.h>
@@ -56,6 +66,10 @@ enum {
         ST_INTERVALS_BUFFERED, /* storage: write buffer and counter guard */
         ST_INTERVALS_DROPPED,
         ST_COUNTERS_DISCARDED,
+        ST_EXITS_EARLY_ONLY,   /* attribution (issue 4) */
+        ST_ATTRIBUTION_BASIS,
+        ST_ATTRIBUTION_PER_PACKAGE,
+        ST_SELF_PID,
         _ST_MAX,
 };
 
@@ -75,7 +89,13 @@ static const char *const state_keys[_ST_MAX] = {
         [ST_INTERVALS_BUFFERED] = "intervals_buffered",
         [ST_INTERVALS_DROPPED] = "intervals_dropped",
         [ST_COUNTERS_DISCARDED] = "counters_discarded",
+        [ST_EXITS_EARLY_ONLY] = "exits_early_only",
+        [ST_ATTRIBUTION_BASIS] = "attribution_basis",
+        [ST_ATTRIBUTION_PER_PACKAGE] = "attribution_per_package",
+        [ST_SELF_PID] = "self_pid",
 };
+
+#define SELF_WINDOW_NS (3600 * NSEC_PER_SEC)
 
 #define PROCFS_NOTE "short-lived processes may be missed"
 
@@ -97,6 +117,9 @@ typedef struct Status {
         size_t n_domains;
         int64_t processes_stored, intervals_stored;
         int64_t last_end_ns;
+        int64_t self_pid;            /* -1: unknown */
+        uint64_t self_cpu_ns;        /* jouled's own, over the last hour */
+        double self_energy_j;
         int schema_version;
         uint64_t size_bytes, wal_bytes;
 } Status;
@@ -211,6 +234,35 @@ static int status_load(Store *store, Status *s) {
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE)
                 goto fail;
+
+        /* attribution (issue 4): jouled's own cost over the last hour, from
+         * the samples of its processes row (the latest started process with
+         * that pid: an older one of another boot is not jouled). */
+        s->self_pid = -1;
+        const char *pid = s->state[ST_SELF_PID] ? s->state[ST_SELF_PID] : s->state[ST_PID];
+        uint64_t v, now = now_ns(CLOCK_REALTIME);
+        if (!pid || parse_u64(pid, &v) < 0 || v > INT32_MAX || s->schema_version < 2)
+                return 0;
+        s->self_pid = (int64_t) v;
+        r = status_query(db,
+                         "SELECT coalesce(sum(s.cpu_ns), 0), total(s.energy_j) FROM intervals i "
+                         "JOIN samples s ON s.interval_id = i.id WHERE " STORE_RANGE_SQL("i") " AND s.process_id = "
+                         "(SELECT id FROM processes WHERE pid = ?3 ORDER BY start_ns DESC LIMIT 1)",
+                         &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, (int64_t) (now > SELF_WINDOW_NS ? now - SELF_WINDOW_NS : 0));
+        sqlite3_bind_int64(st, 2, (int64_t) now);
+        sqlite3_bind_int64(st, 3, s->self_pid);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                s->self_cpu_ns = (uint64_t) sqlite3_column_int64(st, 0);
+                s->self_energy_j = sqlite3_column_double(st, 1);
+                rc = SQLITE_DONE;
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+                goto fail;
         return 0;
 
 fail:
@@ -232,6 +284,15 @@ static json_object *json_int_from_state(const char *v) {
 
 static json_object *json_string_or_null(const char *s) {
         return s ? json_object_new_string(s) : NULL;
+}
+
+/* attribution_per_package: "yes" / "no" → true / false, else null. */
+static json_object *per_package_json(const char *v) {
+        if (streq_ptr(v, "yes"))
+                return json_object_new_boolean(true);
+        if (streq_ptr(v, "no"))
+                return json_object_new_boolean(false);
+        return NULL;
 }
 
 static const char *tracker_note(const Status *s) {
@@ -328,6 +389,7 @@ static void status_print_json(const Status *s, const char *path) {
 
         x = json_object_new_object();
         json_object_object_add(x, "exits_lost", json_int_from_state(s->state[ST_EXITS_LOST]));
+        json_object_object_add(x, "exits_early_only", json_int_from_state(s->state[ST_EXITS_EARLY_ONLY]));
         json_object_object_add(x, "vanished", json_int_from_state(s->state[ST_VANISHED]));
         json_object_object_add(x, "write_errors", json_int_from_state(s->state[ST_WRITE_ERRORS]));
         json_object_object_add(x, "intervals_buffered", json_int_from_state(s->state[ST_INTERVALS_BUFFERED]));
@@ -335,11 +397,33 @@ static void status_print_json(const Status *s, const char *path) {
         json_object_object_add(x, "counters_discarded", json_int_from_state(s->state[ST_COUNTERS_DISCARDED]));
         json_object_object_add(o, "counters", x);
 
+        x = json_object_new_object();
+        json_object_object_add(x, "basis", json_string_or_null(s->state[ST_ATTRIBUTION_BASIS]));
+        json_object_object_add(x, "per_package", per_package_json(s->state[ST_ATTRIBUTION_PER_PACKAGE]));
+        json_object_object_add(o, "attribution", x);
+
+        x = json_object_new_object();
+        json_object_object_add(x, "pid", s->self_pid >= 0 ? json_object_new_int64(s->self_pid) : NULL);
+        json_object_object_add(x, "cpu_seconds", json_seconds_from_ns(s->self_cpu_ns));
+        json_object_object_add(x, "energy_joules", json_double_exact(s->self_energy_j));
+        json_object_object_add(x, "estimated", json_object_new_boolean(any_estimated(s)));
+        json_object_object_add(x, "window_seconds", json_object_new_int64((int64_t) (SELF_WINDOW_NS / NSEC_PER_SEC)));
+        json_object_object_add(o, "self", x);
+
         json_print(o);
         json_object_put(o);
 }
 
 #define OR_DASH(x) ((x) ? (x) : "-")
+
+/* "0.8 J", "12.3 J", "0 J"; kJ and up as format_energy(). */
+static char *format_self_energy(double j, char *buf, size_t size) {
+        if (j < 1000) {
+                snprintf(buf, size, "%.3g J", j);
+                return buf;
+        }
+        return format_energy(j, false, buf, size);
+}
 
 static void status_print_text(const Status *s, const char *path) {
         char b1[32], b2[32], b3[64];
@@ -378,7 +462,14 @@ static void status_print_text(const Status *s, const char *path) {
         printf("\n");
         printf("Processes:   %s tracked now, %" PRIi64 " stored; %" PRIi64 " intervals stored\n",
                OR_DASH(s->state[ST_PROCESSES_TRACKED]), s->processes_stored, s->intervals_stored);
-        printf("Counters:    exits_lost %s, vanished %s, write_errors %s\n", OR_DASH(s->state[ST_EXITS_LOST]),
+        printf("Attribution: basis %s, per package %s\n", OR_DASH(s->state[ST_ATTRIBUTION_BASIS]),
+               OR_DASH(s->state[ST_ATTRIBUTION_PER_PACKAGE]));
+        if (s->self_pid >= 0)
+                printf("Overhead:    jouled itself: %.2f CPU-s, %s%s over the last hour\n",
+                       (double) s->self_cpu_ns / 1e9, format_self_energy(s->self_energy_j, b3, sizeof(b3)),
+                       any_estimated(s) ? " (estimated)" : "");
+        printf("Counters:    exits_lost %s, exits_early_only %s, vanished %s, write_errors %s\n",
+               OR_DASH(s->state[ST_EXITS_LOST]), OR_DASH(s->state[ST_EXITS_EARLY_ONLY]),
                OR_DASH(s->state[ST_VANISHED]), OR_DASH(s->state[ST_WRITE_ERRORS]));
         printf("             intervals_buffered %s, intervals_dropped %s, counters_discarded %s\n",
                OR_DASH(s->state[ST_INTERVALS_BUFFERED]), OR_DASH(s->state[ST_INTERVALS_DROPPED]),

@@ -16,7 +16,20 @@
  *                     no energy (gets no row)
  *   Per interval k and process: package-0 energy A (make) 0.5*(k+1), B (cc1)
  *   1.25, C (sshd) 0.125, D (cc1') 2.5; dram-0 a quarter of it, core-0 half.
- *   Idle: package-0 5 J, dram-0 1 J, core-0 2 J; unattributed package-0 0.25 J.
+ *   Idle: package-0 5 J, dram-0 1 J, core-0 2 J; unattributed package-0 0.25 J,
+ *   of which irq_j 0.125 J (interrupts and softirqs: "[irq]" in reports).
+ *   Wakeups per interval: make 10, cc1 (200) 4, sshd 3, cc1' 0.
+ *   Cgroup paths (the store derives unit, slice and container id from them):
+ *     make, cc1   /user.slice/user-0.slice/session-1.scope (slice user-0.slice)
+ *     sshd        /system.slice/sshd.service               (slice system.slice)
+ *     cc1'        /docker/<64 x "ab">                       (no unit, no slice, container ab..ab)
+ *   daemon_state: attribution_basis cpu-time, attribution_per_package no,
+ *   exits_early_only 1, self_pid 4242 (the daemon's pid).
+ *
+ * --kthread adds a kernel thread, pid 50 "kworker/0:1" (ppid 2, no cgroup
+ * path), in every interval: package-0 0.375 J, 30 ms CPU, 20 wakeups.
+ * --recent adds jouled itself (pid 4242 "jouled", uid 0), with 3 intervals
+ * of 1 s ending 3, 2 and 1 s before now: 40 ms CPU and 0.5 J package-0 in each.
  */
 
 #include <errno.h>
@@ -29,11 +42,24 @@
 
 #define T0 (UINT64_C(1700000000) * NSEC_PER_SEC)
 #define N_INTERVALS 10
-#define N_PROCS 5
+#define N_PROCS 7   /* the 5 above, the kernel thread, jouled */
 #define N_DOMAINS 3
+#define CONTAINER_ID "abababababababababababababababababababababababababababababababab"
 
 int main(int argc, char **argv) {
-        bool estimated = argc > 2 && strcmp(argv[2], "--estimated") == 0;
+        bool estimated = false, kthread = false, recent = false;
+        for (int i = 2; i < argc; i++) {
+                if (strcmp(argv[i], "--estimated") == 0)
+                        estimated = true;
+                else if (strcmp(argv[i], "--kthread") == 0)
+                        kthread = true;
+                else if (strcmp(argv[i], "--recent") == 0)
+                        recent = true;
+                else {
+                        fprintf(stderr, "usage: make-db PATH [--estimated] [--kthread] [--recent]\n");
+                        return 2;
+                }
+        }
         const char *source = estimated ? "model" : "rapl";
         EnergyDomain domains[N_DOMAINS] = {
                 { .name = "package-0", .kind = DOMAIN_PACKAGE, .package = 0, .estimated = estimated },
@@ -46,16 +72,27 @@ int main(int argc, char **argv) {
         const double unattributed[N_DOMAINS] = { 0.25, 0, 0 };
         ProcessInfo procs[N_PROCS] = {
                 { .pid = 100, .ppid = 1, .uid = 0, .start_time_ns = 1000 * NSEC_PER_SEC, .comm = "make",
-                  .exe = (char *) "/usr/bin/make", .unit = (char *) "session-1.scope" },
+                  .exe = (char *) "/usr/bin/make", .unit = (char *) "session-1.scope",
+                  .cgroup_path = (char *) "/user.slice/user-0.slice/session-1.scope" },
                 { .pid = 200, .ppid = 100, .uid = 0, .start_time_ns = 1001 * NSEC_PER_SEC, .comm = "cc1",
-                  .exe = (char *) "/usr/lib/gcc/cc1", .unit = (char *) "session-1.scope" },
+                  .exe = (char *) "/usr/lib/gcc/cc1", .unit = (char *) "session-1.scope",
+                  .cgroup_path = (char *) "/user.slice/user-0.slice/session-1.scope" },
                 { .pid = 300, .ppid = 1, .uid = 0, .start_time_ns = 10 * NSEC_PER_SEC, .comm = "sshd",
-                  .exe = (char *) "/usr/sbin/sshd", .unit = (char *) "sshd.service" },
+                  .exe = (char *) "/usr/sbin/sshd", .unit = (char *) "sshd.service",
+                  .cgroup_path = (char *) "/system.slice/sshd.service" },
                 { .pid = 100, .ppid = 1, .uid = 65534, .start_time_ns = 2000 * NSEC_PER_SEC, .comm = "cc1",
-                  .exe = NULL, .unit = NULL },
+                  .exe = NULL, .unit = NULL, .cgroup_path = (char *) "/docker/" CONTAINER_ID },
                 { .pid = 400, .ppid = 1, .uid = 0, .start_time_ns = 20 * NSEC_PER_SEC, .comm = "idle",
-                  .exe = (char *) "/usr/bin/idle", .unit = (char *) "idle.service" },
+                  .exe = (char *) "/usr/bin/idle", .unit = (char *) "idle.service",
+                  .cgroup_path = (char *) "/system.slice/idle.service" },
+                /* --kthread */
+                { .pid = 50, .ppid = 2, .uid = 0, .start_time_ns = 1 * NSEC_PER_SEC, .comm = "kworker/0:1",
+                  .kernel_thread = true },
+                /* --recent: jouled itself (start time filled in below) */
+                { .pid = 4242, .ppid = 1, .uid = 0, .comm = "jouled", .exe = (char *) "/usr/sbin/jouled",
+                  .unit = (char *) "jouled.service", .cgroup_path = (char *) "/system.slice/jouled.service" },
         };
+        const uint64_t wakeups[N_PROCS] = { 10, 4, 3, 0, 0, 20, 0 };
         SourceProbe probes[2] = {
                 { .name = "rapl", .status = estimated ? SOURCE_MISSING : SOURCE_USABLE, .estimated = false },
                 { .name = "model", .status = SOURCE_USABLE, .estimated = true },
@@ -64,16 +101,21 @@ int main(int argc, char **argv) {
         Store *s = NULL;
         int r;
 
-        if (argc < 2 || argc > 3 || (argc == 3 && !estimated)) {
-                fprintf(stderr, "usage: make-db PATH [--estimated]\n");
+        uint64_t now = now_ns(CLOCK_REALTIME);
+        unsigned n_intervals = N_INTERVALS + (recent ? 3 : 0);
+
+        if (argc < 2) {
+                fprintf(stderr, "usage: make-db PATH [--estimated] [--kthread] [--recent]\n");
                 return 2;
         }
 
+        procs[6].start_time_ns = now - 10 * NSEC_PER_SEC - (T0 - 3000 * NSEC_PER_SEC);
         r = store_open(argv[1], STORE_CREATE, &s);
         if (r < 0)
                 return 1;
 
-        for (unsigned k = 0; k < N_INTERVALS; k++) {
+        for (unsigned k = 0; k < n_intervals; k++) {
+                bool late = k >= N_INTERVALS;   /* --recent */
                 DomainRecord drec[N_DOMAINS];
                 ProcessDelta deltas[N_PROCS];
                 double pd[N_PROCS * N_DOMAINS];
@@ -83,16 +125,18 @@ int main(int argc, char **argv) {
                         double pkg;
                         uint64_t cpu;
 
-                        if ((i <= 1 && k >= 5) || (i == 3 && k < 5))
+                        if (late != (i == 6) || (i <= 1 && k >= 5) || (i == 3 && k < 5) || (i == 5 && !kthread))
                                 continue;
                         switch (i) {
                         case 0: pkg = 0.5 * (k + 1); cpu = 100 * NSEC_PER_MSEC * (k + 1); break;
                         case 1: pkg = 1.25; cpu = 250 * NSEC_PER_MSEC; break;
                         case 2: pkg = 0.125; cpu = 10 * NSEC_PER_MSEC; break;
                         case 3: pkg = 2.5; cpu = 500 * NSEC_PER_MSEC; break;
+                        case 5: pkg = 0.375; cpu = 30 * NSEC_PER_MSEC; break;
+                        case 6: pkg = 0.5; cpu = 40 * NSEC_PER_MSEC; break;
                         default: pkg = 0; cpu = 0;
                         }
-                        deltas[n] = (ProcessDelta) { .info = &procs[i], .cpu_ns = cpu };
+                        deltas[n] = (ProcessDelta) { .info = &procs[i], .cpu_ns = cpu, .wakeups = wakeups[i] };
                         for (unsigned d = 0; d < N_DOMAINS; d++)
                                 pd[n * N_DOMAINS + d] = pkg * share[d];
                         n++;
@@ -111,14 +155,17 @@ int main(int argc, char **argv) {
                                 .idle_j = idle[d],
                                 .attributed_j = attributed,
                                 .unattributed_j = unattributed[d],
+                                .irq_j = unattributed[d] / 2,
                                 .idle_w = idle[d],
                                 .idle_method = "configured",
                         };
                 }
 
+                uint64_t start = late ? now - (uint64_t) (N_INTERVALS + 3 - k + 1) * NSEC_PER_SEC
+                                      : T0 + k * NSEC_PER_SEC;
                 IntervalRecord rec = {
-                        .start_ns = T0 + k * NSEC_PER_SEC,
-                        .end_ns = T0 + (k + 1) * NSEC_PER_SEC,
+                        .start_ns = start,
+                        .end_ns = start + NSEC_PER_SEC,
                         .boot_realtime_ns = T0 - 3000 * NSEC_PER_SEC,
                         .n_domains = N_DOMAINS,
                         .domains = drec,
@@ -139,7 +186,10 @@ int main(int argc, char **argv) {
             store_set_state(s, "last_sample", "2023-11-14T22:13:30Z") < 0 || store_set_state(s, "pid", "4242") < 0 ||
             store_set_state(s, "interval_s", "1") < 0 || store_set_state(s, "version", "0.1.0") < 0 ||
             store_set_state(s, "processes_tracked", "5") < 0 || store_set_state(s, "exits_lost", "0") < 0 ||
-            store_set_state(s, "vanished", "2") < 0 || store_set_state(s, "started", "2023-11-14T22:13:20Z") < 0) {
+            store_set_state(s, "vanished", "2") < 0 || store_set_state(s, "started", "2023-11-14T22:13:20Z") < 0 ||
+            store_set_state(s, "attribution_basis", "cpu-time") < 0 ||
+            store_set_state(s, "attribution_per_package", "no") < 0 ||
+            store_set_state(s, "exits_early_only", "1") < 0 || store_set_state(s, "self_pid", "4242") < 0) {
                 fprintf(stderr, "make-db: writing state failed\n");
                 store_free(s);
                 return 1;
