@@ -7,12 +7,15 @@
  * length; ENERGY is its energy since top started (with --once: over the
  * shown window); CPU% is its CPU time over the window's length (100% = one
  * CPU). The header shows the host's measured power over the same window and
- * its sources, with "estimated" where a source is a model.
+ * its sources, with "estimated" where a source is a model. WAKE/S is a
+ * row's wakeups (voluntary context switches of its threads, samples.wakeups)
+ * over the window divided by its length.
  *
- * Wakeups are not shown: the daemon does not record them (yet).
+ * Only raw intervals (level 0) are read: rollups of the same moments would
+ * count them twice.
  *
- * Keys: p power, e energy, c cpu, n name, Tab next sort key, b next grouping,
- * q or Ctrl-C quit. --once prints one screen on stdout, without ncurses. */
+ * Keys: p power, e energy, c cpu, w wakeups, n name, Tab next sort key,
+ * b next grouping, q or Ctrl-C quit. --once prints one screen on stdout, without ncurses. */
 
 #include <curses.h>
 #include <errno.h>
@@ -37,6 +40,7 @@ typedef enum TopSort {
         TOP_SORT_ENERGY,
         TOP_SORT_CPU,
         TOP_SORT_NAME,
+        TOP_SORT_WAKEUPS,
         _TOP_SORT_MAX,
         _TOP_SORT_INVALID = -1,
 } TopSort;
@@ -46,6 +50,7 @@ static const char *const top_sort_names[_TOP_SORT_MAX] = {
         [TOP_SORT_ENERGY] = "energy",
         [TOP_SORT_CPU] = "cpu",
         [TOP_SORT_NAME] = "name",
+        [TOP_SORT_WAKEUPS] = "wakeups",
 };
 
 static const char *const top_by_sql[_CLI_BY_MAX] = {
@@ -62,6 +67,7 @@ typedef struct TopRow {
         char unit[64];
         char user[32];
         uint64_t cpu_ns;         /* in the window */
+        uint64_t wakeups;        /* in the window */
         double energy_j;         /* in the window */
         double total_j;          /* since top started (--once: the window) */
         bool seen;               /* in the current window */
@@ -128,7 +134,7 @@ static int top_refresh(Top *t) {
         char sql[1024];
         int rc;
 
-        rc = sqlite3_prepare_v2(db, "SELECT max(end_ns) FROM intervals", -1, &st, NULL);
+        rc = sqlite3_prepare_v2(db, "SELECT max(end_ns) FROM intervals WHERE level = 0", -1, &st, NULL);
         if (rc != SQLITE_OK || (rc = sqlite3_step(st)) != SQLITE_ROW)
                 return top_db_error(t, rc);
         if (sqlite3_column_type(st, 0) == SQLITE_NULL)
@@ -145,7 +151,7 @@ static int top_refresh(Top *t) {
 
         rc = sqlite3_prepare_v2(db,
                                 "SELECT count(*), coalesce(sum(end_ns - start_ns), 0) FROM intervals "
-                                "WHERE end_ns > ?1 AND end_ns <= ?2",
+                                "WHERE end_ns > ?1 AND end_ns <= ?2 AND level = 0",
                                 -1, &st, NULL);
         if (rc != SQLITE_OK)
                 return top_db_error(t, rc);
@@ -160,7 +166,7 @@ static int top_refresh(Top *t) {
         rc = sqlite3_prepare_v2(db,
                                 "SELECT total(idm.measured_j), total(idm.idle_j) FROM intervals i "
                                 "JOIN interval_domains idm ON idm.interval_id = i.id "
-                                "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 AND idm.host_total = 1",
+                                "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 AND i.level = 0 AND idm.host_total = 1",
                                 -1, &st, NULL);
         if (rc != SQLITE_OK)
                 return top_db_error(t, rc);
@@ -176,7 +182,7 @@ static int top_refresh(Top *t) {
                                 "SELECT d.name, d.source, max(d.estimated) FROM domains d WHERE d.id IN "
                                 "(SELECT idm.domain_id FROM intervals i JOIN interval_domains idm "
                                 "ON idm.interval_id = i.id WHERE i.end_ns > ?1 AND i.end_ns <= ?2 "
-                                "AND idm.host_total = 1) GROUP BY 1, 2 ORDER BY 1, 2",
+                                "AND i.level = 0 AND idm.host_total = 1) GROUP BY 1, 2 ORDER BY 1, 2",
                                 -1, &st, NULL);
         if (rc != SQLITE_OK)
                 return top_db_error(t, rc);
@@ -197,10 +203,10 @@ static int top_refresh(Top *t) {
         sqlite3_finalize(TAKE_PTR(st));
 
         snprintf(sql, sizeof(sql),
-                 "SELECT %s, sum(s.cpu_ns), total(s.energy_j), p.pid, p.comm, p.unit, p.uid "
+                 "SELECT %s, sum(s.cpu_ns), total(s.energy_j), p.pid, p.comm, p.unit, p.uid, sum(s.wakeups) "
                  "FROM intervals i JOIN samples s ON s.interval_id = i.id "
                  "JOIN processes p ON p.id = s.process_id "
-                 "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY 1",
+                 "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 AND i.level = 0 GROUP BY 1",
                  top_by_sql[t->by]);
         rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
         if (rc != SQLITE_OK)
@@ -210,6 +216,7 @@ static int top_refresh(Top *t) {
         for (size_t i = 0; i < t->n_rows; i++) {
                 t->rows[i].seen = false;
                 t->rows[i].cpu_ns = 0;
+                t->rows[i].wakeups = 0;
                 t->rows[i].energy_j = 0;
         }
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -242,6 +249,7 @@ static int top_refresh(Top *t) {
                 row->cpu_ns = (uint64_t) sqlite3_column_int64(st, 1);
                 row->energy_j = sqlite3_column_double(st, 2);
                 row->total_j += row->energy_j;
+                row->wakeups = (uint64_t) sqlite3_column_int64(st, 7);
         }
         if (rc != SQLITE_DONE)
                 return top_db_error(t, rc);
@@ -272,6 +280,9 @@ static int top_row_compare(const void *a, const void *b) {
                 break;
         case TOP_SORT_CPU:
                 dx = (double) x->cpu_ns, dy = (double) y->cpu_ns;
+                break;
+        case TOP_SORT_WAKEUPS:
+                dx = (double) x->wakeups, dy = (double) y->wakeups;
                 break;
         default:
                 dx = x->energy_j, dy = y->energy_j;
@@ -318,12 +329,13 @@ static void top_render(Top *t, int width, int max_lines, EmitLine emit, void *us
         emit(y++, line, false, userdata);
         emit(y++, "", false, userdata);
 
+        /* 80 columns: UNIT gets what is left (15 characters). */
         if (t->by == CLI_BY_PROCESS)
-                snprintf(line, sizeof(line), "%7s %-15s %-8s %6s %9s %10s  %s", "PID", "COMM", "USER", "CPU%",
-                         "POWER(W)", t->once ? "ENERGY" : "ENERGY*", "UNIT");
+                snprintf(line, sizeof(line), "%7s %-15s %-8s %6s %8s %8s %6s %s", "PID", "COMM", "USER", "CPU%",
+                         "POWER(W)", t->once ? "ENERGY" : "ENERGY*", "WAKE/S", "UNIT");
         else
-                snprintf(line, sizeof(line), "%-32s %6s %9s %10s", cli_group_by_to_string(t->by), "CPU%", "POWER(W)",
-                         t->once ? "ENERGY" : "ENERGY*");
+                snprintf(line, sizeof(line), "%-32s %6s %9s %10s %7s", cli_group_by_to_string(t->by), "CPU%",
+                         "POWER(W)", t->once ? "ENERGY" : "ENERGY*", "WAKE/S");
         for (char *p = line; t->by != CLI_BY_PROCESS && *p && *p != ' '; p++)
                 *p = (char) (*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
         emit(y++, line, true, userdata);
@@ -332,20 +344,21 @@ static void top_render(Top *t, int width, int max_lines, EmitLine emit, void *us
                 const TopRow *r = &t->rows[i];
                 double cpu = secs > 0 ? (double) r->cpu_ns / 1e9 / secs * 100 : 0;
                 double w = secs > 0 ? r->energy_j / secs : 0;
+                double wps = secs > 0 ? (double) r->wakeups / secs : 0;
 
                 if (!r->seen && t->once)
                         continue;
                 format_energy(r->total_j, false, e2, sizeof(e2));
                 if (t->by == CLI_BY_PROCESS)
-                        snprintf(line, sizeof(line), "%7" PRIi64 " %-15.15s %-8.8s %6.1f %9.3f %10s  %s", r->pid,
-                                 r->comm, r->user, cpu, w, e2, r->unit);
+                        snprintf(line, sizeof(line), "%7" PRIi64 " %-15.15s %-8.8s %6.1f %8.3f %8s %6.1f %s", r->pid,
+                                 r->comm, r->user, cpu, w, e2, wps, r->unit);
                 else
-                        snprintf(line, sizeof(line), "%-32.32s %6.1f %9.3f %10s", r->key, cpu, w, e2);
+                        snprintf(line, sizeof(line), "%-32.32s %6.1f %9.3f %10s %7.1f", r->key, cpu, w, e2, wps);
                 line[width] = 0;
                 emit(y++, line, false, userdata);
         }
         if (!t->once) {
-                snprintf(line, sizeof(line), "*since start. keys: p power e energy c cpu n name Tab sort b group q quit");
+                snprintf(line, sizeof(line), "*since start. keys: p power e energy c cpu w wake n name Tab b group q quit");
                 line[width] = 0;
                 emit(max_lines - 1, line, true, userdata);
         }
@@ -410,6 +423,7 @@ static int top_interactive(Top *t) {
                 case 'e': t->sort = TOP_SORT_ENERGY; break;
                 case 'c': t->sort = TOP_SORT_CPU; break;
                 case 'n': t->sort = TOP_SORT_NAME; break;
+                case 'w': t->sort = TOP_SORT_WAKEUPS; break;
                 case '\t': t->sort = (TopSort) ((t->sort + 1) % _TOP_SORT_MAX); break;
                 case 'b':
                         t->by = (CliGroupBy) ((t->by + 1) % _CLI_BY_MAX);
@@ -478,7 +492,7 @@ int verb_top(int argc, char **argv, const CliGlobals *g_in) {
                                 if (strcmp(optarg, top_sort_names[i]) == 0)
                                         t.sort = (TopSort) i;
                         if (t.sort == _TOP_SORT_INVALID) {
-                                fprintf(stderr, "joulectl: invalid --sort '%s': expected power, energy, cpu or name\n",
+                                fprintf(stderr, "joulectl: invalid --sort '%s': expected power, energy, cpu, name or wakeups\n",
                                         optarg);
                                 return EXIT_USAGE;
                         }
@@ -512,9 +526,9 @@ int verb_top(int argc, char **argv, const CliGlobals *g_in) {
                         g.carbon_arg = optarg;
                         break;
                 case 'h':
-                        printf("Usage: joulectl top [--by process|comm|unit|user] [--sort power|energy|cpu|name]\n"
+                        printf("Usage: joulectl top [--by process|comm|unit|user] [--sort power|energy|cpu|name|wakeups]\n"
                                "                    [--delay S] [--once [--limit N]]\n"
-                               "Keys: p power, e energy, c cpu, n name, Tab next sort, b next grouping, q quit.\n");
+                               "Keys: p power, e energy, c cpu, w wakeups, n name, Tab next sort, b next grouping, q quit.\n");
                         return 0;
                 case ':':
                         fprintf(stderr, "joulectl: option '%s' of top needs an argument\n", argv[optind - 1]);
