@@ -436,7 +436,7 @@ static int top_interactive(Top *t) {
                 default:
                         break;
                 }
-                if (now_ns(CLOCK_MONOTONIC) >= next) {
+                if (!top_quit && now_ns(CLOCK_MONOTONIC) >= next) { /* q: leave at once, no query */
                         r = top_refresh(t);
                         next = now_ns(CLOCK_MONOTONIC) + t->delay_ns;
                 }

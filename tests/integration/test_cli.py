@@ -298,6 +298,146 @@ def test_status():
         check("procfs" in text and "short-lived" in text and "rapl" in text, "status text:\n" + text)
 
 
+def test_status_attribution_and_self():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        s = jtest.joulectl_json("status", db=db)
+        check(s["attribution"] == {"basis": "cpu-time", "per_package": False}, "attribution: %r" % s.get("attribution"))
+        check(s["counters"]["exits_early_only"] == 1, "exits_early_only: %r" % s["counters"])
+        # The synthetic data is from 2023: nothing of jouled in the last hour.
+        check(s["self"] == {"pid": 4242, "cpu_seconds": 0, "energy_joules": 0, "estimated": False,
+                            "window_seconds": 3600}, "self without recent data: %r" % s.get("self"))
+        text = jtest.joulectl("status", db=db).stdout
+        for want in ("cpu-time", "per package no", "exits_early_only 1",
+                     "jouled itself: 0.00 CPU-s, 0 J over the last hour"):
+            check(want in text, "status text lacks %r:\n%s" % (want, text))
+    with jtest.TempDir() as d:
+        # --recent: jouled (pid 4242) ran 3 intervals ending in the last 3 s: 40 ms and
+        # 0.5 J package-0 + 0.125 J dram-0 in each.
+        db = make_db(d, "--recent", "--estimated")
+        s = jtest.joulectl_json("status", db=db)
+        check(s["self"] == {"pid": 4242, "cpu_seconds": 0.12, "energy_joules": 1.875, "estimated": True,
+                            "window_seconds": 3600}, "self: %r" % s.get("self"))
+        text = jtest.joulectl("status", db=db).stdout
+        check("jouled itself: 0.12 CPU-s, 1.88 J (estimated) over the last hour" in text, "status text:\n" + text)
+        # Another process with the same pid started earlier is not jouled.
+        con = sqlite3.connect(db)
+        con.execute("UPDATE processes SET pid = 4242 WHERE comm = 'sshd'")
+        con.commit()
+        con.close()
+        check(jtest.joulectl_json("status", db=db)["self"]["cpu_seconds"] == 0.12, "an older pid 4242 counted")
+        # No self_pid: the daemon's pid.
+        con = sqlite3.connect(db)
+        con.execute("DELETE FROM daemon_state WHERE key IN ('self_pid', 'attribution_basis', "
+                    "'attribution_per_package', 'exits_early_only')")
+        con.commit()
+        con.close()
+        s = jtest.joulectl_json("status", db=db)
+        check(s["self"]["pid"] == 4242 and s["self"]["cpu_seconds"] == 0.12, "self from pid: %r" % s["self"])
+        check(s["attribution"] == {"basis": None, "per_package": None} and s["counters"]["exits_early_only"] is None,
+              "unknown attribution state is null: %r" % s)
+
+
+CONTAINER_ID = "ab" * 32
+
+
+def test_report_slice_and_container():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        slices = {"make": "user-0.slice", "cc1": "user-0.slice", "sshd": "system.slice"}
+        got = group_check(db, "slice", lambda r: "-" if r["uid"] == 65534 else slices[r["comm"]])
+        check(got["user-0.slice"]["cpu_seconds"] == 2.75 and got["system.slice"]["cpu_seconds"] == 0.1,
+              "--by slice cpu: %r" % got)
+        got = group_check(db, "container", lambda r: CONTAINER_ID if r["uid"] == 65534 else "-")
+        check(got[CONTAINER_ID]["energy_joules"] == 15.625, "--by container: %r" % got)
+        t = jtest.joulectl("report", "--by", "container", db=db).stdout
+        check("CONTAINER" in t and CONTAINER_ID[:36] in t, "table --by container:\n" + t)
+        t = jtest.joulectl("report", "--by", "slice", db=db).stdout
+        check("SLICE" in t and "user-0.slice" in t and "system.slice" in t, "table --by slice:\n" + t)
+        rows = list(csv.DictReader(io.StringIO(jtest.joulectl("report", "--csv", "--by", "slice", db=db).stdout)))
+        check(sorted(r["key"] for r in rows) == ["-", "system.slice", "user-0.slice"], "csv --by slice: %r" % rows)
+
+
+def test_report_kernel_group():
+    with jtest.TempDir() as d:
+        db = make_db(d, "--kthread")
+        procs = report(db)["rows"]
+        kw = [r for r in procs if r["comm"] == "kworker/0:1"]
+        check(len(kw) == 1 and kw[0]["pid"] == 50, "kernel thread row by process: %r" % kw)
+        # 10 intervals of 0.375 J package-0 + a quarter of it on dram-0 (unread in one), 30 ms CPU.
+        check(kw[0]["energy_joules"] == 4.59375 and kw[0]["cpu_seconds"] == 0.3, "kernel thread figures: %r" % kw)
+        for by in ("comm", "unit", "user", "slice", "container"):
+            out = report(db, "--by", by)
+            k = [r for r in out["rows"] if r["key"] == "[kernel]"]
+            check(len(k) == 1 and k[0]["energy_joules"] == 4.59375 and k[0]["cpu_seconds"] == 0.3,
+                  "--by %s: no [kernel] group with the kernel thread's figures: %r" % (by, out["rows"]))
+            check("kworker/0:1" not in [r["key"] for r in out["rows"]], "--by %s: kernel thread outside [kernel]" % by)
+            check(close(sum(r["energy_joules"] for r in out["rows"]), out["totals"]["attributed_joules"]),
+                  "--by %s rows do not add up to attributed" % by)
+        # uid 0, but not root's: the root row is the same as without the kernel thread.
+        users = {r["key"]: r for r in report(db, "--by", "user")["rows"]}
+        check(users["root"]["cpu_seconds"] == 2.85 and "[kernel]" in users,
+              "--by user: %r" % users)
+        t = jtest.joulectl("report", "--by", "comm", db=db).stdout
+        check("[kernel]" in t, "table lacks [kernel]:\n" + t)
+
+
+def irq_db_sum(db):
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        return con.execute("SELECT total(irq_j) FROM interval_domains WHERE host_total = 1").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_report_irq():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        for by in ("process", "comm"):
+            out = report(db, "--by", by)
+            t = out["totals"]
+            # 0.125 J of package-0's 0.25 J unattributed in each of 10 intervals.
+            check(t["irq_joules"] == 1.25 and t["irq_joules"] == irq_db_sum(db), "totals.irq_joules: %r" % t)
+            check(t["irq_joules"] <= t["unattributed_joules"], "irq is part of unattributed: %r" % t)
+            check(out["irq"] == {"key": "[irq]", "energy_joules": 1.25}, "irq object: %r" % out.get("irq"))
+            check("[irq]" not in [r["key"] for r in out["rows"]], "[irq] is not a row that adds to attributed")
+            table = jtest.joulectl("report", "--by", by, db=db).stdout
+            irq = [l for l in table.splitlines() if "[irq]" in l]
+            check(len(irq) == 1 and "1.25 J" in irq[0] and "unattributed" in irq[0], "table [irq] row:\n" + table)
+        out = report(db, "--since", "@%d" % (T0 + 8))
+        check(out["totals"]["irq_joules"] == 0.25 and out["irq"]["energy_joules"] == 0.25, "irq in a range: %r" % out)
+        # No irq energy: no [irq] row in the table.
+        con = sqlite3.connect(db)
+        con.execute("UPDATE interval_domains SET irq_j = 0")
+        con.commit()
+        con.close()
+        check("[irq]" not in jtest.joulectl("report", db=db).stdout, "[irq] row shown with no irq energy")
+        check(report(db)["totals"]["irq_joules"] == 0, "irq_joules with none stored")
+
+
+def test_report_wakeups_and_idle_power():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        rows = report(db)["rows"]
+        by_comm = {(r["comm"], r["uid"]): r for r in rows}
+        # Wakeups per interval: make 10 (5 s), cc1 4 (5 s), sshd 3 (10 s), cc1' 0.
+        for key, n, wps in ((("make", 0), 50, 10.0), (("cc1", 0), 20, 4.0), (("sshd", 0), 30, 3.0),
+                            (("cc1", 65534), 0, 0.0)):
+            r = by_comm[key]
+            check(r["wakeups"] == n and r["wakeups_per_second"] == wps, "%s wakeups: %r" % (key, r))
+        units = {r["key"]: r for r in report(db, "--by", "unit")["rows"]}
+        check(units["session-1.scope"]["wakeups"] == 70 and units["session-1.scope"]["wakeups_per_second"] == 14.0,
+              "--by unit wakeups over the time the group was present: %r" % units["session-1.scope"])
+        t = jtest.joulectl("report", db=db).stdout
+        check("WAKE/S" in t, "table lacks WAKE/S:\n" + t)
+        make = [l for l in t.splitlines() if " make " in l]
+        check(make and make[0].split()[-1] == "10.0", "make's WAKE/S in the table:\n" + t)
+        # Sources: mean idle power and the latest method.
+        src = {s["domain"]: s for s in report(db)["sources"]}
+        for dom, w in (("package-0", 5.0), ("core-0", 2.0), ("dram-0", 1.0)):
+            check(src[dom]["idle_w"] == w and src[dom]["idle_method"] == "configured", "sources idle: %r" % src[dom])
+
+
 def test_version_and_help():
     r = jtest.joulectl("--version")
     check(r.stdout.startswith("joulectl "), "--version: %r" % r.stdout)
@@ -392,6 +532,15 @@ def test_top_once():
               "--delay 10 window / --sort name: %r" % rows)
         t = jtest.joulectl("top", "--once", "--by", "unit", db=db).stdout
         check("UNIT" in t and "sshd.service" in t, "top --by unit:\n" + t)
+        # WAKE/S: wakeups over the window's length (10 s): make 5, sshd 3, cc1 (200) 2, cc1' 0.
+        t = jtest.joulectl("top", "--once", "--sort", "wakeups", "--delay", "10", db=db).stdout
+        check("sort: wakeups" in t and "WAKE/S" in t, "top --sort wakeups:\n" + t)
+        rows = [l.split() for l in t.splitlines() if l.strip() and l.split()[0].isdigit()]
+        check([(r[1], r[7]) for r in rows] == [("make", "5.0"), ("sshd", "3.0"), ("cc1", "2.0"), ("cc1", "0.0")],
+              "top WAKE/S by wakeups: %r" % rows)
+        t = jtest.joulectl("top", "--once", "--by", "unit", "--delay", "10", db=db).stdout
+        su = [l.split() for l in t.splitlines() if l.startswith("session-1.scope")]
+        check(su and su[0][-1] == "7.0", "top --by unit WAKE/S (70 wakeups over 10 s):\n" + t)
         for l in jtest.joulectl("top", "--once", db=db).stdout.splitlines():
             check(len(l) <= 80, "top --once line wider than 80: %r" % l)
         with jtest.TempDir() as e:
@@ -463,6 +612,11 @@ if __name__ == "__main__":
         test_bad_input,
         test_db_from_environment,
         test_status,
+        test_status_attribution_and_self,
+        test_report_slice_and_container,
+        test_report_kernel_group,
+        test_report_irq,
+        test_report_wakeups_and_idle_power,
         test_version_and_help,
         test_report_sort_limit_and_carbon,
         test_export,
