@@ -2,6 +2,7 @@
 #include "cli-util.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pwd.h>
@@ -261,4 +262,38 @@ int cli_usage_time(const char *opt, const char *arg) {
 uint64_t cli_boot_realtime(void) {
         uint64_t rt = now_ns(CLOCK_REALTIME), bt = now_ns(CLOCK_BOOTTIME);
         return rt > bt ? rt - bt : 0;
+}
+
+int cli_option_error(int c, char **argv, const char *verb, const char *accepted) {
+        const char *opt = argv[optind - 1];
+
+        if (!verb) {
+                if (c == ':')
+                        fprintf(stderr, "joulectl: option '%s' needs an argument\n", opt);
+                else
+                        fprintf(stderr, "joulectl: unknown option '%s' (global options: %s)\n", opt, accepted);
+        } else if (c == ':')
+                fprintf(stderr, "joulectl: option '%s' of %s needs an argument\n", opt, verb);
+        else
+                fprintf(stderr, "joulectl: unknown option '%s' for %s (accepted: %s)\n", opt, verb, accepted);
+        return EXIT_USAGE;
+}
+
+int cli_carbon_option(CliGlobals *g, const char *arg) {
+        if (cli_carbon_parse(arg, NULL) < 0)
+                return cli_carbon_usage(arg);
+        g->carbon_arg = arg;
+        return 0;
+}
+
+int cli_no_arguments(int argc, char **argv, const char *verb, const char *accepted) {
+        if (optind >= argc)
+                return 0;
+        if (accepted)
+                fprintf(stderr, "joulectl: unexpected argument '%s' for %s (accepted: %s)\n", argv[optind], verb,
+                        accepted);
+        else
+                fprintf(stderr, "joulectl: unexpected argument '%s' for %s (it takes options only)\n", argv[optind],
+                        verb);
+        return EXIT_USAGE;
 }

@@ -81,5 +81,22 @@ int cli_usage_time(const char *opt, const char *arg);
 /* CLOCK_REALTIME of boot. */
 uint64_t cli_boot_realtime(void);
 
+/* ---- Option handling shared by joulectl and its verbs ------------------ */
+
+/* The end of a getopt_long() switch (opterr = 0, optstring starting with
+ * ':'): c ':' prints "joulectl: option 'OPT' of VERB needs an argument",
+ * anything else "joulectl: unknown option 'OPT' for VERB (accepted:
+ * ACCEPTED)", OPT being argv[optind - 1]. verb NULL: joulectl's own
+ * options ("option 'OPT' needs an argument", "unknown option 'OPT' (global
+ * options: ACCEPTED)"). Returns EXIT_USAGE. */
+int cli_option_error(int c, char **argv, const char *verb, const char *accepted);
+/* --carbon-intensity G: sets g->carbon_arg, or prints the one-line usage
+ * error. Returns 0 or EXIT_USAGE. */
+int cli_carbon_option(CliGlobals *g, const char *arg);
+/* After the options: 0 when none are left, else prints "joulectl:
+ * unexpected argument 'ARG' for VERB (accepted: ACCEPTED)" (accepted NULL:
+ * "(it takes options only)") and returns EXIT_USAGE. */
+int cli_no_arguments(int argc, char **argv, const char *verb, const char *accepted);
+
 /* A daemon_state value (allocated), or NULL. */
 char *cli_state_get(Store *store, const char *key);

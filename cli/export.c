@@ -184,21 +184,12 @@ int verb_export(int argc, char **argv, const CliGlobals *g) {
                         printf("Usage: joulectl export [--since T] [--until T] [--format csv|json]\n"
                                "One record per interval, process and domain; without --since, all data.\n");
                         return 0;
-                case ':':
-                        fprintf(stderr, "joulectl: option '%s' of export needs an argument\n", argv[optind - 1]);
-                        return EXIT_USAGE;
                 default:
-                        fprintf(stderr,
-                                "joulectl: unknown option '%s' for export (accepted: --since, --until, --format)\n",
-                                argv[optind - 1]);
-                        return EXIT_USAGE;
+                        return cli_option_error(c, argv, "export", "--since, --until, --format");
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "joulectl: unexpected argument '%s' for export (it takes options only)\n",
-                        argv[optind]);
+        if (cli_no_arguments(argc, argv, "export", NULL) != 0)
                 return EXIT_USAGE;
-        }
         if (until_arg && since >= until) {
                 fprintf(stderr, "joulectl: invalid --until '%s': must be later than --since\n", until_arg);
                 return EXIT_USAGE;

@@ -22,9 +22,10 @@ typedef struct Verb {
 static const Verb verbs[] = {
         { "status", verb_status, "status [--json]                 sources, tracker, database" },
         { "report", verb_report,
-          "report [--since T] [--until T] [--by process|comm|unit|user] [--sort energy|cpu|power]\n"
-          "         [--limit N] [--json|--csv|--html FILE]" },
-        { "top", verb_top, "top [--by process|comm|unit|user] [--sort power|energy|cpu|name] [--delay S] [--once]" },
+          "report [--since T] [--until T] [--by process|comm|unit|user|slice|container]\n"
+          "         [--sort energy|cpu|power] [--limit N] [--json|--csv|--html FILE]" },
+        { "top", verb_top,
+          "top [--by process|comm|unit|user] [--sort power|energy|cpu|name|wakeups] [--delay S] [--once]" },
         { "run", verb_run, "run [--repeat N] [--budget JOULES] [--json] -- CMD [ARGS...]" },
         { "export", verb_export, "export --since T [--until T] --format csv|json" },
 };
@@ -94,9 +95,8 @@ int joulectl_main(int argc, char **argv, bool parse_only) {
                         g.db_path = optarg;
                         break;
                 case ARG_CARBON:
-                        if (cli_carbon_parse(optarg, NULL) < 0)
-                                return cli_carbon_usage(optarg);
-                        g.carbon_arg = optarg;
+                        if (cli_carbon_option(&g, optarg) != 0)
+                                return EXIT_USAGE;
                         break;
                 case 'h':
                         help();
@@ -104,15 +104,8 @@ int joulectl_main(int argc, char **argv, bool parse_only) {
                 case ARG_VERSION:
                         printf("joulectl %s\n", PACKAGE_VERSION);
                         return 0;
-                case ':':
-                        fprintf(stderr, "joulectl: option '%s' needs an argument\n", argv[optind - 1]);
-                        return EXIT_USAGE;
                 default:
-                        fprintf(stderr,
-                                "joulectl: unknown option '%s' (global options: --db PATH, --carbon-intensity G, "
-                                "--help, --version)\n",
-                                argv[optind - 1]);
-                        return EXIT_USAGE;
+                        return cli_option_error(c, argv, NULL, "--db PATH, --carbon-intensity G, --help, --version");
                 }
         }
 

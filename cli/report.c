@@ -642,31 +642,22 @@ int verb_report(int argc, char **argv, const CliGlobals *g_in) {
                         break;
                 }
                 case ARG_CARBON:
-                        if (cli_carbon_parse(optarg, NULL) < 0)
-                                return cli_carbon_usage(optarg);
-                        g.carbon_arg = optarg;
+                        if (cli_carbon_option(&g, optarg) != 0)
+                                return EXIT_USAGE;
                         break;
                 case 'h':
                         printf("Usage: joulectl report [--since T] [--until T] [--by process|comm|unit|user|slice|container]\n"
                                "                       [--sort energy|cpu|power] [--limit N]\n"
                                "                       [--json|--csv|--html FILE] [--carbon-intensity G]\n");
                         return 0;
-                case ':':
-                        fprintf(stderr, "joulectl: option '%s' of report needs an argument\n", argv[optind - 1]);
-                        return EXIT_USAGE;
                 default:
-                        fprintf(stderr,
-                                "joulectl: unknown option '%s' for report (accepted: --since, --until, --by, --sort, "
-                                "--limit, --json, --csv, --html, --carbon-intensity)\n",
-                                argv[optind - 1]);
-                        return EXIT_USAGE;
+                        return cli_option_error(c, argv, "report",
+                                                "--since, --until, --by, --sort, --limit, --json, --csv, --html, "
+                                                "--carbon-intensity");
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "joulectl: unexpected argument '%s' for report (it takes options only)\n",
-                        argv[optind]);
+        if (cli_no_arguments(argc, argv, "report", NULL) != 0)
                 return EXIT_USAGE;
-        }
         if (have_since && have_until && r.since >= r.until) {
                 fprintf(stderr, "joulectl: invalid --until '%s': must be later than --since\n", until_arg);
                 return EXIT_USAGE;

@@ -662,24 +662,17 @@ int verb_run(int argc, char **argv, const CliGlobals *g_in) {
                         c.json = true;
                         break;
                 case ARG_CARBON:
-                        if (cli_carbon_parse(optarg, NULL) < 0)
-                                return cli_carbon_usage(optarg);
-                        g.carbon_arg = optarg;
+                        if (cli_carbon_option(&g, optarg) != 0)
+                                return EXIT_USAGE;
                         break;
                 case 'h':
                         printf("Usage: joulectl run [--repeat N] [--budget JOULES] [--json] [--carbon-intensity G] "
                                "-- CMD [ARGS...]\n"
                                "Exit status: 0 ok, 1 the command failed, 2 bad usage, 3 mean energy over budget.\n");
                         return 0;
-                case ':':
-                        fprintf(stderr, "joulectl: option '%s' of run needs an argument\n", argv[optind - 1]);
-                        return EXIT_USAGE;
                 default:
-                        fprintf(stderr,
-                                "joulectl: unknown option '%s' for run (accepted: --repeat, --budget, --json, "
-                                "--carbon-intensity, then -- CMD)\n",
-                                argv[optind - 1]);
-                        return EXIT_USAGE;
+                        return cli_option_error(ch, argv, "run",
+                                                "--repeat, --budget, --json, --carbon-intensity, then -- CMD");
                 }
         }
         if (optind >= argc || !argv[optind][0]) {

@@ -499,15 +499,11 @@ int verb_status(int argc, char **argv, const CliGlobals *g) {
                         printf("Usage: joulectl status [--json]\n");
                         return 0;
                 default:
-                        fprintf(stderr, "joulectl: unknown option '%s' for status (accepted: --json)\n",
-                                argv[optind - 1]);
-                        return EXIT_USAGE;
+                        return cli_option_error(c, argv, "status", "--json");
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "joulectl: unexpected argument '%s' for status (accepted: --json)\n", argv[optind]);
+        if (cli_no_arguments(argc, argv, "status", "--json") != 0)
                 return EXIT_USAGE;
-        }
         if (g->parse_only)
                 return 0;
 

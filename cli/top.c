@@ -521,30 +521,21 @@ int verb_top(int argc, char **argv, const CliGlobals *g_in) {
                         }
                         break;
                 case ARG_CARBON:
-                        if (cli_carbon_parse(optarg, NULL) < 0)
-                                return cli_carbon_usage(optarg);
-                        g.carbon_arg = optarg;
+                        if (cli_carbon_option(&g, optarg) != 0)
+                                return EXIT_USAGE;
                         break;
                 case 'h':
                         printf("Usage: joulectl top [--by process|comm|unit|user] [--sort power|energy|cpu|name|wakeups]\n"
                                "                    [--delay S] [--once [--limit N]]\n"
                                "Keys: p power, e energy, c cpu, w wakeups, n name, Tab next sort, b next grouping, q quit.\n");
                         return 0;
-                case ':':
-                        fprintf(stderr, "joulectl: option '%s' of top needs an argument\n", argv[optind - 1]);
-                        return EXIT_USAGE;
                 default:
-                        fprintf(stderr,
-                                "joulectl: unknown option '%s' for top (accepted: --by, --sort, --delay, --once, "
-                                "--limit, --carbon-intensity)\n",
-                                argv[optind - 1]);
-                        return EXIT_USAGE;
+                        return cli_option_error(c, argv, "top",
+                                                "--by, --sort, --delay, --once, --limit, --carbon-intensity");
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "joulectl: unexpected argument '%s' for top (it takes options only)\n", argv[optind]);
+        if (cli_no_arguments(argc, argv, "top", NULL) != 0)
                 return EXIT_USAGE;
-        }
         if (g.parse_only)
                 return 0;
 
