@@ -372,6 +372,13 @@ Store *store_free(Store *s) {
         store_stop_checkpointer(s);
         for (size_t i = 0; i < _STMT_MAX; i++)
                 sqlite3_finalize(s->stmt[i]);
+        if (s->db && !(s->flags & STORE_READ_ONLY)) {
+                /* The -wal stays (PERSIST_WAL) but empty: everything is in the
+                 * database file itself, so that a later open judges that file
+                 * alone (a damaged file is refused, not masked by the WAL). */
+                sqlite3_busy_timeout(s->db, 200);
+                (void) sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        }
         if (s->db)
                 sqlite3_close(s->db);
         free(s->domains);

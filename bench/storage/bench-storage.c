@@ -58,6 +58,7 @@ int main(int argc, char **argv) {
                                 { .name = "dram-0", .kind = DOMAIN_DRAM, .max_power_w = 50 } };
         uint64_t history_days, full_hours, raw_hours, nprocs, pool;
         uint64_t *lat = NULL, n_lat = 0, maint_ns = 0, maint_max = 0, n_maint = 0;
+        uint64_t *mlat = NULL, n_mlat = 0, mlat_alloc = 0; /* maintenance calls of the full-rate part */
         uint64_t now_real, t, t_full, t_end, size_mid = 0, t_mid = 0;
         ProcessInfo *infos;
         ProcessDelta *deltas;
@@ -135,6 +136,16 @@ int main(int argc, char **argv) {
                                 maint_ns += b - a;
                                 maint_max = MAX(maint_max, b - a);
                                 n_maint++;
+                                if (full) {
+                                        if (n_mlat == mlat_alloc) {
+                                                mlat_alloc = MAX(mlat_alloc * 2, (uint64_t) 4096);
+                                                uint64_t *p = realloc(mlat, mlat_alloc * sizeof(uint64_t));
+                                                if (!p)
+                                                        return 1;
+                                                mlat = p;
+                                        }
+                                        mlat[n_mlat++] = b - a;
+                                }
                         } while (r > 0);
                         if (r < 0) {
                                 fprintf(stderr, "maintenance failed: %s\n", strerror(-r));
@@ -157,6 +168,12 @@ int main(int argc, char **argv) {
                lat[n_lat / 2] / 1e6, lat[n_lat * 99 / 100] / 1e6, lat[n_lat * 999 / 1000] / 1e6, lat[n_lat - 1] / 1e6);
         printf("maintain_calls=%" PRIu64 "\nmaintain_mean_ms=%.3f\nmaintain_max_ms=%.3f\n", n_maint,
                n_maint ? maint_ns / 1e6 / (double) n_maint : 0, maint_max / 1e6);
+        if (n_mlat > 0) {
+                qsort(mlat, n_mlat, sizeof(uint64_t), cmp_u64);
+                printf("maintain_full_p50_ms=%.3f\nmaintain_full_p99_ms=%.3f\n", mlat[n_mlat / 2] / 1e6,
+                       mlat[n_mlat * 99 / 100] / 1e6);
+        }
+        free(mlat);
         uint64_t size_end = used_bytes(s);
         printf("db_bytes=%" PRIu64 "\n", file_size(argv[1]));
         printf("used_bytes=%" PRIu64 "\n", size_end);

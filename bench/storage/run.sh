@@ -43,6 +43,7 @@ cat <<MD
 | Growth per day, steady state (pages in use) | $(get growth_mb_per_day) MB | <= 50 MB | $(ok "$(get growth_mb_per_day)" 50) |
 | \`joulectl report --since ${days}d\` (median / best of 5) | ${sorted[2]} / ${sorted[0]} ms | < 200 ms | $(ok "${sorted[2]}" 200) |
 | Maintenance per call (mean / max, budget 20 ms) | $(get maintain_mean_ms) / $(get maintain_max_ms) ms | | |
+| Maintenance per call at full rate (p50 / p99) | $(get maintain_full_p50_ms) / $(get maintain_full_p99_ms) ms | <= 20 ms + one step | $(ok "$(get maintain_full_p99_ms)" 30) (p99) |
 | Database file / in use at the end | $(awk -v b="$(get db_bytes)" 'BEGIN { printf "%.1f", b / 1e6 }') / $(awk -v b="$(get used_bytes)" 'BEGIN { printf "%.1f", b / 1e6 }') MB | | |
 
 Writes measured: $(get writes_measured) (full-rate part). Host: $(nproc) CPUs, $(uname -r), load average $load at the end.

@@ -24,23 +24,17 @@ def raw_intervals(db):
 
 
 def fill(path):
-    """Write until the filesystem is full."""
-    with open(path, "wb") as f:
-        chunk = b"\0" * 65536
+    """Write until the filesystem is full (unbuffered: no data left to flush at
+    close, which would raise ENOSPC again)."""
+    for name, chunk in ((path, b"\0" * 65536), (path + ".2", b"\0" * 512)):  # then the last partial blocks
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             while True:
-                f.write(chunk)
-                f.flush()
+                os.write(fd, chunk)
         except OSError:
             pass
-    # The last partial blocks too.
-    try:
-        with open(path + ".2", "wb") as f:
-            while True:
-                f.write(b"\0" * 512)
-                f.flush()
-    except OSError:
-        pass
+        finally:
+            os.close(fd)
 
 
 def test_disk_full_buffered_and_written_later():
