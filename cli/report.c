@@ -682,7 +682,8 @@ int verb_report(int argc, char **argv, const CliGlobals *g_in) {
                 return 1;
         }
         sort_key = r.sort;
-        qsort(r.rows, r.n_rows, sizeof(r.rows[0]), row_compare);
+        if (r.n_rows > 0) /* storage: UBSan, qsort(NULL, 0) */
+                qsort(r.rows, r.n_rows, sizeof(r.rows[0]), row_compare);
 
         format_iso8601(have_since ? r.since : r.n_intervals > 0 ? r.first_start : (have_until ? r.until : now),
                        false, since_s, sizeof(since_s));
