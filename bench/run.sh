@@ -65,7 +65,7 @@ for b in "$JOULED" "$JOULECTL"; do
     [ -x "$b" ] || { echo "bench: $b is not an executable" >&2; exit 1; }
 done
 
-HELPERS=$(mktemp -d /tmp/jouled-bench-helpers-XXXXXX)
+HELPERS=$(mktemp -d -t jouled-bench-helpers-XXXXXX)   # in $TMPDIR, like the run's own temporary directory
 trap 'rm -rf "$HELPERS"' EXIT
 cc -O2 -Wall -o "$HELPERS/spawn-idle" "$BENCH/spawn-idle.c"
 cc -O2 -Wall -o "$HELPERS/shortlived" "$BENCH/shortlived.c"

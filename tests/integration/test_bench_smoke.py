@@ -25,22 +25,23 @@ PEERS = ["pidstat", "atop", "powertop", "bpftrace", "stress-ng", "cc", "bpftool"
 STATS = "/proc/sys/kernel/bpf_stats_enabled"
 
 
-def env():
+def env(tmpdir=None):
     e = dict(os.environ)
+    if tmpdir:
+        e["TMPDIR"] = tmpdir   # the suite's temporary files and helpers go there
     e["JOULED"] = os.path.abspath(jtest.JOULED)
     e["JOULECTL"] = os.path.abspath(jtest.JOULECTL)
     return e
 
 
-def helper_procs():
-    """PIDs of processes running the suite's helpers (by comm, only to look; nothing is killed here)."""
+def procs_under(prefix):
+    """PIDs of processes whose executable lies under prefix (only to look; nothing is killed here)."""
     out = []
     for d in os.listdir("/proc"):
         if d.isdigit():
             try:
-                with open("/proc/%s/comm" % d) as f:
-                    if f.read().strip() in ("spawn-idle", "shortlived", "jb-short"):
-                        out.append(int(d))
+                if os.readlink("/proc/%s/exe" % d).startswith(prefix + "/"):
+                    out.append(int(d))
             except OSError:
                 pass
     return out
@@ -49,12 +50,12 @@ def helper_procs():
 def test_quick_run_writes_every_table():
     with jtest.TempDir() as tmp:
         out = os.path.join(tmp, "RESULTS.md")
+        runtmp = os.path.join(tmp, "run")
+        os.mkdir(runtmp)
         before = os.stat(RESULTS).st_mtime_ns if os.path.exists(RESULTS) else None
         stats_before = open(STATS).read().strip()
-        tmp_before = set(d for d in os.listdir("/tmp") if d.startswith("jouled-bench-"))
-        procs_before = set(helper_procs())
         r = subprocess.run([RUN, "--quick", "--output", out], capture_output=True, text=True,
-                           timeout=560, env=env())
+                           timeout=560, env=env(runtmp))
         check(r.returncode == 0, "bench/run.sh --quick exited %d: %s" % (r.returncode, r.stderr[-2000:]))
         text = open(out).read()
         for heading in ("## Machine", "## 1. Context-switch cost", "### BPF programs' own cost per event",
@@ -80,9 +81,8 @@ def test_quick_run_writes_every_table():
         check(open(STATS).read().strip() == stats_before, "kernel.bpf_stats_enabled was not restored")
         after = os.stat(RESULTS).st_mtime_ns if os.path.exists(RESULTS) else None
         check(before == after, "the smoke run touched bench/RESULTS.md")
-        check(not set(d for d in os.listdir("/tmp") if d.startswith("jouled-bench-")) - tmp_before,
-              "the suite left temporary directories in /tmp")
-        left = set(helper_procs()) - procs_before
+        check(not os.listdir(runtmp), "the suite left temporary files: %s" % os.listdir(runtmp))
+        left = procs_under(runtmp)
         check(not left, "the suite left helper processes running: %s" % left)
 
 
