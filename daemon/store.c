@@ -193,6 +193,8 @@ struct Store {
         StoreQueueStats qstats;
         int64_t proc_prune_cursor;    /* process ids below it were examined in this pass */
         int64_t proc_pruned_upto;     /* the last full pass pruned up to this cutoff */
+        uint64_t step_t0, step_est_ns; /* store_maintain(): start of the step, longest recent one */
+        unsigned steps_in_call;
 
         /* WAL checkpoints run in a thread of their own, on a connection of
          * their own: copying a minute of WAL into the database (and syncing
@@ -1379,9 +1381,23 @@ static int64_t floor_to(int64_t v, int64_t unit) {
         return v <= 0 ? 0 : v / unit * unit;
 }
 
-static bool over_budget(uint64_t deadline) {
-        return now_ns(CLOCK_MONOTONIC) >= deadline;
+/* Called before each step of store_maintain(): is there time left for one
+ * more? The first step of a call always runs (progress); later ones only when
+ * the longest recent step (a decaying maximum) still fits before the deadline,
+ * so that a call ends near its budget, not one long step past it. */
+static bool over_budget_step(Store *s, uint64_t deadline) {
+        uint64_t now = now_ns(CLOCK_MONOTONIC);
+
+        if (s->step_t0 > 0) {
+                uint64_t d = now - s->step_t0;
+                s->step_est_ns = MAX(d, s->step_est_ns - s->step_est_ns / 8);
+        }
+        s->step_t0 = now;
+        if (s->steps_in_call++ == 0)
+                return false;
+        return now + s->step_est_ns >= deadline;
 }
+#define over_budget(deadline) over_budget_step(s, deadline)
 
 /* Rows per prune transaction: a raw interval of 200 processes is ~600 rows. */
 #define PRUNE_BATCH 8
@@ -1455,6 +1471,8 @@ int store_maintain(Store *s, uint64_t now_realtime_ns, unsigned budget_ms) {
                 return -ERANGE;
         deadline = now_ns(CLOCK_MONOTONIC) + (budget_ms > 0 ? budget_ms : 50) * NSEC_PER_MSEC;
         now = (int64_t) now_realtime_ns;
+        s->step_t0 = 0;
+        s->steps_in_call = 0;
 
         r = store_rollup_state(s, &rs);
         if (r >= 0)
