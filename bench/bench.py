@@ -453,6 +453,9 @@ def scenario_switch(ctx):
     noise = (max(ops["none"]) - min(ops["none"])) / base * 100
     if reps < 2:
         s1_verdict = "not judged (one run each: no measure of the noise)"
+    elif noise >= 1.0:
+        s1_verdict = ("not judged: the run-to-run spread of `none` alone (%.2f%%) is larger than the "
+                      "1%% to resolve; run on a quiet machine" % noise)
     else:
         s1_verdict = "%s (run-to-run spread of `none` alone: %.2f%%)" % (verdict(jouled_cost <= 1.0), noise)
     out = ["## 1. Context-switch cost",
@@ -652,8 +655,15 @@ def other_suite(ctx, rel, title, what):
     if not os.access(path, os.X_OK):
         return "\n".join(head + ["not available (`bench/%s` does not exist yet): %s" % (rel, what), ""])
     args = [path] + (["--quick"] if ctx.quick else [])
-    log("%s: %s" % (title, " ".join(args)))
+    # The same jouled as ours: its build directory goes to the other suites as
+    # BUILD (bench/storage) and as the positional BUILD_DIR (bench/switch).
     env = dict(os.environ, JOULED=ctx.jouled, JOULECTL=ctx.joulectl)
+    build = os.path.dirname(os.path.dirname(os.path.abspath(ctx.jouled)))
+    if os.path.exists(os.path.join(build, "build.ninja")):
+        env["BUILD"] = build
+        if rel.startswith("switch/"):
+            args.append(build)
+    log("%s: %s" % (title, " ".join(args)))
     try:
         r = subprocess.run(args, capture_output=True, text=True, timeout=1800, env=env, start_new_session=True)
     except subprocess.TimeoutExpired:
@@ -750,6 +760,7 @@ def main():
     old_stats = open(stats_path).read().strip()
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     load_start = loadavg()
+    machine_table = machine(ctx)   # what was measured: jouled's commit at the start
     t0 = time.monotonic()
     parts = []
     try:
@@ -792,7 +803,7 @@ def main():
            "",
            "## Machine",
            "",
-           machine(ctx),
+           machine_table,
            ""] + parts
     tmp = a.output + ".tmp"
     with open(tmp, "w") as f:
