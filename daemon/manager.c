@@ -559,7 +559,11 @@ static int manager_sample(Manager *m, bool final) {
         for (size_t i = 0; i < n; i++)
                 total_cpu += procs[i].cpu_ns;
         size_t n_cpus = have_stat && stat.n_cpus > 0 ? stat.n_cpus : (size_t) sysconf(_SC_NPROCESSORS_ONLN);
-        double util = (double) MAX(busy_ns, total_cpu) / (dt * 1e9 * n_cpus);
+        /* Utilisation for the idle-power regression: the kernel's busy time of
+         * this very interval. The processes' total is only a fallback: exit
+         * events can carry CPU time of earlier intervals, which would put
+         * points at the wrong utilisation and pull the intercept down. */
+        double util = (double) (have_stat && m->have_stat ? busy_ns : total_cpu) / (dt * 1e9 * n_cpus);
 
         for (size_t d = 0; d < m->n_domains; d++) {
                 ManagerDomain *md = &m->domains[d];
