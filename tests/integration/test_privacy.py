@@ -85,9 +85,18 @@ def test_mode_group_and_unprivileged_reader():
 
 def test_command_lines_only_when_asked():
     with jtest.TempDir() as d:
-        with jtest.Daemon(d, ARGS) as dm:
-            dm.wait_intervals(5)
-            dm.stop()
+        marker = "privacy-marker-%d" % os.getpid()
+        # A busy process with a recognisable command line: on a quiet machine
+        # nothing else may use CPU in the first intervals (no CPU, no row).
+        busy = subprocess.Popen([sys.executable, "-c", "import sys\nwhile True: pass", marker])
+        try:
+            with jtest.Daemon(d, ARGS) as dm:
+                dm.wait_intervals(5)
+                jtest.wait_until(lambda: len(cmdlines(dm.db)) > 0, 10)
+                dm.stop()
+        finally:
+            busy.kill()
+            busy.wait()
         rows = cmdlines(dm.db)
         check(rows, "no processes stored")
         check(all(c is None for c in rows), "command lines stored by default: %r" % [c for c in rows if c][:3])
@@ -96,7 +105,6 @@ def test_command_lines_only_when_asked():
         with open(conf, "w") as f:
             f.write("[Daemon]\nStoreCommandLine=yes\n")
         db2 = os.path.join(d, "with-cmdline.db")
-        marker = "privacy-marker-%d" % os.getpid()
         # A process with a recognisable command line, busy enough to get a row.
         busy = subprocess.Popen([sys.executable, "-c", "import sys\nwhile True: pass", marker])
         try:
