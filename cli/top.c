@@ -31,6 +31,7 @@
 
 #include "cleanup.h"
 #include "cli-util.h"
+#include "report.h"
 #include "timeparse.h"
 #include "util.h"
 #include "verbs.h"
@@ -53,12 +54,16 @@ static const char *const top_sort_names[_TOP_SORT_MAX] = {
         [TOP_SORT_WAKEUPS] = "wakeups",
 };
 
-static const char *const top_by_sql[_CLI_BY_MAX] = {
-        [CLI_BY_PROCESS] = "p.id",
-        [CLI_BY_COMM] = "p.comm",
-        [CLI_BY_UNIT] = "coalesce(p.unit, '-')",
-        [CLI_BY_USER] = "p.uid",
-};
+/* top groups as report does (kernel threads as "[kernel]", and so on). */
+static const char *top_by_sql(CliGroupBy by) {
+        static const ReportBy map[_CLI_BY_MAX] = {
+                [CLI_BY_PROCESS] = REPORT_BY_PROCESS,
+                [CLI_BY_COMM] = REPORT_BY_COMM,
+                [CLI_BY_UNIT] = REPORT_BY_UNIT,
+                [CLI_BY_USER] = REPORT_BY_USER,
+        };
+        return report_by_sql_expr(map[by]);
+}
 
 typedef struct TopRow {
         char key[96];            /* pid, comm, unit or user name */
@@ -207,7 +212,7 @@ static int top_refresh(Top *t) {
                  "FROM intervals i JOIN samples s ON s.interval_id = i.id "
                  "JOIN processes p ON p.id = s.process_id "
                  "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 AND i.level = 0 GROUP BY 1",
-                 top_by_sql[t->by]);
+                 top_by_sql(t->by));
         rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
         if (rc != SQLITE_OK)
                 return top_db_error(t, rc);
@@ -232,7 +237,9 @@ static int top_refresh(Top *t) {
                         snprintf(key, sizeof(key), "%" PRIi64, (int64_t) sqlite3_column_int64(st, 0));
                         break;
                 case CLI_BY_USER:
-                        strscpy(key, sizeof(key), cli_user_name(uid));
+                        /* The group is a uid, or the text "[kernel]" for kernel threads. */
+                        strscpy(key, sizeof(key), sqlite3_column_type(st, 0) == SQLITE_TEXT ?
+                                (const char *) sqlite3_column_text(st, 0) : cli_user_name(uid));
                         break;
                 default:
                         strscpy(key, sizeof(key),

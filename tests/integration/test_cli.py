@@ -380,6 +380,10 @@ def test_report_kernel_group():
               "--by user: %r" % users)
         t = jtest.joulectl("report", "--by", "comm", db=db).stdout
         check("[kernel]" in t, "table lacks [kernel]:\n" + t)
+        # top groups the same way.
+        for by in ("comm", "unit", "user"):
+            t = jtest.joulectl("top", "--once", "--by", by, "--delay", "3600", db=db).stdout
+            check("[kernel]" in t and "kworker/0:1" not in t, "top --by %s: kernel thread not in [kernel]:\n%s" % (by, t))
 
 
 def irq_db_sum(db):
