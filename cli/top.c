@@ -108,6 +108,16 @@ static void stmt_finalizep(sqlite3_stmt **st) {
         sqlite3_finalize(*st);
 }
 
+/* Prepare a query over the window (?1, ?2] of interval end times. */
+static int top_prepare_window(sqlite3 *db, const char *sql, uint64_t after, uint64_t until, sqlite3_stmt **ret) {
+        int rc = sqlite3_prepare_v2(db, sql, -1, ret, NULL);
+        if (rc != SQLITE_OK)
+                return rc;
+        sqlite3_bind_int64(*ret, 1, (int64_t) after);
+        sqlite3_bind_int64(*ret, 2, (int64_t) until);
+        return SQLITE_OK;
+}
+
 static int top_db_error(Top *t, int rc) {
         fprintf(stderr, "joulectl: cannot read database: %s\n", sqlite3_errmsg(store_db(t->store)));
         return store_errno(rc == SQLITE_OK || rc == SQLITE_ROW ? SQLITE_ERROR : rc);
@@ -154,45 +164,39 @@ static int top_refresh(Top *t) {
         else
                 after = max_end > t->delay_ns ? MIN(max_end - t->delay_ns, max_end - 1) : 0;
 
-        rc = sqlite3_prepare_v2(db,
+        rc = top_prepare_window(db,
                                 "SELECT count(*), coalesce(sum(end_ns - start_ns), 0) FROM intervals "
                                 "WHERE end_ns > ?1 AND end_ns <= ?2 AND level = 0",
-                                -1, &st, NULL);
+                                after, max_end, &st);
         if (rc != SQLITE_OK)
                 return top_db_error(t, rc);
-        sqlite3_bind_int64(st, 1, (int64_t) after);
-        sqlite3_bind_int64(st, 2, (int64_t) max_end);
         if ((rc = sqlite3_step(st)) != SQLITE_ROW)
                 return top_db_error(t, rc);
         t->window_intervals = (size_t) sqlite3_column_int64(st, 0);
         t->window_ns = (uint64_t) sqlite3_column_int64(st, 1);
         sqlite3_finalize(TAKE_PTR(st));
 
-        rc = sqlite3_prepare_v2(db,
+        rc = top_prepare_window(db,
                                 "SELECT total(idm.measured_j), total(idm.idle_j) FROM intervals i "
                                 "JOIN interval_domains idm ON idm.interval_id = i.id "
                                 "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 AND i.level = 0 AND idm.host_total = 1",
-                                -1, &st, NULL);
+                                after, max_end, &st);
         if (rc != SQLITE_OK)
                 return top_db_error(t, rc);
-        sqlite3_bind_int64(st, 1, (int64_t) after);
-        sqlite3_bind_int64(st, 2, (int64_t) max_end);
         if ((rc = sqlite3_step(st)) != SQLITE_ROW)
                 return top_db_error(t, rc);
         t->host_j = sqlite3_column_double(st, 0);
         t->idle_j = sqlite3_column_double(st, 1);
         sqlite3_finalize(TAKE_PTR(st));
 
-        rc = sqlite3_prepare_v2(db,
+        rc = top_prepare_window(db,
                                 "SELECT d.name, d.source, max(d.estimated) FROM domains d WHERE d.id IN "
                                 "(SELECT idm.domain_id FROM intervals i JOIN interval_domains idm "
                                 "ON idm.interval_id = i.id WHERE i.end_ns > ?1 AND i.end_ns <= ?2 "
                                 "AND i.level = 0 AND idm.host_total = 1) GROUP BY 1, 2 ORDER BY 1, 2",
-                                -1, &st, NULL);
+                                after, max_end, &st);
         if (rc != SQLITE_OK)
                 return top_db_error(t, rc);
-        sqlite3_bind_int64(st, 1, (int64_t) after);
-        sqlite3_bind_int64(st, 2, (int64_t) max_end);
         t->sources[0] = 0;
         t->estimated = false;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
