@@ -29,6 +29,23 @@ int cli_open_store(const CliGlobals *g, Store **ret) {
         return r < 0 ? 1 : 0;
 }
 
+int cli_require_schema(Store *store, int needed, const char *what) {
+        int v = store_schema_version(store);
+
+        if (v >= needed)
+                return 0;
+        if (v < 0) {
+                fprintf(stderr, "joulectl: cannot read the schema version of %s: %s\n", store_path(store),
+                        strerror(-v));
+                return 1;
+        }
+        fprintf(stderr,
+                "joulectl: %s needs database schema %d: database schema %d is older than this joulectl (%d): "
+                "restart jouled to upgrade it\n",
+                what, needed, v, store_latest_schema_version());
+        return EXIT_OLD_SCHEMA;
+}
+
 char *format_double(double v, char *buf, size_t size) {
         if (!isfinite(v)) {
                 snprintf(buf, size, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");

@@ -12,6 +12,12 @@
 /* Open the database read-only for a verb. Prints the one-line error itself
  * (store_open() logs its own refusals) and returns 0 or the exit status 1. */
 int cli_open_store(const CliGlobals *g, Store **ret);
+/* What needs schema `needed` (e.g. "report --by slice"): 0 when the
+ * database has it, else prints "joulectl: WHAT needs database schema NEEDED:
+ * database schema N is older than this joulectl (M): restart jouled to
+ * upgrade it" and returns EXIT_OLD_SCHEMA. Older schemas are otherwise read
+ * as the newest (store_compat_views()). */
+int cli_require_schema(Store *store, int needed, const char *what);
 
 /* Shortest text that reads back as exactly v ("0.1", "3.0", "1e+300"). */
 char *format_double(double v, char *buf, size_t size);

@@ -51,7 +51,8 @@ static void help(void) {
         printf("\n"
                "T: 30s, 15m, 1h, 2d, 1w (ago), now, today, yesterday, boot,\n"
                "   ISO 8601 (2026-11-22, 2026-11-22T10:00[:00][Z|+HH:MM]) or @EPOCH.\n"
-               "Exit status: 0 ok, 1 failure, 2 bad usage, 3 energy budget exceeded (run --budget).\n");
+               "Exit status: 0 ok, 1 failure, 2 bad usage, 3 energy budget exceeded (run --budget),\n"
+               "   4 database schema too old for the query (restart jouled to upgrade it).\n");
 }
 
 int joulectl_main(int argc, char **argv, bool parse_only) {

@@ -672,6 +672,13 @@ int verb_report(int argc, char **argv, const CliGlobals *g_in) {
         ret = cli_open_store(&g, &store);
         if (ret != 0)
                 return ret;
+        /* Schema 4 brought slices and container ids: older rows have none. */
+        if (r.by == REPORT_BY_SLICE)
+                ret = cli_require_schema(store, 4, "report --by slice");
+        else if (r.by == REPORT_BY_CONTAINER)
+                ret = cli_require_schema(store, 4, "report --by container");
+        if (ret != 0)
+                return ret;
         cli_carbon_resolve(&g, store, &carbon);
 
         e = report_load(store_db(store), &r);

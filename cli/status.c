@@ -2,7 +2,8 @@
 /* joulectl status: what jouled measures, how, and the state of its database.
  *
  * JSON fields (stable):
- *   database        {path, size_bytes (main file), wal_bytes, schema_version}
+ *   database        {path, size_bytes (main file), wal_bytes, schema_version,
+ *                    schema_latest (this joulectl's; older ones are read as it)}
  *   daemon          {pid, version, started, interval_s, last_sample,
  *                    last_sample_age_seconds}: values as the daemon stored
  *                    them (strings), age computed now; null when unknown
@@ -340,6 +341,7 @@ static void status_print_json(const Status *s, const char *path) {
         json_object_object_add(x, "size_bytes", json_object_new_int64((int64_t) s->size_bytes));
         json_object_object_add(x, "wal_bytes", json_object_new_int64((int64_t) s->wal_bytes));
         json_object_object_add(x, "schema_version", json_object_new_int(s->schema_version));
+        json_object_object_add(x, "schema_latest", json_object_new_int(store_latest_schema_version()));
         json_object_object_add(o, "database", x);
 
         x = json_object_new_object();
@@ -432,6 +434,9 @@ static void status_print_text(const Status *s, const char *path) {
 
         printf("Database:    %s (%s + %s WAL, schema %d)\n", path, format_bytes(s->size_bytes, b1, sizeof(b1)),
                format_bytes(s->wal_bytes, b2, sizeof(b2)), s->schema_version);
+        if (s->schema_version < store_latest_schema_version())
+                printf("             database schema %d is older than this joulectl (%d): restart jouled to upgrade it\n",
+                       s->schema_version, store_latest_schema_version());
         printf("Daemon:      pid %s, version %s, started %s, interval %s s\n", OR_DASH(s->state[ST_PID]),
                OR_DASH(s->state[ST_VERSION]), OR_DASH(s->state[ST_STARTED]), OR_DASH(s->state[ST_INTERVAL]));
         if (age >= 0)

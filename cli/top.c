@@ -554,6 +554,14 @@ int verb_top(int argc, char **argv, const CliGlobals *g_in) {
         r = cli_open_store(&g, &t.store);
         if (r != 0)
                 return r;
+        /* Schema 4 brought wakeups: older rows read 0. */
+        if (t.sort == TOP_SORT_WAKEUPS) {
+                r = cli_require_schema(t.store, 4, "top --sort wakeups");
+                if (r != 0) {
+                        store_free(t.store);
+                        return r;
+                }
+        }
         cli_carbon_resolve(&g, t.store, &t.carbon);
 
         if (t.once) {

@@ -5,11 +5,15 @@
 
 /* joulectl verbs. Each returns the process exit status:
  * 0 success, 1 runtime failure, 2 bad usage (after printing a one-line
- * message naming the bad argument and what is accepted). */
+ * message naming the bad argument and what is accepted), 4 database schema
+ * too old for the query. */
 
 #define EXIT_USAGE 2
 /* joulectl run --budget: the mean energy exceeded the budget. */
 #define EXIT_OVER_BUDGET 3
+/* The database's schema is older than a query needs (jouled has not yet
+ * restarted and migrated it after an upgrade). */
+#define EXIT_OLD_SCHEMA 4
 
 typedef struct CliGlobals {
         const char *db_path;

@@ -474,11 +474,14 @@ static int store_check(Store *s, int *ret_version) {
         if (r < 0)
                 return log_error_errno(r, "Failed to read schema of database %s: %m", s->path);
 
-        if (version > latest)
+        if (version > latest) {
+                /* Readers are joulectl, which comes in the same package. */
+                const char *who = s->flags & STORE_READ_ONLY ? "joulectl" : "jouled";
                 return log_error_errno(-EPROTO,
                                        "database %s has schema version %" PRIi64
-                                       ", newer than this jouled understands (%d); upgrade jouled",
-                                       s->path, version, latest);
+                                       ", newer than this %s understands (%d); upgrade %s",
+                                       s->path, version, who, latest, who);
+        }
         if ((version == 0 && n_tables > 0) || (version > 0 && n_ours < 4))
                 return log_error_errno(-EBADMSG,
                                        "File %s is an SQLite database of another program "
@@ -570,6 +573,11 @@ int store_open(const char *path, StoreFlags flags, Store **ret) {
                 r = store_exec(s, "PRAGMA foreign_keys = ON");
                 if (r < 0)
                         return log_error_errno(r, "Failed to configure database %s: %m", path);
+                /* An older schema is read as the newest, never migrated. */
+                r = store_compat_views(s->db, version);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read database %s of schema version %d: %m",
+                                               path, version);
                 *ret = TAKE_PTR(s);
                 return 0;
         }

@@ -35,6 +35,12 @@ sqlite3 *store_db(Store *s);
 int store_schema_version(Store *s);       /* PRAGMA user_version */
 int store_latest_schema_version(void);    /* what this program knows */
 const char *store_path(Store *s);
+/* A reader of a database older than the newest schema (store_open() with
+ * STORE_READ_ONLY calls it): TEMP views named like the tables the newer
+ * migrations changed, with the columns and rows those migrations would add
+ * (daemon/store-compat.c), so that readers' SQL is written for the newest
+ * schema only. Writes nothing to the database file. Does not log. */
+int store_compat_views(sqlite3 *db, int version);
 /* SQLite result code → negative errno (0 for OK/ROW/DONE). */
 int store_errno(int sqlite_rc);
 /* "package", "core", ... as stored in domains.kind. */
