@@ -13,6 +13,11 @@
  * The views live in the connection's in-memory temp schema: the database
  * file is never written (it may be read-only, and it is the daemon's).
  *
+ * A reader that stays open (joulectl top) while jouled migrates the file
+ * keeps reading right: main's table now has the column too, t.* brings it
+ * first and a column name resolves to its first match. (rollup_state, a
+ * view for schema 1 only, would then still read zeros; top does not read it.)
+ *
  * A new migration that adds a column or table must add it here as well;
  * test-store-compat compares every view with the migrated table. */
 
