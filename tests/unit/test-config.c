@@ -15,31 +15,7 @@
 #include "config.h"
 #include "test-helpers.h"
 #include "util.h"
-
-static char dir[256];
-
-static int setup(void **state) {
-        strcpy(dir, "/tmp/jouled-test-config-XXXXXX");
-        assert_non_null(mkdtemp(dir));
-        return 0;
-}
-
-static int teardown(void **state) {
-        char cmd[300];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        assert_int_equal(system(cmd), 0);
-        return 0;
-}
-
-static void write_file(const char *name, const char *content) {
-        char p[512];
-        FILE *f;
-        snprintf(p, sizeof(p), "%s/%s", dir, name);
-        f = fopen(p, "w");
-        assert_non_null(f);
-        fputs(content, f);
-        fclose(f);
-}
+#include "test-fixture.h"
 
 /* Run config_load with stderr captured; returns what was logged. */
 static char *load_capturing(JouledConfig *c, const char *name, int *ret) {
@@ -47,8 +23,8 @@ static char *load_capturing(JouledConfig *c, const char *name, int *ret) {
         int saved = dup(2), fd;
         char *out = NULL;
 
-        snprintf(p, sizeof(p), "%s/%s", dir, name);
-        snprintf(logp, sizeof(logp), "%s/stderr.log", dir);
+        snprintf(p, sizeof(p), "%s/%s", fx_dir, name);
+        snprintf(logp, sizeof(logp), "%s/stderr.log", fx_dir);
         fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         assert_true(fd >= 0);
         dup2(fd, 2);
@@ -83,25 +59,25 @@ static void test_file_and_dropins(void **state) {
         int r;
         char d[300];
 
-        write_file("jouled.conf",
-                   "# comment\n"
-                   "[Daemon]\n"
-                   "Database=/srv/j.db\n"
-                   "Interval=0.5\n"
-                   "Source=rapl,model\n"
-                   "\n"
-                   "[Attribution]\n"
-                   "IdlePolicy=shared\n"
-                   "IdlePower=package-0:4.5\n"
-                   "[Model]\n"
-                   "MaxWattsPerCPU=5\n"
-                   "[Carbon]\n"
-                   "IntensityGramsPerKWh=56\n");
-        snprintf(d, sizeof(d), "%s/jouled.conf.d", dir);
+        fx_write("jouled.conf",
+                 "# comment\n"
+                 "[Daemon]\n"
+                 "Database=/srv/j.db\n"
+                 "Interval=0.5\n"
+                 "Source=rapl,model\n"
+                 "\n"
+                 "[Attribution]\n"
+                 "IdlePolicy=shared\n"
+                 "IdlePower=package-0:4.5\n"
+                 "[Model]\n"
+                 "MaxWattsPerCPU=5\n"
+                 "[Carbon]\n"
+                 "IntensityGramsPerKWh=56\n");
+        snprintf(d, sizeof(d), "%s/jouled.conf.d", fx_dir);
         assert_int_equal(mkdir(d, 0755), 0);
-        write_file("jouled.conf.d/20-late.conf", "[Daemon]\nInterval=2\n");
-        write_file("jouled.conf.d/10-early.conf", "[Daemon]\nInterval=3\n[Attribution]\nIdlePower=package-0:1.25\nIdlePower=dram-0:2\n");
-        write_file("jouled.conf.d/ignored.txt", "garbage that is not read\n");
+        fx_write("jouled.conf.d/20-late.conf", "[Daemon]\nInterval=2\n");
+        fx_write("jouled.conf.d/10-early.conf", "[Daemon]\nInterval=3\n[Attribution]\nIdlePower=package-0:1.25\nIdlePower=dram-0:2\n");
+        fx_write("jouled.conf.d/ignored.txt", "garbage that is not read\n");
 
         config_init_defaults(&c);
         log = load_capturing(&c, "jouled.conf", &r);
@@ -150,7 +126,7 @@ static void test_bad_key_names_file_and_line(void **state) {
         char *log;
         int r;
 
-        write_file("bad.conf", "[Daemon]\nInterval=1\n\nIntervall=2\n");
+        fx_write("bad.conf", "[Daemon]\nInterval=1\n\nIntervall=2\n");
         config_init_defaults(&c);
         log = load_capturing(&c, "bad.conf", &r);
         assert_int_equal(r, -EINVAL);
@@ -179,7 +155,7 @@ static void test_bad_values(void **state) {
                 char *log;
                 int r;
 
-                write_file("v.conf", bad[i]);
+                fx_write("v.conf", "%s", bad[i]);
                 config_init_defaults(&c);
                 log = load_capturing(&c, "v.conf", &r);
                 if (r != -EINVAL)
@@ -196,10 +172,10 @@ static void test_bad_values(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
-                cmocka_unit_test_setup_teardown(test_file_and_dropins, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_missing_file_is_fine, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_bad_key_names_file_and_line, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_file_and_dropins, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_missing_file_is_fine, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_bad_key_names_file_and_line, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_bad_values, fx_setup, fx_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

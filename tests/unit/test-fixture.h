@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-/* Fixture trees for the energy source unit tests: a mkdtemp() directory,
- * files written atomically, removed recursively at teardown. Include after
- * <cmocka.h>. */
+/* Fixture trees for the unit tests: a mkdtemp() directory, files written
+ * atomically, removed recursively at teardown. Include after <cmocka.h>. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "source.h"   /* fx_ctx() */
 
 static char fx_dir[256];
 
@@ -29,26 +30,59 @@ static inline void fx_mkdir_p(const char *path) {
         assert_true(mkdir(buf, 0755) == 0 || errno == EEXIST);
 }
 
+/* Write fmt… to PATH (its directory must exist) atomically, through
+ * PATH.tmp and rename(): code under test must cope with files replaced
+ * under it, and never sees half a file. The one file writer of the unit
+ * tests: fx_write() and fx_write_in() below are it with other paths. */
+static inline void fx_vwrite_path(const char *path, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static inline void fx_vwrite_path(const char *path, const char *fmt, va_list ap) {
+        char tmp[1100];
+        FILE *f;
+
+        assert_true((size_t) snprintf(tmp, sizeof(tmp), "%s.tmp", path) < sizeof(tmp));
+        f = fopen(tmp, "we");
+        assert_non_null(f);
+        assert_true(vfprintf(f, fmt, ap) >= 0);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(rename(tmp, path), 0);
+}
+
+static inline void fx_write_path(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void fx_write_path(const char *path, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        fx_vwrite_path(path, fmt, ap);
+        va_end(ap);
+}
+
+/* Write fmt… to DIR/NAME (DIR must exist), atomically. */
+static inline void fx_write_in(const char *dir, const char *name, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static inline void fx_write_in(const char *dir, const char *name, const char *fmt, ...) {
+        char path[1024];
+        va_list ap;
+
+        assert_true((size_t) snprintf(path, sizeof(path), "%s/%s", dir, name) < sizeof(path));
+        va_start(ap, fmt);
+        fx_vwrite_path(path, fmt, ap);
+        va_end(ap);
+}
+
 /* Write fmt… to fx_dir/REL (parent directories created), atomically. */
 static inline void fx_write(const char *rel, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static inline void fx_write(const char *rel, const char *fmt, ...) {
-        char path[1024], tmp[1100], *slash;
+        char path[1024], *slash;
         va_list ap;
-        FILE *f;
 
-        snprintf(path, sizeof(path), "%s/%s", fx_dir, rel);
+        assert_true((size_t) snprintf(path, sizeof(path), "%s/%s", fx_dir, rel) < sizeof(path));
         slash = strrchr(path, '/');
         *slash = 0;
         fx_mkdir_p(path);
         *slash = '/';
-        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-        f = fopen(tmp, "we");
-        assert_non_null(f);
         va_start(ap, fmt);
-        assert_true(vfprintf(f, fmt, ap) >= 0);
+        fx_vwrite_path(path, fmt, ap);
         va_end(ap);
-        assert_int_equal(fclose(f), 0);
-        assert_int_equal(rename(tmp, path), 0);
 }
 
 /* fx_dir/REL as an absolute path, in a static buffer (one of 4 rotating). */

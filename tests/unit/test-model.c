@@ -22,6 +22,7 @@
 #include "log.h"
 #include "source.h"
 #include "util.h"
+#include "test-fixture.h"
 
 static char tmpdir[256];
 static char proc[512];
@@ -34,18 +35,6 @@ typedef struct Cpu {
         uint64_t user, nice, system, idle, iowait, irq, softirq, steal, guest;
 } Cpu;
 static Cpu cpus[2];
-
-static void write_file(const char *path, const char *content) {
-        _cleanup_free_ char *tmp = NULL;
-        FILE *f;
-
-        assert_true(asprintf(&tmp, "%s.tmp", path) > 0);
-        f = fopen(tmp, "we");
-        assert_non_null(f);
-        assert_true(fputs(content, f) >= 0);
-        assert_int_equal(fclose(f), 0);
-        assert_int_equal(rename(tmp, path), 0);
-}
 
 static void write_stat(void) {
         _cleanup_free_ char *path = NULL, *buf = NULL;
@@ -75,7 +64,7 @@ static void write_stat(void) {
         fprintf(f, "intr 12345 1 2 3\nctxt 99\nbtime 1700000000\nprocesses 10\n");
         assert_int_equal(fclose(f), 0);
         assert_true(asprintf(&path, "%s/stat", proc) > 0);
-        write_file(path, buf);
+        fx_write_path(path, "%s", buf);
 }
 
 /* Advance both CPUs by busy ticks of user time and idle ticks of idle time. */
@@ -155,7 +144,7 @@ static void test_proc_stat(void **state) {
 
         /* Old kernels: 4 fields only; CPU numbering with holes (offline CPUs). */
         assert_true(asprintf(&path, "%s/stat", proc) > 0);
-        write_file(path, "cpu  5 0 5 10\ncpu0 5 0 5 10\ncpu3 0 0 0 0\n");
+        fx_write_path(path, "cpu  5 0 5 10\ncpu0 5 0 5 10\ncpu3 0 0 0 0\n");
         assert_int_equal(proc_stat_read(proc, &st), 0);
         assert_int_equal(st.n_cpus, 2);
         assert_int_equal(st.cpu_ids[1], 3);
@@ -163,15 +152,15 @@ static void test_proc_stat(void **state) {
         proc_stat_done(&st);
 
         /* Garbage. */
-        write_file(path, "cpu  5 0 x 10\ncpu0 5 0 5 10\n");
+        fx_write_path(path, "cpu  5 0 x 10\ncpu0 5 0 5 10\n");
         assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
-        write_file(path, "cpu  5 0 5\ncpu0 5 0 5\n");
+        fx_write_path(path, "cpu  5 0 5\ncpu0 5 0 5\n");
         assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
-        write_file(path, "cpu  5 0 5 10\n");
+        fx_write_path(path, "cpu  5 0 5 10\n");
         assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
-        write_file(path, "");
+        fx_write_path(path, "%s", "");
         assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
-        write_file(path, "cpu  5 0 5 10\ncpuX 5 0 5 10\n");
+        fx_write_path(path, "cpu  5 0 5 10\ncpuX 5 0 5 10\n");
         assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
         assert_true(asprintf(&bad, "%s/nope", tmpdir) > 0);
         assert_int_equal(proc_stat_read(bad, &st), -ENOENT);
@@ -322,7 +311,7 @@ static void test_unreadable_stat(void **state) {
         assert_int_equal(model_source_read_at(s, NSEC_PER_SEC, &uj), 0);
 
         assert_true(asprintf(&path, "%s/stat", proc) > 0);
-        write_file(path, "garbage\n");
+        fx_write_path(path, "garbage\n");
         assert_int_equal(model_source_read_at(s, 2 * NSEC_PER_SEC, &uj), 0);
         assert_true(uj == ENERGY_READ_FAILED);
         assert_int_equal(model_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_UNSUPPORTED);
@@ -349,7 +338,7 @@ static void write_rel(const char *rel, const char *content) {
                         (void) mkdir(path, 0755);
                         *q = '/';
                 }
-        write_file(path, content);
+        fx_write_path(path, "%s", content);
 }
 
 static const char *fx_cpufreq_path(int cpu) {

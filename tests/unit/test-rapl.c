@@ -22,6 +22,7 @@
 #include "log.h"
 #include "source.h"
 #include "util.h"
+#include "test-fixture.h"
 
 #define RANGE_DEFAULT UINT64_C(262143328850)
 
@@ -30,44 +31,6 @@ static char root[512];    /* the powercap root */
 static char proc[512];    /* a proc root with a stat file, for source_select */
 
 /* ---- fixture helpers --------------------------------------------------- */
-
-static void write_file(const char *path, const char *content) {
-        _cleanup_free_ char *tmp = NULL;
-        FILE *f;
-
-        /* Atomically, as the source must cope with files replaced under it. */
-        assert_true(asprintf(&tmp, "%s.tmp", path) > 0);
-        f = fopen(tmp, "we");
-        assert_non_null(f);
-        assert_true(fputs(content, f) >= 0);
-        assert_int_equal(fclose(f), 0);
-        assert_int_equal(rename(tmp, path), 0);
-}
-
-static void write_fmt(const char *dir, const char *file, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void write_fmt(const char *dir, const char *file, const char *fmt, ...) {
-        _cleanup_free_ char *path = NULL;
-        char buf[256];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        assert_true(asprintf(&path, "%s/%s", dir, file) > 0);
-        write_file(path, buf);
-}
-
-static void mkdir_p(const char *path) {
-        char buf[1024];
-        snprintf(buf, sizeof(buf), "%s", path);
-        for (char *p = buf + 1; *p; p++)
-                if (*p == '/') {
-                        *p = 0;
-                        (void) mkdir(buf, 0755);
-                        *p = '/';
-                }
-        assert_true(mkdir(buf, 0755) == 0 || errno == EEXIST);
-}
 
 /* The real directory of zone id ("intel-rapl:0" or "intel-rapl:0:1"), under
  * root/intel-rapl/ as in sysfs. */
@@ -82,19 +45,19 @@ static void zone_dir(const char *id, char *buf, size_t size) {
 static void set_energy(const char *id, uint64_t uj) {
         char dir[1024];
         zone_dir(id, dir, sizeof(dir));
-        write_fmt(dir, "energy_uj", "%" PRIu64 "\n", uj);
+        fx_write_in(dir, "energy_uj", "%" PRIu64 "\n", uj);
 }
 
 static void make_zone(const char *id, const char *name, uint64_t energy, uint64_t range, uint64_t max_power_uw) {
         char dir[1024], link[1024];
 
         zone_dir(id, dir, sizeof(dir));
-        mkdir_p(dir);
-        write_fmt(dir, "name", "%s\n", name);
-        write_fmt(dir, "energy_uj", "%" PRIu64 "\n", energy);
-        write_fmt(dir, "max_energy_range_uj", "%" PRIu64 "\n", range);
+        fx_mkdir_p(dir);
+        fx_write_in(dir, "name", "%s\n", name);
+        fx_write_in(dir, "energy_uj", "%" PRIu64 "\n", energy);
+        fx_write_in(dir, "max_energy_range_uj", "%" PRIu64 "\n", range);
         if (max_power_uw > 0)
-                write_fmt(dir, "constraint_0_max_power_uw", "%" PRIu64 "\n", max_power_uw);
+                fx_write_in(dir, "constraint_0_max_power_uw", "%" PRIu64 "\n", max_power_uw);
         /* /sys/class/powercap/ID is a symlink to the same zone. */
         snprintf(link, sizeof(link), "%s/%s", root, id);
         assert_int_equal(symlink(dir, link), 0);
@@ -115,10 +78,10 @@ static void make_tree(void) {
         make_zone("intel-rapl:2", "psys", 8000, RANGE_DEFAULT, 0);
 
         snprintf(dir, sizeof(dir), "%s/intel-rapl-mmio/intel-rapl-mmio:0", root);
-        mkdir_p(dir);
-        write_fmt(dir, "name", "package-0\n");
-        write_fmt(dir, "energy_uj", "123\n");
-        write_fmt(dir, "max_energy_range_uj", "%" PRIu64 "\n", RANGE_DEFAULT);
+        fx_mkdir_p(dir);
+        fx_write_in(dir, "name", "package-0\n");
+        fx_write_in(dir, "energy_uj", "123\n");
+        fx_write_in(dir, "max_energy_range_uj", "%" PRIu64 "\n", RANGE_DEFAULT);
         snprintf(dir, sizeof(dir), "%s/intel-rapl-mmio:0", root);
         assert_int_equal(symlink("intel-rapl-mmio/intel-rapl-mmio:0", dir), 0);
 }
@@ -138,9 +101,9 @@ static int setup(void **state) {
                 return -1;
         snprintf(root, sizeof(root), "%s/powercap", tmpdir);
         snprintf(proc, sizeof(proc), "%s/proc", tmpdir);
-        mkdir_p(root);
-        mkdir_p(proc);
-        write_fmt(proc, "stat", "cpu  10 0 10 100 0 0 0 0 0 0\ncpu0 5 0 5 50 0 0 0 0 0 0\n"
+        fx_mkdir_p(root);
+        fx_mkdir_p(proc);
+        fx_write_in(proc, "stat", "cpu  10 0 10 100 0 0 0 0 0 0\ncpu0 5 0 5 50 0 0 0 0 0 0\n"
                                 "cpu1 5 0 5 50 0 0 0 0 0 0\nintr 0\n");
         return 0;
 }
@@ -309,10 +272,10 @@ static void test_symlink_only_tree(void **state) {
 
         (void) state;
         snprintf(dir, sizeof(dir), "%s/intel-rapl/intel-rapl:0", root);
-        mkdir_p(dir);
-        write_fmt(dir, "name", "package-0\n");
-        write_fmt(dir, "energy_uj", "10\n");
-        write_fmt(dir, "max_energy_range_uj", "1000000\n");
+        fx_mkdir_p(dir);
+        fx_write_in(dir, "name", "package-0\n");
+        fx_write_in(dir, "energy_uj", "10\n");
+        fx_write_in(dir, "max_energy_range_uj", "1000000\n");
         snprintf(link, sizeof(link), "%s/amd-rapl", root);
         assert_int_equal(symlink("intel-rapl", link), 0);
         snprintf(link, sizeof(link), "%s/intel-rapl:0", root);
@@ -322,7 +285,7 @@ static void test_symlink_only_tree(void **state) {
         assert_int_equal(s->n_domains, 1);
         assert_string_equal(s->domains[0].name, "package-0");
         assert_int_equal(rapl_source_read_at(s, NSEC_PER_SEC, uj), 0);
-        write_fmt(dir, "energy_uj", "20\n");
+        fx_write_in(dir, "energy_uj", "20\n");
         assert_int_equal(rapl_source_read_at(s, 2 * NSEC_PER_SEC, uj), 0);
         assert_int_equal(uj[0], 10);
         source_close(s);
@@ -373,9 +336,9 @@ static void test_missing(void **state) {
 
         /* Only an MMIO zone: still no RAPL zone for us. */
         snprintf(nowhere, sizeof(nowhere), "%s/intel-rapl-mmio:0", root);
-        mkdir_p(nowhere);
-        write_fmt(nowhere, "name", "package-0\n");
-        write_fmt(nowhere, "energy_uj", "1\n");
+        fx_mkdir_p(nowhere);
+        fx_write_in(nowhere, "name", "package-0\n");
+        fx_write_in(nowhere, "energy_uj", "1\n");
         ctx = ctx_for(root);
         assert_int_equal(rapl_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_MISSING);
 }
@@ -501,25 +464,25 @@ static void test_garbage(void **state) {
         assert_int_equal(rapl_source_read_at(s, NSEC_PER_SEC, uj), 0);
 
         zone_dir("intel-rapl:1", dir, sizeof(dir));
-        write_fmt(dir, "energy_uj", "not a number\n");
+        fx_write_in(dir, "energy_uj", "not a number\n");
         assert_int_equal(rapl_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_USABLE);
         assert_non_null(strstr(reason, "does not hold a decimal number"));
         assert_int_equal(rapl_source_read_at(s, 2 * NSEC_PER_SEC, uj), 0);
         assert_true(uj[domain_index(s, "package-1")] == ENERGY_READ_FAILED);
         assert_int_equal(uj[0], 0);
 
-        write_fmt(dir, "energy_uj", "%s", "");
+        fx_write_in(dir, "energy_uj", "%s", "");
         assert_int_equal(rapl_source_read_at(s, 3 * NSEC_PER_SEC, uj), 0);
         assert_true(uj[domain_index(s, "package-1")] == ENERGY_READ_FAILED);
-        write_fmt(dir, "energy_uj", "-5\n");
+        fx_write_in(dir, "energy_uj", "-5\n");
         assert_int_equal(rapl_source_read_at(s, 4 * NSEC_PER_SEC, uj), 0);
         assert_true(uj[domain_index(s, "package-1")] == ENERGY_READ_FAILED);
         /* Above max_energy_range_uj is garbage too. */
-        write_fmt(dir, "energy_uj", "%" PRIu64 "\n", RANGE_DEFAULT + 1);
+        fx_write_in(dir, "energy_uj", "%" PRIu64 "\n", RANGE_DEFAULT + 1);
         assert_int_equal(rapl_source_read_at(s, 5 * NSEC_PER_SEC, uj), 0);
         assert_true(uj[domain_index(s, "package-1")] == ENERGY_READ_FAILED);
 
-        write_fmt(dir, "energy_uj", "5042\n");
+        fx_write_in(dir, "energy_uj", "5042\n");
         assert_int_equal(rapl_source_read_at(s, 6 * NSEC_PER_SEC, uj), 0);
         assert_int_equal(uj[domain_index(s, "package-1")], 42);
         source_close(s);

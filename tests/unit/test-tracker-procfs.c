@@ -15,6 +15,7 @@
 #include "tracker-internal.h"
 #include "tracker.h"
 #include "util.h"
+#include "test-fixture.h"
 
 #define PF_KTHREAD 0x00200000
 
@@ -23,17 +24,6 @@ typedef struct Fixture {
         uint64_t ns_per_tick;
         uint64_t future_ticks;   /* a start time after the tracker started */
 } Fixture;
-
-static void write_file(const char *dir, const char *name, const char *content) {
-        char path[512];
-        FILE *f;
-
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        f = fopen(path, "we");
-        assert_non_null(f);
-        fputs(content, f);
-        fclose(f);
-}
 
 static void proc_dir(const Fixture *fx, uint32_t pid, char *buf, size_t size) {
         snprintf(buf, size, "%s/%u", fx->root, pid);
@@ -52,12 +42,12 @@ static void write_proc(const Fixture *fx, uint32_t pid, const char *comm, uint32
                  "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n",
                  pid, comm, ppid, pid, pid, (unsigned long long) flags, (unsigned long long) utime,
                  (unsigned long long) stime, (unsigned long long) start_ticks);
-        write_file(dir, "stat", buf);
+        fx_write_in(dir, "stat", "%s", buf);
         snprintf(buf, sizeof(buf), "Name:\t%s\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t%u\nPid:\t%u\nPPid:\t%u\n"
                  "Uid:\t%u\t%u\t%u\t%u\nGid:\t0\t0\t0\t0\n", comm, pid, pid, ppid, uid, uid, uid, uid);
-        write_file(dir, "status", buf);
+        fx_write_in(dir, "status", "%s", buf);
         if (cgroup)
-                write_file(dir, "cgroup", cgroup);
+                fx_write_in(dir, "cgroup", "%s", cgroup);
         snprintf(link, sizeof(link), "%s/exe", dir);
         (void) unlink(link);
         if (exe)
@@ -245,13 +235,13 @@ static void test_malformed(void **state) {
         write_proc(fx, 400, "good", 1, 0, 1, 0, fx->future_ticks, 0, "0::/c.service\n", "/bin/good");
         write_proc(fx, 401, "bad", 1, 0, 1, 0, fx->future_ticks, 0, NULL, NULL);
         proc_dir(fx, 401, dir, sizeof(dir));
-        write_file(dir, "stat", "401 (bad R 1 2 3\n");
+        fx_write_in(dir, "stat", "401 (bad R 1 2 3\n");
         write_proc(fx, 402, "short", 1, 0, 1, 0, fx->future_ticks, 0, NULL, NULL);
         proc_dir(fx, 402, dir, sizeof(dir));
-        write_file(dir, "stat", "402 (short) S 1 402 402 0 -1 0 100 0 0 0 notanumber 1\n");
+        fx_write_in(dir, "stat", "402 (short) S 1 402 402 0 -1 0 100 0 0 0 notanumber 1\n");
         write_proc(fx, 403, "empty", 1, 0, 1, 0, fx->future_ticks, 0, NULL, NULL);
         proc_dir(fx, 403, dir, sizeof(dir));
-        write_file(dir, "stat", "");
+        fx_write_in(dir, "stat", "%s", "");
         /* not a process directory */
         snprintf(dir, sizeof(dir), "%s/self-ish", fx->root);
         assert_int_equal(mkdir(dir, 0755), 0);
