@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The process tracker's kernel side.
- *  - iter/task: walked once per sample by user space; one record per thread
- *    (a full one for group leaders, a compact one for other threads);
+ *  - iter/task: walked once per sample by user space. Each thread's runtime
+ *    and voluntary switches since the last round are added to its group's
+ *    totals (kept in the leader's task storage); only groups that changed
+ *    are written out, so an idle process costs one look and no output;
+ *  - tp_btf/sched_process_exit of a thread that is not the group's last:
+ *    its runtime since the last round, added to its group's totals (the
+ *    group is then written at the next round);
  *  - tp_btf/sched_process_exit: the group's counters as its last thread
  *    exits (early figures: they reach user space in the interval the process
  *    ended, and stand in if the free event never comes);
@@ -31,9 +36,14 @@ const volatile __u32 switch_enabled = 0;    /* the switch program is loaded */
 const volatile __u32 cycles_enabled = 0;    /* cycles_pmu holds a cycles counter per CPU */
 const volatile __u64 load_boottime_ns = 0;  /* threads older than this have a history we did not see */
 
+/* Global data shared with user space (mmapped). */
+__u64 busy_window_ns = 0;   /* per-switch mode: TRACKER_BUSY_SWITCHES switches on one CPU in less than this is too busy */
+__u32 busy_sent = 0;        /* the busy notice went out (user space clears it when it attaches again) */
+__u32 active_full = 0;      /* an `active` update failed: user space walks the tasks this round */
+
 struct {
         __uint(type, BPF_MAP_TYPE_RINGBUF);
-        __uint(max_entries, 4 * 1024 * 1024);   /* set by user space before load */
+        __uint(max_entries, 4096);   /* set by user space before load */
 } events SEC(".maps");
 
 struct {
@@ -73,6 +83,34 @@ struct {
 } thread_acct SEC(".maps");
 
 struct {
+        __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+        __uint(map_flags, BPF_F_NO_PREALLOC);
+        __type(key, int);
+        __type(value, struct tracker_seen);
+} seen SEC(".maps");
+
+/* Per-switch mode: the groups that ran since user space last drained it. */
+struct {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __uint(map_flags, BPF_F_NO_PREALLOC);
+        __uint(max_entries, 16384);
+        __type(key, __u32);
+        __type(value, struct tracker_active);
+} active SEC(".maps");
+
+struct switch_rate {
+        __u64 count;
+        __u64 since_ns;
+};
+
+struct {
+        __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+        __uint(max_entries, 1);
+        __type(key, __u32);
+        __type(value, struct switch_rate);
+} rate SEC(".maps");
+
+struct {
         __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
         __uint(max_entries, 1);   /* one per CPU, set by user space when cycles are used */
         __type(key, __u32);
@@ -86,6 +124,7 @@ struct {
         __type(value, __u64);
 } cycles_last SEC(".maps");
 
+/* comm is the group leader's: a thread's own name is not the process's. */
 static __always_inline void fill_ident(struct task_struct *task, struct tracker_ident *id) {
         struct kernfs_node *kn;
         const char *name;
@@ -100,7 +139,81 @@ static __always_inline void fill_ident(struct task_struct *task, struct tracker_
         name = kn ? BPF_CORE_READ(kn, name) : NULL;
         if (!name || bpf_probe_read_kernel_str(id->unit, sizeof(id->unit), name) < 0)
                 id->unit[0] = 0;
-        bpf_probe_read_kernel_str(id->comm, sizeof(id->comm), task->comm);
+        bpf_probe_read_kernel_str(id->comm, sizeof(id->comm), task->group_leader->comm);
+}
+
+static __always_inline bool before_load(struct task_struct *t) {
+        return BPF_CORE_READ(t, start_boottime) < load_boottime_ns;
+}
+
+/* What a counter advanced since *last, claimed atomically: the iterator and
+ * the exit program may look at the same thread at once, and only one of
+ * them counts each nanosecond. */
+static __always_inline __u64 take_delta(__u64 *last, __u64 cur) {
+        __u64 old = *last;
+
+        if (cur <= old)
+                return 0;
+        if (__sync_val_compare_and_swap(last, old, cur) != old)
+                return 0;
+        return cur - old;
+}
+
+/* The first look at a group (its leader's storage ls): what its released
+ * threads ran before we were loaded is its base, not ours. */
+static __always_inline void group_baseline(struct task_struct *leader, struct tracker_seen *ls) {
+        __u64 ns, nv;
+
+        if (ls->group_init || __sync_val_compare_and_swap(&ls->group_init, 0, 1) != 0)
+                return;
+        if (!before_load(leader))
+                return;
+        ns = BPF_CORE_READ(leader, signal, sum_sched_runtime);
+        nv = BPF_CORE_READ(leader, signal, nvcsw);
+        /* base first: a reader in between sees less of ours, never more */
+        __sync_fetch_and_add(&ls->base_ns, ns);
+        __sync_fetch_and_add(&ls->base_nvcsw, nv);
+        __sync_fetch_and_add(&ls->group_ns, ns);
+        __sync_fetch_and_add(&ls->group_nvcsw, nv);
+}
+
+/* The first look at a thread (storage st) that ran before we were loaded:
+ * its counters so far are a baseline, added to its group's base. Taken by
+ * a compare-and-swap from 0, so that of two lookers at once exactly one
+ * takes it and the other then counts only what came after. */
+static __always_inline void thread_baseline(struct task_struct *t, struct tracker_seen *st, struct tracker_seen *ls) {
+        __u64 ns, nv;
+
+        if (st->thread_init)
+                return;
+        if (before_load(t)) {
+                ns = BPF_CORE_READ(t, se.sum_exec_runtime);
+                nv = BPF_CORE_READ(t, nvcsw);
+                /* base first: a reader in between sees less of ours, never more */
+                if (ns && __sync_val_compare_and_swap(&st->last_ns, 0, ns) == 0) {
+                        __sync_fetch_and_add(&ls->base_ns, ns);
+                        __sync_fetch_and_add(&ls->group_ns, ns);
+                }
+                if (nv && __sync_val_compare_and_swap(&st->last_nvcsw, 0, nv) == 0) {
+                        __sync_fetch_and_add(&ls->base_nvcsw, nv);
+                        __sync_fetch_and_add(&ls->group_nvcsw, nv);
+                }
+        }
+        st->thread_init = 1;
+}
+
+/* Count what thread t ran since it was last counted into its group.
+ * Returns whether anything changed. */
+static __always_inline bool thread_account(struct task_struct *t, struct tracker_seen *st, struct tracker_seen *ls) {
+        __u64 d, dn;
+
+        d = take_delta(&st->last_ns, BPF_CORE_READ(t, se.sum_exec_runtime));
+        dn = take_delta(&st->last_nvcsw, BPF_CORE_READ(t, nvcsw));
+        if (d)
+                __sync_fetch_and_add(&ls->group_ns, d);
+        if (dn)
+                __sync_fetch_and_add(&ls->group_nvcsw, dn);
+        return d || dn;
 }
 
 static __always_inline struct tracker_group_acct *group_acct(struct task_struct *t, bool create) {
@@ -152,52 +265,204 @@ static __always_inline void credit(struct task_struct *t, __u32 cpu, __u64 cycle
                 __sync_fetch_and_add(&g->cycles, cycles);
 }
 
+static __always_inline __u64 rss_pages(struct task_struct *task) {
+        struct mm_struct *mm = BPF_CORE_READ(task, mm);
+        __s64 tot;
+
+        if (!mm)
+                return 0;
+        tot = BPF_CORE_READ(mm, rss_stat[MM_FILEPAGES].count) + BPF_CORE_READ(mm, rss_stat[MM_ANONPAGES].count) +
+              BPF_CORE_READ(mm, rss_stat[MM_SHMEMPAGES].count);
+        return tot > 0 ? (__u64) tot : 0;
+}
+
+static __always_inline struct tracker_exit_event *reserve_event(void) {
+        struct tracker_exit_event *ev;
+        __u32 zero = 0;
+
+        ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+        if (!ev) {
+                __u64 *n = bpf_map_lookup_elem(&lost, &zero);
+                if (n)
+                        __sync_fetch_and_add(n, 1);
+        }
+        return ev;
+}
+
+static __always_inline void submit_event(struct tracker_exit_event *ev, struct task_struct *p) {
+        struct tracker_exe *e;
+        struct tracker_seen *ls;
+        __u64 flags = BPF_RB_NO_WAKEUP;
+
+        fill_ident(p, &ev->id);
+        /* The group's base, from its leader's storage; a group we never
+         * looked at started after we were loaded (all ours), or, if older,
+         * is all base. */
+        ls = bpf_task_storage_get(&seen, p->group_leader, NULL, 0);
+        if (ls && ls->group_init) {
+                ev->base_ns = ls->base_ns;
+                ev->base_nvcsw = ls->base_nvcsw;
+        } else if (before_load(p->group_leader)) {
+                ev->base_ns = ev->cpu_ns;
+                ev->base_nvcsw = ev->nvcsw;
+        } else
+                ev->base_ns = ev->base_nvcsw = 0;
+        e = bpf_task_storage_get(&exes, p->group_leader, NULL, 0);
+        if (!e || bpf_probe_read_kernel_str(ev->exe, sizeof(ev->exe), e->exe) < 0)
+                ev->exe[0] = 0;
+        /* Wake the reader only when the buffer is filling up: user space
+         * consumes at every sample anyway. */
+        if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2)
+                flags = BPF_RB_FORCE_WAKEUP;
+        bpf_ringbuf_submit(ev, flags);
+}
+
+static __always_inline void fill_group_rec(struct task_struct *task, struct tracker_seen *ls, struct tracker_group_rec *r) {
+        r->kind = TRACKER_REC_GROUP;
+        r->cpu_ns = ls->group_ns;
+        r->base_ns = ls->base_ns;
+        r->nvcsw = ls->group_nvcsw;
+        r->base_nvcsw = ls->base_nvcsw;
+        r->rss_pages = rss_pages(task);
+        if (switch_enabled) {
+                struct tracker_group_acct *g = group_acct(task, false);
+                if (g)
+                        r->acct = *g;
+        }
+        fill_ident(task, &r->id);
+}
+
+/* The storage of a thread and of its group leader, baselines taken.
+ * Returns false if storage cannot be had (out of memory). */
+static __always_inline bool storages(struct task_struct *task, struct tracker_seen **ret_st, struct tracker_seen **ret_ls) {
+        struct task_struct *leader = task->group_leader;
+        struct tracker_seen *st, *ls;
+
+        st = bpf_task_storage_get(&seen, task, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+        if (!st)
+                return false;
+        ls = task == leader ? st : bpf_task_storage_get(&seen, leader, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+        if (!ls)
+                return false;
+        group_baseline(leader, ls);
+        thread_baseline(task, st, ls);
+        *ret_st = st;
+        *ret_ls = ls;
+        return true;
+}
+
 SEC("iter/task")
 int tracker_iter(struct bpf_iter__task *ctx) {
         struct seq_file *seq = ctx->meta->seq;
         struct task_struct *task = ctx->task;
+        struct tracker_seen *st, *ls;
+        struct tracker_group_rec r = {};
+        bool changed;
 
         if (!task)
                 return 0;
         /* A dead thread group's final total comes from its exit event. */
-        if (BPF_CORE_READ(task, signal, live.counter) == 0)
+        if (task->signal->live.counter == 0)
                 return 0;
         if (switch_enabled)
                 credit(task, BPF_CORE_READ(task, thread_info.cpu), 0);
-
-        if (BPF_CORE_READ(task, pid) == BPF_CORE_READ(task, tgid)) {
-                struct tracker_proc_rec r = {};
-                struct tracker_group_acct *g;
-                struct mm_struct *mm;
-
-                r.kind = TRACKER_REC_PROCESS;
-                r.sum_exec_runtime = BPF_CORE_READ(task, se.sum_exec_runtime);
-                r.sig_sum_sched_runtime = BPF_CORE_READ(task, signal, sum_sched_runtime);
-                r.nvcsw = BPF_CORE_READ(task, nvcsw) + BPF_CORE_READ(task, signal, nvcsw);
-                mm = BPF_CORE_READ(task, mm);
-                if (mm) {
-                        __s64 f = BPF_CORE_READ(mm, rss_stat[MM_FILEPAGES].count);
-                        __s64 a = BPF_CORE_READ(mm, rss_stat[MM_ANONPAGES].count);
-                        __s64 s = BPF_CORE_READ(mm, rss_stat[MM_SHMEMPAGES].count);
-                        __s64 tot = f + a + s;
-                        r.rss_pages = tot > 0 ? (__u64) tot : 0;
-                }
-                if (switch_enabled) {
-                        g = group_acct(task, false);
-                        if (g)
-                                r.acct = *g;
-                }
-                fill_ident(task, &r.id);
-                bpf_seq_write(seq, &r, sizeof(r));
-        } else {
-                struct tracker_thread_rec r = {};
-
-                r.kind = TRACKER_REC_THREAD;
-                r.tgid = BPF_CORE_READ(task, tgid);
-                r.sum_exec_runtime = BPF_CORE_READ(task, se.sum_exec_runtime);
-                r.nvcsw = BPF_CORE_READ(task, nvcsw);
-                bpf_seq_write(seq, &r, sizeof(r));
+        if (!storages(task, &st, &ls))
+                return 0;
+        changed = thread_account(task, st, ls);
+        if (ls->dirty && task == task->group_leader) {
+                ls->dirty = 0;
+                changed = true;
         }
+        if (!changed)
+                return 0;
+        ls->reported = 1;
+        fill_group_rec(task, ls, &r);
+        bpf_seq_write(seq, &r, sizeof(r));
+        return 0;
+}
+
+/* Per-switch mode: count what task ran since it was last counted, and
+ * publish its group's totals in `active` (its identity, the first time, as
+ * an event). Updates go through bpf_map_update_elem(), under the bucket
+ * lock, so that user space's lookup-and-delete never loses one. */
+static __always_inline void account_active(struct task_struct *task) {
+        struct tracker_seen *st, *ls;
+        struct tracker_active a = {};
+        __u32 tgid;
+
+        if (!storages(task, &st, &ls))
+                return;
+        if (!thread_account(task, st, ls) && !ls->dirty)
+                return;
+        if (!ls->reported) {
+                struct tracker_exit_event *ev = reserve_event();
+                if (!ev) {
+                        ls->dirty = 1;
+                        return;
+                }
+                ls->reported = 1;
+                __builtin_memset(&ev->acct, 0, sizeof(ev->acct));
+                ev->kind = TRACKER_EV_GROUP;
+                ev->pad = 0;
+                ev->cpu_ns = ls->group_ns;
+                ev->nvcsw = ls->group_nvcsw;
+                submit_event(ev, task);
+        }
+        tgid = task->tgid;
+        a.start_time_ns = task->group_leader->start_boottime;
+        a.cpu_ns = ls->group_ns;
+        a.base_ns = ls->base_ns;
+        a.nvcsw = ls->group_nvcsw;
+        a.base_nvcsw = ls->base_nvcsw;
+        a.rss_pages = rss_pages(task);
+        if (bpf_map_update_elem(&active, &tgid, &a, BPF_ANY) < 0) {
+                ls->dirty = 1;          /* the iterator writes it */
+                active_full = 1;
+                return;
+        }
+        ls->dirty = 0;
+}
+
+/* Per-switch mode: the switched-out task. Every TRACKER_BUSY_SWITCHES
+ * switches on a CPU, check the rate: too fast, and user space is told to
+ * go back to walking the tasks once per interval. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(tracker_activity, bool preempt, struct task_struct *prev, struct task_struct *next) {
+        struct switch_rate *sr;
+        __u32 zero = 0;
+
+        sr = bpf_map_lookup_elem(&rate, &zero);
+        if (sr && ++sr->count >= TRACKER_BUSY_SWITCHES) {
+                __u64 now = bpf_ktime_get_ns();
+
+                if (sr->since_ns && now - sr->since_ns < busy_window_ns && !busy_sent) {
+                        struct tracker_busy_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+                        if (ev) {
+                                busy_sent = 1;
+                                ev->kind = TRACKER_EV_BUSY;
+                                ev->cpu = bpf_get_smp_processor_id();
+                                ev->window_ns = now - sr->since_ns;
+                                bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
+                        }
+                }
+                sr->count = 0;
+                sr->since_ns = now;
+        }
+        if (prev->pid == 0)
+                return 0;   /* the idle task */
+        account_active(prev);
+        return 0;
+}
+
+/* Per-switch mode: a timer on each CPU, once per interval, counts the task
+ * running there (one that never switches out would otherwise wait). */
+SEC("perf_event")
+int tracker_tick(void *ctx) {
+        struct task_struct *task = bpf_get_current_task_btf();
+
+        if (task->pid == 0)
+                return 0;
+        account_active(task);
         return 0;
 }
 
@@ -237,34 +502,6 @@ int BPF_PROG(tracker_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
         return 0;
 }
 
-static __always_inline struct tracker_exit_event *reserve_event(void) {
-        struct tracker_exit_event *ev;
-        __u32 zero = 0;
-
-        ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-        if (!ev) {
-                __u64 *n = bpf_map_lookup_elem(&lost, &zero);
-                if (n)
-                        __sync_fetch_and_add(n, 1);
-        }
-        return ev;
-}
-
-static __always_inline void submit_event(struct tracker_exit_event *ev, struct task_struct *p) {
-        struct tracker_exe *e;
-        __u64 flags = BPF_RB_NO_WAKEUP;
-
-        fill_ident(p, &ev->id);
-        e = bpf_task_storage_get(&exes, p->group_leader, NULL, 0);
-        if (!e || bpf_probe_read_kernel_str(ev->exe, sizeof(ev->exe), e->exe) < 0)
-                ev->exe[0] = 0;
-        /* Wake the reader only when the buffer is filling up: user space
-         * consumes at every sample anyway. */
-        if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2)
-                flags = BPF_RB_FORCE_WAKEUP;
-        bpf_ringbuf_submit(ev, flags);
-}
-
 /* The group's last thread is exiting (group_dead): its counters now, without
  * waiting for the parent to reap it and for an RCU grace period. What runs
  * after this point (exit_mm, exit_files, ...) comes with the free event. */
@@ -274,8 +511,22 @@ int BPF_PROG(tracker_exit, struct task_struct *p, bool group_dead) {
         struct task_struct *leader;
         struct tracker_group_acct *g;
 
-        if (!group_dead)
+        if (!group_dead) {
+                /* A thread leaves a live group: count what it ran since the last
+                 * round now (what it runs from here on reaches the group's
+                 * total at the group's exit). */
+                struct tracker_seen *st, *ls;
+
+                st = bpf_task_storage_get(&seen, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+                ls = bpf_task_storage_get(&seen, p->group_leader, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+                if (!st || !ls)
+                        return 0;
+                group_baseline(p->group_leader, ls);
+                thread_baseline(p, st, ls);
+                if (thread_account(p, st, ls))
+                        ls->dirty = 1;
                 return 0;
+        }
         ev = reserve_event();
         if (!ev)
                 return 0;

@@ -14,13 +14,23 @@
 #define TRACKER_MAX_PKGS 8            /* packages split by the switch program */
 #define TRACKER_MAX_CPUS 1024         /* size of the CPU → package map */
 
-/* Record kinds written by the task iterator (first word of each record). */
-#define TRACKER_REC_PROCESS 1   /* a thread-group leader: struct tracker_proc_rec */
-#define TRACKER_REC_THREAD  2   /* any other thread: struct tracker_thread_rec */
+/* Record kind written by the task iterator (first word of each record). */
+#define TRACKER_REC_GROUP 3     /* struct tracker_group_rec */
 
 /* Exit event kinds (first word of each ring buffer record). */
 #define TRACKER_EV_FREE 1       /* sched_process_free of the leader: final counters */
 #define TRACKER_EV_EXIT 2       /* sched_process_exit of the group's last thread: early counters */
+#define TRACKER_EV_GROUP 3      /* per-switch mode: a group's first counters, with its identity */
+#define TRACKER_EV_BUSY 4       /* per-switch mode: switches come too fast for it (struct tracker_busy_event) */
+
+struct tracker_busy_event {
+        __u32 kind;                   /* TRACKER_EV_BUSY */
+        __u32 cpu;
+        __u64 window_ns;              /* time the last TRACKER_BUSY_SWITCHES switches took on that CPU */
+};
+
+/* The per-switch program checks its CPU's switch rate every this many switches. */
+#define TRACKER_BUSY_SWITCHES 1024
 
 #define TRACKER_FLAG_KTHREAD 1u
 
@@ -44,22 +54,33 @@ struct tracker_group_acct {
         __u64 pkg_ns[TRACKER_MAX_PKGS];
 };
 
-struct tracker_proc_rec {
-        __u32 kind;                   /* TRACKER_REC_PROCESS */
+/* A thread group's counters: what the iterator writes for a group that
+ * changed since the last round (once per changed thread, so that an idle
+ * process costs one look and no output), and, in per-switch mode, the value
+ * of the `active` hash map (keyed by tgid) the switch program updates.
+ * Counters are the group's cumulative totals as counted so far, the
+ * before-load part (base) included: what is ours is cpu_ns - base_ns. */
+struct tracker_group_rec {
+        __u32 kind;                   /* TRACKER_REC_GROUP */
         __u32 pad;
-        __u64 sum_exec_runtime;       /* the leader's own runtime */
-        __u64 sig_sum_sched_runtime;  /* runtime of already released threads */
-        __u64 nvcsw;                  /* leader's voluntary switches + released threads' (signal->nvcsw) */
+        __u64 cpu_ns;
+        __u64 base_ns;
+        __u64 nvcsw;
+        __u64 base_nvcsw;
         __u64 rss_pages;              /* file + anon + shmem resident pages (approximate: per-CPU counters' sum) */
-        struct tracker_group_acct acct; /* zero when the switch program is off */
+        struct tracker_group_acct acct; /* zero when the package-split program is off */
         struct tracker_ident id;
 };
 
-struct tracker_thread_rec {
-        __u32 kind;                   /* TRACKER_REC_THREAD */
-        __u32 tgid;
-        __u64 sum_exec_runtime;
+/* Value of the `active` map (per-switch mode): counters only; the group's
+ * identity came once, in a TRACKER_EV_GROUP event. */
+struct tracker_active {
+        __u64 start_time_ns;          /* the group leader's: tells a reused tgid */
+        __u64 cpu_ns;
+        __u64 base_ns;
         __u64 nvcsw;
+        __u64 base_nvcsw;
+        __u64 rss_pages;
 };
 
 /* Ring buffer event: a thread group's counters at exit (EV_EXIT) or final (EV_FREE). */
@@ -68,6 +89,8 @@ struct tracker_exit_event {
         __u32 pad;
         __u64 cpu_ns;                 /* signal->sum_sched_runtime (+ live threads' at EV_EXIT) */
         __u64 nvcsw;
+        __u64 base_ns;                /* the part of cpu_ns from before the tracker was loaded */
+        __u64 base_nvcsw;
         struct tracker_group_acct acct;
         struct tracker_ident id;
         char exe[TRACKER_EXE_LEN];    /* last exec's filename, "" when it never exec'd */
@@ -76,6 +99,21 @@ struct tracker_exit_event {
 /* Task storage value: the file name given to the last exec. */
 struct tracker_exe {
         char exe[TRACKER_EXE_LEN];
+};
+
+/* Task storage value of the iterator: what it counted of this thread, and
+ * in a group leader's storage, of its whole group. */
+struct tracker_seen {
+        __u64 last_ns;                /* this thread's runtime counted so far */
+        __u64 last_nvcsw;
+        __u64 group_ns;               /* leader only: the group's counted runtime (base included) */
+        __u64 group_nvcsw;
+        __u64 base_ns;                /* leader only: the group's runtime from before load */
+        __u64 base_nvcsw;
+        __u64 thread_init;            /* last_* are set (64 bits: compare-and-swap) */
+        __u64 group_init;             /* leader only: group_* and base_* are set */
+        __u32 dirty;                  /* leader only: group_* moved with no record written (thread exit, full map) */
+        __u32 reported;               /* leader only: the group's identity reached user space */
 };
 
 /* Task storage value of the switch program: runtime already accounted. */

@@ -8,7 +8,9 @@
  *                    last_sample_age_seconds}: values as the daemon stored
  *                    them (strings), age computed now; null when unknown
  *   tracker         {mode: "bpf"|"procfs"|null, note: string|null,
- *                    fallback_reason: string|null}; in procfs mode note
+ *                    fallback_reason: string|null, accounting:
+ *                    "iterator"|"per-switch"|null (BPF: how CPU time is
+ *                    read now, see jouled.conf(5) TrackerAccounting=)}; in procfs mode note
  *                    says that short-lived processes may be missed, and
  *                    fallback_reason why BPF was not used
  *   estimated       true when any source in use is estimated
@@ -71,6 +73,7 @@ enum {
         ST_ATTRIBUTION_BASIS,
         ST_ATTRIBUTION_PER_PACKAGE,
         ST_SELF_PID,
+        ST_TRACKER_ACCOUNTING,
         _ST_MAX,
 };
 
@@ -94,6 +97,7 @@ static const char *const state_keys[_ST_MAX] = {
         [ST_ATTRIBUTION_BASIS] = "attribution_basis",
         [ST_ATTRIBUTION_PER_PACKAGE] = "attribution_per_package",
         [ST_SELF_PID] = "self_pid",
+        [ST_TRACKER_ACCOUNTING] = "tracker_accounting",
 };
 
 #define SELF_WINDOW_NS (3600 * NSEC_PER_SEC)
@@ -358,6 +362,8 @@ static void status_print_json(const Status *s, const char *path) {
         json_object_object_add(x, "note", json_string_or_null(tracker_note(s)));
         json_object_object_add(x, "fallback_reason", json_string_or_null(s->state[ST_TRACKER_FALLBACK] && *s->state[ST_TRACKER_FALLBACK]
                                                                             ? s->state[ST_TRACKER_FALLBACK] : NULL));
+        json_object_object_add(x, "accounting", json_string_or_null(s->state[ST_TRACKER_ACCOUNTING] && *s->state[ST_TRACKER_ACCOUNTING]
+                                                                       ? s->state[ST_TRACKER_ACCOUNTING] : NULL));
         json_object_object_add(o, "tracker", x);
 
         json_object_object_add(o, "estimated", json_object_new_boolean(any_estimated(s)));
@@ -443,8 +449,13 @@ static void status_print_text(const Status *s, const char *path) {
                 printf("Last sample: %s (%.0f s ago)\n", OR_DASH(last_sample(s, b3, sizeof(b3))), age);
         else
                 printf("Last sample: %s (no interval stored)\n", OR_DASH(last_sample(s, b3, sizeof(b3))));
-        printf("Tracker:     %s%s%s%s\n", OR_DASH(s->state[ST_TRACKER_MODE]), note ? " (" : "", note ? note : "",
-               note ? ")" : "");
+        printf("Tracker:     %s%s%s%s%s%s\n", OR_DASH(s->state[ST_TRACKER_MODE]),
+               s->state[ST_TRACKER_ACCOUNTING] && *s->state[ST_TRACKER_ACCOUNTING] ? ", CPU time read " : "",
+               s->state[ST_TRACKER_ACCOUNTING] && *s->state[ST_TRACKER_ACCOUNTING]
+                       ? (streq_ptr(s->state[ST_TRACKER_ACCOUNTING], "per-switch") ? "at each context switch"
+                                                                                   : "by a task walk each interval")
+                       : "",
+               note ? " (" : "", note ? note : "", note ? ")" : "");
         if (s->state[ST_TRACKER_FALLBACK] && *s->state[ST_TRACKER_FALLBACK])
                 printf("             BPF not used: %s\n", s->state[ST_TRACKER_FALLBACK]);
 

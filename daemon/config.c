@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "config.h"
+#include "tracker.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -140,6 +141,13 @@ int config_set(JouledConfig *c, const char *section, const char *key, const char
                 if (!streq_ptr(value, "auto") && !streq_ptr(value, "bpf") && !streq_ptr(value, "procfs"))
                         return -EINVAL;
                 return set_string(&c->tracker, value);
+        }
+        if (IS("Daemon", "TrackerAccounting")) {
+                int a = tracker_accounting_from_string(value);
+                if (a < 0)
+                        return -EINVAL;
+                c->tracker_accounting = a;
+                return 0;
         }
         if (IS("Daemon", "PowercapRoot"))
                 return set_string(&c->powercap_root, value);

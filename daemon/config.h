@@ -29,6 +29,7 @@ typedef struct JouledConfig {
         bool print;                   /* print per-interval figures on stdout */
         bool probe_only;
         char *tracker;                /* "auto", "bpf", "procfs" */
+        int tracker_accounting;       /* [Daemon] TrackerAccounting=: TRACKER_ACCOUNTING_* (auto, iterator, per-switch) */
         double model_min_w;           /* per logical CPU; 0: not configured (CPU table or defaults) */
         double model_max_w;
         IdlePolicy idle_policy;

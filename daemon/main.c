@@ -30,6 +30,7 @@ static void help(void) {
                "  --user NAME             run as this user once started (capabilities kept: see jouled(8))\n"
                "  --idle-power DOMAIN:W   fixed idle power of a domain (repeatable)\n"
                "  --tracker auto|bpf|procfs  process tracker (default auto: BPF, else /proc)\n"
+               "  --tracker-accounting auto|iterator|per-switch  how BPF reads CPU time (default auto)\n"
                "  --print                 print each interval's figures on stdout\n"
                "  --probe                 print every energy source found and exit\n"
                "  --proc-root DIR, --sys-root DIR, --dev-root DIR  alternative roots (tests)\n"
@@ -42,6 +43,7 @@ enum {
         ARG_DB = 0x100, ARG_INTERVAL, ARG_SOURCE, ARG_POWERCAP, ARG_CONFIG, ARG_LISTEN, ARG_TEXTFILE,
         ARG_IDLE, ARG_TRACKER, ARG_PRINT, ARG_PROBE, ARG_PROC, ARG_SYS, ARG_DEV, ARG_DEBUG, ARG_VERSION, ARG_HELP,
         ARG_USER, /* fleet */
+        ARG_TRACKER_ACCOUNTING,
 };
 
 static const struct option options[] = {
@@ -53,6 +55,7 @@ static const struct option options[] = {
         { "metrics-listen", required_argument, NULL, ARG_LISTEN },
         { "metrics-textfile", required_argument, NULL, ARG_TEXTFILE },
         { "idle-power", required_argument, NULL, ARG_IDLE },
+        { "tracker-accounting", required_argument, NULL, ARG_TRACKER_ACCOUNTING },
         { "tracker", required_argument, NULL, ARG_TRACKER },
         { "print", no_argument, NULL, ARG_PRINT },
         { "probe", no_argument, NULL, ARG_PROBE },
@@ -119,6 +122,10 @@ static int apply_options(JouledConfig *c, int argc, char **argv) {
                 case ARG_TRACKER:
                         if (config_set(c, "Daemon", "Tracker", optarg) < 0)
                                 return usage_error("--tracker", optarg, "auto, bpf or procfs");
+                        break;
+                case ARG_TRACKER_ACCOUNTING:
+                        if (config_set(c, "Daemon", "TrackerAccounting", optarg) < 0)
+                                return usage_error("--tracker-accounting", optarg, "auto, iterator or per-switch");
                         break;
                 case ARG_PRINT:
                         c->print = true;

@@ -386,6 +386,8 @@ static void manager_write_state(Manager *m) {
         (void) store_set_state(m->store, "processes_tracked", buf);
         snprintf(buf, sizeof(buf), "%" PRIu64, st.exits_lost);
         (void) store_set_state(m->store, "exits_lost", buf);
+        (void) store_set_state(m->store, "tracker_accounting", tracker_mode(m->tracker) != TRACKER_BPF ? "" :
+                               st.per_switch_mode ? "per-switch" : "iterator");
         snprintf(buf, sizeof(buf), "%" PRIu64, st.vanished);
         (void) store_set_state(m->store, "vanished", buf);
         snprintf(buf, sizeof(buf), "%" PRIu64, st.exits_early_only);
@@ -807,6 +809,8 @@ int manager_start(Manager *m) {
                 .proc_root = m->cfg.proc_root,
                 .force_mode = streq_ptr(m->cfg.tracker, "bpf") ? TRACKER_BPF :
                               streq_ptr(m->cfg.tracker, "procfs") ? TRACKER_PROCFS : _TRACKER_MODE_INVALID,
+                .accounting = m->cfg.tracker_accounting,
+                .interval_ns = (uint64_t) (m->cfg.interval_s * 1e9),
         };
         sigset_t mask;
         uint64_t wd = 0;

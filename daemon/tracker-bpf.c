@@ -26,11 +26,18 @@ struct TrackerBpf {
         struct ring_buffer *rb;
         Tracker *consumer;      /* set while consuming */
         int consume_error;
-        uint8_t *buf;           /* iterator output, kept across samples */
-        size_t buf_alloc;
+        uint8_t buf[64 * 1024]; /* iterator output, read and handled a piece at a time */
         bool per_switch, cycles;
         int *perf_fds;          /* cycle counters, one per CPU (while loaded) */
         size_t n_perf_fds;
+
+        /* Per-switch mode. */
+        struct bpf_link *activity_link;   /* the switch program, while attached */
+        int *tick_fds;          /* a cpu-clock timer per CPU, one period per interval (-1: none) */
+        struct bpf_link **tick_links;
+        size_t n_ticks;
+        bool busy;              /* the switch program said switches come too fast */
+        bool active_was_full;   /* an update of `active` failed: walk the tasks */
 };
 
 /* While probing, libbpf's warnings are only debug noise: the caller logs one
@@ -64,13 +71,18 @@ static size_t page_size(void) {
 TrackerBpf *tracker_bpf_free(TrackerBpf *b) {
         if (!b)
                 return NULL;
+        tracker_bpf_set_per_switch(b, false, 0);
+        for (size_t i = 0; i < b->n_ticks; i++)
+                if (b->tick_fds[i] >= 0)
+                        close(b->tick_fds[i]);
+        free(b->tick_fds);
+        free(b->tick_links);
         ring_buffer__free(b->rb);
         tracker_bpf__destroy(b->skel);
         for (size_t i = 0; i < b->n_perf_fds; i++)
                 if (b->perf_fds[i] >= 0)
                         close(b->perf_fds[i]);
         free(b->perf_fds);
-        free(b->buf);
         free(b);
         return NULL;
 }
@@ -100,8 +112,17 @@ static int handle_exit(void *ctx, void *data, size_t size) {
         TrackerBpf *b = ctx;
         struct tracker_exit_event ev;
         TrackerObservation o = {};
-        int r;
+        ProcessInfo *p = NULL;
+        uint32_t kind;
+        int r = 0;
 
+        if (size < sizeof(kind))
+                return 0;
+        memcpy(&kind, data, sizeof(kind));
+        if (kind == TRACKER_EV_BUSY) {
+                b->busy = true;
+                return 0;
+        }
         if (size < sizeof(ev))
                 return 0;
         memcpy(&ev, data, sizeof(ev));
@@ -110,13 +131,28 @@ static int handle_exit(void *ctx, void *data, size_t size) {
         ev.exe[sizeof(ev.exe) - 1] = 0;
         ident_to_observation(&ev.id, &o);
         acct_to_observation(&ev.acct, &o);
-        o.cpu_ns = ev.cpu_ns;
-        o.nvcsw = ev.nvcsw;
-        o.exe = ev.exe;
-        if (ev.kind == TRACKER_EV_EXIT)
+        /* Counters less what ran before we were loaded: all of it is ours. */
+        o.all_ours = true;
+        o.cpu_ns = ev.cpu_ns - MIN(ev.base_ns, ev.cpu_ns);
+        o.nvcsw = ev.nvcsw - MIN(ev.base_nvcsw, ev.nvcsw);
+        o.exe = ev.exe[0] ? ev.exe : NULL;
+        switch (ev.kind) {
+        case TRACKER_EV_GROUP: {
+                bool is_new;
+
+                p = tracker_observe_live(b->consumer, &o, &is_new);
+                if (!p)
+                        r = -ENOMEM;
+                else if (is_new && !p->kernel_thread && !p->exe)
+                        p->exe = tracker_read_exe(b->consumer, p->pid);
+                break;
+        }
+        case TRACKER_EV_EXIT:
                 r = tracker_observe_exiting(b->consumer, &o);
-        else
+                break;
+        default:
                 r = tracker_observe_exit(b->consumer, &o);
+        }
         if (r < 0) {
                 b->consume_error = r;
                 return r;   /* stops consuming */
@@ -166,6 +202,96 @@ static int open_cycle_counters(TrackerBpf *b, size_t n_cpus) {
         return 0;
 }
 
+/* A cpu-clock timer on each CPU that fires once per interval. CPUs that are
+ * offline are skipped (ENODEV); any other failure means no timers at all. */
+static int open_ticks(TrackerBpf *b, size_t n_cpus, uint64_t interval_ns) {
+        struct perf_event_attr attr = {
+                .type = PERF_TYPE_SOFTWARE,
+                .size = sizeof(attr),
+                .config = PERF_COUNT_SW_CPU_CLOCK,
+                .sample_period = interval_ns,
+        };
+        size_t n = 0;
+
+        b->tick_fds = calloc(n_cpus, sizeof(int));
+        b->tick_links = calloc(n_cpus, sizeof(struct bpf_link *));
+        if (!b->tick_fds || !b->tick_links)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_cpus; i++) {
+                long fd = syscall(SYS_perf_event_open, &attr, -1, (int) i, -1, PERF_FLAG_FD_CLOEXEC);
+                if (fd < 0) {
+                        int r = -errno;
+                        if (r == -ENODEV)
+                                continue;
+                        for (size_t j = 0; j < n; j++)
+                                close(b->tick_fds[j]);
+                        return r;
+                }
+                b->tick_fds[n++] = (int) fd;
+        }
+        b->n_ticks = n;
+        return n > 0 ? 0 : -ENODEV;
+}
+
+bool tracker_bpf_per_switch_possible(const TrackerBpf *b) {
+        return b->n_ticks > 0;
+}
+
+bool tracker_bpf_in_per_switch(const TrackerBpf *b) {
+        return b->activity_link != NULL;
+}
+
+int tracker_bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns) {
+        if (!b->skel)
+                return 0;
+        b->skel->bss->busy_window_ns = busy_window_ns;
+        if (on == (b->activity_link != NULL))
+                return 0;
+        if (!on) {
+                bpf_link__destroy(b->activity_link);
+                b->activity_link = NULL;
+                for (size_t i = 0; i < b->n_ticks; i++) {
+                        bpf_link__destroy(b->tick_links[i]);
+                        b->tick_links[i] = NULL;
+                }
+                return 0;
+        }
+        if (b->n_ticks == 0)
+                return -EOPNOTSUPP;
+        for (size_t i = 0; i < b->n_ticks; i++) {
+                b->tick_links[i] = bpf_program__attach_perf_event(b->skel->progs.tracker_tick, b->tick_fds[i]);
+                if (!b->tick_links[i]) {
+                        int r = errno > 0 ? -errno : -EIO;
+                        tracker_bpf_set_per_switch(b, false, busy_window_ns);
+                        return r;
+                }
+        }
+        b->skel->bss->busy_sent = 0;
+        b->busy = false;
+        b->activity_link = bpf_program__attach(b->skel->progs.tracker_activity);
+        if (!b->activity_link) {
+                int r = errno > 0 ? -errno : -EIO;
+                for (size_t i = 0; i < b->n_ticks; i++) {
+                        bpf_link__destroy(b->tick_links[i]);
+                        b->tick_links[i] = NULL;
+                }
+                return r;
+        }
+        return 0;
+}
+
+bool tracker_bpf_take_busy(TrackerBpf *b) {
+        bool busy = b->busy;
+        b->busy = false;
+        return busy;
+}
+
+bool tracker_bpf_take_full(TrackerBpf *b) {
+        bool full = b->active_was_full;
+        b->active_was_full = false;
+        return full;
+}
+
 bool tracker_bpf_per_switch(const TrackerBpf *b) {
         return b->per_switch;
 }
@@ -210,6 +336,8 @@ static int tracker_bpf_setup(TrackerBpf *b, const TrackerBpfOptions *opts, const
         r = bpf_program__set_autoload(b->skel->progs.tracker_switch, b->per_switch);
         if (r < 0)
                 return r;
+        /* Attached only in per-switch mode, by tracker_bpf_set_per_switch(). */
+        bpf_program__set_autoattach(b->skel->progs.tracker_activity, false);
 
         *ret_what = "cannot load the BPF programs";
         r = tracker_bpf__load(b->skel);
@@ -239,6 +367,15 @@ static int tracker_bpf_setup(TrackerBpf *b, const TrackerBpfOptions *opts, const
         r = tracker_bpf__attach(b->skel);
         if (r < 0)
                 return r;
+        /* Per-switch mode needs a timer per CPU (opened now: it takes
+         * CAP_PERFMON, which is dropped later). Without them, no per-switch mode. */
+        if (opts->interval_ns > 0 && opts->n_possible_cpus > 0) {
+                r = open_ticks(b, opts->n_possible_cpus, opts->interval_ns);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        log_debug_errno(r, "No per-CPU timers (%m): tasks are walked every interval.");
+        }
         *ret_what = "cannot open the ring buffer";
         b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), handle_exit, b, NULL);
         if (!b->rb)
@@ -304,135 +441,141 @@ int tracker_bpf_consume(TrackerBpf *b, Tracker *t) {
         return r;
 }
 
-/* Read the whole iterator output into b->buf. Returns its size or negative errno. */
-static ssize_t iter_read(TrackerBpf *b) {
+static int handle_group(Tracker *t, const struct tracker_group_rec *rec) {
+        struct tracker_ident id = rec->id;
+        TrackerObservation o = {};
+        ProcessInfo *p;
+        bool is_new;
+
+        id.comm[sizeof(id.comm) - 1] = 0;
+        id.unit[sizeof(id.unit) - 1] = 0;
+        ident_to_observation(&id, &o);
+        acct_to_observation(&rec->acct, &o);
+        o.all_ours = true;
+        o.cpu_ns = rec->cpu_ns - MIN(rec->base_ns, rec->cpu_ns);
+        o.nvcsw = rec->nvcsw - MIN(rec->base_nvcsw, rec->nvcsw);
+        o.rss_bytes = rec->rss_pages * (uint64_t) page_size();
+        p = tracker_observe_live(t, &o, &is_new);
+        if (!p)
+                return -ENOMEM;
+        if (is_new && !p->kernel_thread && !p->exe)
+                p->exe = tracker_read_exe(t, p->pid);
+        return 0;
+}
+
+/* Walk every task once. Only groups that changed since the last round come
+ * out; records are read and handled a buffer at a time, so memory does not
+ * grow with the number of processes. */
+int tracker_bpf_scan(TrackerBpf *b, Tracker *t) {
         _cleanup_close_ int fd = -EBADF;
-        size_t len = 0;
+        size_t have = 0;
 
         fd = bpf_iter_create(bpf_link__fd(b->skel->links.tracker_iter));
         if (fd < 0)
                 return -errno;
         for (;;) {
+                size_t off = 0;
                 ssize_t n;
+                int r;
 
-                if (b->buf_alloc - len < 4096) {
-                        size_t a = b->buf_alloc ? b->buf_alloc * 2 : 64 * 1024;
-                        uint8_t *p = realloc(b->buf, a);
-                        if (!p)
-                                return -ENOMEM;
-                        b->buf = p;
-                        b->buf_alloc = a;
-                }
-                n = read(fd, b->buf + len, b->buf_alloc - len);
+                n = read(fd, b->buf + have, sizeof(b->buf) - have);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        /* EAGAIN: the task list changed under the iterator; start over */
+                        /* EAGAIN: the task list changed under the iterator */
                         return -errno;
                 }
                 if (n == 0)
                         break;
-                len += (size_t) n;
+                have += (size_t) n;
+                while (have - off >= sizeof(struct tracker_group_rec)) {
+                        struct tracker_group_rec rec;
+
+                        memcpy(&rec, b->buf + off, sizeof(rec));
+                        if (rec.kind != TRACKER_REC_GROUP)
+                                return -EBADMSG;
+                        r = handle_group(t, &rec);
+                        if (r < 0)
+                                return r;
+                        off += sizeof(rec);
+                }
+                memmove(b->buf, b->buf + off, have - off);
+                have -= off;
         }
-        return (ssize_t) len;
+        if (have != 0)
+                return -EBADMSG;
+        return 0;
 }
 
-typedef struct Group {
-        const struct tracker_proc_rec *rec;
-        uint64_t cpu_ns;
-        uint64_t nvcsw;
-} Group;
+static int apply_active(Tracker *t, uint32_t tgid, const struct tracker_active *a) {
+        return tracker_observe_counters(t, tgid, a->start_time_ns, a->cpu_ns - MIN(a->base_ns, a->cpu_ns),
+                                        a->nvcsw - MIN(a->base_nvcsw, a->nvcsw),
+                                        a->rss_pages * (uint64_t) page_size());
+}
 
-int tracker_bpf_scan(TrackerBpf *b, Tracker *t) {
-        _cleanup_free_ Group *groups = NULL;
-        Hashmap *by_tgid = NULL;
-        size_t n_groups = 0, i = 0, off;
-        ssize_t len;
-        int r = 0;
+#define ACTIVE_BATCH 256
 
-        len = iter_read(b);
-        if (len < 0)
-                return len;
+/* Per-switch mode: take every group out of `active` and apply its totals.
+ * A group whose identity event is still in the ring buffer (it ran for the
+ * first time just now) is applied after the buffer is read once more. */
+int tracker_bpf_drain_active(TrackerBpf *b, Tracker *t) {
+        uint32_t keys[ACTIVE_BATCH];
+        struct tracker_active vals[ACTIVE_BATCH];
+        _cleanup_free_ uint32_t *later_keys = NULL;
+        _cleanup_free_ struct tracker_active *later = NULL;
+        size_t n_later = 0, a_later = 0;
+        uint32_t in = 0, out = 0;
+        bool first = true, done = false;
+        int fd = bpf_map__fd(b->skel->maps.active), r;
 
-        /* Pass 1: count the leaders. Records are 8-byte aligned multiples. */
-        for (off = 0; off + sizeof(uint32_t) <= (size_t) len;) {
-                uint32_t kind;
-                memcpy(&kind, b->buf + off, sizeof(kind));
-                if (kind == TRACKER_REC_PROCESS) {
-                        n_groups++;
-                        off += sizeof(struct tracker_proc_rec);
-                } else if (kind == TRACKER_REC_THREAD)
-                        off += sizeof(struct tracker_thread_rec);
-                else
-                        return -EBADMSG;
+        LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+        if (b->skel->bss->active_full) {
+                b->skel->bss->active_full = 0;
+                b->active_was_full = true;
         }
-        if (off != (size_t) len)
-                return -EBADMSG;
+        while (!done) {
+                uint32_t count = ACTIVE_BATCH;
 
-        groups = calloc(MAX(n_groups, (size_t) 1), sizeof(Group));
-        by_tgid = hashmap_new();
-        if (!groups || !by_tgid) {
-                hashmap_free(by_tgid);
-                return -ENOMEM;
-        }
-
-        /* Pass 2: leaders carry the group's released threads and their own runtime. */
-        for (off = 0; off < (size_t) len;) {
-                uint32_t kind;
-                memcpy(&kind, b->buf + off, sizeof(kind));
-                if (kind == TRACKER_REC_PROCESS) {
-                        const struct tracker_proc_rec *p = (const void *) (b->buf + off);
-                        groups[i].rec = p;
-                        groups[i].cpu_ns = p->sum_exec_runtime + p->sig_sum_sched_runtime;
-                        groups[i].nvcsw = p->nvcsw;
-                        r = hashmap_put(by_tgid, (HashKey) { .a = p->id.tgid }, &groups[i]);
-                        if (r == -ENOMEM)
-                                goto finish;
-                        i++;
-                        off += sizeof(*p);
-                } else
-                        off += sizeof(struct tracker_thread_rec);
-        }
-
-        /* Pass 3: add the other live threads. */
-        for (off = 0; off < (size_t) len;) {
-                uint32_t kind;
-                memcpy(&kind, b->buf + off, sizeof(kind));
-                if (kind == TRACKER_REC_THREAD) {
-                        const struct tracker_thread_rec *th = (const void *) (b->buf + off);
-                        Group *g = hashmap_get(by_tgid, (HashKey) { .a = th->tgid });
-                        if (g) {
-                                g->cpu_ns += th->sum_exec_runtime;
-                                g->nvcsw += th->nvcsw;
-                        }
-                        off += sizeof(*th);
-                } else
-                        off += sizeof(struct tracker_proc_rec);
-        }
-
-        for (i = 0; i < n_groups; i++) {
-                struct tracker_ident id = groups[i].rec->id;
-                TrackerObservation o = {};
-                ProcessInfo *p;
-                bool is_new;
-
-                id.comm[sizeof(id.comm) - 1] = 0;
-                id.unit[sizeof(id.unit) - 1] = 0;
-                ident_to_observation(&id, &o);
-                acct_to_observation(&groups[i].rec->acct, &o);
-                o.cpu_ns = groups[i].cpu_ns;
-                o.nvcsw = groups[i].nvcsw;
-                o.rss_bytes = groups[i].rec->rss_pages * (uint64_t) page_size();
-                p = tracker_observe_live(t, &o, &is_new);
-                if (!p) {
-                        r = -ENOMEM;
-                        goto finish;
+                r = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in, &out, keys, vals, &count, &opts);
+                if (r < 0) {
+                        if (errno != ENOENT)
+                                return -errno;
+                        done = true;   /* the last batch, count says how much of it there is */
                 }
-                if (is_new && !p->kernel_thread && !p->exe)
-                        p->exe = tracker_read_exe(t, p->pid);
+                first = false;
+                in = out;
+                for (uint32_t i = 0; i < count; i++) {
+                        r = apply_active(t, keys[i], &vals[i]);
+                        if (r < 0)
+                                return r;
+                        if (r > 0)
+                                continue;
+                        if (n_later == a_later) {
+                                size_t na = MAX(a_later * 2, (size_t) 16);
+                                uint32_t *nk = reallocarray(later_keys, na, sizeof(*nk));
+                                if (!nk)
+                                        return -ENOMEM;
+                                later_keys = nk;
+                                struct tracker_active *nv = reallocarray(later, na, sizeof(*nv));
+                                if (!nv)
+                                        return -ENOMEM;
+                                later = nv;
+                                a_later = na;
+                        }
+                        later_keys[n_later] = keys[i];
+                        later[n_later++] = vals[i];
+                }
         }
-        r = 0;
-finish:
-        hashmap_free(by_tgid);
-        return r;
+        if (n_later == 0)
+                return 0;
+        r = tracker_bpf_consume(b, t);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_later; i++) {
+                r = apply_active(t, later_keys[i], &later[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }

@@ -28,6 +28,10 @@ typedef struct TrackerObservation {
         const char *unit;
         const char *exe;
         bool kernel_thread;
+        /* The counters leave out what ran before the tracker started (BPF):
+         * a new entry's counters are all ours. Otherwise (procfs) a new entry
+         * that started before the tracker counts from here on. */
+        bool all_ours;
 } TrackerObservation;
 
 /* Tracker core, called by the back-ends. */
@@ -36,6 +40,10 @@ typedef struct TrackerObservation {
  * updated), or NULL on OOM. *ret_new tells whether it was created now; the
  * back-end may then fill identity fields it reads lazily (uid, unit, exe). */
 ProcessInfo *tracker_observe_live(Tracker *t, const TrackerObservation *o, bool *ret_new);
+/* New cumulative counters of a known live process (all ours). Returns 1,
+ * 0 if the process is unknown, or -ENOMEM. */
+int tracker_observe_counters(Tracker *t, uint32_t pid, uint64_t start_time_ns, uint64_t cpu_ns, uint64_t nvcsw,
+                             uint64_t rss_bytes);
 /* A process's final counters. Returns 0 or -ENOMEM. */
 int tracker_observe_exit(Tracker *t, const TrackerObservation *o);
 /* A process's counters as its last thread exits (final ones follow when it
@@ -54,6 +62,8 @@ typedef struct TrackerBpfOptions {
         const int *cpu_pkg_index;     /* CPU → package index (0..PROCESS_MAX_PKGS-1) */
         size_t n_cpus;
         bool try_cycles;              /* with per_switch: use CPU cycle counters where they open */
+        uint64_t interval_ns;         /* sampling interval: period of per-switch mode's timers (0: no such mode) */
+        size_t n_possible_cpus;       /* CPUs to put a timer on (offline ones are skipped) */
 } TrackerBpfOptions;
 int tracker_bpf_new(const TrackerBpfOptions *opts, TrackerBpf **ret, char **ret_reason);
 /* Whether the switch program runs, and whether it counts cycles. */
@@ -63,8 +73,23 @@ TrackerBpf *tracker_bpf_free(TrackerBpf *b);
 int tracker_bpf_get_fd(const TrackerBpf *b);
 /* Feed pending exit events to tracker_observe_exit(). Returns the number consumed or negative errno. */
 int tracker_bpf_consume(TrackerBpf *b, Tracker *t);
-/* Walk every task once and feed tracker_observe_live(). */
+/* Walk every task once and feed tracker_observe_live() with the groups that
+ * changed since the last round. */
 int tracker_bpf_scan(TrackerBpf *b, Tracker *t);
+/* Per-switch mode: the groups that ran since the last drain, through
+ * tracker_observe_counters() (their identity came as events). */
+int tracker_bpf_drain_active(TrackerBpf *b, Tracker *t);
+/* Per-switch mode: whether it can be had (per-CPU timers opened), whether
+ * it is on, and turning it on or off. busy_window_ns: the switch program
+ * reports switches as too fast when TRACKER_BUSY_SWITCHES of them take less
+ * on one CPU (updated also while on). */
+bool tracker_bpf_per_switch_possible(const TrackerBpf *b);
+bool tracker_bpf_in_per_switch(const TrackerBpf *b);
+int tracker_bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns);
+/* Whether the switch program reported switches too fast / an update of
+ * `active` failed, since the last call. */
+bool tracker_bpf_take_busy(TrackerBpf *b);
+bool tracker_bpf_take_full(TrackerBpf *b);
 uint64_t tracker_bpf_lost(const TrackerBpf *b);
 
 /* /proc back-end (tracker-procfs.c). */

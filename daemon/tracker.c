@@ -4,6 +4,7 @@
 #include "tracker.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <limits.h>
@@ -16,12 +17,10 @@
 #include "cleanup.h"
 #include "hashmap.h"
 #include "log.h"
+#include "../bpf/tracker.h"
 #include "tracker-internal.h"
 #include "util.h"
 
-/* A process that is not seen and sent no exit event is dropped after this
- * many rounds (its free event may lag by an RCU grace period). */
-#define TRACKER_MISSED_ROUNDS_MAX 2
 /* An exited process whose free event has not come after this many rounds
  * (and that is no zombie) is finished with its exit-time counters. */
 #define TRACKER_EXITING_ROUNDS_MAX 4
@@ -29,6 +28,20 @@
  * event that comes late adds only what the exit-time counters missed,
  * instead of being taken for a new process and counted in full again. */
 #define TRACKER_LATE_FREE_ROUNDS_MAX 600
+/* BPF: only processes that ran are reported, so an entry not seen for this
+ * many rounds is looked up in /proc, and dropped if gone (its exit event
+ * never came). */
+#define TRACKER_LIVENESS_ROUNDS 30
+/* Accounting mode choice (BPF, auto): the cost of one task in the iterator
+ * and of one context switch in the switch program, measured with
+ * kernel.bpf_stats_enabled on the development VMs (bench/RESULTS.md), with
+ * the switch's cost rounded up. */
+#define TRACKER_ITER_NS_PER_TASK 1100
+#define TRACKER_SWITCH_NS 500
+/* Rounds in a row with few enough switches before going per-switch; more
+ * after a busy notice sent us back, so that bursts do not make it flap. */
+#define TRACKER_QUIET_ROUNDS 3
+#define TRACKER_QUIET_ROUNDS_AFTER_BUSY 20
 
 typedef struct TrackerEntry {
         ProcessInfo info;       /* first member: a ProcessInfo* is a TrackerEntry* */
@@ -47,6 +60,10 @@ struct Tracker {
         char *proc_root;
         uint64_t start_boottime_ns;
         uint64_t generation;
+        int accounting;         /* TRACKER_ACCOUNTING_* asked for */
+        uint64_t interval_ns;
+        unsigned quiet_rounds, quiet_needed;
+        uint64_t last_ctxt, last_ctxt_ns;   /* /proc/stat ctxt and when it was read (0: not yet) */
         Hashmap *table;         /* (pid, start_time_ns) → TrackerEntry */
         Hashmap *by_pid;        /* (pid, 0) → newest TrackerEntry with that pid */
         Hashmap *cgroups;       /* (cgroup id, 0) → its path (char *), a cache */
@@ -202,7 +219,7 @@ char *tracker_read_exe(const Tracker *t, uint32_t pid) {
  * we read) waits until it is passed. A new entry's counters are a baseline,
  * unless the process started after we did (then all of it is ours). */
 static void entry_count(Tracker *t, TrackerEntry *e, const TrackerObservation *o, bool is_new) {
-        bool ours = !is_new || o->start_time_ns > t->start_boottime_ns;
+        bool ours = !is_new || o->all_ours || o->start_time_ns > t->start_boottime_ns;
         ProcessInfo *p = &e->info;
 
 #define COUNT(total, pending, value)                                    \
@@ -309,6 +326,26 @@ ProcessInfo *tracker_observe_live(Tracker *t, const TrackerObservation *o, bool 
         return &e->info;
 }
 
+int tracker_observe_counters(Tracker *t, uint32_t pid, uint64_t start_time_ns, uint64_t cpu_ns, uint64_t nvcsw,
+                             uint64_t rss_bytes) {
+        TrackerEntry *e = hashmap_get(t->table, (HashKey) { .a = pid, .b = start_time_ns });
+        TrackerObservation o = { .pid = pid, .start_time_ns = start_time_ns, .cpu_ns = cpu_ns, .nvcsw = nvcsw };
+
+        if (!e)
+                return 0;
+        if (e->info.exited)
+                return 1;
+        /* Keep what only the package-split program counts. */
+        o.cycles = e->info.cycles_total;
+        memcpy(o.pkg_ns, e->info.pkg_ns_total, sizeof(o.pkg_ns));
+        entry_count(t, e, &o, false);
+        if (!e->exiting)
+                e->info.rss_bytes = rss_bytes;
+        e->info.generation = t->generation;
+        e->missed = 0;
+        return 1;
+}
+
 static int observe_end(Tracker *t, const TrackerObservation *o, bool final) {
         TrackerEntry *e;
 
@@ -353,47 +390,162 @@ int tracker_observe_exiting(Tracker *t, const TrackerObservation *o) {
         return observe_end(t, o, false);
 }
 
+/* Leave per-switch mode (a busy notice, or asked); the task walk takes over
+ * at the next round and counts everything since. */
+static void leave_per_switch(Tracker *t, bool busy) {
+        if (!tracker_bpf_in_per_switch(t->bpf))
+                return;
+        (void) tracker_bpf_set_per_switch(t->bpf, false, 0);
+        t->stats.accounting_changes++;
+        t->quiet_rounds = 0;
+        t->quiet_needed = busy ? TRACKER_QUIET_ROUNDS_AFTER_BUSY : TRACKER_QUIET_ROUNDS;
+        t->last_ctxt_ns = 0;
+        log_debug("Process tracker: context switches %s: walking tasks every interval.", busy ? "too frequent" : "");
+}
+
 static int tracker_consume(Tracker *t) {
+        int r;
+
         if (t->mode != TRACKER_BPF)
                 return 0;
-        return tracker_bpf_consume(t->bpf, t);
+        r = tracker_bpf_consume(t->bpf, t);
+        if (tracker_bpf_take_busy(t->bpf) && t->accounting == TRACKER_ACCOUNTING_AUTO)
+                leave_per_switch(t, true);
+        return r;
+}
+
+/* Total tasks (threads) from /proc/loadavg ("0.00 0.01 0.05 1/234 5678"), and
+ * context switches since boot from /proc/stat's ctxt line. */
+static int read_sched_counts(Tracker *t, uint64_t *ret_tasks, uint64_t *ret_ctxt) {
+        char path[PATH_MAX];
+        _cleanup_free_ char *buf = NULL;
+        const char *p;
+        int r;
+
+        snprintf(path, sizeof(path), "%s/loadavg", t->proc_root);
+        r = read_small_file(path, 256, &buf);
+        if (r < 0)
+                return r;
+        p = strchr(buf, '/');
+        if (!p || sscanf(p + 1, "%" SCNu64, ret_tasks) != 1)
+                return -EBADMSG;
+        if (!ret_ctxt)
+                return 0;
+        free(buf);
+        buf = NULL;
+        snprintf(path, sizeof(path), "%s/stat", t->proc_root);
+        r = read_small_file(path, 1024 * 1024, &buf);
+        if (r < 0)
+                return r;
+        p = strstr(buf, "\nctxt ");
+        if (!p || sscanf(p + 6, "%" SCNu64, ret_ctxt) != 1)
+                return -EBADMSG;
+        return 0;
+}
+
+/* Switches per second below which counting at each switch costs less than
+ * walking `tasks` tasks once per interval. */
+static double switch_budget(const Tracker *t, uint64_t tasks) {
+        double interval_s = (double) t->interval_ns / 1e9;
+        return (double) tasks * TRACKER_ITER_NS_PER_TASK / TRACKER_SWITCH_NS / interval_s;
+}
+
+/* The switch program's threshold: TRACKER_BUSY_SWITCHES switches on one CPU
+ * faster than the whole budget spread over the CPUs. */
+static uint64_t busy_window(double budget) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return (uint64_t) ((double) TRACKER_BUSY_SWITCHES * 1e9 * (double) (n > 0 ? n : 1) / MAX(budget, 1.0));
+}
+
+/* After each BPF round: pick per-switch counting or the task walk for the
+ * next rounds (see TrackerConfig.accounting). */
+static void tracker_choose_accounting(Tracker *t) {
+        uint64_t tasks = 0, ctxt = 0, now;
+        double budget;
+        int r;
+
+        if (t->accounting == TRACKER_ACCOUNTING_ITERATOR || !tracker_bpf_per_switch_possible(t->bpf))
+                return;
+        if (tracker_bpf_in_per_switch(t->bpf)) {
+                /* Keep the threshold in step with the number of tasks. */
+                if (read_sched_counts(t, &tasks, NULL) >= 0)
+                        (void) tracker_bpf_set_per_switch(t->bpf, true, busy_window(switch_budget(t, tasks)));
+                return;
+        }
+        r = read_sched_counts(t, &tasks, &ctxt);
+        if (r < 0)
+                return;
+        budget = switch_budget(t, tasks);
+        now = now_ns(CLOCK_MONOTONIC);
+        if (t->accounting == TRACKER_ACCOUNTING_AUTO) {
+                bool quiet = false;
+                if (t->last_ctxt_ns > 0 && now > t->last_ctxt_ns && ctxt >= t->last_ctxt) {
+                        double rate = (double) (ctxt - t->last_ctxt) * 1e9 / (double) (now - t->last_ctxt_ns);
+                        quiet = rate < budget / 2;
+                }
+                t->last_ctxt = ctxt;
+                t->last_ctxt_ns = now;
+                t->quiet_rounds = quiet ? t->quiet_rounds + 1 : 0;
+                if (t->quiet_rounds < t->quiet_needed)
+                        return;
+        }
+        r = tracker_bpf_set_per_switch(t->bpf, true, busy_window(budget));
+        if (r < 0) {
+                log_debug_errno(r, "Process tracker: cannot count at context switches (%m): walking tasks.");
+                t->accounting = TRACKER_ACCOUNTING_ITERATOR;
+                return;
+        }
+        t->stats.accounting_changes++;
+        t->quiet_needed = TRACKER_QUIET_ROUNDS;
+        log_debug("Process tracker: context switches are rare: counting at each switch.");
 }
 
 static int tracker_scan(Tracker *t) {
         int r;
 
         t->generation++;
-        if (t->mode == TRACKER_BPF)
-                r = tracker_bpf_scan(t->bpf, t);
-        else
+        if (t->mode == TRACKER_BPF) {
+                /* Per-switch mode: the groups that ran are in the map. The walk
+                 * runs otherwise, and when the map overflowed. */
+                r = tracker_bpf_drain_active(t->bpf, t);
+                if (r >= 0 && (!tracker_bpf_in_per_switch(t->bpf) || tracker_bpf_take_full(t->bpf)))
+                        r = tracker_bpf_scan(t->bpf, t);
+                if (r >= 0)
+                        tracker_choose_accounting(t);
+        } else
                 r = tracker_procfs_scan(t);
         if (r < 0)
                 t->stats.iter_errors++;
         return r;
 }
 
-/* Not seen this round: an unreaped zombie keeps its entry (its exit event
- * comes when it is reaped); otherwise wait a round for the exit event. */
-static bool entry_is_zombie(Tracker *t, const TrackerEntry *e) {
+typedef enum EntryState {
+        ENTRY_GONE,
+        ENTRY_ALIVE,
+        ENTRY_ZOMBIE,   /* exited, not reaped yet: its free event comes when it is */
+} EntryState;
+
+/* Whether the process of an entry not seen lately is still there, from
+ * /proc/PID/stat: same pid and a start time within a tick of ours. */
+static EntryState entry_state(Tracker *t, const TrackerEntry *e) {
         char path[PATH_MAX], comm[PROCESS_COMM_MAX], state = 0;
         _cleanup_free_ char *buf = NULL;
-        uint64_t flags, cpu, start;
+        uint64_t flags, cpu, start, ours;
         uint32_t ppid;
         long tck = sysconf(_SC_CLK_TCK);
 
         if ((size_t) snprintf(path, sizeof(path), "%s/%u/stat", t->proc_root, e->info.pid) >= sizeof(path))
-                return false;
+                return ENTRY_GONE;
         if (read_small_file(path, 4096, &buf) < 0)
-                return false;
+                return ENTRY_GONE;
         if (tracker_procfs_parse_stat(buf, comm, &ppid, &flags, &cpu, &start, &state) < 0)
-                return false;
-        if (state != 'Z' && state != 'X')
-                return false;
+                return ENTRY_GONE;
         if (tck <= 0)
                 tck = 100;
-        /* same process? start times agree to a tick */
-        uint64_t ours = e->info.start_time_ns / (NSEC_PER_SEC / (uint64_t) tck);
-        return start + 1 >= ours && start <= ours + 1;
+        ours = e->info.start_time_ns / (NSEC_PER_SEC / (uint64_t) tck);
+        if (start + 1 < ours || start > ours + 1)
+                return ENTRY_GONE;   /* the pid was reused */
+        return state == 'Z' || state == 'X' ? ENTRY_ZOMBIE : ENTRY_ALIVE;
 }
 
 static void tracker_sweep(Tracker *t) {
@@ -414,16 +566,18 @@ static void tracker_sweep(Tracker *t) {
                         /* Its exit-time counters are in. The free event comes once
                          * the parent reaped it; if it never does (a zombie is still
                          * waited for), those counters are the final ones. */
-                        if (entry_is_zombie(t, e) || ++e->missed < TRACKER_EXITING_ROUNDS_MAX)
+                        if (entry_state(t, e) == ENTRY_ZOMBIE || ++e->missed < TRACKER_EXITING_ROUNDS_MAX)
                                 continue;
                         t->stats.exits_early_only++;
                         e->early_done = true;
                         continue;
                 }
                 if (t->mode == TRACKER_BPF) {
-                        if (entry_is_zombie(t, e))
+                        /* Only what ran is reported: not seen means idle, most
+                         * likely. Every TRACKER_LIVENESS_ROUNDS, ask /proc. */
+                        if (++e->missed % TRACKER_LIVENESS_ROUNDS != 0)
                                 continue;
-                        if (++e->missed < TRACKER_MISSED_ROUNDS_MAX)
+                        if (entry_state(t, e) != ENTRY_GONE)
                                 continue;
                 }
                 t->stats.vanished++;
@@ -481,7 +635,9 @@ int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n) {
                         tracker_inherit_exe(t, e);
                 if (e->info.exited)
                         e->reported = true;
-                if (e->pending_ns == 0 && e->pending_wakeups == 0)
+                /* An exited process comes once more, with what is left (maybe
+                 * nothing): its end is news too. */
+                if (e->pending_ns == 0 && e->pending_wakeups == 0 && !e->info.exited)
                         continue;
                 ProcessDelta *d = &t->out[n++];
                 *d = (ProcessDelta) {
@@ -543,8 +699,27 @@ void tracker_get_stats(const Tracker *t, TrackerStats *ret) {
                 if (!((TrackerEntry *) v)->info.exited && !((TrackerEntry *) v)->early_done)
                         live++;
         ret->processes_tracked = live;
-        if (t->mode == TRACKER_BPF)
+        if (t->mode == TRACKER_BPF) {
                 ret->exits_lost = tracker_bpf_lost(t->bpf);
+                ret->per_switch_mode = tracker_bpf_in_per_switch(t->bpf);
+        }
+}
+
+static const char *const accounting_names[] = {
+        [TRACKER_ACCOUNTING_AUTO] = "auto",
+        [TRACKER_ACCOUNTING_ITERATOR] = "iterator",
+        [TRACKER_ACCOUNTING_PER_SWITCH] = "per-switch",
+};
+
+int tracker_accounting_from_string(const char *s) {
+        for (size_t i = 0; s && i < ELEMENTSOF(accounting_names); i++)
+                if (strcmp(s, accounting_names[i]) == 0)
+                        return (int) i;
+        return -EINVAL;
+}
+
+const char *tracker_accounting_to_string(int a) {
+        return a >= 0 && (size_t) a < ELEMENTSOF(accounting_names) ? accounting_names[a] : NULL;
 }
 
 TrackerMode tracker_mode(const Tracker *t) {
@@ -604,7 +779,7 @@ static inline void tracker_freep(Tracker **t) {
 int tracker_new(const TrackerConfig *cfg, Tracker **ret) {
         _cleanup_(tracker_freep) Tracker *t = NULL;
         TrackerMode force = cfg ? cfg->force_mode : _TRACKER_MODE_INVALID;
-        uint32_t rb = cfg && cfg->ringbuf_bytes ? cfg->ringbuf_bytes : 4u * 1024 * 1024;
+        uint32_t rb = cfg && cfg->ringbuf_bytes ? cfg->ringbuf_bytes : TRACKER_RINGBUF_DEFAULT;
         int r;
 
         if (force != _TRACKER_MODE_INVALID && (force < 0 || force >= _TRACKER_MODE_MAX))
@@ -626,6 +801,12 @@ int tracker_new(const TrackerConfig *cfg, Tracker **ret) {
         if (t->cgroup_mount)
                 t->cgroup_fd = open(t->cgroup_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         t->start_boottime_ns = now_ns(CLOCK_BOOTTIME);
+        t->accounting = cfg ? cfg->accounting : TRACKER_ACCOUNTING_AUTO;
+        if (t->accounting < TRACKER_ACCOUNTING_AUTO || t->accounting > TRACKER_ACCOUNTING_PER_SWITCH)
+                return log_error_errno(-EINVAL, "Invalid tracker accounting %d; accepted: auto, iterator, per-switch.",
+                                       t->accounting);
+        t->interval_ns = cfg && cfg->interval_ns ? cfg->interval_ns : NSEC_PER_SEC;
+        t->quiet_needed = TRACKER_QUIET_ROUNDS;
 
         if (force == TRACKER_PROCFS)
                 t->mode = TRACKER_PROCFS;
@@ -637,8 +818,12 @@ int tracker_new(const TrackerConfig *cfg, Tracker **ret) {
                         .cpu_pkg_index = cfg ? cfg->cpu_package : NULL,
                         .n_cpus = cfg && cfg->cpu_package ? cfg->n_cpus : 0,
                         .try_cycles = true,
+                        .interval_ns = t->accounting == TRACKER_ACCOUNTING_ITERATOR ? 0 : t->interval_ns,
                 };
+                long ncpu = sysconf(_SC_NPROCESSORS_CONF);
                 int n_pkgs = 0;
+
+                bo.n_possible_cpus = ncpu > 0 ? (size_t) ncpu : 1;
                 for (size_t i = 0; i < bo.n_cpus; i++)
                         n_pkgs = MAX(n_pkgs, bo.cpu_pkg_index[i] + 1);
                 switch (cfg ? cfg->per_switch : TRACKER_SWITCH_AUTO) {
@@ -664,8 +849,12 @@ int tracker_new(const TrackerConfig *cfg, Tracker **ret) {
                         if (!t->fallback_reason && !(t->fallback_reason = strdup("unknown")))
                                 return log_oom();
                         t->mode = TRACKER_PROCFS;
-                } else
+                } else {
                         t->mode = TRACKER_BPF;
+                        if (t->accounting == TRACKER_ACCOUNTING_PER_SWITCH && !tracker_bpf_per_switch_possible(t->bpf))
+                                return log_error_errno(-EOPNOTSUPP, "Per-switch accounting needs a cpu-clock perf event on each CPU, "
+                                                       "which cannot be opened here.");
+                }
         }
 
         /* Baseline: what runs now was running before we measured. */

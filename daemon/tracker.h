@@ -31,19 +31,40 @@ typedef struct TrackerConfig {
         const int *cpu_package;
         size_t n_cpus;
         int per_switch;               /* TRACKER_SWITCH_* */
+        /* How CPU time is read (BPF only): TRACKER_ACCOUNTING_*. AUTO picks,
+         * round by round, the cheaper of walking every task once per interval
+         * (cost grows with the number of tasks) and counting at each context
+         * switch (cost grows with the switch rate), and leaves per-switch
+         * counting within a few milliseconds when switches turn frequent. */
+        int accounting;
+        uint64_t interval_ns;         /* sampling interval (per-switch mode's timers); 0 = 1 s */
 } TrackerConfig;
+
+#define TRACKER_ACCOUNTING_AUTO       0
+#define TRACKER_ACCOUNTING_ITERATOR   1
+#define TRACKER_ACCOUNTING_PER_SWITCH 2
+/* "auto", "iterator", "per-switch" ↔ TRACKER_ACCOUNTING_*; -EINVAL if unknown. */
+int tracker_accounting_from_string(const char *s);
+const char *tracker_accounting_to_string(int a);
+
+/* Exit events are about 500 bytes: 1,000 of them fit, and user space is
+ * woken when half are waiting. The buffer's pages are mapped twice into
+ * jouled, so its size counts twice in its resident memory. */
+#define TRACKER_RINGBUF_DEFAULT (512u * 1024)
 
 #define TRACKER_SWITCH_AUTO 0
 #define TRACKER_SWITCH_OFF  1
 #define TRACKER_SWITCH_ON   2
 
 typedef struct TrackerStats {
-        uint64_t processes_tracked;   /* live processes in the table now */
+        uint64_t processes_tracked;   /* live processes in the table (BPF: those seen running since the start) */
         uint64_t exits_seen;          /* exit events consumed */
         uint64_t exits_lost;          /* exit events the kernel could not queue (ring buffer full) */
         uint64_t vanished;            /* processes gone with no exit event (their last interval's CPU is lost) */
         uint64_t iter_errors;
         uint64_t exits_early_only;    /* exited with no free event: their exit-time counters stood */
+        bool per_switch_mode;         /* CPU time is counted at context switches now (else: task walk) */
+        uint64_t accounting_changes;  /* times the tracker went from one way of counting to the other */
 } TrackerStats;
 
 typedef struct Tracker Tracker;

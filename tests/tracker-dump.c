@@ -4,6 +4,7 @@
  *
  *   tracker-dump [--mode bpf|procfs|auto] [--interval-ms N] [--count N] [--proc-root DIR]
  *                [--topology CPU:PKG,...] [--per-switch auto|on|off]
+ *                [--accounting auto|iterator|per-switch]
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@ int main(int argc, char **argv) {
                 { "debug", no_argument, NULL, 'd' },
                 { "topology", required_argument, NULL, 't' },
                 { "per-switch", required_argument, NULL, 's' },
+                { "accounting", required_argument, NULL, 'a' },
                 {},
         };
         TrackerConfig cfg = { .force_mode = _TRACKER_MODE_INVALID };
@@ -88,6 +90,13 @@ int main(int argc, char **argv) {
                                 return 2;
                         }
                         break;
+                case 'a':
+                        cfg.accounting = tracker_accounting_from_string(optarg);
+                        if (cfg.accounting < 0) {
+                                fprintf(stderr, "tracker-dump: invalid --accounting '%s': expected auto, iterator or per-switch\n", optarg);
+                                return 2;
+                        }
+                        break;
                 default:
                         return 2;
                 }
@@ -112,6 +121,7 @@ int main(int argc, char **argv) {
                 cfg.n_cpus = n;
         }
         topology_done(&topo);
+        cfg.interval_ns = interval_ms * 1000000ULL;
         r = tracker_new(&cfg, &t);
         if (r < 0)
                 return 1;
@@ -170,6 +180,8 @@ int main(int argc, char **argv) {
                 json_object_object_add(stats, "iter_errors", json_object_new_uint64(st.iter_errors));
                 json_object_object_add(stats, "exits_early_only", json_object_new_uint64(st.exits_early_only));
                 json_object_object_add(stats, "sample_cpu_ns", json_object_new_uint64(t1 - t0));
+                json_object_object_add(stats, "per_switch_mode", json_object_new_boolean(st.per_switch_mode));
+                json_object_object_add(stats, "accounting_changes", json_object_new_uint64(st.accounting_changes));
                 json_object_object_add(o, "sample", json_object_new_uint64(i));
                 json_object_object_add(o, "deltas", arr);
                 json_object_object_add(o, "stats", stats);
