@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "tracker.h"
 #include "test-helpers.h"
 #include "util.h"
 #include "test-fixture.h"
@@ -50,6 +51,32 @@ static void test_defaults(void **state) {
         assert_int_equal(c.idle_policy, IDLE_POLICY_SEPARATE);
         assert_double_equal(c.carbon_g_per_kwh, 480, 0);
         assert_string_equal(c.carbon_source, CARBON_DEFAULT_SOURCE);
+        assert_int_equal(c.tracker_accounting, TRACKER_ACCOUNTING_AUTO);
+        config_done(&c);
+}
+
+static void test_tracker_accounting(void **state) {
+        static const struct {
+                const char *value;
+                int want;
+        } cases[] = {
+                { "auto", TRACKER_ACCOUNTING_AUTO },
+                { "iterator", TRACKER_ACCOUNTING_ITERATOR },
+                { "per-switch", TRACKER_ACCOUNTING_PER_SWITCH },
+        };
+        JouledConfig c;
+
+        config_init_defaults(&c);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                assert_int_equal(config_set(&c, "Daemon", "TrackerAccounting", cases[i].value), 0);
+                assert_int_equal(c.tracker_accounting, cases[i].want);
+                assert_string_equal(tracker_accounting_to_string(cases[i].want), cases[i].value);
+        }
+        /* Unknown or differently spelled: refused, the last good value stays. */
+        assert_int_equal(config_set(&c, "Daemon", "TrackerAccounting", "perswitch"), -EINVAL);
+        assert_int_equal(config_set(&c, "Daemon", "TrackerAccounting", ""), -EINVAL);
+        assert_int_equal(c.tracker_accounting, TRACKER_ACCOUNTING_PER_SWITCH);
+        assert_null(tracker_accounting_to_string(7));
         config_done(&c);
 }
 
@@ -142,6 +169,7 @@ static void test_bad_values(void **state) {
                 "[Daemon]\nInterval=0\n",
                 "[Daemon]\nDatabase=relative.db\n",
                 "[Daemon]\nTracker=ebpf\n",
+                "[Daemon]\nTrackerAccounting=sometimes\n",
                 "[Attribution]\nIdlePolicy=sometimes\n",
                 "[Attribution]\nIdlePower=package-0\n",
                 "[Attribution]\nIdlePower=package-0:-3\n",
@@ -172,6 +200,7 @@ static void test_bad_values(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_tracker_accounting),
                 cmocka_unit_test_setup_teardown(test_file_and_dropins, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_missing_file_is_fine, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_bad_key_names_file_and_line, fx_setup, fx_teardown),
