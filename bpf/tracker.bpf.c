@@ -143,7 +143,7 @@ static __always_inline void fill_ident(struct task_struct *task, struct tracker_
 }
 
 static __always_inline bool before_load(struct task_struct *t) {
-        return BPF_CORE_READ(t, start_boottime) < load_boottime_ns;
+        return t->start_boottime < load_boottime_ns;
 }
 
 /* What a counter advanced since *last, claimed atomically: the iterator and
@@ -207,8 +207,10 @@ static __always_inline void thread_baseline(struct task_struct *t, struct tracke
 static __always_inline bool thread_account(struct task_struct *t, struct tracker_seen *st, struct tracker_seen *ls) {
         __u64 d, dn;
 
-        d = take_delta(&st->last_ns, BPF_CORE_READ(t, se.sum_exec_runtime));
-        dn = take_delta(&st->last_nvcsw, BPF_CORE_READ(t, nvcsw));
+        /* Direct loads (t is a BTF pointer): this runs per task per walk and
+         * per switch, where a probe-read helper call costs more than the rest. */
+        d = take_delta(&st->last_ns, t->se.sum_exec_runtime);
+        dn = take_delta(&st->last_nvcsw, t->nvcsw);
         if (d)
                 __sync_fetch_and_add(&ls->group_ns, d);
         if (dn)
