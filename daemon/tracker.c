@@ -50,7 +50,9 @@ typedef struct TrackerEntry {
         uint64_t pending_pkg[PROCESS_MAX_PKGS];
         unsigned missed;        /* rounds not seen while not exited */
         bool exiting;           /* exit-time counters seen, the free event not yet */
-        bool early_done;        /* exiting, no free event in time: its exit-time counters stood */
+        bool early_done;        /* exiting, no free event in time: its exit-time counters stood
+                                 * (handed out as exited; the entry stays a while, for a late free event) */
+        bool announced;         /* handed out as exited */
         bool reported;          /* exited and handed out: freed at the next sample */
 } TrackerEntry;
 
@@ -356,14 +358,17 @@ static int observe_end(Tracker *t, const TrackerObservation *o, bool final) {
                         return -ENOMEM;
                 entry_count(t, e, o, true);
         } else {
-                if (e->info.exited)
-                        return 0;
-                if (e->early_done && final) {
-                        /* The free event came after all, late. */
+                if (e->early_done) {
+                        if (!final)
+                                return 0;
+                        /* The free event came after all, late: what the exit-time
+                         * counters missed is handed out, then the entry goes. */
                         e->early_done = false;
+                        e->announced = false;
                         if (t->stats.exits_early_only > 0)
                                 t->stats.exits_early_only--;
-                }
+                } else if (e->info.exited)
+                        return 0;
                 entry_count(t, e, o, false);
                 /* The exec file name from the kernel is the newest. */
                 if (o->exe && *o->exe && set_str(&e->info.exe, o->exe) < 0)
@@ -555,13 +560,13 @@ static void tracker_sweep(Tracker *t) {
         while (hashmap_iterate(t->table, &state, NULL, &v)) {
                 TrackerEntry *e = v;
 
-                if (e->info.exited || e->info.generation == t->generation)
-                        continue;
                 if (e->early_done) {
                         if (++e->missed >= TRACKER_EXITING_ROUNDS_MAX + TRACKER_LATE_FREE_ROUNDS_MAX)
                                 entry_drop(t, e);
                         continue;
                 }
+                if (e->info.exited || e->info.generation == t->generation)
+                        continue;
                 if (e->exiting) {
                         /* Its exit-time counters are in. The free event comes once
                          * the parent reaped it; if it never does (a zombie is still
@@ -570,6 +575,7 @@ static void tracker_sweep(Tracker *t) {
                                 continue;
                         t->stats.exits_early_only++;
                         e->early_done = true;
+                        e->info.exited = true;   /* its end is handed out now */
                         continue;
                 }
                 if (t->mode == TRACKER_BPF) {
@@ -633,12 +639,14 @@ int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n) {
 
                 if (e->info.exited || e->exiting)
                         tracker_inherit_exe(t, e);
-                if (e->info.exited)
+                if (e->info.exited && !e->early_done)
                         e->reported = true;
                 /* An exited process comes once more, with what is left (maybe
                  * nothing): its end is news too. */
-                if (e->pending_ns == 0 && e->pending_wakeups == 0 && !e->info.exited)
+                if (e->pending_ns == 0 && e->pending_wakeups == 0 && (!e->info.exited || e->announced))
                         continue;
+                if (e->info.exited)
+                        e->announced = true;
                 ProcessDelta *d = &t->out[n++];
                 *d = (ProcessDelta) {
                         .info = &e->info,
