@@ -623,7 +623,7 @@ def spawn_idle(ctx, n):
 
 def scenario_scale(ctx):
     scales = [100] if ctx.quick else [100, 1000, 10000]
-    window = 5 if ctx.quick else 60
+    window = 3 if ctx.quick else 60
     reps = 1
     res = {}   # (scale, monitor) -> list of dicts
     log("scenario 2: %s idle processes, %d s window, %d round(s)" % (scales, window, reps))
