@@ -81,24 +81,35 @@ def session_pids(sid):
     return pids
 
 
-def bpf_progs(pid):
-    """{prog_id: (run_time_ns, run_cnt)} for the BPF programs a process holds open."""
-    progs = {}
+def bpf_fdinfos(pid, kind):
+    """fdinfo (a dict) of each descriptor of a process that is anon_inode:KIND (bpf-prog, bpf_link)."""
+    out = []
     try:
         fds = os.listdir("/proc/%d/fd" % pid)
     except OSError:
-        return progs
+        return out
     for fd in fds:
         try:
-            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) != "anon_inode:bpf-prog":
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) != "anon_inode:" + kind:
                 continue
             info = {}
             with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
                 for line in f:
                     k, _, v = line.partition(":")
                     info[k.strip()] = v.strip()
+            out.append(info)
+        except OSError:
+            continue
+    return out
+
+
+def bpf_progs(pid):
+    """{prog_id: (run_time_ns, run_cnt)} for the BPF programs a process holds open."""
+    progs = {}
+    for info in bpf_fdinfos(pid, "bpf-prog"):
+        try:
             progs[int(info["prog_id"])] = (int(info.get("run_time_ns", 0)), int(info.get("run_cnt", 0)))
-        except (OSError, KeyError, ValueError):
+        except (KeyError, ValueError):
             continue
     return progs
 
@@ -107,22 +118,11 @@ def iter_prog_ids(pid):
     """IDs of the BPF programs behind the iterator links a process holds open
     (/proc/PID/fdinfo of its bpf_link descriptors: link_type iter)."""
     ids = set()
-    try:
-        fds = os.listdir("/proc/%d/fd" % pid)
-    except OSError:
-        return ids
-    for fd in fds:
+    for info in bpf_fdinfos(pid, "bpf_link"):
         try:
-            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) != "anon_inode:bpf_link":
-                continue
-            info = {}
-            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
-                for line in f:
-                    k, _, v = line.partition(":")
-                    info[k.strip()] = v.strip()
             if info.get("link_type") == "iter":
                 ids.add(int(info["prog_id"]))
-        except (OSError, KeyError, ValueError):
+        except (KeyError, ValueError):
             continue
     return ids
 
