@@ -184,6 +184,19 @@ def test_service_lifecycle():
         check("Reloaded configuration from /etc/jouled/jouled.conf" in journal(), "no reload in the log: %s" % journal())
         check(int(c.show("MainPID")) == pid, "reload restarted the daemon")
 
+        # Per-switch accounting works under the unit's hardening (system call
+        # filter, capabilities): pinned to it, jouled refuses to start when it
+        # cannot open its per-CPU timers.
+        os.makedirs(c.root + "/etc/jouled/jouled.conf.d", exist_ok=True)
+        with open(c.root + "/etc/jouled/jouled.conf.d/accounting.conf", "w") as f:
+            f.write("[Daemon]\nTrackerAccounting=per-switch\n")
+        r = c.run("systemctl", "restart", "jouled.service", timeout=90)
+        check(r.returncode == 0 and c.show("ActiveState") == "active",
+              "restart with per-switch accounting failed: %s %s" % (r.stderr, journal()[-800:]))
+        r = c.run("sqlite3", "/var/lib/jouled/jouled.db",
+                  "SELECT value FROM daemon_state WHERE key = 'tracker_accounting'")
+        check(r.stdout.strip() == "per-switch", "tracker_accounting %r, wanted per-switch" % r.stdout)
+
         # Stop: exit 0, the database is whole.
         r = c.run("systemctl", "stop", "jouled.service")
         check(r.returncode == 0, "stop failed: %s" % r.stderr)
