@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/perf_event.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -210,6 +211,7 @@ static int open_ticks(TrackerBpf *b, size_t n_cpus, uint64_t interval_ns) {
                 .size = sizeof(attr),
                 .config = PERF_COUNT_SW_CPU_CLOCK,
                 .sample_period = interval_ns,
+                .disabled = 1,   /* enabled while per-switch mode is on */
         };
         size_t n = 0;
 
@@ -233,6 +235,16 @@ static int open_ticks(TrackerBpf *b, size_t n_cpus, uint64_t interval_ns) {
         return n > 0 ? 0 : -ENODEV;
 }
 
+/* Detach the timer program and stop the timers (a perf event with no
+ * program would still fire its hrtimer every interval, for nothing). */
+static void ticks_off(TrackerBpf *b) {
+        for (size_t i = 0; i < b->n_ticks; i++) {
+                bpf_link__destroy(b->tick_links[i]);
+                b->tick_links[i] = NULL;
+                (void) ioctl(b->tick_fds[i], PERF_EVENT_IOC_DISABLE, 0);
+        }
+}
+
 bool tracker_bpf_per_switch_possible(const TrackerBpf *b) {
         return b->n_ticks > 0;
 }
@@ -250,19 +262,17 @@ int tracker_bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns) 
         if (!on) {
                 bpf_link__destroy(b->activity_link);
                 b->activity_link = NULL;
-                for (size_t i = 0; i < b->n_ticks; i++) {
-                        bpf_link__destroy(b->tick_links[i]);
-                        b->tick_links[i] = NULL;
-                }
+                ticks_off(b);
                 return 0;
         }
         if (b->n_ticks == 0)
                 return -EOPNOTSUPP;
         for (size_t i = 0; i < b->n_ticks; i++) {
+                /* attach_perf_event() also enables the event */
                 b->tick_links[i] = bpf_program__attach_perf_event(b->skel->progs.tracker_tick, b->tick_fds[i]);
                 if (!b->tick_links[i]) {
                         int r = errno > 0 ? -errno : -EIO;
-                        tracker_bpf_set_per_switch(b, false, busy_window_ns);
+                        ticks_off(b);
                         return r;
                 }
         }
@@ -271,10 +281,7 @@ int tracker_bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns) 
         b->activity_link = bpf_program__attach(b->skel->progs.tracker_activity);
         if (!b->activity_link) {
                 int r = errno > 0 ? -errno : -EIO;
-                for (size_t i = 0; i < b->n_ticks; i++) {
-                        bpf_link__destroy(b->tick_links[i]);
-                        b->tick_links[i] = NULL;
-                }
+                ticks_off(b);
                 return r;
         }
         return 0;
