@@ -281,6 +281,7 @@ def test_status():
         db = make_db(d)
         s = jtest.joulectl_json("status", db=db)
         check(s["tracker"]["mode"] == "procfs", "tracker mode: %r" % s["tracker"])
+        check(s["tracker"]["accounting"] is None, "accounting in procfs mode: %r" % s["tracker"])
         check("short-lived" in (s["tracker"]["note"] or ""), "procfs note missing: %r" % s["tracker"])
         names = {p["name"]: p for p in s["sources"]}
         check(set(names) == {"rapl", "model"}, "sources: %r" % s["sources"])

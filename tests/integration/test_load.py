@@ -81,6 +81,8 @@ def test_many_live_processes_and_a_fork_storm():
                 # (processes_tracked counts what the tracker holds: the BPF
                 # tracker learns a process when it runs, so idle ones may not be.)
                 st = jtest.joulectl_json("status", db=dm.db)
+                check(st["tracker"]["accounting"] in ("iterator", "per-switch"),
+                      "tracker accounting: %r" % st["tracker"])
                 print("with %d idle processes: processes_tracked %r" % (N_IDLE, st.get("processes_tracked")))
 
                 # The storm, with the 10,000 still there.
