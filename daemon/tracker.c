@@ -621,6 +621,11 @@ int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n) {
         r = tracker_scan(t);
         if (r < 0)
                 return r;
+        /* Exits that came during the walk: a process seen alive by it may be
+         * gone already, and its exit event says what it ran (and its exe). */
+        r = tracker_consume(t);
+        if (r < 0)
+                log_debug_errno(r, "Failed to consume exit events, ignoring: %m");
         tracker_sweep(t);
 
         size = hashmap_size(t->table);
@@ -639,6 +644,8 @@ int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n) {
 
                 if (e->info.exited || e->exiting)
                         tracker_inherit_exe(t, e);
+                else if (!e->info.exe && !e->info.kernel_thread && (e->pending_ns || e->pending_wakeups))
+                        e->info.exe = tracker_read_exe(t, e->info.pid);   /* it was not readable when first seen */
                 if (e->info.exited && !e->early_done)
                         e->reported = true;
                 /* An exited process comes once more, with what is left (maybe

@@ -7,6 +7,7 @@
  *                [--accounting auto|iterator|per-switch]
  */
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,15 +131,26 @@ int main(int argc, char **argv) {
         fflush(stdout);
 
         for (uint64_t i = 0; i < count; i++) {
-                struct timespec ts = { .tv_sec = (time_t) (interval_ms / 1000),
-                                       .tv_nsec = (long) (interval_ms % 1000) * 1000000L };
+                uint64_t due = now_ns(CLOCK_MONOTONIC) + interval_ms * 1000000ULL;
                 ProcessDelta *d;
                 size_t n;
                 TrackerStats st;
                 uint64_t t0, t1;
                 json_object *o, *arr, *stats;
 
-                nanosleep(&ts, NULL);
+                /* As the daemon does: exit events are read when the ring
+                 * buffer's fd says so, between samples, not only at them. */
+                for (uint64_t now; (now = now_ns(CLOCK_MONOTONIC)) < due;) {
+                        struct pollfd pfd = { .fd = tracker_get_fd(t), .events = POLLIN };
+                        int ms = (int) ((due - now + 999999) / 1000000);
+                        if (pfd.fd < 0) {
+                                struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+                                nanosleep(&ts, NULL);
+                                continue;
+                        }
+                        if (poll(&pfd, 1, ms) > 0)
+                                (void) tracker_process_events(t);
+                }
                 t0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
                 r = tracker_sample(t, &d, &n);
                 t1 = now_ns(CLOCK_THREAD_CPUTIME_ID);

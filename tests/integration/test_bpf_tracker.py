@@ -207,9 +207,16 @@ def test_exec_identity():
             p = subprocess.Popen(["/bin/true"])
             p.wait()
             pids.append(p.pid)
-        dump.wait_samples(3)
+        # Final counters come when the kernel frees a process (an RCU grace
+        # period later, longer on a loaded machine): wait for them, or for
+        # the exit-time counters to stand (4 intervals).
+        for _ in range(20):
+            dump.wait_samples(1)
+            done = {d["pid"] for d in deltas(dump.samples(), lambda d: d["pid"] in pids and d["exited"])}
+            if len(done) == len(pids):
+                break
         dump.stop()
-        seen = {d["pid"]: d for d in deltas(dump.samples(), lambda d: d["pid"] in pids)}
+        seen = {d["pid"]: d for d in deltas(dump.samples(), lambda d: d["pid"] in pids and d["exited"])}
         check(len(seen) == 20, "saw %d of 20 /bin/true runs" % len(seen))
         for d in seen.values():
             check(d["exited"], "pid %d not marked exited" % d["pid"])
