@@ -267,14 +267,15 @@ static __always_inline void credit(struct task_struct *t, __u32 cpu, __u64 cycle
                 __sync_fetch_and_add(&g->cycles, cycles);
 }
 
+/* Direct loads (task is a BTF pointer): this runs at every published switch. */
 static __always_inline __u64 rss_pages(struct task_struct *task) {
-        struct mm_struct *mm = BPF_CORE_READ(task, mm);
+        struct mm_struct *mm = task->mm;
         __s64 tot;
 
         if (!mm)
                 return 0;
-        tot = BPF_CORE_READ(mm, rss_stat[MM_FILEPAGES].count) + BPF_CORE_READ(mm, rss_stat[MM_ANONPAGES].count) +
-              BPF_CORE_READ(mm, rss_stat[MM_SHMEMPAGES].count);
+        tot = mm->rss_stat[MM_FILEPAGES].count + mm->rss_stat[MM_ANONPAGES].count +
+              mm->rss_stat[MM_SHMEMPAGES].count;
         return tot > 0 ? (__u64) tot : 0;
 }
 
@@ -519,12 +520,8 @@ int BPF_PROG(tracker_exit, struct task_struct *p, bool group_dead) {
                  * total at the group's exit). */
                 struct tracker_seen *st, *ls;
 
-                st = bpf_task_storage_get(&seen, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
-                ls = bpf_task_storage_get(&seen, p->group_leader, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
-                if (!st || !ls)
+                if (!storages(p, &st, &ls))
                         return 0;
-                group_baseline(p->group_leader, ls);
-                thread_baseline(p, st, ls);
                 if (thread_account(p, st, ls))
                         ls->dirty = 1;
                 return 0;
