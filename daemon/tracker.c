@@ -65,6 +65,7 @@ struct Tracker {
         int accounting;         /* TRACKER_ACCOUNTING_* asked for */
         uint64_t interval_ns;
         unsigned quiet_rounds, quiet_needed;
+        long n_online_cpus;     /* at start (sysconf reads sysfs: not once per round) */
         uint64_t last_ctxt, last_ctxt_ns;   /* /proc/stat ctxt and when it was read (0: not yet) */
         Hashmap *table;         /* (pid, start_time_ns) → TrackerEntry */
         Hashmap *by_pid;        /* (pid, 0) → newest TrackerEntry with that pid */
@@ -457,9 +458,8 @@ static double switch_budget(const Tracker *t, uint64_t tasks) {
 
 /* The switch program's threshold: TRACKER_BUSY_SWITCHES switches on one CPU
  * faster than the whole budget spread over the CPUs. */
-static uint64_t busy_window(double budget) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        return (uint64_t) ((double) TRACKER_BUSY_SWITCHES * 1e9 * (double) (n > 0 ? n : 1) / MAX(budget, 1.0));
+static uint64_t busy_window(const Tracker *t, double budget) {
+        return (uint64_t) ((double) TRACKER_BUSY_SWITCHES * 1e9 * (double) t->n_online_cpus / MAX(budget, 1.0));
 }
 
 /* After each BPF round: pick per-switch counting or the task walk for the
@@ -474,7 +474,7 @@ static void tracker_choose_accounting(Tracker *t) {
         if (tracker_bpf_in_per_switch(t->bpf)) {
                 /* Keep the threshold in step with the number of tasks. */
                 if (read_sched_counts(t, &tasks, NULL) >= 0)
-                        (void) tracker_bpf_set_per_switch(t->bpf, true, busy_window(switch_budget(t, tasks)));
+                        (void) tracker_bpf_set_per_switch(t->bpf, true, busy_window(t, switch_budget(t, tasks)));
                 return;
         }
         r = read_sched_counts(t, &tasks, &ctxt);
@@ -494,7 +494,7 @@ static void tracker_choose_accounting(Tracker *t) {
                 if (t->quiet_rounds < t->quiet_needed)
                         return;
         }
-        r = tracker_bpf_set_per_switch(t->bpf, true, busy_window(budget));
+        r = tracker_bpf_set_per_switch(t->bpf, true, busy_window(t, budget));
         if (r < 0) {
                 log_debug_errno(r, "Process tracker: cannot count at context switches (%m): walking tasks.");
                 t->accounting = TRACKER_ACCOUNTING_ITERATOR;
@@ -502,6 +502,7 @@ static void tracker_choose_accounting(Tracker *t) {
         }
         t->stats.accounting_changes++;
         t->quiet_needed = TRACKER_QUIET_ROUNDS;
+        t->n_online_cpus = MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L);
         log_debug("Process tracker: context switches are rare: counting at each switch.");
 }
 
