@@ -34,7 +34,7 @@ struct TrackerBpf {
 
         /* Per-switch mode. */
         struct bpf_link *activity_link;   /* the switch program, while attached */
-        int *tick_fds;          /* a cpu-clock timer per CPU, one period per interval (-1: none) */
+        int *tick_fds;          /* a cpu-clock timer per online CPU, one period per interval */
         struct bpf_link **tick_links;
         size_t n_ticks;
         bool busy;              /* the switch program said switches come too fast */
@@ -109,11 +109,28 @@ static void ident_to_observation(const struct tracker_ident *id, TrackerObservat
         o->kernel_thread = id->flags & TRACKER_FLAG_KTHREAD;
 }
 
+/* A cumulative counter less its before-load base: the part that is ours. */
+static uint64_t ours(uint64_t total, uint64_t base) {
+        return total - MIN(base, total);
+}
+
+/* A live group's identity and counters; a new entry gets its exe from /proc. */
+static int observe_group(Tracker *t, const TrackerObservation *o) {
+        ProcessInfo *p;
+        bool is_new;
+
+        p = tracker_observe_live(t, o, &is_new);
+        if (!p)
+                return -ENOMEM;
+        if (is_new && !p->kernel_thread && !p->exe)
+                p->exe = tracker_read_exe(t, p->pid);
+        return 0;
+}
+
 static int handle_exit(void *ctx, void *data, size_t size) {
         TrackerBpf *b = ctx;
         struct tracker_exit_event ev;
         TrackerObservation o = {};
-        ProcessInfo *p = NULL;
         uint32_t kind;
         int r = 0;
 
@@ -134,20 +151,13 @@ static int handle_exit(void *ctx, void *data, size_t size) {
         acct_to_observation(&ev.acct, &o);
         /* Counters less what ran before we were loaded: all of it is ours. */
         o.all_ours = true;
-        o.cpu_ns = ev.cpu_ns - MIN(ev.base_ns, ev.cpu_ns);
-        o.nvcsw = ev.nvcsw - MIN(ev.base_nvcsw, ev.nvcsw);
+        o.cpu_ns = ours(ev.cpu_ns, ev.base_ns);
+        o.nvcsw = ours(ev.nvcsw, ev.base_nvcsw);
         o.exe = ev.exe[0] ? ev.exe : NULL;
         switch (ev.kind) {
-        case TRACKER_EV_GROUP: {
-                bool is_new;
-
-                p = tracker_observe_live(b->consumer, &o, &is_new);
-                if (!p)
-                        r = -ENOMEM;
-                else if (is_new && !p->kernel_thread && !p->exe)
-                        p->exe = tracker_read_exe(b->consumer, p->pid);
+        case TRACKER_EV_GROUP:
+                r = observe_group(b->consumer, &o);
                 break;
-        }
         case TRACKER_EV_EXIT:
                 r = tracker_observe_exiting(b->consumer, &o);
                 break;
@@ -451,23 +461,16 @@ int tracker_bpf_consume(TrackerBpf *b, Tracker *t) {
 static int handle_group(Tracker *t, const struct tracker_group_rec *rec) {
         struct tracker_ident id = rec->id;
         TrackerObservation o = {};
-        ProcessInfo *p;
-        bool is_new;
 
         id.comm[sizeof(id.comm) - 1] = 0;
         id.unit[sizeof(id.unit) - 1] = 0;
         ident_to_observation(&id, &o);
         acct_to_observation(&rec->acct, &o);
         o.all_ours = true;
-        o.cpu_ns = rec->cpu_ns - MIN(rec->base_ns, rec->cpu_ns);
-        o.nvcsw = rec->nvcsw - MIN(rec->base_nvcsw, rec->nvcsw);
+        o.cpu_ns = ours(rec->cpu_ns, rec->base_ns);
+        o.nvcsw = ours(rec->nvcsw, rec->base_nvcsw);
         o.rss_bytes = rec->rss_pages * (uint64_t) page_size();
-        p = tracker_observe_live(t, &o, &is_new);
-        if (!p)
-                return -ENOMEM;
-        if (is_new && !p->kernel_thread && !p->exe)
-                p->exe = tracker_read_exe(t, p->pid);
-        return 0;
+        return observe_group(t, &o);
 }
 
 /* Walk every task once. Only groups that changed since the last round come
@@ -515,8 +518,8 @@ int tracker_bpf_scan(TrackerBpf *b, Tracker *t) {
 }
 
 static int apply_active(Tracker *t, uint32_t tgid, const struct tracker_active *a) {
-        return tracker_observe_counters(t, tgid, a->start_time_ns, a->cpu_ns - MIN(a->base_ns, a->cpu_ns),
-                                        a->nvcsw - MIN(a->base_nvcsw, a->nvcsw),
+        return tracker_observe_counters(t, tgid, a->start_time_ns, ours(a->cpu_ns, a->base_ns),
+                                        ours(a->nvcsw, a->base_nvcsw),
                                         a->rss_pages * (uint64_t) page_size());
 }
 
