@@ -14,7 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "../bpf/tracker.h"
+#include "../../bpf/tracker.h"
 #include "cleanup.h"
 #include "hashmap.h"
 #include "log.h"

@@ -17,7 +17,7 @@
 #include "cleanup.h"
 #include "hashmap.h"
 #include "log.h"
-#include "../bpf/tracker.h"
+#include "../../bpf/tracker.h"
 #include "tracker-internal.h"
 #include "util.h"
 
