@@ -4,8 +4,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../../bpf/tracker.h"
+
 #define PROCESS_COMM_MAX 16
-#define PROCESS_MAX_PKGS 8        /* packages whose CPU time is split per process */
+/* Packages whose CPU time is split per process: as many as the switch program splits. */
+#define PROCESS_MAX_PKGS TRACKER_MAX_PKGS
 
 /* What jouled knows about one process (thread group). Identity is
  * (pid, start_time_ns): a reused pid has another start time. */
@@ -19,6 +22,9 @@ typedef struct ProcessInfo {
         char *exe;                /* owned; NULL when unknown */
         char *unit;               /* owned; leaf cgroup name, e.g. "sshd.service"; NULL when unknown */
         char *cgroup_path;        /* owned; cgroup v2 path, e.g. "/system.slice/sshd.service"; NULL when unknown */
+        char *slice;              /* owned; nearest ".slice" of cgroup_path (cgroup_path_parse()); NULL when none */
+        char *container_id;       /* owned; container id found in cgroup_path; NULL when none */
+        char *cmdline;            /* owned; arguments joined by spaces, only when command lines are kept; NULL otherwise */
         bool kernel_thread;
 
         /* Tracker bookkeeping. */
