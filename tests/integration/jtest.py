@@ -183,12 +183,29 @@ def cgroup_dirs():
     return found
 
 
+SYSTEMD_CGROUP_SUFFIXES = (".slice", ".scope", ".service", ".socket", ".mount", ".swap", ".device")
+
+
+def systemd_made(path):
+    """Whether a cgroup directory is systemd's (a unit's, or below one): other
+    programs on the host (another test, the machine's own agents) make cgroups
+    of their own while a test runs, and those are neither ours to remove nor
+    ours to report."""
+    rel = os.path.relpath(path, CGROUP_ROOT).split("/")
+    return any(part.endswith(SYSTEMD_CGROUP_SUFFIXES) for part in rel)
+
+
+def cgroups_new_systemd(before):
+    """systemd's cgroups made since `before`."""
+    return sorted(d for d in cgroup_dirs() - before if systemd_made(d))
+
+
 def cgroup_remove_new(before):
-    """Remove the cgroups made since `before` (deepest first): a systemd booted
-    in a container over the host's /sys creates its slices in the host's
-    hierarchies. Returns those that could not be removed."""
+    """Remove systemd's cgroups made since `before` (deepest first): a systemd
+    booted in a container over the host's /sys creates its slices in the
+    host's hierarchies. Returns those that could not be removed."""
     left = []
-    for d in sorted(cgroup_dirs() - before, key=lambda p: p.count("/"), reverse=True):
+    for d in sorted(cgroups_new_systemd(before), key=lambda p: p.count("/"), reverse=True):
         try:
             os.rmdir(d)
         except FileNotFoundError:

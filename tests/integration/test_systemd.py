@@ -215,7 +215,7 @@ def test_service_lifecycle():
     check(marker_kept, "host /tmp was cleaned: the marker is gone")
     check(os.path.exists(host_unit) == host_unit_before, "host %s changed" % host_unit)
     check(os.path.exists("/usr/sbin/jouled") == host_bin_before, "host /usr/sbin/jouled changed")
-    left = sorted(jtest.cgroup_dirs() - c.cgroups_before)
+    left = jtest.cgroups_new_systemd(c.cgroups_before)
     check(not left, "cgroups left in the host's hierarchies: %s" % left[:5])
 
 
