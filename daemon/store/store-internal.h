@@ -6,13 +6,14 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sqlite-util.h"
 #include "store.h"
 
-/* Every statement the writer runs, prepared once by store_open()
- * (statement_sql[] in store.c). */
+/* Every statement the writer runs, prepared once by store_open(). Each file
+ * lists the SQL of those it runs. */
 typedef enum StoreStatement {
         /* Transactions */
         STMT_BEGIN,
@@ -43,6 +44,16 @@ typedef enum StoreStatement {
         STMT_MARK_SEEN,
         _STMT_MAX,
 } StoreStatement;
+
+typedef struct StoreStatementSql {
+        StoreStatement id;
+        const char *sql;
+} StoreStatementSql;
+
+extern const StoreStatementSql store_write_statements[];      /* store-write.c */
+extern const size_t store_write_n_statements;
+extern const StoreStatementSql store_maintain_statements[];   /* store-maintain.c */
+extern const size_t store_maintain_n_statements;
 
 /* A domain row the writer knows the id of, with what that row says. */
 typedef struct DomainCacheEntry {

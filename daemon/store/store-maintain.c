@@ -12,6 +12,72 @@
 #include "store-internal.h"
 #include "util.h"
 
+const StoreStatementSql store_maintain_statements[] = {
+        { STMT_ROLLUP_STATE,
+                "SELECT minute_done_ns, hour_done_ns, raw_from_ns, minute_from_ns FROM rollup_state" },
+        /* The first row of level ?1 ending after ?2 (its end, to find its bucket). */
+        { STMT_NEXT_BUCKET,
+                "SELECT min(end_ns) FROM intervals WHERE level = ?1 AND end_ns > ?2" },
+        /* Roll level ?4 rows ending in (?1, ?2] up into one row of level ?3. */
+        { STMT_ROLLUP_INTERVAL,
+                "INSERT INTO intervals (start_ns, end_ns, level, n_raw, duration_ns) "
+                "SELECT ?1, ?2, ?3, sum(coalesce(n_raw, 1)), sum(coalesce(duration_ns, end_ns - start_ns)) "
+                "FROM intervals WHERE level = ?4 AND end_ns > ?1 AND end_ns <= ?2 HAVING count(*) > 0 "
+                "RETURNING id" },
+        { STMT_ROLLUP_SAMPLES,
+                "INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j, active_ns, wakeups) "
+                "SELECT ?3, s.process_id, sum(s.cpu_ns), total(s.energy_j), "
+                "sum(coalesce(s.active_ns, coalesce(i.duration_ns, i.end_ns - i.start_ns))), sum(s.wakeups) "
+                "FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY s.process_id" },
+        { STMT_ROLLUP_SAMPLE_DOMAINS,
+                "INSERT INTO sample_domains (interval_id, process_id, domain_id, energy_j) "
+                "SELECT ?3, sd.process_id, sd.domain_id, total(sd.energy_j) "
+                "FROM intervals i JOIN sample_domains sd ON sd.interval_id = i.id "
+                "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 "
+                "GROUP BY sd.process_id, sd.domain_id" },
+        { STMT_ROLLUP_INTERVAL_DOMAINS,
+                "INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, idle_j, "
+                "attributed_j, unattributed_j, idle_w, idle_method, irq_j) "
+                "SELECT ?3, d.domain_id, max(d.host_total), total(d.measured_j), total(d.idle_j), "
+                "total(d.attributed_j), total(d.unattributed_j), avg(d.idle_w), 'rollup', total(d.irq_j) "
+                "FROM intervals i JOIN interval_domains d ON d.interval_id = i.id "
+                "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY d.domain_id" },
+        /* ?1: level (1 minute, 2 hour), ?2: done up to. */
+        { STMT_SET_DONE,
+                "UPDATE rollup_state SET "
+                "minute_done_ns = CASE WHEN ?1 = 1 THEN ?2 ELSE minute_done_ns END, "
+                "hour_done_ns = CASE WHEN ?1 = 2 THEN ?2 ELSE hour_done_ns END" },
+        /* Delete up to ?3 rows of level ?1 ending at or before ?2 (cascades to
+         * their figures): small batches keep each transaction short. */
+        { STMT_PRUNE,
+                "DELETE FROM intervals WHERE id IN (SELECT id FROM intervals WHERE level = ?1 "
+                "AND end_ns <= ?2 ORDER BY level, end_ns LIMIT ?3)" },
+        /* ?1: level (0 raw, 1 minute), ?2: pruned up to. */
+        { STMT_SET_FROM,
+                "UPDATE rollup_state SET "
+                "raw_from_ns = CASE WHEN ?1 = 0 THEN ?2 ELSE raw_from_ns END, "
+                "minute_from_ns = CASE WHEN ?1 = 1 THEN ?2 ELSE minute_from_ns END" },
+        /* The end of the last row of level ?1 (days: how far they are rolled up). */
+        { STMT_MAX_END,
+                "SELECT coalesce(max(end_ns), 0) FROM intervals WHERE level = ?1" },
+        /* Processes with id in (?1, ?2) last seen (hour rollups) or, never
+         * rolled up, started at or before ?3, that no row not yet rolled up
+         * into hours refers to (?4: hour_done, ?5: minute_done). The row with
+         * the highest id is never deleted, so that ids are never reused. */
+        { STMT_PRUNE_PROCESSES,
+                "DELETE FROM processes WHERE id > ?1 AND id < ?2 "
+                "AND id < (SELECT max(id) FROM processes) "
+                "AND coalesce(last_ns, start_ns) <= ?3 "
+                "AND id NOT IN (SELECT s.process_id FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                "WHERE (i.level = 1 AND i.end_ns > ?4) OR (i.level = 0 AND i.end_ns > ?5))" },
+        /* Hour rollup ?1 ending at ?2: its processes were seen then. */
+        { STMT_MARK_SEEN,
+                "UPDATE processes SET last_ns = ?2 WHERE id IN "
+                "(SELECT process_id FROM samples WHERE interval_id = ?1) AND coalesce(last_ns, 0) < ?2" },
+};
+const size_t store_maintain_n_statements = ELEMENTSOF(store_maintain_statements);
+
 typedef struct RollupState {
         int64_t minute_done, hour_done, raw_from, minute_from;
 } RollupState;

@@ -13,6 +13,53 @@
 #include "store-internal.h"
 #include "util.h"
 
+const StoreStatementSql store_write_statements[] = {
+        { STMT_INSERT_INTERVAL,
+                "INSERT INTO intervals (start_ns, end_ns) VALUES (?1, ?2)" },
+        { STMT_UPSERT_DOMAIN,
+                "INSERT INTO domains (name, kind, source, estimated, host_total) "
+                "VALUES (?1, ?2, ?3, ?4, ?5) "
+                "ON CONFLICT (name, source) DO UPDATE SET kind = excluded.kind, "
+                "estimated = excluded.estimated, host_total = excluded.host_total "
+                "RETURNING id" },
+        { STMT_INSERT_INTERVAL_DOMAIN,
+                "INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, "
+                "idle_j, attributed_j, unattributed_j, idle_w, idle_method, irq_j) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)" },
+        { STMT_UPSERT_PROCESS,
+                "INSERT INTO processes (boot_id, pid, start_boot_ns, start_ns, comm, exe, uid, "
+                "ppid, cgroup_id, unit, kernel_thread, cmdline, cgroup_path, slice, container_id) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+                "ON CONFLICT (boot_id, pid, start_boot_ns) DO UPDATE SET "
+                "comm = excluded.comm, exe = coalesce(excluded.exe, exe), uid = excluded.uid, "
+                "ppid = excluded.ppid, cgroup_id = excluded.cgroup_id, "
+                "unit = coalesce(excluded.unit, unit), kernel_thread = excluded.kernel_thread, "
+                "cmdline = coalesce(excluded.cmdline, cmdline), "
+                "cgroup_path = coalesce(excluded.cgroup_path, cgroup_path), "
+                "slice = coalesce(excluded.slice, slice), container_id = coalesce(excluded.container_id, container_id) "
+                "RETURNING id" },
+        { STMT_INSERT_SAMPLE,
+                "INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j, wakeups) "
+                "VALUES (?1, ?2, ?3, ?4, ?5) "
+                "ON CONFLICT (interval_id, process_id) DO UPDATE SET "
+                "cpu_ns = cpu_ns + excluded.cpu_ns, energy_j = energy_j + excluded.energy_j, "
+                "wakeups = wakeups + excluded.wakeups" },
+        { STMT_INSERT_SAMPLE_DOMAIN,
+                "INSERT INTO sample_domains (interval_id, process_id, domain_id, energy_j) "
+                "VALUES (?1, ?2, ?3, ?4) "
+                "ON CONFLICT (interval_id, process_id, domain_id) DO UPDATE SET "
+                "energy_j = energy_j + excluded.energy_j" },
+        { STMT_SET_STATE,
+                "INSERT INTO daemon_state (key, value, updated_ns) VALUES (?1, ?2, ?3) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                "updated_ns = excluded.updated_ns" },
+        { STMT_DELETE_PROBES, "DELETE FROM source_probes" },
+        { STMT_INSERT_PROBE,
+                "INSERT INTO source_probes (name, status, estimated, in_use, reason) "
+                "VALUES (?1, ?2, ?3, ?4, ?5)" },
+};
+const size_t store_write_n_statements = ELEMENTSOF(store_write_statements);
+
 const char *store_domain_kind_name(DomainKind k) {
         static const char *const names[_DOMAIN_KIND_MAX] = {
                 [DOMAIN_PACKAGE] = "package", [DOMAIN_CORE] = "core",   [DOMAIN_UNCORE] = "uncore",

@@ -27,118 +27,10 @@
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
 #define STORE_GROUP "jouled"
 
-static const char *const statement_sql[_STMT_MAX] = {
-        /* Transactions */
-        [STMT_BEGIN] = ("BEGIN IMMEDIATE"),
-        [STMT_COMMIT] = ("COMMIT"),
-        [STMT_ROLLBACK] = ("ROLLBACK"),
-        /* Interval write path, daemon state */
-        [STMT_INSERT_INTERVAL] =
-                ("INSERT INTO intervals (start_ns, end_ns) VALUES (?1, ?2)"),
-        [STMT_UPSERT_DOMAIN] =
-                ("INSERT INTO domains (name, kind, source, estimated, host_total) "
-                "VALUES (?1, ?2, ?3, ?4, ?5) "
-                "ON CONFLICT (name, source) DO UPDATE SET kind = excluded.kind, "
-                "estimated = excluded.estimated, host_total = excluded.host_total "
-                "RETURNING id"),
-        [STMT_INSERT_INTERVAL_DOMAIN] =
-                ("INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, "
-                "idle_j, attributed_j, unattributed_j, idle_w, idle_method, irq_j) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
-        [STMT_UPSERT_PROCESS] =
-                ("INSERT INTO processes (boot_id, pid, start_boot_ns, start_ns, comm, exe, uid, "
-                "ppid, cgroup_id, unit, kernel_thread, cmdline, cgroup_path, slice, container_id) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
-                "ON CONFLICT (boot_id, pid, start_boot_ns) DO UPDATE SET "
-                "comm = excluded.comm, exe = coalesce(excluded.exe, exe), uid = excluded.uid, "
-                "ppid = excluded.ppid, cgroup_id = excluded.cgroup_id, "
-                "unit = coalesce(excluded.unit, unit), kernel_thread = excluded.kernel_thread, "
-                "cmdline = coalesce(excluded.cmdline, cmdline), "
-                "cgroup_path = coalesce(excluded.cgroup_path, cgroup_path), "
-                "slice = coalesce(excluded.slice, slice), container_id = coalesce(excluded.container_id, container_id) "
-                "RETURNING id"),
-        [STMT_INSERT_SAMPLE] =
-                ("INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j, wakeups) "
-                "VALUES (?1, ?2, ?3, ?4, ?5) "
-                "ON CONFLICT (interval_id, process_id) DO UPDATE SET "
-                "cpu_ns = cpu_ns + excluded.cpu_ns, energy_j = energy_j + excluded.energy_j, "
-                "wakeups = wakeups + excluded.wakeups"),
-        [STMT_INSERT_SAMPLE_DOMAIN] =
-                ("INSERT INTO sample_domains (interval_id, process_id, domain_id, energy_j) "
-                "VALUES (?1, ?2, ?3, ?4) "
-                "ON CONFLICT (interval_id, process_id, domain_id) DO UPDATE SET "
-                "energy_j = energy_j + excluded.energy_j"),
-        [STMT_SET_STATE] =
-                ("INSERT INTO daemon_state (key, value, updated_ns) VALUES (?1, ?2, ?3) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-                "updated_ns = excluded.updated_ns"),
-        [STMT_DELETE_PROBES] = ("DELETE FROM source_probes"),
-        [STMT_INSERT_PROBE] =
-                ("INSERT INTO source_probes (name, status, estimated, in_use, reason) "
-                "VALUES (?1, ?2, ?3, ?4, ?5)"),
-        /* Rollups and retention */
-        [STMT_ROLLUP_STATE] =
-                ("SELECT minute_done_ns, hour_done_ns, raw_from_ns, minute_from_ns FROM rollup_state"),
-        /* The first row of level ?1 ending after ?2 (its end, to find its bucket). */
-        [STMT_NEXT_BUCKET] =
-                ("SELECT min(end_ns) FROM intervals WHERE level = ?1 AND end_ns > ?2"),
-        /* Roll level ?4 rows ending in (?1, ?2] up into one row of level ?3. */
-        [STMT_ROLLUP_INTERVAL] =
-                ("INSERT INTO intervals (start_ns, end_ns, level, n_raw, duration_ns) "
-                "SELECT ?1, ?2, ?3, sum(coalesce(n_raw, 1)), sum(coalesce(duration_ns, end_ns - start_ns)) "
-                "FROM intervals WHERE level = ?4 AND end_ns > ?1 AND end_ns <= ?2 HAVING count(*) > 0 "
-                "RETURNING id"),
-        [STMT_ROLLUP_SAMPLES] =
-                ("INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j, active_ns, wakeups) "
-                "SELECT ?3, s.process_id, sum(s.cpu_ns), total(s.energy_j), "
-                "sum(coalesce(s.active_ns, coalesce(i.duration_ns, i.end_ns - i.start_ns))), sum(s.wakeups) "
-                "FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY s.process_id"),
-        [STMT_ROLLUP_SAMPLE_DOMAINS] =
-                ("INSERT INTO sample_domains (interval_id, process_id, domain_id, energy_j) "
-                "SELECT ?3, sd.process_id, sd.domain_id, total(sd.energy_j) "
-                "FROM intervals i JOIN sample_domains sd ON sd.interval_id = i.id "
-                "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 "
-                "GROUP BY sd.process_id, sd.domain_id"),
-        [STMT_ROLLUP_INTERVAL_DOMAINS] =
-                ("INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, idle_j, "
-                "attributed_j, unattributed_j, idle_w, idle_method, irq_j) "
-                "SELECT ?3, d.domain_id, max(d.host_total), total(d.measured_j), total(d.idle_j), "
-                "total(d.attributed_j), total(d.unattributed_j), avg(d.idle_w), 'rollup', total(d.irq_j) "
-                "FROM intervals i JOIN interval_domains d ON d.interval_id = i.id "
-                "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY d.domain_id"),
-        /* ?1: level (1 minute, 2 hour), ?2: done up to. */
-        [STMT_SET_DONE] =
-                ("UPDATE rollup_state SET "
-                "minute_done_ns = CASE WHEN ?1 = 1 THEN ?2 ELSE minute_done_ns END, "
-                "hour_done_ns = CASE WHEN ?1 = 2 THEN ?2 ELSE hour_done_ns END"),
-        /* Delete up to ?3 rows of level ?1 ending at or before ?2 (cascades to
-         * their figures): small batches keep each transaction short. */
-        [STMT_PRUNE] =
-                ("DELETE FROM intervals WHERE id IN (SELECT id FROM intervals WHERE level = ?1 "
-                "AND end_ns <= ?2 ORDER BY level, end_ns LIMIT ?3)"),
-        /* ?1: level (0 raw, 1 minute), ?2: pruned up to. */
-        [STMT_SET_FROM] =
-                ("UPDATE rollup_state SET "
-                "raw_from_ns = CASE WHEN ?1 = 0 THEN ?2 ELSE raw_from_ns END, "
-                "minute_from_ns = CASE WHEN ?1 = 1 THEN ?2 ELSE minute_from_ns END"),
-        /* The end of the last row of level ?1 (days: how far they are rolled up). */
-        [STMT_MAX_END] =
-                ("SELECT coalesce(max(end_ns), 0) FROM intervals WHERE level = ?1"),
-        /* Processes with id in (?1, ?2) last seen (hour rollups) or, never
-         * rolled up, started at or before ?3, that no row not yet rolled up
-         * into hours refers to (?4: hour_done, ?5: minute_done). The row with
-         * the highest id is never deleted, so that ids are never reused. */
-        [STMT_PRUNE_PROCESSES] =
-                ("DELETE FROM processes WHERE id > ?1 AND id < ?2 "
-                "AND id < (SELECT max(id) FROM processes) "
-                "AND coalesce(last_ns, start_ns) <= ?3 "
-                "AND id NOT IN (SELECT s.process_id FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                "WHERE (i.level = 1 AND i.end_ns > ?4) OR (i.level = 0 AND i.end_ns > ?5))"),
-        /* Hour rollup ?1 ending at ?2: its processes were seen then. */
-        [STMT_MARK_SEEN] =
-                ("UPDATE processes SET last_ns = ?2 WHERE id IN "
-                "(SELECT process_id FROM samples WHERE interval_id = ?1) AND coalesce(last_ns, 0) < ?2"),
+static const StoreStatementSql transaction_statements[] = {
+        { STMT_BEGIN, "BEGIN IMMEDIATE" },
+        { STMT_COMMIT, "COMMIT" },
+        { STMT_ROLLBACK, "ROLLBACK" },
 };
 
 int store_latest_schema_version(void) {
@@ -340,6 +232,34 @@ static int store_migrate(Store *s, int from) {
         return 0;
 }
 
+/* Prepare every statement of the writer, once. */
+static int store_prepare(Store *s) {
+        const struct {
+                const StoreStatementSql *statements;
+                size_t n;
+        } lists[] = {
+                { transaction_statements, ELEMENTSOF(transaction_statements) },
+                { store_write_statements, store_write_n_statements },
+                { store_maintain_statements, store_maintain_n_statements },
+        };
+
+        assert(s);
+        for (size_t l = 0; l < ELEMENTSOF(lists); l++)
+                for (size_t i = 0; i < lists[l].n; i++) {
+                        const StoreStatementSql *q = &lists[l].statements[i];
+                        int rc;
+
+                        assert(q->id >= 0 && q->id < _STMT_MAX && !s->stmt[q->id]);
+                        rc = sqlite3_prepare_v3(s->db, q->sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[q->id],
+                                                NULL);
+                        if (rc != SQLITE_OK)
+                                return store_errno_db(s->db, rc);
+                }
+        for (size_t i = 0; i < _STMT_MAX; i++)
+                assert(s->stmt[i]);
+        return 0;
+}
+
 /* Is this a database of ours, at a version we understand? Logs why not. */
 static int store_check(Store *s, int *ret_version) {
         int64_t version = 0, n_tables = 0, n_ours = 0;
@@ -500,12 +420,9 @@ int store_open(const char *path, StoreFlags flags, Store **ret) {
         if (r < 0)
                 return r;
 
-        for (size_t i = 0; i < _STMT_MAX; i++) {
-                rc = sqlite3_prepare_v3(s->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL);
-                if (rc != SQLITE_OK)
-                        return log_error_errno(store_errno_db(s->db, rc), "Failed to prepare statement on %s: %s",
-                                               path, sqlite3_errmsg(s->db));
-        }
+        r = store_prepare(s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to prepare statement on %s: %s", path, sqlite3_errmsg(s->db));
 
         store_start_checkpointer(s);
 
