@@ -845,7 +845,6 @@ int manager_start(Manager *m) {
                 so.raw_retention_ns = m->cfg.raw_retention_ns;
                 so.minute_retention_ns = m->cfg.minute_retention_ns;
                 so.hour_retention_ns = m->cfg.hour_retention_ns;
-                so.cmdline_proc_root = m->cfg.store_cmdline ? m->cfg.proc_root : NULL;
                 if (store_set_options(m->store, &so) < 0)
                         return log_oom();
         }

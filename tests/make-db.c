@@ -19,7 +19,7 @@
  *   Idle: package-0 5 J, dram-0 1 J, core-0 2 J; unattributed package-0 0.25 J,
  *   of which irq_j 0.125 J (interrupts and softirqs: "[irq]" in reports).
  *   Wakeups per interval: make 10, cc1 (200) 4, sshd 3, cc1' 0.
- *   Cgroup paths (the store derives unit, slice and container id from them):
+ *   Cgroup paths, with the slice and container id the tracker finds in them:
  *     make, cc1   /user.slice/user-0.slice/session-1.scope (slice user-0.slice)
  *     sshd        /system.slice/sshd.service               (slice system.slice)
  *     cc1'        /docker/<64 x "ab">                       (no unit, no slice, container ab..ab)
@@ -73,24 +73,28 @@ int main(int argc, char **argv) {
         ProcessInfo procs[N_PROCS] = {
                 { .pid = 100, .ppid = 1, .uid = 0, .start_time_ns = 1000 * NSEC_PER_SEC, .comm = "make",
                   .exe = (char *) "/usr/bin/make", .unit = (char *) "session-1.scope",
-                  .cgroup_path = (char *) "/user.slice/user-0.slice/session-1.scope" },
+                  .cgroup_path = (char *) "/user.slice/user-0.slice/session-1.scope",
+                  .slice = (char *) "user-0.slice" },
                 { .pid = 200, .ppid = 100, .uid = 0, .start_time_ns = 1001 * NSEC_PER_SEC, .comm = "cc1",
                   .exe = (char *) "/usr/lib/gcc/cc1", .unit = (char *) "session-1.scope",
-                  .cgroup_path = (char *) "/user.slice/user-0.slice/session-1.scope" },
+                  .cgroup_path = (char *) "/user.slice/user-0.slice/session-1.scope",
+                  .slice = (char *) "user-0.slice" },
                 { .pid = 300, .ppid = 1, .uid = 0, .start_time_ns = 10 * NSEC_PER_SEC, .comm = "sshd",
                   .exe = (char *) "/usr/sbin/sshd", .unit = (char *) "sshd.service",
-                  .cgroup_path = (char *) "/system.slice/sshd.service" },
+                  .cgroup_path = (char *) "/system.slice/sshd.service", .slice = (char *) "system.slice" },
                 { .pid = 100, .ppid = 1, .uid = 65534, .start_time_ns = 2000 * NSEC_PER_SEC, .comm = "cc1",
-                  .exe = NULL, .unit = NULL, .cgroup_path = (char *) "/docker/" CONTAINER_ID },
+                  .exe = NULL, .unit = NULL, .cgroup_path = (char *) "/docker/" CONTAINER_ID,
+                  .container_id = (char *) CONTAINER_ID },
                 { .pid = 400, .ppid = 1, .uid = 0, .start_time_ns = 20 * NSEC_PER_SEC, .comm = "idle",
                   .exe = (char *) "/usr/bin/idle", .unit = (char *) "idle.service",
-                  .cgroup_path = (char *) "/system.slice/idle.service" },
+                  .cgroup_path = (char *) "/system.slice/idle.service", .slice = (char *) "system.slice" },
                 /* --kthread */
                 { .pid = 50, .ppid = 2, .uid = 0, .start_time_ns = 1 * NSEC_PER_SEC, .comm = "kworker/0:1",
                   .kernel_thread = true },
                 /* --recent: jouled itself (start time filled in below) */
                 { .pid = 4242, .ppid = 1, .uid = 0, .comm = "jouled", .exe = (char *) "/usr/sbin/jouled",
-                  .unit = (char *) "jouled.service", .cgroup_path = (char *) "/system.slice/jouled.service" },
+                  .unit = (char *) "jouled.service", .cgroup_path = (char *) "/system.slice/jouled.service",
+                  .slice = (char *) "system.slice" },
         };
         const uint64_t wakeups[N_PROCS] = { 10, 4, 3, 0, 0, 20, 0 };
         SourceProbe probes[2] = {

@@ -9,6 +9,7 @@
 #include "cleanup.h"
 #include "process.h"
 #include "source.h"
+#include "sqlite-util.h"
 
 /* The store: one SQLite file, WAL, schema from schema/NNNN-*.sql applied as
  * numbered migrations tracked by PRAGMA user_version. All functions return 0
@@ -31,20 +32,13 @@ typedef struct Store Store;
 int store_open(const char *path, StoreFlags flags, Store **ret);
 Store *store_free(Store *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
+/* The connection, for readers' own queries (store_errno() and the statement
+ * cleanup of sqlite-util.h go with it). A database of an older schema reads
+ * as the newest (store-compat.h). */
 sqlite3 *store_db(Store *s);
 int store_schema_version(Store *s);       /* PRAGMA user_version */
 int store_latest_schema_version(void);    /* what this program knows */
 const char *store_path(Store *s);
-/* A reader of a database older than the newest schema (store_open() with
- * STORE_READ_ONLY calls it): TEMP views named like the tables the newer
- * migrations changed, with the columns and rows those migrations would add
- * (daemon/store-compat.c), so that readers' SQL is written for the newest
- * schema only. Writes nothing to the database file. Does not log. */
-int store_compat_views(sqlite3 *db, int version);
-/* SQLite result code → negative errno (0 for OK/ROW/DONE). */
-int store_errno(int sqlite_rc);
-/* "package", "core", ... as stored in domains.kind. */
-const char *store_domain_kind_name(DomainKind k);
 
 /* One domain's figures for one interval. */
 typedef struct DomainRecord {
@@ -53,7 +47,7 @@ typedef struct DomainRecord {
         bool host_total;             /* counts in the host total */
         bool valid;                  /* false: not read this interval (no row written) */
         double measured_j, idle_j, attributed_j, unattributed_j;
-        double irq_j;                /* attrib: part of unattributed_j that is irq + softirq time's energy */
+        double irq_j;                /* part of unattributed_j that is irq + softirq time's energy */
         double idle_w;
         const char *idle_method;
 } DomainRecord;
@@ -72,7 +66,10 @@ typedef struct IntervalRecord {
  * every process that gets a sample row; a process with no CPU time and no
  * energy in the interval gets none. Domains with valid=false are skipped
  * (no interval_domains row, their per-process figures ignored). On failure
- * nothing of the interval is kept and ids handed out in it are reset to 0. */
+ * nothing of the interval is kept and ids handed out in it are reset to 0.
+ * A process row holds the ProcessInfo's strings (exe, unit, cgroup_path,
+ * slice, container_id, cmdline) as given: the store derives nothing from
+ * them; a NULL keeps what the row already has. */
 int store_write_interval(Store *s, const IntervalRecord *rec);
 
 /* Daemon state shown by `joulectl status` (key/value, replaced). */
@@ -80,7 +77,7 @@ int store_set_state(Store *s, const char *key, const char *value);
 /* Replace the source probe table. in_use[i] says whether probes[i] feeds a domain. */
 int store_set_probes(Store *s, const SourceProbe *probes, const bool *in_use, size_t n);
 
-/* ---- Storage at scale (issue 7) ---------------------------------------- */
+/* ---- Rollups, retention and the write-failure queue -------------------- */
 
 /* Bucket sizes of the rollup levels (intervals.level 1 and 2). */
 #define STORE_MINUTE_NS UINT64_C(60000000000)
@@ -98,11 +95,9 @@ int store_set_probes(Store *s, const SourceProbe *probes, const bool *in_use, si
 typedef struct StoreOptions {
         uint64_t raw_retention_ns, minute_retention_ns, hour_retention_ns; /* 0: forever */
         uint64_t queue_max_bytes;      /* 0: the default */
-        const char *cmdline_proc_root; /* non-NULL: store /proc/PID/cmdline of new processes */
 } StoreOptions;
 
-void store_options_init(StoreOptions *o);    /* the defaults above, command lines off */
-/* Copies what it needs (the string too). */
+void store_options_init(StoreOptions *o);    /* the defaults above */
 int store_set_options(Store *s, const StoreOptions *o);
 
 /* "24h", "30d", "2w", "1y" (365 d), "90m", "3600s", "0" / "forever" / "infinity"

@@ -19,6 +19,7 @@
 #include "schema.h"
 #include "source.h"
 #include "store.h"
+#include "store-compat.h"
 #include "util.h"
 #include "test-fixture.h"
 

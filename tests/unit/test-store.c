@@ -390,7 +390,7 @@ static void test_errno_mapping(void **state) {
         assert_int_equal(store_errno(SQLITE_ERROR), -EIO);
 }
 
-/* ---- issue 7: rollups, retention, write buffer, command lines ---------- */
+/* ---- Rollups, retention, write buffer, command lines -------------------- */
 
 #define T0 (UINT64_C(1700000000) * NSEC_PER_SEC / STORE_HOUR_NS * STORE_HOUR_NS) /* hour-aligned */
 
@@ -740,22 +740,58 @@ static void test_write_buffer(void **state) {
         store_free(s); /* frees what is still buffered (valgrind/ASan check it) */
 }
 
+/* An interval waiting in the write buffer keeps copies of its processes'
+ * strings: the tracker may change or free its own before the write. */
+static void test_write_buffer_copies_strings(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        StoreQueueStats qs;
+        Sim sim;
+        char unit[] = "db.service", cgroup[] = "/system.slice/db.service", slice[] = "system.slice",
+             container[] = "c0ffee", cmdline[] = "mysql --port 3306";
+        char *strings[] = { unit, cgroup, slice, container, cmdline };
+
+        sim_init(&sim);
+        for (size_t i = 0; i < ELEMENTSOF(sim.p); i++) {
+                sim.p[i].unit = unit;
+                sim.p[i].cgroup_path = cgroup;
+                sim.p[i].slice = slice;
+                sim.p[i].container_id = container;
+                sim.p[i].cmdline = cmdline;
+        }
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        assert_int_equal(sqlite3_exec(store_db(s), "PRAGMA query_only = ON", NULL, NULL, NULL), SQLITE_OK);
+        assert_true(sim_write(s, &sim, 1, true) < 0); /* processes a and b */
+        store_queue_stats(s, &qs);
+        assert_int_equal(qs.queued, 1);
+
+        for (size_t j = 0; j < ELEMENTSOF(strings); j++)
+                memset(strings[j], 'x', strlen(strings[j]));
+        for (size_t i = 0; i < ELEMENTSOF(sim.p); i++)
+                sim.p[i].unit = sim.p[i].cgroup_path = sim.p[i].slice = sim.p[i].container_id =
+                        sim.p[i].cmdline = NULL;
+        assert_int_equal(sqlite3_exec(store_db(s), "PRAGMA query_only = OFF", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sim_write(s, &sim, 2, true), 0); /* processes a and c */
+        store_queue_stats(s, &qs);
+        assert_int_equal(qs.queued, 0);
+        assert_int_equal(qs.written_late, 1);
+        /* a and b as buffered; a's NULLs in interval 2 keep what its row has. */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM processes WHERE unit = 'db.service' AND "
+                                    "cgroup_path = '/system.slice/db.service' AND slice = 'system.slice' AND "
+                                    "container_id = 'c0ffee' AND cmdline = 'mysql --port 3306'"), 2);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM processes WHERE comm = 'c' AND unit IS NULL AND "
+                                    "cgroup_path IS NULL AND slice IS NULL AND container_id IS NULL AND "
+                                    "cmdline IS NULL"), 1);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM processes"), 3);
+        store_free(s);
+}
+
+/* The store writes the command line the tracker gives it (only when command
+ * lines are kept), and none when it gives none. */
 static void test_cmdline_only_when_asked(void **state) {
         Fixture *f = *state;
         Store *s = NULL;
-        StoreOptions o;
         Sim sim;
-        char proc[160], path[200];
-        static const char cmdline[] = "mysql\0--password=hunter2\0";
-
-        snprintf(proc, sizeof(proc), "%s/proc", f->dir);
-        assert_int_equal(mkdir(proc, 0755), 0);
-        for (int i = 100; i <= 102; i++) {
-                snprintf(path, sizeof(path), "%s/%d", proc, i);
-                assert_int_equal(mkdir(path, 0755), 0);
-                snprintf(path, sizeof(path), "%s/%d/cmdline", proc, i);
-                write_file(path, cmdline, sizeof(cmdline) - 1);
-        }
 
         sim_init(&sim);
         assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
@@ -763,9 +799,8 @@ static void test_cmdline_only_when_asked(void **state) {
         assert_int_equal(sql_int(s, "SELECT count(*) FROM processes"), 2);
         assert_int_equal(sql_int(s, "SELECT count(*) FROM processes WHERE cmdline IS NOT NULL"), 0);
         assert_int_equal(sql_int(s, "SELECT count(*) FROM processes WHERE comm IS NOT NULL"), 2);
-        store_options_init(&o);
-        o.cmdline_proc_root = proc;
-        assert_int_equal(store_set_options(s, &o), 0);
+        for (size_t i = 0; i < ELEMENTSOF(sim.p); i++)
+                sim.p[i].cmdline = (char *) "mysql --password=hunter2";
         assert_int_equal(sim_write(s, &sim, 2, false), 0); /* one process not yet written */
         assert_int_equal(sql_int(s, "SELECT count(*) FROM processes WHERE cmdline = 'mysql --password=hunter2'"), 1);
         store_free(s);
@@ -828,6 +863,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_day_rollups, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_process_pruning, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_write_buffer, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_write_buffer_copies_strings, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cmdline_only_when_asked, setup, teardown),
                 cmocka_unit_test(test_parse_retention),
                 cmocka_unit_test(test_counter_guard),

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* What the store's files share: the Store object and its prepared
+ * statements. Not for use outside daemon/store/. */
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sqlite-util.h"
+#include "store.h"
+
+/* Every statement the writer runs, prepared once by store_open(). Each file
+ * lists the SQL of those it runs. */
+typedef enum StoreStatement {
+        /* Transactions */
+        STMT_BEGIN,
+        STMT_COMMIT,
+        STMT_ROLLBACK,
+        /* Interval write path, daemon state (store-write.c) */
+        STMT_INSERT_INTERVAL,
+        STMT_UPSERT_DOMAIN,
+        STMT_INSERT_INTERVAL_DOMAIN,
+        STMT_UPSERT_PROCESS,
+        STMT_INSERT_SAMPLE,
+        STMT_INSERT_SAMPLE_DOMAIN,
+        STMT_SET_STATE,
+        STMT_DELETE_PROBES,
+        STMT_INSERT_PROBE,
+        /* Rollups and retention (store-maintain.c) */
+        STMT_ROLLUP_STATE,
+        STMT_NEXT_BUCKET,
+        STMT_ROLLUP_INTERVAL,
+        STMT_ROLLUP_SAMPLES,
+        STMT_ROLLUP_SAMPLE_DOMAINS,
+        STMT_ROLLUP_INTERVAL_DOMAINS,
+        STMT_SET_DONE,
+        STMT_PRUNE,
+        STMT_SET_FROM,
+        STMT_MAX_END,
+        STMT_PRUNE_PROCESSES,
+        STMT_MARK_SEEN,
+        _STMT_MAX,
+} StoreStatement;
+
+typedef struct StoreStatementSql {
+        StoreStatement id;
+        const char *sql;
+} StoreStatementSql;
+
+extern const StoreStatementSql store_write_statements[];      /* store-write.c */
+extern const size_t store_write_n_statements;
+extern const StoreStatementSql store_maintain_statements[];   /* store-maintain.c */
+extern const size_t store_maintain_n_statements;
+
+/* A domain row the writer knows the id of, with what that row says. */
+typedef struct DomainCacheEntry {
+        char name[DOMAIN_NAME_MAX];
+        char source[32];
+        bool estimated, host_total;
+        DomainKind kind;
+        int64_t id;
+} DomainCacheEntry;
+
+/* One interval waiting in the write-failure queue (store-queue.c). */
+typedef struct QueuedInterval QueuedInterval;
+
+struct Store {
+        sqlite3 *db;
+        char *path;
+        StoreFlags flags;
+        char boot_id[64];
+        sqlite3_stmt *stmt[_STMT_MAX];
+
+        DomainCacheEntry *domains;
+        size_t n_domains, n_domains_alloc;
+
+        uint64_t retention_ns[3];     /* raw, minute, hour; 0: forever */
+
+        /* Write-failure queue (store-queue.c) */
+        uint64_t queue_max_bytes;
+        QueuedInterval *queue_head, *queue_tail;
+        StoreQueueStats qstats;
+
+        /* Maintenance (store-maintain.c) */
+        int64_t proc_prune_cursor;    /* process ids below it were examined in this pass */
+        int64_t proc_pruned_upto;     /* the last full pass pruned up to this cutoff */
+        uint64_t step_t0, step_est_ns; /* store_maintain(): start of the step, longest recent one */
+        unsigned steps_in_call;
+
+        /* WAL checkpoints run in a thread of their own, on a connection of
+         * their own: copying a minute of WAL into the database (and syncing
+         * it) took up to hundreds of ms, too long for the event loop.
+         * Writers go on meanwhile (a PASSIVE checkpoint takes no write lock). */
+        sqlite3 *ckpt_db;
+        pthread_t ckpt_thread;
+        bool ckpt_started, ckpt_requested, ckpt_quit;
+        pthread_mutex_t ckpt_lock;
+        pthread_cond_t ckpt_cond;
+};
+
+/* store.c */
+int store_exec(Store *s, const char *sql);
+/* Run prepared statement `which` (see sqlite_stmt_run()). */
+int store_stmt_run(Store *s, StoreStatement which, int64_t *ret_id);
+/* BEGIN IMMEDIATE; store_end() commits when r >= 0, else rolls back, and
+ * returns r or the commit's error. */
+int store_begin(Store *s);
+int store_end(Store *s, int r);
+/* Ask the checkpoint thread for a PASSIVE checkpoint; false when there is
+ * no thread (the caller checkpoints itself). */
+bool store_checkpoint_request(Store *s);
+
+/* store-write.c */
+/* -EINVAL for a record store_write_interval() would refuse. */
+int store_interval_validate(const IntervalRecord *rec);
+/* "package", "core", ... as stored in domains.kind. */
+const char *store_domain_kind_name(DomainKind k);
+
+/* store-queue.c */
+void store_queue_clear(Store *s);
+/* Start of the oldest interval waiting in the queue; false when it is empty. */
+bool store_queue_oldest_start(Store *s, uint64_t *ret_start_ns);

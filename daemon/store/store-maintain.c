@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Maintenance: roll complete minutes, hours and days up, prune what is past
+ * its retention (interval rows, then process rows nothing refers to), and
+ * checkpoint the WAL, in small transactions within a time budget. */
+
+#include <assert.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "cleanup.h"
+#include "store-internal.h"
+#include "util.h"
+
+const StoreStatementSql store_maintain_statements[] = {
+        { STMT_ROLLUP_STATE,
+                "SELECT minute_done_ns, hour_done_ns, raw_from_ns, minute_from_ns FROM rollup_state" },
+        /* The first row of level ?1 ending after ?2 (its end, to find its bucket). */
+        { STMT_NEXT_BUCKET,
+                "SELECT min(end_ns) FROM intervals WHERE level = ?1 AND end_ns > ?2" },
+        /* Roll level ?4 rows ending in (?1, ?2] up into one row of level ?3. */
+        { STMT_ROLLUP_INTERVAL,
+                "INSERT INTO intervals (start_ns, end_ns, level, n_raw, duration_ns) "
+                "SELECT ?1, ?2, ?3, sum(coalesce(n_raw, 1)), sum(coalesce(duration_ns, end_ns - start_ns)) "
+                "FROM intervals WHERE level = ?4 AND end_ns > ?1 AND end_ns <= ?2 HAVING count(*) > 0 "
+                "RETURNING id" },
+        { STMT_ROLLUP_SAMPLES,
+                "INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j, active_ns, wakeups) "
+                "SELECT ?3, s.process_id, sum(s.cpu_ns), total(s.energy_j), "
+                "sum(coalesce(s.active_ns, coalesce(i.duration_ns, i.end_ns - i.start_ns))), sum(s.wakeups) "
+                "FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY s.process_id" },
+        { STMT_ROLLUP_SAMPLE_DOMAINS,
+                "INSERT INTO sample_domains (interval_id, process_id, domain_id, energy_j) "
+                "SELECT ?3, sd.process_id, sd.domain_id, total(sd.energy_j) "
+                "FROM intervals i JOIN sample_domains sd ON sd.interval_id = i.id "
+                "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 "
+                "GROUP BY sd.process_id, sd.domain_id" },
+        { STMT_ROLLUP_INTERVAL_DOMAINS,
+                "INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, idle_j, "
+                "attributed_j, unattributed_j, idle_w, idle_method, irq_j) "
+                "SELECT ?3, d.domain_id, max(d.host_total), total(d.measured_j), total(d.idle_j), "
+                "total(d.attributed_j), total(d.unattributed_j), avg(d.idle_w), 'rollup', total(d.irq_j) "
+                "FROM intervals i JOIN interval_domains d ON d.interval_id = i.id "
+                "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY d.domain_id" },
+        /* ?1: level (1 minute, 2 hour), ?2: done up to. */
+        { STMT_SET_DONE,
+                "UPDATE rollup_state SET "
+                "minute_done_ns = CASE WHEN ?1 = 1 THEN ?2 ELSE minute_done_ns END, "
+                "hour_done_ns = CASE WHEN ?1 = 2 THEN ?2 ELSE hour_done_ns END" },
+        /* Delete up to ?3 rows of level ?1 ending at or before ?2 (cascades to
+         * their figures): small batches keep each transaction short. */
+        { STMT_PRUNE,
+                "DELETE FROM intervals WHERE id IN (SELECT id FROM intervals WHERE level = ?1 "
+                "AND end_ns <= ?2 ORDER BY level, end_ns LIMIT ?3)" },
+        /* ?1: level (0 raw, 1 minute), ?2: pruned up to. */
+        { STMT_SET_FROM,
+                "UPDATE rollup_state SET "
+                "raw_from_ns = CASE WHEN ?1 = 0 THEN ?2 ELSE raw_from_ns END, "
+                "minute_from_ns = CASE WHEN ?1 = 1 THEN ?2 ELSE minute_from_ns END" },
+        /* The end of the last row of level ?1 (days: how far they are rolled up). */
+        { STMT_MAX_END,
+                "SELECT coalesce(max(end_ns), 0) FROM intervals WHERE level = ?1" },
+        /* Processes with id in (?1, ?2) last seen (hour rollups) or, never
+         * rolled up, started at or before ?3, that no row not yet rolled up
+         * into hours refers to (?4: hour_done, ?5: minute_done). The row with
+         * the highest id is never deleted, so that ids are never reused. */
+        { STMT_PRUNE_PROCESSES,
+                "DELETE FROM processes WHERE id > ?1 AND id < ?2 "
+                "AND id < (SELECT max(id) FROM processes) "
+                "AND coalesce(last_ns, start_ns) <= ?3 "
+                "AND id NOT IN (SELECT s.process_id FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                "WHERE (i.level = 1 AND i.end_ns > ?4) OR (i.level = 0 AND i.end_ns > ?5))" },
+        /* Hour rollup ?1 ending at ?2: its processes were seen then. */
+        { STMT_MARK_SEEN,
+                "UPDATE processes SET last_ns = ?2 WHERE id IN "
+                "(SELECT process_id FROM samples WHERE interval_id = ?1) AND coalesce(last_ns, 0) < ?2" },
+};
+const size_t store_maintain_n_statements = ELEMENTSOF(store_maintain_statements);
+
+typedef struct RollupState {
+        int64_t minute_done, hour_done, raw_from, minute_from;
+} RollupState;
+
+static int store_rollup_state(Store *s, RollupState *ret) {
+        sqlite3_stmt *st;
+        int rc, r = 0;
+
+        assert(s);
+        assert(ret);
+        st = s->stmt[STMT_ROLLUP_STATE];
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                *ret = (RollupState) {
+                        .minute_done = sqlite3_column_int64(st, 0),
+                        .hour_done = sqlite3_column_int64(st, 1),
+                        .raw_from = sqlite3_column_int64(st, 2),
+                        .minute_from = sqlite3_column_int64(st, 3),
+                };
+        else
+                r = rc == SQLITE_DONE ? -EBADMSG : store_errno_db(s->db, rc);
+        sqlite3_reset(st);
+        return r;
+}
+
+/* End of the first row of `level` ending after `after`, 0 when none. */
+static int store_next_end(Store *s, int level, int64_t after, int64_t *ret) {
+        sqlite3_stmt *st;
+        int64_t v = 0;
+        int rc, r = 0;
+
+        assert(s);
+        assert(ret);
+        st = s->stmt[STMT_NEXT_BUCKET];
+        sqlite3_bind_int(st, 1, level);
+        sqlite3_bind_int64(st, 2, after);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                v = sqlite3_column_int64(st, 0); /* NULL → 0 */
+        else
+                r = store_errno_db(s->db, rc);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        *ret = v;
+        return r;
+}
+
+/* Run a rollup statement: ?1, ?2 the bucket (b, e], ?3 the level or the new
+ * row's id, ?4 the level rolled up. */
+static int stmt_bucket(Store *s, StoreStatement which, int64_t b, int64_t e, int64_t a3, int a4, int64_t *ret_id) {
+        sqlite3_stmt *st;
+
+        assert(s);
+        st = s->stmt[which];
+        sqlite3_bind_int64(st, 1, b);
+        sqlite3_bind_int64(st, 2, e);
+        sqlite3_bind_int64(st, 3, a3);
+        sqlite3_bind_int(st, 4, a4);
+        return store_stmt_run(s, which, ret_id);
+}
+
+/* Run a statement of ?1 a level and ?2 a time. */
+static int stmt_level_value(Store *s, StoreStatement which, int level, int64_t v) {
+        sqlite3_stmt *st;
+
+        assert(s);
+        st = s->stmt[which];
+        sqlite3_bind_int(st, 1, level);
+        sqlite3_bind_int64(st, 2, v);
+        return store_stmt_run(s, which, NULL);
+}
+
+/* Roll the bucket (b, b + size] of level - 1 up into one row of `level`,
+ * and record that everything up to b + size is done, in one transaction. */
+static int store_rollup_bucket(Store *s, int level, int64_t b, int64_t size) {
+        int64_t id = 0;
+        int r;
+
+        r = store_begin(s);
+        if (r < 0)
+                return r;
+        r = stmt_bucket(s, STMT_ROLLUP_INTERVAL, b, b + size, level, level - 1, &id);
+        if (r >= 0 && id > 0) {
+                r = stmt_bucket(s, STMT_ROLLUP_SAMPLES, b, b + size, id, level - 1, NULL);
+                if (r >= 0)
+                        r = stmt_bucket(s, STMT_ROLLUP_SAMPLE_DOMAINS, b, b + size, id, level - 1, NULL);
+                if (r >= 0)
+                        r = stmt_bucket(s, STMT_ROLLUP_INTERVAL_DOMAINS, b, b + size, id, level - 1, NULL);
+                if (r >= 0 && level == 2) {
+                        /* When its processes were last seen, for pruning them much later. */
+                        sqlite3_stmt *st = s->stmt[STMT_MARK_SEEN];
+                        sqlite3_bind_int64(st, 1, id);
+                        sqlite3_bind_int64(st, 2, b + size);
+                        r = store_stmt_run(s, STMT_MARK_SEEN, NULL);
+                }
+        }
+        if (r >= 0 && level <= 2)
+                r = stmt_level_value(s, STMT_SET_DONE, level, b + size);
+        return store_end(s, r);
+}
+
+/* Delete at most `batch` rows of `level` ending at or before `upto` (with
+ * their figures) in one transaction. Returns how many went, or negative errno. */
+static int store_prune_batch(Store *s, int level, int64_t upto, int batch) {
+        sqlite3_stmt *st;
+        int r, n;
+
+        assert(s);
+        st = s->stmt[STMT_PRUNE];
+        r = store_begin(s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int(st, 1, level);
+        sqlite3_bind_int64(st, 2, upto);
+        sqlite3_bind_int(st, 3, batch);
+        r = store_stmt_run(s, STMT_PRUNE, NULL);
+        n = r >= 0 ? sqlite3_changes(s->db) : 0;
+        r = store_end(s, r);
+        return r < 0 ? r : n;
+}
+
+static int store_set_from(Store *s, int level, int64_t v) {
+        int r = store_begin(s);
+        if (r < 0)
+                return r;
+        return store_end(s, stmt_level_value(s, STMT_SET_FROM, level, v));
+}
+
+static int store_max_end(Store *s, int level, int64_t *ret) {
+        sqlite3_stmt *st;
+        int rc, r = 0;
+
+        assert(s);
+        assert(ret);
+        st = s->stmt[STMT_MAX_END];
+        sqlite3_bind_int(st, 1, level);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                *ret = sqlite3_column_int64(st, 0);
+        else
+                r = store_errno_db(s->db, rc);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
+}
+
+static int64_t floor_to(int64_t v, int64_t unit) {
+        return v <= 0 ? 0 : v / unit * unit;
+}
+
+/* Called before each step of store_maintain(): is there time left for one
+ * more? The first step of a call always runs (progress); later ones only when
+ * the longest recent step (a decaying maximum) still fits before the deadline,
+ * so that a call ends near its budget, not one long step past it. */
+static bool over_budget(Store *s, uint64_t deadline) {
+        uint64_t now = now_ns(CLOCK_MONOTONIC);
+
+        assert(s);
+        if (s->step_t0 > 0) {
+                uint64_t d = now - s->step_t0;
+                s->step_est_ns = MAX(d, s->step_est_ns - s->step_est_ns / 8);
+        }
+        s->step_t0 = now;
+        if (s->steps_in_call++ == 0)
+                return false;
+        return now + s->step_est_ns >= deadline;
+}
+
+/* Rows per prune transaction: a raw interval of 200 processes is ~600 rows. */
+#define PRUNE_BATCH 8
+/* Process ids examined per prune transaction. */
+#define PROCESS_PRUNE_IDS 4096
+
+/* Delete process rows nothing refers to any more: last seen in an hour
+ * rollup (or started, if never rolled up) at or before `cutoff`, the end of
+ * what the hour retention keeps. A live process whose cached id goes is
+ * written again under a new id (store_write_interval() retries). Runs with
+ * foreign keys off: checking them would scan samples once per row, and the
+ * rows deleted are not referred to by construction. */
+static int store_prune_processes(Store *s, const RollupState *rs, int64_t cutoff, uint64_t deadline) {
+        sqlite3_stmt *st;
+        int64_t max_id = 0;
+        int r = 0;
+
+        assert(s);
+        assert(rs);
+        st = s->stmt[STMT_PRUNE_PROCESSES];
+        if (cutoff <= s->proc_pruned_upto)
+                return 0;
+        r = sqlite_query_int(s->db, "SELECT coalesce(max(id), 0) FROM processes", &max_id);
+        if (r < 0)
+                return r;
+        r = store_exec(s, "PRAGMA foreign_keys = OFF");
+        if (r < 0)
+                return r;
+        while (s->proc_prune_cursor < max_id) {
+                int64_t next = s->proc_prune_cursor + PROCESS_PRUNE_IDS;
+
+                if (over_budget(s, deadline)) {
+                        r = 1;
+                        break;
+                }
+                r = store_begin(s);
+                if (r < 0)
+                        break;
+                sqlite3_bind_int64(st, 1, s->proc_prune_cursor);
+                sqlite3_bind_int64(st, 2, next + 1);
+                sqlite3_bind_int64(st, 3, cutoff);
+                sqlite3_bind_int64(st, 4, rs->hour_done);
+                sqlite3_bind_int64(st, 5, rs->minute_done);
+                r = store_end(s, store_stmt_run(s, STMT_PRUNE_PROCESSES, NULL));
+                if (r < 0)
+                        break;
+                s->proc_prune_cursor = next;
+        }
+        if (r == 0) {
+                /* A full pass: the next one when the cutoff has moved on an hour. */
+                s->proc_pruned_upto = cutoff + (int64_t) STORE_HOUR_NS;
+                s->proc_prune_cursor = 0;
+        }
+        {
+                int k = store_exec(s, "PRAGMA foreign_keys = ON");
+                if (k < 0)
+                        return k;
+        }
+        return r;
+}
+
+int store_maintain(Store *s, uint64_t now_realtime_ns, unsigned budget_ms) {
+        static const int64_t size[4] = { 0, (int64_t) STORE_MINUTE_NS, (int64_t) STORE_HOUR_NS, (int64_t) STORE_DAY_NS };
+        uint64_t deadline;
+        int64_t now, limit, day_done = 0;
+        uint64_t queued_start;
+        RollupState rs = {};
+        int r, rc;
+
+        if (!s)
+                return -EINVAL;
+        if (s->flags & STORE_READ_ONLY)
+                return -EROFS;
+        if (sqlite_check_u64(now_realtime_ns) < 0)
+                return -ERANGE;
+        deadline = now_ns(CLOCK_MONOTONIC) + (budget_ms > 0 ? budget_ms : 50) * NSEC_PER_MSEC;
+        now = (int64_t) now_realtime_ns;
+        s->step_t0 = 0;
+        s->steps_in_call = 0;
+
+        r = store_rollup_state(s, &rs);
+        if (r >= 0)
+                r = store_max_end(s, 3, &day_done);
+        if (r < 0)
+                return r;
+
+        /* Roll up complete buckets: minutes from raw, hours from minutes, days
+         * from hours. Never past an interval still waiting in the buffer: it
+         * would land in a bucket already rolled up and be hidden from readers.
+         * One bucket per transaction, each a few milliseconds. */
+        limit = now;
+        if (store_queue_oldest_start(s, &queued_start))
+                limit = MIN(limit, (int64_t) queued_start);
+        for (int level = 1; level <= 3; level++) {
+                int64_t *done = level == 1 ? &rs.minute_done : level == 2 ? &rs.hour_done : &day_done;
+
+                if (level == 2)
+                        limit = rs.minute_done;
+                else if (level == 3)
+                        limit = rs.hour_done;
+                for (;;) {
+                        int64_t end, b;
+
+                        r = store_next_end(s, level - 1, *done, &end);
+                        if (r < 0)
+                                return r;
+                        if (end <= 0)
+                                break;
+                        b = floor_to(end - 1, size[level]);
+                        if (b + size[level] > limit)
+                                break;
+                        if (over_budget(s, deadline))
+                                return 1;
+                        r = store_rollup_bucket(s, level, b, size[level]);
+                        if (r < 0)
+                                return r;
+                        *done = b + size[level];
+                }
+        }
+
+        /* Prune raw and minute rows past their retention. First the readers'
+         * boundary moves (raw_from/minute_from: rows of that level ending at
+         * or before it are no longer read, the coarser level stands for them),
+         * then the hidden rows go in small batches, resumed on the next call. */
+        for (int level = 0; level <= 1; level++) {
+                int64_t covered = level == 0 ? rs.minute_done : rs.hour_done;
+                int64_t *from = level == 0 ? &rs.raw_from : &rs.minute_from;
+
+                if (s->retention_ns[level] != 0 && (int64_t) s->retention_ns[level] < now) {
+                        int64_t target = MIN(floor_to(now - (int64_t) s->retention_ns[level], size[level + 1]), covered);
+                        if (*from < target) {
+                                r = store_set_from(s, level, target);
+                                if (r < 0)
+                                        return r;
+                                *from = target;
+                        }
+                }
+                for (;;) {
+                        if (over_budget(s, deadline))
+                                return 1;
+                        r = store_prune_batch(s, level, *from, PRUNE_BATCH);
+                        if (r < 0)
+                                return r;
+                        if (r < PRUNE_BATCH)
+                                break;
+                }
+        }
+        /* Hours and days past the hour retention, then the processes that
+         * nothing refers to any more. */
+        if (s->retention_ns[2] > 0 && (int64_t) s->retention_ns[2] < now) {
+                int64_t cutoff = now - (int64_t) s->retention_ns[2];
+
+                for (int level = 2; level <= 3; level++)
+                        for (;;) {
+                                if (over_budget(s, deadline))
+                                        return 1;
+                                /* A day goes with its first hour. */
+                                r = store_prune_batch(s, level, level == 3 ? cutoff + size[3] - size[2] : cutoff,
+                                                      PRUNE_BATCH);
+                                if (r < 0)
+                                        return r;
+                                if (r < PRUNE_BATCH)
+                                        break;
+                        }
+                r = store_prune_processes(s, &rs, floor_to(cutoff, size[2]), deadline);
+                if (r != 0)
+                        return r;
+        }
+        if (over_budget(s, deadline))
+                return 1;
+        /* Move the WAL into the database (never waits for readers), in the
+         * checkpoint thread when there is one. */
+        if (store_checkpoint_request(s))
+                return 0;
+        rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
+                return store_errno_db(s->db, rc);
+        return 0;
+}

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The write path: one interval (domains, process rows, samples) in one
+ * transaction, and the small daemon_state and source_probes tables. */
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleanup.h"
+#include "store-internal.h"
+#include "util.h"
+
+const StoreStatementSql store_write_statements[] = {
+        { STMT_INSERT_INTERVAL,
+                "INSERT INTO intervals (start_ns, end_ns) VALUES (?1, ?2)" },
+        { STMT_UPSERT_DOMAIN,
+                "INSERT INTO domains (name, kind, source, estimated, host_total) "
+                "VALUES (?1, ?2, ?3, ?4, ?5) "
+                "ON CONFLICT (name, source) DO UPDATE SET kind = excluded.kind, "
+                "estimated = excluded.estimated, host_total = excluded.host_total "
+                "RETURNING id" },
+        { STMT_INSERT_INTERVAL_DOMAIN,
+                "INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, "
+                "idle_j, attributed_j, unattributed_j, idle_w, idle_method, irq_j) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)" },
+        { STMT_UPSERT_PROCESS,
+                "INSERT INTO processes (boot_id, pid, start_boot_ns, start_ns, comm, exe, uid, "
+                "ppid, cgroup_id, unit, kernel_thread, cmdline, cgroup_path, slice, container_id) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+                "ON CONFLICT (boot_id, pid, start_boot_ns) DO UPDATE SET "
+                "comm = excluded.comm, exe = coalesce(excluded.exe, exe), uid = excluded.uid, "
+                "ppid = excluded.ppid, cgroup_id = excluded.cgroup_id, "
+                "unit = coalesce(excluded.unit, unit), kernel_thread = excluded.kernel_thread, "
+                "cmdline = coalesce(excluded.cmdline, cmdline), "
+                "cgroup_path = coalesce(excluded.cgroup_path, cgroup_path), "
+                "slice = coalesce(excluded.slice, slice), container_id = coalesce(excluded.container_id, container_id) "
+                "RETURNING id" },
+        { STMT_INSERT_SAMPLE,
+                "INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j, wakeups) "
+                "VALUES (?1, ?2, ?3, ?4, ?5) "
+                "ON CONFLICT (interval_id, process_id) DO UPDATE SET "
+                "cpu_ns = cpu_ns + excluded.cpu_ns, energy_j = energy_j + excluded.energy_j, "
+                "wakeups = wakeups + excluded.wakeups" },
+        { STMT_INSERT_SAMPLE_DOMAIN,
+                "INSERT INTO sample_domains (interval_id, process_id, domain_id, energy_j) "
+                "VALUES (?1, ?2, ?3, ?4) "
+                "ON CONFLICT (interval_id, process_id, domain_id) DO UPDATE SET "
+                "energy_j = energy_j + excluded.energy_j" },
+        { STMT_SET_STATE,
+                "INSERT INTO daemon_state (key, value, updated_ns) VALUES (?1, ?2, ?3) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                "updated_ns = excluded.updated_ns" },
+        { STMT_DELETE_PROBES, "DELETE FROM source_probes" },
+        { STMT_INSERT_PROBE,
+                "INSERT INTO source_probes (name, status, estimated, in_use, reason) "
+                "VALUES (?1, ?2, ?3, ?4, ?5)" },
+};
+const size_t store_write_n_statements = ELEMENTSOF(store_write_statements);
+
+const char *store_domain_kind_name(DomainKind k) {
+        static const char *const names[_DOMAIN_KIND_MAX] = {
+                [DOMAIN_PACKAGE] = "package", [DOMAIN_CORE] = "core",   [DOMAIN_UNCORE] = "uncore",
+                [DOMAIN_DRAM] = "dram",       [DOMAIN_PSYS] = "psys",   [DOMAIN_GPU] = "gpu",
+                [DOMAIN_BATTERY] = "battery",
+        };
+        if (k < 0 || k >= _DOMAIN_KIND_MAX)
+                return "unknown";
+        return names[k];
+}
+
+static const char *probe_status_name(SourceStatus s) {
+        switch (s) {
+        case SOURCE_USABLE:
+                return "usable";
+        case SOURCE_MISSING:
+                return "missing";
+        case SOURCE_PERMISSION:
+                return "permission";
+        case SOURCE_UNSUPPORTED:
+                return "unsupported";
+        default:
+                return "unknown";
+        }
+}
+
+static int store_domain_id(Store *s, const DomainRecord *d, int64_t *ret) {
+        sqlite3_stmt *st;
+        const char *source;
+        DomainCacheEntry *e = NULL;
+        int64_t id = 0;
+        int r;
+
+        assert(s);
+        assert(d);
+        assert(d->domain);
+        assert(ret);
+        st = s->stmt[STMT_UPSERT_DOMAIN];
+        source = d->source ? d->source : "unknown";
+        for (size_t i = 0; i < s->n_domains; i++)
+                if (strcmp(s->domains[i].name, d->domain->name) == 0 && strcmp(s->domains[i].source, source) == 0) {
+                        e = &s->domains[i];
+                        break;
+                }
+        if (e && e->estimated == d->domain->estimated && e->host_total == d->host_total &&
+            e->kind == d->domain->kind) {
+                *ret = e->id;
+                return 0;
+        }
+
+        sqlite3_bind_text(st, 1, d->domain->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, store_domain_kind_name(d->domain->kind), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, source, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, d->domain->estimated);
+        sqlite3_bind_int(st, 5, d->host_total);
+        r = store_stmt_run(s, STMT_UPSERT_DOMAIN, &id);
+        if (r < 0)
+                return r;
+
+        if (!e) {
+                if (s->n_domains == s->n_domains_alloc) {
+                        size_t n = MAX(s->n_domains_alloc * 2, (size_t) 8);
+                        DomainCacheEntry *p = realloc(s->domains, n * sizeof(*p));
+                        if (!p)
+                                return -ENOMEM;
+                        s->domains = p;
+                        s->n_domains_alloc = n;
+                }
+                e = &s->domains[s->n_domains++];
+                strscpy(e->name, sizeof(e->name), d->domain->name);
+                strscpy(e->source, sizeof(e->source), source);
+        }
+        e->estimated = d->domain->estimated;
+        e->host_total = d->host_total;
+        e->kind = d->domain->kind;
+        e->id = id;
+        *ret = id;
+        return 0;
+}
+
+/* The process row of p (inserted, or updated where the row exists), its id
+ * cached in p->store_id. Identity, unit, cgroup, slice, container id and
+ * command line are written as the tracker gave them; a NULL keeps what the
+ * row has. */
+static int store_process_id(Store *s, const IntervalRecord *rec, ProcessInfo *p, bool *ret_assigned) {
+        sqlite3_stmt *st;
+        uint64_t start_ns;
+        int64_t id = 0;
+        int r;
+
+        assert(s);
+        assert(rec);
+        assert(p);
+        assert(ret_assigned);
+        *ret_assigned = false;
+        if (p->store_id > 0)
+                return 0;
+        if (sqlite_check_u64(p->start_time_ns) < 0 || sqlite_check_u64(rec->boot_realtime_ns) < 0)
+                return -ERANGE;
+        start_ns = rec->boot_realtime_ns + p->start_time_ns;
+        if (sqlite_check_u64(start_ns) < 0)
+                return -ERANGE;
+
+        st = s->stmt[STMT_UPSERT_PROCESS];
+        sqlite3_bind_text(st, 1, s->boot_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, p->pid);
+        sqlite3_bind_int64(st, 3, (int64_t) p->start_time_ns);
+        sqlite3_bind_int64(st, 4, (int64_t) start_ns);
+        sqlite3_bind_text(st, 5, p->comm, (int) strnlen(p->comm, sizeof(p->comm)), SQLITE_STATIC);
+        sqlite_bind_text_or_null(st, 6, p->exe);
+        sqlite3_bind_int64(st, 7, p->uid);
+        sqlite3_bind_int64(st, 8, p->ppid);
+        sqlite3_bind_int64(st, 9, (int64_t) (p->cgroup_id & INT64_MAX));
+        sqlite_bind_text_or_null(st, 10, p->unit);
+        sqlite3_bind_int(st, 11, p->kernel_thread);
+        sqlite_bind_text_or_null(st, 12, p->cmdline);
+        sqlite_bind_text_or_null(st, 13, p->cgroup_path);
+        sqlite_bind_text_or_null(st, 14, p->slice);
+        sqlite_bind_text_or_null(st, 15, p->container_id);
+        r = store_stmt_run(s, STMT_UPSERT_PROCESS, &id);
+        if (r < 0)
+                return r;
+        p->store_id = id;
+        *ret_assigned = true;
+        return 0;
+}
+
+static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int64_t *domain_ids,
+                                       bool *assigned) {
+        sqlite3_stmt *st;
+        int64_t interval_id = 0;
+        int r;
+
+        assert(s);
+        assert(rec);
+        assert(domain_ids);
+        assert(assigned);
+        st = s->stmt[STMT_INSERT_INTERVAL];
+        sqlite3_bind_int64(st, 1, (int64_t) rec->start_ns);
+        sqlite3_bind_int64(st, 2, (int64_t) rec->end_ns);
+        r = store_stmt_run(s, STMT_INSERT_INTERVAL, &interval_id);
+        if (r < 0)
+                return r;
+
+        for (size_t j = 0; j < rec->n_domains; j++) {
+                const DomainRecord *d = &rec->domains[j];
+
+                domain_ids[j] = 0;
+                if (!d->valid)
+                        continue;
+                r = store_domain_id(s, d, &domain_ids[j]);
+                if (r < 0)
+                        return r;
+
+                st = s->stmt[STMT_INSERT_INTERVAL_DOMAIN];
+                sqlite3_bind_int64(st, 1, interval_id);
+                sqlite3_bind_int64(st, 2, domain_ids[j]);
+                sqlite3_bind_int(st, 3, d->host_total);
+                sqlite3_bind_double(st, 4, d->measured_j);
+                sqlite3_bind_double(st, 5, d->idle_j);
+                sqlite3_bind_double(st, 6, d->attributed_j);
+                sqlite3_bind_double(st, 7, d->unattributed_j);
+                sqlite3_bind_double(st, 8, d->idle_w);
+                sqlite_bind_text_or_null(st, 9, d->idle_method);
+                sqlite3_bind_double(st, 10, d->irq_j);
+                r = store_stmt_run(s, STMT_INSERT_INTERVAL_DOMAIN, NULL);
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = 0; i < rec->n_procs; i++) {
+                const ProcessDelta *pd = &rec->procs[i];
+                const double *row = rec->proc_domain_j ? rec->proc_domain_j + i * rec->n_domains : NULL;
+                double energy = 0;
+                bool any = pd->cpu_ns > 0 || pd->wakeups > 0;
+
+                for (size_t j = 0; row && j < rec->n_domains; j++) {
+                        if (!rec->domains[j].valid)
+                                continue;
+                        if (row[j] != 0)
+                                any = true;
+                        if (rec->domains[j].host_total)
+                                energy += row[j];
+                }
+                if (!any)
+                        continue;   /* nothing happened to it: no row */
+
+                r = store_process_id(s, rec, pd->info, &assigned[i]);
+                if (r < 0)
+                        return r;
+
+                for (int attempt = 0;; attempt++) {
+                        st = s->stmt[STMT_INSERT_SAMPLE];
+                        sqlite3_bind_int64(st, 1, interval_id);
+                        sqlite3_bind_int64(st, 2, pd->info->store_id);
+                        sqlite3_bind_int64(st, 3, (int64_t) pd->cpu_ns);
+                        sqlite3_bind_double(st, 4, energy);
+                        sqlite3_bind_int64(st, 5, (int64_t) (pd->wakeups & INT64_MAX));
+                        r = store_stmt_run(s, STMT_INSERT_SAMPLE, NULL);
+                        if (r >= 0)
+                                break;
+                        /* The cached id's row was pruned (idle for the whole
+                         * retention): write the process again, under a new id. */
+                        if (attempt > 0 || sqlite3_errcode(s->db) != SQLITE_CONSTRAINT)
+                                return r;
+                        pd->info->store_id = 0;
+                        r = store_process_id(s, rec, pd->info, &assigned[i]);
+                        if (r < 0)
+                                return r;
+                }
+
+                for (size_t j = 0; row && j < rec->n_domains; j++) {
+                        if (!rec->domains[j].valid || row[j] == 0)
+                                continue;
+                        st = s->stmt[STMT_INSERT_SAMPLE_DOMAIN];
+                        sqlite3_bind_int64(st, 1, interval_id);
+                        sqlite3_bind_int64(st, 2, pd->info->store_id);
+                        sqlite3_bind_int64(st, 3, domain_ids[j]);
+                        sqlite3_bind_double(st, 4, row[j]);
+                        r = store_stmt_run(s, STMT_INSERT_SAMPLE_DOMAIN, NULL);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+int store_interval_validate(const IntervalRecord *rec) {
+        assert(rec);
+        if (rec->end_ns < rec->start_ns || sqlite_check_u64(rec->end_ns) < 0)
+                return -EINVAL;
+        if ((rec->n_domains > 0 && !rec->domains) || (rec->n_procs > 0 && !rec->procs))
+                return -EINVAL;
+        for (size_t j = 0; j < rec->n_domains; j++) {
+                const DomainRecord *d = &rec->domains[j];
+                if (!d->domain)
+                        return -EINVAL;
+                if (!d->valid)
+                        continue;
+                if (!isfinite(d->measured_j) || !isfinite(d->idle_j) || !isfinite(d->attributed_j) ||
+                    !isfinite(d->unattributed_j) || !isfinite(d->idle_w))
+                        return -EINVAL;
+        }
+        for (size_t i = 0; i < rec->n_procs; i++) {
+                if (!rec->procs[i].info || sqlite_check_u64(rec->procs[i].cpu_ns) < 0)
+                        return -EINVAL;
+                for (size_t j = 0; rec->proc_domain_j && j < rec->n_domains; j++)
+                        if (rec->domains[j].valid && !isfinite(rec->proc_domain_j[i * rec->n_domains + j]))
+                                return -EINVAL;
+        }
+        return 0;
+}
+
+int store_write_interval(Store *s, const IntervalRecord *rec) {
+        _cleanup_free_ int64_t *domain_ids = NULL;
+        _cleanup_free_ bool *assigned = NULL;
+        int r;
+
+        if (!s || !rec)
+                return -EINVAL;
+        if (s->flags & STORE_READ_ONLY)
+                return -EROFS;
+        r = store_interval_validate(rec);
+        if (r < 0)
+                return r;
+
+        domain_ids = calloc(MAX(rec->n_domains, (size_t) 1), sizeof(int64_t));
+        assigned = calloc(MAX(rec->n_procs, (size_t) 1), sizeof(bool));
+        if (!domain_ids || !assigned)
+                return -ENOMEM;
+
+        r = store_begin(s);
+        if (r < 0)
+                return r;
+
+        r = store_end(s, store_write_interval_locked(s, rec, domain_ids, assigned));
+        if (r < 0) {
+                /* Nothing of this interval exists: forget the ids handed out in it. */
+                for (size_t i = 0; i < rec->n_procs; i++)
+                        if (assigned[i])
+                                rec->procs[i].info->store_id = 0;
+                s->n_domains = 0;
+                return r;
+        }
+        return 0;
+}
+
+int store_set_state(Store *s, const char *key, const char *value) {
+        sqlite3_stmt *st;
+
+        if (!s || !key || !*key)
+                return -EINVAL;
+        if (s->flags & STORE_READ_ONLY)
+                return -EROFS;
+        st = s->stmt[STMT_SET_STATE];
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        sqlite_bind_text_or_null(st, 2, value);
+        sqlite3_bind_int64(st, 3, (int64_t) now_ns(CLOCK_REALTIME));
+        return store_stmt_run(s, STMT_SET_STATE, NULL);
+}
+
+int store_set_probes(Store *s, const SourceProbe *probes, const bool *in_use, size_t n) {
+        int r;
+
+        if (!s || (n > 0 && !probes))
+                return -EINVAL;
+        if (s->flags & STORE_READ_ONLY)
+                return -EROFS;
+
+        r = store_begin(s);
+        if (r < 0)
+                return r;
+        r = store_stmt_run(s, STMT_DELETE_PROBES, NULL);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                sqlite3_stmt *st = s->stmt[STMT_INSERT_PROBE];
+                if (!probes[i].name) {
+                        r = -EINVAL;
+                        break;
+                }
+                sqlite3_bind_text(st, 1, probes[i].name, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, probe_status_name(probes[i].status), -1, SQLITE_STATIC);
+                sqlite3_bind_int(st, 3, probes[i].estimated);
+                sqlite3_bind_int(st, 4, in_use ? in_use[i] : false);
+                sqlite3_bind_text(st, 5, probes[i].reason,
+                                  (int) strnlen(probes[i].reason, sizeof(probes[i].reason)), SQLITE_STATIC);
+                r = store_stmt_run(s, STMT_INSERT_PROBE, NULL);
+        }
+        return store_end(s, r);
+}
+
