@@ -89,7 +89,7 @@ static void test_energy_and_power(void **state) {
         assert_int_equal(nvml_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_USABLE);
         assert_non_null(strstr(reason, "gpu-0 gpu-1 (integrated from power)"));
         assert_int_equal(st->initialised, 0); /* probe shut NVML down again */
-        assert_int_equal(nvml_source_ops.open(&ctx, &s), 0);
+        assert_int_equal(nvml_source_ops.open(&ctx, reason, sizeof(reason), &s), 0);
         assert_int_equal(st->initialised, 1);
         assert_int_equal(s->n_domains, 2);
         assert_string_equal(s->domains[0].name, "gpu-0");
@@ -124,12 +124,13 @@ static void test_process_shares(void **state) {
         SourceContext ctx = ctx_stub();
         EnergySource *s = NULL;
         NvmlProcessShare *sh = NULL;
+        char reason[256];
         size_t n = 0;
 
         (void) state;
         st->n_gpus = 1;
         st->gpus[0] = (StubGpu) { .energy_supported = 1, .proc_util_supported = 1 };
-        assert_int_equal(nvml_source_ops.open(&ctx, &s), 0);
+        assert_int_equal(nvml_source_ops.open(&ctx, reason, sizeof(reason), &s), 0);
 
         /* No process yet. */
         assert_int_equal(nvml_source_process_shares(s, 0, &sh, &n), 0);
@@ -193,7 +194,9 @@ static void test_missing(void **state) {
         ctx.nvml_library = "/nonexistent/libnvidia-ml.so.1";
         assert_int_equal(nvml_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_MISSING);
         assert_non_null(strstr(reason, "no NVIDIA driver library"));
-        assert_true(nvml_source_ops.open(&ctx, &s) < 0);
+        reason[0] = 0; /* the reason is open's own, not the probe's */
+        assert_true(nvml_source_ops.open(&ctx, reason, sizeof(reason), &s) < 0);
+        assert_non_null(strstr(reason, "no NVIDIA driver library"));
         ctx.nvml_library = NULL;
         assert_int_equal(setenv("JOULED_NVML_LIBRARY", lib, 1), 0);
         st->gpus[0] = (StubGpu) { .energy_supported = 1 };
