@@ -15,31 +15,9 @@
 #include "source.h"
 #include "util.h"
 #include "test-fixture.h"
+#include "../stub-nvml.h"
 
 #define S NSEC_PER_SEC
-
-/* Mirror of the stub's state (tests/stub-nvml.c). */
-typedef struct StubSample {
-        unsigned int pid;
-        unsigned long long timeStamp;
-        unsigned int smUtil, memUtil, encUtil, decUtil;
-} StubSample;
-typedef struct StubGpu {
-        int energy_supported;
-        unsigned long long energy_mj;
-        unsigned int power_mw;
-        int power_error;
-        StubSample samples[8];
-        unsigned int n_samples;
-        int proc_util_supported;
-} StubGpu;
-typedef struct StubState {
-        int init_error;
-        int initialised;
-        unsigned int n_gpus;
-        StubGpu gpus[4];
-        unsigned long long last_seen_arg;
-} StubState;
 
 static char lib[1024];
 static void *dl;
