@@ -349,10 +349,11 @@ static int hwmon_open(const SourceContext *ctx, char *reason, size_t reason_size
 }
 
 static void hwmon_drop_domain(EnergySource *s, size_t i) {
-        HwmonSensor *h = s->userdata;
+        HwmonSensor *h;
 
         assert(s);
 
+        h = s->userdata;
         if (i >= s->n_domains)
                 return;
         free(h[i].path);

@@ -463,11 +463,12 @@ static int msr_open(const SourceContext *ctx, char *reason, size_t reason_size, 
 }
 
 static void msr_drop_domain(EnergySource *s, size_t i) {
-        Msr *m = s->userdata;
+        Msr *m;
         size_t k = 0;
 
         assert(s);
 
+        m = s->userdata;
         if (i >= s->n_domains)
                 return;
         /* Its counters go; the fds stay open (shared, closed at close). */

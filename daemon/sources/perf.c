@@ -378,10 +378,11 @@ static int perf_open(const SourceContext *ctx, char *reason, size_t reason_size,
 }
 
 static void perf_drop_domain(EnergySource *s, size_t i) {
-        PerfCounter *c = s->userdata;
+        PerfCounter *c;
 
         assert(s);
 
+        c = s->userdata;
         if (i >= s->n_domains)
                 return;
         if (c[i].fd >= 0)

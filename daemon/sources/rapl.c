@@ -114,7 +114,7 @@ static int parse_uint_prefix(const char *s, unsigned *ret, const char **ret_end)
  * The control type before the first ':' must end in "-rapl" (so
  * "intel-rapl-mmio:0" is refused). */
 static bool rapl_zone_id_parse(const char *id, unsigned *ret_index, int *ret_sub, size_t *ret_type_len) {
-        const char *colon = strchr(id, ':'), *end;
+        const char *colon, *end;
         unsigned n, m;
 
         assert(id);
@@ -122,6 +122,7 @@ static bool rapl_zone_id_parse(const char *id, unsigned *ret_index, int *ret_sub
         assert(ret_sub);
         assert(ret_type_len);
 
+        colon = strchr(id, ':');
         if (!colon || colon - id < 5 || strncmp(colon - 5, "-rapl", 5) != 0)
                 return false;
         if (parse_uint_prefix(colon + 1, &n, &end) < 0)
@@ -659,10 +660,11 @@ static uint64_t rapl_domain_read(const EnergyDomain *d, RaplDomainState *st, uin
 }
 
 static void rapl_drop_domain(EnergySource *s, size_t i) {
-        Rapl *rapl = s->userdata;
+        Rapl *rapl;
 
         assert(s);
 
+        rapl = s->userdata;
         if (i >= s->n_domains)
                 return;
         free(rapl->state[i].energy_path);
