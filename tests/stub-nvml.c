@@ -19,8 +19,11 @@ typedef struct nvmlDevice_st *nvmlDevice_t;
 
 int nvmlInit_v2(void);
 int nvmlInit_v2(void) {
+        state.init_calls++;
         if (state.init_error)
                 return state.init_error;
+        if (state.init_fail_after > 0 && state.init_calls > state.init_fail_after)
+                return 999;
         state.initialised++;
         return 0;
 }

@@ -27,6 +27,9 @@ typedef struct StubGpu {
 
 typedef struct StubState {
         int init_error;                  /* returned by nvmlInit_v2 when != 0 */
+        unsigned int init_fail_after;    /* when != 0, nvmlInit_v2 calls after this many
+                                          * fail (999, unknown error) */
+        unsigned int init_calls;
         int initialised;                 /* nvmlInit_v2 calls less nvmlShutdown calls */
         unsigned int n_gpus;
         StubGpu gpus[STUB_MAX_GPUS];

@@ -186,11 +186,44 @@ static void test_missing(void **state) {
         assert_non_null(strstr(reason, "nvmlInit_v2"));
 }
 
+/* A source that probes usable but then fails to open: tolerated under auto
+ * (the model takes over, --probe says why nvml is not used), an error when
+ * it was asked for by name. */
+static void test_open_fails_after_probe(void **state) {
+        SourceContext ctx = ctx_stub();
+        SourceProbe probes[16] = {};
+        EnergySource **list = NULL;
+        size_t n = 0, k = 0;
+
+        (void) state;
+        fx_write("proc/stat", "cpu  100 0 100 1000 0 0 0 0 0 0\ncpu0 100 0 100 1000 0 0 0 0 0 0\n");
+        st->n_gpus = 1;
+        st->gpus[0] = (StubGpu) { .energy_supported = 1 };
+        st->init_fail_after = 1; /* the probe's nvmlInit_v2 works, open's fails */
+
+        assert_int_equal(source_select(&ctx, "auto", probes, ELEMENTSOF(probes), &list, &n), 0);
+        while (probes[k].name && strcmp(probes[k].name, "nvml") != 0)
+                k++;
+        assert_string_equal(probes[k].name, "nvml");
+        assert_int_equal(probes[k].status, SOURCE_USABLE);
+        assert_non_null(strstr(probes[k].reason, "(not used: cannot open: nvmlInit failed: Unknown Error)"));
+        assert_int_equal(n, 1);
+        assert_ptr_equal(list[0]->ops, &model_source_ops);
+        list = source_close_all(list);
+        assert_int_equal(st->initialised, 0);
+
+        st->init_calls = 0;
+        assert_int_equal(source_select(&ctx, "nvml", probes, ELEMENTSOF(probes), &list, &n), -EOPNOTSUPP);
+        assert_null(list);
+        assert_int_equal(st->initialised, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_energy_and_power, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_process_shares, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_open_fails_after_probe, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
