@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "log.h"
 
+#include <assert.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+/* Locations are passed explicitly (sd_journal_sendv_with_location()). */
+#define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-journal.h>
 
 static int max_level = LOG_INFO;
@@ -34,6 +38,10 @@ static int log_dispatch(int level, int error, const char *file, int line, const 
         int saved_errno = errno;
         char buf[2048];
 
+        assert(file);
+        assert(func);
+        assert(format);
+
         if (error < 0)
                 error = -error;
         if (level > max_level)
@@ -44,8 +52,8 @@ static int log_dispatch(int level, int error, const char *file, int line, const 
         vsnprintf(buf, sizeof(buf), format, ap);
 
         if (use_journal) {
-                char f[8][2100];
-                struct iovec iov[8];
+                char f[5][2100], code_file[PATH_MAX + 16], code_line[32];
+                struct iovec iov[5];
                 int n = 0;
 #define FIELD(...)                                                                \
                 do {                                                              \
@@ -57,15 +65,16 @@ static int log_dispatch(int level, int error, const char *file, int line, const 
                 FIELD("PRIORITY=%d", level);
                 if (error != 0)
                         FIELD("ERRNO=%d", error);
-                FIELD("CODE_FILE=%s", file);
-                FIELD("CODE_LINE=%d", line);
-                FIELD("CODE_FUNC=%s", func);
                 if (source)
                         FIELD("JOULED_SOURCE=%s", source);
                 if (domain)
                         FIELD("JOULED_DOMAIN=%s", domain);
 #undef FIELD
-                sd_journal_sendv(iov, n);
+                /* The caller's location, not this function's: the plain
+                 * sd_journal_sendv() macro would add log.c's as well. */
+                snprintf(code_file, sizeof(code_file), "CODE_FILE=%s", file);
+                snprintf(code_line, sizeof(code_line), "CODE_LINE=%d", line);
+                sd_journal_sendv_with_location(code_file, code_line, func, iov, n);
         } else {
                 const char *tag = level <= LOG_ERR ? "error: " : level == LOG_WARNING ? "warning: " : "";
                 if (prefix)

@@ -1,42 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A stand-in for libnvidia-ml.so.1 with scripted values, for the nvml source's
  * unit test (loaded with dlopen() through SourceContext.nvml_library). The
- * test scripts it through stub_nvml_state(), found with dlsym() on the same
- * handle. Signatures as in nvml.h. */
+ * test scripts it through stub_nvml_state() (stub-nvml.h), found with dlsym()
+ * on the same handle. Signatures as in nvml.h. */
 
 #include <stddef.h>
 #include <string.h>
 
-#define STUB_MAX_GPUS 4
-#define STUB_MAX_SAMPLES 8
-
-typedef struct StubSample {
-        unsigned int pid;
-        unsigned long long timeStamp;
-        unsigned int smUtil, memUtil, encUtil, decUtil;
-} StubSample;
-
-typedef struct StubGpu {
-        int energy_supported;            /* else NVML_ERROR_NOT_SUPPORTED (3) */
-        unsigned long long energy_mj;
-        unsigned int power_mw;
-        int power_error;                 /* returned by GetPowerUsage when != 0 */
-        StubSample samples[STUB_MAX_SAMPLES];
-        unsigned int n_samples;
-        int proc_util_supported;
-} StubGpu;
-
-typedef struct StubState {
-        int init_error;
-        int initialised;
-        unsigned int n_gpus;
-        StubGpu gpus[STUB_MAX_GPUS];
-        unsigned long long last_seen_arg; /* last lastSeenTimeStamp passed */
-} StubState;
+#include "stub-nvml.h"
 
 static StubState state;
 
-StubState *stub_nvml_state(void);
 StubState *stub_nvml_state(void) {
         return &state;
 }
@@ -45,8 +19,11 @@ typedef struct nvmlDevice_st *nvmlDevice_t;
 
 int nvmlInit_v2(void);
 int nvmlInit_v2(void) {
+        state.init_calls++;
         if (state.init_error)
                 return state.init_error;
+        if (state.init_fail_after > 0 && state.init_calls > state.init_fail_after)
+                return 999;
         state.initialised++;
         return 0;
 }

@@ -10,6 +10,7 @@
  * integer arithmetic). Some drivers report a negative current or power while
  * discharging: the magnitude is used. */
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -41,6 +42,9 @@ static int read_i64_file(const char *path, int64_t *ret) {
         uint64_t u;
         int r;
 
+        assert(path);
+        assert(ret);
+
         r = read_small_file(path, 64, &v);
         if (r < 0)
                 return r;
@@ -69,6 +73,10 @@ static int battery_power_uw(const char *dir, uint64_t *ret_uw, bool *ret_dischar
         _cleanup_free_ char *sp = NULL, *status = NULL, *pp = NULL, *cp = NULL, *vp = NULL;
         int64_t p, c, v;
         int r;
+
+        assert(dir);
+        assert(ret_uw);
+        assert(ret_discharging);
 
         sp = path_join(dir, "status");
         pp = path_join(dir, "power_now");
@@ -101,6 +109,10 @@ static int battery_scan(const SourceContext *ctx, char ***ret, size_t *ret_n, ch
         char **v = NULL;
         size_t n_v = 0;
         int n, r = 0;
+
+        assert(ret);
+        assert(ret_n);
+        assert(dir);
 
         snprintf(dir, dir_size, "%s/class/power_supply", ctx && ctx->sys_root ? ctx->sys_root : "/sys");
         n = scandir(dir, &names, NULL, versionsort);
@@ -142,6 +154,8 @@ static SourceStatus battery_probe(const SourceContext *ctx, char *reason, size_t
         bool any_discharging = false;
         SourceStatus st = SOURCE_USABLE;
         int r;
+
+        assert(reason);
 
         r = battery_scan(ctx, &dirs, &n, dir, sizeof(dir));
         if (r == -ENOMEM) {
@@ -194,30 +208,34 @@ static void battery_close(EnergySource *s) {
         free(s);
 }
 
-static int battery_open(const SourceContext *ctx, EnergySource **ret) {
+static int battery_open(const SourceContext *ctx, char *reason, size_t reason_size, EnergySource **ret) {
         _cleanup_free_ Battery *b = NULL;
         _cleanup_free_ EnergyDomain *d = NULL;
         EnergySource *s;
         char dir[512];
         int r;
 
+        assert(reason);
+        assert(ret);
+
         b = calloc(1, sizeof(Battery));
         d = calloc(1, sizeof(EnergyDomain));
         if (!b || !d)
-                return log_oom();
+                return -ENOMEM;
         r = battery_scan(ctx, &b->dirs, &b->n_dirs, dir, sizeof(dir));
         if (r == -ENOMEM)
-                return log_oom();
+                return r;
         if (r < 0 || b->n_dirs == 0) {
                 strv_free_n(b->dirs, b->n_dirs);
-                return log_error_errno(-ENODEV, "No battery under %s.", dir);
+                snprintf(reason, reason_size, "no battery under %s", dir);
+                return -ENODEV;
         }
         *d = (EnergyDomain) { .kind = DOMAIN_BATTERY, .package = -1, .integrated = true, .whole_system = true };
         strscpy(d->name, sizeof(d->name), "battery");
         s = calloc(1, sizeof(EnergySource));
         if (!s) {
                 strv_free_n(b->dirs, b->n_dirs);
-                return log_oom();
+                return -ENOMEM;
         }
         s->ops = &battery_source_ops;
         s->n_domains = 1;
@@ -240,7 +258,7 @@ int battery_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
                 bool dis;
                 int r = battery_power_uw(b->dirs[i], &uw, &dis);
                 if (r < 0) {
-                        log_debug_errno(r, "Battery %s: no reading: %m", b->dirs[i]);
+                        log_object_errno(LOG_DEBUG, r, "battery", "battery", "Battery %s: no reading: %m", b->dirs[i]);
                         continue;
                 }
                 total += uw;
@@ -248,14 +266,14 @@ int battery_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
         }
         if (n_ok == 0) {
                 if (!b->failing)
-                        log_warning("Battery domain: no battery could be read.");
+                        log_object(LOG_WARNING, "battery", "battery", "Battery domain: no battery could be read.");
                 b->failing = true;
                 power_integrator_gap(&b->integ);
                 ret_uj[0] = ENERGY_READ_FAILED;
                 return 0;
         }
         if (b->failing) {
-                log_info("Battery domain is readable again.");
+                log_object(LOG_INFO, "battery", "battery", "Battery domain is readable again.");
                 b->failing = false;
         }
         ret_uj[0] = power_integrator_add(&b->integ, total, now);

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "counter-guard.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 
 int energy_delta_check(uint64_t last_uj, uint64_t cur_uj, double dt_s, double max_power_w, double *ret_j) {
         double j;
+
+        assert(ret_j);
 
         if (cur_uj < last_uj)
                 return -ERANGE;

@@ -3,7 +3,7 @@
 
 #include <stdint.h>
 
-/* Plausibility of one energy counter step (issue 7), for every source.
+/* Plausibility of one energy counter step, for every source.
  * Sources hand the manager monotonic microjoule counters (wraps already
  * unfolded); a step that goes backwards, or that is more than the domain's
  * maximum power could have used in dt_s (with a margin for timer jitter),

@@ -20,6 +20,7 @@
  * `integrated`. Energy sensors are counters: a decrease is taken for a
  * reset and that interval is discarded. */
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -53,6 +54,8 @@ typedef struct HwmonScan {
 } HwmonScan;
 
 static void hwmon_scan_done(HwmonScan *s) {
+        assert(s);
+
         for (size_t i = 0; i < s->n; i++)
                 free(s->sensors[i].path);
         free(s->sensors);
@@ -79,9 +82,13 @@ static int hwmon_scan_add(HwmonScan *s, const char *name, DomainKind kind, int p
         HwmonSensor *h;
         char *p;
 
+        assert(s);
+        assert(name);
+        assert(path);
+
         for (size_t i = 0; i < s->n; i++)
                 if (strcmp(s->domains[i].name, name) == 0) {
-                        log_debug("hwmon: %s gives %s a second time, ignoring.", path, name);
+                        log_object(LOG_DEBUG, "hwmon", name, "hwmon: %s gives %s a second time, ignoring.", path, name);
                         return 0;
                 }
         p = strdup(path);
@@ -109,6 +116,11 @@ static int hwmon_scan_add(HwmonScan *s, const char *name, DomainKind kind, int p
 
 static int read_label(const char *dir, const char *type, unsigned k, char **ret) {
         _cleanup_free_ char *p = NULL;
+
+        assert(dir);
+        assert(type);
+        assert(ret);
+
         *ret = NULL;
         if (asprintf(&p, "%s/%s%u_label", dir, type, k) < 0)
                 return -ENOMEM;
@@ -120,6 +132,9 @@ static int read_label(const char *dir, const char *type, unsigned k, char **ret)
 static int power_path(const char *dir, unsigned k, char **ret) {
         _cleanup_free_ char *in = NULL, *avg = NULL;
         uint64_t v;
+
+        assert(dir);
+        assert(ret);
 
         if (asprintf(&in, "%s/power%u_input", dir, k) < 0 || asprintf(&avg, "%s/power%u_average", dir, k) < 0)
                 return -ENOMEM;
@@ -138,6 +153,11 @@ static int hwmon_scan_chip(HwmonScan *s, const char *dir, unsigned *n_system, un
         _cleanup_free_ char *name_path = NULL, *name = NULL;
         unsigned n_power = 0;
         int r;
+
+        assert(s);
+        assert(dir);
+        assert(n_system);
+        assert(n_psu);
 
         name_path = path_join(dir, "name");
         if (!name_path)
@@ -177,8 +197,8 @@ static int hwmon_scan_chip(HwmonScan *s, const char *dir, unsigned *n_system, un
                         snprintf(dname, sizeof(dname), "psu-%u", (*n_psu)++);
                         r = hwmon_scan_add(s, dname, DOMAIN_PSYS, -1, true, p, false);
                 } else {
-                        log_debug("hwmon: %s (%s, label %s) not placed in any domain, ignoring.", p, name,
-                                  label ?: "none");
+                        log_object(LOG_DEBUG, "hwmon", NULL, "hwmon: %s (%s, label %s) not placed in any domain, ignoring.",
+                                   p, name, label ?: "none");
                         s->n_ignored++;
                         r = 0;
                 }
@@ -207,8 +227,8 @@ static int hwmon_scan_chip(HwmonScan *s, const char *dir, unsigned *n_system, un
                 } else if (streq_ptr(name, "amd_energy") && label && startswith(label, "Ecore")) {
                         continue; /* inside its socket */
                 } else {
-                        log_debug("hwmon: %s (%s, label %s) not placed in any domain, ignoring.", p, name,
-                                  label ?: "none");
+                        log_object(LOG_DEBUG, "hwmon", NULL, "hwmon: %s (%s, label %s) not placed in any domain, ignoring.",
+                                   p, name, label ?: "none");
                         s->n_ignored++;
                 }
         }
@@ -220,6 +240,9 @@ static int hwmon_scan(const SourceContext *ctx, HwmonScan *ret, char *dir, size_
         struct dirent **names = NULL;
         unsigned n_system = 0, n_psu = 0;
         int n, r = 0;
+
+        assert(ret);
+        assert(dir);
 
         snprintf(dir, dir_size, "%s/class/hwmon", ctx && ctx->sys_root ? ctx->sys_root : "/sys");
         n = scandir(dir, &names, NULL, versionsort);
@@ -245,6 +268,8 @@ static SourceStatus hwmon_probe(const SourceContext *ctx, char *reason, size_t r
         char dir[512];
         size_t off;
         int r;
+
+        assert(reason);
 
         r = hwmon_scan(ctx, &s, dir, sizeof(dir));
         if (r == -ENOMEM) {
@@ -295,20 +320,25 @@ static void hwmon_close(EnergySource *s) {
         free(s);
 }
 
-static int hwmon_open(const SourceContext *ctx, EnergySource **ret) {
+static int hwmon_open(const SourceContext *ctx, char *reason, size_t reason_size, EnergySource **ret) {
         _cleanup_(hwmon_scan_done) HwmonScan scan = {};
         EnergySource *s;
         char dir[512];
         int r;
 
+        assert(reason);
+        assert(ret);
+
         r = hwmon_scan(ctx, &scan, dir, sizeof(dir));
         if (r == -ENOMEM)
-                return log_oom();
-        if (r < 0 || scan.n == 0)
-                return log_error_errno(-ENODEV, "No usable hwmon power or energy sensor under %s.", dir);
+                return r;
+        if (r < 0 || scan.n == 0) {
+                snprintf(reason, reason_size, "no usable hwmon power or energy sensor under %s", dir);
+                return -ENODEV;
+        }
         s = calloc(1, sizeof(EnergySource));
         if (!s)
-                return log_oom();
+                return -ENOMEM;
         s->ops = &hwmon_source_ops;
         s->n_domains = scan.n;
         s->domains = TAKE_PTR(scan.domains);
@@ -319,8 +349,11 @@ static int hwmon_open(const SourceContext *ctx, EnergySource **ret) {
 }
 
 static void hwmon_drop_domain(EnergySource *s, size_t i) {
-        HwmonSensor *h = s->userdata;
+        HwmonSensor *h;
 
+        assert(s);
+
+        h = s->userdata;
         if (i >= s->n_domains)
                 return;
         free(h[i].path);
@@ -342,14 +375,16 @@ int hwmon_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
 
                 if (r < 0) {
                         if (!h->failing)
-                                log_warning_errno(r, "hwmon domain %s: cannot read %s: %m", s->domains[i].name, h->path);
+                                log_object_errno(LOG_WARNING, r, "hwmon", s->domains[i].name,
+                                                 "hwmon domain %s: cannot read %s: %m", s->domains[i].name, h->path);
                         h->failing = true;
                         power_integrator_gap(&h->integ);
                         ret_uj[i] = ENERGY_READ_FAILED;
                         continue;
                 }
                 if (h->failing) {
-                        log_info("hwmon domain %s is readable again.", s->domains[i].name);
+                        log_object(LOG_INFO, "hwmon", s->domains[i].name, "hwmon domain %s is readable again.",
+                                   s->domains[i].name);
                         h->failing = false;
                 }
                 if (!h->energy) {
@@ -358,12 +393,13 @@ int hwmon_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
                 }
                 if (h->have_prev && v < h->prev_uj) {
                         if (!h->reset_warned)
-                                log_warning("hwmon domain %s went back from %" PRIu64 " to %" PRIu64 " µJ: "
-                                            "taking it for a reset, interval discarded.", s->domains[i].name,
-                                            h->prev_uj, v);
+                                log_object(LOG_WARNING, "hwmon", s->domains[i].name,
+                                           "hwmon domain %s went back from %" PRIu64 " to %" PRIu64 " µJ: "
+                                           "taking it for a reset, interval discarded.", s->domains[i].name,
+                                           h->prev_uj, v);
                         h->reset_warned = true;
                         h->prev_uj = v;
-                        s->n_discarded++; /* storage: counted in status */
+                        s->n_discarded++; /* counted in `joulectl status` */
                         ret_uj[i] = ENERGY_READ_FAILED;
                         continue;
                 }

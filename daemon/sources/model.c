@@ -25,6 +25,7 @@
  * Σ cur / Σ max over the CPUs at each read (dynamic power taken as linear in
  * frequency, a conservative first-order approximation). */
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -247,6 +248,9 @@ static int model_params_desc(const SourceContext *ctx, double *ret_min, double *
         bool cfg_min = ctx && ctx->model_min_watts_per_cpu > 0;
         bool cfg_max = ctx && ctx->model_max_watts_per_cpu > 0;
 
+        assert(ret_min);
+        assert(ret_max);
+
         (void) cpuinfo_field(ctx ? ctx->proc_root : NULL, "model name", &name);
         cpu = model_cpu_lookup(name);
         if (cpu) {
@@ -282,6 +286,11 @@ static int model_params(const SourceContext *ctx, double *ret_min, double *ret_m
 /* Σ scaling_cur_freq and Σ cpuinfo_max_freq (kHz) over the CPUs that have
  * both; 0 when none. */
 static void cpufreq_sums(const char *sys_root, const ProcStat *st, uint64_t *ret_cur, uint64_t *ret_max) {
+        assert(sys_root);
+        assert(st);
+        assert(ret_cur);
+        assert(ret_max);
+
         *ret_cur = *ret_max = 0;
         for (size_t i = 0; i < st->n_cpus; i++) {
                 char cur_path[512], max_path[512];
@@ -306,6 +315,8 @@ static SourceStatus model_probe(const SourceContext *ctx, char *reason, size_t r
 
         char desc[200];
         uint64_t fcur, fmax;
+
+        assert(reason);
 
         if (model_params_desc(ctx, &min_w, &max_w, desc, sizeof(desc)) < 0) {
                 snprintf(reason, reason_size, "invalid model parameters: need 0 <= min (%g W) <= max (%g W) per CPU",
@@ -343,7 +354,7 @@ static void model_close(EnergySource *s) {
         free(s);
 }
 
-static int model_open(const SourceContext *ctx, EnergySource **ret) {
+static int model_open(const SourceContext *ctx, char *reason, size_t reason_size, EnergySource **ret) {
         const char *proc = proc_root_or_default(ctx);
         _cleanup_(proc_stat_done) ProcStat st = {};
         _cleanup_free_ Model *m = NULL;
@@ -352,25 +363,34 @@ static int model_open(const SourceContext *ctx, EnergySource **ret) {
         double min_w, max_w;
         int r;
 
-        if (model_params(ctx, &min_w, &max_w) < 0)
-                return log_error_errno(-EINVAL, "Invalid model parameters %g W and %g W per CPU: "
-                                       "need 0 <= minimum <= maximum.",
-                                       ctx->model_min_watts_per_cpu, ctx->model_max_watts_per_cpu);
+        assert(reason);
+        assert(ret);
+
+        if (model_params(ctx, &min_w, &max_w) < 0) {
+                snprintf(reason, reason_size, "invalid model parameters %g W and %g W per CPU: "
+                         "need 0 <= minimum <= maximum",
+                         ctx->model_min_watts_per_cpu, ctx->model_max_watts_per_cpu);
+                return -EINVAL;
+        }
         r = proc_stat_read(proc, &st);
-        if (r < 0)
-                return log_error_errno(r, "Cannot use %s/stat for the model source: %s", proc,
-                                       r == -EBADMSG ? "no parsable cpu lines" : strerror(-r));
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                snprintf(reason, reason_size, "cannot use %s/stat: %s", proc,
+                         r == -EBADMSG ? "no parsable cpu lines" : strerror(-r));
+                return r;
+        }
 
         m = calloc(1, sizeof(Model));
         d = calloc(1, sizeof(EnergyDomain));
         if (!m || !d)
-                return log_oom();
+                return -ENOMEM;
         m->proc_root = strdup(proc);
         m->sys_root = strdup(ctx && ctx->sys_root ? ctx->sys_root : "/sys");
         if (!m->proc_root || !m->sys_root) {
                 free(m->proc_root);
                 free(m->sys_root);
-                return log_oom();
+                return -ENOMEM;
         }
         m->min_uw = (uint64_t) llround(min_w * 1e6);
         m->max_uw = (uint64_t) llround(max_w * 1e6);
@@ -385,7 +405,7 @@ static int model_open(const SourceContext *ctx, EnergySource **ret) {
         if (!s) {
                 free(m->proc_root);
                 free(m->sys_root);
-                return log_oom();
+                return -ENOMEM;
         }
         s->ops = &model_source_ops;
         s->n_domains = 1;
@@ -415,14 +435,16 @@ int model_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
                 return r;
         if (r < 0) {
                 if (!m->read_warned)
-                        log_warning_errno(r, "Model source: cannot read %s/stat, no estimate this interval: %s",
-                                          m->proc_root, r == -EBADMSG ? "no parsable cpu lines" : strerror(-r));
+                        log_object_errno(LOG_WARNING, r, "model", s->domains[0].name,
+                                         "Model source: cannot read %s/stat, no estimate this interval: %s",
+                                         m->proc_root, r == -EBADMSG ? "no parsable cpu lines" : strerror(-r));
                 m->read_warned = true;
                 ret_uj[0] = ENERGY_READ_FAILED;
                 return 0;
         }
         if (m->read_warned) {
-                log_info("Model source: %s/stat is readable again.", m->proc_root);
+                log_object(LOG_INFO, "model", s->domains[0].name, "Model source: %s/stat is readable again.",
+                           m->proc_root);
                 m->read_warned = false;
         }
         s->domains[0].max_power_w = (double) m->max_uw / 1e6 * (double) st.n_cpus;

@@ -37,6 +37,7 @@
  * never counted: PSys is "enabled only if its energy counter is non-zero" in
  * intel_rapl_common.c, and client parts give 0 for DRAM). */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -117,6 +118,11 @@ static int read_vendor(const SourceContext *ctx, MsrVendor *ret, unsigned *ret_f
         uint64_t f = 0, m = 0;
         int r;
 
+        assert(ret);
+        assert(ret_family);
+        assert(ret_model);
+        assert(vendor);
+
         r = cpuinfo_field(ctx ? ctx->proc_root : NULL, "vendor_id", &v);
         if (r < 0)
                 return r;
@@ -137,6 +143,8 @@ static int read_vendor(const SourceContext *ctx, MsrVendor *ret, unsigned *ret_f
 }
 
 static int msr_path(const SourceContext *ctx, int cpu, char **ret) {
+        assert(ret);
+
         return asprintf(ret, "%s/cpu/%d/msr", dev_root_or_default(ctx), cpu) < 0 ? -ENOMEM : 0;
 }
 
@@ -145,6 +153,8 @@ static int msr_path(const SourceContext *ctx, int cpu, char **ret) {
 static int msr_read(int fd, uint64_t addr, uint64_t *ret) {
         uint8_t b[8];
         ssize_t n;
+
+        assert(ret);
 
         n = pread(fd, b, sizeof(b), (off_t) addr);
         if (n < 0)
@@ -169,6 +179,8 @@ typedef struct MsrScan {
 } MsrScan;
 
 static void msr_scan_done(MsrScan *s) {
+        assert(s);
+
         for (size_t i = 0; i < s->n_fds; i++)
                 if (s->fds[i] >= 0)
                         close(s->fds[i]);
@@ -180,7 +192,11 @@ static void msr_scan_done(MsrScan *s) {
 }
 
 static int msr_scan_fd(MsrScan *s, int fd) {
-        int *f = reallocarray(s->fds, s->n_fds + 1, sizeof(int));
+        int *f;
+
+        assert(s);
+
+        f = reallocarray(s->fds, s->n_fds + 1, sizeof(int));
         if (!f) {
                 close(fd);
                 return -ENOMEM;
@@ -195,6 +211,9 @@ static int msr_scan_counter(MsrScan *s, const char *name, DomainKind kind, int p
                             uint64_t addr) {
         size_t i;
         MsrCounter *c;
+
+        assert(s);
+        assert(name);
 
         for (i = 0; i < s->n_domains; i++)
                 if (strcmp(s->domains[i].name, name) == 0)
@@ -231,6 +250,9 @@ static int msr_scan(const SourceContext *ctx, MsrScan *ret, char *reason, size_t
         MsrVendor vendor;
         unsigned family = 0, model = 0;
         int r;
+
+        assert(ret);
+        assert(reason);
 
         r = read_vendor(ctx, &vendor, &family, &model, s.vendor, sizeof(s.vendor));
         if (r == -ENOMEM)
@@ -378,6 +400,8 @@ static SourceStatus msr_probe(const SourceContext *ctx, char *reason, size_t rea
         size_t off;
         int r;
 
+        assert(reason);
+
         r = msr_scan(ctx, &s, reason, reason_size);
         if (r < 0)
                 return source_status_from_scan(r, "MSRs", reason, reason_size);
@@ -406,23 +430,23 @@ static void msr_close(EnergySource *s) {
         free(s);
 }
 
-static int msr_open(const SourceContext *ctx, EnergySource **ret) {
+static int msr_open(const SourceContext *ctx, char *reason, size_t reason_size, EnergySource **ret) {
         _cleanup_(msr_scan_done) MsrScan scan = {};
         _cleanup_free_ Msr *m = NULL;
         EnergySource *s;
-        char reason[256];
         int r;
 
-        r = msr_scan(ctx, &scan, reason, sizeof(reason));
-        if (r == -ENOMEM)
-                return log_oom();
+        assert(reason);
+        assert(ret);
+
+        r = msr_scan(ctx, &scan, reason, reason_size);
         if (r < 0)
-                return log_error_errno(r, "Cannot use RAPL MSRs: %s", reason);
+                return r;
         m = calloc(1, sizeof(Msr));
         s = calloc(1, sizeof(EnergySource));
         if (!m || !s) {
                 free(s);
-                return log_oom();
+                return -ENOMEM;
         }
         m->fds = TAKE_PTR(scan.fds);
         m->n_fds = scan.n_fds;
@@ -439,9 +463,12 @@ static int msr_open(const SourceContext *ctx, EnergySource **ret) {
 }
 
 static void msr_drop_domain(EnergySource *s, size_t i) {
-        Msr *m = s->userdata;
+        Msr *m;
         size_t k = 0;
 
+        assert(s);
+
+        m = s->userdata;
         if (i >= s->n_domains)
                 return;
         /* Its counters go; the fds stay open (shared, closed at close). */
@@ -477,8 +504,9 @@ static int msr_read_all(EnergySource *s, uint64_t *ret_uj) {
                 if (r < 0) {
                         MsrDomainState *st = &m->state[c->domain];
                         if (!st->failing)
-                                log_warning_errno(r, "MSR domain %s: cannot read register 0x%" PRIx64 ": %m",
-                                                  s->domains[c->domain].name, c->addr);
+                                log_object_errno(LOG_WARNING, r, "msr", s->domains[c->domain].name,
+                                                 "MSR domain %s: cannot read register 0x%" PRIx64 ": %m",
+                                                 s->domains[c->domain].name, c->addr);
                         st->failing = true;
                         ret_uj[c->domain] = ENERGY_READ_FAILED;
                         continue;
@@ -493,7 +521,8 @@ static int msr_read_all(EnergySource *s, uint64_t *ret_uj) {
                 if (ret_uj[i] == ENERGY_READ_FAILED)
                         continue;
                 if (m->state[i].failing) {
-                        log_info("MSR domain %s is readable again.", s->domains[i].name);
+                        log_object(LOG_INFO, "msr", s->domains[i].name, "MSR domain %s is readable again.",
+                                   s->domains[i].name);
                         m->state[i].failing = false;
                 }
                 for (size_t k = 0; k < m->n_counters; k++)

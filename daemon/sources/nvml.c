@@ -13,6 +13,7 @@
  * nvml_source_process_shares() gives per-process shares of a GPU from
  * nvmlDeviceGetProcessUtilization (SM utilisation per process). */
 
+#include <assert.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -87,11 +88,17 @@ static const char *library_path(const SourceContext *ctx) {
 }
 
 static const char *nvml_strerror(const NvmlLib *l, nvmlReturn_t r) {
-        const char *s = l->error_string ? l->error_string(r) : NULL;
+        const char *s;
+
+        assert(l);
+
+        s = l->error_string ? l->error_string(r) : NULL;
         return s ?: "unknown NVML error";
 }
 
 static void nvml_lib_done(NvmlLib *l) {
+        assert(l);
+
         if (l->initialised && l->shutdown)
                 l->shutdown();
         if (l->dl)
@@ -104,6 +111,9 @@ static void nvml_lib_done(NvmlLib *l) {
 static int nvml_lib_load(const SourceContext *ctx, NvmlLib *l, char *reason, size_t reason_size) {
         const char *path = library_path(ctx);
         nvmlReturn_t nr;
+
+        assert(l);
+        assert(reason);
 
         *l = (NvmlLib) {};
         l->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -152,6 +162,9 @@ static int nvml_scan(const SourceContext *ctx, Nvml *ret, char *reason, size_t r
         nvmlReturn_t nr;
         int r;
 
+        assert(ret);
+        assert(reason);
+
         r = nvml_lib_load(ctx, &lib, reason, reason_size);
         if (r < 0)
                 return r;
@@ -193,6 +206,8 @@ static int nvml_scan(const SourceContext *ctx, Nvml *ret, char *reason, size_t r
 }
 
 static void nvml_done(Nvml *n) {
+        assert(n);
+
         nvml_lib_done(&n->lib);
         free(n->gpus);
         *n = (Nvml) {};
@@ -202,6 +217,8 @@ static SourceStatus nvml_probe(const SourceContext *ctx, char *reason, size_t re
         _cleanup_(nvml_done) Nvml n = {};
         size_t off;
         int r;
+
+        assert(reason);
 
         r = nvml_scan(ctx, &n, reason, reason_size);
         if (r < 0)
@@ -227,27 +244,27 @@ static void nvml_close(EnergySource *s) {
         free(s);
 }
 
-static int nvml_open(const SourceContext *ctx, EnergySource **ret) {
+static int nvml_open(const SourceContext *ctx, char *reason, size_t reason_size, EnergySource **ret) {
         _cleanup_free_ Nvml *n = NULL;
         EnergySource *s;
-        char reason[256];
         int r;
+
+        assert(reason);
+        assert(ret);
 
         n = calloc(1, sizeof(Nvml));
         if (!n)
-                return log_oom();
-        r = nvml_scan(ctx, n, reason, sizeof(reason));
-        if (r == -ENOMEM)
-                return log_oom();
+                return -ENOMEM;
+        r = nvml_scan(ctx, n, reason, reason_size);
         if (r < 0)
-                return log_error_errno(r, "Cannot use NVML: %s", reason);
+                return r;
         s = calloc(1, sizeof(EnergySource));
         if (s)
                 s->domains = calloc(n->n_gpus, sizeof(EnergyDomain));
         if (!s || !s->domains) {
                 free(s);
                 nvml_done(n);
-                return log_oom();
+                return -ENOMEM;
         }
         for (size_t i = 0; i < n->n_gpus; i++) {
                 s->domains[i] = (EnergyDomain) { .kind = DOMAIN_GPU, .package = -1,
@@ -277,9 +294,10 @@ int nvml_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
                         if (nr == NVML_SUCCESS) {
                                 if (g->have_prev && mj >= g->prev_mj)
                                         g->total_uj += (uint64_t) (mj - g->prev_mj) * 1000u;
-                                else if (g->have_prev && ++s->n_discarded) /* storage: counted in status */
-                                        log_warning("GPU %s: energy went back from %llu to %llu mJ, interval discarded.",
-                                                    s->domains[i].name, g->prev_mj, mj);
+                                else if (g->have_prev && ++s->n_discarded) /* counted in `joulectl status` */
+                                        log_object(LOG_WARNING, "nvml", s->domains[i].name,
+                                                   "GPU %s: energy went back from %llu to %llu mJ, interval discarded.",
+                                                   s->domains[i].name, g->prev_mj, mj);
                                 g->prev_mj = mj;
                                 g->have_prev = true;
                                 ret_uj[i] = g->total_uj;
@@ -294,11 +312,13 @@ int nvml_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
                 }
                 if (nr != NVML_SUCCESS) {
                         if (!g->failing)
-                                log_warning("GPU %s: no reading: %s.", s->domains[i].name, nvml_strerror(&n->lib, nr));
+                                log_object(LOG_WARNING, "nvml", s->domains[i].name, "GPU %s: no reading: %s.",
+                                           s->domains[i].name, nvml_strerror(&n->lib, nr));
                         g->failing = true;
                         ret_uj[i] = ENERGY_READ_FAILED;
                 } else if (g->failing) {
-                        log_info("GPU %s is readable again.", s->domains[i].name);
+                        log_object(LOG_INFO, "nvml", s->domains[i].name, "GPU %s is readable again.",
+                                   s->domains[i].name);
                         g->failing = false;
                 }
         }

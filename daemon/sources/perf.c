@@ -18,6 +18,7 @@
  * handling needed, and no root-only sysfs file (CAP_PERFMON or
  * perf_event_paranoid ≤ 0 suffices). */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -143,6 +144,8 @@ int perf_scale_parse(const char *scale, uint64_t *ret_num, uint64_t *ret_den) {
 }
 
 static int power_dir(const SourceContext *ctx, char **ret) {
+        assert(ret);
+
         return asprintf(ret, "%s/bus/event_source/devices/power", ctx && ctx->sys_root ? ctx->sys_root : "/sys") < 0
                        ? -ENOMEM : 0;
 }
@@ -151,6 +154,9 @@ static int power_dir(const SourceContext *ctx, char **ret) {
 static int parse_event_config(const char *s, uint64_t *ret) {
         char *end;
         unsigned long long v;
+
+        assert(s);
+        assert(ret);
 
         if (!startswith(s, "event="))
                 return -EINVAL;
@@ -163,6 +169,8 @@ static int parse_event_config(const char *s, uint64_t *ret) {
 }
 
 static void perf_scan_done(PerfScan *s) {
+        assert(s);
+
         for (size_t i = 0; i < s->n; i++)
                 if (s->counters[i].fd >= 0)
                         close(s->counters[i].fd);
@@ -174,6 +182,9 @@ static void perf_scan_done(PerfScan *s) {
 static int perf_scan_add(PerfScan *s, const char *name, DomainKind kind, int pkg, int fd, uint64_t num, uint64_t den) {
         EnergyDomain *d;
         PerfCounter *c;
+
+        assert(s);
+        assert(name);
 
         d = reallocarray(s->domains, s->n + 1, sizeof(EnergyDomain));
         if (!d) {
@@ -208,6 +219,9 @@ static int perf_scan(const SourceContext *ctx, PerfScan *ret, char *reason, size
                 ctx && ctx->perf_event_open ? ctx->perf_event_open : sys_perf_event_open;
         int r, first_err = 0, have_topo;
         char first_msg[200] = "";
+
+        assert(ret);
+        assert(reason);
 
         r = power_dir(ctx, &dir);
         if (r < 0)
@@ -248,15 +262,15 @@ static int perf_scan(const SourceContext *ctx, PerfScan *ret, char *reason, size
                 if (read_small_file(ev_path, 256, &ev) < 0)
                         continue; /* not on this CPU */
                 if (parse_event_config(ev, &config) < 0) {
-                        log_debug("perf: %s: unexpected \"%s\", ignoring the event.", ev_path, ev);
+                        log_object(LOG_DEBUG, "perf", NULL, "perf: %s: unexpected \"%s\", ignoring the event.", ev_path, ev);
                         continue;
                 }
                 if (read_small_file(sp, 256, &scale) < 0 || perf_scale_parse(scale, &num, &den) < 0) {
-                        log_debug("perf: %s missing or not a decimal scale, ignoring the event.", sp);
+                        log_object(LOG_DEBUG, "perf", NULL, "perf: %s missing or not a decimal scale, ignoring the event.", sp);
                         continue;
                 }
                 if (read_small_file(up, 64, &unit) >= 0 && !streq_ptr(unit, "Joules")) {
-                        log_debug("perf: %s is \"%s\", not Joules, ignoring the event.", up, unit);
+                        log_object(LOG_DEBUG, "perf", NULL, "perf: %s is \"%s\", not Joules, ignoring the event.", up, unit);
                         continue;
                 }
 
@@ -315,6 +329,8 @@ static SourceStatus perf_probe(const SourceContext *ctx, char *reason, size_t re
         size_t off;
         int r;
 
+        assert(reason);
+
         r = perf_scan(ctx, &s, reason, reason_size);
         if (r < 0)
                 return source_status_from_scan(r, "the perf power PMU", reason, reason_size);
@@ -338,20 +354,20 @@ static void perf_close(EnergySource *s) {
         free(s);
 }
 
-static int perf_open(const SourceContext *ctx, EnergySource **ret) {
+static int perf_open(const SourceContext *ctx, char *reason, size_t reason_size, EnergySource **ret) {
         _cleanup_(perf_scan_done) PerfScan scan = {};
         EnergySource *s;
-        char reason[256];
         int r;
 
-        r = perf_scan(ctx, &scan, reason, sizeof(reason));
-        if (r == -ENOMEM)
-                return log_oom();
+        assert(reason);
+        assert(ret);
+
+        r = perf_scan(ctx, &scan, reason, reason_size);
         if (r < 0)
-                return log_error_errno(r, "Cannot use the perf power PMU: %s", reason);
+                return r;
         s = calloc(1, sizeof(EnergySource));
         if (!s)
-                return log_oom();
+                return -ENOMEM;
         s->ops = &perf_source_ops;
         s->n_domains = scan.n;
         s->domains = TAKE_PTR(scan.domains);
@@ -362,8 +378,11 @@ static int perf_open(const SourceContext *ctx, EnergySource **ret) {
 }
 
 static void perf_drop_domain(EnergySource *s, size_t i) {
-        PerfCounter *c = s->userdata;
+        PerfCounter *c;
 
+        assert(s);
+
+        c = s->userdata;
         if (i >= s->n_domains)
                 return;
         if (c[i].fd >= 0)
@@ -386,14 +405,16 @@ static int perf_read(EnergySource *s, uint64_t *ret_uj) {
 
                 if (n != (ssize_t) sizeof(v)) {
                         if (!c->failing)
-                                log_warning("perf domain %s: cannot read its counter: %s.", s->domains[i].name,
-                                            n < 0 ? strerror(errno) : "short read");
+                                log_object(LOG_WARNING, "perf", s->domains[i].name,
+                                           "perf domain %s: cannot read its counter: %s.", s->domains[i].name,
+                                           n < 0 ? strerror(errno) : "short read");
                         c->failing = true;
                         ret_uj[i] = ENERGY_READ_FAILED;
                         continue;
                 }
                 if (c->failing) {
-                        log_info("perf domain %s is readable again.", s->domains[i].name);
+                        log_object(LOG_INFO, "perf", s->domains[i].name, "perf domain %s is readable again.",
+                                   s->domains[i].name);
                         c->failing = false;
                 }
                 if (c->have_prev)

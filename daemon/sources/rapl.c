@@ -25,6 +25,7 @@
  * a file is replaced (tests and fixture trees replace files atomically with
  * rename(), which would leave a kept-open fd on the old file forever). */
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -93,6 +94,10 @@ static int parse_uint_prefix(const char *s, unsigned *ret, const char **ret_end)
         unsigned long v = 0;
         const char *p = s;
 
+        assert(s);
+        assert(ret);
+        assert(ret_end);
+
         if (*p < '0' || *p > '9')
                 return -EINVAL;
         for (; *p >= '0' && *p <= '9'; p++) {
@@ -109,9 +114,15 @@ static int parse_uint_prefix(const char *s, unsigned *ret, const char **ret_end)
  * The control type before the first ':' must end in "-rapl" (so
  * "intel-rapl-mmio:0" is refused). */
 static bool rapl_zone_id_parse(const char *id, unsigned *ret_index, int *ret_sub, size_t *ret_type_len) {
-        const char *colon = strchr(id, ':'), *end;
+        const char *colon, *end;
         unsigned n, m;
 
+        assert(id);
+        assert(ret_index);
+        assert(ret_sub);
+        assert(ret_type_len);
+
+        colon = strchr(id, ':');
         if (!colon || colon - id < 5 || strncmp(colon - 5, "-rapl", 5) != 0)
                 return false;
         if (parse_uint_prefix(colon + 1, &n, &end) < 0)
@@ -132,6 +143,8 @@ static bool rapl_zone_id_parse(const char *id, unsigned *ret_index, int *ret_sub
 }
 
 static void rapl_scan_done(RaplScan *s) {
+        assert(s);
+
         for (size_t i = 0; i < s->n_zones; i++) {
                 free(s->zones[i].path);
                 free(s->zones[i].real);
@@ -148,6 +161,10 @@ static int rapl_scan_add_zone(RaplScan *s, const char *dir, const char *id, unsi
         _cleanup_free_ char *path = NULL, *real = NULL;
         RaplZone *z;
 
+        assert(s);
+        assert(dir);
+        assert(id);
+
         path = path_join(dir, id);
         if (!path)
                 return -ENOMEM;
@@ -155,7 +172,7 @@ static int rapl_scan_add_zone(RaplScan *s, const char *dir, const char *id, unsi
         if (!real) {
                 if (errno == ENOMEM)
                         return -ENOMEM;
-                log_debug_errno(errno, "Cannot resolve %s, ignoring: %m", path);
+                log_object_errno(LOG_DEBUG, errno, "rapl", NULL, "Cannot resolve %s, ignoring: %m", path);
                 return 0;
         }
         for (size_t i = 0; i < s->n_zones; i++)
@@ -182,6 +199,9 @@ static int filter_visible(const struct dirent *de) {
 static int rapl_scan_dir(RaplScan *s, const char *dir, bool subzones, bool types) {
         struct dirent **names = NULL;
         int n, r = 0;
+
+        assert(s);
+        assert(dir);
 
         n = scandir(dir, &names, filter_visible, alphasort);
         if (n < 0)
@@ -226,6 +246,9 @@ static int rapl_scan_dir(RaplScan *s, const char *dir, bool subzones, bool types
 static int read_zone_name(const RaplZone *z, char *buf, size_t size) {
         _cleanup_free_ char *p = NULL, *v = NULL;
         int r;
+
+        assert(z);
+        assert(buf);
 
         p = path_join(z->path, "name");
         if (!p)
@@ -275,9 +298,13 @@ static int rapl_scan_add_domain(RaplScan *s, const RaplZone *z, const char *name
         RaplDomainState *st;
         _cleanup_free_ char *energy = NULL, *range_path = NULL;
 
+        assert(s);
+        assert(z);
+        assert(name);
+
         for (size_t i = 0; i < s->n_domains; i++)
                 if (strcmp(s->domains[i].name, name) == 0) {
-                        log_debug("RAPL zone %s is a second %s domain, ignoring.", z->path, name);
+                        log_object(LOG_DEBUG, "rapl", name, "RAPL zone %s is a second %s domain, ignoring.", z->path, name);
                         return 0;
                 }
 
@@ -302,7 +329,8 @@ static int rapl_scan_add_domain(RaplScan *s, const RaplZone *z, const char *name
         strscpy(d->name, sizeof(d->name), name);
         *st = (RaplDomainState) { .energy_path = TAKE_PTR(energy) };
         if (read_u64_file(range_path, &st->range_uj) < 0) {
-                log_debug("Cannot read %s: a wrap of %s will be taken for a reset.", range_path, name);
+                log_object(LOG_DEBUG, "rapl", name, "Cannot read %s: a wrap of %s will be taken for a reset.",
+                           range_path, name);
                 st->range_uj = 0;
         }
         s->n_domains++;
@@ -320,6 +348,8 @@ static int domain_cmp(const EnergyDomain *a, const EnergyDomain *b) {
 
 /* Insertion sort of domains and their state together (a handful of entries). */
 static void rapl_scan_sort(RaplScan *s) {
+        assert(s);
+
         for (size_t i = 1; i < s->n_domains; i++)
                 for (size_t j = i; j > 0 && domain_cmp(&s->domains[j - 1], &s->domains[j]) > 0; j--) {
                         EnergyDomain td = s->domains[j];
@@ -338,6 +368,9 @@ static int rapl_scan(const char *root, RaplScan *ret) {
         _cleanup_(rapl_scan_done) RaplScan s = {};
         int r;
 
+        assert(root);
+        assert(ret);
+
         r = rapl_scan_dir(&s, root, true, true);
         if (r < 0)
                 return r;
@@ -351,7 +384,7 @@ static int rapl_scan(const char *root, RaplScan *ret) {
                 if (z->sub >= 0)
                         continue;
                 if (read_zone_name(z, name, sizeof(name)) < 0) {
-                        log_debug("RAPL zone %s has no readable name, ignoring.", z->path);
+                        log_object(LOG_DEBUG, "rapl", NULL, "RAPL zone %s has no readable name, ignoring.", z->path);
                         continue;
                 }
                 if (parse_package_name(name, &pkg))
@@ -362,7 +395,8 @@ static int rapl_scan(const char *root, RaplScan *ret) {
                         snprintf(dname, sizeof(dname), "dram-%u", z->index);
                         r = rapl_scan_add_domain(&s, z, dname, DOMAIN_DRAM, (int) z->index);
                 } else {
-                        log_debug("RAPL zone %s has unknown name \"%s\", ignoring.", z->path, name);
+                        log_object(LOG_DEBUG, "rapl", NULL, "RAPL zone %s has unknown name \"%s\", ignoring.",
+                                   z->path, name);
                         r = 0;
                 }
                 if (r < 0)
@@ -385,11 +419,11 @@ static int rapl_scan(const char *root, RaplScan *ret) {
                                 parent = &s.zones[j];
                 if (!parent || read_zone_name(parent, pname, sizeof(pname)) < 0 ||
                     !parse_package_name(pname, &pkg)) {
-                        log_debug("RAPL subzone %s has no package parent, ignoring.", z->path);
+                        log_object(LOG_DEBUG, "rapl", NULL, "RAPL subzone %s has no package parent, ignoring.", z->path);
                         continue;
                 }
                 if (read_zone_name(z, name, sizeof(name)) < 0) {
-                        log_debug("RAPL zone %s has no readable name, ignoring.", z->path);
+                        log_object(LOG_DEBUG, "rapl", NULL, "RAPL zone %s has no readable name, ignoring.", z->path);
                         continue;
                 }
                 if (streq_ptr(name, "core"))
@@ -399,7 +433,8 @@ static int rapl_scan(const char *root, RaplScan *ret) {
                 else if (streq_ptr(name, "dram"))
                         prefix = "dram", kind = DOMAIN_DRAM;
                 else {
-                        log_debug("RAPL subzone %s has unknown name \"%s\", ignoring.", z->path, name);
+                        log_object(LOG_DEBUG, "rapl", NULL, "RAPL subzone %s has unknown name \"%s\", ignoring.",
+                                   z->path, name);
                         continue;
                 }
                 snprintf(dname, sizeof(dname), "%s-%d", prefix, pkg);
@@ -415,6 +450,9 @@ static int rapl_scan(const char *root, RaplScan *ret) {
 }
 
 static void format_read_error(char *buf, size_t size, const char *path, int r) {
+        assert(buf);
+        assert(path);
+
         if (r == -EACCES || r == -EPERM)
                 snprintf(buf, size, "energy_uj is readable by root only since Linux 5.10 (%s): run jouled as root", path);
         else if (r == -EINVAL || r == -ERANGE)
@@ -429,6 +467,8 @@ static SourceStatus rapl_probe(const SourceContext *ctx, char *reason, size_t re
         char first_error[256] = "";
         size_t n_ok = 0, n_bad = 0, off;
         int r, perm = 0;
+
+        assert(reason);
 
         r = rapl_scan(root, &s);
         if (r == -ENOMEM) {
@@ -495,7 +535,7 @@ static void rapl_close(EnergySource *s) {
         free(s);
 }
 
-static int rapl_open(const SourceContext *ctx, EnergySource **ret) {
+static int rapl_open(const SourceContext *ctx, char *reason, size_t reason_size, EnergySource **ret) {
         const char *root = root_or_default(ctx);
         _cleanup_(rapl_scan_done) RaplScan scan = {};
         _cleanup_free_ Rapl *rapl = NULL;
@@ -503,18 +543,23 @@ static int rapl_open(const SourceContext *ctx, EnergySource **ret) {
         EnergySource *s;
         int r;
 
+        assert(reason);
+        assert(ret);
+
         r = rapl_scan(root, &scan);
         if (r == -ENOMEM)
-                return log_oom();
-        if (r < 0 || scan.n_domains == 0)
-                return log_error_errno(-ENODEV, "No RAPL powercap domains under %s.", root);
+                return r;
+        if (r < 0 || scan.n_domains == 0) {
+                snprintf(reason, reason_size, "no RAPL powercap domains under %s", root);
+                return -ENODEV;
+        }
 
         rapl = calloc(1, sizeof(Rapl));
         root_copy = strdup(root);
         s = calloc(1, sizeof(EnergySource));
         if (!rapl || !root_copy || !s) {
                 free(s);
-                return log_oom();
+                return -ENOMEM;
         }
         rapl->root = TAKE_PTR(root_copy);
         rapl->state = TAKE_PTR(scan.state);
@@ -525,9 +570,9 @@ static int rapl_open(const SourceContext *ctx, EnergySource **ret) {
         s->userdata = TAKE_PTR(rapl);
 
         for (size_t i = 0; i < s->n_domains; i++)
-                log_debug("RAPL domain %s from %s (range %" PRIu64 " µJ, bound %.0f W)",
-                          s->domains[i].name, ((Rapl *) s->userdata)->state[i].energy_path,
-                          ((Rapl *) s->userdata)->state[i].range_uj, s->domains[i].max_power_w);
+                log_object(LOG_DEBUG, "rapl", s->domains[i].name, "RAPL domain %s from %s (range %" PRIu64 " µJ, bound %.0f W)",
+                           s->domains[i].name, ((Rapl *) s->userdata)->state[i].energy_path,
+                           ((Rapl *) s->userdata)->state[i].range_uj, s->domains[i].max_power_w);
         *ret = s;
         return 0;
 }
@@ -536,28 +581,31 @@ static uint64_t rapl_domain_read(const EnergyDomain *d, RaplDomainState *st, uin
         uint64_t cur, delta, elapsed, bound_uj;
         int r;
 
+        assert(d);
+        assert(st);
+        assert(n_discarded);
+
         r = read_u64_file(st->energy_path, &cur);
         if (r < 0) {
                 char msg[512];
                 format_read_error(msg, sizeof(msg), st->energy_path, r);
-                if (!st->read_warned)
-                        log_warning("RAPL domain %s has no reading: %s.", d->name, msg);
-                else
-                        log_debug("RAPL domain %s has no reading: %s.", d->name, msg);
+                log_object(st->read_warned ? LOG_DEBUG : LOG_WARNING, "rapl", d->name,
+                           "RAPL domain %s has no reading: %s.", d->name, msg);
                 st->read_warned = true;
                 st->failing = true;
                 return ENERGY_READ_FAILED;
         }
         if (st->range_uj > 0 && cur > st->range_uj) {
                 if (!st->garbage_warned)
-                        log_warning("RAPL domain %s: %s reads %" PRIu64 ", above max_energy_range_uj %" PRIu64 ", ignoring.",
-                                    d->name, st->energy_path, cur, st->range_uj);
+                        log_object(LOG_WARNING, "rapl", d->name,
+                                   "RAPL domain %s: %s reads %" PRIu64 ", above max_energy_range_uj %" PRIu64 ", ignoring.",
+                                   d->name, st->energy_path, cur, st->range_uj);
                 st->garbage_warned = true;
                 st->failing = true;
                 return ENERGY_READ_FAILED;
         }
         if (st->failing) {
-                log_info("RAPL domain %s is readable again.", d->name);
+                log_object(LOG_INFO, "rapl", d->name, "RAPL domain %s is readable again.", d->name);
                 st->failing = false;
                 st->read_warned = false;
         }
@@ -575,12 +623,13 @@ static uint64_t rapl_domain_read(const EnergyDomain *d, RaplDomainState *st, uin
                 delta = (st->range_uj - st->prev_raw) + cur + 1;
         else {
                 if (!st->jump_warned)
-                        log_warning("RAPL domain %s went back from %" PRIu64 " to %" PRIu64 " µJ and its range is unknown: "
-                                    "taking it for a reset, interval discarded.", d->name, st->prev_raw, cur);
+                        log_object(LOG_WARNING, "rapl", d->name,
+                                   "RAPL domain %s went back from %" PRIu64 " to %" PRIu64 " µJ and its range is unknown: "
+                                   "taking it for a reset, interval discarded.", d->name, st->prev_raw, cur);
                 st->jump_warned = true;
                 st->prev_raw = cur;
                 st->prev_ns = now;
-                (*n_discarded)++; /* storage: counted in status */
+                (*n_discarded)++; /* counted in `joulectl status` */
                 return ENERGY_READ_FAILED;
         }
 
@@ -590,15 +639,17 @@ static uint64_t rapl_domain_read(const EnergyDomain *d, RaplDomainState *st, uin
         bound_uj = (uint64_t) (d->max_power_w * RAPL_JUMP_FACTOR * ((double) elapsed / 1000.0));
         if (delta > bound_uj) {
                 if (!st->jump_warned)
-                        log_warning("RAPL domain %s: %" PRIu64 " µJ in %.3f s is above %.0f W × %.0f, "
-                                    "interval discarded (a counter reset?).",
-                                    d->name, delta, (double) elapsed / 1e9, d->max_power_w, RAPL_JUMP_FACTOR);
+                        log_object(LOG_WARNING, "rapl", d->name,
+                                   "RAPL domain %s: %" PRIu64 " µJ in %.3f s is above %.0f W × %.0f, "
+                                   "interval discarded (a counter reset?).",
+                                   d->name, delta, (double) elapsed / 1e9, d->max_power_w, RAPL_JUMP_FACTOR);
                 else
-                        log_debug("RAPL domain %s: implausible delta %" PRIu64 " µJ discarded.", d->name, delta);
+                        log_object(LOG_DEBUG, "rapl", d->name, "RAPL domain %s: implausible delta %" PRIu64 " µJ discarded.",
+                                   d->name, delta);
                 st->jump_warned = true;
                 st->prev_raw = cur;
                 st->prev_ns = now;
-                (*n_discarded)++; /* storage: counted in status */
+                (*n_discarded)++; /* counted in `joulectl status` */
                 return ENERGY_READ_FAILED;
         }
 
@@ -609,8 +660,11 @@ static uint64_t rapl_domain_read(const EnergyDomain *d, RaplDomainState *st, uin
 }
 
 static void rapl_drop_domain(EnergySource *s, size_t i) {
-        Rapl *rapl = s->userdata;
+        Rapl *rapl;
 
+        assert(s);
+
+        rapl = s->userdata;
         if (i >= s->n_domains)
                 return;
         free(rapl->state[i].energy_path);

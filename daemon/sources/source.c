@@ -2,6 +2,7 @@
 /* The registry of energy sources, their selection (--source) and the
  * --probe table. */
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,9 @@ static const char *const status_names[_SOURCE_STATUS_MAX] = {
 };
 
 SourceStatus source_status_from_scan(int r, const char *what, char *reason, size_t reason_size) {
+        assert(what);
+        assert(reason);
+
         if (r >= 0)
                 return SOURCE_USABLE;
         if (r == -ENOMEM) {
@@ -180,6 +184,8 @@ static void source_close_allp(EnergySource ***list) {
  * input, everything included), 2 RAPL psys, 3 battery discharge; 0 when not
  * a whole-system domain. */
 static int system_level(const EnergyDomain *d) {
+        assert(d);
+
         if (d->kind == DOMAIN_BATTERY)
                 return 3;
         if (d->kind == DOMAIN_PSYS)
@@ -192,6 +198,8 @@ static int system_level(const EnergyDomain *d) {
 static void sources_decide_host_total(EnergySource **list, size_t n) {
         int best = 0;
         bool cpu_measured = false;
+
+        assert(list || n == 0);
 
         for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < list[i]->n_domains; j++) {
@@ -228,6 +236,9 @@ static void sources_decide_host_total(EnergySource **list, size_t n) {
  * Returns that domain's name, and the other source in *ret_other. */
 static const char *sources_overlap(EnergySource *const *list, size_t n, const EnergySource *s,
                                    const EnergySource **ret_other) {
+        assert(s);
+        assert(ret_other);
+
         for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < list[i]->n_domains; j++)
                         for (size_t k = 0; k < s->n_domains; k++)
@@ -240,12 +251,18 @@ static const char *sources_overlap(EnergySource *const *list, size_t n, const En
 
 /* Remove element i of an array of n elements of size sz. */
 void source_array_remove(void *base, size_t n, size_t sz, size_t i) {
+        assert(base);
+
         if (i + 1 < n)
                 memmove((char *) base + i * sz, (char *) base + (i + 1) * sz, (n - i - 1) * sz);
 }
 
 static void accepted_names(char *buf, size_t size) {
-        size_t off = (size_t) snprintf(buf, size, "auto");
+        size_t off;
+
+        assert(buf);
+
+        off = (size_t) snprintf(buf, size, "auto");
         for (size_t i = 0; i < ELEMENTSOF(sources) && off < size; i++)
                 off += (size_t) snprintf(buf + off, size - off, ", %s", sources[i]->name);
 }
@@ -257,12 +274,13 @@ int source_select(const SourceContext *ctx, const char *spec,
         _cleanup_(source_close_allp) EnergySource **opened = NULL;
         bool wanted[ELEMENTSOF(sources)] = {};
         _cleanup_free_ char *copy = NULL;
+        char reason[sizeof(all[0].reason)];
         size_t n_opened = 0;
         bool is_auto;
         int r;
 
-        if (!ret)
-                return -EINVAL;
+        assert(ret);
+
         *ret = NULL;
         if (ret_n)
                 *ret_n = 0;
@@ -275,8 +293,8 @@ int source_select(const SourceContext *ctx, const char *spec,
                 all[i].name = sources[i]->name;
                 all[i].estimated = sources[i]->estimated;
                 all[i].status = sources[i]->probe(ctx, all[i].reason, sizeof(all[i].reason));
-                log_debug("Energy source %s: %s, %s", all[i].name,
-                          source_status_to_string(all[i].status), all[i].reason);
+                log_object(LOG_DEBUG, all[i].name, NULL, "Energy source %s: %s, %s", all[i].name,
+                           source_status_to_string(all[i].status), all[i].reason);
                 if (probes && i < n_probes)
                         probes[i] = all[i];
         }
@@ -338,18 +356,31 @@ int source_select(const SourceContext *ctx, const char *spec,
                         if (!wanted[i])
                                 continue;
                         if (all[i].status != SOURCE_USABLE)
-                                return log_error_errno(-ENODEV, "Energy source \"%s\" is not usable (%s): %s",
-                                                       sources[i]->name, source_status_to_string(all[i].status),
-                                                       all[i].reason);
+                                return log_object_errno(LOG_ERR, -ENODEV, sources[i]->name, NULL,
+                                                        "Energy source \"%s\" is not usable (%s): %s",
+                                                        sources[i]->name, source_status_to_string(all[i].status),
+                                                        all[i].reason);
                 }
 
-                r = sources[i]->open(ctx, &s);
+                reason[0] = 0;
+                r = sources[i]->open(ctx, reason, sizeof(reason), &s);
                 if (r == -ENOMEM)
-                        return r;
+                        return log_oom();
                 if (r < 0) {
+                        if (!reason[0])
+                                snprintf(reason, sizeof(reason), "%s", strerror(-r));
                         if (!is_auto)
-                                return log_error_errno(r, "Failed to open energy source \"%s\": %m", sources[i]->name);
-                        log_warning_errno(r, "Failed to open energy source \"%s\", trying the next: %m", sources[i]->name);
+                                return log_object_errno(LOG_ERR, r, sources[i]->name, NULL,
+                                                        "Failed to open energy source \"%s\": %s",
+                                                        sources[i]->name, reason);
+                        log_object_errno(LOG_DEBUG, r, sources[i]->name, NULL,
+                                         "Failed to open energy source \"%s\", ignoring: %s",
+                                         sources[i]->name, reason);
+                        if (probes && i < n_probes) {
+                                size_t l = strlen(probes[i].reason);
+                                snprintf(probes[i].reason + l, sizeof(probes[i].reason) - l,
+                                         " (not used: cannot open: %s)", reason);
+                        }
                         continue;
                 }
                 dup = sources_overlap(opened, n_opened, s, &other);
@@ -380,13 +411,15 @@ int source_select(const SourceContext *ctx, const char *spec,
                 }
                 if (dup) {
                         if (!is_auto) {
-                                r = log_error_errno(-EINVAL, "Energy sources \"%s\" and \"%s\" both measure %s: "
-                                                    "name only one of them.",
-                                                    other->ops->name, sources[i]->name, dup);
+                                r = log_object_errno(LOG_ERR, -EINVAL, sources[i]->name, dup,
+                                                     "Energy sources \"%s\" and \"%s\" both measure %s: "
+                                                     "name only one of them.",
+                                                     other->ops->name, sources[i]->name, dup);
                                 source_close(s);
                                 return r;
                         }
-                        log_debug("Energy source %s also measures %s, not used.", sources[i]->name, dup);
+                        log_object(LOG_DEBUG, sources[i]->name, dup, "Energy source %s also measures %s, ignoring it.",
+                                   sources[i]->name, dup);
                         if (probes && i < n_probes) {
                                 size_t l = strlen(probes[i].reason);
                                 snprintf(probes[i].reason + l, sizeof(probes[i].reason) - l,
@@ -406,19 +439,26 @@ int source_select(const SourceContext *ctx, const char *spec,
                 while (sources[mi] != model)
                         mi++;
                 if (all[mi].status != SOURCE_USABLE)
-                        return log_error_errno(-ENODEV, "No energy source usable: no hardware meter, and the model "
-                                               "source cannot work either: %s", all[mi].reason);
-                r = model->open(ctx, &s);
+                        return log_object_errno(LOG_ERR, -ENODEV, model->name, NULL,
+                                                "No energy source usable: no hardware meter, and the model "
+                                                "source cannot work either: %s", all[mi].reason);
+                reason[0] = 0;
+                r = model->open(ctx, reason, sizeof(reason), &s);
+                if (r == -ENOMEM)
+                        return log_oom();
                 if (r < 0)
-                        return r;
+                        return log_object_errno(LOG_ERR, r, model->name, NULL,
+                                                "No energy source usable: no hardware meter, and the model "
+                                                "source cannot be opened: %s", reason[0] ? reason : strerror(-r));
                 opened[n_opened++] = s;
-                log_notice("No hardware energy meter found: using the model source (estimated).");
+                log_object(LOG_NOTICE, model->name, NULL,
+                           "No hardware energy meter found: using the model source (estimated).");
         }
 
         sources_decide_host_total(opened, n_opened);
         for (size_t i = 0; i < n_opened; i++)
-                log_debug("Using energy source %s (%zu domains%s).", opened[i]->ops->name,
-                          opened[i]->n_domains, opened[i]->ops->estimated ? ", estimated" : "");
+                log_object(LOG_DEBUG, opened[i]->ops->name, NULL, "Using energy source %s (%zu domains%s).",
+                           opened[i]->ops->name, opened[i]->n_domains, opened[i]->ops->estimated ? ", estimated" : "");
 
         if (ret_n)
                 *ret_n = n_opened;
@@ -439,6 +479,9 @@ static const char *host_total_text(const EnergyDomain *d, bool psys, bool any_sy
 void source_probe_print(FILE *f, const SourceProbe *probes, size_t n,
                         EnergySource **opened, size_t n_opened) {
         bool psys = sources_have_psys(opened, n_opened), only_model = n_opened > 0, any_system = false;
+
+        assert(f);
+        assert(probes || n == 0);
 
         for (size_t j = 0; j < n_opened; j++)
                 for (size_t k = 0; opened[j] && k < opened[j]->n_domains; k++)

@@ -29,7 +29,6 @@ typedef struct EnergyDomain {
         int package;                /* package (socket) index, -1 when not per package */
         bool estimated;             /* modelled, not measured */
         double max_power_w;         /* plausibility bound, 0 if unknown */
-        /* Additions (sources engineer), zero by default: */
         bool integrated;            /* figures integrated from power readings (W × time),
                                      * not read from an energy counter */
         bool whole_system;          /* a meter of the whole machine (psys, ACPI power
@@ -57,7 +56,7 @@ typedef struct SourceContext {
         /* Model source parameters (watts per logical CPU). */
         double model_min_watts_per_cpu;
         double model_max_watts_per_cpu;
-        /* Additions (sources engineer), NULL/0 by default: */
+        /* NULL/0 by default: */
         const char *nvml_library;   /* default $JOULED_NVML_LIBRARY, else "libnvidia-ml.so.1" */
         /* perf_event_open(2) for the perf source; NULL means the syscall. attr
          * is a struct perf_event_attr *. Tests inject a stub. */
@@ -73,13 +72,19 @@ typedef struct EnergySourceOps {
         bool estimated;
         /* Is it usable? Fills a one-line reason into reason (always, also when usable). */
         SourceStatus (*probe)(const SourceContext *ctx, char *reason, size_t reason_size);
-        int (*open)(const SourceContext *ctx, EnergySource **ret);
+        /* Returns 0 with the source in *ret, or negative errno with a one-line
+         * reason in reason (the caller prints it, e.g. "no RAPL powercap zones
+         * under /sys/class/powercap"). Neither probe nor open logs what makes
+         * the source unusable: source_select() logs it once, at the level the
+         * user's --source calls for. */
+        int (*open)(const SourceContext *ctx, char *reason, size_t reason_size, EnergySource **ret);
         /* Cumulative energy since open, in micro-joules, one per domain, wraps
          * already unfolded. A domain that could not be read this time is set to
-         * UINT64_MAX (and logged by the source). Returns 0 or negative errno. */
+         * UINT64_MAX (and logged by the source, with JOULED_SOURCE= and
+         * JOULED_DOMAIN=). Returns 0 or negative errno. */
         int (*read)(EnergySource *s, uint64_t *ret_uj);
         void (*close)(EnergySource *s);
-        /* Optional (addition): stop measuring domain index i: frees what is
+        /* Optional: stop measuring domain index i: frees what is
          * the domain's, removes it from domains (later ones move down by one)
          * and decrements n_domains. source_select() uses it under "auto" to take from
          * a later source only the domains no earlier source measures. */
@@ -91,7 +96,7 @@ struct EnergySource {
         size_t n_domains;
         EnergyDomain *domains;      /* owned by the source */
         void *userdata;             /* the module's own state */
-        /* Addition (storage, issue 7): readings the source discarded as
+        /* Readings the source discarded as
          * implausible (went back without a wrap, jumped beyond the domain's
          * maximum power), summed into `joulectl status` counters_discarded. */
         uint64_t n_discarded;
@@ -140,14 +145,15 @@ typedef struct SourceProbe {
 /* Probe every source (filling probes, one per known source) and open the ones
  * selected: "auto" opens the first usable measured source, else the model;
  * a comma list opens those named (an unusable named source is an error).
- * Returns 0 with opened sources in *ret (NULL-terminated array), or negative errno. */
+ * Returns 0 with opened sources in *ret (NULL-terminated array), or negative errno.
+ * Logs, once per source: under "auto" a source that cannot be used is logged
+ * at debug level (", ignoring"); a source the user named that cannot be used
+ * is an error, logged as such. Every failure it returns is logged. */
 int source_select(const SourceContext *ctx, const char *spec,
                   SourceProbe *probes, size_t n_probes,
                   EnergySource ***ret, size_t *ret_n);
 
 void source_close(EnergySource *s);
-
-/* ---- Additions (sources engineer) ------------------------------------- */
 
 /* Semantics shared by every source: the first read() after open() sets the
  * baseline and returns 0 for every domain it could read; later reads return

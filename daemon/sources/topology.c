@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* CPU → package topology from sysfs, or an override for tests. */
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -34,6 +35,10 @@ static int parse_int(const char *s, const char **ret_end, int *ret) {
         long v = 0;
         const char *p = s;
 
+        assert(s);
+        assert(ret_end);
+        assert(ret);
+
         if (*p < '0' || *p > '9')
                 return -EINVAL;
         for (; *p >= '0' && *p <= '9'; p++) {
@@ -49,6 +54,8 @@ static int parse_int(const char *s, const char **ret_end, int *ret) {
 static int topology_add(Topology *t, int cpu, int package, int core) {
         TopologyCpu *c;
 
+        assert(t);
+
         for (size_t i = 0; i < t->n_cpus; i++)
                 if (t->cpus[i].cpu == cpu)
                         return -EINVAL; /* twice */
@@ -61,6 +68,8 @@ static int topology_add(Topology *t, int cpu, int package, int core) {
 }
 
 static int topology_finish(Topology *t) {
+        assert(t);
+
         if (t->n_cpus == 0)
                 return -ENOENT;
         qsort(t->cpus, t->n_cpus, sizeof(TopologyCpu), cmp_cpu);
@@ -82,6 +91,9 @@ static int topology_finish(Topology *t) {
 static int topology_parse_override(const char *s, Topology *t) {
         const char *p = s;
         int r;
+
+        assert(s);
+        assert(t);
 
         for (;;) {
                 int cpu, pkg;
@@ -111,6 +123,9 @@ static int read_int_file(const char *path, int *ret) {
         const char *p;
         int r, neg = 0, x;
 
+        assert(path);
+        assert(ret);
+
         r = read_small_file(path, 32, &v);
         if (r < 0)
                 return r;
@@ -130,6 +145,8 @@ int topology_read_full(const char *sys_root, const char *override, Topology *ret
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         int r;
+
+        assert(ret);
 
         if (!override || !*override)
                 override = getenv("JOULED_TOPOLOGY");
@@ -193,6 +210,9 @@ int cpu_list_parse(const char *s, int **ret, size_t *ret_n) {
         size_t n = 0;
         const char *p = s;
 
+        assert(ret);
+        assert(ret_n);
+
         if (!s)
                 return -EINVAL;
         for (;;) {
@@ -227,8 +247,12 @@ int cpu_list_parse(const char *s, int **ret, size_t *ret_n) {
 int cpuinfo_field(const char *proc_root, const char *key, char **ret) {
         _cleanup_free_ char *path = NULL, *line = NULL;
         _cleanup_fclose_ FILE *f = NULL;
-        size_t cap = 0, kl = strlen(key);
+        size_t cap = 0, kl;
 
+        assert(key);
+        assert(ret);
+
+        kl = strlen(key);
         path = path_join(proc_root ?: "/proc", "cpuinfo");
         if (!path)
                 return -ENOMEM;

@@ -8,6 +8,7 @@ boot-time cleanup on the host's real filesystem, so never boot without the
 overlay. The container boots basic.target only (no host services such as
 sshd or prometheus start in it). Killing its PID 1 ends everything in it.
 """
+import json
 import os
 import signal
 import subprocess
@@ -164,6 +165,11 @@ def test_service_lifecycle():
         # Structured logging: the domain's message carries JOULED_DOMAIN= and JOULED_SOURCE=.
         r = c.run("journalctl", "--no-pager", "-o", "cat", "JOULED_DOMAIN=package-0", "JOULED_SOURCE=model")
         check("Domain package-0 from source model" in r.stdout, "no structured domain entry: %r" % r.stdout)
+        # Each entry has one code location, the caller's (not log.c's as well).
+        r = c.run("journalctl", "--no-pager", "-o", "json", "JOULED_DOMAIN=package-0", "JOULED_SOURCE=model")
+        entries = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+        check(entries and all(isinstance(e.get("CODE_FILE"), str) and not e["CODE_FILE"].endswith("log.c")
+                              for e in entries), "code location not the caller's, once: %r" % r.stdout[:600])
 
         # Least privilege: at most CAP_SYS_PTRACE is left.
         st = c.run("cat", "/proc/%d/status" % pid).stdout

@@ -56,7 +56,7 @@ static void test_domains_and_energy(void **state) {
         assert_int_equal(hwmon_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_USABLE);
         assert_non_null(strstr(reason, "system (integrated from power)"));
         assert_non_null(strstr(reason, "2 other sensors ignored")); /* psu 12v rail, amdgpu */
-        assert_int_equal(hwmon_source_ops.open(&ctx, &s), 0);
+        assert_int_equal(hwmon_source_ops.open(&ctx, reason, sizeof(reason), &s), 0);
         assert_int_equal(s->n_domains, 3);
         assert_true((sys = idx(s, "system")) >= 0);
         assert_true((psu = idx(s, "psu-0")) >= 0);
@@ -130,7 +130,9 @@ static void test_missing(void **state) {
         fx_write("sys/class/hwmon/hwmon0/power1_average", "30000000\n");
         assert_int_equal(hwmon_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_MISSING);
         assert_non_null(strstr(reason, "1 other power/energy sensors ignored"));
-        assert_true(hwmon_source_ops.open(&ctx, &s) < 0);
+        reason[0] = 0; /* the reason is open's own, not the probe's */
+        assert_true(hwmon_source_ops.open(&ctx, reason, sizeof(reason), &s) < 0);
+        assert_non_null(strstr(reason, "no usable hwmon power or energy sensor under"));
         assert_null(s);
         /* Garbage in the sensor. */
         fx_write("sys/class/hwmon/hwmon1/name", "power_meter\n");

@@ -109,8 +109,9 @@ static EnergySource *open_model(double min_w, double max_w) {
         SourceContext ctx = { .proc_root = proc, .powercap_root = powercap, ISOLATED,
                               .model_min_watts_per_cpu = min_w, .model_max_watts_per_cpu = max_w };
         EnergySource *s = NULL;
+        char reason[256];
 
-        assert_int_equal(model_source_ops.open(&ctx, &s), 0);
+        assert_int_equal(model_source_ops.open(&ctx, reason, sizeof(reason), &s), 0);
         assert_non_null(s);
         return s;
 }
@@ -293,7 +294,9 @@ static void test_parameters_and_remainder(void **state) {
 
         /* max < min: refused. */
         s = NULL;
-        assert_int_equal(model_source_ops.open(&bad, &s), -EINVAL);
+        reason[0] = 0; /* the reason is open's own, not the probe's */
+        assert_int_equal(model_source_ops.open(&bad, reason, sizeof(reason), &s), -EINVAL);
+        assert_non_null(strstr(reason, "invalid model parameters"));
         assert_null(s);
         assert_int_equal(model_source_ops.probe(&bad, reason, sizeof(reason)), SOURCE_UNSUPPORTED);
         assert_non_null(strstr(reason, "invalid model parameters"));

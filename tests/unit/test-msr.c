@@ -73,7 +73,7 @@ static void test_intel_server(void **state) {
         assert_int_equal(msr_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_USABLE);
         assert_non_null(strstr(reason, "GenuineIntel"));
         assert_non_null(strstr(reason, "dram-1"));
-        assert_int_equal(msr_source_ops.open(&ctx, &s), 0);
+        assert_int_equal(msr_source_ops.open(&ctx, reason, sizeof(reason), &s), 0);
         assert_int_equal(s->n_domains, 6); /* package, core, dram × 2 */
         assert_true((p0 = idx(s, "package-0")) >= 0);
         assert_true((p1 = idx(s, "package-1")) >= 0);
@@ -124,6 +124,7 @@ static void test_intel_client(void **state) {
         SourceContext ctx = fx_ctx();
         EnergySource *s = NULL;
         uint64_t uj[8];
+        char reason[256];
         ssize_t d;
 
         (void) state;
@@ -135,7 +136,7 @@ static void test_intel_client(void **state) {
         msr_set(0, 0x639, 50);
         msr_set(0, 0x641, 0);       /* PP1 idle since boot: still present */
         msr_set(0, 0x64d, 1000);
-        assert_int_equal(msr_source_ops.open(&ctx, &s), 0);
+        assert_int_equal(msr_source_ops.open(&ctx, reason, sizeof(reason), &s), 0);
         assert_int_equal(s->n_domains, 4);
         assert_int_equal(idx(s, "dram-0"), -1);
         assert_true(idx(s, "uncore-0") >= 0);
@@ -196,7 +197,7 @@ static void test_amd(void **state) {
 
         assert_int_equal(msr_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_USABLE);
         assert_non_null(strstr(reason, "AuthenticAMD"));
-        assert_int_equal(msr_source_ops.open(&ctx, &s), 0);
+        assert_int_equal(msr_source_ops.open(&ctx, reason, sizeof(reason), &s), 0);
         assert_int_equal(s->n_domains, 2);
         assert_true((p = idx(s, "package-0")) >= 0);
         assert_true((c = idx(s, "core-0")) >= 0);
@@ -230,7 +231,9 @@ static void test_missing_and_unsupported(void **state) {
         topo(0, 0, 0);
         assert_int_equal(msr_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_MISSING);
         assert_non_null(strstr(reason, "modprobe msr"));
-        assert_true(msr_source_ops.open(&ctx, &s) < 0);
+        reason[0] = 0; /* the reason is open's own, not the probe's */
+        assert_true(msr_source_ops.open(&ctx, reason, sizeof(reason), &s) < 0);
+        assert_non_null(strstr(reason, "modprobe msr"));
         assert_null(s);
         /* The device but no RAPL unit register (EIO on real hardware). */
         msr_set(0, 0x10, 1);

@@ -15,31 +15,9 @@
 #include "source.h"
 #include "util.h"
 #include "test-fixture.h"
+#include "../stub-nvml.h"
 
 #define S NSEC_PER_SEC
-
-/* Mirror of the stub's state (tests/stub-nvml.c). */
-typedef struct StubSample {
-        unsigned int pid;
-        unsigned long long timeStamp;
-        unsigned int smUtil, memUtil, encUtil, decUtil;
-} StubSample;
-typedef struct StubGpu {
-        int energy_supported;
-        unsigned long long energy_mj;
-        unsigned int power_mw;
-        int power_error;
-        StubSample samples[8];
-        unsigned int n_samples;
-        int proc_util_supported;
-} StubGpu;
-typedef struct StubState {
-        int init_error;
-        int initialised;
-        unsigned int n_gpus;
-        StubGpu gpus[4];
-        unsigned long long last_seen_arg;
-} StubState;
 
 static char lib[1024];
 static void *dl;
@@ -89,7 +67,7 @@ static void test_energy_and_power(void **state) {
         assert_int_equal(nvml_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_USABLE);
         assert_non_null(strstr(reason, "gpu-0 gpu-1 (integrated from power)"));
         assert_int_equal(st->initialised, 0); /* probe shut NVML down again */
-        assert_int_equal(nvml_source_ops.open(&ctx, &s), 0);
+        assert_int_equal(nvml_source_ops.open(&ctx, reason, sizeof(reason), &s), 0);
         assert_int_equal(st->initialised, 1);
         assert_int_equal(s->n_domains, 2);
         assert_string_equal(s->domains[0].name, "gpu-0");
@@ -124,12 +102,13 @@ static void test_process_shares(void **state) {
         SourceContext ctx = ctx_stub();
         EnergySource *s = NULL;
         NvmlProcessShare *sh = NULL;
+        char reason[256];
         size_t n = 0;
 
         (void) state;
         st->n_gpus = 1;
         st->gpus[0] = (StubGpu) { .energy_supported = 1, .proc_util_supported = 1 };
-        assert_int_equal(nvml_source_ops.open(&ctx, &s), 0);
+        assert_int_equal(nvml_source_ops.open(&ctx, reason, sizeof(reason), &s), 0);
 
         /* No process yet. */
         assert_int_equal(nvml_source_process_shares(s, 0, &sh, &n), 0);
@@ -193,7 +172,9 @@ static void test_missing(void **state) {
         ctx.nvml_library = "/nonexistent/libnvidia-ml.so.1";
         assert_int_equal(nvml_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_MISSING);
         assert_non_null(strstr(reason, "no NVIDIA driver library"));
-        assert_true(nvml_source_ops.open(&ctx, &s) < 0);
+        reason[0] = 0; /* the reason is open's own, not the probe's */
+        assert_true(nvml_source_ops.open(&ctx, reason, sizeof(reason), &s) < 0);
+        assert_non_null(strstr(reason, "no NVIDIA driver library"));
         ctx.nvml_library = NULL;
         assert_int_equal(setenv("JOULED_NVML_LIBRARY", lib, 1), 0);
         st->gpus[0] = (StubGpu) { .energy_supported = 1 };
@@ -205,11 +186,44 @@ static void test_missing(void **state) {
         assert_non_null(strstr(reason, "nvmlInit_v2"));
 }
 
+/* A source that probes usable but then fails to open: tolerated under auto
+ * (the model takes over, --probe says why nvml is not used), an error when
+ * it was asked for by name. */
+static void test_open_fails_after_probe(void **state) {
+        SourceContext ctx = ctx_stub();
+        SourceProbe probes[16] = {};
+        EnergySource **list = NULL;
+        size_t n = 0, k = 0;
+
+        (void) state;
+        fx_write("proc/stat", "cpu  100 0 100 1000 0 0 0 0 0 0\ncpu0 100 0 100 1000 0 0 0 0 0 0\n");
+        st->n_gpus = 1;
+        st->gpus[0] = (StubGpu) { .energy_supported = 1 };
+        st->init_fail_after = 1; /* the probe's nvmlInit_v2 works, open's fails */
+
+        assert_int_equal(source_select(&ctx, "auto", probes, ELEMENTSOF(probes), &list, &n), 0);
+        while (probes[k].name && strcmp(probes[k].name, "nvml") != 0)
+                k++;
+        assert_string_equal(probes[k].name, "nvml");
+        assert_int_equal(probes[k].status, SOURCE_USABLE);
+        assert_non_null(strstr(probes[k].reason, "(not used: cannot open: nvmlInit failed: Unknown Error)"));
+        assert_int_equal(n, 1);
+        assert_ptr_equal(list[0]->ops, &model_source_ops);
+        list = source_close_all(list);
+        assert_int_equal(st->initialised, 0);
+
+        st->init_calls = 0;
+        assert_int_equal(source_select(&ctx, "nvml", probes, ELEMENTSOF(probes), &list, &n), -EOPNOTSUPP);
+        assert_null(list);
+        assert_int_equal(st->initialised, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_energy_and_power, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_process_shares, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_open_fails_after_probe, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

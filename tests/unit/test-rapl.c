@@ -123,7 +123,8 @@ static SourceContext ctx_for(const char *powercap) {
 static EnergySource *open_rapl(void) {
         SourceContext ctx = ctx_for(root);
         EnergySource *s = NULL;
-        assert_int_equal(rapl_source_ops.open(&ctx, &s), 0);
+        char reason[256];
+        assert_int_equal(rapl_source_ops.open(&ctx, reason, sizeof(reason), &s), 0);
         assert_non_null(s);
         return s;
 }
@@ -325,7 +326,10 @@ static void test_missing(void **state) {
         assert_int_equal(rapl_source_ops.probe(&ctx, reason, sizeof(reason)), SOURCE_MISSING);
         assert_non_null(strstr(reason, "no RAPL powercap zones under"));
         assert_non_null(strstr(reason, root));
-        assert_int_equal(rapl_source_ops.open(&ctx, &s), -ENODEV);
+        reason[0] = 0; /* the reason is open's own, not the probe's */
+        assert_int_equal(rapl_source_ops.open(&ctx, reason, sizeof(reason), &s), -ENODEV);
+        assert_non_null(strstr(reason, "no RAPL powercap domains under"));
+        assert_non_null(strstr(reason, root));
         assert_null(s);
 
         /* No directory at all. */
@@ -412,7 +416,7 @@ static int check_permission(void) {
                 return 2;
         /* Opened anyway (e.g. --source rapl is refused earlier by source_select):
          * the unreadable domain reads as failed, loudly, never as 0. */
-        if (rapl_source_ops.open(&ctx, &s) < 0)
+        if (rapl_source_ops.open(&ctx, reason, sizeof(reason), &s) < 0)
                 return 3;
         if (rapl_source_read_at(s, NSEC_PER_SEC, uj) < 0 || uj[0] != ENERGY_READ_FAILED || uj[1] != 0)
                 return 4;
