@@ -127,7 +127,7 @@ int main(int argc, char **argv) {
         if (r < 0)
                 return 1;
         printf("{\"mode\": \"%s\", \"per_package\": %s, \"basis\": \"%s\"}\n", tracker_mode_to_string(tracker_mode(t)),
-               tracker_per_package(t) ? "true" : "false", tracker_basis(t));
+               tracker_per_package(t) ? "true" : "false", attribution_basis_to_string(tracker_basis(t)));
         fflush(stdout);
 
         for (uint64_t i = 0; i < count; i++) {

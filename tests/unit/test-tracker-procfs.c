@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "tracker-internal.h"
+#include "tracker-backend.h"
 #include "tracker.h"
 #include "util.h"
 #include "test-fixture.h"
