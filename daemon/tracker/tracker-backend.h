@@ -106,6 +106,10 @@ typedef struct TrackerBackendOps {
 extern const TrackerBackendOps tracker_bpf_ops;
 extern const TrackerBackendOps tracker_procfs_ops;
 
+/* tracker_new() with the back-end given (ops), or chosen as cfg says (NULL):
+ * the unit tests drive the core through a back-end of their own. */
+int tracker_new_with_backend(const TrackerConfig *cfg, const TrackerBackendOps *ops, Tracker **ret);
+
 /* Parse the content of /proc/PID/stat. Returns 0 or -EINVAL. comm gets the
  * text between the first '(' and the last ')'. */
 int tracker_procfs_parse_stat(const char *buf, char comm[static PROCESS_COMM_MAX], uint32_t *ret_ppid,

@@ -725,7 +725,7 @@ static inline void tracker_freep(Tracker **t) {
         tracker_free(*t);
 }
 
-int tracker_new(const TrackerConfig *cfg, Tracker **ret) {
+int tracker_new_with_backend(const TrackerConfig *cfg, const TrackerBackendOps *ops, Tracker **ret) {
         _cleanup_(tracker_freep) Tracker *t = NULL;
         TrackerMode force = cfg ? cfg->force_mode : _TRACKER_MODE_INVALID;
         TrackerBackendOptions bo = {
@@ -766,7 +766,15 @@ int tracker_new(const TrackerConfig *cfg, Tracker **ret) {
         bo.proc_root = t->proc_root;
         bo.observer = (TrackerObserver) { .observe = tracker_observe, .userdata = t };
 
-        if (force != TRACKER_PROCFS) {
+        if (ops) {
+                _cleanup_free_ char *reason = NULL;
+
+                r = ops->new(&bo, &t->backend, &reason);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to start the %s process tracker (%s): %m",
+                                               tracker_mode_to_string(ops->mode), reason ?: "no reason given");
+                t->ops = ops;
+        } else if (force != TRACKER_PROCFS) {
                 _cleanup_free_ char *reason = NULL;
 
                 r = tracker_bpf_ops.new(&bo, &t->backend, &reason);
@@ -801,4 +809,8 @@ int tracker_new(const TrackerConfig *cfg, Tracker **ret) {
 
         *ret = TAKE_PTR(t);
         return 0;
+}
+
+int tracker_new(const TrackerConfig *cfg, Tracker **ret) {
+        return tracker_new_with_backend(cfg, NULL, ret);
 }
