@@ -32,6 +32,13 @@ int tracker_procfs_parse_stat(const char *buf, char comm[static PROCESS_COMM_MAX
         size_t len;
         char state;
 
+        assert(buf);
+        assert(comm);
+        assert(ret_ppid);
+        assert(ret_flags);
+        assert(ret_cpu_ticks);
+        assert(ret_start_ticks);
+
         /* "pid (comm) state ppid …": comm may hold spaces and parentheses. */
         open = strchr(buf, '(');
         close = strrchr(buf, ')');
@@ -78,6 +85,9 @@ int tracker_procfs_parse_stat(const char *buf, char comm[static PROCESS_COMM_MAX
 
 int tracker_procfs_parse_cgroup(const char *buf, char **ret_unit) {
         const char *line = buf;
+
+        assert(buf);
+        assert(ret_unit);
 
         while (line && *line) {
                 const char *eol = strchrnul(line, '\n');

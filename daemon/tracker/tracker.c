@@ -633,6 +633,7 @@ int tracker_process_events(Tracker *t) {
 }
 
 ProcessInfo *tracker_find(Tracker *t, uint32_t pid) {
+        assert(t);
         TrackerEntry *e = hashmap_get(t->by_pid, pid_key(pid));
         return e ? &e->info : NULL;
 }
@@ -685,6 +686,7 @@ const char *tracker_mode_to_string(TrackerMode m) {
 }
 
 const char *tracker_fallback_reason(const Tracker *t) {
+        assert(t);
         return t->fallback_reason;
 }
 
