@@ -21,7 +21,6 @@
 
 #include "../../bpf/tracker.h"
 #include "cleanup.h"
-#include "hashmap.h"
 #include "log.h"
 #include "tracker-backend.h"
 #include "tracker.skel.h"
