@@ -447,7 +447,7 @@ static int manager_pkg_index(const Manager *m, int package) {
  *    program): CPU time (cycles when counted) over the host's busy time. */
 static void manager_domain_bases(Manager *m, double dt, const ProcessDelta *procs, size_t n, const ProcStat *stat) {
         bool per_pkg = tracker_per_package(m->tracker);
-        bool cycles = streq_ptr(tracker_basis(m->tracker), "cycles");
+        bool cycles = tracker_basis(m->tracker) == ATTRIBUTION_BASIS_CYCLES;
 
         for (size_t d = 0; d < m->n_domains; d++) {
                 const EnergyDomain *ed = &m->domains[d].source->domains[m->domains[d].index];
@@ -789,7 +789,7 @@ static int manager_write_start_state(Manager *m) {
         snprintf(buf, sizeof(buf), "%d", (int) getpid());
         (void) store_set_state(m->store, "pid", buf);
         (void) store_set_state(m->store, "self_pid", buf);   /* attrib: jouled's own row is labelled */
-        (void) store_set_state(m->store, "attribution_basis", tracker_basis(m->tracker));
+        (void) store_set_state(m->store, "attribution_basis", attribution_basis_to_string(tracker_basis(m->tracker)));
         (void) store_set_state(m->store, "attribution_per_package", tracker_per_package(m->tracker) ? "yes" : "no");
         snprintf(buf, sizeof(buf), "%g", m->cfg.interval_s);
         (void) store_set_state(m->store, "interval_s", buf);
@@ -811,6 +811,7 @@ int manager_start(Manager *m) {
                               streq_ptr(m->cfg.tracker, "procfs") ? TRACKER_PROCFS : _TRACKER_MODE_INVALID,
                 .accounting = m->cfg.tracker_accounting,
                 .interval_ns = (uint64_t) (m->cfg.interval_s * 1e9),
+                .keep_cmdline = m->cfg.store_cmdline,
         };
         sigset_t mask;
         uint64_t wd = 0;

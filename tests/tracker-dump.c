@@ -127,7 +127,7 @@ int main(int argc, char **argv) {
         if (r < 0)
                 return 1;
         printf("{\"mode\": \"%s\", \"per_package\": %s, \"basis\": \"%s\"}\n", tracker_mode_to_string(tracker_mode(t)),
-               tracker_per_package(t) ? "true" : "false", tracker_basis(t));
+               tracker_per_package(t) ? "true" : "false", attribution_basis_to_string(tracker_basis(t)));
         fflush(stdout);
 
         for (uint64_t i = 0; i < count; i++) {
@@ -171,6 +171,9 @@ int main(int argc, char **argv) {
                         json_object_object_add(e, "comm", json_object_new_string(p->comm));
                         json_object_object_add(e, "exe", p->exe ? json_object_new_string(p->exe) : NULL);
                         json_object_object_add(e, "unit", p->unit ? json_object_new_string(p->unit) : NULL);
+                        json_object_object_add(e, "cgroup_path", p->cgroup_path ? json_object_new_string(p->cgroup_path) : NULL);
+                        json_object_object_add(e, "slice", p->slice ? json_object_new_string(p->slice) : NULL);
+                        json_object_object_add(e, "container_id", p->container_id ? json_object_new_string(p->container_id) : NULL);
                         json_object_object_add(e, "uid", json_object_new_int64(p->uid));
                         json_object_object_add(e, "ppid", json_object_new_int64(p->ppid));
                         json_object_object_add(e, "cpu_ns", json_object_new_uint64(d[k].cpu_ns));

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "cgroup-path.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -67,6 +68,7 @@ int cgroup_path_parse(const char *path, CgroupInfo *ret) {
         size_t len[256], n = 0;
         int r = 0;
 
+        assert(ret);
         if (!path || path[0] != '/')
                 return -EINVAL;
         for (const char *p = path; *p;) {

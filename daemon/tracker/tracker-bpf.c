@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* BPF back-end of the process tracker: a task iterator walked once per
- * sample, and a ring buffer of exit events (see bpf/tracker.bpf.c). */
+/* BPF back-end of the process tracker (see bpf/tracker.bpf.c): a task
+ * iterator walked once per sample, or per-switch counting drained once per
+ * sample, and a ring buffer of exit events. It also decides, round by round,
+ * which of the two ways of reading CPU time runs (TrackerAccounting). */
+#include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,16 +21,26 @@
 
 #include "../../bpf/tracker.h"
 #include "cleanup.h"
-#include "hashmap.h"
 #include "log.h"
-#include "tracker-internal.h"
+#include "tracker-backend.h"
 #include "tracker.skel.h"
 #include "util.h"
 
-struct TrackerBpf {
+/* Accounting mode choice (auto): the cost of one task in the iterator and of
+ * one context switch in the switch program, measured with
+ * kernel.bpf_stats_enabled on the development VM (bench/switch/run.sh: ns per
+ * run of tracker_iter and tracker_activity). */
+#define TRACKER_ITER_NS_PER_TASK 1100
+#define TRACKER_SWITCH_NS 600
+/* Rounds in a row with few enough switches before going per-switch; more
+ * after a busy notice sent us back, so that bursts do not make it flap. */
+#define TRACKER_QUIET_ROUNDS 3
+#define TRACKER_QUIET_ROUNDS_AFTER_BUSY 20
+
+struct TrackerBackend {
         struct tracker_bpf *skel;
         struct ring_buffer *rb;
-        Tracker *consumer;      /* set while consuming */
+        TrackerObserver observer;
         int consume_error;
         uint8_t buf[64 * 1024]; /* iterator output, read and handled a piece at a time */
         bool per_switch, cycles;
@@ -39,7 +54,18 @@ struct TrackerBpf {
         size_t n_ticks;
         bool busy;              /* the switch program said switches come too fast */
         bool active_was_full;   /* an update of `active` failed: walk the tasks */
+
+        /* Which way CPU time is read (tracker_choose_accounting()). */
+        char *proc_root;
+        TrackerAccounting accounting;   /* asked for; ITERATOR once per-switch failed */
+        uint64_t interval_ns;
+        unsigned quiet_rounds, quiet_needed;
+        long n_online_cpus;     /* at start (sysconf reads sysfs: not once per round) */
+        uint64_t last_ctxt, last_ctxt_ns;   /* /proc/stat ctxt and when it was read (0: not yet) */
+        uint64_t accounting_changes;
 };
+
+typedef struct TrackerBackend TrackerBpf;
 
 /* While probing, libbpf's warnings are only debug noise: the caller logs one
  * clear warning of its own if BPF cannot be used. */
@@ -69,10 +95,12 @@ static size_t page_size(void) {
         return ps;
 }
 
-TrackerBpf *tracker_bpf_free(TrackerBpf *b) {
+static int bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns);
+
+static TrackerBpf *bpf_free(TrackerBpf *b) {
         if (!b)
                 return NULL;
-        tracker_bpf_set_per_switch(b, false, 0);
+        bpf_set_per_switch(b, false, 0);
         for (size_t i = 0; i < b->n_ticks; i++)
                 if (b->tick_fds[i] >= 0)
                         close(b->tick_fds[i]);
@@ -84,12 +112,13 @@ TrackerBpf *tracker_bpf_free(TrackerBpf *b) {
                 if (b->perf_fds[i] >= 0)
                         close(b->perf_fds[i]);
         free(b->perf_fds);
+        free(b->proc_root);
         free(b);
         return NULL;
 }
 
-static inline void tracker_bpf_freep(TrackerBpf **b) {
-        tracker_bpf_free(*b);
+static inline void bpf_freep(TrackerBpf **b) {
+        bpf_free(*b);
 }
 
 static void acct_to_observation(const struct tracker_group_acct *a, TrackerObservation *o) {
@@ -114,17 +143,8 @@ static uint64_t ours(uint64_t total, uint64_t base) {
         return total - MIN(base, total);
 }
 
-/* A live group's identity and counters; a new entry gets its exe from /proc. */
-static int observe_group(Tracker *t, const TrackerObservation *o) {
-        ProcessInfo *p;
-        bool is_new;
-
-        p = tracker_observe_live(t, o, &is_new);
-        if (!p)
-                return -ENOMEM;
-        if (is_new && !p->kernel_thread && !p->exe)
-                p->exe = tracker_read_exe(t, p->pid);
-        return 0;
+static int observe(TrackerBpf *b, TrackerEvent event, const TrackerObservation *o) {
+        return b->observer.observe(b->observer.userdata, event, o);
 }
 
 static int handle_exit(void *ctx, void *data, size_t size) {
@@ -156,13 +176,13 @@ static int handle_exit(void *ctx, void *data, size_t size) {
         o.exe = ev.exe[0] ? ev.exe : NULL;
         switch (ev.kind) {
         case TRACKER_EV_GROUP:
-                r = observe_group(b->consumer, &o);
+                r = observe(b, TRACKER_EVENT_LIVE, &o);
                 break;
         case TRACKER_EV_EXIT:
-                r = tracker_observe_exiting(b->consumer, &o);
+                r = observe(b, TRACKER_EVENT_EXITING, &o);
                 break;
         default:
-                r = tracker_observe_exit(b->consumer, &o);
+                r = observe(b, TRACKER_EVENT_FREED, &o);
         }
         if (r < 0) {
                 b->consume_error = r;
@@ -180,6 +200,21 @@ static char *reason_from(const char *what, int r) {
         else
                 k = asprintf(&s, "%s: %s", what, strerror(-r));
         return k < 0 ? NULL : s;
+}
+
+/* Whether CPU 0 has a hardware cycles counter (the switch program then
+ * opens one per CPU). */
+static bool cycle_counters_available(void) {
+        struct perf_event_attr attr = {
+                .type = PERF_TYPE_HARDWARE,
+                .size = sizeof(attr),
+                .config = PERF_COUNT_HW_CPU_CYCLES,
+        };
+        long fd = syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+        if (fd < 0)
+                return false;
+        close((int) fd);
+        return true;
 }
 
 /* One CPU-cycles counter per CPU, counting everything on that CPU. All or
@@ -255,15 +290,18 @@ static void ticks_off(TrackerBpf *b) {
         }
 }
 
-bool tracker_bpf_per_switch_possible(const TrackerBpf *b) {
+static bool per_switch_possible(const TrackerBpf *b) {
         return b->n_ticks > 0;
 }
 
-bool tracker_bpf_in_per_switch(const TrackerBpf *b) {
+static bool in_per_switch(const TrackerBpf *b) {
         return b->activity_link != NULL;
 }
 
-int tracker_bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns) {
+/* Turn per-switch mode on or off. busy_window_ns: the switch program reports
+ * switches as too fast when TRACKER_BUSY_SWITCHES of them take less on one
+ * CPU (updated also while on). */
+static int bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns) {
         if (!b->skel)
                 return 0;
         b->skel->bss->busy_window_ns = busy_window_ns;
@@ -297,29 +335,27 @@ int tracker_bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns) 
         return 0;
 }
 
-bool tracker_bpf_take_busy(TrackerBpf *b) {
-        bool busy = b->busy;
-        b->busy = false;
-        return busy;
-}
-
-bool tracker_bpf_take_full(TrackerBpf *b) {
+/* Whether an update of `active` failed since the last call. */
+static bool take_full(TrackerBpf *b) {
         bool full = b->active_was_full;
         b->active_was_full = false;
         return full;
 }
 
-bool tracker_bpf_per_switch(const TrackerBpf *b) {
+static bool bpf_per_package(const TrackerBpf *b) {
+        assert(b);
         return b->per_switch;
 }
 
-bool tracker_bpf_cycles(const TrackerBpf *b) {
-        return b->cycles;
+static AttributionBasis bpf_basis(const TrackerBpf *b) {
+        assert(b);
+        return b->cycles ? ATTRIBUTION_BASIS_CYCLES : ATTRIBUTION_BASIS_CPU_TIME;
 }
 
 /* Open, size, load and attach; on failure *ret_what names the step. */
-static int tracker_bpf_setup(TrackerBpf *b, const TrackerBpfOptions *opts, const char **ret_what) {
-        int r;
+static int bpf_setup(TrackerBpf *b, const TrackerBackendOptions *opts, const char **ret_what) {
+        size_t n_cpus = opts->cpu_package ? opts->n_cpus : 0;
+        int n_pkgs = 0, r;
 
         *ret_what = "cannot open the BPF object";
         b->skel = tracker_bpf__open();
@@ -332,9 +368,21 @@ static int tracker_bpf_setup(TrackerBpf *b, const TrackerBpfOptions *opts, const
 
         /* The switch program costs something on every context switch: only
          * where it buys something (several packages, or cycle counters). */
-        b->per_switch = opts->per_switch;
-        if (b->per_switch && opts->try_cycles && opts->n_cpus > 0) {
-                r = open_cycle_counters(b, opts->n_cpus);
+        for (size_t i = 0; i < n_cpus; i++)
+                n_pkgs = MAX(n_pkgs, opts->cpu_package[i] + 1);
+        switch (opts->per_switch) {
+        case TRACKER_SWITCH_ON:
+                b->per_switch = true;
+                break;
+        case TRACKER_SWITCH_OFF:
+                b->per_switch = false;
+                break;
+        default:
+                /* Several packages need it; with one, only counters would. */
+                b->per_switch = n_pkgs > 1 || (n_cpus > 0 && cycle_counters_available());
+        }
+        if (b->per_switch && n_cpus > 0) {
+                r = open_cycle_counters(b, n_cpus);
                 if (r == -ENOMEM)
                         return r;
                 b->cycles = r >= 0;
@@ -345,7 +393,7 @@ static int tracker_bpf_setup(TrackerBpf *b, const TrackerBpfOptions *opts, const
         b->skel->rodata->cycles_enabled = b->cycles;
         b->skel->rodata->load_boottime_ns = now_ns(CLOCK_BOOTTIME);
         if (b->cycles) {
-                r = bpf_map__set_max_entries(b->skel->maps.cycles_pmu, (uint32_t) opts->n_cpus);
+                r = bpf_map__set_max_entries(b->skel->maps.cycles_pmu, (uint32_t) n_cpus);
                 if (r < 0)
                         return r;
         }
@@ -353,7 +401,7 @@ static int tracker_bpf_setup(TrackerBpf *b, const TrackerBpfOptions *opts, const
         r = bpf_program__set_autoload(b->skel->progs.tracker_switch, b->per_switch);
         if (r < 0)
                 return r;
-        /* Attached only in per-switch mode, by tracker_bpf_set_per_switch(). */
+        /* Attached only in per-switch mode, by bpf_set_per_switch(). */
         bpf_program__set_autoattach(b->skel->progs.tracker_activity, false);
 
         *ret_what = "cannot load the BPF programs";
@@ -363,11 +411,11 @@ static int tracker_bpf_setup(TrackerBpf *b, const TrackerBpfOptions *opts, const
 
         if (b->per_switch) {
                 *ret_what = "cannot fill the CPU to package map";
-                for (size_t i = 0; i < opts->n_cpus && i < TRACKER_MAX_CPUS; i++) {
+                for (size_t i = 0; i < n_cpus && i < TRACKER_MAX_CPUS; i++) {
                         uint32_t cpu = (uint32_t) i, pkg;
-                        if (!opts->cpu_pkg_index || opts->cpu_pkg_index[i] < 0)
+                        if (opts->cpu_package[i] < 0)
                                 continue;
-                        pkg = (uint32_t) opts->cpu_pkg_index[i];
+                        pkg = (uint32_t) opts->cpu_package[i];
                         r = bpf_map_update_elem(bpf_map__fd(b->skel->maps.cpu_pkg), &cpu, &pkg, BPF_ANY);
                         if (r < 0)
                                 return -errno;
@@ -386,8 +434,9 @@ static int tracker_bpf_setup(TrackerBpf *b, const TrackerBpfOptions *opts, const
                 return r;
         /* Per-switch mode needs a timer per CPU (opened now: it takes
          * CAP_PERFMON, which is dropped later). Without them, no per-switch mode. */
-        if (opts->interval_ns > 0 && opts->n_possible_cpus > 0) {
-                r = open_ticks(b, opts->n_possible_cpus, opts->interval_ns);
+        if (b->accounting != TRACKER_ACCOUNTING_ITERATOR) {
+                long n_possible = sysconf(_SC_NPROCESSORS_CONF);
+                r = open_ticks(b, n_possible > 0 ? (size_t) n_possible : 1, b->interval_ns);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
@@ -400,19 +449,34 @@ static int tracker_bpf_setup(TrackerBpf *b, const TrackerBpfOptions *opts, const
         return 0;
 }
 
-int tracker_bpf_new(const TrackerBpfOptions *opts, TrackerBpf **ret, char **ret_reason) {
-        _cleanup_(tracker_bpf_freep) TrackerBpf *b = NULL;
+/* Returns 0; negative errno with *ret_reason when BPF cannot be used here;
+ * -ENOMEM; or -EOPNOTSUPP with no reason when per-switch accounting was
+ * asked for and no per-CPU timer opens. */
+static int bpf_new(const TrackerBackendOptions *opts, TrackerBpf **ret, char **ret_reason) {
+        _cleanup_(bpf_freep) TrackerBpf *b = NULL;
         const char *what = NULL;
         int r;
 
+        assert(opts);
+        assert(opts->observer.observe);
+        assert(ret);
+        assert(ret_reason);
         libbpf_set_print(libbpf_print);
 
         b = calloc(1, sizeof(*b));
         if (!b)
                 return -ENOMEM;
+        b->observer = opts->observer;
+        b->proc_root = strdup(opts->proc_root ?: "/proc");
+        if (!b->proc_root)
+                return -ENOMEM;
+        b->accounting = opts->accounting;
+        b->interval_ns = opts->interval_ns ?: NSEC_PER_SEC;
+        b->quiet_needed = TRACKER_QUIET_ROUNDS;
+        b->n_online_cpus = MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L);
 
         libbpf_quiet = true;
-        r = tracker_bpf_setup(b, opts, &what);
+        r = bpf_setup(b, opts, &what);
         libbpf_quiet = false;
         if (r < 0) {
                 log_debug_errno(r, "BPF tracker: %s: %m", what);
@@ -420,15 +484,18 @@ int tracker_bpf_new(const TrackerBpfOptions *opts, TrackerBpf **ret, char **ret_
                         *ret_reason = reason_from(what, r);
                 return r;
         }
+        if (b->accounting == TRACKER_ACCOUNTING_PER_SWITCH && !per_switch_possible(b))
+                return -EOPNOTSUPP;
         *ret = TAKE_PTR(b);
         return 0;
 }
 
-int tracker_bpf_get_fd(const TrackerBpf *b) {
+static int bpf_get_fd(const TrackerBpf *b) {
+        assert(b);
         return ring_buffer__epoll_fd(b->rb);
 }
 
-uint64_t tracker_bpf_lost(const TrackerBpf *b) {
+static uint64_t bpf_lost(const TrackerBpf *b) {
         struct bpf_prog_info info = {};
         uint32_t len = sizeof(info), zero = 0;
         uint64_t n = 0;
@@ -446,21 +513,49 @@ uint64_t tracker_bpf_lost(const TrackerBpf *b) {
         return n;
 }
 
-int tracker_bpf_consume(TrackerBpf *b, Tracker *t) {
+/* Leave per-switch mode (a busy notice, or asked); the task walk takes over
+ * at the next round and counts everything since. */
+static void leave_per_switch(TrackerBpf *b, bool busy) {
+        if (!in_per_switch(b))
+                return;
+        (void) bpf_set_per_switch(b, false, 0);
+        b->accounting_changes++;
+        b->quiet_rounds = 0;
+        b->quiet_needed = busy ? TRACKER_QUIET_ROUNDS_AFTER_BUSY : TRACKER_QUIET_ROUNDS;
+        b->last_ctxt_ns = 0;
+        log_debug("Process tracker: context switches %s: walking tasks every interval.", busy ? "too frequent" : "");
+}
+
+/* Feed pending ring buffer events to the observer. */
+static int consume_events(TrackerBpf *b) {
         int r;
 
-        b->consumer = t;
         b->consume_error = 0;
         r = ring_buffer__consume(b->rb);
-        b->consumer = NULL;
         if (b->consume_error < 0)
                 return b->consume_error;
         return r;
 }
 
-static int handle_group(Tracker *t, const struct tracker_group_rec *rec) {
+/* The same, then a busy notice from the switch program ends per-switch
+ * mode (auto). */
+static int bpf_consume(TrackerBpf *b) {
+        bool busy;
+        int r;
+
+        assert(b);
+        r = consume_events(b);
+        busy = b->busy;
+        b->busy = false;
+        if (busy && b->accounting == TRACKER_ACCOUNTING_AUTO)
+                leave_per_switch(b, true);
+        return r;
+}
+
+static int handle_group(TrackerBpf *b, const struct tracker_group_rec *rec) {
         struct tracker_ident id = rec->id;
         TrackerObservation o = {};
+        int r;
 
         id.comm[sizeof(id.comm) - 1] = 0;
         id.unit[sizeof(id.unit) - 1] = 0;
@@ -470,13 +565,14 @@ static int handle_group(Tracker *t, const struct tracker_group_rec *rec) {
         o.cpu_ns = ours(rec->cpu_ns, rec->base_ns);
         o.nvcsw = ours(rec->nvcsw, rec->base_nvcsw);
         o.rss_bytes = rec->rss_pages * (uint64_t) page_size();
-        return observe_group(t, &o);
+        r = observe(b, TRACKER_EVENT_LIVE, &o);
+        return r < 0 ? r : 0;
 }
 
 /* Walk every task once. Only groups that changed since the last round come
  * out; records are read and handled a buffer at a time, so memory does not
  * grow with the number of processes. */
-int tracker_bpf_scan(TrackerBpf *b, Tracker *t) {
+static int walk_tasks(TrackerBpf *b) {
         _cleanup_close_ int fd = -EBADF;
         size_t have = 0;
 
@@ -504,7 +600,7 @@ int tracker_bpf_scan(TrackerBpf *b, Tracker *t) {
                         memcpy(&rec, b->buf + off, sizeof(rec));
                         if (rec.kind != TRACKER_REC_GROUP)
                                 return -EBADMSG;
-                        r = handle_group(t, &rec);
+                        r = handle_group(b, &rec);
                         if (r < 0)
                                 return r;
                         off += sizeof(rec);
@@ -517,10 +613,18 @@ int tracker_bpf_scan(TrackerBpf *b, Tracker *t) {
         return 0;
 }
 
-static int apply_active(Tracker *t, uint32_t tgid, const struct tracker_active *a) {
-        return tracker_observe_counters(t, tgid, a->start_time_ns, ours(a->cpu_ns, a->base_ns),
-                                        ours(a->nvcsw, a->base_nvcsw),
-                                        a->rss_pages * (uint64_t) page_size());
+/* Returns 1, 0 if the group is not known yet, or negative errno. */
+static int apply_active(TrackerBpf *b, uint32_t tgid, const struct tracker_active *a) {
+        TrackerObservation o = {
+                .pid = tgid,
+                .start_time_ns = a->start_time_ns,
+                .cpu_ns = ours(a->cpu_ns, a->base_ns),
+                .nvcsw = ours(a->nvcsw, a->base_nvcsw),
+                .rss_bytes = a->rss_pages * (uint64_t) page_size(),
+                .all_ours = true,
+        };
+
+        return observe(b, TRACKER_EVENT_COUNTERS, &o);
 }
 
 #define ACTIVE_BATCH 256
@@ -528,7 +632,7 @@ static int apply_active(Tracker *t, uint32_t tgid, const struct tracker_active *
 /* Per-switch mode: take every group out of `active` and apply its totals.
  * A group whose identity event is still in the ring buffer (it ran for the
  * first time just now) is applied after the buffer is read once more. */
-int tracker_bpf_drain_active(TrackerBpf *b, Tracker *t) {
+static int drain_active(TrackerBpf *b) {
         uint32_t keys[ACTIVE_BATCH];
         struct tracker_active vals[ACTIVE_BATCH];
         _cleanup_free_ uint32_t *later_keys = NULL;
@@ -556,7 +660,7 @@ int tracker_bpf_drain_active(TrackerBpf *b, Tracker *t) {
                 first = false;
                 in = out;
                 for (uint32_t i = 0; i < count; i++) {
-                        r = apply_active(t, keys[i], &vals[i]);
+                        r = apply_active(b, keys[i], &vals[i]);
                         if (r < 0)
                                 return r;
                         if (r > 0)
@@ -579,13 +683,134 @@ int tracker_bpf_drain_active(TrackerBpf *b, Tracker *t) {
         }
         if (n_later == 0)
                 return 0;
-        r = tracker_bpf_consume(b, t);
+        r = consume_events(b);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n_later; i++) {
-                r = apply_active(t, later_keys[i], &later[i]);
+                r = apply_active(b, later_keys[i], &later[i]);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
+
+/* Total tasks (threads) from /proc/loadavg ("0.00 0.01 0.05 1/234 5678"), and
+ * context switches since boot from /proc/stat's ctxt line. */
+static int read_sched_counts(const char *proc_root, uint64_t *ret_tasks, uint64_t *ret_ctxt) {
+        char path[PATH_MAX];
+        _cleanup_free_ char *buf = NULL;
+        const char *p;
+        int r;
+
+        snprintf(path, sizeof(path), "%s/loadavg", proc_root);
+        r = read_small_file(path, 256, &buf);
+        if (r < 0)
+                return r;
+        p = strchr(buf, '/');
+        if (!p || sscanf(p + 1, "%" SCNu64, ret_tasks) != 1)
+                return -EBADMSG;
+        if (!ret_ctxt)
+                return 0;
+        free(buf);
+        buf = NULL;
+        snprintf(path, sizeof(path), "%s/stat", proc_root);
+        r = read_small_file(path, 1024 * 1024, &buf);
+        if (r < 0)
+                return r;
+        p = strstr(buf, "\nctxt ");
+        if (!p || sscanf(p + 6, "%" SCNu64, ret_ctxt) != 1)
+                return -EBADMSG;
+        return 0;
+}
+
+/* Switches per second below which counting at each switch costs less than
+ * walking `tasks` tasks once per interval. */
+static double switch_budget(const TrackerBpf *b, uint64_t tasks) {
+        double interval_s = (double) b->interval_ns / 1e9;
+        return (double) tasks * TRACKER_ITER_NS_PER_TASK / TRACKER_SWITCH_NS / interval_s;
+}
+
+/* The switch program's threshold: TRACKER_BUSY_SWITCHES switches on one CPU
+ * faster than the whole budget spread over the CPUs. */
+static uint64_t busy_window(const TrackerBpf *b, double budget) {
+        return (uint64_t) ((double) TRACKER_BUSY_SWITCHES * 1e9 * (double) b->n_online_cpus / MAX(budget, 1.0));
+}
+
+/* After each round: pick per-switch counting or the task walk for the next
+ * rounds (see TrackerAccounting). */
+static void choose_accounting(TrackerBpf *b) {
+        uint64_t tasks = 0, ctxt = 0, now;
+        double budget;
+        int r;
+
+        if (b->accounting == TRACKER_ACCOUNTING_ITERATOR || !per_switch_possible(b))
+                return;
+        if (in_per_switch(b)) {
+                /* Keep the threshold in step with the number of tasks. */
+                if (read_sched_counts(b->proc_root, &tasks, NULL) >= 0)
+                        (void) bpf_set_per_switch(b, true, busy_window(b, switch_budget(b, tasks)));
+                return;
+        }
+        r = read_sched_counts(b->proc_root, &tasks, &ctxt);
+        if (r < 0)
+                return;
+        budget = switch_budget(b, tasks);
+        now = now_ns(CLOCK_MONOTONIC);
+        if (b->accounting == TRACKER_ACCOUNTING_AUTO) {
+                bool quiet = false;
+                if (b->last_ctxt_ns > 0 && now > b->last_ctxt_ns && ctxt >= b->last_ctxt) {
+                        double rate = (double) (ctxt - b->last_ctxt) * 1e9 / (double) (now - b->last_ctxt_ns);
+                        quiet = rate < budget / 2;
+                }
+                b->last_ctxt = ctxt;
+                b->last_ctxt_ns = now;
+                b->quiet_rounds = quiet ? b->quiet_rounds + 1 : 0;
+                if (b->quiet_rounds < b->quiet_needed)
+                        return;
+        }
+        r = bpf_set_per_switch(b, true, busy_window(b, budget));
+        if (r < 0) {
+                log_debug_errno(r, "Process tracker: cannot count at context switches (%m): walking tasks.");
+                b->accounting = TRACKER_ACCOUNTING_ITERATOR;
+                return;
+        }
+        b->accounting_changes++;
+        b->quiet_needed = TRACKER_QUIET_ROUNDS;
+        log_debug("Process tracker: context switches are rare: counting at each switch.");
+}
+
+/* One round. Per-switch mode: the groups that ran are in the map. The walk
+ * runs otherwise, and when the map overflowed. Then the way of counting for
+ * the next rounds is chosen. */
+static int bpf_scan(TrackerBpf *b) {
+        int r;
+
+        assert(b);
+        r = drain_active(b);
+        if (r >= 0 && (!in_per_switch(b) || take_full(b)))
+                r = walk_tasks(b);
+        if (r >= 0)
+                choose_accounting(b);
+        return r;
+}
+
+static void bpf_get_stats(const TrackerBpf *b, TrackerStats *st) {
+        assert(b);
+        assert(st);
+        st->exits_lost = bpf_lost(b);
+        st->per_switch_mode = in_per_switch(b);
+        st->accounting_changes = b->accounting_changes;
+}
+
+const TrackerBackendOps tracker_bpf_ops = {
+        .mode = TRACKER_BPF,
+        .reports_only_active = true,
+        .new = bpf_new,
+        .scan = bpf_scan,
+        .consume = bpf_consume,
+        .get_fd = bpf_get_fd,
+        .free = bpf_free,
+        .get_stats = bpf_get_stats,
+        .per_package = bpf_per_package,
+        .basis = bpf_basis,
+};

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* /proc back-end of the process tracker: polls proc_root/PID/stat. Used only
  * where BPF cannot load; processes shorter than one interval may be missed. */
+#include <assert.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -12,10 +13,16 @@
 
 #include "cleanup.h"
 #include "log.h"
-#include "tracker-internal.h"
+#include "tracker-backend.h"
 #include "util.h"
 
 #define PF_KTHREAD 0x00200000
+
+struct TrackerBackend {
+        char *proc_root;
+        uint64_t ns_per_tick;
+        TrackerObserver observer;
+};
 
 int tracker_procfs_parse_stat(const char *buf, char comm[static PROCESS_COMM_MAX], uint32_t *ret_ppid,
                               uint64_t *ret_flags, uint64_t *ret_cpu_ticks, uint64_t *ret_start_ticks,
@@ -24,6 +31,13 @@ int tracker_procfs_parse_stat(const char *buf, char comm[static PROCESS_COMM_MAX
         uint64_t v[20];
         size_t len;
         char state;
+
+        assert(buf);
+        assert(comm);
+        assert(ret_ppid);
+        assert(ret_flags);
+        assert(ret_cpu_ticks);
+        assert(ret_start_ticks);
 
         /* "pid (comm) state ppid …": comm may hold spaces and parentheses. */
         open = strchr(buf, '(');
@@ -71,6 +85,9 @@ int tracker_procfs_parse_stat(const char *buf, char comm[static PROCESS_COMM_MAX
 
 int tracker_procfs_parse_cgroup(const char *buf, char **ret_unit) {
         const char *line = buf;
+
+        assert(buf);
+        assert(ret_unit);
 
         while (line && *line) {
                 const char *eol = strchrnul(line, '\n');
@@ -132,17 +149,17 @@ static char *read_unit(const char *dir) {
         return unit;
 }
 
-static int scan_one(Tracker *t, uint32_t pid, uint64_t ns_per_tick) {
-        _cleanup_free_ char *dir = NULL, *path = NULL, *buf = NULL;
+/* Reports one process; a new one also gets its identity (uid, unit), read
+ * only then. */
+static int scan_one(TrackerBackend *b, uint32_t pid) {
+        _cleanup_free_ char *dir = NULL, *path = NULL, *buf = NULL, *unit = NULL;
         char name[16], comm[PROCESS_COMM_MAX];
         uint64_t flags, cpu, start;
         TrackerObservation o = {};
-        ProcessInfo *p;
-        bool is_new;
         int r;
 
         snprintf(name, sizeof(name), "%u", pid);
-        dir = path_join(tracker_proc_root(t), name);
+        dir = path_join(b->proc_root, name);
         path = dir ? path_join(dir, "stat") : NULL;
         if (!path)
                 return -ENOMEM;
@@ -159,29 +176,25 @@ static int scan_one(Tracker *t, uint32_t pid, uint64_t ns_per_tick) {
         o.pid = pid;
         o.uid = TRACKER_UID_UNKNOWN;
         o.comm = comm;
-        o.cpu_ns = cpu * ns_per_tick;
-        o.start_time_ns = start * ns_per_tick;
+        o.cpu_ns = cpu * b->ns_per_tick;
+        o.start_time_ns = start * b->ns_per_tick;
         o.kernel_thread = flags & PF_KTHREAD;
 
-        p = tracker_observe_live(t, &o, &is_new);
-        if (!p)
-                return -ENOMEM;
-        if (is_new) {
-                (void) read_uid(dir, &p->uid);
-                p->unit = read_unit(dir);
-                if (!p->kernel_thread)
-                        p->exe = tracker_read_exe(t, pid);
-        }
-        return 0;
+        r = b->observer.observe(b->observer.userdata, TRACKER_EVENT_LIVE, &o);
+        if (r <= 0)
+                return r;
+        (void) read_uid(dir, &o.uid);
+        unit = read_unit(dir);
+        o.unit = unit;
+        return b->observer.observe(b->observer.userdata, TRACKER_EVENT_IDENTITY, &o);
 }
 
-int tracker_procfs_scan(Tracker *t) {
+static int procfs_scan(TrackerBackend *b) {
         _cleanup_closedir_ DIR *d = NULL;
-        long tck = sysconf(_SC_CLK_TCK);
-        uint64_t ns_per_tick = NSEC_PER_SEC / (uint64_t) (tck > 0 ? tck : 100);
         struct dirent *de;
 
-        d = opendir(tracker_proc_root(t));
+        assert(b);
+        d = opendir(b->proc_root);
         if (!d)
                 return -errno;
         while ((de = readdir(d))) {
@@ -192,9 +205,78 @@ int tracker_procfs_scan(Tracker *t) {
                         continue;
                 if (parse_u64(de->d_name, &pid) < 0 || pid == 0 || pid > UINT32_MAX)
                         continue;
-                r = scan_one(t, (uint32_t) pid, ns_per_tick);
+                r = scan_one(b, (uint32_t) pid);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
+
+static TrackerBackend *procfs_free(TrackerBackend *b) {
+        if (!b)
+                return NULL;
+        free(b->proc_root);
+        free(b);
+        return NULL;
+}
+
+static int procfs_new(const TrackerBackendOptions *opts, TrackerBackend **ret, char **ret_reason) {
+        TrackerBackend *b;
+        long tck = sysconf(_SC_CLK_TCK);
+
+        assert(opts);
+        assert(opts->observer.observe);
+        assert(ret);
+        (void) ret_reason;
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        b->proc_root = strdup(opts->proc_root ?: "/proc");
+        if (!b->proc_root) {
+                free(b);
+                return -ENOMEM;
+        }
+        b->ns_per_tick = NSEC_PER_SEC / (uint64_t) (tck > 0 ? tck : 100);
+        b->observer = opts->observer;
+        *ret = b;
+        return 0;
+}
+
+/* Nothing comes between two scans. */
+static int procfs_consume(TrackerBackend *b) {
+        (void) b;
+        return 0;
+}
+
+static int procfs_get_fd(const TrackerBackend *b) {
+        (void) b;
+        return -1;
+}
+
+static void procfs_get_stats(const TrackerBackend *b, TrackerStats *st) {
+        (void) b;
+        (void) st;
+}
+
+static bool procfs_per_package(const TrackerBackend *b) {
+        (void) b;
+        return false;
+}
+
+static AttributionBasis procfs_basis(const TrackerBackend *b) {
+        (void) b;
+        return ATTRIBUTION_BASIS_CPU_TIME;
+}
+
+const TrackerBackendOps tracker_procfs_ops = {
+        .mode = TRACKER_PROCFS,
+        .reports_only_active = false,
+        .new = procfs_new,
+        .scan = procfs_scan,
+        .consume = procfs_consume,
+        .get_fd = procfs_get_fd,
+        .free = procfs_free,
+        .get_stats = procfs_get_stats,
+        .per_package = procfs_per_package,
+        .basis = procfs_basis,
+};

@@ -1,24 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The process table shared by both tracker back-ends: identity
- * (pid, start time) → ProcessInfo, per-interval CPU deltas, exits. */
+/* The tracker core: the process table, identity (pid, start time) →
+ * ProcessInfo, filled from what a back-end (tracker-backend.h) observes;
+ * per-interval CPU deltas; the end of each process (exit, free, late free). */
 #include "tracker.h"
 
+#include <assert.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/perf_event.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cgroup-path.h"
 #include "cleanup.h"
 #include "hashmap.h"
 #include "log.h"
-#include "../../bpf/tracker.h"
-#include "tracker-internal.h"
+#include "tracker-backend.h"
 #include "util.h"
 
 /* An exited process whose free event has not come after this many rounds
@@ -28,20 +27,12 @@
  * event that comes late adds only what the exit-time counters missed,
  * instead of being taken for a new process and counted in full again. */
 #define TRACKER_LATE_FREE_ROUNDS_MAX 600
-/* BPF: only processes that ran are reported, so an entry not seen for this
- * many rounds is looked up in /proc, and dropped if gone (its exit event
- * never came). */
+/* Where the back-end reports only processes that ran (BPF), an entry not
+ * seen for this many rounds is looked up in /proc, and dropped if gone (its
+ * exit event never came). */
 #define TRACKER_LIVENESS_ROUNDS 30
-/* Accounting mode choice (BPF, auto): the cost of one task in the iterator
- * and of one context switch in the switch program, measured with
- * kernel.bpf_stats_enabled on the development VM (bench/switch/run.sh: ns per
- * run of tracker_iter and tracker_activity). */
-#define TRACKER_ITER_NS_PER_TASK 1100
-#define TRACKER_SWITCH_NS 600
-/* Rounds in a row with few enough switches before going per-switch; more
- * after a busy notice sent us back, so that bursts do not make it flap. */
-#define TRACKER_QUIET_ROUNDS 3
-#define TRACKER_QUIET_ROUNDS_AFTER_BUSY 20
+/* The most of /proc/PID/cmdline that is kept. */
+#define TRACKER_CMDLINE_MAX 4096
 
 typedef struct TrackerEntry {
         ProcessInfo info;       /* first member: a ProcessInfo* is a TrackerEntry* */
@@ -57,22 +48,18 @@ typedef struct TrackerEntry {
 } TrackerEntry;
 
 struct Tracker {
-        TrackerMode mode;
+        const TrackerBackendOps *ops;
+        TrackerBackend *backend;
         char *fallback_reason;
         char *proc_root;
+        bool keep_cmdline;
         uint64_t start_boottime_ns;
         uint64_t generation;
-        int accounting;         /* TRACKER_ACCOUNTING_* asked for */
-        uint64_t interval_ns;
-        unsigned quiet_rounds, quiet_needed;
-        long n_online_cpus;     /* at start (sysconf reads sysfs: not once per round) */
-        uint64_t last_ctxt, last_ctxt_ns;   /* /proc/stat ctxt and when it was read (0: not yet) */
         Hashmap *table;         /* (pid, start_time_ns) → TrackerEntry */
         Hashmap *by_pid;        /* (pid, 0) → newest TrackerEntry with that pid */
         Hashmap *cgroups;       /* (cgroup id, 0) → its path (char *), a cache */
         int cgroup_fd;          /* the cgroup v2 mount, for open_by_handle_at(); -1 if not open */
         char *cgroup_mount;     /* its mount point ("/sys/fs/cgroup", or ".../unified" on hybrid hosts) */
-        TrackerBpf *bpf;
         ProcessDelta *out;
         size_t out_alloc;
         TrackerStats stats;
@@ -92,6 +79,9 @@ static void entry_free(TrackerEntry *e) {
         free(e->info.exe);
         free(e->info.unit);
         free(e->info.cgroup_path);
+        free(e->info.slice);
+        free(e->info.container_id);
+        free(e->info.cmdline);
         free(e);
 }
 
@@ -165,16 +155,27 @@ static char *cgroup2_mount(void) {
         return NULL;
 }
 
+/* The entry's cgroup path from its cgroup id, with the slice and container
+ * id that path names (cgroup_path_parse()). Left as it was when unknown or
+ * out of memory. */
 static void entry_set_cgroup(Tracker *t, TrackerEntry *e) {
+        _cleanup_(cgroup_info_done) CgroupInfo cg = {};
         const char *path = cgroup_path_of(t, e->info.cgroup_id);
+        char *n;
 
-        if (path && !streq_ptr(path, e->info.cgroup_path)) {
-                char *n = strdup(path);
-                if (n) {
-                        free(e->info.cgroup_path);
-                        e->info.cgroup_path = n;
-                }
-        }
+        if (!path || streq_ptr(path, e->info.cgroup_path))
+                return;
+        if (cgroup_path_parse(path, &cg) == -ENOMEM)
+                return;
+        n = strdup(path);
+        if (!n)
+                return;
+        free(e->info.cgroup_path);
+        e->info.cgroup_path = n;
+        free(e->info.slice);
+        e->info.slice = TAKE_PTR(cg.slice);
+        free(e->info.container_id);
+        e->info.container_id = TAKE_PTR(cg.container_id);
 }
 
 /* Unlink from both maps and free. */
@@ -201,11 +202,8 @@ static int set_str(char **dst, const char *src) {
         return 0;
 }
 
-const char *tracker_proc_root(const Tracker *t) {
-        return t->proc_root;
-}
-
-char *tracker_read_exe(const Tracker *t, uint32_t pid) {
+/* proc_root/PID/exe, resolved; NULL if unreadable. */
+static char *read_exe(const Tracker *t, uint32_t pid) {
         char path[PATH_MAX], buf[PATH_MAX];
         ssize_t n;
 
@@ -214,6 +212,32 @@ char *tracker_read_exe(const Tracker *t, uint32_t pid) {
         n = readlink(path, buf, sizeof(buf) - 1);
         if (n <= 0)
                 return NULL;
+        buf[n] = 0;
+        return strdup(buf);
+}
+
+/* proc_root/PID/cmdline, its NULs turned into spaces; NULL if unreadable or
+ * empty (kernel threads, zombies). */
+static char *read_cmdline(const Tracker *t, uint32_t pid) {
+        char path[PATH_MAX], buf[TRACKER_CMDLINE_MAX];
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t n;
+
+        if ((size_t) snprintf(path, sizeof(path), "%s/%u/cmdline", t->proc_root, pid) >= sizeof(path))
+                return NULL;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return NULL;
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return NULL;
+        while (n > 0 && buf[n - 1] == 0)
+                n--;
+        if (n == 0)
+                return NULL;
+        for (ssize_t i = 0; i < n; i++)
+                if (buf[i] == 0)
+                        buf[i] = ' ';
         buf[n] = 0;
         return strdup(buf);
 }
@@ -245,8 +269,7 @@ static void entry_count(Tracker *t, TrackerEntry *e, const TrackerObservation *o
 }
 
 static TrackerEntry *entry_new(Tracker *t, const TrackerObservation *o) {
-        _cleanup_free_ TrackerEntry *e = NULL;
-        TrackerEntry *old;
+        TrackerEntry *e, *old;
 
         e = calloc(1, sizeof(*e));
         if (!e)
@@ -258,15 +281,10 @@ static TrackerEntry *entry_new(Tracker *t, const TrackerObservation *o) {
         e->info.cgroup_id = o->cgroup_id;
         e->info.kernel_thread = o->kernel_thread;
         strscpy(e->info.comm, sizeof(e->info.comm), o->comm ?: "");
-        if (o->unit && *o->unit && set_str(&e->info.unit, o->unit) < 0)
-                return NULL;
-        if (o->exe && *o->exe && set_str(&e->info.exe, o->exe) < 0) {
-                free(e->info.unit);
-                return NULL;
-        }
-        if (hashmap_put(t->table, entry_key(&e->info), e) < 0) {
-                free(e->info.unit);
-                free(e->info.exe);
+        if ((o->unit && *o->unit && set_str(&e->info.unit, o->unit) < 0) ||
+            (o->exe && *o->exe && set_str(&e->info.exe, o->exe) < 0) ||
+            hashmap_put(t->table, entry_key(&e->info), e) < 0) {
+                entry_free(e);
                 return NULL;
         }
         entry_set_cgroup(t, e);
@@ -275,33 +293,36 @@ static TrackerEntry *entry_new(Tracker *t, const TrackerObservation *o) {
                 hashmap_remove(t->by_pid, pid_key(o->pid));
         if (hashmap_put(t->by_pid, pid_key(o->pid), e) < 0) {
                 hashmap_remove(t->table, entry_key(&e->info));
-                free(e->info.unit);
-                free(e->info.exe);
+                entry_free(e);
                 return NULL;
         }
-        return TAKE_PTR(e);
+        return e;
 }
 
-ProcessInfo *tracker_observe_live(Tracker *t, const TrackerObservation *o, bool *ret_new) {
+/* A live process was seen in this round. Returns 1 when its entry was
+ * created now, 0 when it was known, or -ENOMEM. */
+static int observe_live(Tracker *t, const TrackerObservation *o) {
         TrackerEntry *e;
 
         e = hashmap_get(t->table, (HashKey) { .a = o->pid, .b = o->start_time_ns });
         if (!e) {
                 e = entry_new(t, o);
                 if (!e)
-                        return NULL;
+                        return -ENOMEM;
                 /* CPU time from before we started measuring is not ours to attribute. */
                 entry_count(t, e, o, true);
                 e->info.rss_bytes = o->rss_bytes;
                 e->info.generation = t->generation;
-                if (ret_new)
-                        *ret_new = true;
-                return &e->info;
+                if (!e->info.kernel_thread) {
+                        if (!e->info.exe)
+                                e->info.exe = read_exe(t, e->info.pid);
+                        if (t->keep_cmdline)
+                                e->info.cmdline = read_cmdline(t, e->info.pid);
+                }
+                return 1;
         }
-        if (ret_new)
-                *ret_new = false;
         if (e->info.exited)
-                return &e->info;   /* cannot happen (the iterator skips dead groups); ignore */
+                return 0;   /* cannot happen (the iterator skips dead groups); ignore */
 
         /* Counters can go backwards when a thread is released while we read:
          * keep the larger baseline and wait until it is passed. */
@@ -317,38 +338,57 @@ ProcessInfo *tracker_observe_live(Tracker *t, const TrackerObservation *o, bool 
                 entry_set_cgroup(t, e);
         }
         if (o->unit && *o->unit && set_str(&e->info.unit, o->unit) < 0)
-                return NULL;
+                return -ENOMEM;
         if (o->comm && strncmp(o->comm, e->info.comm, sizeof(e->info.comm) - 1) != 0) {
                 /* exec'd something else: the exe changed too */
                 strscpy(e->info.comm, sizeof(e->info.comm), o->comm);
                 if (!e->info.kernel_thread) {
                         free(e->info.exe);
-                        e->info.exe = tracker_read_exe(t, o->pid);
+                        e->info.exe = read_exe(t, o->pid);
                 }
         }
-        return &e->info;
+        return 0;
 }
 
-int tracker_observe_counters(Tracker *t, uint32_t pid, uint64_t start_time_ns, uint64_t cpu_ns, uint64_t nvcsw,
-                             uint64_t rss_bytes) {
-        TrackerEntry *e = hashmap_get(t->table, (HashKey) { .a = pid, .b = start_time_ns });
-        TrackerObservation o = { .pid = pid, .start_time_ns = start_time_ns, .cpu_ns = cpu_ns, .nvcsw = nvcsw };
+/* Identity read by the back-end for a process just created by observe_live(). */
+static int observe_identity(Tracker *t, const TrackerObservation *o) {
+        TrackerEntry *e = hashmap_get(t->table, (HashKey) { .a = o->pid, .b = o->start_time_ns });
+
+        if (!e)
+                return 0;
+        if (o->uid != TRACKER_UID_UNKNOWN)
+                e->info.uid = o->uid;
+        if (o->unit && *o->unit && set_str(&e->info.unit, o->unit) < 0)
+                return -ENOMEM;
+        if (o->exe && *o->exe && set_str(&e->info.exe, o->exe) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* New cumulative counters of a known live process (all ours). Returns 1, or
+ * 0 if the process is unknown. */
+static int observe_counters(Tracker *t, const TrackerObservation *o) {
+        TrackerEntry *e = hashmap_get(t->table, (HashKey) { .a = o->pid, .b = o->start_time_ns });
+        TrackerObservation c = { .pid = o->pid, .start_time_ns = o->start_time_ns, .cpu_ns = o->cpu_ns, .nvcsw = o->nvcsw };
 
         if (!e)
                 return 0;
         if (e->info.exited)
                 return 1;
         /* Keep what only the package-split program counts. */
-        o.cycles = e->info.cycles_total;
-        memcpy(o.pkg_ns, e->info.pkg_ns_total, sizeof(o.pkg_ns));
-        entry_count(t, e, &o, false);
+        c.cycles = e->info.cycles_total;
+        memcpy(c.pkg_ns, e->info.pkg_ns_total, sizeof(c.pkg_ns));
+        entry_count(t, e, &c, false);
         if (!e->exiting)
-                e->info.rss_bytes = rss_bytes;
+                e->info.rss_bytes = o->rss_bytes;
         e->info.generation = t->generation;
         e->missed = 0;
         return 1;
 }
 
+/* The end of a process: its exit-time counters (final = false: the free
+ * event may follow, with the final ones) or its final counters (final = true).
+ * A process first seen here gets an entry with all of them. */
 static int observe_end(Tracker *t, const TrackerObservation *o, bool final) {
         TrackerEntry *e;
 
@@ -387,139 +427,39 @@ static int observe_end(Tracker *t, const TrackerObservation *o, bool final) {
         return 0;
 }
 
-int tracker_observe_exit(Tracker *t, const TrackerObservation *o) {
-        t->stats.exits_seen++;
-        return observe_end(t, o, true);
-}
+/* The observer callback given to the back-end: the only way in which what
+ * it sees reaches the table. */
+static int tracker_observe(void *userdata, TrackerEvent event, const TrackerObservation *o) {
+        Tracker *t = userdata;
 
-int tracker_observe_exiting(Tracker *t, const TrackerObservation *o) {
-        return observe_end(t, o, false);
-}
-
-/* Leave per-switch mode (a busy notice, or asked); the task walk takes over
- * at the next round and counts everything since. */
-static void leave_per_switch(Tracker *t, bool busy) {
-        if (!tracker_bpf_in_per_switch(t->bpf))
-                return;
-        (void) tracker_bpf_set_per_switch(t->bpf, false, 0);
-        t->stats.accounting_changes++;
-        t->quiet_rounds = 0;
-        t->quiet_needed = busy ? TRACKER_QUIET_ROUNDS_AFTER_BUSY : TRACKER_QUIET_ROUNDS;
-        t->last_ctxt_ns = 0;
-        log_debug("Process tracker: context switches %s: walking tasks every interval.", busy ? "too frequent" : "");
+        assert(t);
+        assert(o);
+        switch (event) {
+        case TRACKER_EVENT_LIVE:
+                return observe_live(t, o);
+        case TRACKER_EVENT_IDENTITY:
+                return observe_identity(t, o);
+        case TRACKER_EVENT_COUNTERS:
+                return observe_counters(t, o);
+        case TRACKER_EVENT_EXITING:
+                return observe_end(t, o, false);
+        case TRACKER_EVENT_FREED:
+                t->stats.exits_seen++;
+                return observe_end(t, o, true);
+        default:
+                return -EINVAL;
+        }
 }
 
 static int tracker_consume(Tracker *t) {
-        int r;
-
-        if (t->mode != TRACKER_BPF)
-                return 0;
-        r = tracker_bpf_consume(t->bpf, t);
-        if (tracker_bpf_take_busy(t->bpf) && t->accounting == TRACKER_ACCOUNTING_AUTO)
-                leave_per_switch(t, true);
-        return r;
-}
-
-/* Total tasks (threads) from /proc/loadavg ("0.00 0.01 0.05 1/234 5678"), and
- * context switches since boot from /proc/stat's ctxt line. */
-static int read_sched_counts(Tracker *t, uint64_t *ret_tasks, uint64_t *ret_ctxt) {
-        char path[PATH_MAX];
-        _cleanup_free_ char *buf = NULL;
-        const char *p;
-        int r;
-
-        snprintf(path, sizeof(path), "%s/loadavg", t->proc_root);
-        r = read_small_file(path, 256, &buf);
-        if (r < 0)
-                return r;
-        p = strchr(buf, '/');
-        if (!p || sscanf(p + 1, "%" SCNu64, ret_tasks) != 1)
-                return -EBADMSG;
-        if (!ret_ctxt)
-                return 0;
-        free(buf);
-        buf = NULL;
-        snprintf(path, sizeof(path), "%s/stat", t->proc_root);
-        r = read_small_file(path, 1024 * 1024, &buf);
-        if (r < 0)
-                return r;
-        p = strstr(buf, "\nctxt ");
-        if (!p || sscanf(p + 6, "%" SCNu64, ret_ctxt) != 1)
-                return -EBADMSG;
-        return 0;
-}
-
-/* Switches per second below which counting at each switch costs less than
- * walking `tasks` tasks once per interval. */
-static double switch_budget(const Tracker *t, uint64_t tasks) {
-        double interval_s = (double) t->interval_ns / 1e9;
-        return (double) tasks * TRACKER_ITER_NS_PER_TASK / TRACKER_SWITCH_NS / interval_s;
-}
-
-/* The switch program's threshold: TRACKER_BUSY_SWITCHES switches on one CPU
- * faster than the whole budget spread over the CPUs. */
-static uint64_t busy_window(const Tracker *t, double budget) {
-        return (uint64_t) ((double) TRACKER_BUSY_SWITCHES * 1e9 * (double) t->n_online_cpus / MAX(budget, 1.0));
-}
-
-/* After each BPF round: pick per-switch counting or the task walk for the
- * next rounds (see TrackerConfig.accounting). */
-static void tracker_choose_accounting(Tracker *t) {
-        uint64_t tasks = 0, ctxt = 0, now;
-        double budget;
-        int r;
-
-        if (t->accounting == TRACKER_ACCOUNTING_ITERATOR || !tracker_bpf_per_switch_possible(t->bpf))
-                return;
-        if (tracker_bpf_in_per_switch(t->bpf)) {
-                /* Keep the threshold in step with the number of tasks. */
-                if (read_sched_counts(t, &tasks, NULL) >= 0)
-                        (void) tracker_bpf_set_per_switch(t->bpf, true, busy_window(t, switch_budget(t, tasks)));
-                return;
-        }
-        r = read_sched_counts(t, &tasks, &ctxt);
-        if (r < 0)
-                return;
-        budget = switch_budget(t, tasks);
-        now = now_ns(CLOCK_MONOTONIC);
-        if (t->accounting == TRACKER_ACCOUNTING_AUTO) {
-                bool quiet = false;
-                if (t->last_ctxt_ns > 0 && now > t->last_ctxt_ns && ctxt >= t->last_ctxt) {
-                        double rate = (double) (ctxt - t->last_ctxt) * 1e9 / (double) (now - t->last_ctxt_ns);
-                        quiet = rate < budget / 2;
-                }
-                t->last_ctxt = ctxt;
-                t->last_ctxt_ns = now;
-                t->quiet_rounds = quiet ? t->quiet_rounds + 1 : 0;
-                if (t->quiet_rounds < t->quiet_needed)
-                        return;
-        }
-        r = tracker_bpf_set_per_switch(t->bpf, true, busy_window(t, budget));
-        if (r < 0) {
-                log_debug_errno(r, "Process tracker: cannot count at context switches (%m): walking tasks.");
-                t->accounting = TRACKER_ACCOUNTING_ITERATOR;
-                return;
-        }
-        t->stats.accounting_changes++;
-        t->quiet_needed = TRACKER_QUIET_ROUNDS;
-        t->n_online_cpus = MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L);
-        log_debug("Process tracker: context switches are rare: counting at each switch.");
+        return t->ops->consume(t->backend);
 }
 
 static int tracker_scan(Tracker *t) {
         int r;
 
         t->generation++;
-        if (t->mode == TRACKER_BPF) {
-                /* Per-switch mode: the groups that ran are in the map. The walk
-                 * runs otherwise, and when the map overflowed. */
-                r = tracker_bpf_drain_active(t->bpf, t);
-                if (r >= 0 && (!tracker_bpf_in_per_switch(t->bpf) || tracker_bpf_take_full(t->bpf)))
-                        r = tracker_bpf_scan(t->bpf, t);
-                if (r >= 0)
-                        tracker_choose_accounting(t);
-        } else
-                r = tracker_procfs_scan(t);
+        r = t->ops->scan(t->backend);
         if (r < 0)
                 t->stats.iter_errors++;
         return r;
@@ -579,7 +519,7 @@ static void tracker_sweep(Tracker *t) {
                         e->info.exited = true;   /* its end is handed out now */
                         continue;
                 }
-                if (t->mode == TRACKER_BPF) {
+                if (t->ops->reports_only_active) {
                         /* Only what ran is reported: not seen means idle, most
                          * likely. Every TRACKER_LIVENESS_ROUNDS, ask /proc. */
                         if (++e->missed % TRACKER_LIVENESS_ROUNDS != 0)
@@ -609,6 +549,9 @@ int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n) {
         void *v;
         int r;
 
+        assert(t);
+        assert(ret);
+        assert(ret_n);
         /* Exited entries handed out last time go now. */
         while (hashmap_iterate(t->table, &state, NULL, &v)) {
                 TrackerEntry *e = v;
@@ -646,7 +589,7 @@ int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n) {
                 if (e->info.exited || e->exiting)
                         tracker_inherit_exe(t, e);
                 else if (!e->info.exe && !e->info.kernel_thread && (e->pending_ns || e->pending_wakeups))
-                        e->info.exe = tracker_read_exe(t, e->info.pid);   /* it was not readable when first seen */
+                        e->info.exe = read_exe(t, e->info.pid);   /* it was not readable when first seen */
                 if (e->info.exited && !e->early_done)
                         e->reported = true;
                 /* An exited process comes once more, with what is left (maybe
@@ -673,35 +616,24 @@ int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n) {
         return 0;
 }
 
-/* Whether CPU 0 has a hardware cycles counter (the switch program then
- * opens one per CPU). */
-static bool cycle_counters_available(void) {
-        struct perf_event_attr attr = {
-                .type = PERF_TYPE_HARDWARE,
-                .size = sizeof(attr),
-                .config = PERF_COUNT_HW_CPU_CYCLES,
-        };
-        long fd = syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
-        if (fd < 0)
-                return false;
-        close((int) fd);
-        return true;
-}
-
 bool tracker_per_package(const Tracker *t) {
-        return t->mode == TRACKER_BPF && tracker_bpf_per_switch(t->bpf);
+        assert(t);
+        return t->ops->per_package(t->backend);
 }
 
-const char *tracker_basis(const Tracker *t) {
-        return t->mode == TRACKER_BPF && tracker_bpf_cycles(t->bpf) ? "cycles" : "cpu-time";
+AttributionBasis tracker_basis(const Tracker *t) {
+        assert(t);
+        return t->ops->basis(t->backend);
 }
 
 int tracker_process_events(Tracker *t) {
+        assert(t);
         int r = tracker_consume(t);
         return r < 0 ? r : 0;
 }
 
 ProcessInfo *tracker_find(Tracker *t, uint32_t pid) {
+        assert(t);
         TrackerEntry *e = hashmap_get(t->by_pid, pid_key(pid));
         return e ? &e->info : NULL;
 }
@@ -710,15 +642,14 @@ void tracker_get_stats(const Tracker *t, TrackerStats *ret) {
         size_t state = 0, live = 0;
         void *v;
 
+        assert(t);
+        assert(ret);
         *ret = t->stats;
         while (hashmap_iterate(t->table, &state, NULL, &v))
                 if (!((TrackerEntry *) v)->info.exited && !((TrackerEntry *) v)->early_done)
                         live++;
         ret->processes_tracked = live;
-        if (t->mode == TRACKER_BPF) {
-                ret->exits_lost = tracker_bpf_lost(t->bpf);
-                ret->per_switch_mode = tracker_bpf_in_per_switch(t->bpf);
-        }
+        t->ops->get_stats(t->backend, ret);
 }
 
 static const char *const accounting_names[] = {
@@ -727,19 +658,20 @@ static const char *const accounting_names[] = {
         [TRACKER_ACCOUNTING_PER_SWITCH] = "per-switch",
 };
 
-int tracker_accounting_from_string(const char *s) {
+TrackerAccounting tracker_accounting_from_string(const char *s) {
         for (size_t i = 0; s && i < ELEMENTSOF(accounting_names); i++)
                 if (strcmp(s, accounting_names[i]) == 0)
-                        return (int) i;
-        return -EINVAL;
+                        return (TrackerAccounting) i;
+        return _TRACKER_ACCOUNTING_INVALID;
 }
 
-const char *tracker_accounting_to_string(int a) {
+const char *tracker_accounting_to_string(TrackerAccounting a) {
         return a >= 0 && (size_t) a < ELEMENTSOF(accounting_names) ? accounting_names[a] : NULL;
 }
 
 TrackerMode tracker_mode(const Tracker *t) {
-        return t->mode;
+        assert(t);
+        return t->ops->mode;
 }
 
 const char *tracker_mode_to_string(TrackerMode m) {
@@ -754,11 +686,13 @@ const char *tracker_mode_to_string(TrackerMode m) {
 }
 
 const char *tracker_fallback_reason(const Tracker *t) {
+        assert(t);
         return t->fallback_reason;
 }
 
 int tracker_get_fd(const Tracker *t) {
-        return t->mode == TRACKER_BPF ? tracker_bpf_get_fd(t->bpf) : -1;
+        assert(t);
+        return t->ops->get_fd(t->backend);
 }
 
 Tracker *tracker_free(Tracker *t) {
@@ -780,7 +714,8 @@ Tracker *tracker_free(Tracker *t) {
         if (t->cgroup_fd >= 0)
                 close(t->cgroup_fd);
         free(t->cgroup_mount);
-        tracker_bpf_free(t->bpf);
+        if (t->ops)
+                t->ops->free(t->backend);
         free(t->out);
         free(t->proc_root);
         free(t->fallback_reason);
@@ -792,16 +727,28 @@ static inline void tracker_freep(Tracker **t) {
         tracker_free(*t);
 }
 
-int tracker_new(const TrackerConfig *cfg, Tracker **ret) {
+int tracker_new_with_backend(const TrackerConfig *cfg, const TrackerBackendOps *ops, Tracker **ret) {
         _cleanup_(tracker_freep) Tracker *t = NULL;
         TrackerMode force = cfg ? cfg->force_mode : _TRACKER_MODE_INVALID;
-        uint32_t rb = cfg && cfg->ringbuf_bytes ? cfg->ringbuf_bytes : TRACKER_RINGBUF_DEFAULT;
+        TrackerBackendOptions bo = {
+                .ringbuf_bytes = cfg && cfg->ringbuf_bytes ? cfg->ringbuf_bytes : TRACKER_RINGBUF_DEFAULT,
+                .cpu_package = cfg ? cfg->cpu_package : NULL,
+                .n_cpus = cfg && cfg->cpu_package ? cfg->n_cpus : 0,
+                .per_switch = cfg ? cfg->per_switch : TRACKER_SWITCH_AUTO,
+                .accounting = cfg ? cfg->accounting : TRACKER_ACCOUNTING_AUTO,
+                .interval_ns = cfg && cfg->interval_ns ? cfg->interval_ns : NSEC_PER_SEC,
+        };
+        uint32_t rb = bo.ringbuf_bytes;
         int r;
 
+        assert(ret);
         if (force != _TRACKER_MODE_INVALID && (force < 0 || force >= _TRACKER_MODE_MAX))
                 return log_error_errno(-EINVAL, "Invalid tracker mode %d; accepted: bpf, procfs, or auto.", (int) force);
         if (rb < 4096 || (rb & (rb - 1)) != 0)
                 return log_error_errno(-EINVAL, "Invalid tracker ring buffer size %u: must be a power of two of at least 4096 bytes.", rb);
+        if (bo.accounting < 0 || bo.accounting >= _TRACKER_ACCOUNTING_MAX)
+                return log_error_errno(-EINVAL, "Invalid tracker accounting %d; accepted: auto, iterator, per-switch.",
+                                       (int) bo.accounting);
 
         t = calloc(1, sizeof(*t));
         if (!t)
@@ -817,67 +764,55 @@ int tracker_new(const TrackerConfig *cfg, Tracker **ret) {
         if (t->cgroup_mount)
                 t->cgroup_fd = open(t->cgroup_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         t->start_boottime_ns = now_ns(CLOCK_BOOTTIME);
-        t->accounting = cfg ? cfg->accounting : TRACKER_ACCOUNTING_AUTO;
-        if (t->accounting < TRACKER_ACCOUNTING_AUTO || t->accounting > TRACKER_ACCOUNTING_PER_SWITCH)
-                return log_error_errno(-EINVAL, "Invalid tracker accounting %d; accepted: auto, iterator, per-switch.",
-                                       t->accounting);
-        t->interval_ns = cfg && cfg->interval_ns ? cfg->interval_ns : NSEC_PER_SEC;
-        t->quiet_needed = TRACKER_QUIET_ROUNDS;
+        t->keep_cmdline = cfg && cfg->keep_cmdline;
+        bo.proc_root = t->proc_root;
+        bo.observer = (TrackerObserver) { .observe = tracker_observe, .userdata = t };
 
-        if (force == TRACKER_PROCFS)
-                t->mode = TRACKER_PROCFS;
-        else {
+        if (ops) {
                 _cleanup_free_ char *reason = NULL;
 
-                TrackerBpfOptions bo = {
-                        .ringbuf_bytes = rb,
-                        .cpu_pkg_index = cfg ? cfg->cpu_package : NULL,
-                        .n_cpus = cfg && cfg->cpu_package ? cfg->n_cpus : 0,
-                        .try_cycles = true,
-                        .interval_ns = t->accounting == TRACKER_ACCOUNTING_ITERATOR ? 0 : t->interval_ns,
-                };
-                long ncpu = sysconf(_SC_NPROCESSORS_CONF);
-                int n_pkgs = 0;
+                r = ops->new(&bo, &t->backend, &reason);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to start the %s process tracker (%s): %m",
+                                               tracker_mode_to_string(ops->mode), reason ?: "no reason given");
+                t->ops = ops;
+        } else if (force != TRACKER_PROCFS) {
+                _cleanup_free_ char *reason = NULL;
 
-                bo.n_possible_cpus = ncpu > 0 ? (size_t) ncpu : 1;
-                for (size_t i = 0; i < bo.n_cpus; i++)
-                        n_pkgs = MAX(n_pkgs, bo.cpu_pkg_index[i] + 1);
-                switch (cfg ? cfg->per_switch : TRACKER_SWITCH_AUTO) {
-                case TRACKER_SWITCH_ON:
-                        bo.per_switch = true;
-                        break;
-                case TRACKER_SWITCH_OFF:
-                        bo.per_switch = false;
-                        break;
-                default:
-                        /* Several packages need it; with one, only counters would. */
-                        bo.per_switch = n_pkgs > 1 || (bo.n_cpus > 0 && cycle_counters_available());
-                }
-                r = tracker_bpf_new(&bo, &t->bpf, &reason);
+                r = tracker_bpf_ops.new(&bo, &t->backend, &reason);
                 if (r == -ENOMEM)
                         return log_oom();
+                if (r < 0 && !reason) {
+                        if (r == -EOPNOTSUPP && bo.accounting == TRACKER_ACCOUNTING_PER_SWITCH)
+                                return log_error_errno(r, "Per-switch accounting needs a cpu-clock perf event on each CPU, "
+                                                       "which cannot be opened here.");
+                        return log_error_errno(r, "BPF process tracker unavailable: %m");
+                }
                 if (r < 0) {
                         if (force == TRACKER_BPF)
-                                return log_error_errno(r, "BPF process tracker unavailable (%s).", reason ?: "unknown");
+                                return log_error_errno(r, "BPF process tracker unavailable (%s).", reason);
                         log_warning("BPF process tracker unavailable (%s): falling back to /proc polling; "
-                                    "processes shorter than one interval may be missed", reason ?: "unknown");
+                                    "processes shorter than one interval may be missed", reason);
                         t->fallback_reason = TAKE_PTR(reason);
-                        if (!t->fallback_reason && !(t->fallback_reason = strdup("unknown")))
-                                return log_oom();
-                        t->mode = TRACKER_PROCFS;
-                } else {
-                        t->mode = TRACKER_BPF;
-                        if (t->accounting == TRACKER_ACCOUNTING_PER_SWITCH && !tracker_bpf_per_switch_possible(t->bpf))
-                                return log_error_errno(-EOPNOTSUPP, "Per-switch accounting needs a cpu-clock perf event on each CPU, "
-                                                       "which cannot be opened here.");
-                }
+                } else
+                        t->ops = &tracker_bpf_ops;
+        }
+        if (!t->ops) {
+                r = tracker_procfs_ops.new(&bo, &t->backend, NULL);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to start the /proc process tracker: %m");
+                t->ops = &tracker_procfs_ops;
         }
 
         /* Baseline: what runs now was running before we measured. */
         r = tracker_scan(t);
         if (r < 0)
-                return log_error_errno(r, "Failed to read the process list (%s): %m", tracker_mode_to_string(t->mode));
+                return log_error_errno(r, "Failed to read the process list (%s): %m", tracker_mode_to_string(tracker_mode(t)));
 
         *ret = TAKE_PTR(t);
         return 0;
+}
+
+int tracker_new(const TrackerConfig *cfg, Tracker **ret) {
+        return tracker_new_with_backend(cfg, NULL, ret);
 }

@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "attribution.h"
 #include "process.h"
 
 /* The process tracker: per-process CPU time per interval, with identity.
- * Two back-ends: BPF (task iterator each interval + exit events through a
- * ring buffer, no per-context-switch work) and /proc polling (fallback, may
- * miss processes that live less than one interval). */
+ * The core (tracker.c) owns the process table; two back-ends behind one ops
+ * table (tracker-backend.h) report what they see: BPF (tracker-bpf.c: task
+ * iterator or per-switch counting, exit events through a ring buffer) and
+ * /proc polling (tracker-procfs.c: fallback, may miss processes that live
+ * less than one interval). */
 
 typedef enum TrackerMode {
         TRACKER_BPF,
@@ -19,33 +23,47 @@ typedef enum TrackerMode {
         _TRACKER_MODE_INVALID = -1,
 } TrackerMode;
 
+/* How CPU time is read (BPF only). AUTO picks, round by round, the cheaper
+ * of walking every task once per interval (cost grows with the number of
+ * tasks) and counting at each context switch (cost grows with the switch
+ * rate), and leaves per-switch counting within a few milliseconds when
+ * switches turn frequent. */
+typedef enum TrackerAccounting {
+        TRACKER_ACCOUNTING_AUTO,
+        TRACKER_ACCOUNTING_ITERATOR,
+        TRACKER_ACCOUNTING_PER_SWITCH,
+        _TRACKER_ACCOUNTING_MAX,
+        _TRACKER_ACCOUNTING_INVALID = -EINVAL,
+} TrackerAccounting;
+
+/* Whether the sched_switch program that splits CPU time per package (and
+ * counts cycles) is loaded (BPF only). AUTO loads it with more than one
+ * package or when cycle counters open. */
+typedef enum TrackerSwitch {
+        TRACKER_SWITCH_AUTO,
+        TRACKER_SWITCH_OFF,
+        TRACKER_SWITCH_ON,
+        _TRACKER_SWITCH_MAX,
+        _TRACKER_SWITCH_INVALID = -EINVAL,
+} TrackerSwitch;
+
 typedef struct TrackerConfig {
         const char *proc_root;        /* default "/proc" */
         TrackerMode force_mode;       /* _TRACKER_MODE_INVALID: BPF, falling back to procfs */
         uint32_t ringbuf_bytes;       /* exit-event ring buffer size (power of two); 0 = default */
         /* Per-package split and cycles (BPF only). cpu_package[cpu] is the
-         * package index (0..PROCESS_MAX_PKGS-1) of each CPU, or NULL. The
-         * sched_switch program is loaded only when per_switch says so:
-         * TRACKER_SWITCH_AUTO loads it with more than one package or when
-         * cycle counters open. */
+         * package index (0..PROCESS_MAX_PKGS-1) of each CPU, or NULL. */
         const int *cpu_package;
         size_t n_cpus;
-        int per_switch;               /* TRACKER_SWITCH_* */
-        /* How CPU time is read (BPF only): TRACKER_ACCOUNTING_*. AUTO picks,
-         * round by round, the cheaper of walking every task once per interval
-         * (cost grows with the number of tasks) and counting at each context
-         * switch (cost grows with the switch rate), and leaves per-switch
-         * counting within a few milliseconds when switches turn frequent. */
-        int accounting;
+        TrackerSwitch per_switch;
+        TrackerAccounting accounting;
         uint64_t interval_ns;         /* sampling interval (per-switch mode's timers); 0 = 1 s */
+        bool keep_cmdline;            /* read each process's command line when first seen alive (ProcessInfo.cmdline) */
 } TrackerConfig;
 
-#define TRACKER_ACCOUNTING_AUTO       0
-#define TRACKER_ACCOUNTING_ITERATOR   1
-#define TRACKER_ACCOUNTING_PER_SWITCH 2
 /* "auto", "iterator", "per-switch" ↔ TRACKER_ACCOUNTING_*; -EINVAL if unknown. */
-int tracker_accounting_from_string(const char *s);
-const char *tracker_accounting_to_string(int a);
+TrackerAccounting tracker_accounting_from_string(const char *s);
+const char *tracker_accounting_to_string(TrackerAccounting a);
 
 /* Exit events are about 500 bytes: 2,000 of them fit (a process sends two,
  * three in per-switch mode), and user space is woken when half are waiting.
@@ -53,10 +71,6 @@ const char *tracker_accounting_to_string(int a);
  * lost none at this size and thousands at 512 KiB. The buffer's pages are
  * mapped twice into jouled, so its size counts twice in its resident memory. */
 #define TRACKER_RINGBUF_DEFAULT (1024u * 1024)
-
-#define TRACKER_SWITCH_AUTO 0
-#define TRACKER_SWITCH_OFF  1
-#define TRACKER_SWITCH_ON   2
 
 typedef struct TrackerStats {
         uint64_t processes_tracked;   /* live processes in the table (BPF: those seen running since the start) */
@@ -100,5 +114,6 @@ void tracker_get_stats(const Tracker *t, TrackerStats *ret);
 
 /* Whether per-process CPU time is split by package (the switch program runs). */
 bool tracker_per_package(const Tracker *t);
-/* "cycles" when per-process CPU cycles are measured, else "cpu-time". */
-const char *tracker_basis(const Tracker *t);
+/* ATTRIBUTION_BASIS_CYCLES when per-process CPU cycles are measured, else
+ * ATTRIBUTION_BASIS_CPU_TIME. */
+AttributionBasis tracker_basis(const Tracker *t);

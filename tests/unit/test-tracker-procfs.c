@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The /proc back-end of the tracker against a fixture /proc tree. */
+/* The tracker core and its /proc back-end against a fixture /proc tree:
+ * deltas, identity, disappearance, pid reuse, command lines, and the end of
+ * a process (exit-time counters, free event, late free event). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "tracker-internal.h"
+#include "tracker-backend.h"
 #include "tracker.h"
 #include "util.h"
 #include "test-fixture.h"
@@ -55,7 +57,7 @@ static void write_proc(const Fixture *fx, uint32_t pid, const char *comm, uint32
 }
 
 static void remove_proc(const Fixture *fx, uint32_t pid) {
-        static const char *const files[] = { "stat", "status", "cgroup", "exe" };
+        static const char *const files[] = { "stat", "status", "cgroup", "exe", "cmdline" };
         char dir[256], path[512];
 
         proc_dir(fx, pid, dir, sizeof(dir));
@@ -107,6 +109,54 @@ static const ProcessDelta *find_delta(ProcessDelta *d, size_t n, uint32_t pid) {
                 if (d[i].info->pid == pid)
                         return &d[i];
         return NULL;
+}
+
+/* The delta of one process (pid and start time), NULL if it has none. */
+static const ProcessDelta *find_process(ProcessDelta *d, size_t n, uint32_t pid, uint64_t start_time_ns) {
+        for (size_t i = 0; i < n; i++)
+                if (d[i].info->pid == pid && d[i].info->start_time_ns == start_time_ns)
+                        return &d[i];
+        return NULL;
+}
+
+/* The lifecycle tests run the /proc back-end on the fixture, and keep the
+ * observer it was given: through it they report what the BPF back-end's
+ * exit and free events would, as a back-end does. */
+static TrackerObserver lifecycle_observer;
+static TrackerBackendOps lifecycle_ops;
+
+static int lifecycle_new(const TrackerBackendOptions *opts, TrackerBackend **ret, char **ret_reason) {
+        lifecycle_observer = opts->observer;
+        return tracker_procfs_ops.new(opts, ret, ret_reason);
+}
+
+static Tracker *new_lifecycle_tracker(const Fixture *fx) {
+        TrackerConfig cfg = { .proc_root = fx->root };
+        Tracker *t = NULL;
+
+        lifecycle_ops = tracker_procfs_ops;
+        lifecycle_ops.new = lifecycle_new;
+        assert_int_equal(tracker_new_with_backend(&cfg, &lifecycle_ops, &t), 0);
+        assert_non_null(t);
+        assert_int_equal(tracker_mode(t), TRACKER_PROCFS);
+        assert_non_null(lifecycle_observer.observe);
+        return t;
+}
+
+/* Report a process's exit-time (TRACKER_EVENT_EXITING) or final
+ * (TRACKER_EVENT_FREED) counters, in ns, all ours. */
+static void report_end(TrackerEvent event, uint32_t pid, uint64_t start_time_ns, uint64_t cpu_ns, const char *comm) {
+        TrackerObservation o = {
+                .pid = pid,
+                .ppid = 1,
+                .uid = TRACKER_UID_UNKNOWN,
+                .start_time_ns = start_time_ns,
+                .cpu_ns = cpu_ns,
+                .comm = comm,
+                .all_ours = true,
+        };
+
+        assert_int_equal(lifecycle_observer.observe(lifecycle_observer.userdata, event, &o), 0);
 }
 
 static void test_deltas(void **state) {
@@ -321,6 +371,253 @@ static void test_bad_config(void **state) {
         assert_null(tracker_mode_to_string(_TRACKER_MODE_INVALID));
 }
 
+/* Seen alive, then its exit-time counters, then its free event: each hands
+ * out only what is new, the free event only what the exit-time counters
+ * missed; the entry goes after it was handed out as exited. */
+static void test_exit_then_free(void **state) {
+        Fixture *fx = *state;
+        uint64_t tick = fx->ns_per_tick, start = fx->future_ticks * fx->ns_per_tick;
+        const ProcessDelta *x;
+        ProcessDelta *d;
+        TrackerStats st;
+        size_t n;
+        Tracker *t;
+
+        write_proc(fx, 700, "worker", 1, 0, 10, 0, fx->future_ticks, 1000, "0::/system.slice/w.service\n", "/bin/worker");
+        t = new_lifecycle_tracker(fx);
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        x = find_process(d, n, 700, start);
+        assert_non_null(x);
+        assert_int_equal(x->cpu_ns, 10 * tick);
+        assert_false(x->info->exited);
+
+        write_proc(fx, 700, "worker", 1, 0, 15, 0, fx->future_ticks, 1000, "0::/system.slice/w.service\n", "/bin/worker");
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        x = find_process(d, n, 700, start);
+        assert_non_null(x);
+        assert_int_equal(x->cpu_ns, 5 * tick);
+
+        /* Its last thread exits: gone from /proc, its exit-time counters come. */
+        remove_proc(fx, 700);
+        report_end(TRACKER_EVENT_EXITING, 700, start, 18 * tick + 1234, "worker");
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        assert_int_equal(n, 1);
+        x = find_process(d, n, 700, start);
+        assert_non_null(x);
+        assert_int_equal(x->cpu_ns, 3 * tick + 1234);
+        assert_int_equal(x->rss_bytes, 0);
+        assert_false(x->info->exited);
+        assert_string_equal(x->info->exe, "/bin/worker");
+        assert_string_equal(x->info->unit, "w.service");
+        tracker_get_stats(t, &st);
+        assert_int_equal(st.exits_seen, 0);
+        assert_int_equal(st.vanished, 0);
+
+        /* A round with nothing new: the entry waits for its free event. */
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        assert_int_equal(n, 0);
+        assert_non_null(tracker_find(t, 700));
+
+        /* The free event: only what ran after the exit-time counters. */
+        report_end(TRACKER_EVENT_FREED, 700, start, 18 * tick + 5000, "worker");
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        assert_int_equal(n, 1);
+        x = find_process(d, n, 700, start);
+        assert_non_null(x);
+        assert_int_equal(x->cpu_ns, 5000 - 1234);
+        assert_true(x->info->exited);
+        tracker_get_stats(t, &st);
+        assert_int_equal(st.exits_seen, 1);
+        assert_int_equal(st.exits_early_only, 0);
+        assert_int_equal(st.processes_tracked, 0);
+
+        /* Handed out as exited: gone at the next sample, and a repeated free
+         * event counts nothing twice. */
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        assert_int_equal(n, 0);
+        assert_null(tracker_find(t, 700));
+        tracker_get_stats(t, &st);
+        assert_int_equal(st.vanished, 0);
+        tracker_free(t);
+}
+
+/* Exit-time counters and no free event: after a few rounds the process is
+ * handed out as exited with them; a free event that comes later still adds
+ * only what they missed, once. */
+static void test_exit_without_free(void **state) {
+        Fixture *fx = *state;
+        uint64_t tick = fx->ns_per_tick, start = fx->future_ticks * fx->ns_per_tick;
+        const ProcessDelta *x;
+        ProcessDelta *d;
+        TrackerStats st;
+        size_t n, rounds;
+        Tracker *t;
+
+        write_proc(fx, 710, "orphan", 1, 0, 4, 0, fx->future_ticks, 0, "0::/a.service\n", "/bin/orphan");
+        t = new_lifecycle_tracker(fx);
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        assert_non_null(find_process(d, n, 710, start));
+
+        remove_proc(fx, 710);
+        report_end(TRACKER_EVENT_EXITING, 710, start, 6 * tick, "orphan");
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        x = find_process(d, n, 710, start);
+        assert_non_null(x);
+        assert_int_equal(x->cpu_ns, 2 * tick);
+        assert_false(x->info->exited);
+
+        /* No free event: it stays exiting for a few rounds, then its end is
+         * handed out, once, with nothing more. */
+        for (rounds = 1; rounds < 100; rounds++) {
+                assert_int_equal(tracker_sample(t, &d, &n), 0);
+                if (n > 0)
+                        break;
+        }
+        assert_true(rounds > 1);
+        assert_true(rounds < 100);
+        assert_int_equal(n, 1);
+        x = find_process(d, n, 710, start);
+        assert_non_null(x);
+        assert_int_equal(x->cpu_ns, 0);
+        assert_true(x->info->exited);
+        tracker_get_stats(t, &st);
+        assert_int_equal(st.exits_early_only, 1);
+        assert_int_equal(st.exits_seen, 0);
+        assert_int_equal(st.processes_tracked, 0);
+        assert_int_equal(st.vanished, 0);
+
+        /* Not handed out again while its entry waits for a late free event. */
+        for (size_t i = 0; i < 5; i++) {
+                assert_int_equal(tracker_sample(t, &d, &n), 0);
+                assert_int_equal(n, 0);
+        }
+
+        /* The exit-time counters again (a duplicate) change nothing. */
+        report_end(TRACKER_EVENT_EXITING, 710, start, 7 * tick, "orphan");
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        assert_int_equal(n, 0);
+
+        /* The free event, late: what the exit-time counters missed, not the whole. */
+        report_end(TRACKER_EVENT_FREED, 710, start, 6 * tick + 777, "orphan");
+        tracker_get_stats(t, &st);
+        assert_int_equal(st.exits_early_only, 0);
+        assert_int_equal(st.exits_seen, 1);
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        assert_int_equal(n, 1);
+        x = find_process(d, n, 710, start);
+        assert_non_null(x);
+        assert_int_equal(x->cpu_ns, 777);
+        assert_true(x->info->exited);
+
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        assert_int_equal(n, 0);
+        assert_null(tracker_find(t, 710));
+        tracker_free(t);
+}
+
+/* A pid reused by a process with another start time while the first one's
+ * end is still coming: two entries, each with its own counters. */
+static void test_end_with_pid_reuse(void **state) {
+        Fixture *fx = *state;
+        uint64_t tick = fx->ns_per_tick;
+        uint64_t first = fx->future_ticks * tick, second = (fx->future_ticks + 50) * tick;
+        const ProcessDelta *x;
+        ProcessDelta *d;
+        TrackerStats st;
+        size_t n;
+        Tracker *t;
+
+        write_proc(fx, 730, "first", 1, 0, 4, 0, fx->future_ticks, 0, "0::/a.service\n", "/bin/first");
+        t = new_lifecycle_tracker(fx);
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        x = find_process(d, n, 730, first);
+        assert_non_null(x);
+        assert_int_equal(x->cpu_ns, 4 * tick);
+
+        /* The first exits, and its pid goes to a new process before its free event. */
+        report_end(TRACKER_EVENT_EXITING, 730, first, 6 * tick, "first");
+        write_proc(fx, 730, "second", 1, 0, 2, 0, fx->future_ticks + 50, 0, "0::/b.service\n", "/bin/second");
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        assert_int_equal(n, 2);
+        x = find_process(d, n, 730, first);
+        assert_non_null(x);
+        assert_int_equal(x->cpu_ns, 2 * tick);
+        assert_string_equal(x->info->comm, "first");
+        assert_false(x->info->exited);
+        x = find_process(d, n, 730, second);
+        assert_non_null(x);
+        assert_int_equal(x->cpu_ns, 2 * tick);
+        assert_string_equal(x->info->comm, "second");
+        assert_string_equal(x->info->exe, "/bin/second");
+        assert_string_equal(x->info->unit, "b.service");
+        assert_int_equal(tracker_find(t, 730)->start_time_ns, second);
+
+        /* The first one's free event reaches the first one only. */
+        report_end(TRACKER_EVENT_FREED, 730, first, 6 * tick + 300, "first");
+        write_proc(fx, 730, "second", 1, 0, 3, 0, fx->future_ticks + 50, 0, "0::/b.service\n", "/bin/second");
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        assert_int_equal(n, 2);
+        x = find_process(d, n, 730, first);
+        assert_non_null(x);
+        assert_int_equal(x->cpu_ns, 300);
+        assert_true(x->info->exited);
+        x = find_process(d, n, 730, second);
+        assert_non_null(x);
+        assert_int_equal(x->cpu_ns, 1 * tick);
+        assert_false(x->info->exited);
+
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(tracker_find(t, 730)->start_time_ns, second);
+        tracker_get_stats(t, &st);
+        assert_int_equal(st.exits_seen, 1);
+        assert_int_equal(st.vanished, 0);
+        assert_int_equal(st.processes_tracked, 1);
+        tracker_free(t);
+}
+
+/* The command line is read when a process is first seen alive, only when
+ * asked for; kernel threads have none. */
+static void test_cmdline(void **state) {
+        Fixture *fx = *state;
+        TrackerConfig cfg = { .proc_root = fx->root, .force_mode = TRACKER_PROCFS, .keep_cmdline = true };
+        char dir[256];
+        Tracker *t = NULL;
+        ProcessInfo *p;
+
+        write_proc(fx, 800, "sh", 1, 0, 1, 0, 100, 0, "0::/a.service\n", "/bin/sh");
+        proc_dir(fx, 800, dir, sizeof(dir));
+        fx_write_in(dir, "cmdline", "sh%c-c%cecho hi%c", 0, 0, 0);
+        write_proc(fx, 801, "kworker/0:1", 2, PF_KTHREAD, 1, 0, 100, 0, "0::/\n", NULL);
+        proc_dir(fx, 801, dir, sizeof(dir));
+        fx_write_in(dir, "cmdline", "%s", "");
+
+        assert_int_equal(tracker_new(&cfg, &t), 0);
+        p = tracker_find(t, 800);
+        assert_non_null(p);
+        assert_string_equal(p->cmdline, "sh -c echo hi");
+        p = tracker_find(t, 801);
+        assert_non_null(p);
+        assert_null(p->cmdline);
+
+        /* Read once: a later change is not followed. */
+        proc_dir(fx, 800, dir, sizeof(dir));
+        fx_write_in(dir, "cmdline", "other%c", 0);
+        write_proc(fx, 800, "sh", 1, 0, 2, 0, 100, 0, "0::/a.service\n", "/bin/sh");
+        assert_int_equal(tracker_sample(t, &(ProcessDelta *) { NULL }, &(size_t) { 0 }), 0);
+        assert_string_equal(tracker_find(t, 800)->cmdline, "sh -c echo hi");
+        tracker_free(t);
+
+        cfg.keep_cmdline = false;
+        assert_int_equal(tracker_new(&cfg, &t), 0);
+        p = tracker_find(t, 800);
+        assert_non_null(p);
+        assert_null(p->cmdline);
+        assert_null(p->slice);
+        assert_null(p->container_id);
+        tracker_free(t);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_deltas, setup, teardown),
@@ -329,6 +626,10 @@ int main(void) {
                 cmocka_unit_test(test_parse_stat),
                 cmocka_unit_test(test_parse_cgroup),
                 cmocka_unit_test(test_bad_config),
+                cmocka_unit_test_setup_teardown(test_exit_then_free, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_exit_without_free, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_end_with_pid_reuse, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cmdline, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
