@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import jtest  # noqa: E402
@@ -39,8 +40,14 @@ chroot "$T/root" sh -c '
   test -f /usr/share/man/man8/jouled.8.gz
   getent passwd jouled
   /usr/sbin/jouled --version
+  test -d /var/lib/jouled
   dpkg -r jouled
   test ! -e /usr/sbin/jouled
+  # Purge removes the state and the system user (and its group).
+  dpkg -P jouled
+  test ! -e /var/lib/jouled
+  ! getent passwd jouled
+  ! getent group jouled
   echo PACKAGE-OK
 '
 """
@@ -53,7 +60,9 @@ def test_exposure_level():
         return
     m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", r.stdout)
     check(m, "no exposure level in: %s %s" % (r.stdout[-300:], r.stderr[-300:]))
-    check(float(m.group(1)) <= 2.0, "exposure level %s > 2.0" % m.group(1))
+    # 2.0 for the unit's hardening, plus 0.3 for CAP_SETUID and CAP_SETGID in
+    # the bounding set, which [Daemon] User= needs at start (jouled drops them).
+    check(float(m.group(1)) <= 2.3, "exposure level %s > 2.3" % m.group(1))
 
 
 def build_deb(outdir):
@@ -62,6 +71,16 @@ def build_deb(outdir):
     debs = [f for f in os.listdir(outdir) if f.startswith("jouled_") and f.endswith(".deb")]
     check(len(debs) == 1, "no .deb built: %s" % os.listdir(outdir))
     return os.path.join(outdir, debs[0])
+
+
+def lint_deb(deb):
+    """lintian: no error and no warning (overrides carry their reason)."""
+    if not shutil.which("lintian"):
+        print("SKIP: lintian not installed")
+        return
+    r = subprocess.run(["lintian", "--allow-root", deb], capture_output=True, text=True, timeout=300)
+    bad = [l for l in r.stdout.splitlines() if l.startswith(("E:", "W:"))]
+    check(not bad, "lintian: %s" % bad)
 
 
 def test_deb_builds_installs_starts():
@@ -77,6 +96,7 @@ def test_deb_builds_installs_starts():
         r = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True, timeout=60)
         for path in ("./usr/sbin/jouled", "./usr/bin/joulectl", "jouled.service", "./usr/share/man/man5/jouled.conf.5"):
             check(path in r.stdout, "%s not in the package" % path)
+        lint_deb(deb)
 
         # 1. dpkg -i where systemd is not PID 1: postinst must not fail.
         mnt = tempfile.mkdtemp(prefix="jouled-deb-root-")
@@ -101,6 +121,35 @@ def test_deb_builds_installs_starts():
             log = c.run("journalctl", "-u", "jouled", "--no-pager", "-o", "cat").stdout
             check(state == "active", "jouled.service is %s after install: %s" % (state, log[-1500:]))
             check(c.show("UnitFileState") == "enabled", "not enabled: %s" % c.show("UnitFileState"))
+
+            # A member of group jouled reads the database with joulectl.
+            r = c.run("useradd", "--no-create-home", "-G", "jouled", "jreader")
+            check(r.returncode == 0, "useradd: %s" % r.stderr)
+            r = c.run("runuser", "-u", "jreader", "--", "joulectl", "status")
+            check(r.returncode == 0, "joulectl status as a member of jouled: %s %s" % (r.stdout[-500:], r.stderr[-500:]))
+            r = c.run("stat", "-c", "%U:%G %a", "/var/lib/jouled", "/var/lib/jouled/jouled.db")
+            check(r.stdout.split("\n")[:2] == ["root:jouled 750", "root:jouled 640"],
+                  "state directory and database: %r" % r.stdout)
+
+            # [Daemon] User=jouled works with the shipped unit: it switches
+            # at start and keeps running, without a restart loop.
+            os.makedirs(c.root + "/etc/jouled/jouled.conf.d", exist_ok=True)
+            with open(c.root + "/etc/jouled/jouled.conf.d/user.conf", "w") as f:
+                f.write("[Daemon]\nUser=jouled\n")
+            r = c.run("systemctl", "restart", "jouled.service", timeout=90)
+            log = c.run("journalctl", "-u", "jouled", "--no-pager", "-o", "cat").stdout
+            check(r.returncode == 0 and c.show("ActiveState") == "active",
+                  "restart with User=jouled: %s %s" % (r.stderr, log[-1500:]))
+            uid = c.run("id", "-u", "jouled").stdout.strip()
+            pid = c.show("MainPID")
+            st = c.run("cat", "/proc/%s/status" % pid).stdout
+            uids = [l.split()[1:] for l in st.splitlines() if l.startswith("Uid:")][0]
+            check(uids and all(u == uid for u in uids), "not running as jouled (%s): %s" % (uid, uids))
+            time.sleep(3)
+            check(c.show("ActiveState") == "active" and c.show("NRestarts") == "0" and c.show("MainPID") == pid,
+                  "User=jouled: restarted or stopped: %s" % log[-1500:])
+            r = c.run("runuser", "-u", "jreader", "--", "joulectl", "status")
+            check(r.returncode == 0, "joulectl status with User=jouled: %s" % r.stderr[-500:])
             r = c.run("systemctl", "stop", "jouled.service")
             check(r.returncode == 0 and c.show("Result") == "success", "stop: %s" % c.show("Result"))
         finally:
