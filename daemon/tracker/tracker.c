@@ -45,6 +45,7 @@ typedef struct TrackerEntry {
                                  * (handed out as exited; the entry stays a while, for a late free event) */
         bool announced;         /* handed out as exited */
         bool reported;          /* exited and handed out: freed at the next sample */
+        bool unit_from_path;    /* info.unit is the nearest .service/.scope of the cgroup path */
 } TrackerEntry;
 
 struct Tracker {
@@ -155,6 +156,22 @@ static char *cgroup2_mount(void) {
         return NULL;
 }
 
+static int set_str(char **dst, const char *src) {
+        char *n;
+
+        if (streq_ptr(*dst, src))
+                return 0;
+        if (src) {
+                n = strdup(src);
+                if (!n)
+                        return -ENOMEM;
+        } else
+                n = NULL;
+        free(*dst);
+        *dst = n;
+        return 0;
+}
+
 /* The entry's cgroup path from its cgroup id, with the slice and container
  * id that path names (cgroup_path_parse()). Left as it was when unknown or
  * out of memory. */
@@ -176,6 +193,21 @@ static void entry_set_cgroup(Tracker *t, TrackerEntry *e) {
         e->info.slice = TAKE_PTR(cg.slice);
         free(e->info.container_id);
         e->info.container_id = TAKE_PTR(cg.container_id);
+        /* The unit is the nearest .service/.scope of the path; the
+         * back-ends' leaf name stands only where the path names none. */
+        bool named = cg.unit;
+        if (named || e->unit_from_path) {
+                free(e->info.unit);
+                e->info.unit = TAKE_PTR(cg.unit);
+        }
+        e->unit_from_path = named;
+}
+
+/* A unit name reported by a back-end: the cgroup's leaf directory. */
+static int entry_set_leaf_unit(TrackerEntry *e, const char *unit) {
+        if (!unit || !*unit || e->unit_from_path)
+                return 0;
+        return set_str(&e->info.unit, unit);
 }
 
 /* Unlink from both maps and free. */
@@ -186,21 +218,6 @@ static void entry_drop(Tracker *t, TrackerEntry *e) {
         entry_free(e);
 }
 
-static int set_str(char **dst, const char *src) {
-        char *n;
-
-        if (streq_ptr(*dst, src))
-                return 0;
-        if (src) {
-                n = strdup(src);
-                if (!n)
-                        return -ENOMEM;
-        } else
-                n = NULL;
-        free(*dst);
-        *dst = n;
-        return 0;
-}
 
 /* proc_root/PID/exe, resolved; NULL if unreadable. */
 static char *read_exe(const Tracker *t, uint32_t pid) {
@@ -281,7 +298,7 @@ static TrackerEntry *entry_new(Tracker *t, const TrackerObservation *o) {
         e->info.cgroup_id = o->cgroup_id;
         e->info.kernel_thread = o->kernel_thread;
         strscpy(e->info.comm, sizeof(e->info.comm), o->comm ?: "");
-        if ((o->unit && *o->unit && set_str(&e->info.unit, o->unit) < 0) ||
+        if (entry_set_leaf_unit(e, o->unit) < 0 ||
             (o->exe && *o->exe && set_str(&e->info.exe, o->exe) < 0) ||
             hashmap_put(t->table, entry_key(&e->info), e) < 0) {
                 entry_free(e);
@@ -337,7 +354,7 @@ static int observe_live(Tracker *t, const TrackerObservation *o) {
                 e->info.cgroup_id = o->cgroup_id;
                 entry_set_cgroup(t, e);
         }
-        if (o->unit && *o->unit && set_str(&e->info.unit, o->unit) < 0)
+        if (entry_set_leaf_unit(e, o->unit) < 0)
                 return -ENOMEM;
         if (o->comm && strncmp(o->comm, e->info.comm, sizeof(e->info.comm) - 1) != 0) {
                 /* exec'd something else: the exe changed too */
@@ -358,7 +375,7 @@ static int observe_identity(Tracker *t, const TrackerObservation *o) {
                 return 0;
         if (o->uid != TRACKER_UID_UNKNOWN)
                 e->info.uid = o->uid;
-        if (o->unit && *o->unit && set_str(&e->info.unit, o->unit) < 0)
+        if (entry_set_leaf_unit(e, o->unit) < 0)
                 return -ENOMEM;
         if (o->exe && *o->exe && set_str(&e->info.exe, o->exe) < 0)
                 return -ENOMEM;
