@@ -49,23 +49,6 @@ static const char *const status_names[_SOURCE_STATUS_MAX] = {
         [SOURCE_UNSUPPORTED] = "unsupported",
 };
 
-SourceStatus source_status_from_scan(int r, const char *what, char *reason, size_t reason_size) {
-        assert(what);
-        assert(reason);
-
-        if (r >= 0)
-                return SOURCE_USABLE;
-        if (r == -ENOMEM) {
-                snprintf(reason, reason_size, "out of memory while probing %s", what);
-                return SOURCE_UNSUPPORTED;
-        }
-        if (r == -ENOENT)
-                return SOURCE_MISSING;
-        if (r == -EACCES || r == -EPERM)
-                return SOURCE_PERMISSION;
-        return SOURCE_UNSUPPORTED;
-}
-
 const char *source_status_to_string(SourceStatus s) {
         if (s < 0 || s >= _SOURCE_STATUS_MAX)
                 return NULL;
@@ -247,14 +230,6 @@ static const char *sources_overlap(EnergySource *const *list, size_t n, const En
                                         return s->domains[k].name;
                                 }
         return NULL;
-}
-
-/* Remove element i of an array of n elements of size sz. */
-void source_array_remove(void *base, size_t n, size_t sz, size_t i) {
-        assert(base);
-
-        if (i + 1 < n)
-                memmove((char *) base + i * sz, (char *) base + (i + 1) * sz, (n - i - 1) * sz);
 }
 
 static void accepted_names(char *buf, size_t size) {
