@@ -22,14 +22,10 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
+#include "tracker.bpf.h"
 #include "tracker.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-#define PF_KTHREAD 0x00200000
-#define MM_FILEPAGES  0
-#define MM_ANONPAGES  1
-#define MM_SHMEMPAGES 3
 
 /* Set by user space before load. */
 const volatile __u32 switch_enabled = 0;    /* the switch program is loaded */
@@ -146,19 +142,6 @@ static __always_inline bool before_load(struct task_struct *t) {
         return t->start_boottime < load_boottime_ns;
 }
 
-/* What a counter advanced since *last, claimed atomically: the iterator and
- * the exit program may look at the same thread at once, and only one of
- * them counts each nanosecond. */
-static __always_inline __u64 take_delta(__u64 *last, __u64 cur) {
-        __u64 old = *last;
-
-        if (cur <= old)
-                return 0;
-        if (__sync_val_compare_and_swap(last, old, cur) != old)
-                return 0;
-        return cur - old;
-}
-
 /* The first look at a group (its leader's storage ls): what its released
  * threads ran before we were loaded is its base, not ours. */
 static __always_inline void group_baseline(struct task_struct *leader, struct tracker_seen *ls) {
@@ -221,16 +204,22 @@ static __always_inline bool thread_account(struct task_struct *t, struct tracker
 static __always_inline struct tracker_group_acct *group_acct(struct task_struct *t, bool create) {
         __u32 tgid = BPF_CORE_READ(t, tgid);
         __u64 start = BPF_CORE_READ(t, group_leader, start_boottime);
-        struct tracker_group_acct *g, zero = {};
+        struct tracker_group_acct *g, init = {};
 
         g = bpf_map_lookup_elem(&groups, &tgid);
         if (g && g->start_time_ns == start)
                 return g;
         if (!create)
                 return NULL;
-        zero.start_time_ns = start;
-        bpf_map_update_elem(&groups, &tgid, &zero, BPF_ANY);
-        return bpf_map_lookup_elem(&groups, &tgid);
+        /* A reused tgid whose free event was lost (ring buffer full): the
+         * old group's entry goes. Two CPUs meeting the same stale entry at
+         * once can still drop one credit here; that takes a lost event and
+         * a reused tgid first. */
+        if (g)
+                bpf_map_delete_elem(&groups, &tgid);
+        init.start_time_ns = start;
+        g = map_lookup_or_try_init(&groups, &tgid, &init);
+        return g && g->start_time_ns == start ? g : NULL;
 }
 
 /* Add t's runtime since it was last accounted to its group, on the package
@@ -265,18 +254,6 @@ static __always_inline void credit(struct task_struct *t, __u32 cpu, __u64 cycle
         __sync_fetch_and_add(&g->pkg_ns[pkg & (TRACKER_MAX_PKGS - 1)], sum - old);
         if (cycles)
                 __sync_fetch_and_add(&g->cycles, cycles);
-}
-
-/* Direct loads (task is a BTF pointer): this runs at every published switch. */
-static __always_inline __u64 rss_pages(struct task_struct *task) {
-        struct mm_struct *mm = task->mm;
-        __s64 tot;
-
-        if (!mm)
-                return 0;
-        tot = mm->rss_stat[MM_FILEPAGES].count + mm->rss_stat[MM_ANONPAGES].count +
-              mm->rss_stat[MM_SHMEMPAGES].count;
-        return tot > 0 ? (__u64) tot : 0;
 }
 
 static __always_inline struct tracker_exit_event *reserve_event(void) {
