@@ -16,7 +16,18 @@
  *  - tp_btf/sched_switch (autoload off unless the host needs it: more than one
  *    package, or hardware cycle counters): the switched-out thread's runtime
  *    since it was last accounted, added to its group's per-package CPU time,
- *    and the cycles it used. */
+ *    and the cycles it used.
+ *
+ * Kernel structs are read with direct loads (task->signal->nvcsw): every
+ * pointer here is BTF-typed (tp_btf arguments, the iterator's ctx->task,
+ * bpf_get_current_task_btf() and the pointers reached from them), so the
+ * verifier checks each load against BTF and a load that faults reads 0, as
+ * BPF_CORE_READ() would, without its helper call per field; these programs
+ * run per task walked and per context switch, where those calls cost more
+ * than the rest. Offsets are relocated (CO-RE) either way: vmlinux.h marks
+ * its structs preserve_access_index. BPF_CORE_READ() is for pointers that
+ * are not BTF-typed (from a kprobe, a raw tracepoint, a probe-read); none at
+ * present. Strings are copied with bpf_probe_read_kernel_str(). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -125,14 +136,14 @@ static __always_inline void fill_ident(struct task_struct *task, struct tracker_
         struct kernfs_node *kn;
         const char *name;
 
-        id->tgid = BPF_CORE_READ(task, tgid);
-        id->ppid = BPF_CORE_READ(task, real_parent, tgid);
-        id->uid = BPF_CORE_READ(task, cred, uid.val);
-        id->flags = (BPF_CORE_READ(task, flags) & PF_KTHREAD) ? TRACKER_FLAG_KTHREAD : 0;
-        id->start_time_ns = BPF_CORE_READ(task, group_leader, start_boottime);
-        kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
-        id->cgroup_id = kn ? BPF_CORE_READ(kn, id) : 0;
-        name = kn ? BPF_CORE_READ(kn, name) : NULL;
+        id->tgid = task->tgid;
+        id->ppid = task->real_parent->tgid;
+        id->uid = task->cred->uid.val;
+        id->flags = (task->flags & PF_KTHREAD) ? TRACKER_FLAG_KTHREAD : 0;
+        id->start_time_ns = task->group_leader->start_boottime;
+        kn = task->cgroups->dfl_cgrp->kn;
+        id->cgroup_id = kn ? kn->id : 0;
+        name = kn ? kn->name : NULL;
         if (!name || bpf_probe_read_kernel_str(id->unit, sizeof(id->unit), name) < 0)
                 id->unit[0] = 0;
         bpf_probe_read_kernel_str(id->comm, sizeof(id->comm), task->group_leader->comm);
@@ -151,8 +162,8 @@ static __always_inline void group_baseline(struct task_struct *leader, struct tr
                 return;
         if (!before_load(leader))
                 return;
-        ns = BPF_CORE_READ(leader, signal, sum_sched_runtime);
-        nv = BPF_CORE_READ(leader, signal, nvcsw);
+        ns = leader->signal->sum_sched_runtime;
+        nv = leader->signal->nvcsw;
         /* base first: a reader in between sees less of ours, never more */
         __sync_fetch_and_add(&ls->base_ns, ns);
         __sync_fetch_and_add(&ls->base_nvcsw, nv);
@@ -170,8 +181,8 @@ static __always_inline void thread_baseline(struct task_struct *t, struct tracke
         if (st->thread_init)
                 return;
         if (before_load(t)) {
-                ns = BPF_CORE_READ(t, se.sum_exec_runtime);
-                nv = BPF_CORE_READ(t, nvcsw);
+                ns = t->se.sum_exec_runtime;
+                nv = t->nvcsw;
                 /* base first: a reader in between sees less of ours, never more */
                 if (ns && __sync_val_compare_and_swap(&st->last_ns, 0, ns) == 0) {
                         __sync_fetch_and_add(&ls->base_ns, ns);
@@ -190,8 +201,6 @@ static __always_inline void thread_baseline(struct task_struct *t, struct tracke
 static __always_inline bool thread_account(struct task_struct *t, struct tracker_seen *st, struct tracker_seen *ls) {
         __u64 d, dn;
 
-        /* Direct loads (t is a BTF pointer): this runs per task per walk and
-         * per switch, where a probe-read helper call costs more than the rest. */
         d = take_delta(&st->last_ns, t->se.sum_exec_runtime);
         dn = take_delta(&st->last_nvcsw, t->nvcsw);
         if (d)
@@ -202,8 +211,8 @@ static __always_inline bool thread_account(struct task_struct *t, struct tracker
 }
 
 static __always_inline struct tracker_group_acct *group_acct(struct task_struct *t, bool create) {
-        __u32 tgid = BPF_CORE_READ(t, tgid);
-        __u64 start = BPF_CORE_READ(t, group_leader, start_boottime);
+        __u32 tgid = t->tgid;
+        __u64 start = t->group_leader->start_boottime;
         struct tracker_group_acct *g, init = {};
 
         g = bpf_map_lookup_elem(&groups, &tgid);
@@ -234,9 +243,9 @@ static __always_inline void credit(struct task_struct *t, __u32 cpu, __u64 cycle
         st = bpf_task_storage_get(&thread_acct, t, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
         if (!st)
                 return;
-        sum = BPF_CORE_READ(t, se.sum_exec_runtime);
+        sum = t->se.sum_exec_runtime;
         old = st->last_sum;
-        if (old == 0 && BPF_CORE_READ(t, start_boottime) < load_boottime_ns) {
+        if (old == 0 && before_load(t)) {
                 /* Runtime from before we were loaded: a baseline, not ours. */
                 __sync_val_compare_and_swap(&st->last_sum, old, sum);
                 return;
@@ -345,7 +354,7 @@ int tracker_iter(struct bpf_iter__task *ctx) {
         if (task->signal->live.counter == 0)
                 return 0;
         if (switch_enabled)
-                credit(task, BPF_CORE_READ(task, thread_info.cpu), 0);
+                credit(task, task->thread_info.cpu, 0);
         if (!storages(task, &st, &ls))
                 return 0;
         changed = thread_account(task, st, ls);
@@ -462,7 +471,7 @@ int BPF_PROG(tracker_switch, bool preempt, struct task_struct *prev, struct task
                         *last = v.counter;
                 }
         }
-        if (BPF_CORE_READ(prev, pid) == 0)
+        if (prev->pid == 0)
                 return 0;   /* the idle task */
         credit(prev, cpu, cycles);
         return 0;
@@ -476,7 +485,7 @@ int BPF_PROG(tracker_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
         e = bpf_task_storage_get(&exes, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
         if (!e)
                 return 0;
-        filename = BPF_CORE_READ(bprm, filename);
+        filename = bprm->filename;
         if (!filename || bpf_probe_read_kernel_str(e->exe, sizeof(e->exe), filename) < 0)
                 e->exe[0] = 0;
         return 0;
@@ -509,13 +518,13 @@ int BPF_PROG(tracker_exit, struct task_struct *p, bool group_dead) {
         __builtin_memset(&ev->acct, 0, sizeof(ev->acct));
         ev->kind = TRACKER_EV_EXIT;
         ev->pad = 0;
-        ev->cpu_ns = BPF_CORE_READ(p, signal, sum_sched_runtime) + BPF_CORE_READ(p, se.sum_exec_runtime);
-        ev->nvcsw = BPF_CORE_READ(p, signal, nvcsw) + BPF_CORE_READ(p, nvcsw);
-        leader = BPF_CORE_READ(p, group_leader);
+        ev->cpu_ns = p->signal->sum_sched_runtime + p->se.sum_exec_runtime;
+        ev->nvcsw = p->signal->nvcsw + p->nvcsw;
+        leader = p->group_leader;
         if (leader && leader != p) {
                 /* A zombie leader is not released yet: its runtime is its own. */
-                ev->cpu_ns += BPF_CORE_READ(leader, se.sum_exec_runtime);
-                ev->nvcsw += BPF_CORE_READ(leader, nvcsw);
+                ev->cpu_ns += leader->se.sum_exec_runtime;
+                ev->nvcsw += leader->nvcsw;
         }
         if (switch_enabled) {
                 g = group_acct(p, false);
@@ -536,7 +545,7 @@ int BPF_PROG(tracker_free, struct task_struct *p) {
         struct tracker_group_acct *g;
         __u32 tgid;
 
-        if (BPF_CORE_READ(p, pid) != BPF_CORE_READ(p, tgid))
+        if (p->pid != p->tgid)
                 return 0;
 
         ev = reserve_event();
@@ -545,13 +554,13 @@ int BPF_PROG(tracker_free, struct task_struct *p) {
         __builtin_memset(&ev->acct, 0, sizeof(ev->acct));
         ev->kind = TRACKER_EV_FREE;
         ev->pad = 0;
-        ev->cpu_ns = BPF_CORE_READ(p, signal, sum_sched_runtime);
-        ev->nvcsw = BPF_CORE_READ(p, signal, nvcsw);
+        ev->cpu_ns = p->signal->sum_sched_runtime;
+        ev->nvcsw = p->signal->nvcsw;
         if (switch_enabled) {
                 g = group_acct(p, false);
                 if (g) {
                         ev->acct = *g;
-                        tgid = BPF_CORE_READ(p, tgid);
+                        tgid = p->tgid;
                         bpf_map_delete_elem(&groups, &tgid);
                 }
         }
