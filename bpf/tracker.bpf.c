@@ -265,8 +265,17 @@ static __always_inline void credit(struct task_struct *t, __u32 cpu, __u64 cycle
                 __sync_fetch_and_add(&g->cycles, cycles);
 }
 
-static __always_inline struct tracker_exit_event *reserve_event(void) {
+/* A thread group's counters to user space through the ring buffer, with its
+ * identity, its before-load base and its exe: kind TRACKER_EV_EXIT (its last
+ * thread exits), TRACKER_EV_FREE (final) or TRACKER_EV_GROUP (per-switch
+ * mode: first sight of it). g is its package split, or NULL. Returns false
+ * when the buffer is full (counted in `lost`). */
+static __always_inline bool send_group_event(struct task_struct *p, __u32 kind, __u64 cpu_ns, __u64 nvcsw,
+                                             const struct tracker_group_acct *g) {
         struct tracker_exit_event *ev;
+        struct tracker_exe *e;
+        struct tracker_seen *ls;
+        __u64 flags = BPF_RB_NO_WAKEUP;
         __u32 zero = 0;
 
         ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
@@ -274,15 +283,16 @@ static __always_inline struct tracker_exit_event *reserve_event(void) {
                 __u64 *n = bpf_map_lookup_elem(&lost, &zero);
                 if (n)
                         __sync_fetch_and_add(n, 1);
+                return false;
         }
-        return ev;
-}
-
-static __always_inline void submit_event(struct tracker_exit_event *ev, struct task_struct *p) {
-        struct tracker_exe *e;
-        struct tracker_seen *ls;
-        __u64 flags = BPF_RB_NO_WAKEUP;
-
+        ev->kind = kind;
+        ev->pad = 0;
+        ev->cpu_ns = cpu_ns;
+        ev->nvcsw = nvcsw;
+        if (g)
+                ev->acct = *g;
+        else
+                __builtin_memset(&ev->acct, 0, sizeof(ev->acct));
         fill_ident(p, &ev->id);
         /* The group's base, from its leader's storage; a group we never
          * looked at started after we were loaded (all ours), or, if older,
@@ -304,6 +314,7 @@ static __always_inline void submit_event(struct tracker_exit_event *ev, struct t
         if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2)
                 flags = BPF_RB_FORCE_WAKEUP;
         bpf_ringbuf_submit(ev, flags);
+        return true;
 }
 
 static __always_inline void fill_group_rec(struct task_struct *task, struct tracker_seen *ls, struct tracker_group_rec *r) {
@@ -384,18 +395,11 @@ static __always_inline void account_active(struct task_struct *task) {
         if (!thread_account(task, st, ls) && !ls->dirty)
                 return;
         if (!ls->reported) {
-                struct tracker_exit_event *ev = reserve_event();
-                if (!ev) {
+                if (!send_group_event(task, TRACKER_EV_GROUP, ls->group_ns, ls->group_nvcsw, NULL)) {
                         ls->dirty = 1;
                         return;
                 }
                 ls->reported = 1;
-                __builtin_memset(&ev->acct, 0, sizeof(ev->acct));
-                ev->kind = TRACKER_EV_GROUP;
-                ev->pad = 0;
-                ev->cpu_ns = ls->group_ns;
-                ev->nvcsw = ls->group_nvcsw;
-                submit_event(ev, task);
         }
         tgid = task->tgid;
         a.start_time_ns = task->group_leader->start_boottime;
@@ -491,47 +495,39 @@ int BPF_PROG(tracker_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
         return 0;
 }
 
-/* The group's last thread is exiting (group_dead): its counters now, without
- * waiting for the parent to reap it and for an RCU grace period. What runs
- * after this point (exit_mm, exit_files, ...) comes with the free event. */
+/* A thread leaves a live group: what it ran since the last round is counted
+ * now (what it runs from here on reaches the group's total at the group's
+ * exit), and the group is written out at the next round. */
+static __always_inline void account_thread_exit(struct task_struct *p) {
+        struct tracker_seen *st, *ls;
+
+        if (!storages(p, &st, &ls))
+                return;
+        if (thread_account(p, st, ls))
+                ls->dirty = 1;
+}
+
+/* A thread exits. If it is its group's last (group_dead), the group's
+ * counters now, without waiting for the parent to reap it and for an RCU
+ * grace period. What runs after this point (exit_mm, exit_files, ...) comes
+ * with the free event. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(tracker_exit, struct task_struct *p, bool group_dead) {
-        struct tracker_exit_event *ev;
-        struct task_struct *leader;
-        struct tracker_group_acct *g;
+        struct task_struct *leader = p->group_leader;
+        __u64 cpu_ns, nvcsw;
 
         if (!group_dead) {
-                /* A thread leaves a live group: count what it ran since the last
-                 * round now (what it runs from here on reaches the group's
-                 * total at the group's exit). */
-                struct tracker_seen *st, *ls;
-
-                if (!storages(p, &st, &ls))
-                        return 0;
-                if (thread_account(p, st, ls))
-                        ls->dirty = 1;
+                account_thread_exit(p);
                 return 0;
         }
-        ev = reserve_event();
-        if (!ev)
-                return 0;
-        __builtin_memset(&ev->acct, 0, sizeof(ev->acct));
-        ev->kind = TRACKER_EV_EXIT;
-        ev->pad = 0;
-        ev->cpu_ns = p->signal->sum_sched_runtime + p->se.sum_exec_runtime;
-        ev->nvcsw = p->signal->nvcsw + p->nvcsw;
-        leader = p->group_leader;
+        cpu_ns = p->signal->sum_sched_runtime + p->se.sum_exec_runtime;
+        nvcsw = p->signal->nvcsw + p->nvcsw;
         if (leader && leader != p) {
                 /* A zombie leader is not released yet: its runtime is its own. */
-                ev->cpu_ns += leader->se.sum_exec_runtime;
-                ev->nvcsw += leader->nvcsw;
+                cpu_ns += leader->se.sum_exec_runtime;
+                nvcsw += leader->nvcsw;
         }
-        if (switch_enabled) {
-                g = group_acct(p, false);
-                if (g)
-                        ev->acct = *g;
-        }
-        submit_event(ev, p);
+        send_group_event(p, TRACKER_EV_EXIT, cpu_ns, nvcsw, switch_enabled ? group_acct(p, false) : NULL);
         return 0;
 }
 
@@ -541,29 +537,13 @@ int BPF_PROG(tracker_exit, struct task_struct *p, bool group_dead) {
  * and signal->nvcsw. */
 SEC("tp_btf/sched_process_free")
 int BPF_PROG(tracker_free, struct task_struct *p) {
-        struct tracker_exit_event *ev;
         struct tracker_group_acct *g;
-        __u32 tgid;
+        __u32 tgid = p->tgid;
 
-        if (p->pid != p->tgid)
+        if (p->pid != tgid)
                 return 0;
-
-        ev = reserve_event();
-        if (!ev)
-                return 0;
-        __builtin_memset(&ev->acct, 0, sizeof(ev->acct));
-        ev->kind = TRACKER_EV_FREE;
-        ev->pad = 0;
-        ev->cpu_ns = p->signal->sum_sched_runtime;
-        ev->nvcsw = p->signal->nvcsw;
-        if (switch_enabled) {
-                g = group_acct(p, false);
-                if (g) {
-                        ev->acct = *g;
-                        tgid = p->tgid;
-                        bpf_map_delete_elem(&groups, &tgid);
-                }
-        }
-        submit_event(ev, p);
+        g = switch_enabled ? group_acct(p, false) : NULL;
+        if (send_group_event(p, TRACKER_EV_FREE, p->signal->sum_sched_runtime, p->signal->nvcsw, g) && g)
+                bpf_map_delete_elem(&groups, &tgid);
         return 0;
 }
