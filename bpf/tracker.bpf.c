@@ -1,22 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* The process tracker's kernel side.
- *  - iter/task: walked once per sample by user space. Each thread's runtime
- *    and voluntary switches since the last round are added to its group's
- *    totals (kept in the leader's task storage); only groups that changed
- *    are written out, so an idle process costs one look and no output;
- *  - tp_btf/sched_process_exit of a thread that is not the group's last:
- *    its runtime since the last round, added to its group's totals (the
- *    group is then written at the next round);
- *  - tp_btf/sched_process_exit: the group's counters as its last thread
- *    exits (early figures: they reach user space in the interval the process
- *    ended, and stand in if the free event never comes);
- *  - tp_btf/sched_process_free: a thread group's final counters, through a
- *    ring buffer, so processes shorter than one interval are not lost;
- *  - tp_btf/sched_process_exec: remembers the exec'd file name in task storage;
- *  - tp_btf/sched_switch (autoload off unless the host needs it: more than one
- *    package, or hardware cycle counters): the switched-out thread's runtime
- *    since it was last accounted, added to its group's per-package CPU time,
- *    and the cycles it used.
+/* The process tracker's kernel side: CPU time, voluntary switches, resident
+ * memory and identity of each thread group, counted by two ways of reading
+ * CPU time (user space picks one per interval) and sent on exit.
+ *  - tracker_walk_tasks (iter/task), the task walk: run once per sample by
+ *    user space. Each thread's runtime and voluntary switches since the last
+ *    round are added to its group's totals (kept in the leader's task
+ *    storage); only groups that changed are written out, so an idle process
+ *    costs one look and no output;
+ *  - tracker_count_switch (tp_btf/sched_switch), per-switch mode: counts the
+ *    switched-out thread the same way and publishes its group's totals in
+ *    `active`; attached by user space only in that mode;
+ *  - tracker_count_tick (perf_event, a timer per CPU), per-switch mode:
+ *    counts the thread running there, which may never switch out;
+ *  - tracker_split_pkgs (tp_btf/sched_switch; autoload off unless the host
+ *    needs it: more than one package, or hardware cycle counters): the
+ *    switched-out thread's runtime since it was last split, added to its
+ *    group's CPU time on that CPU's package, and the cycles it used;
+ *  - tracker_note_exe (tp_btf/sched_process_exec): remembers the exec'd file
+ *    name in task storage;
+ *  - tracker_send_exit (tp_btf/sched_process_exit): counts a thread that
+ *    leaves a live group; as the group's last thread exits, sends the
+ *    group's counters (early figures: they reach user space in the interval
+ *    the process ended, and stand in if the free event never comes);
+ *  - tracker_send_final (tp_btf/sched_process_free): sends a thread group's
+ *    final counters, so processes shorter than one interval are not lost.
+ * Events go through one ring buffer (tracker.h: TRACKER_EV_*).
  *
  * Kernel structs are read with direct loads (task->signal->nvcsw): every
  * pointer here is BTF-typed (tp_btf arguments, the iterator's ctx->task,
@@ -39,7 +47,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Set by user space before load. */
-const volatile __u32 switch_enabled = 0;    /* the switch program is loaded */
+const volatile __u32 switch_enabled = 0;    /* tracker_split_pkgs is loaded: `groups` is filled */
 const volatile __u32 cycles_enabled = 0;    /* cycles_pmu holds a cycles counter per CPU */
 const volatile __u64 load_boottime_ns = 0;  /* threads older than this have a history we did not see */
 
@@ -210,6 +218,9 @@ static __always_inline bool thread_account(struct task_struct *t, struct tracker
         return d || dn;
 }
 
+/* t's group's package split in `groups` (keyed by tgid; a different start
+ * time is an older group's entry), created if create. NULL if there is none
+ * or the map is full. */
 static __always_inline struct tracker_group_acct *group_acct(struct task_struct *t, bool create) {
         __u32 tgid = t->tgid;
         __u64 start = t->group_leader->start_boottime;
@@ -231,9 +242,9 @@ static __always_inline struct tracker_group_acct *group_acct(struct task_struct 
         return g && g->start_time_ns == start ? g : NULL;
 }
 
-/* Add t's runtime since it was last accounted to its group, on the package
- * of cpu. The compare-and-swap makes the switch program and the iterator
- * (which accounts threads that are running right now) never count twice. */
+/* Add t's runtime since it was last split to its group, on the package of
+ * cpu. The compare-and-swap makes tracker_split_pkgs and the task walk
+ * (which splits threads that are running right now) never count twice. */
 static __always_inline void credit(struct task_struct *t, __u32 cpu, __u64 cycles) {
         struct tracker_thread_acct *st;
         struct tracker_group_acct *g;
@@ -352,7 +363,7 @@ static __always_inline bool storages(struct task_struct *task, struct tracker_se
 }
 
 SEC("iter/task")
-int tracker_iter(struct bpf_iter__task *ctx) {
+int tracker_walk_tasks(struct bpf_iter__task *ctx) {
         struct seq_file *seq = ctx->meta->seq;
         struct task_struct *task = ctx->task;
         struct tracker_seen *st, *ls;
@@ -420,7 +431,7 @@ static __always_inline void account_active(struct task_struct *task) {
  * switches on a CPU, check the rate: too fast, and user space is told to
  * go back to walking the tasks once per interval. */
 SEC("tp_btf/sched_switch")
-int BPF_PROG(tracker_activity, bool preempt, struct task_struct *prev, struct task_struct *next) {
+int BPF_PROG(tracker_count_switch, bool preempt, struct task_struct *prev, struct task_struct *next) {
         struct switch_rate *sr;
         __u32 zero = 0;
 
@@ -450,7 +461,7 @@ int BPF_PROG(tracker_activity, bool preempt, struct task_struct *prev, struct ta
 /* Per-switch mode: a timer on each CPU, once per interval, counts the task
  * running there (one that never switches out would otherwise wait). */
 SEC("perf_event")
-int tracker_tick(void *ctx) {
+int tracker_count_tick(void *ctx) {
         struct task_struct *task = bpf_get_current_task_btf();
 
         if (task->pid == 0)
@@ -460,7 +471,7 @@ int tracker_tick(void *ctx) {
 }
 
 SEC("tp_btf/sched_switch")
-int BPF_PROG(tracker_switch, bool preempt, struct task_struct *prev, struct task_struct *next) {
+int BPF_PROG(tracker_split_pkgs, bool preempt, struct task_struct *prev, struct task_struct *next) {
         __u32 cpu = bpf_get_smp_processor_id();
         __u64 cycles = 0;
 
@@ -482,7 +493,7 @@ int BPF_PROG(tracker_switch, bool preempt, struct task_struct *prev, struct task
 }
 
 SEC("tp_btf/sched_process_exec")
-int BPF_PROG(tracker_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {
+int BPF_PROG(tracker_note_exe, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {
         struct tracker_exe *e;
         const char *filename;
 
@@ -512,7 +523,7 @@ static __always_inline void account_thread_exit(struct task_struct *p) {
  * grace period. What runs after this point (exit_mm, exit_files, ...) comes
  * with the free event. */
 SEC("tp_btf/sched_process_exit")
-int BPF_PROG(tracker_exit, struct task_struct *p, bool group_dead) {
+int BPF_PROG(tracker_send_exit, struct task_struct *p, bool group_dead) {
         struct task_struct *leader = p->group_leader;
         __u64 cpu_ns, nvcsw;
 
@@ -536,7 +547,7 @@ int BPF_PROG(tracker_exit, struct task_struct *p, bool group_dead) {
  * and context switches, the leader's included, to signal->sum_sched_runtime
  * and signal->nvcsw. */
 SEC("tp_btf/sched_process_free")
-int BPF_PROG(tracker_free, struct task_struct *p) {
+int BPF_PROG(tracker_send_final, struct task_struct *p) {
         struct tracker_group_acct *g;
         __u32 tgid = p->tgid;
 

@@ -279,7 +279,7 @@ int tracker_bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns) 
                 return -EOPNOTSUPP;
         for (size_t i = 0; i < b->n_ticks; i++) {
                 /* attach_perf_event() also enables the event */
-                b->tick_links[i] = bpf_program__attach_perf_event(b->skel->progs.tracker_tick, b->tick_fds[i]);
+                b->tick_links[i] = bpf_program__attach_perf_event(b->skel->progs.tracker_count_tick, b->tick_fds[i]);
                 if (!b->tick_links[i]) {
                         int r = errno > 0 ? -errno : -EIO;
                         ticks_off(b);
@@ -288,7 +288,7 @@ int tracker_bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns) 
         }
         b->skel->bss->busy_sent = 0;
         b->busy = false;
-        b->activity_link = bpf_program__attach(b->skel->progs.tracker_activity);
+        b->activity_link = bpf_program__attach(b->skel->progs.tracker_count_switch);
         if (!b->activity_link) {
                 int r = errno > 0 ? -errno : -EIO;
                 ticks_off(b);
@@ -350,11 +350,11 @@ static int tracker_bpf_setup(TrackerBpf *b, const TrackerBpfOptions *opts, const
                         return r;
         }
         *ret_what = "cannot configure the BPF programs";
-        r = bpf_program__set_autoload(b->skel->progs.tracker_switch, b->per_switch);
+        r = bpf_program__set_autoload(b->skel->progs.tracker_split_pkgs, b->per_switch);
         if (r < 0)
                 return r;
         /* Attached only in per-switch mode, by tracker_bpf_set_per_switch(). */
-        bpf_program__set_autoattach(b->skel->progs.tracker_activity, false);
+        bpf_program__set_autoattach(b->skel->progs.tracker_count_switch, false);
 
         *ret_what = "cannot load the BPF programs";
         r = tracker_bpf__load(b->skel);
@@ -437,11 +437,11 @@ uint64_t tracker_bpf_lost(const TrackerBpf *b) {
         if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.lost), &zero, &n) < 0)
                 n = 0;
         /* ...and runs the kernel skipped (the program was already running on that CPU). */
-        if (bpf_obj_get_info_by_fd(bpf_program__fd(b->skel->progs.tracker_free), &info, &len) == 0)
+        if (bpf_obj_get_info_by_fd(bpf_program__fd(b->skel->progs.tracker_send_final), &info, &len) == 0)
                 n += info.recursion_misses;
         memset(&info, 0, sizeof(info));
         len = sizeof(info);
-        if (bpf_obj_get_info_by_fd(bpf_program__fd(b->skel->progs.tracker_exit), &info, &len) == 0)
+        if (bpf_obj_get_info_by_fd(bpf_program__fd(b->skel->progs.tracker_send_exit), &info, &len) == 0)
                 n += info.recursion_misses;
         return n;
 }
@@ -480,7 +480,7 @@ int tracker_bpf_scan(TrackerBpf *b, Tracker *t) {
         _cleanup_close_ int fd = -EBADF;
         size_t have = 0;
 
-        fd = bpf_iter_create(bpf_link__fd(b->skel->links.tracker_iter));
+        fd = bpf_iter_create(bpf_link__fd(b->skel->links.tracker_walk_tasks));
         if (fd < 0)
                 return -errno;
         for (;;) {

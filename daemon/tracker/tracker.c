@@ -35,7 +35,7 @@
 /* Accounting mode choice (BPF, auto): the cost of one task in the iterator
  * and of one context switch in the switch program, measured with
  * kernel.bpf_stats_enabled on the development VM (bench/switch/run.sh: ns per
- * run of tracker_iter and tracker_activity). */
+ * run of tracker_walk_tasks and tracker_count_switch). */
 #define TRACKER_ITER_NS_PER_TASK 1100
 #define TRACKER_SWITCH_NS 600
 /* Rounds in a row with few enough switches before going per-switch; more
