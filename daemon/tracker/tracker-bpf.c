@@ -127,20 +127,13 @@ static int observe_group(Tracker *t, const TrackerObservation *o) {
         return 0;
 }
 
-static int handle_exit(void *ctx, void *data, size_t size) {
-        TrackerBpf *b = ctx;
+/* A group's counters from an event: at its first sight in per-switch mode
+ * (TRACKER_EV_GROUP), as its last thread exits (TRACKER_EV_EXIT) or final
+ * (TRACKER_EV_FREE). */
+static int handle_group_event(Tracker *t, const void *data, size_t size) {
         struct tracker_exit_event ev;
         TrackerObservation o = {};
-        uint32_t kind;
-        int r = 0;
 
-        if (size < sizeof(kind))
-                return 0;
-        memcpy(&kind, data, sizeof(kind));
-        if (kind == TRACKER_EV_BUSY) {
-                b->busy = true;
-                return 0;
-        }
         if (size < sizeof(ev))
                 return 0;
         memcpy(&ev, data, sizeof(ev));
@@ -156,14 +149,28 @@ static int handle_exit(void *ctx, void *data, size_t size) {
         o.exe = ev.exe[0] ? ev.exe : NULL;
         switch (ev.kind) {
         case TRACKER_EV_GROUP:
-                r = observe_group(b->consumer, &o);
-                break;
+                return observe_group(t, &o);
         case TRACKER_EV_EXIT:
-                r = tracker_observe_exiting(b->consumer, &o);
-                break;
+                return tracker_observe_exiting(t, &o);
         default:
-                r = tracker_observe_exit(b->consumer, &o);
+                return tracker_observe_exit(t, &o);
         }
+}
+
+/* The ring buffer's callback: one event, handled by its kind. */
+static int handle_event(void *ctx, void *data, size_t size) {
+        TrackerBpf *b = ctx;
+        uint32_t kind;
+        int r;
+
+        if (size < sizeof(kind))
+                return 0;
+        memcpy(&kind, data, sizeof(kind));
+        if (kind == TRACKER_EV_BUSY) {
+                b->busy = true;
+                return 0;
+        }
+        r = handle_group_event(b->consumer, data, size);
         if (r < 0) {
                 b->consume_error = r;
                 return r;   /* stops consuming */
@@ -394,7 +401,7 @@ static int tracker_bpf_setup(TrackerBpf *b, const TrackerBpfOptions *opts, const
                         log_debug_errno(r, "No per-CPU timers (%m): tasks are walked every interval.");
         }
         *ret_what = "cannot open the ring buffer";
-        b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), handle_exit, b, NULL);
+        b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), handle_event, b, NULL);
         if (!b->rb)
                 return errno > 0 ? -errno : -EIO;
         return 0;
