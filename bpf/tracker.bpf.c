@@ -362,6 +362,9 @@ static __always_inline bool storages(struct task_struct *task, struct tracker_se
         return true;
 }
 
+/* The task walk: run by user space's read() of the iterator, once per sample
+ * in walk mode (in per-switch mode, when `active` was full); writes one record per
+ * group that changed. */
 SEC("iter/task")
 int tracker_walk_tasks(struct bpf_iter__task *ctx) {
         struct seq_file *seq = ctx->meta->seq;
@@ -470,6 +473,10 @@ int tracker_count_tick(void *ctx) {
         return 0;
 }
 
+/* The package split (loaded only where the host needs it: several packages,
+ * or cycle counters): the switched-out thread's runtime since it was last
+ * split goes to its group's CPU time on this CPU's package, with the cycles
+ * this CPU counted since its previous switch. */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(tracker_split_pkgs, bool preempt, struct task_struct *prev, struct task_struct *next) {
         __u32 cpu = bpf_get_smp_processor_id();
@@ -492,6 +499,7 @@ int BPF_PROG(tracker_split_pkgs, bool preempt, struct task_struct *prev, struct 
         return 0;
 }
 
+/* The file name given to exec, kept in the task's storage for its events. */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(tracker_note_exe, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {
         struct tracker_exe *e;
