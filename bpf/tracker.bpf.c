@@ -362,9 +362,9 @@ static __always_inline bool storages(struct task_struct *task, struct tracker_se
         return true;
 }
 
-/* The task walk: run by user space's read() of the iterator, once per sample
- * in walk mode (in per-switch mode, when `active` was full); writes one record per
- * group that changed. */
+/* The task walk: run by user space's read() of the iterator, once per
+ * sample in walk mode (in per-switch mode, when `active` was full); writes
+ * one record per group that changed. */
 SEC("iter/task")
 int tracker_walk_tasks(struct bpf_iter__task *ctx) {
         struct seq_file *seq = ctx->meta->seq;
