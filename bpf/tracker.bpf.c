@@ -1,38 +1,53 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* The process tracker's kernel side.
- *  - iter/task: walked once per sample by user space. Each thread's runtime
- *    and voluntary switches since the last round are added to its group's
- *    totals (kept in the leader's task storage); only groups that changed
- *    are written out, so an idle process costs one look and no output;
- *  - tp_btf/sched_process_exit of a thread that is not the group's last:
- *    its runtime since the last round, added to its group's totals (the
- *    group is then written at the next round);
- *  - tp_btf/sched_process_exit: the group's counters as its last thread
- *    exits (early figures: they reach user space in the interval the process
- *    ended, and stand in if the free event never comes);
- *  - tp_btf/sched_process_free: a thread group's final counters, through a
- *    ring buffer, so processes shorter than one interval are not lost;
- *  - tp_btf/sched_process_exec: remembers the exec'd file name in task storage;
- *  - tp_btf/sched_switch (autoload off unless the host needs it: more than one
- *    package, or hardware cycle counters): the switched-out thread's runtime
- *    since it was last accounted, added to its group's per-package CPU time,
- *    and the cycles it used. */
+/* The process tracker's kernel side: CPU time, voluntary switches, resident
+ * memory and identity of each thread group, counted by two ways of reading
+ * CPU time (user space picks one per interval) and sent on exit.
+ *  - tracker_walk_tasks (iter/task), the task walk: run once per sample by
+ *    user space. Each thread's runtime and voluntary switches since the last
+ *    round are added to its group's totals (kept in the leader's task
+ *    storage); only groups that changed are written out, so an idle process
+ *    costs one look and no output;
+ *  - tracker_count_switch (tp_btf/sched_switch), per-switch mode: counts the
+ *    switched-out thread the same way and publishes its group's totals in
+ *    `active`; attached by user space only in that mode;
+ *  - tracker_count_tick (perf_event, a timer per CPU), per-switch mode:
+ *    counts the thread running there, which may never switch out;
+ *  - tracker_split_pkgs (tp_btf/sched_switch; autoload off unless the host
+ *    needs it: more than one package, or hardware cycle counters): the
+ *    switched-out thread's runtime since it was last split, added to its
+ *    group's CPU time on that CPU's package, and the cycles it used;
+ *  - tracker_note_exe (tp_btf/sched_process_exec): remembers the exec'd file
+ *    name in task storage;
+ *  - tracker_send_exit (tp_btf/sched_process_exit): counts a thread that
+ *    leaves a live group; as the group's last thread exits, sends the
+ *    group's counters (early figures: they reach user space in the interval
+ *    the process ended, and stand in if the free event never comes);
+ *  - tracker_send_final (tp_btf/sched_process_free): sends a thread group's
+ *    final counters, so processes shorter than one interval are not lost.
+ * Events go through one ring buffer (tracker.h: TRACKER_EV_*).
+ *
+ * Kernel structs are read with direct loads (task->signal->nvcsw): every
+ * pointer here is BTF-typed (tp_btf arguments, the iterator's ctx->task,
+ * bpf_get_current_task_btf() and the pointers reached from them), so the
+ * verifier checks each load against BTF and a load that faults reads 0, as
+ * BPF_CORE_READ() would, without its helper call per field; these programs
+ * run per task walked and per context switch, where those calls cost more
+ * than the rest. Offsets are relocated (CO-RE) either way: vmlinux.h marks
+ * its structs preserve_access_index. BPF_CORE_READ() is for pointers that
+ * are not BTF-typed (from a kprobe, a raw tracepoint, a probe-read); none at
+ * present. Strings are copied with bpf_probe_read_kernel_str(). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
+#include "tracker.bpf.h"
 #include "tracker.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define PF_KTHREAD 0x00200000
-#define MM_FILEPAGES  0
-#define MM_ANONPAGES  1
-#define MM_SHMEMPAGES 3
-
 /* Set by user space before load. */
-const volatile __u32 switch_enabled = 0;    /* the switch program is loaded */
+const volatile __u32 switch_enabled = 0;    /* tracker_split_pkgs is loaded: `groups` is filled */
 const volatile __u32 cycles_enabled = 0;    /* cycles_pmu holds a cycles counter per CPU */
 const volatile __u64 load_boottime_ns = 0;  /* threads older than this have a history we did not see */
 
@@ -129,14 +144,14 @@ static __always_inline void fill_ident(struct task_struct *task, struct tracker_
         struct kernfs_node *kn;
         const char *name;
 
-        id->tgid = BPF_CORE_READ(task, tgid);
-        id->ppid = BPF_CORE_READ(task, real_parent, tgid);
-        id->uid = BPF_CORE_READ(task, cred, uid.val);
-        id->flags = (BPF_CORE_READ(task, flags) & PF_KTHREAD) ? TRACKER_FLAG_KTHREAD : 0;
-        id->start_time_ns = BPF_CORE_READ(task, group_leader, start_boottime);
-        kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
-        id->cgroup_id = kn ? BPF_CORE_READ(kn, id) : 0;
-        name = kn ? BPF_CORE_READ(kn, name) : NULL;
+        id->tgid = task->tgid;
+        id->ppid = task->real_parent->tgid;
+        id->uid = task->cred->uid.val;
+        id->flags = (task->flags & PF_KTHREAD) ? TRACKER_FLAG_KTHREAD : 0;
+        id->start_time_ns = task->group_leader->start_boottime;
+        kn = task->cgroups->dfl_cgrp->kn;
+        id->cgroup_id = kn ? kn->id : 0;
+        name = kn ? kn->name : NULL;
         if (!name || bpf_probe_read_kernel_str(id->unit, sizeof(id->unit), name) < 0)
                 id->unit[0] = 0;
         bpf_probe_read_kernel_str(id->comm, sizeof(id->comm), task->group_leader->comm);
@@ -144,19 +159,6 @@ static __always_inline void fill_ident(struct task_struct *task, struct tracker_
 
 static __always_inline bool before_load(struct task_struct *t) {
         return t->start_boottime < load_boottime_ns;
-}
-
-/* What a counter advanced since *last, claimed atomically: the iterator and
- * the exit program may look at the same thread at once, and only one of
- * them counts each nanosecond. */
-static __always_inline __u64 take_delta(__u64 *last, __u64 cur) {
-        __u64 old = *last;
-
-        if (cur <= old)
-                return 0;
-        if (__sync_val_compare_and_swap(last, old, cur) != old)
-                return 0;
-        return cur - old;
 }
 
 /* The first look at a group (its leader's storage ls): what its released
@@ -168,8 +170,8 @@ static __always_inline void group_baseline(struct task_struct *leader, struct tr
                 return;
         if (!before_load(leader))
                 return;
-        ns = BPF_CORE_READ(leader, signal, sum_sched_runtime);
-        nv = BPF_CORE_READ(leader, signal, nvcsw);
+        ns = leader->signal->sum_sched_runtime;
+        nv = leader->signal->nvcsw;
         /* base first: a reader in between sees less of ours, never more */
         __sync_fetch_and_add(&ls->base_ns, ns);
         __sync_fetch_and_add(&ls->base_nvcsw, nv);
@@ -187,8 +189,8 @@ static __always_inline void thread_baseline(struct task_struct *t, struct tracke
         if (st->thread_init)
                 return;
         if (before_load(t)) {
-                ns = BPF_CORE_READ(t, se.sum_exec_runtime);
-                nv = BPF_CORE_READ(t, nvcsw);
+                ns = t->se.sum_exec_runtime;
+                nv = t->nvcsw;
                 /* base first: a reader in between sees less of ours, never more */
                 if (ns && __sync_val_compare_and_swap(&st->last_ns, 0, ns) == 0) {
                         __sync_fetch_and_add(&ls->base_ns, ns);
@@ -207,8 +209,6 @@ static __always_inline void thread_baseline(struct task_struct *t, struct tracke
 static __always_inline bool thread_account(struct task_struct *t, struct tracker_seen *st, struct tracker_seen *ls) {
         __u64 d, dn;
 
-        /* Direct loads (t is a BTF pointer): this runs per task per walk and
-         * per switch, where a probe-read helper call costs more than the rest. */
         d = take_delta(&st->last_ns, t->se.sum_exec_runtime);
         dn = take_delta(&st->last_nvcsw, t->nvcsw);
         if (d)
@@ -218,24 +218,33 @@ static __always_inline bool thread_account(struct task_struct *t, struct tracker
         return d || dn;
 }
 
+/* t's group's package split in `groups` (keyed by tgid; a different start
+ * time is an older group's entry), created if create. NULL if there is none
+ * or the map is full. */
 static __always_inline struct tracker_group_acct *group_acct(struct task_struct *t, bool create) {
-        __u32 tgid = BPF_CORE_READ(t, tgid);
-        __u64 start = BPF_CORE_READ(t, group_leader, start_boottime);
-        struct tracker_group_acct *g, zero = {};
+        __u32 tgid = t->tgid;
+        __u64 start = t->group_leader->start_boottime;
+        struct tracker_group_acct *g, init = {};
 
         g = bpf_map_lookup_elem(&groups, &tgid);
         if (g && g->start_time_ns == start)
                 return g;
         if (!create)
                 return NULL;
-        zero.start_time_ns = start;
-        bpf_map_update_elem(&groups, &tgid, &zero, BPF_ANY);
-        return bpf_map_lookup_elem(&groups, &tgid);
+        /* A reused tgid whose free event was lost (ring buffer full): the
+         * old group's entry goes. Two CPUs meeting the same stale entry at
+         * once can still drop one credit here; that takes a lost event and
+         * a reused tgid first. */
+        if (g)
+                bpf_map_delete_elem(&groups, &tgid);
+        init.start_time_ns = start;
+        g = map_lookup_or_try_init(&groups, &tgid, &init);
+        return g && g->start_time_ns == start ? g : NULL;
 }
 
-/* Add t's runtime since it was last accounted to its group, on the package
- * of cpu. The compare-and-swap makes the switch program and the iterator
- * (which accounts threads that are running right now) never count twice. */
+/* Add t's runtime since it was last split to its group, on the package of
+ * cpu. The compare-and-swap makes tracker_split_pkgs and the task walk
+ * (which splits threads that are running right now) never count twice. */
 static __always_inline void credit(struct task_struct *t, __u32 cpu, __u64 cycles) {
         struct tracker_thread_acct *st;
         struct tracker_group_acct *g;
@@ -245,9 +254,9 @@ static __always_inline void credit(struct task_struct *t, __u32 cpu, __u64 cycle
         st = bpf_task_storage_get(&thread_acct, t, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
         if (!st)
                 return;
-        sum = BPF_CORE_READ(t, se.sum_exec_runtime);
+        sum = t->se.sum_exec_runtime;
         old = st->last_sum;
-        if (old == 0 && BPF_CORE_READ(t, start_boottime) < load_boottime_ns) {
+        if (old == 0 && before_load(t)) {
                 /* Runtime from before we were loaded: a baseline, not ours. */
                 __sync_val_compare_and_swap(&st->last_sum, old, sum);
                 return;
@@ -267,20 +276,17 @@ static __always_inline void credit(struct task_struct *t, __u32 cpu, __u64 cycle
                 __sync_fetch_and_add(&g->cycles, cycles);
 }
 
-/* Direct loads (task is a BTF pointer): this runs at every published switch. */
-static __always_inline __u64 rss_pages(struct task_struct *task) {
-        struct mm_struct *mm = task->mm;
-        __s64 tot;
-
-        if (!mm)
-                return 0;
-        tot = mm->rss_stat[MM_FILEPAGES].count + mm->rss_stat[MM_ANONPAGES].count +
-              mm->rss_stat[MM_SHMEMPAGES].count;
-        return tot > 0 ? (__u64) tot : 0;
-}
-
-static __always_inline struct tracker_exit_event *reserve_event(void) {
+/* A thread group's counters to user space through the ring buffer, with its
+ * identity, its before-load base and its exe: kind TRACKER_EV_EXIT (its last
+ * thread exits), TRACKER_EV_FREE (final) or TRACKER_EV_GROUP (per-switch
+ * mode: first sight of it). g is its package split, or NULL. Returns false
+ * when the buffer is full (counted in `lost`). */
+static __always_inline bool send_group_event(struct task_struct *p, __u32 kind, __u64 cpu_ns, __u64 nvcsw,
+                                             const struct tracker_group_acct *g) {
         struct tracker_exit_event *ev;
+        struct tracker_exe *e;
+        struct tracker_seen *ls;
+        __u64 flags = BPF_RB_NO_WAKEUP;
         __u32 zero = 0;
 
         ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
@@ -288,15 +294,16 @@ static __always_inline struct tracker_exit_event *reserve_event(void) {
                 __u64 *n = bpf_map_lookup_elem(&lost, &zero);
                 if (n)
                         __sync_fetch_and_add(n, 1);
+                return false;
         }
-        return ev;
-}
-
-static __always_inline void submit_event(struct tracker_exit_event *ev, struct task_struct *p) {
-        struct tracker_exe *e;
-        struct tracker_seen *ls;
-        __u64 flags = BPF_RB_NO_WAKEUP;
-
+        ev->kind = kind;
+        ev->pad = 0;
+        ev->cpu_ns = cpu_ns;
+        ev->nvcsw = nvcsw;
+        if (g)
+                ev->acct = *g;
+        else
+                __builtin_memset(&ev->acct, 0, sizeof(ev->acct));
         fill_ident(p, &ev->id);
         /* The group's base, from its leader's storage; a group we never
          * looked at started after we were loaded (all ours), or, if older,
@@ -318,6 +325,7 @@ static __always_inline void submit_event(struct tracker_exit_event *ev, struct t
         if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2)
                 flags = BPF_RB_FORCE_WAKEUP;
         bpf_ringbuf_submit(ev, flags);
+        return true;
 }
 
 static __always_inline void fill_group_rec(struct task_struct *task, struct tracker_seen *ls, struct tracker_group_rec *r) {
@@ -354,8 +362,11 @@ static __always_inline bool storages(struct task_struct *task, struct tracker_se
         return true;
 }
 
+/* The task walk: run by user space's read() of the iterator, once per
+ * sample in walk mode (in per-switch mode, when `active` was full); writes
+ * one record per group that changed. */
 SEC("iter/task")
-int tracker_iter(struct bpf_iter__task *ctx) {
+int tracker_walk_tasks(struct bpf_iter__task *ctx) {
         struct seq_file *seq = ctx->meta->seq;
         struct task_struct *task = ctx->task;
         struct tracker_seen *st, *ls;
@@ -368,7 +379,7 @@ int tracker_iter(struct bpf_iter__task *ctx) {
         if (task->signal->live.counter == 0)
                 return 0;
         if (switch_enabled)
-                credit(task, BPF_CORE_READ(task, thread_info.cpu), 0);
+                credit(task, task->thread_info.cpu, 0);
         if (!storages(task, &st, &ls))
                 return 0;
         changed = thread_account(task, st, ls);
@@ -398,18 +409,11 @@ static __always_inline void account_active(struct task_struct *task) {
         if (!thread_account(task, st, ls) && !ls->dirty)
                 return;
         if (!ls->reported) {
-                struct tracker_exit_event *ev = reserve_event();
-                if (!ev) {
+                if (!send_group_event(task, TRACKER_EV_GROUP, ls->group_ns, ls->group_nvcsw, NULL)) {
                         ls->dirty = 1;
                         return;
                 }
                 ls->reported = 1;
-                __builtin_memset(&ev->acct, 0, sizeof(ev->acct));
-                ev->kind = TRACKER_EV_GROUP;
-                ev->pad = 0;
-                ev->cpu_ns = ls->group_ns;
-                ev->nvcsw = ls->group_nvcsw;
-                submit_event(ev, task);
         }
         tgid = task->tgid;
         a.start_time_ns = task->group_leader->start_boottime;
@@ -430,7 +434,7 @@ static __always_inline void account_active(struct task_struct *task) {
  * switches on a CPU, check the rate: too fast, and user space is told to
  * go back to walking the tasks once per interval. */
 SEC("tp_btf/sched_switch")
-int BPF_PROG(tracker_activity, bool preempt, struct task_struct *prev, struct task_struct *next) {
+int BPF_PROG(tracker_count_switch, bool preempt, struct task_struct *prev, struct task_struct *next) {
         struct switch_rate *sr;
         __u32 zero = 0;
 
@@ -460,7 +464,7 @@ int BPF_PROG(tracker_activity, bool preempt, struct task_struct *prev, struct ta
 /* Per-switch mode: a timer on each CPU, once per interval, counts the task
  * running there (one that never switches out would otherwise wait). */
 SEC("perf_event")
-int tracker_tick(void *ctx) {
+int tracker_count_tick(void *ctx) {
         struct task_struct *task = bpf_get_current_task_btf();
 
         if (task->pid == 0)
@@ -469,8 +473,12 @@ int tracker_tick(void *ctx) {
         return 0;
 }
 
+/* The package split (loaded only where the host needs it: several packages,
+ * or cycle counters): the switched-out thread's runtime since it was last
+ * split goes to its group's CPU time on this CPU's package, with the cycles
+ * this CPU counted since its previous switch. */
 SEC("tp_btf/sched_switch")
-int BPF_PROG(tracker_switch, bool preempt, struct task_struct *prev, struct task_struct *next) {
+int BPF_PROG(tracker_split_pkgs, bool preempt, struct task_struct *prev, struct task_struct *next) {
         __u32 cpu = bpf_get_smp_processor_id();
         __u64 cycles = 0;
 
@@ -485,67 +493,60 @@ int BPF_PROG(tracker_switch, bool preempt, struct task_struct *prev, struct task
                         *last = v.counter;
                 }
         }
-        if (BPF_CORE_READ(prev, pid) == 0)
+        if (prev->pid == 0)
                 return 0;   /* the idle task */
         credit(prev, cpu, cycles);
         return 0;
 }
 
+/* The file name given to exec, kept in the task's storage for its events. */
 SEC("tp_btf/sched_process_exec")
-int BPF_PROG(tracker_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {
+int BPF_PROG(tracker_note_exe, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {
         struct tracker_exe *e;
         const char *filename;
 
         e = bpf_task_storage_get(&exes, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
         if (!e)
                 return 0;
-        filename = BPF_CORE_READ(bprm, filename);
+        filename = bprm->filename;
         if (!filename || bpf_probe_read_kernel_str(e->exe, sizeof(e->exe), filename) < 0)
                 e->exe[0] = 0;
         return 0;
 }
 
-/* The group's last thread is exiting (group_dead): its counters now, without
- * waiting for the parent to reap it and for an RCU grace period. What runs
- * after this point (exit_mm, exit_files, ...) comes with the free event. */
+/* A thread leaves a live group: what it ran since the last round is counted
+ * now (what it runs from here on reaches the group's total at the group's
+ * exit), and the group is written out at the next round. */
+static __always_inline void account_thread_exit(struct task_struct *p) {
+        struct tracker_seen *st, *ls;
+
+        if (!storages(p, &st, &ls))
+                return;
+        if (thread_account(p, st, ls))
+                ls->dirty = 1;
+}
+
+/* A thread exits. If it is its group's last (group_dead), the group's
+ * counters now, without waiting for the parent to reap it and for an RCU
+ * grace period. What runs after this point (exit_mm, exit_files, ...) comes
+ * with the free event. */
 SEC("tp_btf/sched_process_exit")
-int BPF_PROG(tracker_exit, struct task_struct *p, bool group_dead) {
-        struct tracker_exit_event *ev;
-        struct task_struct *leader;
-        struct tracker_group_acct *g;
+int BPF_PROG(tracker_send_exit, struct task_struct *p, bool group_dead) {
+        struct task_struct *leader = p->group_leader;
+        __u64 cpu_ns, nvcsw;
 
         if (!group_dead) {
-                /* A thread leaves a live group: count what it ran since the last
-                 * round now (what it runs from here on reaches the group's
-                 * total at the group's exit). */
-                struct tracker_seen *st, *ls;
-
-                if (!storages(p, &st, &ls))
-                        return 0;
-                if (thread_account(p, st, ls))
-                        ls->dirty = 1;
+                account_thread_exit(p);
                 return 0;
         }
-        ev = reserve_event();
-        if (!ev)
-                return 0;
-        __builtin_memset(&ev->acct, 0, sizeof(ev->acct));
-        ev->kind = TRACKER_EV_EXIT;
-        ev->pad = 0;
-        ev->cpu_ns = BPF_CORE_READ(p, signal, sum_sched_runtime) + BPF_CORE_READ(p, se.sum_exec_runtime);
-        ev->nvcsw = BPF_CORE_READ(p, signal, nvcsw) + BPF_CORE_READ(p, nvcsw);
-        leader = BPF_CORE_READ(p, group_leader);
+        cpu_ns = p->signal->sum_sched_runtime + p->se.sum_exec_runtime;
+        nvcsw = p->signal->nvcsw + p->nvcsw;
         if (leader && leader != p) {
                 /* A zombie leader is not released yet: its runtime is its own. */
-                ev->cpu_ns += BPF_CORE_READ(leader, se.sum_exec_runtime);
-                ev->nvcsw += BPF_CORE_READ(leader, nvcsw);
+                cpu_ns += leader->se.sum_exec_runtime;
+                nvcsw += leader->nvcsw;
         }
-        if (switch_enabled) {
-                g = group_acct(p, false);
-                if (g)
-                        ev->acct = *g;
-        }
-        submit_event(ev, p);
+        send_group_event(p, TRACKER_EV_EXIT, cpu_ns, nvcsw, switch_enabled ? group_acct(p, false) : NULL);
         return 0;
 }
 
@@ -554,30 +555,14 @@ int BPF_PROG(tracker_exit, struct task_struct *p, bool group_dead) {
  * and context switches, the leader's included, to signal->sum_sched_runtime
  * and signal->nvcsw. */
 SEC("tp_btf/sched_process_free")
-int BPF_PROG(tracker_free, struct task_struct *p) {
-        struct tracker_exit_event *ev;
+int BPF_PROG(tracker_send_final, struct task_struct *p) {
         struct tracker_group_acct *g;
-        __u32 tgid;
+        __u32 tgid = p->tgid;
 
-        if (BPF_CORE_READ(p, pid) != BPF_CORE_READ(p, tgid))
+        if (p->pid != tgid)
                 return 0;
-
-        ev = reserve_event();
-        if (!ev)
-                return 0;
-        __builtin_memset(&ev->acct, 0, sizeof(ev->acct));
-        ev->kind = TRACKER_EV_FREE;
-        ev->pad = 0;
-        ev->cpu_ns = BPF_CORE_READ(p, signal, sum_sched_runtime);
-        ev->nvcsw = BPF_CORE_READ(p, signal, nvcsw);
-        if (switch_enabled) {
-                g = group_acct(p, false);
-                if (g) {
-                        ev->acct = *g;
-                        tgid = BPF_CORE_READ(p, tgid);
-                        bpf_map_delete_elem(&groups, &tgid);
-                }
-        }
-        submit_event(ev, p);
+        g = switch_enabled ? group_acct(p, false) : NULL;
+        if (send_group_event(p, TRACKER_EV_FREE, p->signal->sum_sched_runtime, p->signal->nvcsw, g) && g)
+                bpf_map_delete_elem(&groups, &tgid);
         return 0;
 }

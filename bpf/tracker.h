@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-/* Records shared by tracker.bpf.c and daemon/tracker-bpf.c. Fixed-width
+/* Records shared by tracker.bpf.c and daemon/tracker/tracker-bpf.c. Fixed-width
  * fields, explicit padding, no bool: the layout is the same on both sides. */
 
 #ifndef __VMLINUX_H__
@@ -11,7 +11,7 @@
 #define TRACKER_COMM_LEN 16
 #define TRACKER_UNIT_LEN 64
 #define TRACKER_EXE_LEN  256
-#define TRACKER_MAX_PKGS 8            /* packages split by the switch program */
+#define TRACKER_MAX_PKGS 8            /* packages split by tracker_split_pkgs */
 #define TRACKER_MAX_CPUS 1024         /* size of the CPU → package map */
 
 /* Record kind written by the task iterator (first word of each record). */
@@ -29,7 +29,7 @@ struct tracker_busy_event {
         __u64 window_ns;              /* time the last TRACKER_BUSY_SWITCHES switches took on that CPU */
 };
 
-/* The per-switch program checks its CPU's switch rate every this many switches. */
+/* tracker_count_switch checks its CPU's switch rate every this many switches. */
 #define TRACKER_BUSY_SWITCHES 1024
 
 #define TRACKER_FLAG_KTHREAD 1u
@@ -46,7 +46,7 @@ struct tracker_ident {
         char unit[TRACKER_UNIT_LEN];  /* leaf cgroup name */
 };
 
-/* Per thread group, filled by the switch program (when loaded): CPU time per
+/* Per thread group, filled by tracker_split_pkgs (when loaded): CPU time per
  * package and CPU cycles. Keyed by tgid; start_time_ns tells a reused tgid. */
 struct tracker_group_acct {
         __u64 start_time_ns;
@@ -57,7 +57,7 @@ struct tracker_group_acct {
 /* A thread group's counters: what the iterator writes for a group that
  * changed since the last round (once per changed thread, so that an idle
  * process costs one look and no output), and, in per-switch mode, the value
- * of the `active` hash map (keyed by tgid) the switch program updates.
+ * of the `active` hash map (keyed by tgid) tracker_count_switch updates.
  * Counters are the group's cumulative totals as counted so far, the
  * before-load part (base) included: what is ours is cpu_ns - base_ns. */
 struct tracker_group_rec {
@@ -101,8 +101,9 @@ struct tracker_exe {
         char exe[TRACKER_EXE_LEN];
 };
 
-/* Task storage value of the iterator: what it counted of this thread, and
- * in a group leader's storage, of its whole group. */
+/* Task storage value of the counting programs (the task walk, per-switch
+ * mode, thread exits): what they counted of this thread, and in a group
+ * leader's storage, of its whole group. */
 struct tracker_seen {
         __u64 last_ns;                /* this thread's runtime counted so far */
         __u64 last_nvcsw;
@@ -116,7 +117,7 @@ struct tracker_seen {
         __u32 reported;               /* leader only: the group's identity reached user space */
 };
 
-/* Task storage value of the switch program: runtime already accounted. */
+/* Task storage value of tracker_split_pkgs: runtime already split. */
 struct tracker_thread_acct {
         __u64 last_sum;
 };

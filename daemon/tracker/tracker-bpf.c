@@ -29,7 +29,7 @@
 /* Accounting mode choice (auto): the cost of one task in the iterator and of
  * one context switch in the switch program, measured with
  * kernel.bpf_stats_enabled on the development VM (bench/switch/run.sh: ns per
- * run of tracker_iter and tracker_activity). */
+ * run of tracker_walk_tasks and tracker_count_switch). */
 #define TRACKER_ITER_NS_PER_TASK 1100
 #define TRACKER_SWITCH_NS 600
 /* Rounds in a row with few enough switches before going per-switch; more
@@ -147,20 +147,13 @@ static int observe(TrackerBpf *b, TrackerEvent event, const TrackerObservation *
         return b->observer.observe(b->observer.userdata, event, o);
 }
 
-static int handle_exit(void *ctx, void *data, size_t size) {
-        TrackerBpf *b = ctx;
+/* A group's counters from an event: at its first sight in per-switch mode
+ * (TRACKER_EV_GROUP), as its last thread exits (TRACKER_EV_EXIT) or final
+ * (TRACKER_EV_FREE). */
+static int handle_group_event(TrackerBpf *b, const void *data, size_t size) {
         struct tracker_exit_event ev;
         TrackerObservation o = {};
-        uint32_t kind;
-        int r = 0;
 
-        if (size < sizeof(kind))
-                return 0;
-        memcpy(&kind, data, sizeof(kind));
-        if (kind == TRACKER_EV_BUSY) {
-                b->busy = true;
-                return 0;
-        }
         if (size < sizeof(ev))
                 return 0;
         memcpy(&ev, data, sizeof(ev));
@@ -176,14 +169,28 @@ static int handle_exit(void *ctx, void *data, size_t size) {
         o.exe = ev.exe[0] ? ev.exe : NULL;
         switch (ev.kind) {
         case TRACKER_EV_GROUP:
-                r = observe(b, TRACKER_EVENT_LIVE, &o);
-                break;
+                return observe(b, TRACKER_EVENT_LIVE, &o);
         case TRACKER_EV_EXIT:
-                r = observe(b, TRACKER_EVENT_EXITING, &o);
-                break;
+                return observe(b, TRACKER_EVENT_EXITING, &o);
         default:
-                r = observe(b, TRACKER_EVENT_FREED, &o);
+                return observe(b, TRACKER_EVENT_FREED, &o);
         }
+}
+
+/* The ring buffer's callback: one event, handled by its kind. */
+static int handle_event(void *ctx, void *data, size_t size) {
+        TrackerBpf *b = ctx;
+        uint32_t kind;
+        int r;
+
+        if (size < sizeof(kind))
+                return 0;
+        memcpy(&kind, data, sizeof(kind));
+        if (kind == TRACKER_EV_BUSY) {
+                b->busy = true;
+                return 0;
+        }
+        r = handle_group_event(b, data, size);
         if (r < 0) {
                 b->consume_error = r;
                 return r;   /* stops consuming */
@@ -317,7 +324,7 @@ static int bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns) {
                 return -EOPNOTSUPP;
         for (size_t i = 0; i < b->n_ticks; i++) {
                 /* attach_perf_event() also enables the event */
-                b->tick_links[i] = bpf_program__attach_perf_event(b->skel->progs.tracker_tick, b->tick_fds[i]);
+                b->tick_links[i] = bpf_program__attach_perf_event(b->skel->progs.tracker_count_tick, b->tick_fds[i]);
                 if (!b->tick_links[i]) {
                         int r = errno > 0 ? -errno : -EIO;
                         ticks_off(b);
@@ -326,7 +333,7 @@ static int bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns) {
         }
         b->skel->bss->busy_sent = 0;
         b->busy = false;
-        b->activity_link = bpf_program__attach(b->skel->progs.tracker_activity);
+        b->activity_link = bpf_program__attach(b->skel->progs.tracker_count_switch);
         if (!b->activity_link) {
                 int r = errno > 0 ? -errno : -EIO;
                 ticks_off(b);
@@ -398,11 +405,11 @@ static int bpf_setup(TrackerBpf *b, const TrackerBackendOptions *opts, const cha
                         return r;
         }
         *ret_what = "cannot configure the BPF programs";
-        r = bpf_program__set_autoload(b->skel->progs.tracker_switch, b->per_switch);
+        r = bpf_program__set_autoload(b->skel->progs.tracker_split_pkgs, b->per_switch);
         if (r < 0)
                 return r;
         /* Attached only in per-switch mode, by bpf_set_per_switch(). */
-        bpf_program__set_autoattach(b->skel->progs.tracker_activity, false);
+        bpf_program__set_autoattach(b->skel->progs.tracker_count_switch, false);
 
         *ret_what = "cannot load the BPF programs";
         r = tracker_bpf__load(b->skel);
@@ -443,7 +450,7 @@ static int bpf_setup(TrackerBpf *b, const TrackerBackendOptions *opts, const cha
                         log_debug_errno(r, "No per-CPU timers (%m): tasks are walked every interval.");
         }
         *ret_what = "cannot open the ring buffer";
-        b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), handle_exit, b, NULL);
+        b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), handle_event, b, NULL);
         if (!b->rb)
                 return errno > 0 ? -errno : -EIO;
         return 0;
@@ -504,11 +511,11 @@ static uint64_t bpf_lost(const TrackerBpf *b) {
         if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.lost), &zero, &n) < 0)
                 n = 0;
         /* ...and runs the kernel skipped (the program was already running on that CPU). */
-        if (bpf_obj_get_info_by_fd(bpf_program__fd(b->skel->progs.tracker_free), &info, &len) == 0)
+        if (bpf_obj_get_info_by_fd(bpf_program__fd(b->skel->progs.tracker_send_final), &info, &len) == 0)
                 n += info.recursion_misses;
         memset(&info, 0, sizeof(info));
         len = sizeof(info);
-        if (bpf_obj_get_info_by_fd(bpf_program__fd(b->skel->progs.tracker_exit), &info, &len) == 0)
+        if (bpf_obj_get_info_by_fd(bpf_program__fd(b->skel->progs.tracker_send_exit), &info, &len) == 0)
                 n += info.recursion_misses;
         return n;
 }
@@ -576,7 +583,7 @@ static int walk_tasks(TrackerBpf *b) {
         _cleanup_close_ int fd = -EBADF;
         size_t have = 0;
 
-        fd = bpf_iter_create(bpf_link__fd(b->skel->links.tracker_iter));
+        fd = bpf_iter_create(bpf_link__fd(b->skel->links.tracker_walk_tasks));
         if (fd < 0)
                 return -errno;
         for (;;) {
