@@ -20,7 +20,7 @@ int cli_open_store(const CliGlobals *g, Store **ret) {
                         g->db_path, strerror(ENOENT));
                 return 1;
         }
-        if (r == -EACCES) { /* storage (issue 7): the database is 0640 root:jouled */
+        if (r == -EACCES) { /* the database is 0640 root:jouled */
                 fprintf(stderr, "joulectl: cannot read DB: %s; add yourself to the 'jouled' group "
                         "(usermod -aG jouled $USER) or use sudo\n", strerror(EACCES));
                 return 1;
@@ -44,6 +44,23 @@ int cli_require_schema(Store *store, int needed, const char *what) {
                 "restart jouled to upgrade it\n",
                 what, needed, v, store_latest_schema_version());
         return EXIT_OLD_SCHEMA;
+}
+
+int cli_require_group_by_schema(Store *store, const char *verb, GroupBy by) {
+        char what[64];
+        int needed = store_group_by_schema(by);
+
+        if (needed <= 0)
+                return 0;
+        snprintf(what, sizeof(what), "%s --by %s", verb, group_by_to_string(by));
+        return cli_require_schema(store, needed, what);
+}
+
+void cli_store_error(Store *store, int error) {
+        if (error == -ENOMEM)
+                fprintf(stderr, "joulectl: out of memory\n");
+        else
+                fprintf(stderr, "joulectl: cannot read database: %s\n", store_query_error(store));
 }
 
 char *format_double(double v, char *buf, size_t size) {
@@ -193,18 +210,10 @@ int cli_carbon_usage(const char *arg) {
 }
 
 char *cli_state_get(Store *store, const char *key) {
-        sqlite3_stmt *st = NULL;
         char *v = NULL;
 
-        if (!store)
+        if (!store || store_query_state(store, key, &v) < 0)
                 return NULL;
-        if (sqlite3_prepare_v2(store_db(store), "SELECT value FROM daemon_state WHERE key = ?1", -1, &st, NULL) !=
-            SQLITE_OK)
-                return NULL;
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-                v = strdup((const char *) sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
         return v;
 }
 
@@ -248,24 +257,6 @@ char *format_co2(double g, char *buf, size_t size) {
 char *format_carbon_origin(const Carbon *c, char *buf, size_t size) {
         snprintf(buf, size, "gCO2e at %g g/kWh, %s", c->g_per_kwh, c->origin);
         return buf;
-}
-
-static const char *const group_by_names[_CLI_BY_MAX] = {
-        [CLI_BY_PROCESS] = "process",
-        [CLI_BY_COMM] = "comm",
-        [CLI_BY_UNIT] = "unit",
-        [CLI_BY_USER] = "user",
-};
-
-CliGroupBy cli_group_by_from_string(const char *s) {
-        for (int i = 0; s && i < _CLI_BY_MAX; i++)
-                if (strcmp(s, group_by_names[i]) == 0)
-                        return (CliGroupBy) i;
-        return _CLI_BY_INVALID;
-}
-
-const char *cli_group_by_to_string(CliGroupBy b) {
-        return b >= 0 && b < _CLI_BY_MAX ? group_by_names[b] : NULL;
 }
 
 int cli_usage_time(const char *opt, const char *arg) {

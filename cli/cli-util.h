@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "group-by.h"
+#include "store-query.h"
 #include "verbs.h"
 
 /* Open the database read-only for a verb. Prints the one-line error itself
@@ -18,6 +19,12 @@ int cli_open_store(const CliGlobals *g, Store **ret);
  * upgrade it" and returns EXIT_OLD_SCHEMA. Older schemas are otherwise read
  * as the newest (store_compat_views()). */
 int cli_require_schema(Store *store, int needed, const char *what);
+/* cli_require_schema() for "VERB --by BY", where the grouping needs a newer
+ * schema than the oldest read (slice, container). */
+int cli_require_group_by_schema(Store *store, const char *verb, GroupBy by);
+/* Prints why a query failed: "joulectl: out of memory" (-ENOMEM) or
+ * "joulectl: cannot read database: WHAT SQLITE SAID". */
+void cli_store_error(Store *store, int error);
 
 /* Shortest text that reads back as exactly v ("0.1", "3.0", "1e+300"). */
 char *format_double(double v, char *buf, size_t size);
@@ -69,18 +76,6 @@ char *format_co2(double grams, char *buf, size_t size);
 char *format_carbon_origin(const Carbon *c, char *buf, size_t size);
 
 /* ---- Shared option parsing --------------------------------------------- */
-
-typedef enum CliGroupBy {
-        CLI_BY_PROCESS,
-        CLI_BY_COMM,
-        CLI_BY_UNIT,
-        CLI_BY_USER,
-        _CLI_BY_MAX,
-        _CLI_BY_INVALID = -1,
-} CliGroupBy;
-
-CliGroupBy cli_group_by_from_string(const char *s);
-const char *cli_group_by_to_string(CliGroupBy b);
 
 /* One-line error for a bad time argument; returns EXIT_USAGE. */
 int cli_usage_time(const char *opt, const char *arg);

@@ -30,39 +30,72 @@
 #include "util.h"
 #include "verbs.h"
 
-static void stmt_finalizep(sqlite3_stmt **st) {
-        sqlite3_finalize(*st);
+static const char *text_or(const char *s, const char *fallback) {
+        return s ? s : fallback;
 }
 
-static const char *text_or(sqlite3_stmt *st, int i, const char *fallback) {
-        const unsigned char *t = sqlite3_column_text(st, i);
-        return t ? (const char *) t : fallback;
+typedef struct ExportOutput {
+        bool json, first;
+} ExportOutput;
+
+static int export_record(const StoreExportRecord *rec, void *userdata) {
+        ExportOutput *out = userdata;
+        uint64_t start = rec->interval_start_ns, end = rec->interval_end_ns;
+        bool has_domain = rec->domain;
+        char b1[64], b2[64], b3[64], b4[64];
+
+        if (out->json) {
+                json_object *o = json_object_new_object();
+
+                json_object_object_add(o, "interval_start",
+                                       json_object_new_string(format_iso8601(start, true, b1, sizeof(b1))));
+                json_object_object_add(o, "interval_end",
+                                       json_object_new_string(format_iso8601(end, true, b1, sizeof(b1))));
+                json_object_object_add(o, "duration_seconds", json_seconds_from_ns(end > start ? end - start : 0));
+                json_object_object_add(o, "pid", json_object_new_int64(rec->pid));
+                json_object_object_add(o, "start_time",
+                                       json_object_new_string(format_iso8601(rec->start_ns, true, b1, sizeof(b1))));
+                json_object_object_add(o, "comm", json_object_new_string(text_or(rec->comm, "")));
+                json_object_object_add(o, "exe", rec->exe ? json_object_new_string(rec->exe) : NULL);
+                json_object_object_add(o, "unit", rec->unit ? json_object_new_string(rec->unit) : NULL);
+                json_object_object_add(o, "user", json_object_new_string(cli_user_name(rec->uid)));
+                json_object_object_add(o, "uid", json_object_new_int64(rec->uid));
+                json_object_object_add(o, "ppid", json_object_new_int64(rec->ppid));
+                json_object_object_add(o, "cpu_seconds", json_seconds_from_ns(rec->cpu_ns));
+                json_object_object_add(o, "domain", has_domain ? json_object_new_string(text_or(rec->domain, "")) : NULL);
+                json_object_object_add(o, "source", has_domain ? json_object_new_string(text_or(rec->source, "")) : NULL);
+                json_object_object_add(o, "estimated", json_object_new_boolean(rec->estimated));
+                json_object_object_add(o, "host_total", json_object_new_boolean(rec->host_total));
+                json_object_object_add(o, "energy_joules", json_double_exact(rec->energy_j));
+                printf("%s\n%s", out->first ? "" : ",",
+                       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(o);
+        } else {
+                printf("%s,%s,%s,%" PRIi64 ",%s,", format_iso8601(start, true, b1, sizeof(b1)),
+                       format_iso8601(end, true, b2, sizeof(b2)),
+                       format_ns_as_seconds(end > start ? end - start : 0, b3, sizeof(b3)), rec->pid,
+                       format_iso8601(rec->start_ns, true, b4, sizeof(b4)));
+                csv_field(stdout, text_or(rec->comm, ""));
+                fputc(',', stdout);
+                csv_field(stdout, text_or(rec->exe, ""));
+                fputc(',', stdout);
+                csv_field(stdout, text_or(rec->unit, ""));
+                fputc(',', stdout);
+                csv_field(stdout, cli_user_name(rec->uid));
+                printf(",%" PRIu32 ",%" PRIi64 ",%s,", rec->uid, rec->ppid, format_ns_as_seconds(rec->cpu_ns, b1, sizeof(b1)));
+                csv_field(stdout, text_or(rec->domain, ""));
+                fputc(',', stdout);
+                csv_field(stdout, text_or(rec->source, ""));
+                printf(",%s,%s,%s\r\n", rec->estimated ? "true" : "false", rec->host_total ? "true" : "false",
+                       format_double(rec->energy_j, b1, sizeof(b1)));
+        }
+        out->first = false;
+        return 0;
 }
 
 static int export_run(Store *store, uint64_t since, uint64_t until, bool json) {
-        _cleanup_(stmt_finalizep) sqlite3_stmt *st = NULL;
-        sqlite3 *db = store_db(store);
-        char b1[64], b2[64], b3[64], b4[64];
-        bool first = true;
-        int rc;
-
-        rc = sqlite3_prepare_v2(
-                db,
-                "SELECT i.start_ns, i.end_ns, p.pid, p.start_ns, p.comm, p.exe, p.unit, p.uid, p.ppid, s.cpu_ns, "
-                "d.name, d.source, d.estimated, sd.energy_j, idm.host_total "
-                "FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                "JOIN processes p ON p.id = s.process_id "
-                "LEFT JOIN sample_domains sd ON sd.interval_id = i.id AND sd.process_id = s.process_id "
-                "LEFT JOIN domains d ON d.id = sd.domain_id "
-                "LEFT JOIN interval_domains idm ON idm.interval_id = i.id AND idm.domain_id = sd.domain_id "
-                "WHERE " STORE_RANGE_SQL("i") " ORDER BY i.end_ns, p.pid, p.id, d.name", /* storage: rollups */
-                -1, &st, NULL);
-        if (rc != SQLITE_OK) {
-                fprintf(stderr, "joulectl: cannot query database: %s\n", sqlite3_errmsg(db));
-                return 1;
-        }
-        sqlite3_bind_int64(st, 1, (int64_t) since);
-        sqlite3_bind_int64(st, 2, (int64_t) until);
+        ExportOutput out = { .json = json, .first = true };
+        int r;
 
         if (json)
                 fputs("[", stdout);
@@ -71,68 +104,11 @@ static int export_run(Store *store, uint64_t since, uint64_t until, bool json) {
                       "cpu_seconds,domain,source,estimated,host_total,energy_joules\r\n",
                       stdout);
 
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                uint64_t start = (uint64_t) sqlite3_column_int64(st, 0), end = (uint64_t) sqlite3_column_int64(st, 1);
-                uint64_t pstart = (uint64_t) sqlite3_column_int64(st, 3), cpu = (uint64_t) sqlite3_column_int64(st, 9);
-                uint32_t uid = (uint32_t) sqlite3_column_int64(st, 7);
-                bool has_domain = sqlite3_column_type(st, 10) != SQLITE_NULL;
-                double energy = has_domain ? sqlite3_column_double(st, 13) : 0;
-
-                if (json) {
-                        json_object *o = json_object_new_object();
-                        const char *s;
-
-                        json_object_object_add(o, "interval_start",
-                                               json_object_new_string(format_iso8601(start, true, b1, sizeof(b1))));
-                        json_object_object_add(o, "interval_end",
-                                               json_object_new_string(format_iso8601(end, true, b1, sizeof(b1))));
-                        json_object_object_add(o, "duration_seconds", json_seconds_from_ns(end > start ? end - start : 0));
-                        json_object_object_add(o, "pid", json_object_new_int64(sqlite3_column_int64(st, 2)));
-                        json_object_object_add(o, "start_time",
-                                               json_object_new_string(format_iso8601(pstart, true, b1, sizeof(b1))));
-                        json_object_object_add(o, "comm", json_object_new_string(text_or(st, 4, "")));
-                        s = text_or(st, 5, NULL);
-                        json_object_object_add(o, "exe", s ? json_object_new_string(s) : NULL);
-                        s = text_or(st, 6, NULL);
-                        json_object_object_add(o, "unit", s ? json_object_new_string(s) : NULL);
-                        json_object_object_add(o, "user", json_object_new_string(cli_user_name(uid)));
-                        json_object_object_add(o, "uid", json_object_new_int64(uid));
-                        json_object_object_add(o, "ppid", json_object_new_int64(sqlite3_column_int64(st, 8)));
-                        json_object_object_add(o, "cpu_seconds", json_seconds_from_ns(cpu));
-                        json_object_object_add(o, "domain", has_domain ? json_object_new_string(text_or(st, 10, "")) : NULL);
-                        json_object_object_add(o, "source", has_domain ? json_object_new_string(text_or(st, 11, "")) : NULL);
-                        json_object_object_add(o, "estimated", json_object_new_boolean(sqlite3_column_int(st, 12)));
-                        json_object_object_add(o, "host_total", json_object_new_boolean(sqlite3_column_int(st, 14)));
-                        json_object_object_add(o, "energy_joules", json_double_exact(energy));
-                        printf("%s\n%s", first ? "" : ",",
-                               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-                        json_object_put(o);
-                } else {
-                        printf("%s,%s,%s,%" PRIi64 ",%s,", format_iso8601(start, true, b1, sizeof(b1)),
-                               format_iso8601(end, true, b2, sizeof(b2)),
-                               format_ns_as_seconds(end > start ? end - start : 0, b3, sizeof(b3)),
-                               (int64_t) sqlite3_column_int64(st, 2), format_iso8601(pstart, true, b4, sizeof(b4)));
-                        csv_field(stdout, text_or(st, 4, ""));
-                        fputc(',', stdout);
-                        csv_field(stdout, text_or(st, 5, ""));
-                        fputc(',', stdout);
-                        csv_field(stdout, text_or(st, 6, ""));
-                        fputc(',', stdout);
-                        csv_field(stdout, cli_user_name(uid));
-                        printf(",%" PRIu32 ",%" PRIi64 ",%s,", uid, (int64_t) sqlite3_column_int64(st, 8),
-                               format_ns_as_seconds(cpu, b1, sizeof(b1)));
-                        csv_field(stdout, text_or(st, 10, ""));
-                        fputc(',', stdout);
-                        csv_field(stdout, text_or(st, 11, ""));
-                        printf(",%s,%s,%s\r\n", sqlite3_column_int(st, 12) ? "true" : "false",
-                               sqlite3_column_int(st, 14) ? "true" : "false", format_double(energy, b1, sizeof(b1)));
-                }
-                first = false;
-        }
+        r = store_query_export(store, since, until, export_record, &out);
         if (json)
-                fputs(first ? "]\n" : "\n]\n", stdout);
-        if (rc != SQLITE_DONE) {
-                fprintf(stderr, "joulectl: cannot read database: %s\n", sqlite3_errmsg(db));
+                fputs(out.first ? "]\n" : "\n]\n", stdout);
+        if (r < 0) {
+                cli_store_error(store, r);
                 return 1;
         }
         if (fflush(stdout) != 0 || ferror(stdout)) {

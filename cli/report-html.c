@@ -19,11 +19,9 @@
 #include <string.h>
 
 #include "cleanup.h"
-#include "report.h"
+#include "report-render.h"
 #include "util.h"
 
-#define TOP_SERIES 6
-#define MAX_BUCKETS 240
 #define CHART_W 1000
 #define CHART_H 320
 #define PAD_L 70
@@ -52,113 +50,6 @@ static void html_escape(FILE *f, const char *s) {
                 }
 }
 
-static void finalizep(sqlite3_stmt **st) {
-        sqlite3_finalize(*st);
-}
-
-/* Which of the first n rows has this key (the query's column 0)? -1: none. */
-static int series_of(const Report *r, size_t n, sqlite3_stmt *st) {
-        bool text = sqlite3_column_type(st, 0) == SQLITE_TEXT;
-        const char *kt = text ? (const char *) sqlite3_column_text(st, 0) : NULL;
-        int64_t ki = text ? 0 : sqlite3_column_int64(st, 0);
-
-        for (size_t i = 0; i < n; i++) {
-                const ReportRow *row = &r->rows[i];
-                if (text ? streq_ptr(row->key_text, kt) : (!row->key_text && row->key_int == ki))
-                        return (int) i;
-        }
-        return -1;
-}
-
-typedef struct Series {
-        size_t n_buckets, n_series;     /* n_series = top rows + "other" */
-        uint64_t t0, t1;
-        double *energy;                 /* [bucket][series] */
-        double *host;                   /* [bucket] measured */
-} Series;
-
-static int bucket_of(const Series *s, uint64_t start, uint64_t end) {
-        uint64_t mid = start / 2 + end / 2, span = s->t1 - s->t0;
-        if (mid < s->t0)
-                return 0;
-        if (span == 0)
-                return 0;
-        size_t b = (size_t) ((double) (mid - s->t0) / (double) span * (double) s->n_buckets);
-        return (int) MIN(b, s->n_buckets - 1);
-}
-
-static int series_load(sqlite3 *db, const Report *r, Series *s) {
-        _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-        char sql[4096]; /* storage: STORE_RANGE_SQL is long */
-        int rc;
-
-        s->n_series = MIN(r->n_rows, (size_t) TOP_SERIES) + 1;
-        s->n_buckets = (size_t) MIN((uint64_t) MAX_BUCKETS, (uint64_t) MAX(r->n_intervals, (int64_t) 1));
-        s->energy = calloc(s->n_buckets * s->n_series, sizeof(double));
-        s->host = calloc(s->n_buckets, sizeof(double));
-        if (!s->energy || !s->host)
-                return -ENOMEM;
-
-        rc = sqlite3_prepare_v2(db, "SELECT min(start_ns), max(end_ns) FROM intervals WHERE end_ns > ?1 AND end_ns <= ?2",
-                                -1, &st, NULL);
-        if (rc != SQLITE_OK)
-                goto fail;
-        sqlite3_bind_int64(st, 1, (int64_t) r->since);
-        sqlite3_bind_int64(st, 2, (int64_t) r->until);
-        if (sqlite3_step(st) != SQLITE_ROW)
-                goto fail;
-        s->t0 = (uint64_t) sqlite3_column_int64(st, 0);
-        s->t1 = (uint64_t) sqlite3_column_int64(st, 1);
-        sqlite3_finalize(TAKE_PTR(st));
-        if (s->t1 <= s->t0)
-                return 0;
-
-        rc = sqlite3_prepare_v2(db,
-                                "SELECT i.start_ns, i.end_ns, total(idm.measured_j) FROM intervals i "
-                                "JOIN interval_domains idm ON idm.interval_id = i.id "
-                                "WHERE " STORE_RANGE_SQL("i") " AND idm.host_total = 1 GROUP BY i.id", /* storage */
-                                -1, &st, NULL);
-        if (rc != SQLITE_OK)
-                goto fail;
-        sqlite3_bind_int64(st, 1, (int64_t) r->since);
-        sqlite3_bind_int64(st, 2, (int64_t) r->until);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-                s->host[bucket_of(s, (uint64_t) sqlite3_column_int64(st, 0), (uint64_t) sqlite3_column_int64(st, 1))] +=
-                        sqlite3_column_double(st, 2);
-        if (rc != SQLITE_DONE)
-                goto fail;
-        sqlite3_finalize(TAKE_PTR(st));
-
-        snprintf(sql, sizeof(sql),
-                 "SELECT %s, i.start_ns, i.end_ns, total(s.energy_j) FROM intervals i "
-                 "JOIN samples s ON s.interval_id = i.id JOIN processes p ON p.id = s.process_id "
-                 "WHERE " STORE_RANGE_SQL("i") " GROUP BY 1, i.id", /* storage */
-                 report_by_sql_expr(r->by));
-        rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-        if (rc != SQLITE_OK)
-                goto fail;
-        sqlite3_bind_int64(st, 1, (int64_t) r->since);
-        sqlite3_bind_int64(st, 2, (int64_t) r->until);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                int k = series_of(r, s->n_series - 1, st);
-                int b = bucket_of(s, (uint64_t) sqlite3_column_int64(st, 1), (uint64_t) sqlite3_column_int64(st, 2));
-                s->energy[(size_t) b * s->n_series + (k < 0 ? s->n_series - 1 : (size_t) k)] +=
-                        sqlite3_column_double(st, 3);
-        }
-        if (rc != SQLITE_DONE)
-                goto fail;
-        return 0;
-
-fail:
-        fprintf(stderr, "joulectl: cannot read database: %s\n", sqlite3_errmsg(db));
-        return store_errno(rc == SQLITE_OK ? SQLITE_ERROR : rc);
-}
-
-static void series_done(Series *s) {
-        free(s->energy);
-        free(s->host);
-}
-
 /* A "nice" axis maximum ≥ v: 1, 2, 5 × 10^k. */
 static double nice_max(double v) {
         double p;
@@ -174,7 +65,7 @@ static double nice_max(double v) {
         return 10 * p;
 }
 
-static void write_power_chart(FILE *f, const Report *r, const Series *s) {
+static void write_power_chart(FILE *f, const Report *r, const ReportSeries *s) {
         double bucket_s = (double) (s->t1 - s->t0) / 1e9 / (double) s->n_buckets;
         double ymax = 0, pw = CHART_W - PAD_L - PAD_R, ph = CHART_H - PAD_T - PAD_B;
         char buf[128];
@@ -249,7 +140,7 @@ static void write_power_chart(FILE *f, const Report *r, const Series *s) {
                 fprintf(f, "<span><i style=\"background:%s\"></i>", palette[k % ELEMENTSOF(palette)]);
                 if (k + 1 < s->n_series) {
                         html_escape(f, report_row_key(r, &r->rows[k], buf, sizeof(buf)));
-                        if (r->by == REPORT_BY_PROCESS && r->rows[k].comm) {
+                        if (r->by == GROUP_BY_PROCESS && r->rows[k].comm) {
                                 fputs(" ", f);
                                 html_escape(f, r->rows[k].comm);
                         }
@@ -283,7 +174,7 @@ static void write_share_chart(FILE *f, const Report *r, size_t limit) {
                 int y = 5 + (int) i * 24;
                 fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" font-size=\"13\">", label_w - 8, y + 15);
                 html_escape(f, report_row_key(r, row, buf, sizeof(buf)));
-                if (r->by == REPORT_BY_PROCESS && row->comm) {
+                if (r->by == GROUP_BY_PROCESS && row->comm) {
                         fputs(" ", f);
                         html_escape(f, row->comm);
                 }
@@ -297,18 +188,10 @@ static void write_share_chart(FILE *f, const Report *r, size_t limit) {
         fputs("</svg>\n", f);
 }
 
-int report_write_html(sqlite3 *db, const Report *r, const Carbon *carbon, size_t limit, const char *since_s,
-                      const char *until_s, FILE *f) {
-        Series s = {};
+int report_write_html(const Report *r, const ReportSeries *s, const Carbon *carbon, size_t limit,
+                      const char *since_s, const char *until_s, FILE *f) {
         char e1[64], e2[64], e3[64], e4[64], buf[128];
         double secs = (double) r->duration_ns / 1e9;
-        int e;
-
-        e = series_load(db, r, &s);
-        if (e < 0) {
-                series_done(&s);
-                return e;
-        }
 
         fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
               "<meta name=\"viewport\" content=\"width=device-width\">\n<title>jouled energy report</title>\n"
@@ -344,15 +227,15 @@ int report_write_html(sqlite3 *db, const Report *r, const Carbon *carbon, size_t
         fputs(")</td></tr>\n</table>\n", f);
 
         fputs("<h2>Power over time</h2>\n", f);
-        write_power_chart(f, r, &s);
-        fprintf(f, "<h2>Energy share by %s</h2>\n", r->by == REPORT_BY_PROCESS ? "process"
-                                                  : r->by == REPORT_BY_COMM  ? "command"
-                                                  : r->by == REPORT_BY_UNIT  ? "unit"
+        write_power_chart(f, r, s);
+        fprintf(f, "<h2>Energy share by %s</h2>\n", r->by == GROUP_BY_PROCESS ? "process"
+                                                  : r->by == GROUP_BY_COMM  ? "command"
+                                                  : r->by == GROUP_BY_UNIT  ? "unit"
                                                                              : "user");
         write_share_chart(f, r, limit);
 
         fputs("<h2>Table</h2>\n<table>\n<tr>", f);
-        if (r->by == REPORT_BY_PROCESS)
+        if (r->by == GROUP_BY_PROCESS)
                 fputs("<th class=\"n\">PID</th><th>COMM</th><th>UNIT</th><th>USER</th>", f);
         else
                 fputs("<th>KEY</th>", f);
@@ -362,7 +245,7 @@ int report_write_html(sqlite3 *db, const Report *r, const Carbon *carbon, size_t
         for (size_t i = 0; i < r->n_rows && i < limit; i++) {
                 const ReportRow *row = &r->rows[i];
                 fputs("<tr>", f);
-                if (r->by == REPORT_BY_PROCESS) {
+                if (r->by == GROUP_BY_PROCESS) {
                         fprintf(f, "<td class=\"n\">%" PRIi64 "</td><td>", row->pid);
                         html_escape(f, row->comm ? row->comm : "-");
                         fputs("</td><td>", f);
@@ -387,7 +270,6 @@ int report_write_html(sqlite3 *db, const Report *r, const Carbon *carbon, size_t
         fputs("<p style=\"font-size:12px;color:#666\">Generated by joulectl. Energy of a row is the energy "
               "attributed to it by CPU time; idle and unattributed energy belong to no row.</p>\n</body></html>\n",
               f);
-        series_done(&s);
         if (ferror(f))
                 return -EIO;
         return 0;

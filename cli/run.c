@@ -216,13 +216,10 @@ static int state_double(Store *s, const char *key, double *ret) {
 
 /* The newest interval's end, or 0. */
 static uint64_t db_last_end(Store *s) {
-        sqlite3_stmt *st = NULL;
         uint64_t v = 0;
 
-        if (sqlite3_prepare_v2(store_db(s), "SELECT max(end_ns) FROM intervals", -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW)
-                v = (uint64_t) sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
+        if (store_query_last_end(s, false, &v) <= 0)
+                return 0;
         return v;
 }
 
@@ -315,38 +312,33 @@ static void self_read(RunContext *c, double *ret_j) {
 
 /* Dynamic energy of the host-total domains over [t0, t1] from the database,
  * each interval pro rata of its overlap. */
-static int daemon_dynamic(RunContext *c, uint64_t t0, uint64_t t1, double *ret_j) {
-        sqlite3_stmt *st = NULL;
-        double total = 0;
-        int rc;
+typedef struct DynamicSum {
+        RunContext *c;
+        uint64_t t0, t1;
+        double total;
+} DynamicSum;
 
-        rc = sqlite3_prepare_v2(store_db(c->store),
-                                "SELECT i.start_ns, i.end_ns, idm.measured_j - idm.idle_j, d.name, d.source, "
-                                "d.estimated FROM intervals i JOIN interval_domains idm ON idm.interval_id = i.id "
-                                "JOIN domains d ON d.id = idm.domain_id "
-                                "WHERE idm.host_total = 1 AND i.level = 0 AND i.end_ns > ?1 AND i.start_ns < ?2", /* storage */
-                                -1, &st, NULL);
-        if (rc != SQLITE_OK) {
-                fprintf(stderr, "joulectl: cannot query database: %s\n", sqlite3_errmsg(store_db(c->store)));
+static int dynamic_add(const StoreHostDynamic *d, void *userdata) {
+        DynamicSum *sum = userdata;
+        uint64_t lo = MAX(d->start_ns, sum->t0), hi = MIN(d->end_ns, sum->t1);
+
+        if (d->end_ns <= d->start_ns || hi <= lo)
+                return 0;
+        sum->total += MAX(d->dynamic_j, 0.0) * (double) (hi - lo) / (double) (d->end_ns - d->start_ns);
+        add_shown(sum->c, d->domain, d->source, d->estimated);
+        return 0;
+}
+
+static int daemon_dynamic(RunContext *c, uint64_t t0, uint64_t t1, double *ret_j) {
+        DynamicSum sum = { .c = c, .t0 = t0, .t1 = t1 };
+        int r;
+
+        r = store_query_host_dynamic(c->store, t0, t1, dynamic_add, &sum);
+        if (r < 0) {
+                cli_store_error(c->store, r);
                 return -EIO;
         }
-        sqlite3_bind_int64(st, 1, (int64_t) t0);
-        sqlite3_bind_int64(st, 2, (int64_t) t1);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                uint64_t s = (uint64_t) sqlite3_column_int64(st, 0), e = (uint64_t) sqlite3_column_int64(st, 1);
-                uint64_t lo = MAX(s, t0), hi = MIN(e, t1);
-                if (e <= s || hi <= lo)
-                        continue;
-                total += MAX(sqlite3_column_double(st, 2), 0.0) * (double) (hi - lo) / (double) (e - s);
-                add_shown(c, (const char *) sqlite3_column_text(st, 3), (const char *) sqlite3_column_text(st, 4),
-                          sqlite3_column_int(st, 5));
-        }
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) {
-                fprintf(stderr, "joulectl: cannot read database: %s\n", sqlite3_errmsg(store_db(c->store)));
-                return -EIO;
-        }
-        *ret_j = total;
+        *ret_j = sum.total;
         return 0;
 }
 

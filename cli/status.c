@@ -66,10 +66,10 @@ enum {
         ST_STARTED,
         ST_TRACKER_FALLBACK,
         ST_WRITE_ERRORS,
-        ST_INTERVALS_BUFFERED, /* storage: write buffer and counter guard */
+        ST_INTERVALS_BUFFERED, /* write buffer and counter guard */
         ST_INTERVALS_DROPPED,
         ST_COUNTERS_DISCARDED,
-        ST_EXITS_EARLY_ONLY,   /* attribution (issue 4) */
+        ST_EXITS_EARLY_ONLY,
         ST_ATTRIBUTION_BASIS,
         ST_ATTRIBUTION_PER_PACKAGE,
         ST_SELF_PID,
@@ -104,21 +104,11 @@ static const char *const state_keys[_ST_MAX] = {
 
 #define PROCFS_NOTE "short-lived processes may be missed"
 
-typedef struct Probe {
-        char *name, *status, *reason;
-        bool estimated, in_use;
-} Probe;
-
-typedef struct DomainUse {
-        char *domain, *source;
-        bool estimated;
-} DomainUse;
-
 typedef struct Status {
         char *state[_ST_MAX];
-        Probe *probes;
+        StoreProbe *probes;
         size_t n_probes;
-        DomainUse *domains;
+        StoreSource *domains;        /* of the newest raw interval */
         size_t n_domains;
         int64_t processes_stored, intervals_stored;
         int64_t last_end_ns;
@@ -132,147 +122,50 @@ typedef struct Status {
 static void status_done(Status *s) {
         for (size_t i = 0; i < _ST_MAX; i++)
                 free(s->state[i]);
-        for (size_t i = 0; i < s->n_probes; i++) {
-                free(s->probes[i].name);
-                free(s->probes[i].status);
-                free(s->probes[i].reason);
-        }
-        free(s->probes);
-        for (size_t i = 0; i < s->n_domains; i++) {
-                free(s->domains[i].domain);
-                free(s->domains[i].source);
-        }
-        free(s->domains);
-}
-
-static char *col(sqlite3_stmt *st, int i) {
-        const unsigned char *t = sqlite3_column_text(st, i);
-        return t ? strdup((const char *) t) : NULL;
-}
-
-static int status_query(sqlite3 *db, const char *sql, sqlite3_stmt **ret) {
-        int rc = sqlite3_prepare_v2(db, sql, -1, ret, NULL);
-        if (rc != SQLITE_OK) {
-                fprintf(stderr, "joulectl: cannot query database: %s\n", sqlite3_errmsg(db));
-                return store_errno(rc);
-        }
-        return 0;
+        store_probes_free(s->probes, s->n_probes);
+        store_sources_free(s->domains, s->n_domains);
 }
 
 static int status_load(Store *store, Status *s) {
-        sqlite3 *db = store_db(store);
-        sqlite3_stmt *st = NULL;
-        int rc, r;
+        StoreStateEntry *state = NULL;
+        StoreCounts counts;
+        size_t n_state = 0;
+        int r;
 
         s->schema_version = store_schema_version(store);
 
-        r = status_query(db, "SELECT key, value FROM daemon_state", &st);
+        r = store_query_state_all(store, &state, &n_state);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                const char *k = (const char *) sqlite3_column_text(st, 0);
-                for (size_t i = 0; k && i < _ST_MAX; i++)
-                        if (strcmp(k, state_keys[i]) == 0 && !s->state[i])
-                                s->state[i] = col(st, 1);
-        }
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE)
-                goto fail;
+        for (size_t j = 0; j < n_state; j++)
+                for (size_t i = 0; state[j].key && i < _ST_MAX; i++)
+                        if (strcmp(state[j].key, state_keys[i]) == 0 && !s->state[i])
+                                s->state[i] = TAKE_PTR(state[j].value);
+        store_state_entries_free(state, n_state);
 
-        r = status_query(db, "SELECT name, status, estimated, in_use, reason FROM source_probes ORDER BY rowid", &st);
+        r = store_query_probes(store, &s->probes, &s->n_probes);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                Probe *p = realloc(s->probes, (s->n_probes + 1) * sizeof(*p));
-                if (!p) {
-                        sqlite3_finalize(st);
-                        return -ENOMEM;
-                }
-                s->probes = p;
-                p = &s->probes[s->n_probes++];
-                p->name = col(st, 0);
-                p->status = col(st, 1);
-                p->estimated = sqlite3_column_int(st, 2);
-                p->in_use = sqlite3_column_int(st, 3);
-                p->reason = col(st, 4);
-        }
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE)
-                goto fail;
-
-        r = status_query(db,
-                         "SELECT d.name, d.source, d.estimated FROM interval_domains idm "
-                         "JOIN domains d ON d.id = idm.domain_id "
-                         "WHERE idm.interval_id = (SELECT max(id) FROM intervals WHERE level = 0) ORDER BY d.name", /* storage */
-                         &st);
+        r = store_query_latest_domains(store, &s->domains, &s->n_domains);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                DomainUse *d = realloc(s->domains, (s->n_domains + 1) * sizeof(*d));
-                if (!d) {
-                        sqlite3_finalize(st);
-                        return -ENOMEM;
-                }
-                s->domains = d;
-                d = &s->domains[s->n_domains++];
-                d->domain = col(st, 0);
-                d->source = col(st, 1);
-                d->estimated = sqlite3_column_int(st, 2);
-        }
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE)
-                goto fail;
-
-        r = status_query(db,
-                         "SELECT (SELECT count(*) FROM processes), (SELECT count(*) FROM intervals), "
-                         "(SELECT max(end_ns) FROM intervals)",
-                         &st);
+        r = store_query_counts(store, &counts);
         if (r < 0)
                 return r;
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-                s->processes_stored = sqlite3_column_int64(st, 0);
-                s->intervals_stored = sqlite3_column_int64(st, 1);
-                s->last_end_ns = sqlite3_column_int64(st, 2);
-                rc = SQLITE_DONE;
-        }
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE)
-                goto fail;
+        s->processes_stored = counts.processes;
+        s->intervals_stored = counts.intervals;
+        s->last_end_ns = counts.last_end_ns;
 
-        /* attribution (issue 4): jouled's own cost over the last hour, from
-         * the samples of its processes row (the latest started process with
-         * that pid: an older one of another boot is not jouled). */
+        /* jouled's own cost over the last hour, from the samples of its
+         * processes row. */
         s->self_pid = -1;
         const char *pid = s->state[ST_SELF_PID] ? s->state[ST_SELF_PID] : s->state[ST_PID];
         uint64_t v, now = now_ns(CLOCK_REALTIME);
-        if (!pid || parse_u64(pid, &v) < 0 || v > INT32_MAX || s->schema_version < 2)
+        if (!pid || parse_u64(pid, &v) < 0 || v > INT32_MAX || s->schema_version < STORE_SCHEMA_SELF_USAGE)
                 return 0;
         s->self_pid = (int64_t) v;
-        r = status_query(db,
-                         "SELECT coalesce(sum(s.cpu_ns), 0), total(s.energy_j) FROM intervals i "
-                         "JOIN samples s ON s.interval_id = i.id WHERE " STORE_RANGE_SQL("i") " AND s.process_id = "
-                         "(SELECT id FROM processes WHERE pid = ?3 ORDER BY start_ns DESC LIMIT 1)",
-                         &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(st, 1, (int64_t) (now > SELF_WINDOW_NS ? now - SELF_WINDOW_NS : 0));
-        sqlite3_bind_int64(st, 2, (int64_t) now);
-        sqlite3_bind_int64(st, 3, s->self_pid);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-                s->self_cpu_ns = (uint64_t) sqlite3_column_int64(st, 0);
-                s->self_energy_j = sqlite3_column_double(st, 1);
-                rc = SQLITE_DONE;
-        }
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE)
-                goto fail;
-        return 0;
-
-fail:
-        fprintf(stderr, "joulectl: cannot read database: %s\n", sqlite3_errstr(rc));
-        return store_errno(rc);
+        return store_query_process_usage(store, s->self_pid, now > SELF_WINDOW_NS ? now - SELF_WINDOW_NS : 0, now,
+                                         &s->self_cpu_ns, &s->self_energy_j);
 }
 
 static uint64_t file_size(const char *path) {
@@ -370,7 +263,7 @@ static void status_print_json(const Status *s, const char *path) {
 
         a = json_object_new_array();
         for (size_t i = 0; i < s->n_probes; i++) {
-                const Probe *p = &s->probes[i];
+                const StoreProbe *p = &s->probes[i];
                 json_object *j = json_object_new_object();
                 json_object_object_add(j, "name", json_string_or_null(p->name));
                 json_object_object_add(j, "status", json_string_or_null(p->status));
@@ -463,7 +356,7 @@ static void status_print_text(const Status *s, const char *path) {
         if (s->n_probes == 0)
                 printf("  (no probe results stored)\n");
         for (size_t i = 0; i < s->n_probes; i++) {
-                const Probe *p = &s->probes[i];
+                const StoreProbe *p = &s->probes[i];
                 const char *what = p->in_use ? (p->estimated ? "in use, estimated" : "in use, measured")
                                              : streq_ptr(p->status, "usable") ? "usable, not used"
                                                                               : OR_DASH(p->status);
@@ -536,6 +429,7 @@ int verb_status(int argc, char **argv, const CliGlobals *g) {
 
         r = status_load(store, &s);
         if (r < 0) {
+                cli_store_error(store, r);
                 status_done(&s);
                 return 1;
         }

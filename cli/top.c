@@ -31,7 +31,6 @@
 
 #include "cleanup.h"
 #include "cli-util.h"
-#include "report.h"
 #include "timeparse.h"
 #include "util.h"
 #include "verbs.h"
@@ -54,19 +53,8 @@ static const char *const top_sort_names[_TOP_SORT_MAX] = {
         [TOP_SORT_WAKEUPS] = "wakeups",
 };
 
-/* top groups as report does (kernel threads as "[kernel]", and so on). */
-static const char *top_by_sql(CliGroupBy by) {
-        static const ReportBy map[_CLI_BY_MAX] = {
-                [CLI_BY_PROCESS] = REPORT_BY_PROCESS,
-                [CLI_BY_COMM] = REPORT_BY_COMM,
-                [CLI_BY_UNIT] = REPORT_BY_UNIT,
-                [CLI_BY_USER] = REPORT_BY_USER,
-        };
-        return report_by_sql_expr(map[by]);
-}
-
 typedef struct TopRow {
-        char key[96];            /* pid, comm, unit or user name */
+        char key[96];            /* pid, comm, unit, user name, slice or container */
         int64_t pid;
         char comm[32];
         char unit[64];
@@ -80,7 +68,7 @@ typedef struct TopRow {
 
 typedef struct Top {
         Store *store;
-        CliGroupBy by;
+        GroupBy by;
         TopSort sort;
         uint64_t delay_ns;
         bool once;
@@ -104,25 +92,6 @@ static void on_signal(int sig) {
         top_quit = sig;
 }
 
-static void stmt_finalizep(sqlite3_stmt **st) {
-        sqlite3_finalize(*st);
-}
-
-/* Prepare a query over the window (?1, ?2] of interval end times. */
-static int top_prepare_window(sqlite3 *db, const char *sql, uint64_t after, uint64_t until, sqlite3_stmt **ret) {
-        int rc = sqlite3_prepare_v2(db, sql, -1, ret, NULL);
-        if (rc != SQLITE_OK)
-                return rc;
-        sqlite3_bind_int64(*ret, 1, (int64_t) after);
-        sqlite3_bind_int64(*ret, 2, (int64_t) until);
-        return SQLITE_OK;
-}
-
-static int top_db_error(Top *t, int rc) {
-        fprintf(stderr, "joulectl: cannot read database: %s\n", sqlite3_errmsg(store_db(t->store)));
-        return store_errno(rc == SQLITE_OK || rc == SQLITE_ROW ? SQLITE_ERROR : rc);
-}
-
 static TopRow *top_row_get(Top *t, const char *key) {
         TopRow *p;
 
@@ -143,19 +112,16 @@ static TopRow *top_row_get(Top *t, const char *key) {
  * Returns 1 when new intervals were read, 0 when there were none, or
  * negative errno (printed). */
 static int top_refresh(Top *t) {
-        _cleanup_(stmt_finalizep) sqlite3_stmt *st = NULL;
-        sqlite3 *db = store_db(t->store);
+        StoreSource *sources = NULL;
+        StoreGroupRow *groups = NULL;
+        size_t n_sources = 0, n_groups = 0;
         uint64_t after, max_end;
-        char sql[1024];
-        int rc;
+        StoreWindow w;
+        int r;
 
-        rc = sqlite3_prepare_v2(db, "SELECT max(end_ns) FROM intervals WHERE level = 0", -1, &st, NULL);
-        if (rc != SQLITE_OK || (rc = sqlite3_step(st)) != SQLITE_ROW)
-                return top_db_error(t, rc);
-        if (sqlite3_column_type(st, 0) == SQLITE_NULL)
-                return 0;
-        max_end = (uint64_t) sqlite3_column_int64(st, 0);
-        sqlite3_finalize(TAKE_PTR(st));
+        r = store_query_last_end(t->store, true, &max_end);
+        if (r <= 0)
+                goto finish;
         if (t->have_data && max_end <= t->last_end)
                 return 0;
 
@@ -164,110 +130,79 @@ static int top_refresh(Top *t) {
         else
                 after = max_end > t->delay_ns ? MIN(max_end - t->delay_ns, max_end - 1) : 0;
 
-        rc = top_prepare_window(db,
-                                "SELECT count(*), coalesce(sum(end_ns - start_ns), 0) FROM intervals "
-                                "WHERE end_ns > ?1 AND end_ns <= ?2 AND level = 0",
-                                after, max_end, &st);
-        if (rc != SQLITE_OK)
-                return top_db_error(t, rc);
-        if ((rc = sqlite3_step(st)) != SQLITE_ROW)
-                return top_db_error(t, rc);
-        t->window_intervals = (size_t) sqlite3_column_int64(st, 0);
-        t->window_ns = (uint64_t) sqlite3_column_int64(st, 1);
-        sqlite3_finalize(TAKE_PTR(st));
+        r = store_query_window(t->store, after, max_end, &w);
+        if (r < 0)
+                goto finish;
+        t->window_intervals = w.n_intervals;
+        t->window_ns = w.duration_ns;
+        t->host_j = w.measured_j;
+        t->idle_j = w.idle_j;
 
-        rc = top_prepare_window(db,
-                                "SELECT total(idm.measured_j), total(idm.idle_j) FROM intervals i "
-                                "JOIN interval_domains idm ON idm.interval_id = i.id "
-                                "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 AND i.level = 0 AND idm.host_total = 1",
-                                after, max_end, &st);
-        if (rc != SQLITE_OK)
-                return top_db_error(t, rc);
-        if ((rc = sqlite3_step(st)) != SQLITE_ROW)
-                return top_db_error(t, rc);
-        t->host_j = sqlite3_column_double(st, 0);
-        t->idle_j = sqlite3_column_double(st, 1);
-        sqlite3_finalize(TAKE_PTR(st));
-
-        rc = top_prepare_window(db,
-                                "SELECT d.name, d.source, max(d.estimated) FROM domains d WHERE d.id IN "
-                                "(SELECT idm.domain_id FROM intervals i JOIN interval_domains idm "
-                                "ON idm.interval_id = i.id WHERE i.end_ns > ?1 AND i.end_ns <= ?2 "
-                                "AND i.level = 0 AND idm.host_total = 1) GROUP BY 1, 2 ORDER BY 1, 2",
-                                after, max_end, &st);
-        if (rc != SQLITE_OK)
-                return top_db_error(t, rc);
+        r = store_query_window_sources(t->store, after, max_end, &sources, &n_sources);
+        if (r < 0)
+                goto finish;
         t->sources[0] = 0;
         t->estimated = false;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (size_t i = 0; i < n_sources; i++) {
                 size_t n = strlen(t->sources);
-                bool est = sqlite3_column_int(st, 2);
-                snprintf(t->sources + n, sizeof(t->sources) - n, "%s%s %s%s", n ? ", " : "",
-                         (const char *) sqlite3_column_text(st, 0), (const char *) sqlite3_column_text(st, 1),
-                         est ? " (estimated)" : "");
-                t->estimated = t->estimated || est;
+                snprintf(t->sources + n, sizeof(t->sources) - n, "%s%s %s%s", n ? ", " : "", sources[i].domain,
+                         sources[i].source, sources[i].estimated ? " (estimated)" : "");
+                t->estimated = t->estimated || sources[i].estimated;
         }
-        if (rc != SQLITE_DONE)
-                return top_db_error(t, rc);
-        sqlite3_finalize(TAKE_PTR(st));
 
-        snprintf(sql, sizeof(sql),
-                 "SELECT %s, sum(s.cpu_ns), total(s.energy_j), p.pid, p.comm, p.unit, p.uid, sum(s.wakeups) "
-                 "FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                 "JOIN processes p ON p.id = s.process_id "
-                 "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 AND i.level = 0 GROUP BY 1",
-                 top_by_sql(t->by));
-        rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-        if (rc != SQLITE_OK)
-                return top_db_error(t, rc);
-        sqlite3_bind_int64(st, 1, (int64_t) after);
-        sqlite3_bind_int64(st, 2, (int64_t) max_end);
+        r = store_query_window_groups(t->store, t->by, after, max_end, &groups, &n_groups);
+        if (r < 0)
+                goto finish;
         for (size_t i = 0; i < t->n_rows; i++) {
                 t->rows[i].seen = false;
                 t->rows[i].cpu_ns = 0;
                 t->rows[i].wakeups = 0;
                 t->rows[i].energy_j = 0;
         }
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (size_t i = 0; i < n_groups; i++) {
+                const StoreGroupRow *g = &groups[i];
+                uint32_t uid = (uint32_t) g->uid;
                 char key[96];
-                const char *comm = (const char *) sqlite3_column_text(st, 4);
-                const char *unit = (const char *) sqlite3_column_text(st, 5);
-                uint32_t uid = (uint32_t) sqlite3_column_int64(st, 6);
                 TopRow *row;
 
                 switch (t->by) {
-                case CLI_BY_PROCESS:
-                        /* p.id: the same pid reused by another process is another row. */
-                        snprintf(key, sizeof(key), "%" PRIi64, (int64_t) sqlite3_column_int64(st, 0));
+                case GROUP_BY_PROCESS:
+                        /* The process's id in the store: the same pid reused by
+                         * another process is another row. */
+                        snprintf(key, sizeof(key), "%" PRIi64, g->key.i);
                         break;
-                case CLI_BY_USER:
+                case GROUP_BY_USER:
                         /* The group is a uid, or the text "[kernel]" for kernel threads. */
-                        strscpy(key, sizeof(key), sqlite3_column_type(st, 0) == SQLITE_TEXT ?
-                                (const char *) sqlite3_column_text(st, 0) : cli_user_name(uid));
+                        strscpy(key, sizeof(key), g->key.text ? g->key.text : cli_user_name(uid));
                         break;
                 default:
-                        strscpy(key, sizeof(key),
-                                sqlite3_column_text(st, 0) ? (const char *) sqlite3_column_text(st, 0) : "-");
+                        strscpy(key, sizeof(key), g->key.text ? g->key.text : "-");
                 }
                 row = top_row_get(t, key);
-                if (!row)
-                        return -ENOMEM;
+                if (!row) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
                 row->seen = true;
-                row->pid = sqlite3_column_int64(st, 3);
-                strscpy(row->comm, sizeof(row->comm), comm ? comm : "-");
-                strscpy(row->unit, sizeof(row->unit), unit ? unit : "-");
+                row->pid = g->pid;
+                strscpy(row->comm, sizeof(row->comm), g->comm ? g->comm : "-");
+                strscpy(row->unit, sizeof(row->unit), g->unit ? g->unit : "-");
                 strscpy(row->user, sizeof(row->user), cli_user_name(uid));
-                row->cpu_ns = (uint64_t) sqlite3_column_int64(st, 1);
-                row->energy_j = sqlite3_column_double(st, 2);
+                row->cpu_ns = g->cpu_ns;
+                row->energy_j = g->energy_j;
                 row->total_j += row->energy_j;
-                row->wakeups = (uint64_t) sqlite3_column_int64(st, 7);
+                row->wakeups = g->wakeups;
         }
-        if (rc != SQLITE_DONE)
-                return top_db_error(t, rc);
 
         t->last_end = max_end;
         t->have_data = true;
-        return 1;
+        r = 1;
+finish:
+        store_sources_free(sources, n_sources);
+        store_group_rows_free(groups, n_groups);
+        if (r < 0)
+                cli_store_error(t->store, r);
+        return r;
 }
 
 static Top *sort_top;   /* for qsort */
@@ -281,7 +216,7 @@ static int top_row_compare(const void *a, const void *b) {
                 return x->seen ? -1 : 1;
         switch (sort_top->sort) {
         case TOP_SORT_NAME: {
-                int c = sort_top->by == CLI_BY_PROCESS ? strcmp(x->comm, y->comm) : strcmp(x->key, y->key);
+                int c = sort_top->by == GROUP_BY_PROCESS ? strcmp(x->comm, y->comm) : strcmp(x->key, y->key);
                 if (c != 0)
                         return c;
                 break;
@@ -317,12 +252,12 @@ static void top_render(Top *t, int width, int max_lines, EmitLine emit, void *us
 
         width = MAX(MIN(width, (int) sizeof(line) - 1), 40);
         sort_top = t;
-        if (t->n_rows > 0) /* storage: UBSan, qsort(NULL, 0) */
+        if (t->n_rows > 0) /* qsort(NULL, 0) is undefined */
                 qsort(t->rows, t->n_rows, sizeof(t->rows[0]), top_row_compare);
 
         snprintf(line, sizeof(line), "joulectl top - %s - every %.1f s - by %s - sort: %s",
                  t->have_data ? format_iso8601(t->last_end, false, tbuf, sizeof(tbuf)) : "no data",
-                 (double) t->delay_ns / 1e9, cli_group_by_to_string(t->by), top_sort_names[t->sort]);
+                 (double) t->delay_ns / 1e9, group_by_to_string(t->by), top_sort_names[t->sort]);
         emit(y++, line, true, userdata);
         if (!t->have_data) {
                 emit(y++, "No intervals recorded yet: is jouled running and writing this database?", false,
@@ -342,13 +277,13 @@ static void top_render(Top *t, int width, int max_lines, EmitLine emit, void *us
         emit(y++, "", false, userdata);
 
         /* 80 columns: UNIT gets what is left (15 characters). */
-        if (t->by == CLI_BY_PROCESS)
+        if (t->by == GROUP_BY_PROCESS)
                 snprintf(line, sizeof(line), "%7s %-15s %-8s %6s %8s %8s %6s %s", "PID", "COMM", "USER", "CPU%",
                          "POWER(W)", t->once ? "ENERGY" : "ENERGY*", "WAKE/S", "UNIT");
         else
-                snprintf(line, sizeof(line), "%-32s %6s %9s %10s %7s", cli_group_by_to_string(t->by), "CPU%",
+                snprintf(line, sizeof(line), "%-32s %6s %9s %10s %7s", group_by_to_string(t->by), "CPU%",
                          "POWER(W)", t->once ? "ENERGY" : "ENERGY*", "WAKE/S");
-        for (char *p = line; t->by != CLI_BY_PROCESS && *p && *p != ' '; p++)
+        for (char *p = line; t->by != GROUP_BY_PROCESS && *p && *p != ' '; p++)
                 *p = (char) (*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
         emit(y++, line, true, userdata);
 
@@ -361,7 +296,7 @@ static void top_render(Top *t, int width, int max_lines, EmitLine emit, void *us
                 if (!r->seen && t->once)
                         continue;
                 format_energy(r->total_j, false, e2, sizeof(e2));
-                if (t->by == CLI_BY_PROCESS)
+                if (t->by == GROUP_BY_PROCESS)
                         snprintf(line, sizeof(line), "%7" PRIi64 " %-15.15s %-8.8s %6.1f %8.3f %8s %6.1f %s", r->pid,
                                  r->comm, r->user, cpu, w, e2, wps, r->unit);
                 else
@@ -438,7 +373,7 @@ static int top_interactive(Top *t) {
                 case 'w': t->sort = TOP_SORT_WAKEUPS; break;
                 case '\t': t->sort = (TopSort) ((t->sort + 1) % _TOP_SORT_MAX); break;
                 case 'b':
-                        t->by = (CliGroupBy) ((t->by + 1) % _CLI_BY_MAX);
+                        t->by = (GroupBy) ((t->by + 1) % _GROUP_BY_MAX);
                         free(t->rows);
                         t->rows = NULL;
                         t->n_rows = 0;
@@ -482,7 +417,7 @@ int verb_top(int argc, char **argv, const CliGlobals *g_in) {
                 {},
         };
         CliGlobals g = *g_in;
-        Top t = { .by = CLI_BY_PROCESS, .sort = TOP_SORT_POWER, .delay_ns = NSEC_PER_SEC };
+        Top t = { .by = GROUP_BY_PROCESS, .sort = TOP_SORT_POWER, .delay_ns = NSEC_PER_SEC };
         uint64_t limit = 20;
         double delay;
         int c, r;
@@ -491,9 +426,10 @@ int verb_top(int argc, char **argv, const CliGlobals *g_in) {
         while ((c = getopt_long(argc, argv, ":hd:1", options, NULL)) >= 0) {
                 switch (c) {
                 case ARG_BY:
-                        t.by = cli_group_by_from_string(optarg);
-                        if (t.by == _CLI_BY_INVALID) {
-                                fprintf(stderr, "joulectl: invalid --by '%s': expected process, comm, unit or user\n",
+                        t.by = group_by_from_string(optarg);
+                        if (t.by == _GROUP_BY_INVALID) {
+                                fprintf(stderr, "joulectl: invalid --by '%s': expected process, comm, unit, user, slice or "
+                                        "container\n",
                                         optarg);
                                 return EXIT_USAGE;
                         }
@@ -537,8 +473,8 @@ int verb_top(int argc, char **argv, const CliGlobals *g_in) {
                                 return EXIT_USAGE;
                         break;
                 case 'h':
-                        printf("Usage: joulectl top [--by process|comm|unit|user] [--sort power|energy|cpu|name|wakeups]\n"
-                               "                    [--delay S] [--once [--limit N]]\n"
+                        printf("Usage: joulectl top [--by process|comm|unit|user|slice|container]\n"
+                               "                    [--sort power|energy|cpu|name|wakeups] [--delay S] [--once [--limit N]]\n"
                                "Keys: p power, e energy, c cpu, w wakeups, n name, Tab next sort, b next grouping, q quit.\n");
                         return 0;
                 default:
@@ -554,13 +490,13 @@ int verb_top(int argc, char **argv, const CliGlobals *g_in) {
         r = cli_open_store(&g, &t.store);
         if (r != 0)
                 return r;
-        /* Schema 4 brought wakeups: older rows read 0. */
-        if (t.sort == TOP_SORT_WAKEUPS) {
-                r = cli_require_schema(t.store, 4, "top --sort wakeups");
-                if (r != 0) {
-                        store_free(t.store);
-                        return r;
-                }
+        /* Schema 4 brought wakeups (older rows read 0), slices and container ids. */
+        r = cli_require_group_by_schema(t.store, "top", t.by);
+        if (r == 0 && t.sort == TOP_SORT_WAKEUPS)
+                r = cli_require_schema(t.store, STORE_SCHEMA_GROUPS, "top --sort wakeups");
+        if (r != 0) {
+                store_free(t.store);
+                return r;
         }
         cli_carbon_resolve(&g, t.store, &t.carbon);
 

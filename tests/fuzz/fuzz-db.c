@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Fuzz target (storage, issue 7): the SQLite rows read back. The input is
+/* Fuzz target: the SQLite rows read back. The input is
  * written as a database file and joulectl reads it as it would jouled's
  * (store_open(STORE_READ_ONLY) and the report, status and export queries):
  * a corrupt or hostile file must be refused or reported cleanly (exit 0 or

@@ -19,6 +19,7 @@
 #include "cleanup.h"
 #include "counter-guard.h"
 #include "store.h"
+#include "store-sql.h"
 #include "util.h"
 
 typedef struct Fixture {

@@ -1,36 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
-/* joulectl report: the loaded report, shared by the table/JSON/CSV printers
- * (report.c) and the HTML report (report-html.c). */
+/* joulectl report: a report loaded from the store and sorted, read by the
+ * text, CSV, JSON (report-text.c) and HTML (report-html.c) renderers. */
 
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
-#include "cli-util.h"
-
-typedef enum ReportBy {
-        REPORT_BY_PROCESS,
-        REPORT_BY_COMM,
-        REPORT_BY_UNIT,
-        REPORT_BY_USER,
-        REPORT_BY_SLICE,
-        REPORT_BY_CONTAINER,
-        _REPORT_BY_MAX,
-        _REPORT_BY_INVALID = -1,
-} ReportBy;
-
-/* SQL expression that groups rows (p: processes). */
-const char *report_by_sql_expr(ReportBy by);
-
-typedef enum ReportFormat {
-        FORMAT_TABLE,
-        FORMAT_JSON,
-        FORMAT_CSV,
-        FORMAT_HTML,
-} ReportFormat;
+#include "group-by.h"
+#include "store-query.h"
 
 typedef enum ReportSort {
         SORT_ENERGY,             /* energy, then CPU */
@@ -39,13 +17,6 @@ typedef enum ReportSort {
         _SORT_MAX,
         _SORT_INVALID = -1,
 } ReportSort;
-
-typedef struct SourceRow {
-        char *domain, *source;
-        bool estimated;
-        double idle_w;           /* mean idle power estimate over the range (NAN: none) */
-        char *idle_method;       /* the latest (not rollup) method, NULL if none */
-} SourceRow;
 
 typedef struct ReportRow {
         int64_t key_int;
@@ -60,7 +31,7 @@ typedef struct ReportRow {
 } ReportRow;
 
 typedef struct Report {
-        ReportBy by;
+        GroupBy by;
         ReportSort sort;
         uint64_t since, until;   /* selection: since < end_ns <= until */
         uint64_t first_start;
@@ -71,7 +42,7 @@ typedef struct Report {
         uint64_t cpu_ns;
         bool estimated;
 
-        SourceRow *sources;
+        StoreSource *sources;
         size_t n_sources;
         char **domains;          /* distinct domain names, sorted */
         size_t n_domains;
@@ -80,15 +51,28 @@ typedef struct Report {
         size_t n_rows;
 } Report;
 
+/* Load the report of r->by over (r->since, r->until] and sort its rows by
+ * r->sort. Returns 0 or negative errno (store_query_error() says why when
+ * it is not -ENOMEM). */
+int report_load(Store *store, Report *r);
+void report_done(Report *r);
+
 /* Mean power of a row while it was present, in watts (0 when never). */
 double report_row_watts(const ReportRow *row);
 /* Wakeups per second while the row was present (0 when never). */
 double report_row_wakeups_per_second(const ReportRow *row);
-
-/* Write the self-contained HTML report (inline SVG charts, no scripts, no
- * network) of r to f. db is read again for the power-over-time chart.
- * Returns 0 or negative errno (of a failed query; printed). */
-int report_write_html(sqlite3 *db, const Report *r, const Carbon *carbon, size_t limit, const char *since_s,
-                      const char *until_s, FILE *f);
-/* The row's key as text: pid, comm, unit or user name. */
+/* The row's key as text: pid, comm, unit, slice, container or user name. */
 const char *report_row_key(const Report *r, const ReportRow *row, char *buf, size_t size);
+
+/* Energy over time of the report's first n_top rows, the other rows
+ * together, and the host's measured energy, in at most max_buckets buckets
+ * of equal length; an interval counts in the bucket holding its middle. */
+typedef struct ReportSeries {
+        size_t n_buckets, n_series;     /* n_series = top rows + "other" */
+        uint64_t t0, t1;
+        double *energy;                 /* [bucket][series] */
+        double *host;                   /* [bucket] measured */
+} ReportSeries;
+
+int report_series_load(Store *store, const Report *r, size_t n_top, size_t max_buckets, ReportSeries *ret);
+void report_series_done(ReportSeries *s);

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+/* The renderers of a loaded report: at most limit rows, the range as
+ * since_s and until_s (ISO 8601). */
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "cli-util.h"
+#include "report-model.h"
+
+void report_print_table(const Report *r, const Carbon *carbon, size_t limit, const char *since_s,
+                        const char *until_s);
+void report_print_json(const Report *r, const Carbon *carbon, size_t limit, const char *since_s,
+                       const char *until_s);
+void report_print_csv(const Report *r, const Carbon *carbon, size_t limit);
+
+/* The self-contained HTML report (inline SVG charts, no scripts, no network)
+ * of r, its power chart drawn from series, to f. Returns 0 or -EIO. */
+int report_write_html(const Report *r, const ReportSeries *series, const Carbon *carbon, size_t limit,
+                      const char *since_s, const char *until_s, FILE *f);

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* joulectl report as a table, JSON or CSV (formats: report.c). */
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "cli-util.h"
+#include "report-render.h"
+#include "timeparse.h"
+#include "util.h"
+
+static json_object *json_string_or_null(const char *s) {
+        return s ? json_object_new_string(s) : NULL;
+}
+
+void report_print_json(const Report *r, const Carbon *carbon, size_t limit, const char *since_s,
+                       const char *until_s) {
+        json_object *o = json_object_new_object(), *a, *t;
+        char buf[64];
+
+        json_object_object_add(o, "since", json_object_new_string(since_s));
+        json_object_object_add(o, "until", json_object_new_string(until_s));
+        json_object_object_add(o, "by", json_object_new_string(group_by_to_string(r->by)));
+        json_object_object_add(o, "estimated", json_object_new_boolean(r->estimated));
+
+        a = json_object_new_array();
+        for (size_t i = 0; i < r->n_sources; i++) {
+                json_object *s = json_object_new_object();
+                json_object_object_add(s, "domain", json_object_new_string(r->sources[i].domain));
+                json_object_object_add(s, "source", json_object_new_string(r->sources[i].source));
+                json_object_object_add(s, "estimated", json_object_new_boolean(r->sources[i].estimated));
+                json_object_object_add(s, "idle_w", isfinite(r->sources[i].idle_w) ? json_double_exact(r->sources[i].idle_w) : NULL);
+                json_object_object_add(s, "idle_method", json_string_or_null(r->sources[i].idle_method));
+                json_object_array_add(a, s);
+        }
+        json_object_object_add(o, "sources", a);
+
+        t = json_object_new_object();
+        json_object_object_add(t, "measured_joules", json_double_exact(r->measured));
+        json_object_object_add(t, "attributed_joules", json_double_exact(r->attributed));
+        json_object_object_add(t, "idle_joules", json_double_exact(r->idle));
+        json_object_object_add(t, "unattributed_joules", json_double_exact(r->unattributed));
+        json_object_object_add(t, "irq_joules", json_double_exact(r->irq));
+        json_object_object_add(t, "cpu_seconds", json_seconds_from_ns(r->cpu_ns));
+        json_object_object_add(t, "co2e_grams", json_double_exact(carbon_grams(carbon, r->measured)));
+        json_object_object_add(o, "totals", t);
+
+        t = json_object_new_object();
+        json_object_object_add(t, "intensity_g_per_kwh", json_double_exact(carbon->g_per_kwh));
+        json_object_object_add(t, "origin", json_object_new_string(carbon->origin));
+        json_object_object_add(o, "carbon", t);
+        json_object_object_add(o, "sort", json_object_new_string(r->sort == SORT_CPU     ? "cpu"
+                                                                 : r->sort == SORT_POWER ? "power"
+                                                                                         : "energy"));
+
+        a = json_object_new_array();
+        for (size_t i = 0; i < r->n_rows && i < limit; i++) {
+                const ReportRow *row = &r->rows[i];
+                json_object *j = json_object_new_object(), *d;
+
+                json_object_object_add(j, "key", json_object_new_string(report_row_key(r, row, buf, sizeof(buf))));
+                if (r->by == GROUP_BY_PROCESS) {
+                        json_object_object_add(j, "pid", json_object_new_int64(row->pid));
+                        json_object_object_add(j, "start_time", json_object_new_string(
+                                format_iso8601((uint64_t) row->start_ns, true, buf, sizeof(buf))));
+                        json_object_object_add(j, "comm", json_string_or_null(row->comm));
+                        json_object_object_add(j, "exe", json_string_or_null(row->exe));
+                        json_object_object_add(j, "unit", json_string_or_null(row->unit));
+                        json_object_object_add(j, "user", json_object_new_string(cli_user_name((uint32_t) row->uid)));
+                        json_object_object_add(j, "uid", json_object_new_int64(row->uid));
+                        json_object_object_add(j, "ppid", json_object_new_int64(row->ppid));
+                }
+                json_object_object_add(j, "cpu_seconds", json_seconds_from_ns(row->cpu_ns));
+                json_object_object_add(j, "energy_joules", json_double_exact(row->energy_j));
+                json_object_object_add(j, "power_watts", json_double_exact(report_row_watts(row)));
+                json_object_object_add(j, "wakeups", json_object_new_int64((int64_t) row->wakeups));
+                json_object_object_add(j, "wakeups_per_second", json_double_exact(report_row_wakeups_per_second(row)));
+                json_object_object_add(j, "co2e_grams", json_double_exact(carbon_grams(carbon, row->energy_j)));
+                d = json_object_new_object();
+                for (size_t k = 0; k < r->n_domains; k++)
+                        if (row->domain_j[k] != 0)
+                                json_object_object_add(d, r->domains[k], json_double_exact(row->domain_j[k]));
+                json_object_object_add(j, "domains", d);
+                json_object_array_add(a, j);
+        }
+        json_object_object_add(o, "rows", a);
+        /* Interrupt and softirq time, a part of unattributed: not in
+         * rows, which add up to attributed. */
+        t = json_object_new_object();
+        json_object_object_add(t, "key", json_object_new_string("[irq]"));
+        json_object_object_add(t, "energy_joules", json_double_exact(r->irq));
+        json_object_object_add(o, "irq", t);
+
+        json_print(o);
+        json_object_put(o);
+}
+
+void report_print_csv(const Report *r, const Carbon *carbon, size_t limit) {
+        char buf[64];
+
+        fputs("key", stdout);
+        if (r->by == GROUP_BY_PROCESS)
+                fputs(",pid,start_time,comm,exe,unit,user,uid,ppid", stdout);
+        fputs(",cpu_seconds,energy_joules,estimated,power_watts,co2e_grams", stdout);
+        for (size_t k = 0; k < r->n_domains; k++) {
+                char h[128];
+                snprintf(h, sizeof(h), "joules:%s", r->domains[k]);
+                fputc(',', stdout);
+                csv_field(stdout, h);
+        }
+        fputs("\r\n", stdout);
+
+        for (size_t i = 0; i < r->n_rows && i < limit; i++) {
+                const ReportRow *row = &r->rows[i];
+
+                csv_field(stdout, report_row_key(r, row, buf, sizeof(buf)));
+                if (r->by == GROUP_BY_PROCESS) {
+                        printf(",%" PRIi64 ",", row->pid);
+                        csv_field(stdout, format_iso8601((uint64_t) row->start_ns, true, buf, sizeof(buf)));
+                        fputc(',', stdout);
+                        csv_field(stdout, row->comm);
+                        fputc(',', stdout);
+                        csv_field(stdout, row->exe);
+                        fputc(',', stdout);
+                        csv_field(stdout, row->unit);
+                        fputc(',', stdout);
+                        csv_field(stdout, cli_user_name((uint32_t) row->uid));
+                        printf(",%" PRIi64 ",%" PRIi64, row->uid, row->ppid);
+                }
+                printf(",%s", format_ns_as_seconds(row->cpu_ns, buf, sizeof(buf)));
+                printf(",%s", format_double(row->energy_j, buf, sizeof(buf)));
+                printf(",%s", r->estimated ? "true" : "false");
+                printf(",%s", format_double(report_row_watts(row), buf, sizeof(buf)));
+                printf(",%s", format_double(carbon_grams(carbon, row->energy_j), buf, sizeof(buf)));
+                for (size_t k = 0; k < r->n_domains; k++)
+                        printf(",%s", format_double(row->domain_j[k], buf, sizeof(buf)));
+                fputs("\r\n", stdout);
+        }
+}
+
+void report_print_table(const Report *r, const Carbon *carbon, size_t limit, const char *since_s,
+                        const char *until_s) {
+        const char *est = r->estimated ? " (estimated)" : "";
+        char e1[64], e2[64], e3[64], e4[64], buf[128];
+        double secs = (double) r->duration_ns / 1e9;
+
+        printf("Energy from %s to %s, %" PRIi64 " interval%s\n", since_s, until_s, r->n_intervals,
+               r->n_intervals == 1 ? "" : "s");
+        printf("Sources: ");
+        if (r->n_sources == 0)
+                printf("none");
+        for (size_t i = 0; i < r->n_sources; i++)
+                printf("%s%s (%s%s)", i > 0 ? ", " : "", r->sources[i].domain, r->sources[i].source,
+                       r->sources[i].estimated ? ", estimated" : "");
+        printf("\n");
+        printf("Measured%s %s = attributed %s + idle %s + unattributed %s; CPU %.1f s\n", est,
+               format_energy(r->measured, true, e1, sizeof(e1)), format_energy(r->attributed, false, e2, sizeof(e2)),
+               format_energy(r->idle, false, e3, sizeof(e3)), format_energy(r->unattributed, false, e4, sizeof(e4)),
+               (double) r->cpu_ns / 1e9);
+        printf("Mean power %.2f W; carbon %s (%s)\n", secs > 0 ? r->measured / secs : 0.0,
+               format_co2(carbon_grams(carbon, r->measured), e1, sizeof(e1)),
+               format_carbon_origin(carbon, buf, sizeof(buf)));
+        printf("\n");
+
+        if (r->n_rows == 0) {
+                printf("No process activity recorded in this range.\n");
+                return;
+        }
+
+        if (r->by == GROUP_BY_PROCESS)
+                printf("%7s %-15s %-20s %-8s %8s %8s %10s %11s %8s%s\n", "PID", "COMM", "UNIT", "USER", "CPU(s)", "AVG(W)",
+                       "ENERGY", "gCO2e", "WAKE/S", est);
+        else
+                printf("%-36s %8s %8s %10s %11s %8s%s\n",
+                       r->by == GROUP_BY_COMM ? "COMM" : r->by == GROUP_BY_UNIT ? "UNIT" : r->by == GROUP_BY_SLICE ? "SLICE"
+                       : r->by == GROUP_BY_CONTAINER ? "CONTAINER" : "USER", "CPU(s)", "AVG(W)",
+                       "ENERGY", "gCO2e", "WAKE/S", est);
+
+        for (size_t i = 0; i < r->n_rows && i < limit; i++) {
+                const ReportRow *row = &r->rows[i];
+                double cpu = (double) row->cpu_ns / 1e9;
+                double g = carbon_grams(carbon, row->energy_j);
+
+                format_energy(row->energy_j, false, e1, sizeof(e1));
+                snprintf(e2, sizeof(e2), g > 0 && g < 0.001 ? "%.2e" : "%.3f", g);
+                if (r->by == GROUP_BY_PROCESS)
+                        printf("%7" PRIi64 " %-15.15s %-20.20s %-8.8s %8.2f %8.2f %10s %11s %8.1f\n", row->pid,
+                               row->comm ? row->comm : "-", row->unit ? row->unit : "-",
+                               cli_user_name((uint32_t) row->uid), cpu, report_row_watts(row), e1, e2,
+                               report_row_wakeups_per_second(row));
+                else
+                        printf("%-36.36s %8.2f %8.2f %10s %11s %8.1f\n", report_row_key(r, row, buf, sizeof(buf)), cpu,
+                               report_row_watts(row), e1, e2, report_row_wakeups_per_second(row));
+        }
+        if (r->n_rows > limit)
+                printf("(%zu more; use --limit)\n", r->n_rows - limit);
+        /* Interrupt and softirq time, its own row (part of unattributed). */
+        if (r->irq > 0)
+                printf("%s%-*s %10s   (interrupts and softirqs; part of unattributed)\n",
+                       r->by == GROUP_BY_PROCESS ? "      - " : "", r->by == GROUP_BY_PROCESS ? 62 : 54, "[irq]",
+                       format_energy(r->irq, false, e1, sizeof(e1)));
+}

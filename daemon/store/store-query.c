@@ -1,0 +1,810 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "store-query.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "store-sql.h"
+#include "util.h"
+
+#define RANGE STORE_RANGE_SQL("i")
+
+/* Rows of processes grouped: kernel threads are one group of their own,
+ * "[kernel]", under every grouping but process. */
+static const char *group_by_sql(GroupBy by) {
+        static const char *const sql[_GROUP_BY_MAX] = {
+                [GROUP_BY_PROCESS] = "p.id",
+                [GROUP_BY_COMM] = "CASE WHEN p.kernel_thread THEN '[kernel]' ELSE p.comm END",
+                [GROUP_BY_UNIT] = "CASE WHEN p.kernel_thread THEN '[kernel]' ELSE coalesce(p.unit, '-') END",
+                [GROUP_BY_USER] = "CASE WHEN p.kernel_thread THEN '[kernel]' ELSE p.uid END",
+                [GROUP_BY_SLICE] = "CASE WHEN p.kernel_thread THEN '[kernel]' ELSE coalesce(p.slice, '-') END",
+                [GROUP_BY_CONTAINER] =
+                        "CASE WHEN p.kernel_thread THEN '[kernel]' ELSE coalesce(p.container_id, '-') END",
+        };
+        assert(by >= 0 && by < _GROUP_BY_MAX);
+        return sql[by];
+}
+
+int store_group_by_schema(GroupBy by) {
+        return by == GROUP_BY_SLICE || by == GROUP_BY_CONTAINER ? STORE_SCHEMA_GROUPS : 0;
+}
+
+const char *store_query_error(Store *s) {
+        assert(s);
+        return sqlite3_errmsg(store_db(s));
+}
+
+static void stmt_finalizep(sqlite3_stmt **st) {
+        sqlite3_finalize(*st);
+}
+#define _cleanup_stmt_ _cleanup_(stmt_finalizep)
+
+static int prepare(Store *s, const char *sql, sqlite3_stmt **ret) {
+        return store_errno(sqlite3_prepare_v2(store_db(s), sql, -1, ret, NULL));
+}
+
+/* Prepare sql and bind ?1, ?2 to the bounds of a range or window. */
+static int prepare_range(Store *s, const char *sql, uint64_t from, uint64_t to, sqlite3_stmt **ret) {
+        int r = prepare(s, sql, ret);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(*ret, 1, (int64_t) from);
+        sqlite3_bind_int64(*ret, 2, (int64_t) to);
+        return 0;
+}
+
+/* A step that must return a row. */
+static int step_row(sqlite3_stmt *st) {
+        int rc = sqlite3_step(st);
+        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -EIO : store_errno(rc);
+}
+
+/* The end of a loop of steps: 0 when it ended with DONE. */
+static int step_done(int rc) {
+        if (rc == SQLITE_DONE)
+                return 0;
+        return store_errno(rc) < 0 ? store_errno(rc) : -EIO;
+}
+
+static int column_strdup(sqlite3_stmt *st, int i, char **ret) {
+        const unsigned char *t = sqlite3_column_text(st, i);
+        if (!t) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = strdup((const char *) t);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static const char *column_text(sqlite3_stmt *st, int i) {
+        return (const char *) sqlite3_column_text(st, i);
+}
+
+static int column_key(sqlite3_stmt *st, int i, StoreKey *ret) {
+        *ret = (StoreKey) {};
+        if (sqlite3_column_type(st, i) == SQLITE_TEXT)
+                return column_strdup(st, i, &ret->text);
+        ret->i = sqlite3_column_int64(st, i);
+        return 0;
+}
+
+/* Room for one more element of an array of n. */
+static void *grow(void *v, size_t n, size_t size) {
+        if (n >= SIZE_MAX / size - 1)
+                return NULL;
+        return realloc(v, (n + 1) * size);
+}
+
+/* ---- A range ----------------------------------------------------------- */
+
+int store_query_totals(Store *s, uint64_t since, uint64_t until, StoreTotals *ret) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        StoreTotals t = {};
+        int r;
+
+        assert(s);
+        assert(ret);
+
+        r = prepare_range(s,
+                          "SELECT coalesce(sum(" STORE_INTERVAL_COUNT_SQL("i") "), 0), min(i.start_ns), "
+                          "coalesce(sum(" STORE_INTERVAL_DURATION_SQL("i") "), 0) "
+                          "FROM intervals i WHERE " RANGE,
+                          since, until, &st);
+        if (r < 0)
+                return r;
+        r = step_row(st);
+        if (r < 0)
+                return r;
+        t.n_intervals = sqlite3_column_int64(st, 0);
+        t.first_start_ns = (uint64_t) sqlite3_column_int64(st, 1);
+        t.duration_ns = (uint64_t) sqlite3_column_int64(st, 2);
+        sqlite3_finalize(TAKE_PTR(st));
+
+        r = prepare_range(s,
+                          "SELECT total(idm.measured_j), total(idm.attributed_j), total(idm.idle_j), "
+                          "total(idm.unattributed_j), total(idm.irq_j) FROM intervals i "
+                          "JOIN interval_domains idm ON idm.interval_id = i.id "
+                          "WHERE " RANGE " AND idm.host_total = 1",
+                          since, until, &st);
+        if (r < 0)
+                return r;
+        r = step_row(st);
+        if (r < 0)
+                return r;
+        t.measured_j = sqlite3_column_double(st, 0);
+        t.attributed_j = sqlite3_column_double(st, 1);
+        t.idle_j = sqlite3_column_double(st, 2);
+        t.unattributed_j = sqlite3_column_double(st, 3);
+        t.irq_j = sqlite3_column_double(st, 4);
+
+        *ret = t;
+        return 0;
+}
+
+void store_sources_free(StoreSource *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].domain);
+                free(v[i].source);
+                free(v[i].idle_method);
+        }
+        free(v);
+}
+
+/* Rows of (domain, source, estimated[, idle_w, idle_method]). */
+static int sources_read(sqlite3_stmt *st, bool with_idle, StoreSource **ret, size_t *ret_n) {
+        StoreSource *v = NULL;
+        size_t n = 0;
+        int rc, r;
+
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                StoreSource *p = grow(v, n, sizeof(*v));
+                if (!p) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                v = p;
+                p = &v[n++];
+                *p = (StoreSource) { .idle_w = NAN };
+                if ((r = column_strdup(st, 0, &p->domain)) < 0 || (r = column_strdup(st, 1, &p->source)) < 0)
+                        goto fail;
+                p->estimated = sqlite3_column_int(st, 2);
+                if (with_idle) {
+                        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+                                p->idle_w = sqlite3_column_double(st, 3);
+                        if (sqlite3_column_type(st, 4) != SQLITE_NULL && (r = column_strdup(st, 4, &p->idle_method)) < 0)
+                                goto fail;
+                }
+        }
+        r = step_done(rc);
+        if (r < 0)
+                goto fail;
+        *ret = v;
+        *ret_n = n;
+        return 0;
+fail:
+        store_sources_free(v, n);
+        return r;
+}
+
+int store_query_sources(Store *s, uint64_t since, uint64_t until, StoreSource **ret, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        assert(s);
+        assert(ret);
+        assert(ret_n);
+
+        r = prepare_range(s,
+                          "SELECT d.name, d.source, max(d.estimated), "
+                          /* idle power: mean over the range, and the latest method */
+                          "(SELECT avg(idm.idle_w) FROM intervals i JOIN interval_domains idm ON idm.interval_id = i.id "
+                          "JOIN domains d2 ON d2.id = idm.domain_id WHERE " RANGE " AND d2.name = d.name AND d2.source = d.source), "
+                          "(SELECT idm.idle_method FROM intervals i JOIN interval_domains idm ON idm.interval_id = i.id "
+                          "JOIN domains d2 ON d2.id = idm.domain_id WHERE " RANGE " AND d2.name = d.name AND d2.source = d.source "
+                          "AND idm.idle_method IS NOT NULL AND idm.idle_method != 'rollup' ORDER BY i.end_ns DESC LIMIT 1) "
+                          "FROM domains d WHERE d.id IN "
+                          "(SELECT idm.domain_id FROM intervals i JOIN interval_domains idm "
+                          "ON idm.interval_id = i.id WHERE " RANGE ") "
+                          "GROUP BY d.name, d.source ORDER BY d.name, d.source",
+                          since, until, &st);
+        if (r < 0)
+                return r;
+        return sources_read(st, true, ret, ret_n);
+}
+
+void store_group_rows_free(StoreGroupRow *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].key.text);
+                free(v[i].comm);
+                free(v[i].exe);
+                free(v[i].unit);
+        }
+        free(v);
+}
+
+/* Rows of (key, cpu, energy, active, pid, start_ns, comm, exe, unit, uid,
+ * ppid, wakeups); a window's have no start_ns, exe, ppid or active time:
+ * (key, cpu, energy, pid, comm, unit, uid, wakeups). */
+static int groups_read(sqlite3_stmt *st, bool window, StoreGroupRow **ret, size_t *ret_n) {
+        StoreGroupRow *v = NULL;
+        size_t n = 0;
+        int rc, r;
+
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                StoreGroupRow *p = grow(v, n, sizeof(*v));
+                if (!p) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                v = p;
+                p = &v[n++];
+                *p = (StoreGroupRow) {};
+                if ((r = column_key(st, 0, &p->key)) < 0)
+                        goto fail;
+                p->cpu_ns = (uint64_t) sqlite3_column_int64(st, 1);
+                p->energy_j = sqlite3_column_double(st, 2);
+                if (window) {
+                        p->pid = sqlite3_column_int64(st, 3);
+                        if ((r = column_strdup(st, 4, &p->comm)) < 0 || (r = column_strdup(st, 5, &p->unit)) < 0)
+                                goto fail;
+                        p->uid = sqlite3_column_int64(st, 6);
+                        p->wakeups = (uint64_t) sqlite3_column_int64(st, 7);
+                        continue;
+                }
+                p->active_ns = (uint64_t) sqlite3_column_int64(st, 3);
+                p->pid = sqlite3_column_int64(st, 4);
+                p->start_ns = sqlite3_column_int64(st, 5);
+                if ((r = column_strdup(st, 6, &p->comm)) < 0 || (r = column_strdup(st, 7, &p->exe)) < 0 ||
+                    (r = column_strdup(st, 8, &p->unit)) < 0)
+                        goto fail;
+                p->uid = sqlite3_column_int64(st, 9);
+                p->ppid = sqlite3_column_int64(st, 10);
+                p->wakeups = (uint64_t) sqlite3_column_int64(st, 11);
+        }
+        r = step_done(rc);
+        if (r < 0)
+                goto fail;
+        *ret = v;
+        *ret_n = n;
+        return 0;
+fail:
+        store_group_rows_free(v, n);
+        return r;
+}
+
+int store_query_groups(Store *s, GroupBy by, uint64_t since, uint64_t until, StoreGroupRow **ret, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        char sql[8192];
+        int r;
+
+        assert(s);
+        assert(ret);
+        assert(ret_n);
+
+        /* Per key and interval first, so that a group's presence counts each
+         * interval once (active_ns) however many processes it had then. By
+         * process, a process has one sample per interval: sum per process id
+         * first, then join the processes once per process (3x faster). */
+        if (by == GROUP_BY_PROCESS)
+                snprintf(sql, sizeof(sql),
+                 "SELECT x.k, x.c, x.e, x.dur, p.pid, p.start_ns, p.comm, p.exe, p.unit, p.uid, p.ppid, x.w FROM "
+                 "(SELECT s.process_id AS k, sum(" STORE_SAMPLE_ACTIVE_SQL("s", "i") ") AS dur, sum(s.cpu_ns) AS c, "
+                 "total(s.energy_j) AS e, sum(s.wakeups) AS w FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                 "WHERE " RANGE " GROUP BY s.process_id) x JOIN processes p ON p.id = x.k ORDER BY x.k");
+        else
+                snprintf(sql, sizeof(sql),
+                 "SELECT k, sum(c), total(e), sum(dur), pid, start_ns, comm, exe, unit, uid, ppid, sum(w) FROM "
+                 "(SELECT %s AS k, max(" STORE_SAMPLE_ACTIVE_SQL("s", "i") ") AS dur, sum(s.cpu_ns) AS c, total(s.energy_j) AS e, "
+                 "sum(s.wakeups) AS w, "
+                 "p.pid AS pid, p.start_ns AS start_ns, p.comm AS comm, p.exe AS exe, p.unit AS unit, "
+                 "p.uid AS uid, p.ppid AS ppid FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                 "JOIN processes p ON p.id = s.process_id WHERE " RANGE " GROUP BY 1, i.id) "
+                 "GROUP BY k ORDER BY k",
+                 group_by_sql(by));
+        r = prepare_range(s, sql, since, until, &st);
+        if (r < 0)
+                return r;
+        return groups_read(st, false, ret, ret_n);
+}
+
+void store_group_domains_free(StoreGroupDomain *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].key.text);
+                free(v[i].domain);
+        }
+        free(v);
+}
+
+int store_query_group_domains(Store *s, GroupBy by, uint64_t since, uint64_t until, StoreGroupDomain **ret,
+                              size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        StoreGroupDomain *v = NULL;
+        size_t n = 0;
+        char sql[8192];
+        int rc, r;
+
+        assert(s);
+        assert(ret);
+        assert(ret_n);
+
+        /* Summed per (process, domain) first, then joined. */
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s, d.name, total(x.e) FROM "
+                 "(SELECT sd.process_id AS pid, sd.domain_id AS did, total(sd.energy_j) AS e FROM intervals i "
+                 "JOIN sample_domains sd ON sd.interval_id = i.id WHERE " RANGE " GROUP BY 1, 2) x "
+                 "JOIN processes p ON p.id = x.pid JOIN domains d ON d.id = x.did "
+                 "GROUP BY 1, 2 ORDER BY 1, 2",
+                 group_by_sql(by));
+        r = prepare_range(s, sql, since, until, &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                StoreGroupDomain *p = grow(v, n, sizeof(*v));
+                if (!p) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                v = p;
+                p = &v[n++];
+                *p = (StoreGroupDomain) {};
+                if ((r = column_key(st, 0, &p->key)) < 0 || (r = column_strdup(st, 1, &p->domain)) < 0)
+                        goto fail;
+                p->energy_j = sqlite3_column_double(st, 2);
+        }
+        r = step_done(rc);
+        if (r < 0)
+                goto fail;
+        *ret = v;
+        *ret_n = n;
+        return 0;
+fail:
+        store_group_domains_free(v, n);
+        return r;
+}
+
+int store_query_span(Store *s, uint64_t since, uint64_t until, uint64_t *ret_start_ns, uint64_t *ret_end_ns) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        assert(s);
+        assert(ret_start_ns);
+        assert(ret_end_ns);
+
+        r = prepare_range(s, "SELECT min(start_ns), max(end_ns) FROM intervals WHERE end_ns > ?1 AND end_ns <= ?2",
+                          since, until, &st);
+        if (r < 0)
+                return r;
+        r = step_row(st);
+        if (r < 0)
+                return r;
+        *ret_start_ns = (uint64_t) sqlite3_column_int64(st, 0);
+        *ret_end_ns = (uint64_t) sqlite3_column_int64(st, 1);
+        return 0;
+}
+
+/* Rows of ([key,] start_ns, end_ns, energy). */
+static int energy_points(sqlite3_stmt *st, bool keyed, StoreEnergyPointFn fn, void *userdata) {
+        int rc, r, c = keyed ? 1 : 0;
+
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                StoreEnergyPoint p = {
+                        .start_ns = (uint64_t) sqlite3_column_int64(st, c),
+                        .end_ns = (uint64_t) sqlite3_column_int64(st, c + 1),
+                        .energy_j = sqlite3_column_double(st, c + 2),
+                };
+                if (keyed) {
+                        if (sqlite3_column_type(st, 0) == SQLITE_TEXT)
+                                p.key.text = (char *) column_text(st, 0);
+                        else
+                                p.key.i = sqlite3_column_int64(st, 0);
+                }
+                r = fn(&p, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return step_done(rc);
+}
+
+int store_query_host_energy(Store *s, uint64_t since, uint64_t until, StoreEnergyPointFn fn, void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        assert(s);
+        assert(fn);
+
+        r = prepare_range(s,
+                          "SELECT i.start_ns, i.end_ns, total(idm.measured_j) FROM intervals i "
+                          "JOIN interval_domains idm ON idm.interval_id = i.id "
+                          "WHERE " RANGE " AND idm.host_total = 1 GROUP BY i.id",
+                          since, until, &st);
+        if (r < 0)
+                return r;
+        return energy_points(st, false, fn, userdata);
+}
+
+int store_query_group_energy(Store *s, GroupBy by, uint64_t since, uint64_t until, StoreEnergyPointFn fn,
+                             void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        char sql[8192];
+        int r;
+
+        assert(s);
+        assert(fn);
+
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s, i.start_ns, i.end_ns, total(s.energy_j) FROM intervals i "
+                 "JOIN samples s ON s.interval_id = i.id JOIN processes p ON p.id = s.process_id "
+                 "WHERE " RANGE " GROUP BY 1, i.id",
+                 group_by_sql(by));
+        r = prepare_range(s, sql, since, until, &st);
+        if (r < 0)
+                return r;
+        return energy_points(st, true, fn, userdata);
+}
+
+int store_query_export(Store *s, uint64_t since, uint64_t until, StoreExportFn fn, void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int rc, r;
+
+        assert(s);
+        assert(fn);
+
+        r = prepare_range(s,
+                          "SELECT i.start_ns, i.end_ns, p.pid, p.start_ns, p.comm, p.exe, p.unit, p.uid, p.ppid, s.cpu_ns, "
+                          "d.name, d.source, d.estimated, sd.energy_j, idm.host_total "
+                          "FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                          "JOIN processes p ON p.id = s.process_id "
+                          "LEFT JOIN sample_domains sd ON sd.interval_id = i.id AND sd.process_id = s.process_id "
+                          "LEFT JOIN domains d ON d.id = sd.domain_id "
+                          "LEFT JOIN interval_domains idm ON idm.interval_id = i.id AND idm.domain_id = sd.domain_id "
+                          "WHERE " RANGE " ORDER BY i.end_ns, p.pid, p.id, d.name",
+                          since, until, &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                bool has_domain = sqlite3_column_type(st, 10) != SQLITE_NULL;
+                StoreExportRecord rec = {
+                        .interval_start_ns = (uint64_t) sqlite3_column_int64(st, 0),
+                        .interval_end_ns = (uint64_t) sqlite3_column_int64(st, 1),
+                        .pid = sqlite3_column_int64(st, 2),
+                        .start_ns = (uint64_t) sqlite3_column_int64(st, 3),
+                        .comm = column_text(st, 4),
+                        .exe = column_text(st, 5),
+                        .unit = column_text(st, 6),
+                        .uid = (uint32_t) sqlite3_column_int64(st, 7),
+                        .ppid = sqlite3_column_int64(st, 8),
+                        .cpu_ns = (uint64_t) sqlite3_column_int64(st, 9),
+                        .domain = has_domain ? column_text(st, 10) : NULL,
+                        .source = has_domain ? column_text(st, 11) : NULL,
+                        .estimated = sqlite3_column_int(st, 12),
+                        .energy_j = has_domain ? sqlite3_column_double(st, 13) : 0,
+                        .host_total = sqlite3_column_int(st, 14),
+                };
+                r = fn(&rec, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return step_done(rc);
+}
+
+/* ---- Raw intervals ----------------------------------------------------- */
+
+int store_query_last_end(Store *s, bool raw_only, uint64_t *ret) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        assert(s);
+        assert(ret);
+
+        r = prepare(s, raw_only ? "SELECT max(end_ns) FROM intervals WHERE level = 0" : "SELECT max(end_ns) FROM intervals",
+                    &st);
+        if (r < 0)
+                return r;
+        r = step_row(st);
+        if (r < 0)
+                return r;
+        if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+                return 0;
+        *ret = (uint64_t) sqlite3_column_int64(st, 0);
+        return 1;
+}
+
+int store_query_window(Store *s, uint64_t after, uint64_t until, StoreWindow *ret) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        StoreWindow w = {};
+        int r;
+
+        assert(s);
+        assert(ret);
+
+        r = prepare_range(s,
+                          "SELECT count(*), coalesce(sum(end_ns - start_ns), 0) FROM intervals "
+                          "WHERE end_ns > ?1 AND end_ns <= ?2 AND level = 0",
+                          after, until, &st);
+        if (r < 0)
+                return r;
+        r = step_row(st);
+        if (r < 0)
+                return r;
+        w.n_intervals = (size_t) sqlite3_column_int64(st, 0);
+        w.duration_ns = (uint64_t) sqlite3_column_int64(st, 1);
+        sqlite3_finalize(TAKE_PTR(st));
+
+        r = prepare_range(s,
+                          "SELECT total(idm.measured_j), total(idm.idle_j) FROM intervals i "
+                          "JOIN interval_domains idm ON idm.interval_id = i.id "
+                          "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 AND i.level = 0 AND idm.host_total = 1",
+                          after, until, &st);
+        if (r < 0)
+                return r;
+        r = step_row(st);
+        if (r < 0)
+                return r;
+        w.measured_j = sqlite3_column_double(st, 0);
+        w.idle_j = sqlite3_column_double(st, 1);
+        *ret = w;
+        return 0;
+}
+
+int store_query_window_sources(Store *s, uint64_t after, uint64_t until, StoreSource **ret, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        assert(s);
+        assert(ret);
+        assert(ret_n);
+
+        r = prepare_range(s,
+                          "SELECT d.name, d.source, max(d.estimated) FROM domains d WHERE d.id IN "
+                          "(SELECT idm.domain_id FROM intervals i JOIN interval_domains idm "
+                          "ON idm.interval_id = i.id WHERE i.end_ns > ?1 AND i.end_ns <= ?2 "
+                          "AND i.level = 0 AND idm.host_total = 1) GROUP BY 1, 2 ORDER BY 1, 2",
+                          after, until, &st);
+        if (r < 0)
+                return r;
+        return sources_read(st, false, ret, ret_n);
+}
+
+int store_query_window_groups(Store *s, GroupBy by, uint64_t after, uint64_t until, StoreGroupRow **ret,
+                              size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        char sql[1024];
+        int r;
+
+        assert(s);
+        assert(ret);
+        assert(ret_n);
+
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s, sum(s.cpu_ns), total(s.energy_j), p.pid, p.comm, p.unit, p.uid, sum(s.wakeups) "
+                 "FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                 "JOIN processes p ON p.id = s.process_id "
+                 "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 AND i.level = 0 GROUP BY 1",
+                 group_by_sql(by));
+        r = prepare_range(s, sql, after, until, &st);
+        if (r < 0)
+                return r;
+        return groups_read(st, true, ret, ret_n);
+}
+
+int store_query_host_dynamic(Store *s, uint64_t t0, uint64_t t1, StoreHostDynamicFn fn, void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int rc, r;
+
+        assert(s);
+        assert(fn);
+
+        r = prepare_range(s,
+                          "SELECT i.start_ns, i.end_ns, idm.measured_j - idm.idle_j, d.name, d.source, "
+                          "d.estimated FROM intervals i JOIN interval_domains idm ON idm.interval_id = i.id "
+                          "JOIN domains d ON d.id = idm.domain_id "
+                          "WHERE idm.host_total = 1 AND i.level = 0 AND i.end_ns > ?1 AND i.start_ns < ?2",
+                          t0, t1, &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                StoreHostDynamic d = {
+                        .start_ns = (uint64_t) sqlite3_column_int64(st, 0),
+                        .end_ns = (uint64_t) sqlite3_column_int64(st, 1),
+                        .dynamic_j = sqlite3_column_double(st, 2),
+                        .domain = column_text(st, 3),
+                        .source = column_text(st, 4),
+                        .estimated = sqlite3_column_int(st, 5),
+                };
+                r = fn(&d, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return step_done(rc);
+}
+
+/* ---- Daemon status ----------------------------------------------------- */
+
+int store_query_state(Store *s, const char *key, char **ret) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int rc, r;
+
+        assert(s);
+        assert(key);
+        assert(ret);
+
+        r = prepare(s, "SELECT value FROM daemon_state WHERE key = ?1", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                return column_strdup(st, 0, ret);
+        r = step_done(rc);
+        if (r < 0)
+                return r;
+        *ret = NULL;
+        return 0;
+}
+
+void store_state_entries_free(StoreStateEntry *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].key);
+                free(v[i].value);
+        }
+        free(v);
+}
+
+int store_query_state_all(Store *s, StoreStateEntry **ret, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        StoreStateEntry *v = NULL;
+        size_t n = 0;
+        int rc, r;
+
+        assert(s);
+        assert(ret);
+        assert(ret_n);
+
+        r = prepare(s, "SELECT key, value FROM daemon_state", &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                StoreStateEntry *p = grow(v, n, sizeof(*v));
+                if (!p) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                v = p;
+                p = &v[n++];
+                *p = (StoreStateEntry) {};
+                if ((r = column_strdup(st, 0, &p->key)) < 0 || (r = column_strdup(st, 1, &p->value)) < 0)
+                        goto fail;
+        }
+        r = step_done(rc);
+        if (r < 0)
+                goto fail;
+        *ret = v;
+        *ret_n = n;
+        return 0;
+fail:
+        store_state_entries_free(v, n);
+        return r;
+}
+
+void store_probes_free(StoreProbe *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].name);
+                free(v[i].status);
+                free(v[i].reason);
+        }
+        free(v);
+}
+
+int store_query_probes(Store *s, StoreProbe **ret, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        StoreProbe *v = NULL;
+        size_t n = 0;
+        int rc, r;
+
+        assert(s);
+        assert(ret);
+        assert(ret_n);
+
+        r = prepare(s, "SELECT name, status, estimated, in_use, reason FROM source_probes ORDER BY rowid", &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                StoreProbe *p = grow(v, n, sizeof(*v));
+                if (!p) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                v = p;
+                p = &v[n++];
+                *p = (StoreProbe) {};
+                if ((r = column_strdup(st, 0, &p->name)) < 0 || (r = column_strdup(st, 1, &p->status)) < 0 ||
+                    (r = column_strdup(st, 4, &p->reason)) < 0)
+                        goto fail;
+                p->estimated = sqlite3_column_int(st, 2);
+                p->in_use = sqlite3_column_int(st, 3);
+        }
+        r = step_done(rc);
+        if (r < 0)
+                goto fail;
+        *ret = v;
+        *ret_n = n;
+        return 0;
+fail:
+        store_probes_free(v, n);
+        return r;
+}
+
+int store_query_latest_domains(Store *s, StoreSource **ret, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        assert(s);
+        assert(ret);
+        assert(ret_n);
+
+        r = prepare(s,
+                    "SELECT d.name, d.source, d.estimated FROM interval_domains idm "
+                    "JOIN domains d ON d.id = idm.domain_id "
+                    "WHERE idm.interval_id = (SELECT max(id) FROM intervals WHERE level = 0) ORDER BY d.name",
+                    &st);
+        if (r < 0)
+                return r;
+        return sources_read(st, false, ret, ret_n);
+}
+
+int store_query_counts(Store *s, StoreCounts *ret) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        assert(s);
+        assert(ret);
+
+        r = prepare(s,
+                    "SELECT (SELECT count(*) FROM processes), (SELECT count(*) FROM intervals), "
+                    "(SELECT max(end_ns) FROM intervals)",
+                    &st);
+        if (r < 0)
+                return r;
+        r = step_row(st);
+        if (r < 0)
+                return r;
+        *ret = (StoreCounts) {
+                .processes = sqlite3_column_int64(st, 0),
+                .intervals = sqlite3_column_int64(st, 1),
+                .last_end_ns = sqlite3_column_int64(st, 2),
+        };
+        return 0;
+}
+
+int store_query_process_usage(Store *s, int64_t pid, uint64_t since, uint64_t until, uint64_t *ret_cpu_ns,
+                              double *ret_energy_j) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        assert(s);
+        assert(ret_cpu_ns);
+        assert(ret_energy_j);
+
+        /* The latest started process with that pid: an older one of another
+         * boot is another program. */
+        r = prepare_range(s,
+                          "SELECT coalesce(sum(s.cpu_ns), 0), total(s.energy_j) FROM intervals i "
+                          "JOIN samples s ON s.interval_id = i.id WHERE " RANGE " AND s.process_id = "
+                          "(SELECT id FROM processes WHERE pid = ?3 ORDER BY start_ns DESC LIMIT 1)",
+                          since, until, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 3, pid);
+        r = step_row(st);
+        if (r < 0)
+                return r;
+        *ret_cpu_ns = (uint64_t) sqlite3_column_int64(st, 0);
+        *ret_energy_j = sqlite3_column_double(st, 1);
+        return 0;
+}

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "group-by.h"
+#include "store.h"
+
+/* Reading the store: typed results, the SQL stays inside daemon/store/.
+ *
+ * A range (since, until] in CLOCK_REALTIME ns selects intervals by their end
+ * time, raw intervals and rollups mixed so that nothing is counted twice
+ * (each moment from exactly one level). A window (after, until] selects raw
+ * intervals only (what `joulectl top` and `run` show live).
+ *
+ * Every function returns 0 (or 1 where said) or negative errno and does not
+ * log; after a failure store_query_error() says what SQLite reported. Arrays
+ * handed out are freed with the matching *_free(). A store opened on an older
+ * schema is read through its compatibility views; the few queries that need
+ * data older schemas lack say so with their STORE_SCHEMA_* constant. */
+
+/* Schema versions that brought what some queries need. */
+#define STORE_SCHEMA_SELF_USAGE 2   /* rollup_state: store_query_process_usage() */
+#define STORE_SCHEMA_GROUPS     4   /* slices, container ids and wakeups */
+
+/* The schema a grouping needs: slice and container came with schema 4. */
+int store_group_by_schema(GroupBy by);
+
+/* What SQLite said about the last failed query of s. */
+const char *store_query_error(Store *s);
+
+/* ---- A range: report and export ---------------------------------------- */
+
+typedef struct StoreTotals {
+        int64_t n_intervals;          /* raw intervals the selected rows stand for */
+        uint64_t first_start_ns;      /* start of the earliest selected row (0: none) */
+        uint64_t duration_ns;         /* total length of the selected rows */
+        /* Over the host-total domains: measured = attributed + idle + unattributed. */
+        double measured_j, attributed_j, idle_j, unattributed_j;
+        double irq_j;                 /* part of unattributed: interrupt and softirq time */
+} StoreTotals;
+
+int store_query_totals(Store *s, uint64_t since, uint64_t until, StoreTotals *ret);
+
+/* A domain and the source that measured it. */
+typedef struct StoreSource {
+        char *domain, *source;
+        bool estimated;
+        double idle_w;                /* mean idle power estimate (NAN: none) */
+        char *idle_method;            /* the latest (not rollup) method, NULL if none */
+} StoreSource;
+
+void store_sources_free(StoreSource *v, size_t n);
+
+/* The domains with data in the range, sorted by domain then source. */
+int store_query_sources(Store *s, uint64_t since, uint64_t until, StoreSource **ret, size_t *ret_n);
+
+/* A group's key: the text one (comm, unit, slice, container, "[kernel]")
+ * or, when text is NULL, the integer one (process id in the store, uid). */
+typedef struct StoreKey {
+        int64_t i;
+        char *text;
+} StoreKey;
+
+static inline bool store_key_equal(const StoreKey *a, const StoreKey *b) {
+        if (!a->text || !b->text)
+                return !a->text && !b->text && a->i == b->i;
+        return strcmp(a->text, b->text) == 0;
+}
+
+/* One group over a range or window. The process fields are one process of
+ * the group (the process itself when grouped by process). */
+typedef struct StoreGroupRow {
+        StoreKey key;
+        int64_t pid, start_ns, uid, ppid;
+        char *comm, *exe, *unit;      /* NULL when unknown; exe is not read for a window */
+        uint64_t cpu_ns;
+        uint64_t active_ns;           /* length of the intervals it appears in (range only) */
+        uint64_t wakeups;             /* voluntary context switches of its threads */
+        double energy_j;
+} StoreGroupRow;
+
+void store_group_rows_free(StoreGroupRow *v, size_t n);
+
+/* The groups with samples in the range, ordered by key. */
+int store_query_groups(Store *s, GroupBy by, uint64_t since, uint64_t until, StoreGroupRow **ret, size_t *ret_n);
+
+/* A group's energy in one domain. */
+typedef struct StoreGroupDomain {
+        StoreKey key;
+        char *domain;
+        double energy_j;
+} StoreGroupDomain;
+
+void store_group_domains_free(StoreGroupDomain *v, size_t n);
+
+/* Energy per group and domain over the range, ordered by key then domain
+ * (the order of store_query_groups(), so that both can be merged). */
+int store_query_group_domains(Store *s, GroupBy by, uint64_t since, uint64_t until, StoreGroupDomain **ret,
+                              size_t *ret_n);
+
+/* First start and last end of the rows of every level that end in the range
+ * (both 0 when none): the time axis of a chart. */
+int store_query_span(Store *s, uint64_t since, uint64_t until, uint64_t *ret_start_ns, uint64_t *ret_end_ns);
+
+/* Energy of one selected row: the host's measured energy (key unused), or a
+ * group's. */
+typedef struct StoreEnergyPoint {
+        StoreKey key;
+        uint64_t start_ns, end_ns;
+        double energy_j;
+} StoreEnergyPoint;
+
+/* Called for each point; a negative return stops the query and is returned. */
+typedef int (*StoreEnergyPointFn)(const StoreEnergyPoint *p, void *userdata);
+
+int store_query_host_energy(Store *s, uint64_t since, uint64_t until, StoreEnergyPointFn fn, void *userdata);
+int store_query_group_energy(Store *s, GroupBy by, uint64_t since, uint64_t until, StoreEnergyPointFn fn,
+                             void *userdata);
+
+/* One export record: an interval, a process and a domain. A process with
+ * CPU time but no energy in the interval has one record with domain and
+ * source NULL, estimated and host_total false and 0 J. */
+typedef struct StoreExportRecord {
+        uint64_t interval_start_ns, interval_end_ns;
+        int64_t pid;
+        uint64_t start_ns;
+        const char *comm, *exe, *unit;   /* NULL when unknown */
+        uint32_t uid;
+        int64_t ppid;
+        uint64_t cpu_ns;
+        const char *domain, *source;
+        bool estimated, host_total;
+        double energy_j;
+} StoreExportRecord;
+
+typedef int (*StoreExportFn)(const StoreExportRecord *rec, void *userdata);
+
+/* The records of the range in order of interval end, pid, process, domain. */
+int store_query_export(Store *s, uint64_t since, uint64_t until, StoreExportFn fn, void *userdata);
+
+/* ---- Raw intervals: top and run ---------------------------------------- */
+
+/* End of the newest interval: raw intervals only, or every level. Returns 1
+ * and sets *ret, or 0 when the store holds none. */
+int store_query_last_end(Store *s, bool raw_only, uint64_t *ret);
+
+typedef struct StoreWindow {
+        size_t n_intervals;
+        uint64_t duration_ns;
+        double measured_j, idle_j;    /* of the host-total domains */
+} StoreWindow;
+
+int store_query_window(Store *s, uint64_t after, uint64_t until, StoreWindow *ret);
+/* The host-total domains with data in the window, sorted (idle_w NAN, no
+ * idle_method). */
+int store_query_window_sources(Store *s, uint64_t after, uint64_t until, StoreSource **ret, size_t *ret_n);
+/* The groups with samples in the window (no exe, no active_ns). */
+int store_query_window_groups(Store *s, GroupBy by, uint64_t after, uint64_t until, StoreGroupRow **ret,
+                              size_t *ret_n);
+
+/* One host-total domain's dynamic energy (measured less idle) in one raw
+ * interval. */
+typedef struct StoreHostDynamic {
+        uint64_t start_ns, end_ns;
+        double dynamic_j;
+        const char *domain, *source;
+        bool estimated;
+} StoreHostDynamic;
+
+typedef int (*StoreHostDynamicFn)(const StoreHostDynamic *d, void *userdata);
+
+/* The raw intervals that overlap (t0, t1). */
+int store_query_host_dynamic(Store *s, uint64_t t0, uint64_t t1, StoreHostDynamicFn fn, void *userdata);
+
+/* ---- Daemon status ----------------------------------------------------- */
+
+/* A daemon_state value (allocated) in *ret, NULL when the key is not set. */
+int store_query_state(Store *s, const char *key, char **ret);
+
+typedef struct StoreStateEntry {
+        char *key, *value;
+} StoreStateEntry;
+
+void store_state_entries_free(StoreStateEntry *v, size_t n);
+/* Every daemon_state key and value. */
+int store_query_state_all(Store *s, StoreStateEntry **ret, size_t *ret_n);
+
+typedef struct StoreProbe {
+        char *name, *status, *reason;
+        bool estimated, in_use;
+} StoreProbe;
+
+void store_probes_free(StoreProbe *v, size_t n);
+/* The source probes in the order jouled recorded them. */
+int store_query_probes(Store *s, StoreProbe **ret, size_t *ret_n);
+
+/* The domains of the newest raw interval, sorted by domain (idle_w NAN, no
+ * idle_method). */
+int store_query_latest_domains(Store *s, StoreSource **ret, size_t *ret_n);
+
+typedef struct StoreCounts {
+        int64_t processes, intervals;   /* rows stored */
+        int64_t last_end_ns;            /* newest interval's end, any level (0: none) */
+} StoreCounts;
+
+int store_query_counts(Store *s, StoreCounts *ret);
+
+/* CPU time and energy over the range of the latest started process with
+ * this pid. Needs STORE_SCHEMA_SELF_USAGE. */
+int store_query_process_usage(Store *s, int64_t pid, uint64_t since, uint64_t until, uint64_t *ret_cpu_ns,
+                              double *ret_energy_j);
