@@ -97,8 +97,8 @@ static int apply_options(JouledConfig *c, int argc, char **argv) {
                         break;
                 case ARG_INTERVAL: {
                         double v;
-                        if (parse_duration_s(optarg, &v) < 0 || v < 0.05 || v > 3600)
-                                return usage_error("--interval", optarg, "seconds between 0.05 and 3600, e.g. 1 or 0.2");
+                        if (parse_duration_s(optarg, &v) < 0 || v < CONFIG_INTERVAL_MIN_S || v > CONFIG_INTERVAL_MAX_S)
+                                return usage_error("--interval", optarg, CONFIG_INTERVAL_ACCEPTED);
                         c->interval_s = v;
                         break;
                 }
