@@ -21,7 +21,7 @@ static void help(void) {
         printf("Usage: jouled [OPTIONS]\n\n"
                "Measure energy, attribute it to processes and store the history.\n\n"
                "  --db PATH               database (default /var/lib/jouled/jouled.db)\n"
-               "  --interval SECONDS      sampling interval, decimals allowed (default 1)\n"
+               "  --interval DURATION     sampling interval: seconds, 500ms, 1.5s, 2min (default 1)\n"
                "  --source LIST           auto, or a comma list of perf|rapl|msr|hwmon|battery|nvml|model (default auto)\n"
                "  --powercap-root DIR     powercap sysfs tree (default /sys/class/powercap)\n"
                "  --config FILE           configuration (default " DEFAULT_CONFIG " and FILE.d/*.conf)\n"
