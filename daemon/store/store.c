@@ -244,29 +244,11 @@ static int store_errno_db(sqlite3 *db, int rc) {
 }
 
 const char *store_domain_kind_name(DomainKind k) {
-        static const char *const names[_DOMAIN_KIND_MAX] = {
-                [DOMAIN_PACKAGE] = "package", [DOMAIN_CORE] = "core",   [DOMAIN_UNCORE] = "uncore",
-                [DOMAIN_DRAM] = "dram",       [DOMAIN_PSYS] = "psys",   [DOMAIN_GPU] = "gpu",
-                [DOMAIN_BATTERY] = "battery",
-        };
-        if (k < 0 || k >= _DOMAIN_KIND_MAX)
-                return "unknown";
-        return names[k];
+        return domain_kind_to_string(k) ?: "unknown";
 }
 
 static const char *probe_status_name(SourceStatus s) {
-        switch (s) {
-        case SOURCE_USABLE:
-                return "usable";
-        case SOURCE_MISSING:
-                return "missing";
-        case SOURCE_PERMISSION:
-                return "permission";
-        case SOURCE_UNSUPPORTED:
-                return "unsupported";
-        default:
-                return "unknown";
-        }
+        return source_status_to_string(s) ?: "unknown";
 }
 
 int store_latest_schema_version(void) {
