@@ -52,5 +52,6 @@ int parse_retention_ns(const char *s, uint64_t *ret_ns);
  * that long ago ("ago" suffix allowed: "2d ago"), "now", "today",
  * "yesterday" (local midnight), "boot" (boot_realtime_ns), ISO 8601
  * "2026-11-22", "2026-11-22T10:00", "2026-11-22T10:00:00", with "Z" or
- * "+HH:MM" (no zone: local time), or "@EPOCHSECONDS". Returns 0 or -EINVAL. */
+ * "+HH:MM" (no zone: local time), or "@EPOCHSECONDS". Returns 0, -EINVAL,
+ * or -ENOMEM. */
 int parse_time_spec(const char *s, uint64_t now_realtime_ns, uint64_t boot_realtime_ns, uint64_t *ret);

@@ -37,7 +37,7 @@ void config_init_defaults(JouledConfig *c) {
         c->carbon_g_per_kwh = CARBON_DEFAULT_G_PER_KWH;
         c->carbon_source = strdup(CARBON_DEFAULT_SOURCE);
         c->metrics_top_processes = 10; /* fleet: METRICS_DEFAULT_TOP_PROCESSES */
-        c->raw_retention_ns = STORE_DEFAULT_RAW_RETENTION_NS;       /* storage */
+        c->raw_retention_ns = STORE_DEFAULT_RAW_RETENTION_NS;
         c->minute_retention_ns = STORE_DEFAULT_MINUTE_RETENTION_NS;
         c->hour_retention_ns = STORE_DEFAULT_HOUR_RETENTION_NS;
 }
