@@ -49,11 +49,9 @@ void csv_field(FILE *f, const char *s);
 
 /* ---- Carbon ------------------------------------------------------------ */
 
-/* Default grid carbon intensity: world average of electricity generation in
- * 2023, Ember, Global Electricity Review 2024 (the same figure as jouled's
- * [Carbon] IntensityGramsPerKWh= default). */
-#define CARBON_DEFAULT_G_PER_KWH 480.0
-#define CARBON_DEFAULT_ORIGIN "Ember 2024 world average"
+/* The default intensity and its source, jouled's defaults (carbon.h). */
+#include "carbon.h"
+#define CARBON_DEFAULT_ORIGIN CARBON_DEFAULT_SOURCE
 
 typedef struct Carbon {
         double g_per_kwh;

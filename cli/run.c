@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup-util.h"
 #include "cleanup.h"
 #include "cli-util.h"
 #include "config.h"
@@ -105,24 +106,6 @@ static void add_shown(RunContext *c, const char *domain, const char *source, boo
 
 /* ---- cgroup v2 --------------------------------------------------------- */
 
-static int cgroup2_mount(char *buf, size_t size) {
-        _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-        char line[4096];
-
-        if (!f)
-                return -errno;
-        while (fgets(line, sizeof(line), f)) {
-                char *sep = strstr(line, " - "), mnt[1024];
-                if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-                        continue;
-                if (sscanf(line, "%*s %*s %*s %*s %1023s", mnt) != 1)
-                        continue;
-                strscpy(buf, size, mnt);
-                return 0;
-        }
-        return -ENOENT;
-}
-
 static int own_cgroup(char *buf, size_t size) {
         _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
         char line[4096];
@@ -141,9 +124,10 @@ static int own_cgroup(char *buf, size_t size) {
 /* Where to create our cgroup: the mount's root as root, else our own cgroup
  * when we may create children there (delegation). */
 static void cgroup_pick_root(RunContext *c) {
-        char mnt[512], own[1024], path[2048];
+        _cleanup_free_ char *mnt = NULL;
+        char own[1024], path[2048];
 
-        if (cgroup2_mount(mnt, sizeof(mnt)) < 0) {
+        if (cgroup2_mount(NULL, &mnt) < 0) {
                 snprintf(c->cgroup_note, sizeof(c->cgroup_note), "no cgroup v2 mounted");
                 return;
         }

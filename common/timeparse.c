@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cleanup.h"
 #include "util.h"
 
 #define MAX_NS ((uint64_t) INT64_MAX)
@@ -169,37 +170,26 @@ static int parse_iso8601(const char *s, uint64_t *ret) {
         return seconds_to_ns(secs, frac, ret);
 }
 
-/* "30s", "15m", "1h", "2d", "1w", optionally followed by "ago" or " ago". */
+/* A whole-number duration, optionally followed by "ago" or " ago": that long
+ * before now. */
 static int parse_ago(const char *s, uint64_t now_realtime_ns, uint64_t *ret) {
-        const char *p = s;
-        uint64_t n, unit, d;
+        _cleanup_free_ char *d = NULL;
+        size_t n = strlen(s);
+        uint64_t ns;
 
-        if (read_number(&p, &n) < 0)
-                return -EINVAL;
-        switch (*p) {
-        case 's': unit = NSEC_PER_SEC; break;
-        case 'm': unit = 60 * NSEC_PER_SEC; break;
-        case 'h': unit = 3600 * NSEC_PER_SEC; break;
-        case 'd': unit = 86400 * NSEC_PER_SEC; break;
-        case 'w': unit = 7 * 86400 * NSEC_PER_SEC; break;
-        default: return -EINVAL;
+        if (endswith(s, "ago")) {
+                n -= 3;
+                if (n > 0 && s[n - 1] == ' ')
+                        n--;
         }
-        p++;
-        if (*p == ' ')
-                p++;
-        if (strcmp(p, "ago") == 0)
-                p += 3;
-        else if (p > s && p[-1] == ' ')
-                return -EINVAL;   /* "1h " */
-        if (*p != 0)
+        d = strndup(s, n);
+        if (!d)
+                return -ENOMEM;
+        if (parse_duration_ns(d, DURATION_NO_FRACTION, &ns) < 0)
                 return -EINVAL;
-
-        if (n > MAX_NS / unit)
-                return -EINVAL;
-        d = n * unit;
-        if (d > now_realtime_ns)
+        if (ns > now_realtime_ns)
                 return -EINVAL;   /* before the epoch */
-        *ret = now_realtime_ns - d;
+        *ret = now_realtime_ns - ns;
         return 0;
 }
 
@@ -248,51 +238,114 @@ int parse_time_spec(const char *s, uint64_t now_realtime_ns, uint64_t boot_realt
         return 0;
 }
 
-int parse_duration_s(const char *s, double *ret) {
-        const char *p = s;
-        double v = 0, scale = 1, mult;
-        bool digits = false;
+static const struct {
+        const char *suffix;
+        uint64_t ns;
+} duration_units[] = {
+        { "ms", NSEC_PER_MSEC },
+        { "s", NSEC_PER_SEC },
+        { "m", 60 * NSEC_PER_SEC },
+        { "min", 60 * NSEC_PER_SEC },
+        { "h", 3600 * NSEC_PER_SEC },
+        { "d", 86400 * NSEC_PER_SEC },
+        { "w", 7 * 86400 * NSEC_PER_SEC },
+        { "y", 365 * 86400 * NSEC_PER_SEC },
+};
 
-        if (!s || !ret)
+int parse_duration_ns(const char *s, DurationFlags flags, uint64_t *ret_ns) {
+        const char *p, *frac = NULL, *frac_end = NULL;
+        uint64_t whole = 0, unit = 0, step, v;
+        bool digits = false, too_long = false;
+
+        if (!s || !ret_ns)
                 return -EINVAL;
-        while (isdigit((unsigned char) *p)) {
-                v = v * 10 + (*p - '0');
+        if ((flags & DURATION_INFINITY) && (strcmp(s, "infinity") == 0 || strcmp(s, "forever") == 0)) {
+                *ret_ns = DURATION_INFINITE;
+                return 0;
+        }
+
+        for (p = s; isdigit((unsigned char) *p); p++) {
                 digits = true;
-                p++;
+                if (whole > (UINT64_MAX - 9) / 10)
+                        too_long = true;   /* read on: a syntax error still says -EINVAL */
+                else
+                        whole = whole * 10 + (uint64_t) (*p - '0');
         }
         if (*p == '.') {
-                p++;
-                while (isdigit((unsigned char) *p)) {
-                        scale /= 10;
-                        v += (*p - '0') * scale;
-                        digits = true;
+                if (flags & DURATION_NO_FRACTION)
+                        return -EINVAL;
+                frac = ++p;
+                while (isdigit((unsigned char) *p))
                         p++;
-                }
+                frac_end = p;
+                digits = digits || frac_end > frac;
         }
-        if (!digits || p - s > 64)
-                return -EINVAL;
-        {
-                /* The characters are checked; let strtod round them correctly. */
-                char num[65];
-                memcpy(num, s, (size_t) (p - s));
-                num[p - s] = 0;
-                v = strtod(num, NULL);
-        }
-
-        if (*p == 0 || strcmp(p, "s") == 0)
-                mult = 1;
-        else if (strcmp(p, "ms") == 0)
-                mult = 1e-3;
-        else if (strcmp(p, "m") == 0 || strcmp(p, "min") == 0)
-                mult = 60;
-        else if (strcmp(p, "h") == 0)
-                mult = 3600;
-        else
+        if (!digits)
                 return -EINVAL;
 
-        v *= mult;
-        if (!isfinite(v) || v <= 0)
+        if (*p == 0) {
+                if (!(flags & DURATION_PLAIN_SECONDS))
+                        return -EINVAL;
+                unit = NSEC_PER_SEC;
+        } else
+                for (size_t i = 0; i < ELEMENTSOF(duration_units); i++)
+                        if (strcmp(p, duration_units[i].suffix) == 0) {
+                                unit = duration_units[i].ns;
+                                break;
+                        }
+        if (unit == 0)
                 return -EINVAL;
-        *ret = v;
+
+        if (too_long || whole > (uint64_t) INT64_MAX / unit)
+                return -ERANGE;
+        v = whole * unit;
+        /* Each fraction digit is worth a tenth of the one before, down to 1 ns
+         * (every unit is a whole number of milliseconds, so this is exact). */
+        step = unit;
+        for (const char *q = frac; q && q < frac_end && step % 10 == 0; q++) {
+                step /= 10;
+                v += (uint64_t) (*q - '0') * step;
+        }
+        if (v > (uint64_t) INT64_MAX)   /* v < INT64_MAX + unit: no wrap */
+                return -ERANGE;
+        if (v == 0 && (flags & DURATION_POSITIVE))
+                return -EINVAL;
+        *ret_ns = v;
+        return 0;
+}
+
+int parse_duration_sec(const char *s, DurationFlags flags, double *ret_s) {
+        uint64_t ns;
+        int r;
+
+        if (!ret_s)
+                return -EINVAL;
+        r = parse_duration_ns(s, flags, &ns);
+        if (r < 0)
+                return r;
+        /* Exact integer over an exact power of ten: correctly rounded, so
+         * "0.2" and "200ms" both give the double nearest 0.2. */
+        *ret_s = ns == DURATION_INFINITE ? INFINITY : (double) ns / (double) NSEC_PER_SEC;
+        return 0;
+}
+
+int parse_duration_s(const char *s, double *ret) {
+        return parse_duration_sec(s, DURATION_PLAIN_SECONDS | DURATION_POSITIVE, ret);
+}
+
+int parse_retention_ns(const char *s, uint64_t *ret_ns) {
+        uint64_t v;
+        int r;
+
+        if (!ret_ns)
+                return -EINVAL;
+        r = parse_duration_ns(s, DURATION_PLAIN_SECONDS | DURATION_INFINITY | DURATION_NO_FRACTION, &v);
+        if (r < 0)
+                return r;
+        if (v == DURATION_INFINITE)
+                v = 0;   /* 0: keep forever */
+        else if (v > UINT64_C(100) * 365 * 86400 * NSEC_PER_SEC)
+                return -ERANGE;
+        *ret_ns = v;
         return 0;
 }

@@ -34,12 +34,10 @@ void config_init_defaults(JouledConfig *c) {
         c->model_min_w = 0;
         c->model_max_w = 0;
         c->idle_policy = IDLE_POLICY_SEPARATE;
-        /* World average carbon intensity of electricity generation, 2023:
-         * 480 gCO2e/kWh (Ember, Global Electricity Review 2024). */
-        c->carbon_g_per_kwh = 480.0;
+        c->carbon_g_per_kwh = CARBON_DEFAULT_G_PER_KWH;
         c->carbon_source = strdup(CARBON_DEFAULT_SOURCE);
         c->metrics_top_processes = 10; /* fleet: METRICS_DEFAULT_TOP_PROCESSES */
-        c->raw_retention_ns = STORE_DEFAULT_RAW_RETENTION_NS;       /* storage */
+        c->raw_retention_ns = STORE_DEFAULT_RAW_RETENTION_NS;
         c->minute_retention_ns = STORE_DEFAULT_MINUTE_RETENTION_NS;
         c->hour_retention_ns = STORE_DEFAULT_HOUR_RETENTION_NS;
 }
@@ -130,7 +128,7 @@ int config_set(JouledConfig *c, const char *section, const char *key, const char
                 return value[0] == '/' ? set_string(&c->db_path, value) : -EINVAL;
         if (IS("Daemon", "Interval")) {
                 double v;
-                if (parse_duration_s(value, &v) < 0 || v < 0.05 || v > 3600)
+                if (parse_duration_s(value, &v) < 0 || v < CONFIG_INTERVAL_MIN_S || v > CONFIG_INTERVAL_MAX_S)
                         return -EINVAL;
                 c->interval_s = v;
                 return 0;
@@ -200,13 +198,12 @@ int config_set(JouledConfig *c, const char *section, const char *key, const char
         }
         if (IS("Carbon", "Source"))
                 return value[0] ? set_string(&c->carbon_source, value) : -EINVAL;
-        /* storage (issue 7): */
         if (IS("Storage", "RawRetention"))
-                return store_parse_retention(value, &c->raw_retention_ns) < 0 ? -EINVAL : 0;
+                return parse_retention_ns(value, &c->raw_retention_ns) < 0 ? -EINVAL : 0;
         if (IS("Storage", "MinuteRetention"))
-                return store_parse_retention(value, &c->minute_retention_ns) < 0 ? -EINVAL : 0;
+                return parse_retention_ns(value, &c->minute_retention_ns) < 0 ? -EINVAL : 0;
         if (IS("Storage", "HourRetention"))
-                return store_parse_retention(value, &c->hour_retention_ns) < 0 ? -EINVAL : 0;
+                return parse_retention_ns(value, &c->hour_retention_ns) < 0 ? -EINVAL : 0;
         if (IS("Daemon", "StoreCommandLine")) {
                 if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
                         c->store_cmdline = true;
@@ -222,8 +219,20 @@ int config_set(JouledConfig *c, const char *section, const char *key, const char
 
 typedef struct ParseState {
         JouledConfig *config;
-        char error[256];
+        char error[512];
 } ParseState;
+
+/* What a key accepts, for the error about a bad value; NULL where the key's
+ * name says enough. */
+static const char *config_expected(const char *section, const char *key) {
+        if (strcasecmp(section, "Daemon") == 0 && strcmp(key, "Interval") == 0)
+                return CONFIG_INTERVAL_ACCEPTED;
+        if (strcasecmp(section, "Storage") == 0 &&
+            (strcmp(key, "RawRetention") == 0 || strcmp(key, "MinuteRetention") == 0 ||
+             strcmp(key, "HourRetention") == 0))
+                return RETENTION_ACCEPTED;
+        return NULL;
+}
 
 static int config_ini_handler(void *user, const char *section, const char *name, const char *value) {
         ParseState *st = user;
@@ -238,10 +247,13 @@ static int config_ini_handler(void *user, const char *section, const char *name,
                 return 0;
         if (r == -ENOKEY)
                 snprintf(st->error, sizeof(st->error), "unknown key '%s' in section [%s]", name, section);
-        else
-                snprintf(st->error, sizeof(st->error), "invalid value '%s' for %s= in section [%s]%s",
+        else {
+                const char *expected = config_expected(section, name);
+                snprintf(st->error, sizeof(st->error), "invalid value '%s' for %s= in section [%s]%s%s%s",
                          value, name, section,
-                         r == -E2BIG ? " (too many entries)" : "");
+                         r == -E2BIG ? " (too many entries)" : "",
+                         expected ? ": expected " : "", expected ?: "");
+        }
         return 0;
 }
 

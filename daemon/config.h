@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "attribution.h"
+#include "carbon.h"
 
 #define CONFIG_MAX_IDLE_OVERRIDES 32
 
@@ -61,8 +62,12 @@ int config_load(JouledConfig *c, const char *path);
 /* Set one value by key name ("Interval", "Database", ...); used by the parser. */
 int config_set(JouledConfig *c, const char *section, const char *key, const char *value);
 
-/* Where the default carbon intensity (480 g/kWh) comes from. */
-#define CARBON_DEFAULT_SOURCE "Ember, Global Electricity Review 2024: world average 2023"
+/* [Daemon] Interval=, --interval: seconds between samples. */
+#define CONFIG_INTERVAL_MIN_S 0.05
+#define CONFIG_INTERVAL_MAX_S 3600.0
+/* The units of DURATION_ACCEPTED that fit the range. */
+#define CONFIG_INTERVAL_ACCEPTED \
+        "a duration from 50ms to 1h: seconds (1, 0.2) or a number and a unit (ms, s, m or min, h), e.g. 500ms, 1.5s, 2min"
 
 /* Defaults of the model source: watts per logical CPU at 0% and 100% use. */
 #define MODEL_DEFAULT_MIN_W 0.74

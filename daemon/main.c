@@ -21,7 +21,7 @@ static void help(void) {
         printf("Usage: jouled [OPTIONS]\n\n"
                "Measure energy, attribute it to processes and store the history.\n\n"
                "  --db PATH               database (default /var/lib/jouled/jouled.db)\n"
-               "  --interval SECONDS      sampling interval, decimals allowed (default 1)\n"
+               "  --interval DURATION     sampling interval: seconds, 500ms, 1.5s, 2min (default 1)\n"
                "  --source LIST           auto, or a comma list of perf|rapl|msr|hwmon|battery|nvml|model (default auto)\n"
                "  --powercap-root DIR     powercap sysfs tree (default /sys/class/powercap)\n"
                "  --config FILE           configuration (default " DEFAULT_CONFIG " and FILE.d/*.conf)\n"
@@ -97,8 +97,8 @@ static int apply_options(JouledConfig *c, int argc, char **argv) {
                         break;
                 case ARG_INTERVAL: {
                         double v;
-                        if (parse_duration_s(optarg, &v) < 0 || v < 0.05 || v > 3600)
-                                return usage_error("--interval", optarg, "seconds between 0.05 and 3600, e.g. 1 or 0.2");
+                        if (parse_duration_s(optarg, &v) < 0 || v < CONFIG_INTERVAL_MIN_S || v > CONFIG_INTERVAL_MAX_S)
+                                return usage_error("--interval", optarg, CONFIG_INTERVAL_ACCEPTED);
                         c->interval_s = v;
                         break;
                 }

@@ -10,6 +10,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "source.h"
+#include "string-table.h"
 #include "util.h"
 
 /* In the order `--source auto` tries them (docs/sources.md): the CPU's RAPL
@@ -42,20 +43,16 @@ const EnergySourceOps *source_find(const char *name) {
         return NULL;
 }
 
-static const char *const status_names[_SOURCE_STATUS_MAX] = {
+static const char *const source_status_table[] = {
         [SOURCE_USABLE] = "usable",
         [SOURCE_MISSING] = "missing",
         [SOURCE_PERMISSION] = "permission",
         [SOURCE_UNSUPPORTED] = "unsupported",
 };
 
-const char *source_status_to_string(SourceStatus s) {
-        if (s < 0 || s >= _SOURCE_STATUS_MAX)
-                return NULL;
-        return status_names[s];
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(source_status, SourceStatus, SOURCE_STATUS);
 
-static const char *const kind_names[_DOMAIN_KIND_MAX] = {
+static const char *const domain_kind_table[] = {
         [DOMAIN_PACKAGE] = "package",
         [DOMAIN_CORE] = "core",
         [DOMAIN_UNCORE] = "uncore",
@@ -65,11 +62,7 @@ static const char *const kind_names[_DOMAIN_KIND_MAX] = {
         [DOMAIN_BATTERY] = "battery",
 };
 
-const char *domain_kind_to_string(DomainKind k) {
-        if (k < 0 || k >= _DOMAIN_KIND_MAX)
-                return NULL;
-        return kind_names[k];
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(domain_kind, DomainKind, DOMAIN_KIND);
 
 static bool all_digits(const char *s) {
         if (!*s)
@@ -94,10 +87,10 @@ DomainKind domain_kind_from_name(const char *name) {
                 return DOMAIN_PSYS;
         /* Numbered: KIND-N. */
         for (DomainKind k = 0; k < _DOMAIN_KIND_MAX; k++) {
-                size_t l = strlen(kind_names[k]);
+                size_t l = strlen(domain_kind_to_string(k));
                 if (k == DOMAIN_PSYS)
                         continue;
-                if (strncmp(name, kind_names[k], l) == 0 && name[l] == '-' && all_digits(name + l + 1))
+                if (strncmp(name, domain_kind_to_string(k), l) == 0 && name[l] == '-' && all_digits(name + l + 1))
                         return k;
         }
         return _DOMAIN_KIND_INVALID;

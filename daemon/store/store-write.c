@@ -61,29 +61,11 @@ const StoreStatementSql store_write_statements[] = {
 const size_t store_write_n_statements = ELEMENTSOF(store_write_statements);
 
 const char *store_domain_kind_name(DomainKind k) {
-        static const char *const names[_DOMAIN_KIND_MAX] = {
-                [DOMAIN_PACKAGE] = "package", [DOMAIN_CORE] = "core",   [DOMAIN_UNCORE] = "uncore",
-                [DOMAIN_DRAM] = "dram",       [DOMAIN_PSYS] = "psys",   [DOMAIN_GPU] = "gpu",
-                [DOMAIN_BATTERY] = "battery",
-        };
-        if (k < 0 || k >= _DOMAIN_KIND_MAX)
-                return "unknown";
-        return names[k];
+        return domain_kind_to_string(k) ?: "unknown";
 }
 
 static const char *probe_status_name(SourceStatus s) {
-        switch (s) {
-        case SOURCE_USABLE:
-                return "usable";
-        case SOURCE_MISSING:
-                return "missing";
-        case SOURCE_PERMISSION:
-                return "permission";
-        case SOURCE_UNSUPPORTED:
-                return "unsupported";
-        default:
-                return "unknown";
-        }
+        return source_status_to_string(s) ?: "unknown";
 }
 
 static int store_domain_id(Store *s, const DomainRecord *d, int64_t *ret) {

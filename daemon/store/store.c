@@ -458,39 +458,3 @@ int store_set_options(Store *s, const StoreOptions *o) {
         return 0;
 }
 
-int store_parse_retention(const char *s, uint64_t *ret_ns) {
-        static const struct {
-                const char *suffix;
-                uint64_t ns;
-        } units[] = {
-                { "", NSEC_PER_SEC },   { "s", NSEC_PER_SEC },  { "m", STORE_MINUTE_NS },
-                { "min", STORE_MINUTE_NS }, { "h", STORE_HOUR_NS }, { "d", 24 * STORE_HOUR_NS },
-                { "w", 7 * 24 * STORE_HOUR_NS }, { "y", 365 * 24 * STORE_HOUR_NS },
-        };
-        uint64_t v = 0;
-        const char *p;
-
-        if (!s || !ret_ns)
-                return -EINVAL;
-        if (strcmp(s, "forever") == 0 || strcmp(s, "infinity") == 0) {
-                *ret_ns = 0;
-                return 0;
-        }
-        for (p = s; *p >= '0' && *p <= '9'; p++) {
-                if (v > (UINT64_MAX - 9) / 10)
-                        return -ERANGE;
-                v = v * 10 + (uint64_t) (*p - '0');
-        }
-        if (p == s)
-                return -EINVAL;
-        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-                if (strcmp(p, units[i].suffix) == 0) {
-                        /* At most 100 years: beyond that, say "forever". */
-                        if (v > 100 * 365 * 24 * (STORE_HOUR_NS / NSEC_PER_SEC) * NSEC_PER_SEC / units[i].ns)
-                                return -ERANGE;
-                        *ret_ns = v * units[i].ns;
-                        return 0;
-                }
-        return -EINVAL;
-}
-

@@ -100,10 +100,6 @@ typedef struct StoreOptions {
 void store_options_init(StoreOptions *o);    /* the defaults above */
 int store_set_options(Store *s, const StoreOptions *o);
 
-/* "24h", "30d", "2w", "1y" (365 d), "90m", "3600s", "0" / "forever" / "infinity"
- * (keep forever) → nanoseconds. Returns 0 or -EINVAL (-ERANGE when too large). */
-int store_parse_retention(const char *s, uint64_t *ret_ns);
-
 /* Roll complete minutes and hours up and prune what is past its retention,
  * in small transactions, for about budget_ms of wall time at most (0: 50 ms).
  * `now_realtime_ns` is the present (injected so tests and the benchmark can

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cgroup-path.h"
+#include "cgroup-util.h"
 #include "cleanup.h"
 #include "hashmap.h"
 #include "log.h"
@@ -139,21 +140,6 @@ static const char *cgroup_path_of(Tracker *t, uint64_t id) {
                 return NULL;
         }
         return path;
-}
-
-/* The cgroup v2 mount point, from /proc/self/mounts; NULL if none. */
-static char *cgroup2_mount(void) {
-        _cleanup_fclose_ FILE *f = fopen("/proc/self/mounts", "re");
-        char line[4096];
-
-        if (!f)
-                return NULL;
-        while (fgets(line, sizeof(line), f)) {
-                char dev[256], dir[2048], type[64];
-                if (sscanf(line, "%255s %2047s %63s", dev, dir, type) == 3 && strcmp(type, "cgroup2") == 0)
-                        return strdup(dir);
-        }
-        return NULL;
 }
 
 static int set_str(char **dst, const char *src) {
@@ -777,8 +763,7 @@ int tracker_new_with_backend(const TrackerConfig *cfg, const TrackerBackendOps *
         t->cgroups = hashmap_new();
         if (!t->proc_root || !t->table || !t->by_pid || !t->cgroups)
                 return log_oom();
-        t->cgroup_mount = cgroup2_mount();
-        if (t->cgroup_mount)
+        if (cgroup2_mount(NULL, &t->cgroup_mount) >= 0) /* none: cgroup paths stay unknown */
                 t->cgroup_fd = open(t->cgroup_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         t->start_boottime_ns = now_ns(CLOCK_BOOTTIME);
         t->keep_cmdline = cfg && cfg->keep_cmdline;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Fuzz target (storage, issue 7): the value parsers of outside input:
+/* Fuzz target: the value parsers of outside input:
  * parse_u64()/parse_double() (sysfs, procfs, configuration), read_u64_file()
- * on the input as a file, store_parse_retention(), and the energy counter
+ * on the input as a file, parse_retention_ns(), and the energy counter
  * guard energy_delta_check() on numbers taken from the input. */
 
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "counter-guard.h"
-#include "store.h"
+#include "timeparse.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void) parse_u64(s, &u);
         if (parse_double(s, &d) == 0 && isnan(d) && 0)
                 abort();
-        r = store_parse_retention(s, &ns);
+        r = parse_retention_ns(s, &ns);
         if (r == 0 && ns > UINT64_C(100) * 366 * 24 * 3600 * 1000000000)
                 abort();  /* the contract: at most 100 years, else -ERANGE */
         if (r != 0 && r != -EINVAL && r != -ERANGE)

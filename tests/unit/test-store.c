@@ -807,29 +807,6 @@ static void test_cmdline_only_when_asked(void **state) {
         store_free(s);
 }
 
-static void test_parse_retention(void **state) {
-        uint64_t v;
-        assert_int_equal(store_parse_retention("24h", &v), 0);
-        assert_true(v == 24 * STORE_HOUR_NS);
-        assert_int_equal(store_parse_retention("30d", &v), 0);
-        assert_true(v == 30 * 24 * STORE_HOUR_NS);
-        assert_int_equal(store_parse_retention("2w", &v), 0);
-        assert_true(v == 14 * 24 * STORE_HOUR_NS);
-        assert_int_equal(store_parse_retention("90m", &v), 0);
-        assert_true(v == 90 * STORE_MINUTE_NS);
-        assert_int_equal(store_parse_retention("forever", &v), 0);
-        assert_true(v == 0);
-        assert_int_equal(store_parse_retention("1y", &v), 0);
-        assert_true(v == 365 * 24 * STORE_HOUR_NS);
-        assert_int_equal(store_parse_retention("", &v), -EINVAL);
-        assert_int_equal(store_parse_retention("h", &v), -EINVAL);
-        assert_int_equal(store_parse_retention("-1d", &v), -EINVAL);
-        assert_int_equal(store_parse_retention("1.5d", &v), -EINVAL);
-        assert_int_equal(store_parse_retention("3 d", &v), -EINVAL);
-        assert_int_equal(store_parse_retention("99999999999999999999d", &v), -ERANGE);
-        assert_int_equal(store_parse_retention("1000y", &v), -ERANGE);
-}
-
 static void test_counter_guard(void **state) {
         double j = -1;
         assert_int_equal(energy_delta_check(1000000, 3000000, 1.0, 10, &j), 0);
@@ -866,7 +843,6 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_write_buffer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_write_buffer_copies_strings, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cmdline_only_when_asked, setup, teardown),
-                cmocka_unit_test(test_parse_retention),
                 cmocka_unit_test(test_counter_guard),
         };
         umask(022);
