@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "attribution.h"
+#include "model-defaults.h" /* [Model] watts fall back to these */
 
 #define CONFIG_MAX_IDLE_OVERRIDES 32
 
@@ -63,7 +64,3 @@ int config_set(JouledConfig *c, const char *section, const char *key, const char
 
 /* Where the default carbon intensity (480 g/kWh) comes from. */
 #define CARBON_DEFAULT_SOURCE "Ember, Global Electricity Review 2024: world average 2023"
-
-/* Defaults of the model source: watts per logical CPU at 0% and 100% use. */
-#define MODEL_DEFAULT_MIN_W 0.74
-#define MODEL_DEFAULT_MAX_W 3.5

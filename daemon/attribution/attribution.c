@@ -22,6 +22,13 @@ const char *attribution_basis_to_string(AttributionBasis b) {
         return basis_table[b];
 }
 
+AttributionBasis attribution_basis_from_string(const char *s) {
+        for (int i = 0; i < _ATTRIBUTION_BASIS_MAX; i++)
+                if (s && strcmp(s, basis_table[i]) == 0)
+                        return (AttributionBasis) i;
+        return _ATTRIBUTION_BASIS_INVALID;
+}
+
 static double weight_of(const AttributionDomainIn *in, const uint64_t *proc_cpu_ns, size_t p) {
         double w;
 

@@ -3,6 +3,7 @@
  * (pid, start time) → ProcessInfo, per-interval CPU deltas, exits. */
 #include "tracker.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include "cleanup.h"
 #include "hashmap.h"
 #include "log.h"
+#include "procfs.h"
 #include "../../bpf/tracker.h"
 #include "tracker-internal.h"
 #include "util.h"
@@ -67,6 +69,9 @@ struct Tracker {
         unsigned quiet_rounds, quiet_needed;
         long n_online_cpus;     /* at start (sysconf reads sysfs: not once per round) */
         uint64_t last_ctxt, last_ctxt_ns;   /* /proc/stat ctxt and when it was read (0: not yet) */
+        bool host_stat_given;               /* tracker_set_host_stat() was called: read no /proc/stat here */
+        bool have_host_ctxt;
+        uint64_t host_ctxt;
         Hashmap *table;         /* (pid, start_time_ns) → TrackerEntry */
         Hashmap *by_pid;        /* (pid, 0) → newest TrackerEntry with that pid */
         Hashmap *cgroups;       /* (cgroup id, 0) → its path (char *), a cache */
@@ -420,32 +425,34 @@ static int tracker_consume(Tracker *t) {
         return r;
 }
 
-/* Total tasks (threads) from /proc/loadavg ("0.00 0.01 0.05 1/234 5678"), and
- * context switches since boot from /proc/stat's ctxt line. */
+void tracker_set_host_stat(Tracker *t, const ProcStat *st) {
+        assert(t);
+        t->host_stat_given = true;
+        t->have_host_ctxt = st && st->have_ctxt;
+        t->host_ctxt = st ? st->ctxt : 0;
+}
+
+/* Total tasks (threads) from /proc/loadavg, and context switches since boot
+ * from /proc/stat's ctxt line (the caller's, when it passed one on). */
 static int read_sched_counts(Tracker *t, uint64_t *ret_tasks, uint64_t *ret_ctxt) {
-        char path[PATH_MAX];
-        _cleanup_free_ char *buf = NULL;
-        const char *p;
+        _cleanup_(proc_stat_done) ProcStat st = {};
         int r;
 
-        snprintf(path, sizeof(path), "%s/loadavg", t->proc_root);
-        r = read_small_file(path, 256, &buf);
-        if (r < 0)
+        r = procfs_read_tasks(t->proc_root, ret_tasks);
+        if (r < 0 || !ret_ctxt)
                 return r;
-        p = strchr(buf, '/');
-        if (!p || sscanf(p + 1, "%" SCNu64, ret_tasks) != 1)
-                return -EBADMSG;
-        if (!ret_ctxt)
+        if (t->host_stat_given) {
+                if (!t->have_host_ctxt)
+                        return -ENODATA;
+                *ret_ctxt = t->host_ctxt;
                 return 0;
-        free(buf);
-        buf = NULL;
-        snprintf(path, sizeof(path), "%s/stat", t->proc_root);
-        r = read_small_file(path, 1024 * 1024, &buf);
+        }
+        r = procfs_read_stat(t->proc_root, &st);
         if (r < 0)
                 return r;
-        p = strstr(buf, "\nctxt ");
-        if (!p || sscanf(p + 6, "%" SCNu64, ret_ctxt) != 1)
+        if (!st.have_ctxt)
                 return -EBADMSG;
+        *ret_ctxt = st.ctxt;
         return 0;
 }
 

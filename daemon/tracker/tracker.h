@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "process.h"
+#include "procfs.h"
 
 /* The process tracker: per-process CPU time per interval, with identity.
  * Two back-ends: BPF (task iterator each interval + exit events through a
@@ -92,6 +93,11 @@ int tracker_process_events(Tracker *t);
  * On success *ret points to an array of *ret_n deltas (processes with CPU time
  * in this interval, exited ones included), valid until the next call. */
 int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n);
+
+/* This interval's /proc/stat as the caller read it (NULL: unreadable), for
+ * the choice of accounting (its context switch count): once called, the
+ * tracker reads no /proc/stat of its own. Call before tracker_sample(). */
+void tracker_set_host_stat(Tracker *t, const ProcStat *st);
 
 /* Look a live process up (for example to label jouled itself). */
 ProcessInfo *tracker_find(Tracker *t, uint32_t pid);

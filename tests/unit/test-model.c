@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The model source and the /proc/stat parser, against a fixture proc/stat
+/* The model source, against a fixture proc/stat
  * that the test advances, with an injected clock for exact figures. */
 
 #include <errno.h>
@@ -113,62 +113,6 @@ static EnergySource *open_model(double min_w, double max_w) {
         assert_int_equal(model_source_ops.open(&ctx, &s), 0);
         assert_non_null(s);
         return s;
-}
-
-/* ---- /proc/stat -------------------------------------------------------- */
-
-static void test_proc_stat(void **state) {
-        ProcStat st = {};
-        _cleanup_free_ char *path = NULL, *bad = NULL;
-
-        (void) state;
-        cpus[0] = (Cpu) { .user = 10, .nice = 1, .system = 2, .idle = 30, .iowait = 4, .irq = 5, .softirq = 6,
-                          .steal = 7, .guest = 3 };
-        cpus[1] = (Cpu) { .user = 20, .idle = 40, .steal = 1 };
-        write_stat();
-        assert_int_equal(proc_stat_read(proc, &st), 0);
-        assert_int_equal(st.n_cpus, 2);
-        /* busy = user + nice + system + irq + softirq; guest is inside user already. */
-        assert_int_equal(st.busy_ns, (10 + 1 + 2 + 5 + 6 + 20) * tick_ns);
-        assert_int_equal(st.idle_ns, (30 + 4 + 40) * tick_ns);
-        assert_int_equal(st.steal_ns, (7 + 1) * tick_ns);
-        assert_int_equal(st.cpu_ids[0], 0);
-        assert_int_equal(st.cpu_ids[1], 1);
-        assert_int_equal(st.cpu_busy_ns[0], (10 + 1 + 2 + 5 + 6) * tick_ns);
-        assert_int_equal(st.cpu_busy_ns[1], 20 * tick_ns);
-        assert_int_equal(st.cpu_idle_ns[0], 34 * tick_ns);
-        assert_int_equal(st.cpu_steal_ns[0], 7 * tick_ns);
-        proc_stat_done(&st);
-        assert_null(st.cpu_busy_ns);
-        proc_stat_done(NULL);
-
-        /* Old kernels: 4 fields only; CPU numbering with holes (offline CPUs). */
-        assert_true(asprintf(&path, "%s/stat", proc) > 0);
-        fx_write_path(path, "cpu  5 0 5 10\ncpu0 5 0 5 10\ncpu3 0 0 0 0\n");
-        assert_int_equal(proc_stat_read(proc, &st), 0);
-        assert_int_equal(st.n_cpus, 2);
-        assert_int_equal(st.cpu_ids[1], 3);
-        assert_int_equal(st.busy_ns, 10 * tick_ns);
-        proc_stat_done(&st);
-
-        /* Garbage. */
-        fx_write_path(path, "cpu  5 0 x 10\ncpu0 5 0 5 10\n");
-        assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
-        fx_write_path(path, "cpu  5 0 5\ncpu0 5 0 5\n");
-        assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
-        fx_write_path(path, "cpu  5 0 5 10\n");
-        assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
-        fx_write_path(path, "%s", "");
-        assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
-        fx_write_path(path, "cpu  5 0 5 10\ncpuX 5 0 5 10\n");
-        assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
-        assert_true(asprintf(&bad, "%s/nope", tmpdir) > 0);
-        assert_int_equal(proc_stat_read(bad, &st), -ENOENT);
-
-        /* The real one parses. */
-        assert_int_equal(proc_stat_read(NULL, &st), 0);
-        assert_true(st.n_cpus >= 1);
-        proc_stat_done(&st);
 }
 
 /* ---- the model ---------------------------------------------------------- */
@@ -464,7 +408,6 @@ static void test_select_model(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_proc_stat, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_energies, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_parameters_and_remainder, setup, teardown),
