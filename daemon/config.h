@@ -38,10 +38,10 @@ typedef struct JouledConfig {
         size_t n_idle;
         double carbon_g_per_kwh;
         char *carbon_source;          /* where the intensity figure comes from, shown beside gCO2e */
-        /* fleet (issue 6): service and metrics settings. */
+        /* Service and metrics settings. */
         char *user;                   /* [Daemon] User=, --user: run as this user after start; NULL: stay root */
         size_t metrics_top_processes; /* [Metrics] TopProcesses=: N of the top N processes exported */
-        /* storage (issue 7): retention (0: forever) and command lines. */
+        /* Retention (0: forever) and command lines. */
         uint64_t raw_retention_ns;    /* [Storage] RawRetention=, default 24h */
         uint64_t minute_retention_ns; /* [Storage] MinuteRetention=, default 30d */
         uint64_t hour_retention_ns;   /* [Storage] HourRetention=, default 730d */

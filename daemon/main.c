@@ -42,7 +42,7 @@ static void help(void) {
 enum {
         ARG_DB = 0x100, ARG_INTERVAL, ARG_SOURCE, ARG_POWERCAP, ARG_CONFIG, ARG_LISTEN, ARG_TEXTFILE,
         ARG_IDLE, ARG_TRACKER, ARG_PRINT, ARG_PROBE, ARG_PROC, ARG_SYS, ARG_DEV, ARG_DEBUG, ARG_VERSION, ARG_HELP,
-        ARG_USER, /* fleet */
+        ARG_USER,
         ARG_TRACKER_ACCOUNTING,
 };
 
@@ -65,7 +65,7 @@ static const struct option options[] = {
         { "debug", no_argument, NULL, ARG_DEBUG },
         { "version", no_argument, NULL, ARG_VERSION },
         { "help", no_argument, NULL, ARG_HELP },
-        { "user", required_argument, NULL, ARG_USER }, /* fleet */
+        { "user", required_argument, NULL, ARG_USER },
         {}
 };
 
@@ -108,7 +108,7 @@ static int apply_options(JouledConfig *c, int argc, char **argv) {
                 case ARG_POWERCAP:
                         r = replace(&c->powercap_root, optarg);
                         break;
-                case ARG_LISTEN: /* fleet: validated */
+                case ARG_LISTEN: /* validated as the configuration's Listen= is */
                         if (config_set(c, "Metrics", "Listen", optarg) < 0)
                                 return usage_error("--metrics-listen", optarg, "PORT, ADDR:PORT or [ADDR6]:PORT, e.g. 127.0.0.1:9867");
                         break;
@@ -145,7 +145,7 @@ static int apply_options(JouledConfig *c, int argc, char **argv) {
                 case ARG_DEBUG:
                         log_set_max_level(LOG_DEBUG);
                         break;
-                case ARG_USER: /* fleet */
+                case ARG_USER:
                         if (config_set(c, "Daemon", "User", optarg) < 0)
                                 return usage_error("--user", optarg, "a user name, e.g. jouled");
                         break;

@@ -101,6 +101,8 @@ struct Manager {
 };
 
 static void manager_close_sources(Manager *m) {
+        assert(m);
+
         for (size_t i = 0; i < m->n_sources; i++)
                 source_close(m->sources[i]);
         free(m->sources);
@@ -146,6 +148,9 @@ int manager_new(const JouledConfig *cfg, const char *config_path, Manager **ret)
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
 
+        assert(cfg);
+        assert(ret);
+
         m = calloc(1, sizeof(*m));
         if (!m)
                 return log_oom();
@@ -165,6 +170,9 @@ int manager_new(const JouledConfig *cfg, const char *config_path, Manager **ret)
 }
 
 static double domain_idle_override(const Manager *m, const char *name) {
+        assert(m);
+        assert(name);
+
         for (size_t i = 0; i < m->cfg.n_idle; i++)
                 if (strcmp(m->cfg.idle[i].domain, name) == 0)
                         return m->cfg.idle[i].watts;
@@ -183,6 +191,8 @@ static int manager_open_sources(Manager *m) {
         size_t n_known = 0, total = 0, k = 0;
         bool has_psys = false;
         int r;
+
+        assert(m);
 
         source_all(&n_known);
         m->n_probes = MIN(n_known, (size_t) MAX_PROBES);
@@ -225,6 +235,9 @@ static int manager_open_sources(Manager *m) {
 int manager_probe_print(const JouledConfig *cfg, FILE *f) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
+
+        assert(cfg);
+        assert(f);
 
         r = manager_new(cfg, NULL, &m);
         if (r < 0)
@@ -706,6 +719,8 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         int r;
 
+        assert(m);
+
         r = manager_sample(m, false);
         if (r == -ENOMEM)
                 return sd_event_exit(m->event, EXIT_FAILURE);
@@ -718,7 +733,11 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static int on_tracker_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
-        int r = tracker_process_events(m->tracker);
+        int r;
+
+        assert(m);
+
+        r = tracker_process_events(m->tracker);
         if (r < 0)
                 log_debug_errno(r, "Processing tracker events failed, ignoring: %m");
         return 0;
@@ -726,6 +745,8 @@ static int on_tracker_io(sd_event_source *s, int fd, uint32_t revents, void *use
 
 static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
+
+        assert(m);
 
         log_info("Received %s, writing the last interval and exiting.", strsignal((int) si->ssi_signo));
         sd_notify(false, "STOPPING=1\nSTATUS=Writing the last interval and exiting.");
@@ -736,6 +757,8 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
 static void manager_write_carbon_state(Manager *m) {
         char buf[64];
 
+        assert(m);
+
         snprintf(buf, sizeof(buf), "%g", m->cfg.carbon_g_per_kwh);
         (void) store_set_state(m->store, "carbon_g_per_kwh", buf);
         (void) store_set_state(m->store, "carbon_source", m->cfg.carbon_source ? m->cfg.carbon_source : "");
@@ -745,6 +768,8 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         Manager *m = userdata;
         JouledConfig fresh;
         int r;
+
+        assert(m);
 
         if (!m->config_path) {
                 log_info("SIGHUP: no configuration file in use, nothing to reload.");
@@ -778,6 +803,8 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 static int manager_write_start_state(Manager *m) {
         char buf[64];
         bool in_use[MAX_PROBES] = {};
+
+        assert(m);
 
         for (size_t i = 0; i < m->n_probes; i++)
                 for (size_t j = 0; j < m->n_sources; j++)
@@ -935,7 +962,11 @@ int manager_start(Manager *m) {
 }
 
 int manager_run(Manager *m) {
-        int r = sd_event_loop(m->event);
+        int r;
+
+        assert(m);
+
+        r = sd_event_loop(m->event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
         return r;

@@ -7,6 +7,7 @@
 
 #include "process.h"
 #include "procfs.h"
+#include "tracker-accounting.h"
 
 /* The process tracker: per-process CPU time per interval, with identity.
  * Two back-ends: BPF (task iterator each interval + exit events through a
@@ -40,13 +41,6 @@ typedef struct TrackerConfig {
         int accounting;
         uint64_t interval_ns;         /* sampling interval (per-switch mode's timers); 0 = 1 s */
 } TrackerConfig;
-
-#define TRACKER_ACCOUNTING_AUTO       0
-#define TRACKER_ACCOUNTING_ITERATOR   1
-#define TRACKER_ACCOUNTING_PER_SWITCH 2
-/* "auto", "iterator", "per-switch" ↔ TRACKER_ACCOUNTING_*; -EINVAL if unknown. */
-int tracker_accounting_from_string(const char *s);
-const char *tracker_accounting_to_string(int a);
 
 /* Exit events are about 500 bytes: 2,000 of them fit (a process sends two,
  * three in per-switch mode), and user space is woken when half are waiting.
