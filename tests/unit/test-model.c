@@ -18,8 +18,9 @@
 #include <cmocka.h>
 
 #include "cleanup.h"
-#include "config.h"
 #include "log.h"
+#include "model-defaults.h"
+#include "procfs.h"
 #include "source.h"
 #include "util.h"
 #include "test-fixture.h"
@@ -202,6 +203,37 @@ static void test_energies(void **state) {
         t += NSEC_PER_SEC / 10;
         assert_int_equal(model_source_read_at(s, t, &uj), 0);
         assert_int_equal(uj, 1480000 + 4240000 + 7000000 + 17500000 + 4240000 + 424000);
+        source_close(s);
+}
+
+/* jouled reads /proc/stat once per interval and passes it on: the same
+ * figures as reading it here, and a failed read is a failed domain. */
+static void test_read_stat_passed_on(void **state) {
+        EnergySource *s;
+        ProcStat st = {};
+        uint64_t uj, t = 1000 * NSEC_PER_SEC;
+
+        (void) state;
+        s = open_model(0, 0);
+        assert_int_equal(procfs_read_stat(proc, &st), 0);
+        assert_int_equal(model_source_read_stat(s, &st, 0, t, &uj), 0);
+        assert_int_equal(uj, 0);
+        proc_stat_done(&st);
+
+        /* 50 %: 2 × (0.74 + 2.76 / 2) W × 1 s = 4.24 J. */
+        advance(50, 50);
+        t += NSEC_PER_SEC;
+        assert_int_equal(procfs_read_stat(proc, &st), 0);
+        assert_int_equal(model_source_read_stat(s, &st, 0, t, &uj), 0);
+        assert_int_equal(uj, 4240000);
+        proc_stat_done(&st);
+
+        /* Unreadable this interval: no figure; -ENOMEM goes up. */
+        t += NSEC_PER_SEC;
+        assert_int_equal(model_source_read_stat(s, NULL, -ENOENT, t, &uj), 0);
+        assert_true(uj == ENERGY_READ_FAILED);
+        assert_int_equal(model_source_read_stat(s, NULL, -ENOMEM, t, &uj), -ENOMEM);
+        assert_int_equal(model_source_read_stat(NULL, NULL, -ENOENT, t, &uj), -EINVAL);
         source_close(s);
 }
 
@@ -410,6 +442,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_energies, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_read_stat_passed_on, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_parameters_and_remainder, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unreadable_stat, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cpu_table_and_cpufreq, setup, teardown),
