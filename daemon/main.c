@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* jouled: measures energy, attributes it to processes, stores the history. */
+#include <assert.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,9 @@ static int usage_error(const char *option, const char *value, const char *expect
 /* Command-line options override the configuration: apply them after it. */
 static int apply_options(JouledConfig *c, int argc, char **argv) {
         int opt;
+
+        assert(c);
+        assert(argv);
 
         optind = 1;
         while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0) {

@@ -13,7 +13,7 @@
 /* Preparation of attribution_compute()'s input from what one interval saw:
  * the processes' deltas, the host's CPU time (/proc/stat now and at the
  * previous interval) and where each domain sits. Pure functions, no I/O
- * (docs/attribution.md, "Bases").
+ * (docs/attribution.md, the table of bases).
  *
  * What each domain's dynamic energy is shared by:
  *  - package-N, core-N, uncore-N, when the processes' CPU time is split by
