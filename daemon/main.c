@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* jouled: measures energy, attributes it to processes, stores the history. */
+#include <assert.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,7 @@ static void help(void) {
 enum {
         ARG_DB = 0x100, ARG_INTERVAL, ARG_SOURCE, ARG_POWERCAP, ARG_CONFIG, ARG_LISTEN, ARG_TEXTFILE,
         ARG_IDLE, ARG_TRACKER, ARG_PRINT, ARG_PROBE, ARG_PROC, ARG_SYS, ARG_DEV, ARG_DEBUG, ARG_VERSION, ARG_HELP,
-        ARG_USER, /* fleet */
+        ARG_USER,
         ARG_TRACKER_ACCOUNTING,
 };
 
@@ -65,7 +66,7 @@ static const struct option options[] = {
         { "debug", no_argument, NULL, ARG_DEBUG },
         { "version", no_argument, NULL, ARG_VERSION },
         { "help", no_argument, NULL, ARG_HELP },
-        { "user", required_argument, NULL, ARG_USER }, /* fleet */
+        { "user", required_argument, NULL, ARG_USER },
         {}
 };
 
@@ -88,6 +89,9 @@ static int usage_error(const char *option, const char *value, const char *expect
 static int apply_options(JouledConfig *c, int argc, char **argv) {
         int opt;
 
+        assert(c);
+        assert(argv);
+
         optind = 1;
         while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0) {
                 int r = 0;
@@ -108,7 +112,7 @@ static int apply_options(JouledConfig *c, int argc, char **argv) {
                 case ARG_POWERCAP:
                         r = replace(&c->powercap_root, optarg);
                         break;
-                case ARG_LISTEN: /* fleet: validated */
+                case ARG_LISTEN: /* validated as the configuration's Listen= is */
                         if (config_set(c, "Metrics", "Listen", optarg) < 0)
                                 return usage_error("--metrics-listen", optarg, "PORT, ADDR:PORT or [ADDR6]:PORT, e.g. 127.0.0.1:9867");
                         break;
@@ -145,7 +149,7 @@ static int apply_options(JouledConfig *c, int argc, char **argv) {
                 case ARG_DEBUG:
                         log_set_max_level(LOG_DEBUG);
                         break;
-                case ARG_USER: /* fleet */
+                case ARG_USER:
                         if (config_set(c, "Daemon", "User", optarg) < 0)
                                 return usage_error("--user", optarg, "a user name, e.g. jouled");
                         break;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "attribution.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -20,6 +21,13 @@ const char *attribution_basis_to_string(AttributionBasis b) {
         if (b < 0 || b >= _ATTRIBUTION_BASIS_MAX)
                 return NULL;
         return basis_table[b];
+}
+
+AttributionBasis attribution_basis_from_string(const char *s) {
+        for (int i = 0; i < _ATTRIBUTION_BASIS_MAX; i++)
+                if (s && strcmp(s, basis_table[i]) == 0)
+                        return (AttributionBasis) i;
+        return _ATTRIBUTION_BASIS_INVALID;
 }
 
 static double weight_of(const AttributionDomainIn *in, const uint64_t *proc_cpu_ns, size_t p) {
@@ -49,6 +57,11 @@ int attribution_compute(double dt_s, IdlePolicy policy,
                         const uint64_t *proc_cpu_ns, size_t n_procs,
                         AttributionDomainOut *ret_domains, double *ret_proc_j) {
         uint64_t total_cpu = 0;
+
+        assert(domains || n_domains == 0);
+        assert(proc_cpu_ns || n_procs == 0);
+        assert(ret_domains || n_domains == 0);
+        assert(ret_proc_j || n_procs == 0 || n_domains == 0);
 
         if (!(dt_s > 0) || !isfinite(dt_s))
                 return -EINVAL;

@@ -73,4 +73,5 @@ int attribution_compute(double dt_s, IdlePolicy policy,
 
 const char *idle_policy_to_string(IdlePolicy p);
 const char *attribution_basis_to_string(AttributionBasis b);  /* "cpu-time", "cycles", "memory" */
+AttributionBasis attribution_basis_from_string(const char *s);
 IdlePolicy idle_policy_from_string(const char *s);

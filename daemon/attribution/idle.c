@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "idle.h"
 
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -23,11 +24,15 @@ const char *idle_method_to_string(IdleMethod m) {
 }
 
 void idle_estimator_init(IdleEstimator *e, double configured_w) {
+        assert(e);
+
         memset(e, 0, sizeof(*e));
         e->configured_w = configured_w;
 }
 
 void idle_estimator_add(IdleEstimator *e, double utilisation, double power_w) {
+        assert(e);
+
         if (!isfinite(utilisation) || !isfinite(power_w) || power_w < 0)
                 return;
         if (utilisation < 0)
@@ -43,7 +48,10 @@ void idle_estimator_add(IdleEstimator *e, double utilisation, double power_w) {
 
 double idle_estimator_get(const IdleEstimator *e, IdleMethod *ret_method) {
         double min_p = INFINITY, su = 0, sp = 0, suu = 0, sup = 0;
-        size_t n = e->n;
+        size_t n;
+
+        assert(e);
+        n = e->n;
 
         if (e->configured_w >= 0) {
                 if (ret_method)

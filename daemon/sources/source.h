@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "procfs.h"
+
 /* Energy sources: one small module each behind one interface
  * (probe → open → read cumulative energy per domain → close). */
 
@@ -185,27 +187,6 @@ bool sources_have_psys(EnergySource *const *list, size_t n);
 void source_probe_print(FILE *f, const SourceProbe *probes, size_t n,
                         EnergySource **opened, size_t n_opened);
 
-/* Host CPU time from PROC_ROOT/stat, converted from USER_HZ ticks to ns.
- * busy = user + nice + system + irq + softirq (guest and guest_nice are
- * already inside user and nice); idle = idle + iowait; steal is apart
- * (neither busy nor idle: the hypervisor ran someone else). */
-typedef struct ProcStat {
-        uint64_t busy_ns;
-        uint64_t idle_ns;
-        uint64_t steal_ns;
-        size_t n_cpus;              /* number of "cpuN" lines */
-        int *cpu_ids;               /* N of each "cpuN" line, n_cpus entries */
-        uint64_t *cpu_busy_ns;      /* per cpuN line, n_cpus entries */
-        uint64_t *cpu_idle_ns;
-        uint64_t *cpu_steal_ns;
-} ProcStat;
-
-/* proc_root NULL means "/proc". Returns 0, -errno from reading, or -EBADMSG
- * when the file has no parsable "cpu " line. Does not log. Free with
- * proc_stat_done(). */
-int proc_stat_read(const char *proc_root, ProcStat *ret);
-void proc_stat_done(ProcStat *s);
-
 /* Model source: the CPU utilisation (0..1) of the last interval read(),
  * -ENODATA before the second read(), -EINVAL if s is not a model source. */
 int model_source_last_utilisation(EnergySource *s, double *ret);
@@ -213,6 +194,10 @@ int model_source_last_utilisation(EnergySource *s, double *ret);
 /* Like ops->read, at an injected CLOCK_MONOTONIC time (tests use it for exact
  * figures; ops->read passes now_ns(CLOCK_MONOTONIC)). */
 int model_source_read_at(EnergySource *s, uint64_t now_ns, uint64_t *ret_uj);
+/* Like model_source_read_at(), from a /proc/stat the caller read this
+ * interval (jouled reads it once and passes it on): st is its contents, or
+ * NULL when reading it failed with stat_error (negative errno). */
+int model_source_read_stat(EnergySource *s, const ProcStat *st, int stat_error, uint64_t now_ns, uint64_t *ret_uj);
 int rapl_source_read_at(EnergySource *s, uint64_t now_ns, uint64_t *ret_uj);
 
 /* Like ops->read at an injected CLOCK_MONOTONIC time, for the sources that

@@ -10,6 +10,7 @@
 #include "process.h"
 #include "source.h"
 #include "sqlite-util.h"
+#include "store-defaults.h"
 
 /* The store: one SQLite file, WAL, schema from schema/NNNN-*.sql applied as
  * numbered migrations tracked by PRAGMA user_version. All functions return 0
@@ -84,11 +85,6 @@ int store_set_probes(Store *s, const SourceProbe *probes, const bool *in_use, si
 #define STORE_HOUR_NS   UINT64_C(3600000000000)
 #define STORE_DAY_NS    UINT64_C(86400000000000)   /* level 3 (schema 3): UTC days, kept as long as hours */
 
-/* Default retention: raw intervals 24 h, minute rollups 30 days, hour
- * rollups 2 years (730 days). 0 means "keep forever". */
-#define STORE_DEFAULT_RAW_RETENTION_NS    (UINT64_C(24) * STORE_HOUR_NS)
-#define STORE_DEFAULT_MINUTE_RETENTION_NS (UINT64_C(30) * 24 * STORE_HOUR_NS)
-#define STORE_DEFAULT_HOUR_RETENTION_NS   (UINT64_C(730) * 24 * STORE_HOUR_NS)
 /* Default bound of the buffer of intervals that could not be written. */
 #define STORE_DEFAULT_QUEUE_MAX_BYTES     (UINT64_C(32) * 1024 * 1024)
 

@@ -62,6 +62,9 @@ struct TrackerBackend {
         unsigned quiet_rounds, quiet_needed;
         long n_online_cpus;     /* at start (sysconf reads sysfs: not once per round) */
         uint64_t last_ctxt, last_ctxt_ns;   /* /proc/stat ctxt and when it was read (0: not yet) */
+        bool host_stat_given;               /* the manager passes /proc/stat on: read none here */
+        bool have_host_ctxt;
+        uint64_t host_ctxt;
         uint64_t accounting_changes;
 };
 
@@ -703,31 +706,33 @@ static int drain_active(TrackerBpf *b) {
 
 /* Total tasks (threads) from /proc/loadavg ("0.00 0.01 0.05 1/234 5678"), and
  * context switches since boot from /proc/stat's ctxt line. */
-static int read_sched_counts(const char *proc_root, uint64_t *ret_tasks, uint64_t *ret_ctxt) {
-        char path[PATH_MAX];
-        _cleanup_free_ char *buf = NULL;
-        const char *p;
+static int read_sched_counts(TrackerBpf *b, uint64_t *ret_tasks, uint64_t *ret_ctxt) {
+        _cleanup_(proc_stat_done) ProcStat st = {};
         int r;
 
-        snprintf(path, sizeof(path), "%s/loadavg", proc_root);
-        r = read_small_file(path, 256, &buf);
-        if (r < 0)
+        r = procfs_read_tasks(b->proc_root, ret_tasks);
+        if (r < 0 || !ret_ctxt)
                 return r;
-        p = strchr(buf, '/');
-        if (!p || sscanf(p + 1, "%" SCNu64, ret_tasks) != 1)
-                return -EBADMSG;
-        if (!ret_ctxt)
+        if (b->host_stat_given) {
+                if (!b->have_host_ctxt)
+                        return -ENODATA;
+                *ret_ctxt = b->host_ctxt;
                 return 0;
-        free(buf);
-        buf = NULL;
-        snprintf(path, sizeof(path), "%s/stat", proc_root);
-        r = read_small_file(path, 1024 * 1024, &buf);
+        }
+        r = procfs_read_stat(b->proc_root, &st);
         if (r < 0)
                 return r;
-        p = strstr(buf, "\nctxt ");
-        if (!p || sscanf(p + 6, "%" SCNu64, ret_ctxt) != 1)
+        if (!st.have_ctxt)
                 return -EBADMSG;
+        *ret_ctxt = st.ctxt;
         return 0;
+}
+
+static void bpf_set_host_stat(TrackerBpf *b, const ProcStat *st) {
+        assert(b);
+        b->host_stat_given = true;
+        b->have_host_ctxt = st && st->have_ctxt;
+        b->host_ctxt = st ? st->ctxt : 0;
 }
 
 /* Switches per second below which counting at each switch costs less than
@@ -754,11 +759,11 @@ static void choose_accounting(TrackerBpf *b) {
                 return;
         if (in_per_switch(b)) {
                 /* Keep the threshold in step with the number of tasks. */
-                if (read_sched_counts(b->proc_root, &tasks, NULL) >= 0)
+                if (read_sched_counts(b, &tasks, NULL) >= 0)
                         (void) bpf_set_per_switch(b, true, busy_window(b, switch_budget(b, tasks)));
                 return;
         }
-        r = read_sched_counts(b->proc_root, &tasks, &ctxt);
+        r = read_sched_counts(b, &tasks, &ctxt);
         if (r < 0)
                 return;
         budget = switch_budget(b, tasks);
@@ -816,6 +821,7 @@ const TrackerBackendOps tracker_bpf_ops = {
         .scan = bpf_scan,
         .consume = bpf_consume,
         .get_fd = bpf_get_fd,
+        .set_host_stat = bpf_set_host_stat,
         .free = bpf_free,
         .get_stats = bpf_get_stats,
         .per_package = bpf_per_package,

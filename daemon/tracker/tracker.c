@@ -458,6 +458,12 @@ static int tracker_consume(Tracker *t) {
         return t->ops->consume(t->backend);
 }
 
+void tracker_set_host_stat(Tracker *t, const ProcStat *st) {
+        assert(t);
+        if (t->ops->set_host_stat)
+                t->ops->set_host_stat(t->backend, st);
+}
+
 static int tracker_scan(Tracker *t) {
         int r;
 

@@ -8,6 +8,8 @@
 
 #include "attribution.h"
 #include "process.h"
+#include "procfs.h"
+#include "tracker-accounting.h"
 
 /* The process tracker: per-process CPU time per interval, with identity.
  * The core (tracker.c) owns the process table; two back-ends behind one ops
@@ -22,19 +24,6 @@ typedef enum TrackerMode {
         _TRACKER_MODE_MAX,
         _TRACKER_MODE_INVALID = -1,
 } TrackerMode;
-
-/* How CPU time is read (BPF only). AUTO picks, round by round, the cheaper
- * of walking every task once per interval (cost grows with the number of
- * tasks) and counting at each context switch (cost grows with the switch
- * rate), and leaves per-switch counting within a few milliseconds when
- * switches turn frequent. */
-typedef enum TrackerAccounting {
-        TRACKER_ACCOUNTING_AUTO,
-        TRACKER_ACCOUNTING_ITERATOR,
-        TRACKER_ACCOUNTING_PER_SWITCH,
-        _TRACKER_ACCOUNTING_MAX,
-        _TRACKER_ACCOUNTING_INVALID = -EINVAL,
-} TrackerAccounting;
 
 /* Whether the sched_switch program that splits CPU time per package (and
  * counts cycles) is loaded (BPF only). AUTO loads it with more than one
@@ -60,10 +49,6 @@ typedef struct TrackerConfig {
         uint64_t interval_ns;         /* sampling interval (per-switch mode's timers); 0 = 1 s */
         bool keep_cmdline;            /* read each process's command line when first seen alive (ProcessInfo.cmdline) */
 } TrackerConfig;
-
-/* "auto", "iterator", "per-switch" ↔ TRACKER_ACCOUNTING_*; -EINVAL if unknown. */
-TrackerAccounting tracker_accounting_from_string(const char *s);
-const char *tracker_accounting_to_string(TrackerAccounting a);
 
 /* Exit events are about 500 bytes: 2,000 of them fit (a process sends two,
  * three in per-switch mode), and user space is woken when half are waiting.
@@ -106,6 +91,11 @@ int tracker_process_events(Tracker *t);
  * On success *ret points to an array of *ret_n deltas (processes with CPU time
  * in this interval, exited ones included), valid until the next call. */
 int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n);
+
+/* This interval's /proc/stat as the caller read it (NULL: unreadable), for
+ * the choice of accounting (its context switch count): once called, the
+ * tracker reads no /proc/stat of its own. Call before tracker_sample(). */
+void tracker_set_host_stat(Tracker *t, const ProcStat *st);
 
 /* Look a live process up (for example to label jouled itself). */
 ProcessInfo *tracker_find(Tracker *t, uint32_t pid);
