@@ -16,7 +16,6 @@
 #include "log.h"
 #include "metrics-defaults.h"
 #include "store-defaults.h"
-#include "store.h" /* store_parse_retention() */
 #include "timeparse.h"
 #include "tracker-accounting.h"
 #include "util.h"
