@@ -362,13 +362,22 @@ static AttributionBasis bpf_basis(const TrackerBpf *b) {
         return b->cycles ? ATTRIBUTION_BASIS_CYCLES : ATTRIBUTION_BASIS_CPU_TIME;
 }
 
+#define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
+
 /* Open, size, load and attach; on failure *ret_what names the step. */
 static int bpf_setup(TrackerBpf *b, const TrackerBackendOptions *opts, const char **ret_what) {
         size_t n_cpus = opts->cpu_package ? opts->n_cpus : 0;
         int n_pkgs = 0, r;
 
+        /* CO-RE against the kernel's own BTF only: a fallback type that this
+         * kernel lacks (the pre-6.2 rss_stat) would otherwise send libbpf
+         * through every module's BTF, which needs CAP_SYS_ADMIN: the
+         * service has only CAP_BPF and CAP_PERFMON. */
+        LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+        if (access(VMLINUX_BTF, R_OK) == 0)
+                open_opts.btf_custom_path = VMLINUX_BTF;
         *ret_what = "cannot open the BPF object";
-        b->skel = tracker_bpf__open();
+        b->skel = tracker_bpf__open_opts(&open_opts);
         if (!b->skel)
                 return errno > 0 ? -errno : -EIO;
         *ret_what = "cannot size the ring buffer";
