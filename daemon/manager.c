@@ -222,7 +222,9 @@ static int manager_open_sources(Manager *m) {
                                 .host_total = domain_counts_in_host_total(d, has_psys),
                                 .measured_j = NAN,
                         };
-                        idle_estimator_init(&m->domains[k].idle, domain_idle_override(m, d->name));
+                        idle_estimator_init(&m->domains[k].idle);
+                        idle_estimator_set_configured(&m->domains[k].idle, domain_idle_override(m, d->name));
+                        idle_estimator_set_min_interval(&m->domains[k].idle, m->cfg.interval_s / 2);
                         log_object(LOG_INFO, m->sources[i]->ops->name, d->name,
                                    "Domain %s from source %s%s%s.", d->name, m->sources[i]->ops->name,
                                  d->estimated ? " (estimated)" : "",
@@ -550,19 +552,19 @@ static int manager_prepare(Manager *m, double dt, const ProcessDelta *procs, siz
 
         for (size_t d = 0; d < m->n_domains; d++) {
                 ManagerDomain *md = &m->domains[d];
-                IdleMethod method;
                 if (isfinite(md->measured_j))
-                        idle_estimator_add(&md->idle, util, md->measured_j / dt);
+                        idle_estimator_add(&md->idle, dt, util, md->measured_j);
+                IdleEstimate est = idle_estimator_get(&md->idle);
                 m->att_in[d] = (AttributionDomainIn) {
                         .measured_j = md->measured_j,
-                        .idle_w = idle_estimator_get(&md->idle, &method),
+                        .idle_w = est.w,
                 };
                 m->records[d] = (DomainRecord) {
                         .domain = &md->source->domains[md->index],
                         .source = md->source->ops->name,
                         .host_total = md->host_total,
                         .idle_w = m->att_in[d].idle_w,
-                        .idle_method = idle_method_to_string(method),
+                        .idle_method = idle_method_to_string(est.method),
                 };
         }
         attribution_prepare(&in, m->weights, m->att_in);
