@@ -24,6 +24,7 @@
 #include "procfs.h"
 #include "source.h"
 #include "store.h"
+#include "store-query.h"
 #include "topology.h"
 #include "tracker.h"
 #include "util.h"
@@ -39,6 +40,7 @@ typedef struct ManagerDomain {
         bool have_last;
         bool host_total;
         IdleEstimator idle;
+        IdleEstimate idle_est;        /* as of the last interval */
         /* This interval: */
         double measured_j;            /* NAN when not read */
 } ManagerDomain;
@@ -225,6 +227,14 @@ static int manager_open_sources(Manager *m) {
                         idle_estimator_init(&m->domains[k].idle);
                         idle_estimator_set_configured(&m->domains[k].idle, domain_idle_override(m, d->name));
                         idle_estimator_set_min_interval(&m->domains[k].idle, m->cfg.interval_s / 2);
+                        if (d->idle_known)
+                                idle_estimator_set_source(&m->domains[k].idle, d->idle_w);
+                        if (d->max_power_w > 0)
+                                idle_estimator_set_prior(&m->domains[k].idle, IDLE_PRIOR_FRACTION * d->max_power_w,
+                                                         IDLE_PRIOR_BAND_FRACTION * IDLE_PRIOR_FRACTION * d->max_power_w);
+                        else
+                                idle_estimator_set_prior_fraction(&m->domains[k].idle, IDLE_PRIOR_FRACTION,
+                                                                  IDLE_PRIOR_BAND_FRACTION);
                         log_object(LOG_INFO, m->sources[i]->ops->name, d->name,
                                    "Domain %s from source %s%s%s.", d->name, m->sources[i]->ops->name,
                                  d->estimated ? " (estimated)" : "",
@@ -398,11 +408,56 @@ static void manager_print_interval(Manager *m, double dt, const ProcessDelta *pr
         fflush(stdout);
 }
 
+/* Each domain's idle estimate, "W BAND METHOD", as daemon state: what
+ * `joulectl status` shows, and what the next start takes as its persisted
+ * prior (manager_restore_idle()). */
+static void manager_write_idle_state(Manager *m) {
+        char key[64 + DOMAIN_NAME_MAX], buf[128];
+
+        for (size_t d = 0; d < m->n_domains; d++) {
+                const EnergyDomain *ed = &m->domains[d].source->domains[m->domains[d].index];
+                const IdleEstimate *e = &m->domains[d].idle_est;
+                if (e->method == IDLE_METHOD_NONE)
+                        continue;
+                snprintf(key, sizeof(key), "idle_estimate.%s", ed->name);
+                snprintf(buf, sizeof(buf), "%.6f %.6f %s", e->w, e->band_w, idle_method_to_string(e->method));
+                (void) store_set_state(m->store, key, buf);
+        }
+}
+
+/* A restart does not start from nothing: an estimate the data had made
+ * (measured-idle, regression, or one persisted before) stands as the
+ * persisted prior until this run's data identify idle power again. */
+static void manager_restore_idle(Manager *m) {
+        char key[64 + DOMAIN_NAME_MAX], method[32];
+
+        for (size_t d = 0; d < m->n_domains; d++) {
+                const EnergyDomain *ed = &m->domains[d].source->domains[m->domains[d].index];
+                _cleanup_free_ char *v = NULL;
+                double w, band;
+
+                snprintf(key, sizeof(key), "idle_estimate.%s", ed->name);
+                if (store_query_state(m->store, key, &v) < 0 || !v)
+                        continue;
+                if (sscanf(v, "%lf %lf %31s", &w, &band, method) != 3)
+                        continue;
+                IdleMethod im = idle_method_from_string(method);
+                if (im == IDLE_METHOD_MEASURED_IDLE || im == IDLE_METHOD_REGRESSION || im == IDLE_METHOD_PERSISTED) {
+                        idle_estimator_set_persisted(&m->domains[d].idle, w, band);
+                        log_object(LOG_INFO, m->domains[d].source->ops->name, ed->name,
+                                   "Idle power of %s: %.2f ± %.2f W persisted by an earlier run (%s), "
+                                   "until this run's data identify it.", ed->name, w, band, method);
+                }
+        }
+}
+
 static void manager_write_state(Manager *m) {
         TrackerStats st;
         char buf[64];
 
         assert(m);
+
+        manager_write_idle_state(m);
 
         tracker_get_stats(m->tracker, &st);
         snprintf(buf, sizeof(buf), "%" PRIu64, st.processes_tracked);
@@ -555,6 +610,7 @@ static int manager_prepare(Manager *m, double dt, const ProcessDelta *procs, siz
                 if (isfinite(md->measured_j))
                         idle_estimator_add(&md->idle, dt, util, md->measured_j);
                 IdleEstimate est = idle_estimator_get(&md->idle);
+                md->idle_est = est;
                 m->att_in[d] = (AttributionDomainIn) {
                         .measured_j = md->measured_j,
                         .idle_w = est.w,
@@ -793,7 +849,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 m->cfg.n_idle = fresh.n_idle;
                 for (size_t d = 0; d < m->n_domains; d++) {
                         const EnergyDomain *ed = &m->domains[d].source->domains[m->domains[d].index];
-                        m->domains[d].idle.configured_w = domain_idle_override(m, ed->name);
+                        idle_estimator_set_configured(&m->domains[d].idle, domain_idle_override(m, ed->name));
                 }
                 log_info("Reloaded configuration from %s.", m->config_path);
         }
@@ -881,6 +937,7 @@ int manager_start(Manager *m) {
                 if (store_set_options(m->store, &so) < 0)
                         return log_oom();
         }
+        manager_restore_idle(m);
         manager_write_start_state(m);
 
         r = sd_event_add_signal(m->event, &m->sig_term, SIGTERM, on_terminate, m);

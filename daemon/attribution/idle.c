@@ -84,6 +84,12 @@ void idle_estimator_set_prior(IdleEstimator *e, double w, double band_w) {
         e->prior_band_w = isfinite(band_w) && band_w >= 0 ? band_w : 0;
 }
 
+void idle_estimator_set_prior_fraction(IdleEstimator *e, double fraction, double band_fraction) {
+        assert(e);
+        e->prior_fraction = isfinite(fraction) && fraction > 0 && fraction < 1 ? fraction : 0;
+        e->prior_band_fraction = isfinite(band_fraction) && band_fraction >= 0 ? band_fraction : 0;
+}
+
 void idle_estimator_set_min_interval(IdleEstimator *e, double s) {
         assert(e);
         if (isfinite(s) && s >= 0)
@@ -211,7 +217,7 @@ IdleEstimate idle_estimator_get(const IdleEstimator *e) {
 
         BinPoint pt[IDLE_BINS];
         size_t n = 0;
-        double p_min = INFINITY, se_max = 0, u_lo = 1, u_hi = 0;
+        double p_min = INFINITY, p_max = 0, se_max = 0, u_lo = 1, u_hi = 0;
         for (size_t i = 0; i < IDLE_BINS; i++) {
                 const IdleBin *b = &e->bins[i];
                 if (b->t < BIN_MIN_S)
@@ -225,6 +231,7 @@ IdleEstimate idle_estimator_get(const IdleEstimator *e) {
                         .se = sqrt(var / fmax(b->n, 1)),
                 };
                 p_min = fmin(p_min, p);
+                p_max = fmax(p_max, p);
                 se_max = fmax(se_max, pt[n].se);
                 u_lo = fmin(u_lo, pt[n].u);
                 u_hi = fmax(u_hi, pt[n].u);
@@ -264,6 +271,9 @@ IdleEstimate idle_estimator_get(const IdleEstimator *e) {
                 r = fixed(e->persisted_w, e->persisted_band_w, IDLE_METHOD_PERSISTED, true);
         else if (e->prior_w >= 0)
                 r = fixed(e->prior_w, e->prior_band_w, IDLE_METHOD_PRIOR, true);
+        else if (e->prior_fraction > 0 && n > 0)
+                r = fixed(e->prior_fraction * p_max, e->prior_band_fraction * e->prior_fraction * p_max,
+                          IDLE_METHOD_PRIOR, true);
         else
                 r = fixed(0, 0, IDLE_METHOD_NONE, true);
 

@@ -37,6 +37,12 @@
  * confirmed it). */
 
 #define IDLE_BINS 20
+/* The default prior: idle power as this fraction of a domain's maximum power,
+ * ± half of it. 0.74 W idle over 3.5 W at full load per vCPU is the Cloud
+ * Carbon Footprint methodology's SPECpower_ssj2008-derived ratio, the one the
+ * model source uses (docs/attribution.md). */
+#define IDLE_PRIOR_FRACTION (0.74 / 3.5)
+#define IDLE_PRIOR_BAND_FRACTION 0.5
 #define IDLE_MAX_EXTRAPOLATION 0.6
 
 typedef enum IdleMethod {
@@ -70,6 +76,8 @@ typedef struct IdleEstimator {
         double source_w;       /* < 0: none */
         double persisted_w, persisted_band_w; /* persisted_w < 0: none */
         double prior_w, prior_band_w;         /* prior_w < 0: none */
+        double prior_fraction, prior_band_fraction; /* prior_w unset: this fraction of the highest
+                                                     * power seen (0: none), ± this fraction of it */
         double min_interval_s; /* shorter intervals are ignored */
         double half_life_s;    /* how fast old data are forgotten */
         IdleBin bins[IDLE_BINS];
@@ -83,6 +91,9 @@ void idle_estimator_set_source(IdleEstimator *e, double w);            /* < 0: u
 void idle_estimator_set_persisted(IdleEstimator *e, double w, double band_w);
 void idle_estimator_set_prior(IdleEstimator *e, double w, double band_w);
 void idle_estimator_set_min_interval(IdleEstimator *e, double s);
+/* Where no prior is set: `fraction` of the highest mean power the data show,
+ * ± `band_fraction` of that (a domain with no stated maximum). */
+void idle_estimator_set_prior_fraction(IdleEstimator *e, double fraction, double band_fraction);
 
 /* One interval: its length, the domain's utilisation (busy fraction of its
  * CPUs, clamped to 0..1) and the energy measured over it. Junk (not finite,

@@ -256,6 +256,10 @@ static int model_open(const SourceContext *ctx, char *reason, size_t reason_size
         d->package = 0;
         d->estimated = true;
         d->max_power_w = max_w * (double) st.n_cpus;
+        /* The model's own idle power is exact: at zero utilisation it reads
+         * n_cpus × min_w (cpufreq scales only the dynamic term). */
+        d->idle_known = true;
+        d->idle_w = min_w * (double) st.n_cpus;
 
         s = calloc(1, sizeof(EnergySource));
         if (!s) {

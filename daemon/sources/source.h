@@ -31,6 +31,8 @@ typedef struct EnergyDomain {
         int package;                /* package (socket) index, -1 when not per package */
         bool estimated;             /* modelled, not measured */
         double max_power_w;         /* plausibility bound, 0 if unknown */
+        bool idle_known;            /* the source states its own idle power exactly (the model) */
+        double idle_w;              /* ... and this is it, W */
         bool integrated;            /* figures integrated from power readings (W × time),
                                      * not read from an energy counter */
         bool whole_system;          /* a meter of the whole machine (psys, ACPI power
