@@ -553,7 +553,8 @@ static int write_outputs(const Profile *p, const Profile *before, const char *fo
         return 0;
 }
 
-static int profile_diff(const char *a, const char *b, const char *folded, const char *svg, const char *json) {
+static int profile_diff(const char *a, const char *b, bool normalize, const char *folded, const char *svg,
+                        const char *json) {
         _cleanup_(profile_done) Profile before = {}, after = {};
         const char *paths[2] = { a, b };
         Profile *ps[2] = { &before, &after };
@@ -575,11 +576,18 @@ static int profile_diff(const char *a, const char *b, const char *folded, const 
                         return 1;
                 }
         }
-        snprintf(meta.subtitle, sizeof(meta.subtitle), "%s → %s: %s → %s (%+.1f%%); red: more energy, blue: less", a,
-                 b, format_energy(profile_total_uj(&before) / 1e6, false, b1, sizeof(b1)),
+        if (normalize && profile_total_uj(&before) > 0) {
+                /* Compare shapes: BEFORE scaled to AFTER's total. */
+                double k = profile_total_uj(&after) / profile_total_uj(&before);
+                for (size_t i = 0; i < before.n_stacks; i++)
+                        before.stacks[i].uj *= k;
+        }
+        snprintf(meta.subtitle, sizeof(meta.subtitle), "%s → %s: %s → %s (%+.1f%%%s); red: more energy, blue: less",
+                 a, b, format_energy(profile_total_uj(&before) / 1e6, false, b1, sizeof(b1)),
                  format_energy(profile_total_uj(&after) / 1e6, false, b2, sizeof(b2)),
                  profile_total_uj(&before) > 0 ?
-                         100 * (profile_total_uj(&after) / profile_total_uj(&before) - 1) : 0.0);
+                         100 * (profile_total_uj(&after) / profile_total_uj(&before) - 1) : 0.0,
+                 normalize ? ", BEFORE normalised to AFTER's total" : "");
         r = write_outputs(&after, &before, folded, svg, json, &meta);
         if (r != 0)
                 return r;
@@ -616,7 +624,7 @@ static void free_weights(Hashmap *h) {
 
 int verb_profile(int argc, char **argv, const CliGlobals *g) {
         enum { ARG_PID = 0x100, ARG_UNIT, ARG_CGROUP, ARG_DURATION, ARG_FREQ, ARG_FOLDED, ARG_SVG, ARG_JSON, ARG_DIFF,
-               ARG_CYCLES };
+               ARG_CYCLES, ARG_NORMALIZE };
         static const struct option options[] = {
                 { "pid", required_argument, NULL, ARG_PID },
                 { "unit", required_argument, NULL, ARG_UNIT },
@@ -626,15 +634,17 @@ int verb_profile(int argc, char **argv, const CliGlobals *g) {
                 { "folded", required_argument, NULL, ARG_FOLDED },
                 { "svg", required_argument, NULL, ARG_SVG },
                 { "json", required_argument, NULL, ARG_JSON },
-                { "diff", no_argument, NULL, ARG_DIFF },
+                { "diff", required_argument, NULL, ARG_DIFF },
                 { "cycles", no_argument, NULL, ARG_CYCLES },
+                { "normalize", no_argument, NULL, ARG_NORMALIZE },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         ProfileContext c = { .frequency = 99 };
         const char *unit = NULL, *cgroup_arg = NULL, *folded = NULL, *svg = NULL, *json = NULL;
         double duration = 0;
-        bool diff = false, cycles = false;
+        const char *diff_before = NULL, *diff_after = NULL;
+        bool cycles = false, normalize = false;
         uint64_t u;
         int ch, ntargets = 0, status = 0, ret = 0, errfd = -1, r;
         char mnt[512] = "", err[512];
@@ -702,35 +712,45 @@ int verb_profile(int argc, char **argv, const CliGlobals *g) {
                         json = optarg;
                         break;
                 case ARG_DIFF:
-                        diff = true;
+                        /* --diff BEFORE AFTER: two arguments, so the options may follow. */
+                        if (optind >= argc || argv[optind][0] == '-') {
+                                fprintf(stderr, "joulectl: --diff takes two folded files: --diff BEFORE.folded "
+                                                "AFTER.folded\n");
+                                return EXIT_USAGE;
+                        }
+                        diff_before = optarg;
+                        diff_after = argv[optind++];
                         break;
                 case ARG_CYCLES:
                         cycles = true;
+                        break;
+                case ARG_NORMALIZE:
+                        normalize = true;
                         break;
                 case 'h':
                         printf("Usage: joulectl profile [--pid PID|--unit UNIT|--cgroup PATH] [--duration S]\n"
                                "           [--frequency HZ] [--cycles] [--folded FILE] [--svg FILE] [--json FILE]\n"
                                "           [-- CMD [ARGS...]]\n"
-                               "       joulectl profile --diff BEFORE.folded AFTER.folded [--svg FILE] [--json FILE]\n"
+                               "       joulectl profile --diff BEFORE.folded AFTER.folded [--normalize] [--svg FILE] [--json FILE]\n"
                                "Energy flame graph: stack samples weighted by the target's dynamic energy.\n"
                                "Folded weights are integer micro-joules.\n");
                         return 0;
                 default:
                         return cli_option_error(ch, argv, "profile",
                                                 "--pid, --unit, --cgroup, --duration, --frequency, --cycles, "
-                                                "--folded, --svg, --json, --diff, then -- CMD");
+                                                "--folded, --svg, --json, --diff, --normalize, then -- CMD");
                 }
         }
 
-        if (diff) {
-                if (ntargets > 0 || argc - optind != 2) {
-                        fprintf(stderr, "joulectl: profile --diff takes two folded files: --diff BEFORE.folded "
-                                        "AFTER.folded [--svg FILE] [--json FILE]\n");
+        if (diff_before) {
+                if (ntargets > 0 || optind < argc) {
+                        fprintf(stderr, "joulectl: profile --diff BEFORE.folded AFTER.folded takes no target and no "
+                                        "command (accepted with it: --svg, --json, --folded)\n");
                         return EXIT_USAGE;
                 }
                 if (g->parse_only)
                         return 0;
-                return profile_diff(argv[optind], argv[optind + 1], folded, svg, json);
+                return profile_diff(diff_before, diff_after, normalize, folded, svg, json);
         }
         if (optind < argc) {
                 if (ntargets > 0) {
