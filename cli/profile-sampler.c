@@ -65,7 +65,19 @@ static inline void profile_sampler_freep(ProfileSampler **s) {
         profile_sampler_free(*s);
 }
 
-int profile_sampler_new(const ProfileTarget *t, unsigned frequency_hz, bool cycles, ProfileEventHandler handler,
+ProfileEvent profile_event_from_string(const char *s) {
+        static const char *const names[_PROFILE_EVENT_MAX] = {
+                [PROFILE_EVENT_AUTO] = "auto",
+                [PROFILE_EVENT_CYCLES] = "cycles",
+                [PROFILE_EVENT_CPU_CLOCK] = "cpu-clock",
+        };
+        for (int i = 0; i < _PROFILE_EVENT_MAX; i++)
+                if (strcmp(s, names[i]) == 0)
+                        return (ProfileEvent) i;
+        return _PROFILE_EVENT_INVALID;
+}
+
+int profile_sampler_new(const ProfileTarget *t, unsigned frequency_hz, ProfileEvent event, ProfileEventHandler handler,
                         void *userdata, ProfileSampler **ret, char *err, size_t err_size) {
         _cleanup_(profile_sampler_freep) ProfileSampler *s = calloc(1, sizeof(ProfileSampler));
         int r, attached = 0;
@@ -115,7 +127,7 @@ int profile_sampler_new(const ProfileTarget *t, unsigned frequency_hz, bool cycl
         s->links = calloc((size_t) s->n_cpus, sizeof(struct bpf_link *));
         if (!s->pfd || !s->links)
                 return -ENOMEM;
-        s->cycles = cycles;
+        s->cycles = event != PROFILE_EVENT_CPU_CLOCK;
         for (int cpu = 0; cpu < s->n_cpus; cpu++) {
                 struct perf_event_attr attr = {
                         .size = sizeof(attr),
@@ -125,8 +137,8 @@ int profile_sampler_new(const ProfileTarget *t, unsigned frequency_hz, bool cycl
                         .sample_freq = frequency_hz,
                 };
                 s->pfd[cpu] = perf_open(&attr, cpu);
-                if (s->pfd[cpu] < 0 && s->cycles && attached == 0 && (errno == ENOENT || errno == EOPNOTSUPP ||
-                                                                       errno == ENODEV || errno == EINVAL)) {
+                if (s->pfd[cpu] < 0 && s->cycles && event == PROFILE_EVENT_AUTO && attached == 0 &&
+                    (errno == ENOENT || errno == EOPNOTSUPP || errno == ENODEV || errno == EINVAL)) {
                         /* No PMU (virtual machines): the software clock. */
                         s->cycles = false;
                         cpu--;

@@ -25,10 +25,19 @@ typedef struct ProfileCount {
 
 typedef void (*ProfileEventHandler)(const struct profile_event *e, void *userdata);
 
-/* Load and attach. cycles: try the hardware cycle counter first (falls back
- * to cpu-clock where there is none). Returns 0 or -errno, with a one-line
+typedef enum ProfileEvent {
+        PROFILE_EVENT_AUTO,          /* cycles where a PMU exists, else cpu-clock */
+        PROFILE_EVENT_CYCLES,
+        PROFILE_EVENT_CPU_CLOCK,
+        _PROFILE_EVENT_MAX,
+        _PROFILE_EVENT_INVALID = -1,
+} ProfileEvent;
+
+ProfileEvent profile_event_from_string(const char *s);
+
+/* Load and attach, sampling on event. Returns 0 or -errno, with a one-line
  * reason in err (does not log). */
-int profile_sampler_new(const ProfileTarget *t, unsigned frequency_hz, bool cycles, ProfileEventHandler handler,
+int profile_sampler_new(const ProfileTarget *t, unsigned frequency_hz, ProfileEvent event, ProfileEventHandler handler,
                         void *userdata, ProfileSampler **ret, char *err, size_t err_size);
 ProfileSampler *profile_sampler_free(ProfileSampler *s);
 /* "cpu-clock" or "cycles". */

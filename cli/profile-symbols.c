@@ -2,6 +2,8 @@
 /* Address → function name for user and kernel frames (see profile-symbols.h). */
 
 #include <assert.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -324,24 +326,54 @@ static Module *module_get(Symbolizer *s, const char *path) {
         return m;
 }
 
-/* The function containing file offset off of the module, or NULL. */
-static const char *module_symbol(Module *m, uint64_t off, uint64_t *ret_sym_off) {
+/* Names in folded stacks: ';' separates frames, control bytes would break
+ * the lines. */
+static void name_append(char *buf, size_t size, const char *name) {
+        size_t n = strlen(buf);
+
+        if (n > 0 && n + 1 < size)
+                buf[n++] = ';';
+        for (; *name && n + 1 < size; name++)
+                buf[n++] = *name == ';' ? ':' : (unsigned char) *name < 0x20 ? '_' : *name;
+        buf[n] = 0;
+}
+
+/* The function containing file offset off of the module, and the functions
+ * inlined into it at that address (DWARF, where present), outermost first,
+ * ';'-separated into buf. false when no symbol covers it. */
+static bool module_symbol(Module *m, uint64_t off, char *buf, size_t size) {
         for (size_t i = 0; i < m->n_loads; i++) {
                 const GElf_Phdr *ph = &m->loads[i];
+                GElf_Addr addr = off - ph->p_offset + ph->p_vaddr, bias = 0;
                 GElf_Off sym_off;
                 GElf_Sym sym;
+                Dwarf_Die *cu, *scopes = NULL;
                 const char *name;
+                int n;
+
                 if (off < ph->p_offset || off >= ph->p_offset + ph->p_filesz)
                         continue;
-                name = dwfl_module_addrinfo(m->mod, off - ph->p_offset + ph->p_vaddr, &sym_off, &sym, NULL, NULL,
-                                            NULL);
-                if (name && *name) {
-                        *ret_sym_off = sym_off;
-                        return name;
+                name = dwfl_module_addrinfo(m->mod, addr, &sym_off, &sym, NULL, NULL, NULL);
+                if (!name || !*name)
+                        return false;
+                buf[0] = 0;
+                name_append(buf, size, name);
+                cu = dwfl_module_addrdie(m->mod, addr, &bias);
+                if (cu && (n = dwarf_getscopes(cu, addr - bias, &scopes)) > 0) {
+                        for (int k = n - 1; k >= 0; k--) {
+                                Dwarf_Attribute attr;
+                                const char *iname;
+                                if (dwarf_tag(&scopes[k]) != DW_TAG_inlined_subroutine)
+                                        continue;
+                                iname = dwarf_formstring(dwarf_attr_integrate(&scopes[k], DW_AT_name, &attr));
+                                if (iname)
+                                        name_append(buf, size, iname);
+                        }
                 }
-                return NULL;
+                free(scopes);
+                return true;
         }
-        return NULL;
+        return false;
 }
 
 /* ---- JIT maps ------------------------------------------------------------ */
@@ -401,6 +433,7 @@ void symbolizer_user(Symbolizer *s, uint32_t tgid, uint64_t ip, int leaf, char *
         uint64_t look = leaf || ip == 0 ? ip : ip - 1;
         const Mapping *m = NULL;
         const char *name;
+        char tmp[1024];
 
         s->stats.frames++;
         if (p && p->have_maps)
@@ -409,28 +442,29 @@ void symbolizer_user(Symbolizer *s, uint32_t tgid, uint64_t ip, int leaf, char *
                                 m = &p->maps[i];
                                 break;
                         }
+        buf[0] = 0;
         if (p && (!m || !m->path || m->path[0] != '/') && (name = jit_symbol(s, p, look))) {
-                strscpy(buf, size, name);
+                name_append(buf, size, name);
                 return;
         }
         if (m && m->path && m->path[0] == '/') {
                 Module *mod = module_get(s, m->path);
-                uint64_t off = look - m->start + m->pgoff, sym_off;
-                if (mod && !mod->failed && (name = module_symbol(mod, off, &sym_off))) {
-                        strscpy(buf, size, name);
+                uint64_t off = look - m->start + m->pgoff;
+                if (mod && !mod->failed && module_symbol(mod, off, buf, size))
                         return;
-                }
                 s->stats.unknown++;
-                snprintf(buf, size, "[unknown] %s+0x%" PRIx64, base_name(m->path), off);
+                snprintf(tmp, sizeof(tmp), "[unknown] %s+0x%" PRIx64, base_name(m->path), off);
+                name_append(buf, size, tmp);
                 return;
         }
         s->stats.unknown++;
         if (m && m->path)
-                snprintf(buf, size, "[unknown] %s+0x%" PRIx64, m->path, look - m->start);
+                snprintf(tmp, sizeof(tmp), "[unknown] %s+0x%" PRIx64, m->path, look - m->start);
         else if (m)
-                snprintf(buf, size, "[unknown] [anon]+0x%" PRIx64, look - m->start);
+                snprintf(tmp, sizeof(tmp), "[unknown] [anon]+0x%" PRIx64, look - m->start);
         else
-                snprintf(buf, size, "[unknown] 0x%" PRIx64, ip);
+                snprintf(tmp, sizeof(tmp), "[unknown] 0x%" PRIx64, ip);
+        name_append(buf, size, tmp);
 }
 
 static int ksym_cmp(const void *a, const void *b) {
@@ -492,7 +526,9 @@ void symbolizer_kernel(Symbolizer *s, uint64_t ip, int leaf, char *buf, size_t s
                 snprintf(buf, size, "[unknown] [kernel]+0x%" PRIx64, ip);
                 return;
         }
-        snprintf(buf, size, "%s_[k]", s->ksyms[lo - 1].name);
+        buf[0] = 0;
+        name_append(buf, size, s->ksyms[lo - 1].name);
+        strncat(buf, "_[k]", size - strlen(buf) - 1);
 }
 
 void symbolizer_stats(const Symbolizer *s, SymbolizerStats *ret) {

@@ -28,8 +28,11 @@ int symbolizer_has_maps(Symbolizer *s, uint32_t tgid);
 /* Its name, "[pid N]" when unknown. */
 const char *symbolizer_comm(Symbolizer *s, uint32_t tgid);
 
-/* The name of one frame. leaf: the sampled instruction itself (return
- * addresses of callers are looked up one byte earlier, inside the call). */
+/* The name of one frame: for user frames, the function and those inlined
+ * into it at that address, outermost first, separated by ';' (names never
+ * contain ';' or control bytes). leaf: the sampled instruction itself
+ * (return addresses of callers are looked up one byte earlier, inside the
+ * call). */
 void symbolizer_user(Symbolizer *s, uint32_t tgid, uint64_t ip, int leaf, char *buf, size_t size);
 void symbolizer_kernel(Symbolizer *s, uint64_t ip, int leaf, char *buf, size_t size);
 

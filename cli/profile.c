@@ -379,7 +379,6 @@ static int build_profile(ProfileContext *c, Profile *out, uint64_t *ret_truncate
                 const Weight *w = v;
                 uint32_t tgid = (uint32_t) k.a;
                 int32_t uid = (int32_t) (uint32_t) (k.b >> 32), kid = (int32_t) (uint32_t) k.b;
-                bool leaf = true;
 
                 len = 0;
                 strscpy(frame, sizeof(frame), symbolizer_comm(c->sym, tgid));
@@ -393,8 +392,7 @@ static int build_profile(ProfileContext *c, Profile *out, uint64_t *ret_truncate
                                         return r;
                         }
                         for (size_t i = n; i > 0; i--) {
-                                symbolizer_user(c->sym, tgid, ips[i - 1], i == 1 && kid < 0, frame, sizeof(frame));
-                                frame_clean(frame);
+                                symbolizer_user(c->sym, tgid, ips[i - 1], i == 1, frame, sizeof(frame));
                                 if ((r = append(&buf, &len, &cap, frame)) < 0)
                                         return r;
                         }
@@ -402,8 +400,7 @@ static int build_profile(ProfileContext *c, Profile *out, uint64_t *ret_truncate
                         return r;
                 if (kid >= 0 && profile_sampler_stack(c->sampler, kid, ips, &n) >= 0 && n > 0) {
                         for (size_t i = n; i > 0; i--) {
-                                symbolizer_kernel(c->sym, ips[i - 1], leaf && i == 1, frame, sizeof(frame));
-                                frame_clean(frame);
+                                symbolizer_kernel(c->sym, ips[i - 1], i == 1, frame, sizeof(frame));
                                 if ((r = append(&buf, &len, &cap, frame)) < 0)
                                         return r;
                         }
@@ -624,7 +621,7 @@ static void free_weights(Hashmap *h) {
 
 int verb_profile(int argc, char **argv, const CliGlobals *g) {
         enum { ARG_PID = 0x100, ARG_UNIT, ARG_CGROUP, ARG_DURATION, ARG_FREQ, ARG_FOLDED, ARG_SVG, ARG_JSON, ARG_DIFF,
-               ARG_CYCLES, ARG_NORMALIZE };
+               ARG_EVENT, ARG_NORMALIZE };
         static const struct option options[] = {
                 { "pid", required_argument, NULL, ARG_PID },
                 { "unit", required_argument, NULL, ARG_UNIT },
@@ -635,7 +632,7 @@ int verb_profile(int argc, char **argv, const CliGlobals *g) {
                 { "svg", required_argument, NULL, ARG_SVG },
                 { "json", required_argument, NULL, ARG_JSON },
                 { "diff", required_argument, NULL, ARG_DIFF },
-                { "cycles", no_argument, NULL, ARG_CYCLES },
+                { "event", required_argument, NULL, ARG_EVENT },
                 { "normalize", no_argument, NULL, ARG_NORMALIZE },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -644,7 +641,8 @@ int verb_profile(int argc, char **argv, const CliGlobals *g) {
         const char *unit = NULL, *cgroup_arg = NULL, *folded = NULL, *svg = NULL, *json = NULL;
         double duration = 0;
         const char *diff_before = NULL, *diff_after = NULL;
-        bool cycles = false, normalize = false;
+        ProfileEvent event = PROFILE_EVENT_AUTO;
+        bool normalize = false;
         uint64_t u;
         int ch, ntargets = 0, status = 0, ret = 0, errfd = -1, r;
         char mnt[512] = "", err[512];
@@ -721,15 +719,20 @@ int verb_profile(int argc, char **argv, const CliGlobals *g) {
                         diff_before = optarg;
                         diff_after = argv[optind++];
                         break;
-                case ARG_CYCLES:
-                        cycles = true;
+                case ARG_EVENT:
+                        event = profile_event_from_string(optarg);
+                        if (event < 0) {
+                                fprintf(stderr, "joulectl: invalid --event '%s': expected auto, cycles or cpu-clock\n",
+                                        optarg);
+                                return EXIT_USAGE;
+                        }
                         break;
                 case ARG_NORMALIZE:
                         normalize = true;
                         break;
                 case 'h':
                         printf("Usage: joulectl profile [--pid PID|--unit UNIT|--cgroup PATH] [--duration S]\n"
-                               "           [--frequency HZ] [--cycles] [--folded FILE] [--svg FILE] [--json FILE]\n"
+                               "           [--frequency HZ] [--event auto|cycles|cpu-clock] [--folded FILE] [--svg FILE] [--json FILE]\n"
                                "           [-- CMD [ARGS...]]\n"
                                "       joulectl profile --diff BEFORE.folded AFTER.folded [--normalize] [--svg FILE] [--json FILE]\n"
                                "Energy flame graph: stack samples weighted by the target's dynamic energy.\n"
@@ -737,7 +740,7 @@ int verb_profile(int argc, char **argv, const CliGlobals *g) {
                         return 0;
                 default:
                         return cli_option_error(ch, argv, "profile",
-                                                "--pid, --unit, --cgroup, --duration, --frequency, --cycles, "
+                                                "--pid, --unit, --cgroup, --duration, --frequency, --event, "
                                                 "--folded, --svg, --json, --diff, --normalize, then -- CMD");
                 }
         }
@@ -825,7 +828,7 @@ int verb_profile(int argc, char **argv, const CliGlobals *g) {
                 ret = 1;
                 goto out;
         }
-        r = profile_sampler_new(&target, c.frequency, cycles, on_event, &c, &c.sampler, err, sizeof(err));
+        r = profile_sampler_new(&target, c.frequency, event, on_event, &c, &c.sampler, err, sizeof(err));
         if (r < 0) {
                 fprintf(stderr, "joulectl: %s\n", err);
                 ret = 1;
@@ -934,7 +937,9 @@ int verb_profile(int argc, char **argv, const CliGlobals *g) {
                 print_summary(&c, &prof, stats, truncated, wall);
                 fflush(stdout);
         }
-        if (ret == 0 && c.cmd && WIFEXITED(status))
+        if (ret == 0 && !c.cmd && profile_stop == SIGINT)
+                ret = 130;   /* the outputs are written; Ctrl-C still says so */
+        else if (ret == 0 && c.cmd && WIFEXITED(status))
                 ret = WEXITSTATUS(status);
         else if (ret == 0 && c.cmd && WIFSIGNALED(status))
                 ret = 128 + WTERMSIG(status);

@@ -30,8 +30,9 @@ JOULECTL = jtest.JOULECTL
 TWOHOT = os.environ.get("TWOHOT", "build/tests/twohot")
 # Where the screenshot is kept for a human to look at (also when the test passes).
 SHOT_DIR = os.environ.get("JOULED_BUILD_ROOT", tempfile.gettempdir())
-# twohot rounds: about 3 ms of CPU each.
-ROUNDS = 1000
+# twohot rounds: about 20 ms of CPU each (calls much longer than a sampling
+# period, so that the samples cannot beat with the rounds).
+ROUNDS = 50
 
 
 def profile(*args, timeout=120):
@@ -80,8 +81,10 @@ def test_twohot_shares():
         share_a = 100 * a / (a + b)
         print("  hot_a %.1f%%, hot_b %.1f%% of their energy (%d samples)" % (share_a, 100 - share_a, j["samples"]))
         check(abs(share_a - 75) <= 3, "hot_a has %.1f%% of the energy, expected 75 ± 3" % share_a)
-        check(any(s.startswith("twohot;") and s.endswith(";main;hot_a") for s in stacks),
+        check(any(s.startswith("twohot;") and ";main;hot_a" in s for s in stacks),
               "no complete stack twohot;...;main;hot_a: %s" % list(stacks)[:5])
+        # spin() is inlined into both: DWARF names it above them.
+        check(any(";hot_a;spin" in s for s in stacks), "no inline frame hot_a;spin: %s" % list(stacks)[:5])
         check("Top functions by self energy" in r.stdout and "estimated" in r.stdout, "summary: %s" % r.stdout)
 
 
@@ -116,7 +119,7 @@ def test_conservation_against_run():
 SPAWN_SCRIPT = """#!/bin/sh
 i=0
 while [ $i -lt 50 ]; do
-    "$1" 0 1 12 >/dev/null
+    "$1" 0 1 1 >/dev/null
     i=$((i + 1))
 done
 """

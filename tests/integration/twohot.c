@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define UNIT 200000
+#define UNIT 4000000   /* one round: about 20 ms here, many sampling periods */
 
 static volatile uint64_t sink;
 
