@@ -196,6 +196,13 @@ int profile_parse_folded(Profile *p, const char *text, size_t len, size_t *ret_l
                         sp--;
                 if (sp == 0 || memchr(s, 0, sp))
                         goto bad;
+                {
+                        size_t frames = 1;
+                        for (size_t i = 0; i < sp; i++)
+                                frames += s[i] == ';';
+                        if (frames > PROFILE_FOLDED_MAX_FRAMES)
+                                goto bad;
+                }
                 st = profile_get(p, s, sp);
                 if (!st)
                         return -ENOMEM;

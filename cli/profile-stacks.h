@@ -33,9 +33,14 @@ uint64_t *profile_round_uj(const Profile *p);
 /* Folded format: "frame;frame;frame WEIGHT\n", integer micro-joules, sorted
  * by stack. Returns 0 or -errno of the write. */
 int profile_write_folded(const Profile *p, FILE *f);
+/* Frames per stack read from a folded file at most (ours have at most
+ * 1 + 2 × 127 and inline frames): deeper lines are refused, which bounds the
+ * recursion of the renderers. */
+#define PROFILE_FOLDED_MAX_FRAMES 4096
+
 /* Parse folded text (each line "STACK WEIGHT", WEIGHT a whole number;
  * empty lines and lines starting with '#' skipped; the same stack on two
- * lines adds up). samples stay 0. Returns 0, -EINVAL with *ret_line the bad
+ * lines adds up; at most PROFILE_FOLDED_MAX_FRAMES frames). samples stay 0. Returns 0, -EINVAL with *ret_line the bad
  * line (1-based), -ENOMEM. Does not log. */
 int profile_parse_folded(Profile *p, const char *text, size_t len, size_t *ret_line);
 int profile_read_folded_file(Profile *p, const char *path, size_t *ret_line);

@@ -564,8 +564,10 @@ static int profile_diff(const char *a, const char *b, bool normalize, const char
         for (int i = 0; i < 2; i++) {
                 r = profile_read_folded_file(ps[i], paths[i], &line);
                 if (r == -EINVAL) {
-                        fprintf(stderr, "joulectl: %s:%zu: not a folded stack line (expected 'frame;frame WEIGHT')\n",
-                                paths[i], line);
+                        fprintf(stderr,
+                                "joulectl: %s:%zu: not a folded stack line (expected 'frame;frame WEIGHT', at most "
+                                "%d frames)\n",
+                                paths[i], line, PROFILE_FOLDED_MAX_FRAMES);
                         return 1;
                 }
                 if (r < 0) {
