@@ -126,7 +126,7 @@ int profile_sample(struct bpf_perf_event_data *ctx) {
                 }
         }
 
-        if (bpf_map_update_elem(&seen, &key.tgid, &zero, BPF_NOEXIST) == 0)
+        if (!bpf_map_lookup_elem(&seen, &key.tgid) && bpf_map_update_elem(&seen, &key.tgid, &zero, BPF_NOEXIST) == 0)
                 send_event(PROFILE_EVENT_FIRST_SAMPLE, key.tgid, 0);
         return 0;
 }

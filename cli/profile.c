@@ -53,6 +53,10 @@
 #include "verbs.h"
 
 #define PROFILE_INTERVAL_NS NSEC_PER_SEC
+
+static inline void hashmap_freep(Hashmap **h) {
+        hashmap_free(*h);
+}
 #define PROFILE_MAX_GROUPS 64
 #define FRAME_MAX 512
 
@@ -311,8 +315,14 @@ static int interval_end(ProfileContext *c, double dt_s) {
                         proc_stat_done(&st);
                         return r;
                 }
-                /* Mappings change (dlopen, exec): read them again while it lives. */
-                (void) symbolizer_capture(c->sym, counts[i].key.tgid);
+        }
+        /* Mappings change (dlopen, exec): read them again, once per process
+         * sampled in this interval, while it lives. */
+        {
+                _cleanup_(hashmap_freep) Hashmap *done = hashmap_new();
+                for (size_t i = 0; done && i < n; i++)
+                        if (hashmap_put(done, (HashKey) { counts[i].key.tgid, 0 }, c) == 0)
+                                (void) symbolizer_capture(c->sym, counts[i].key.tgid);
         }
         c->samples += samples;
         c->intervals++;

@@ -11,7 +11,7 @@
 - --diff of twohot before/after halving hot_b's work shows hot_b halved;
 - the SVG renders in headless Chromium (screenshot kept for a human to look
   at), search and zoom work there, and it references nothing outside itself;
-- --pid; usage errors.
+- --pid, --unit, --cgroup; usage errors.
 """
 import json
 import os
@@ -250,6 +250,50 @@ def test_pid():
         p.wait()
 
 
+def cgroup2_mount():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if right.startswith("cgroup2 "):
+                return left.split()[4]
+    return None
+
+
+def test_unit_and_cgroup():
+    """--unit and --cgroup: a running 'service' in a cgroup of its own."""
+    mnt = cgroup2_mount()
+    if not mnt:
+        print("  (no cgroup v2: skipped)")
+        return
+    name = "jouled-test-profile-%d.service" % os.getpid()
+    cg = os.path.join(mnt, name)
+    os.mkdir(cg)
+    p = None
+    try:
+        p = subprocess.Popen([TWOHOT, "8000"], stdout=subprocess.DEVNULL)
+        with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+            f.write(str(p.pid))
+        with jtest.TempDir() as d:
+            for args in (["--unit", name], ["--cgroup", cg], ["--cgroup", name]):
+                folded = os.path.join(d, "f.folded")
+                r = profile(*args, "--duration", "1.5", "--folded", folded)
+                check(r.returncode == 0, "profile %s failed (%d): %s" % (" ".join(args), r.returncode, r.stderr))
+                fn = function_totals(read_folded(folded))
+                check(fn.get("hot_a", 0) > 0, "hot_a missing with %s: %s" % (" ".join(args), list(fn)[:10]))
+        r = profile("--unit", "jouled-no-such-unit.service", "--duration", "1")
+        check(r.returncode == 1 and "no cgroup for unit" in r.stderr, "missing unit: %d %s" % (r.returncode, r.stderr))
+    finally:
+        if p:
+            p.kill()
+            p.wait()
+        for _ in range(100):
+            try:
+                os.rmdir(cg)
+                break
+            except OSError:
+                time.sleep(0.05)
+
+
 def test_usage():
     r = profile()
     check(r.returncode == 2 and "needs a target" in r.stderr, "no target: %d %s" % (r.returncode, r.stderr))
@@ -268,4 +312,4 @@ def test_usage():
 if __name__ == "__main__":
     jtest.require_root()
     jtest.run_tests([test_usage, test_twohot_shares, test_conservation_against_run, test_short_children,
-                     test_kernel_frames, test_diff_halved, test_svg_in_chromium, test_pid])
+                     test_kernel_frames, test_diff_halved, test_svg_in_chromium, test_pid, test_unit_and_cgroup])
