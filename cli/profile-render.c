@@ -169,18 +169,21 @@ static const char svg_script[] =
         " var h=decodeURIComponent(location.hash.substring(1)).split('&');\n"
         " for(var k=0;k<h.length;k++){var kv=h[k].split('=');\n"
         "  if(kv[0]==='search'&&kv[1])search(kv.slice(1).join('='));\n"
-        "  if(kv[0]==='zoom'&&kv[1]){for(var q=0;q<frames.length;q++)if(frames[q].name===kv[1]){zoom(frames[q]);break;}}}\n"
+        "  if(kv[0]==='zoom'&&kv[1]){for(var q=0;q<frames.length;q++)\n"
+        "   if(frames[q].name===kv[1]){zoom(frames[q]);break;}}}\n"
         "}\n"
         "function label(f,px){var n=Math.floor((px-6)/7);var s=f.name;\n"
         " f.text.textContent=n<3?'':(s.length<=n?s:s.substring(0,n-2)+'..');}\n"
         "function place(f,x,w){var px=PAD+x*(W-2*PAD),pw=w*(W-2*PAD);f.rect.setAttribute('x',px.toFixed(2));\n"
-        " f.rect.setAttribute('width',Math.max(pw,0).toFixed(2));f.text.setAttribute('x',(px+3).toFixed(2));label(f,pw);}\n"
+        " f.rect.setAttribute('width',Math.max(pw,0).toFixed(2));\n"
+        " f.text.setAttribute('x',(px+3).toFixed(2));label(f,pw);}\n"
         "function zoom(z){zoomed=z;document.getElementById('unzoom').style.opacity=z?1:0.3;\n"
         " for(var i=0;i<frames.length;i++){var f=frames[i];\n"
         "  if(!z){f.g.style.display='';f.g.style.opacity=1;place(f,f.x,f.w);continue;}\n"
         "  var inside=f.x>=z.x-1e-12&&f.x+f.w<=z.x+z.w+1e-12;\n"
         "  if(f.d>=z.d&&inside){f.g.style.display='';f.g.style.opacity=1;place(f,(f.x-z.x)/z.w,f.w/z.w);}\n"
-        "  else if(f.d<z.d&&f.x<=z.x+1e-12&&f.x+f.w>=z.x+z.w-1e-12){f.g.style.display='';f.g.style.opacity=0.6;place(f,0,1);}\n"
+        "  else if(f.d<z.d&&f.x<=z.x+1e-12&&f.x+f.w>=z.x+z.w-1e-12){\n"
+        "   f.g.style.display='';f.g.style.opacity=0.6;place(f,0,1);}\n"
         "  else f.g.style.display='none';}\n"
         " if(searchRe)search(searchRe.source);}\n"
         "function search(re){var r;try{r=new RegExp(re);}catch(e){matchedText.textContent='bad expression';return;}\n"
@@ -319,15 +322,14 @@ int profile_write_json(const Profile *p, const Profile *before, const ProfileMet
                 json_object_object_add(e, "total_share", json_double_exact(total > 0 ? fn[i].total_uj / total : 0));
                 json_object_object_add(e, "self_share", json_double_exact(total > 0 ? fn[i].self_uj / total : 0));
                 if (before) {
-                        json_object_object_add(e, "before_total_joules", json_double_exact(fn[i].before_total_uj / 1e6));
+                        double b = fn[i].before_total_uj;
+                        json_object_object_add(e, "before_total_joules", json_double_exact(b / 1e6));
                         json_object_object_add(e, "before_self_joules", json_double_exact(fn[i].before_self_uj / 1e6));
-                        json_object_object_add(e, "change_joules",
-                                               json_double_exact((fn[i].total_uj - fn[i].before_total_uj) / 1e6));
-                        json_object_object_add(e, "ratio", fn[i].before_total_uj > 0 ?
-                                                                   json_double_exact(fn[i].total_uj / fn[i].before_total_uj) :
-                                                                   NULL);
+                        json_object_object_add(e, "change_joules", json_double_exact((fn[i].total_uj - b) / 1e6));
+                        json_object_object_add(e, "ratio", b > 0 ? json_double_exact(fn[i].total_uj / b) : NULL);
                 } else {
-                        json_object_object_add(e, "total_samples", json_object_new_int64((int64_t) fn[i].total_samples));
+                        json_object_object_add(e, "total_samples",
+                                               json_object_new_int64((int64_t) fn[i].total_samples));
                         json_object_object_add(e, "self_samples", json_object_new_int64((int64_t) fn[i].self_samples));
                 }
                 json_object_array_add(a, e);

@@ -613,7 +613,8 @@ static int profile_diff(const char *a, const char *b, bool normalize, const char
                                 f[j] = t;
                         }
         for (size_t i = 0; i < n && i < 10; i++)
-                printf("  %12s → %-12s %+7.1f%%  %s\n", format_energy(f[i].before_total_uj / 1e6, false, b1, sizeof(b1)),
+                printf("  %12s → %-12s %+7.1f%%  %s\n",
+                       format_energy(f[i].before_total_uj / 1e6, false, b1, sizeof(b1)),
                        format_energy(f[i].total_uj / 1e6, false, b2, sizeof(b2)),
                        f[i].before_total_uj > 0 ? 100 * (f[i].total_uj / f[i].before_total_uj - 1) : 100.0,
                        f[i].name);
@@ -744,9 +745,10 @@ int verb_profile(int argc, char **argv, const CliGlobals *g) {
                         break;
                 case 'h':
                         printf("Usage: joulectl profile [--pid PID|--unit UNIT|--cgroup PATH] [--duration S]\n"
-                               "           [--frequency HZ] [--event auto|cycles|cpu-clock] [--folded FILE] [--svg FILE] [--json FILE]\n"
-                               "           [-- CMD [ARGS...]]\n"
-                               "       joulectl profile --diff BEFORE.folded AFTER.folded [--normalize] [--svg FILE] [--json FILE]\n"
+                               "           [--frequency HZ] [--event auto|cycles|cpu-clock]\n"
+                               "           [--folded FILE] [--svg FILE] [--json FILE] [-- CMD [ARGS...]]\n"
+                               "       joulectl profile --diff BEFORE.folded AFTER.folded [--normalize]\n"
+                               "           [--svg FILE] [--json FILE]\n"
                                "Energy flame graph: stack samples weighted by the target's dynamic energy.\n"
                                "Folded weights are integer micro-joules.\n");
                         return 0;
@@ -778,9 +780,11 @@ int verb_profile(int argc, char **argv, const CliGlobals *g) {
                         return EXIT_USAGE;
                 }
         } else if (ntargets != 1) {
-                fprintf(stderr, ntargets == 0 ? "joulectl: profile needs a target: --pid PID, --unit UNIT, --cgroup "
-                                                "PATH or -- CMD [ARGS...]\n"
-                                              : "joulectl: profile takes one target: --pid, --unit, --cgroup or -- CMD\n");
+                if (ntargets == 0)
+                        fprintf(stderr, "joulectl: profile needs a target: --pid PID, --unit UNIT, --cgroup PATH or "
+                                        "-- CMD [ARGS...]\n");
+                else
+                        fprintf(stderr, "joulectl: profile takes one target: --pid, --unit, --cgroup or -- CMD\n");
                 return EXIT_USAGE;
         }
         if (!c.cmd && duration == 0)
@@ -803,7 +807,8 @@ int verb_profile(int argc, char **argv, const CliGlobals *g) {
                 if (startswith(cgroup_arg, mnt))
                         strscpy(c.cgroup, sizeof(c.cgroup), cgroup_arg);
                 else
-                        snprintf(c.cgroup, sizeof(c.cgroup), "%s/%s", mnt, cgroup_arg[0] == '/' ? cgroup_arg + 1 : cgroup_arg);
+                        snprintf(c.cgroup, sizeof(c.cgroup), "%s/%s", mnt,
+                                 cgroup_arg[0] == '/' ? cgroup_arg + 1 : cgroup_arg);
         } else if (c.cmd) {
                 char root[512], note[512];
                 if (cli_cgroup_pick_root(root, sizeof(root), note, sizeof(note)) < 0) {
