@@ -2,6 +2,7 @@
 /* Address → function name for user and kernel frames (see profile-symbols.h). */
 
 #include <assert.h>
+#include <dlfcn.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -326,10 +327,42 @@ static Module *module_get(Symbolizer *s, const char *path) {
         return m;
 }
 
+/* C++ and Rust (legacy mangling) names, through libstdc++'s demangler when
+ * it is installed (looked up at run time: joulectl does not link C++). */
+typedef char *(*DemangleFn)(const char *mangled, char *out, size_t *len, int *status);
+
+static char *demangle(const char *name) {
+        static DemangleFn fn;
+        static bool tried;
+        int status = -1;
+        char *r;
+
+        if (strncmp(name, "_Z", 2) != 0)
+                return NULL;
+        if (!tried) {
+                void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
+                tried = true;
+                if (h)
+                        fn = (DemangleFn) dlsym(h, "__cxa_demangle");
+        }
+        if (!fn)
+                return NULL;
+        r = fn(name, NULL, NULL, &status);
+        if (status != 0) {
+                free(r);
+                return NULL;
+        }
+        return r;
+}
+
 /* Names in folded stacks: ';' separates frames, control bytes would break
  * the lines. */
 static void name_append(char *buf, size_t size, const char *name) {
+        _cleanup_free_ char *demangled = demangle(name);
         size_t n = strlen(buf);
+
+        if (demangled)
+                name = demangled;
 
         if (n > 0 && n + 1 < size)
                 buf[n++] = ';';

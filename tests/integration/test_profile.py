@@ -8,6 +8,7 @@
 - a shell script spawning 50 short children is profiled whole, children
   symbolized;
 - a syscall-heavy program shows kernel frames;
+- a stripped program is symbolized through its .gnu_debuglink file;
 - --diff of twohot before/after halving hot_b's work shows hot_b halved;
 - the SVG renders in headless Chromium (screenshot kept for a human to look
   at), search and zoom work there, and it references nothing outside itself;
@@ -143,6 +144,27 @@ def test_short_children():
         named = sum(w for s, w in kids.items() if ";main;hot_a" in s or ";main;hot_b" in s)
         check(named > 0.8 * kid_energy, "children's stacks not symbolized: %d of %d µJ named; %s" %
               (named, kid_energy, sorted(kids, key=lambda s: -kids[s])[:5]))
+
+
+def test_debuglink():
+    """A stripped program whose symbols are in a separate file (.gnu_debuglink)."""
+    objcopy = shutil.which("objcopy")
+    if not objcopy:
+        print("  (no objcopy: skipped)")
+        return
+    with jtest.TempDir() as d:
+        dbg, stripped = os.path.join(d, "twohot.debug"), os.path.join(d, "twohot-strip")
+        subprocess.run([objcopy, "--only-keep-debug", TWOHOT, dbg], check=True)
+        subprocess.run([objcopy, "--strip-all", "--add-gnu-debuglink=" + dbg, TWOHOT, stripped], check=True,
+                       cwd=d)
+        with open(stripped, "rb") as f:
+            check(b"hot_a" not in f.read(), "the stripped copy still names hot_a")
+        folded = os.path.join(d, "f.folded")
+        r = profile("--frequency", "499", "--folded", folded, "--", stripped, "0", "1", str(ROUNDS // 2))
+        check(r.returncode == 0, "profile failed (%d): %s" % (r.returncode, r.stderr))
+        fn = function_totals(read_folded(folded))
+        check(fn.get("hot_a", 0) > 0 and fn.get("hot_b", 0) > 0,
+              "hot_a/hot_b not found through the debug link: %s" % sorted(fn, key=lambda k: -fn[k])[:6])
 
 
 def test_kernel_frames():
@@ -312,4 +334,4 @@ def test_usage():
 if __name__ == "__main__":
     jtest.require_root()
     jtest.run_tests([test_usage, test_twohot_shares, test_conservation_against_run, test_short_children,
-                     test_kernel_frames, test_diff_halved, test_svg_in_chromium, test_pid, test_unit_and_cgroup])
+                     test_kernel_frames, test_debuglink, test_diff_halved, test_svg_in_chromium, test_pid, test_unit_and_cgroup])

@@ -161,7 +161,8 @@ static void test_symbolizer_fixture(void **state) {
                                      "ffffffff81001000 T do_syscall_64\n"
                                      "ffffffff81002000 t ksys_read\n"
                                      "ffffffff81003000 D some_data\n");
-        write_file(tmp, "perf-42.map", "7f0000100000 100 jitted_function\n7f0000100100 80 LazyCompile:*hot app.js:3\n");
+        write_file(tmp, "perf-42.map", "7f0000100000 100 jitted_function\n7f0000100100 80 LazyCompile:*hot app.js:3\n"
+                                       "7f0000100200 80 _ZN3foo3barEv\n");
 
         assert_int_equal(symbolizer_new(proc, tmp, &s), 0);
         assert_int_equal(symbolizer_capture(s, 42), 0);
@@ -184,6 +185,9 @@ static void test_symbolizer_fixture(void **state) {
         assert_string_equal(buf, "jitted_function");
         symbolizer_user(s, 42, 0x7f0000100110, 1, buf, sizeof(buf));
         assert_string_equal(buf, "LazyCompile:*hot app.js:3");
+        /* C++ names demangled where libstdc++ is installed. */
+        symbolizer_user(s, 42, 0x7f0000100210, 1, buf, sizeof(buf));
+        assert_true(strcmp(buf, "foo::bar()") == 0 || strcmp(buf, "_ZN3foo3barEv") == 0);
         /* Unknown frames keep module and offset. */
         symbolizer_user(s, 42, 0x7f0000300010, 1, buf, sizeof(buf));
         assert_string_equal(buf, "[unknown] libgone.so+0x10");
@@ -194,7 +198,7 @@ static void test_symbolizer_fixture(void **state) {
         symbolizer_user(s, 44, 0x7f0000300010, 1, buf, sizeof(buf));
         assert_string_equal(buf, "[unknown] libgone.so+0x10");
         symbolizer_stats(s, &st);
-        assert_true(st.unknown == 3 && st.frames == 8);
+        assert_true(st.unknown == 3 && st.frames == 9);
         symbolizer_free(s);
 
         snprintf(maps, sizeof(maps), "rm -rf '%s'", dir);
