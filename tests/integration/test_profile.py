@@ -9,6 +9,7 @@
   symbolized;
 - a syscall-heavy program shows kernel frames;
 - a stripped program is symbolized through its .gnu_debuglink file;
+- JIT frames from /tmp/perf-PID.map (node --perf-basic-prof, where node is);
 - --diff of twohot before/after halving hot_b's work shows hot_b halved;
 - the SVG renders in headless Chromium (screenshot kept for a human to look
   at), search and zoom work there, and it references nothing outside itself;
@@ -165,6 +166,35 @@ def test_debuglink():
         fn = function_totals(read_folded(folded))
         check(fn.get("hot_a", 0) > 0 and fn.get("hot_b", 0) > 0,
               "hot_a/hot_b not found through the debug link: %s" % sorted(fn, key=lambda k: -fn[k])[:6])
+
+
+HOT_JS = """function hotLoop(n) { let x = 1; for (let i = 0; i < n; i++) x = (x * 31 + i) % 1000003; return x; }
+let t = Date.now(), s = 0; while (Date.now() - t < 1500) s += hotLoop(100000); console.log(s > 0);
+"""
+
+
+def test_jit_map():
+    """JIT frames from /tmp/perf-PID.map (node --perf-basic-prof)."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    if not node:
+        print("  (no node: skipped)")
+        return
+    maps_before = set(f for f in os.listdir("/tmp") if f.startswith("perf-") and f.endswith(".map"))
+    try:
+        with jtest.TempDir() as d:
+            js, folded = os.path.join(d, "hot.js"), os.path.join(d, "f.folded")
+            with open(js, "w") as f:
+                f.write(HOT_JS)
+            r = profile("--folded", folded, "--", node, "--perf-basic-prof", js)
+            check(r.returncode == 0, "profile failed (%d): %s" % (r.returncode, r.stderr))
+            stacks = read_folded(folded)
+            total = sum(stacks.values())
+            hot = sum(w for s, w in stacks.items() if "hotLoop" in s)
+            print("  node: %.0f%% of the energy under the JIT frame hotLoop" % (100 * hot / max(total, 1)))
+            check(hot > 0.3 * total, "JIT frame hotLoop has %d of %d µJ" % (hot, total))
+    finally:
+        for f in set(f for f in os.listdir("/tmp") if f.startswith("perf-") and f.endswith(".map")) - maps_before:
+            os.unlink(os.path.join("/tmp", f))
 
 
 def test_kernel_frames():
@@ -334,4 +364,4 @@ def test_usage():
 if __name__ == "__main__":
     jtest.require_root()
     jtest.run_tests([test_usage, test_twohot_shares, test_conservation_against_run, test_short_children,
-                     test_kernel_frames, test_debuglink, test_diff_halved, test_svg_in_chromium, test_pid, test_unit_and_cgroup])
+                     test_kernel_frames, test_debuglink, test_jit_map, test_diff_halved, test_svg_in_chromium, test_pid, test_unit_and_cgroup])
