@@ -37,10 +37,10 @@ SHOT_DIR = os.environ.get("JOULED_BUILD_ROOT", tempfile.gettempdir())
 ROUNDS = 50
 
 
-def profile(*args, timeout=120):
+def profile(*args, timeout=120, cwd=None):
     # A database that does not exist: profile measures alone either way.
     r = subprocess.run([JOULECTL, "--db", "/nonexistent/jouled.db", "profile"] + list(args),
-                       capture_output=True, text=True, timeout=timeout)
+                       capture_output=True, text=True, timeout=timeout, cwd=cwd)
     return r
 
 
@@ -185,7 +185,8 @@ def test_jit_map():
             js, folded = os.path.join(d, "hot.js"), os.path.join(d, "f.folded")
             with open(js, "w") as f:
                 f.write(HOT_JS)
-            r = profile("--folded", folded, "--", node, "--perf-basic-prof", js)
+            # In the temporary directory: node writes its isolate log there.
+            r = profile("--folded", folded, "--", node, "--perf-basic-prof", js, cwd=d)
             check(r.returncode == 0, "profile failed (%d): %s" % (r.returncode, r.stderr))
             stacks = read_folded(folded)
             total = sum(stacks.values())
