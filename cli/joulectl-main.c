@@ -28,9 +28,11 @@ static const Verb verbs[] = {
           "top [--by process|comm|unit|user] [--sort power|energy|cpu|name|wakeups] [--delay S] [--once]" },
         { "run", verb_run, "run [--repeat N] [--budget JOULES] [--json] -- CMD [ARGS...]" },
         { "export", verb_export, "export --since T [--until T] --format csv|json" },
+        { "profile", verb_profile, "profile [--pid P|--unit U|--cgroup PATH] [--duration S] [--frequency HZ]\n"
+          "         [--folded F] [--svg F] [--json F] [--diff BEFORE AFTER] [-- CMD [ARGS...]]" },
 };
 
-#define VERB_NAMES "status, report, top, run, export"
+#define VERB_NAMES "status, report, top, run, export, profile"
 
 static void help(void) {
         printf("Usage: joulectl [--db PATH] [--carbon-intensity G] VERB [OPTIONS]\n"
