@@ -6,29 +6,21 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const idle_policy_table[_IDLE_POLICY_MAX] = {
+#include "string-table.h"
+
+static const char *const idle_policy_table[] = {
         [IDLE_POLICY_SEPARATE] = "separate",
         [IDLE_POLICY_SHARED] = "shared",
 };
 
-static const char *const basis_table[_ATTRIBUTION_BASIS_MAX] = {
+static const char *const attribution_basis_table[] = {
         [ATTRIBUTION_BASIS_CPU_TIME] = "cpu-time",
         [ATTRIBUTION_BASIS_CYCLES] = "cycles",
         [ATTRIBUTION_BASIS_MEMORY] = "memory",
 };
 
-const char *attribution_basis_to_string(AttributionBasis b) {
-        if (b < 0 || b >= _ATTRIBUTION_BASIS_MAX)
-                return NULL;
-        return basis_table[b];
-}
-
-AttributionBasis attribution_basis_from_string(const char *s) {
-        for (int i = 0; i < _ATTRIBUTION_BASIS_MAX; i++)
-                if (s && strcmp(s, basis_table[i]) == 0)
-                        return (AttributionBasis) i;
-        return _ATTRIBUTION_BASIS_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(attribution_basis, AttributionBasis, ATTRIBUTION_BASIS);
+DEFINE_STRING_TABLE_LOOKUP(idle_policy, IdlePolicy, IDLE_POLICY);
 
 static double weight_of(const AttributionDomainIn *in, const uint64_t *proc_cpu_ns, size_t p) {
         double w;
@@ -37,19 +29,6 @@ static double weight_of(const AttributionDomainIn *in, const uint64_t *proc_cpu_
                 return (double) proc_cpu_ns[p];
         w = in->weights[p];
         return isfinite(w) && w > 0 ? w : 0;
-}
-
-const char *idle_policy_to_string(IdlePolicy p) {
-        if (p < 0 || p >= _IDLE_POLICY_MAX)
-                return NULL;
-        return idle_policy_table[p];
-}
-
-IdlePolicy idle_policy_from_string(const char *s) {
-        for (int i = 0; i < _IDLE_POLICY_MAX; i++)
-                if (s && strcmp(s, idle_policy_table[i]) == 0)
-                        return (IdlePolicy) i;
-        return _IDLE_POLICY_INVALID;
 }
 
 int attribution_compute(double dt_s, IdlePolicy policy,
