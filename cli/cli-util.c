@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "cli-util.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "sanitize.h"
 #include "util.h"
 
 int cli_open_store(const CliGlobals *g, Store **ret) {
@@ -96,25 +98,41 @@ char *format_ns_as_seconds(uint64_t ns, char *buf, size_t size) {
         return buf;
 }
 
+char *format_si(double v, const char *unit, int min_exp, int max_exp, char *buf, size_t size) {
+        static const char *const prefixes[] = { "n", "\u00b5", "m", "", "k", "M", "G", "T" };
+        double a = fabs(v), m;
+        int e;
+
+        if (!isfinite(v)) {
+                snprintf(buf, size, "%s %s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf", unit);
+                return buf;
+        }
+        if (a == 0) {
+                snprintf(buf, size, "0 %s", unit);
+                return buf;
+        }
+        e = (int) floor(log10(a) / 3) * 3;
+        e = MAX(min_exp, MIN(max_exp, e));
+        m = a / pow(10, e);
+        /* 999.96 rounds to "1000": the next prefix up. */
+        if (m >= 999.5 && e + 3 <= max_exp) {
+                e += 3;
+                m /= 1000;
+        }
+        snprintf(buf, size, "%s%.*f %s%s", v < 0 ? "-" : "", m < 9.995 ? 2 : m < 99.95 ? 1 : 0, m,
+                 prefixes[e / 3 + 3], unit);
+        return buf;
+}
+
 char *format_energy(double j, bool with_wh, char *buf, size_t size) {
-        double a = fabs(j);
-        char wh[32] = "";
+        char e[32], wh[32];
 
-        if (with_wh && a >= 3600.0 * 1000)
-                snprintf(wh, sizeof(wh), " (%.3g kWh)", j / 3.6e6);
-        else if (with_wh && a >= 360.0)
-                snprintf(wh, sizeof(wh), " (%.3g Wh)", j / 3600.0);
-
-        if (a > 0 && a < 1)
-                snprintf(buf, size, "%.*f mJ%s", a < 0.01 ? 2 : a < 0.1 ? 1 : 0, j * 1e3, wh);
-        else if (a < 1e3)
-                snprintf(buf, size, "%.*f J%s", a < 10 ? 2 : a < 100 ? 1 : 0, j, wh);
-        else if (a < 1e6)
-                snprintf(buf, size, "%.*f kJ%s", a < 1e4 ? 2 : a < 1e5 ? 1 : 0, j / 1e3, wh);
-        else if (a < 1e9)
-                snprintf(buf, size, "%.*f MJ%s", a < 1e7 ? 2 : a < 1e8 ? 1 : 0, j / 1e6, wh);
-        else
-                snprintf(buf, size, "%.3g GJ%s", j / 1e9, wh);
+        format_si(j, "J", -6, 9, e, sizeof(e));
+        if (with_wh && fabs(j) >= 360.0) {
+                snprintf(buf, size, "%s (%s)", e, format_si(j / 3600.0, "Wh", -3, 9, wh, sizeof(wh)));
+                return buf;
+        }
+        snprintf(buf, size, "%s", e);
         return buf;
 }
 
@@ -179,17 +197,66 @@ const char *cli_user_name(uint32_t uid) {
 void csv_field(FILE *f, const char *s) {
         if (!s)
                 return;
-        if (!strpbrk(s, ",\"\r\n") && s[0] != ' ' && (s[0] == 0 || s[strlen(s) - 1] != ' ')) {
+        if (strcmp(s, "-") == 0) {
                 fputs(s, f);
                 return;
         }
-        fputc('"', f);
-        for (const char *p = s; *p; p++) {
-                if (*p == '"')
-                        fputc('"', f);
-                fputc(*p, f);
+        fputs_csv(s, f);
+}
+
+json_object *json_string_safe(const char *s) {
+        _cleanup_free_ char *u = NULL;
+
+        if (!s)
+                return NULL;
+        if (utf8_is_valid(s))
+                return json_object_new_string(s);
+        u = utf8_sanitize(s);
+        return u ? json_object_new_string(u) : json_object_new_string("");
+}
+
+char *text_cell(const char *s, size_t width, bool right_align, char *buf, size_t size) {
+        _cleanup_free_ char *e = text_escape(s ? s : "");
+        size_t len, w, pad;
+
+        assert(buf);
+        assert(size > 0);
+        if (!e) {
+                buf[0] = 0;
+                return buf;
         }
-        fputc('"', f);
+        len = width > 0 ? text_fit(e, width) : strlen(e);
+        len = MIN(len, size - 1);
+        /* A cut by size must not split a character either. */
+        while (len > 0 && len < strlen(e) && (e[len] & 0xc0) == 0x80)
+                len--;
+        e[len] = 0;
+        w = text_width(e);
+        pad = width > w ? MIN(width - w, size - 1 - len) : 0;
+        if (right_align) {
+                memset(buf, ' ', pad);
+                memcpy(buf + pad, e, len + 1);
+        } else {
+                memcpy(buf, e, len);
+                memset(buf + len, ' ', pad);
+                buf[len + pad] = 0;
+        }
+        return buf;
+}
+
+void fputs_text_lines(const char *text, FILE *f) {
+        assert(f);
+        for (const char *p = text; p && *p;) {
+                const char *nl = strchr(p, '\n');
+                size_t n = nl ? (size_t) (nl - p) : strlen(p);
+                _cleanup_free_ char *line = strndup(p, n);
+                if (line)
+                        fputs_text(line, f);
+                if (!nl)
+                        break;
+                fputc('\n', f);
+                p = nl + 1;
+        }
 }
 
 int cli_carbon_parse(const char *s, double *ret) {
@@ -222,7 +289,7 @@ void cli_carbon_resolve(const CliGlobals *g, Store *store, Carbon *ret) {
         double v;
 
         *ret = (Carbon) { .g_per_kwh = CARBON_DEFAULT_G_PER_KWH };
-        strscpy(ret->origin, sizeof(ret->origin), CARBON_DEFAULT_ORIGIN);
+        strscpy(ret->origin, sizeof(ret->origin), CARBON_DEFAULT_SOURCE);
 
         if (g->carbon_arg && cli_carbon_parse(g->carbon_arg, &v) >= 0) {
                 ret->g_per_kwh = v;
@@ -242,20 +309,11 @@ void cli_carbon_resolve(const CliGlobals *g, Store *store, Carbon *ret) {
 }
 
 char *format_co2(double g, char *buf, size_t size) {
-        double a = fabs(g);
-        if (a > 0 && a < 1)
-                snprintf(buf, size, "%.3g mgCO2e", g * 1e3);
-        else if (a < 1e3)
-                snprintf(buf, size, "%.3g gCO2e", g);
-        else if (a < 1e6)
-                snprintf(buf, size, "%.3g kgCO2e", g / 1e3);
-        else
-                snprintf(buf, size, "%.3g tCO2e", g / 1e6);
-        return buf;
+        return format_si(g, "gCO2e", -6, 6, buf, size);
 }
 
 char *format_carbon_origin(const Carbon *c, char *buf, size_t size) {
-        snprintf(buf, size, "gCO2e at %g g/kWh, %s", c->g_per_kwh, c->origin);
+        snprintf(buf, size, "CO2e at %g g/kWh, %s", c->g_per_kwh, c->origin);
         return buf;
 }
 

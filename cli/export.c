@@ -55,15 +55,15 @@ static int export_record(const StoreExportRecord *rec, void *userdata) {
                 json_object_object_add(o, "pid", json_object_new_int64(rec->pid));
                 json_object_object_add(o, "start_time",
                                        json_object_new_string(format_iso8601(rec->start_ns, true, b1, sizeof(b1))));
-                json_object_object_add(o, "comm", json_object_new_string(text_or(rec->comm, "")));
-                json_object_object_add(o, "exe", rec->exe ? json_object_new_string(rec->exe) : NULL);
-                json_object_object_add(o, "unit", rec->unit ? json_object_new_string(rec->unit) : NULL);
-                json_object_object_add(o, "user", json_object_new_string(cli_user_name(rec->uid)));
+                json_object_object_add(o, "comm", json_string_safe(text_or(rec->comm, "")));
+                json_object_object_add(o, "exe", json_string_safe(rec->exe));
+                json_object_object_add(o, "unit", json_string_safe(rec->unit));
+                json_object_object_add(o, "user", json_string_safe(cli_user_name(rec->uid)));
                 json_object_object_add(o, "uid", json_object_new_int64(rec->uid));
                 json_object_object_add(o, "ppid", json_object_new_int64(rec->ppid));
                 json_object_object_add(o, "cpu_seconds", json_seconds_from_ns(rec->cpu_ns));
-                json_object_object_add(o, "domain", has_domain ? json_object_new_string(text_or(rec->domain, "")) : NULL);
-                json_object_object_add(o, "source", has_domain ? json_object_new_string(text_or(rec->source, "")) : NULL);
+                json_object_object_add(o, "domain", has_domain ? json_string_safe(text_or(rec->domain, "")) : NULL);
+                json_object_object_add(o, "source", has_domain ? json_string_safe(text_or(rec->source, "")) : NULL);
                 json_object_object_add(o, "estimated", json_object_new_boolean(rec->estimated));
                 json_object_object_add(o, "host_total", json_object_new_boolean(rec->host_total));
                 json_object_object_add(o, "energy_joules", json_double_exact(rec->energy_j));

@@ -2,6 +2,7 @@
 /* joulectl's global options and table of verbs. */
 
 #include <getopt.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@ static void help(void) {
                "  --version                show the version\n"
                "\n"
                "Verbs:\n",
-               CARBON_DEFAULT_G_PER_KWH, CARBON_DEFAULT_ORIGIN);
+               CARBON_DEFAULT_G_PER_KWH, CARBON_DEFAULT_SOURCE);
         for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
                 printf("  %s\n", verbs[i].help);
         printf("\n"
@@ -69,6 +70,9 @@ int joulectl_main(int argc, char **argv, bool parse_only) {
         int c;
 
         log_set_prefix("joulectl");
+        /* Display widths of names (wcwidth()) in the user's character set;
+         * numbers stay in the C locale. */
+        setlocale(LC_CTYPE, "");
         if (env && *env)
                 g.db_path = env;
         env = getenv("JOULED_CARBON_INTENSITY");

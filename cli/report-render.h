@@ -11,6 +11,9 @@
 
 void report_print_table(const Report *r, const Carbon *carbon, size_t limit, const char *since_s,
                         const char *until_s);
+/* The table's parts: the summary lines, and the rows with their header. */
+void report_print_table_header(const Report *r, const Carbon *carbon, const char *since_s, const char *until_s);
+void report_print_table_rows(const Report *r, const Carbon *carbon, size_t limit);
 void report_print_json(const Report *r, const Carbon *carbon, size_t limit, const char *since_s,
                        const char *until_s);
 void report_print_csv(const Report *r, const Carbon *carbon, size_t limit);

@@ -181,7 +181,7 @@ static json_object *json_int_from_state(const char *v) {
 }
 
 static json_object *json_string_or_null(const char *s) {
-        return s ? json_object_new_string(s) : NULL;
+        return json_string_safe(s);
 }
 
 /* attribution_per_package: "yes" / "no" → true / false, else null. */
@@ -234,7 +234,7 @@ static void status_print_json(const Status *s, const char *path) {
         char buf[64];
 
         x = json_object_new_object();
-        json_object_object_add(x, "path", json_object_new_string(path));
+        json_object_object_add(x, "path", json_string_safe(path));
         json_object_object_add(x, "size_bytes", json_object_new_int64((int64_t) s->size_bytes));
         json_object_object_add(x, "wal_bytes", json_object_new_int64((int64_t) s->wal_bytes));
         json_object_object_add(x, "schema_version", json_object_new_int(s->schema_version));
@@ -326,23 +326,23 @@ static char *format_self_energy(double j, char *buf, size_t size) {
         return format_energy(j, false, buf, size);
 }
 
-static void status_print_text(const Status *s, const char *path) {
+static void status_print_text(const Status *s, const char *path, FILE *f) {
         char b1[32], b2[32], b3[64];
         double age = last_sample_age(s);
         const char *note = tracker_note(s);
 
-        printf("Database:    %s (%s + %s WAL, schema %d)\n", path, format_bytes(s->size_bytes, b1, sizeof(b1)),
+        fprintf(f, "Database:    %s (%s + %s WAL, schema %d)\n", path, format_bytes(s->size_bytes, b1, sizeof(b1)),
                format_bytes(s->wal_bytes, b2, sizeof(b2)), s->schema_version);
         if (s->schema_version < store_latest_schema_version())
-                printf("             database schema %d is older than this joulectl (%d): restart jouled to upgrade it\n",
+                fprintf(f, "             database schema %d is older than this joulectl (%d): restart jouled to upgrade it\n",
                        s->schema_version, store_latest_schema_version());
-        printf("Daemon:      pid %s, version %s, started %s, interval %s s\n", OR_DASH(s->state[ST_PID]),
+        fprintf(f, "Daemon:      pid %s, version %s, started %s, interval %s s\n", OR_DASH(s->state[ST_PID]),
                OR_DASH(s->state[ST_VERSION]), OR_DASH(s->state[ST_STARTED]), OR_DASH(s->state[ST_INTERVAL]));
         if (age >= 0)
-                printf("Last sample: %s (%.0f s ago)\n", OR_DASH(last_sample(s, b3, sizeof(b3))), age);
+                fprintf(f, "Last sample: %s (%.0f s ago)\n", OR_DASH(last_sample(s, b3, sizeof(b3))), age);
         else
-                printf("Last sample: %s (no interval stored)\n", OR_DASH(last_sample(s, b3, sizeof(b3))));
-        printf("Tracker:     %s%s%s%s%s%s\n", OR_DASH(s->state[ST_TRACKER_MODE]),
+                fprintf(f, "Last sample: %s (no interval stored)\n", OR_DASH(last_sample(s, b3, sizeof(b3))));
+        fprintf(f, "Tracker:     %s%s%s%s%s%s\n", OR_DASH(s->state[ST_TRACKER_MODE]),
                s->state[ST_TRACKER_ACCOUNTING] && *s->state[ST_TRACKER_ACCOUNTING] ? ", CPU time read " : "",
                s->state[ST_TRACKER_ACCOUNTING] && *s->state[ST_TRACKER_ACCOUNTING]
                        ? (streq_ptr(s->state[ST_TRACKER_ACCOUNTING], "per-switch") ? "at each context switch"
@@ -350,37 +350,37 @@ static void status_print_text(const Status *s, const char *path) {
                        : "",
                note ? " (" : "", note ? note : "", note ? ")" : "");
         if (s->state[ST_TRACKER_FALLBACK] && *s->state[ST_TRACKER_FALLBACK])
-                printf("             BPF not used: %s\n", s->state[ST_TRACKER_FALLBACK]);
+                fprintf(f, "             BPF not used: %s\n", s->state[ST_TRACKER_FALLBACK]);
 
-        printf("Sources:\n");
+        fprintf(f, "Sources:\n");
         if (s->n_probes == 0)
-                printf("  (no probe results stored)\n");
+                fprintf(f, "  (no probe results stored)\n");
         for (size_t i = 0; i < s->n_probes; i++) {
                 const StoreProbe *p = &s->probes[i];
                 const char *what = p->in_use ? (p->estimated ? "in use, estimated" : "in use, measured")
                                              : streq_ptr(p->status, "usable") ? "usable, not used"
                                                                               : OR_DASH(p->status);
-                printf("  %-10s %-20s %s\n", OR_DASH(p->name), what, p->reason ? p->reason : "");
+                fprintf(f, "  %-10s %-20s %s\n", OR_DASH(p->name), what, p->reason ? p->reason : "");
         }
-        printf("Domains:     ");
+        fprintf(f, "Domains:     ");
         if (s->n_domains == 0)
-                printf("none");
+                fprintf(f, "none");
         for (size_t i = 0; i < s->n_domains; i++)
-                printf("%s%s (%s%s)", i > 0 ? ", " : "", OR_DASH(s->domains[i].domain), OR_DASH(s->domains[i].source),
+                fprintf(f, "%s%s (%s%s)", i > 0 ? ", " : "", OR_DASH(s->domains[i].domain), OR_DASH(s->domains[i].source),
                        s->domains[i].estimated ? ", estimated" : "");
-        printf("\n");
-        printf("Processes:   %s tracked now, %" PRIi64 " stored; %" PRIi64 " intervals stored\n",
+        fprintf(f, "\n");
+        fprintf(f, "Processes:   %s tracked now, %" PRIi64 " stored; %" PRIi64 " intervals stored\n",
                OR_DASH(s->state[ST_PROCESSES_TRACKED]), s->processes_stored, s->intervals_stored);
-        printf("Attribution: basis %s, per package %s\n", OR_DASH(s->state[ST_ATTRIBUTION_BASIS]),
+        fprintf(f, "Attribution: basis %s, per package %s\n", OR_DASH(s->state[ST_ATTRIBUTION_BASIS]),
                OR_DASH(s->state[ST_ATTRIBUTION_PER_PACKAGE]));
         if (s->self_pid >= 0)
-                printf("Overhead:    jouled itself: %.2f CPU-s, %s%s over the last hour\n",
+                fprintf(f, "Overhead:    jouled itself: %.2f CPU-s, %s%s over the last hour\n",
                        (double) s->self_cpu_ns / 1e9, format_self_energy(s->self_energy_j, b3, sizeof(b3)),
                        any_estimated(s) ? " (estimated)" : "");
-        printf("Counters:    exits_lost %s, exits_early_only %s, vanished %s, write_errors %s\n",
+        fprintf(f, "Counters:    exits_lost %s, exits_early_only %s, vanished %s, write_errors %s\n",
                OR_DASH(s->state[ST_EXITS_LOST]), OR_DASH(s->state[ST_EXITS_EARLY_ONLY]),
                OR_DASH(s->state[ST_VANISHED]), OR_DASH(s->state[ST_WRITE_ERRORS]));
-        printf("             intervals_buffered %s, intervals_dropped %s, counters_discarded %s\n",
+        fprintf(f, "             intervals_buffered %s, intervals_dropped %s, counters_discarded %s\n",
                OR_DASH(s->state[ST_INTERVALS_BUFFERED]), OR_DASH(s->state[ST_INTERVALS_DROPPED]),
                OR_DASH(s->state[ST_COUNTERS_DISCARDED]));
 }
@@ -435,8 +435,25 @@ int verb_status(int argc, char **argv, const CliGlobals *g) {
         }
         if (json)
                 status_print_json(&s, g->db_path);
-        else
-                status_print_text(&s, g->db_path);
+        else {
+                /* Assembled whole, then every line escaped for the terminal:
+                 * names and reasons come from outside. */
+                _cleanup_free_ char *text = NULL;
+                size_t size = 0;
+                FILE *f = open_memstream(&text, &size);
+                if (!f) {
+                        fprintf(stderr, "joulectl: out of memory\n");
+                        status_done(&s);
+                        return 1;
+                }
+                status_print_text(&s, g->db_path, f);
+                if (fclose(f) != 0 || !text) {
+                        fprintf(stderr, "joulectl: out of memory\n");
+                        status_done(&s);
+                        return 1;
+                }
+                fputs_text_lines(text, stdout);
+        }
         status_done(&s);
         if (fflush(stdout) != 0 || ferror(stdout)) {
                 fprintf(stderr, "joulectl: cannot write output: %s\n", strerror(errno));

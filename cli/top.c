@@ -31,6 +31,7 @@
 
 #include "cleanup.h"
 #include "cli-util.h"
+#include "sanitize.h"
 #include "timeparse.h"
 #include "util.h"
 #include "verbs.h"
@@ -145,8 +146,11 @@ static int top_refresh(Top *t) {
         t->estimated = false;
         for (size_t i = 0; i < n_sources; i++) {
                 size_t n = strlen(t->sources);
-                snprintf(t->sources + n, sizeof(t->sources) - n, "%s%s %s%s", n ? ", " : "", sources[i].domain,
-                         sources[i].source, sources[i].estimated ? " (estimated)" : "");
+                char d[64], src[64];
+                snprintf(t->sources + n, sizeof(t->sources) - n, "%s%s %s%s", n ? ", " : "",
+                         text_cell(sources[i].domain, 0, false, d, sizeof(d)),
+                         text_cell(sources[i].source, 0, false, src, sizeof(src)),
+                         sources[i].estimated ? " (estimated)" : "");
                 t->estimated = t->estimated || sources[i].estimated;
         }
 
@@ -246,7 +250,7 @@ static int top_row_compare(const void *a, const void *b) {
 typedef void (*EmitLine)(int y, const char *text, bool bold, void *userdata);
 
 static void top_render(Top *t, int width, int max_lines, EmitLine emit, void *userdata) {
-        char line[512], e1[32], e2[32], tbuf[64];
+        char line[512], e1[32], e2[32], tbuf[64], tbuf2[160], cell[256], c1[128], c2[128], c3[128];
         double secs = (double) t->window_ns / 1e9;
         int y = 0;
 
@@ -270,9 +274,9 @@ static void top_render(Top *t, int width, int max_lines, EmitLine emit, void *us
         emit(y++, line, false, userdata);
         snprintf(line, sizeof(line), "Sources: %s", t->sources[0] ? t->sources : "none");
         emit(y++, line, false, userdata);
-        snprintf(line, sizeof(line), "Carbon: %s/h at this power (%g g/kWh, %s)",
+        snprintf(line, sizeof(line), "Carbon: %s/h at this power (%s)",
                  format_co2(carbon_grams(&t->carbon, secs > 0 ? t->host_j / secs * 3600 : 0), e1, sizeof(e1)),
-                 t->carbon.g_per_kwh, t->carbon.origin);
+                 text_cell(format_carbon_origin(&t->carbon, tbuf2, sizeof(tbuf2)), 0, false, cell, sizeof(cell)));
         emit(y++, line, false, userdata);
         emit(y++, "", false, userdata);
 
@@ -297,11 +301,15 @@ static void top_render(Top *t, int width, int max_lines, EmitLine emit, void *us
                         continue;
                 format_energy(r->total_j, false, e2, sizeof(e2));
                 if (t->by == GROUP_BY_PROCESS)
-                        snprintf(line, sizeof(line), "%7" PRIi64 " %-15.15s %-8.8s %6.1f %8.3f %8s %6.1f %s", r->pid,
-                                 r->comm, r->user, cpu, w, e2, wps, r->unit);
+                        snprintf(line, sizeof(line), "%7" PRIi64 " %s %s %6.1f %8.3f %8s %6.1f %s", r->pid,
+                                 text_cell(r->comm, 15, false, c1, sizeof(c1)),
+                                 text_cell(r->user, 8, false, c2, sizeof(c2)), cpu, w, e2, wps,
+                                 text_cell(r->unit, 0, false, c3, sizeof(c3)));
                 else
-                        snprintf(line, sizeof(line), "%-32.32s %6.1f %9.3f %10s %7.1f", r->key, cpu, w, e2, wps);
-                line[width] = 0;
+                        snprintf(line, sizeof(line), "%s %6.1f %9.3f %10s %7.1f",
+                                 text_cell(r->key, 32, false, c1, sizeof(c1)), cpu, w, e2, wps);
+                /* Cut by display width, at a character boundary. */
+                line[text_fit(line, (size_t) width)] = 0;
                 emit(y++, line, false, userdata);
         }
         if (!t->once) {

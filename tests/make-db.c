@@ -30,6 +30,14 @@
  * path), in every interval: package-0 0.375 J, 30 ms CPU, 20 wakeups.
  * --recent adds jouled itself (pid 4242 "jouled", uid 0), with 3 intervals
  * of 1 s ending 3, 2 and 1 s before now: 40 ms CPU and 0.5 J package-0 in each.
+ * --hostile adds three processes with names any user can choose, in every
+ * interval (package-0 0.25 J and 20 ms CPU each, uid 0):
+ *   pid 600 comm "\xff\xfebad" (invalid UTF-8), exe "/tmp/\xff\xfe", unit
+ *           "=HYPERLINK(\"x\").service" (a spreadsheet formula)
+ *   pid 601 comm "ääääääää" cut by the kernel at 15 bytes mid-character
+ *           ("äääääää\xc3"), unit "+cmd|calc.scope"
+ *   pid 602 comm "\e[31mred\nx" (an ESC sequence and a newline), unit
+ *           "-x\e]0;title\a.service", exe "@evil\r\n"
  */
 
 #include <errno.h>
@@ -42,12 +50,12 @@
 
 #define T0 (UINT64_C(1700000000) * NSEC_PER_SEC)
 #define N_INTERVALS 10
-#define N_PROCS 7   /* the 5 above, the kernel thread, jouled */
+#define N_PROCS 10  /* the 5 above, the kernel thread, jouled, 3 hostile names */
 #define N_DOMAINS 3
 #define CONTAINER_ID "abababababababababababababababababababababababababababababababab"
 
 int main(int argc, char **argv) {
-        bool estimated = false, kthread = false, recent = false;
+        bool estimated = false, kthread = false, recent = false, hostile = false;
         for (int i = 2; i < argc; i++) {
                 if (strcmp(argv[i], "--estimated") == 0)
                         estimated = true;
@@ -55,8 +63,10 @@ int main(int argc, char **argv) {
                         kthread = true;
                 else if (strcmp(argv[i], "--recent") == 0)
                         recent = true;
+                else if (strcmp(argv[i], "--hostile") == 0)
+                        hostile = true;
                 else {
-                        fprintf(stderr, "usage: make-db PATH [--estimated] [--kthread] [--recent]\n");
+                        fprintf(stderr, "usage: make-db PATH [--estimated] [--kthread] [--recent] [--hostile]\n");
                         return 2;
                 }
         }
@@ -95,8 +105,21 @@ int main(int argc, char **argv) {
                 { .pid = 4242, .ppid = 1, .uid = 0, .comm = "jouled", .exe = (char *) "/usr/sbin/jouled",
                   .unit = (char *) "jouled.service", .cgroup_path = (char *) "/system.slice/jouled.service",
                   .slice = (char *) "system.slice" },
+                /* --hostile */
+                { .pid = 600, .ppid = 1, .uid = 0, .start_time_ns = 30 * NSEC_PER_SEC, .comm = "\xff\xfe" "bad",
+                  .exe = (char *) "/tmp/\xff\xfe", .unit = (char *) "=HYPERLINK(\"x\").service",
+                  .cgroup_path = (char *) "/system.slice/=HYPERLINK(\"x\").service",
+                  .slice = (char *) "system.slice" },
+                { .pid = 601, .ppid = 1, .uid = 0, .start_time_ns = 31 * NSEC_PER_SEC,
+                  .comm = "\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3",
+                  .exe = (char *) "/usr/bin/\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4",
+                  .unit = (char *) "+cmd|calc.scope", .cgroup_path = (char *) "/user.slice/+cmd|calc.scope",
+                  .slice = (char *) "user.slice" },
+                { .pid = 602, .ppid = 1, .uid = 0, .start_time_ns = 32 * NSEC_PER_SEC, .comm = "\x1b[31mred\nx",
+                  .exe = (char *) "@evil\r\n", .unit = (char *) "-x\x1b]0;title\a.service",
+                  .cgroup_path = (char *) "/system.slice/-x\x1b]0;title\a.service", .slice = (char *) "system.slice" },
         };
-        const uint64_t wakeups[N_PROCS] = { 10, 4, 3, 0, 0, 20, 0 };
+        const uint64_t wakeups[N_PROCS] = { 10, 4, 3, 0, 0, 20, 0, 1, 1, 1 };
         SourceProbe probes[2] = {
                 { .name = "rapl", .status = estimated ? SOURCE_MISSING : SOURCE_USABLE, .estimated = false },
                 { .name = "model", .status = SOURCE_USABLE, .estimated = true },
@@ -109,7 +132,7 @@ int main(int argc, char **argv) {
         unsigned n_intervals = N_INTERVALS + (recent ? 3 : 0);
 
         if (argc < 2) {
-                fprintf(stderr, "usage: make-db PATH [--estimated] [--kthread] [--recent]\n");
+                fprintf(stderr, "usage: make-db PATH [--estimated] [--kthread] [--recent] [--hostile]\n");
                 return 2;
         }
 
@@ -129,7 +152,8 @@ int main(int argc, char **argv) {
                         double pkg;
                         uint64_t cpu;
 
-                        if (late != (i == 6) || (i <= 1 && k >= 5) || (i == 3 && k < 5) || (i == 5 && !kthread))
+                        if (late != (i == 6) || (i <= 1 && k >= 5) || (i == 3 && k < 5) || (i == 5 && !kthread) ||
+                            (i >= 7 && !hostile))
                                 continue;
                         switch (i) {
                         case 0: pkg = 0.5 * (k + 1); cpu = 100 * NSEC_PER_MSEC * (k + 1); break;
@@ -138,6 +162,7 @@ int main(int argc, char **argv) {
                         case 3: pkg = 2.5; cpu = 500 * NSEC_PER_MSEC; break;
                         case 5: pkg = 0.375; cpu = 30 * NSEC_PER_MSEC; break;
                         case 6: pkg = 0.5; cpu = 40 * NSEC_PER_MSEC; break;
+                        case 7: case 8: case 9: pkg = 0.25; cpu = 20 * NSEC_PER_MSEC; break;
                         default: pkg = 0; cpu = 0;
                         }
                         deltas[n] = (ProcessDelta) { .info = &procs[i], .cpu_ns = cpu, .wakeups = wakeups[i] };
