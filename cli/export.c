@@ -4,8 +4,10 @@
  * One record per interval, process and domain ("long" format, so that any
  * set of domains fits one fixed set of columns). A process with CPU time but
  * no energy in an interval gets one record with an empty domain and 0 J.
- * Intervals are selected like report's: since < interval_end <= until;
- * without --since, all stored data.
+ * Intervals are selected by their end: since < interval_end <= until;
+ * without --since, all stored data. Raw intervals while they are kept, then
+ * the rollups that stand for the older ones (one minute, hour or day each):
+ * every record says its level and the time it covers.
  *
  * Fields (CSV columns in this order; JSON: an array of objects with these
  * keys, numbers exact, times ISO 8601 UTC with milliseconds):
@@ -14,7 +16,9 @@
  *   interval, repeated on each of its domain records), domain, source,
  *   estimated, host_total (whether the domain counts in the host total:
  *   summing energy_joules over host_total records gives no double counting),
- *   energy_joules.
+ *   energy_joules, level ("raw", "minute", "hour" or "day"). duration_seconds
+ *   is the time the record's interval covers (for a rollup, the sum of its
+ *   raw intervals', at most interval_end - interval_start).
  */
 
 #include <errno.h>
@@ -34,6 +38,11 @@ static const char *text_or(const char *s, const char *fallback) {
         return s ? s : fallback;
 }
 
+static const char *level_name(int level) {
+        static const char *const names[] = { "raw", "minute", "hour", "day" };
+        return level >= 0 && level < (int) ELEMENTSOF(names) ? names[level] : "unknown";
+}
+
 typedef struct ExportOutput {
         bool json, first;
 } ExportOutput;
@@ -51,7 +60,8 @@ static int export_record(const StoreExportRecord *rec, void *userdata) {
                                        json_object_new_string(format_iso8601(start, true, b1, sizeof(b1))));
                 json_object_object_add(o, "interval_end",
                                        json_object_new_string(format_iso8601(end, true, b1, sizeof(b1))));
-                json_object_object_add(o, "duration_seconds", json_seconds_from_ns(end > start ? end - start : 0));
+                json_object_object_add(o, "duration_seconds", json_seconds_from_ns(rec->duration_ns));
+                json_object_object_add(o, "level", json_object_new_string(level_name(rec->level)));
                 json_object_object_add(o, "pid", json_object_new_int64(rec->pid));
                 json_object_object_add(o, "start_time",
                                        json_object_new_string(format_iso8601(rec->start_ns, true, b1, sizeof(b1))));
@@ -73,7 +83,7 @@ static int export_record(const StoreExportRecord *rec, void *userdata) {
         } else {
                 printf("%s,%s,%s,%" PRIi64 ",%s,", format_iso8601(start, true, b1, sizeof(b1)),
                        format_iso8601(end, true, b2, sizeof(b2)),
-                       format_ns_as_seconds(end > start ? end - start : 0, b3, sizeof(b3)), rec->pid,
+                       format_ns_as_seconds(rec->duration_ns, b3, sizeof(b3)), rec->pid,
                        format_iso8601(rec->start_ns, true, b4, sizeof(b4)));
                 csv_field(stdout, text_or(rec->comm, ""));
                 fputc(',', stdout);
@@ -86,8 +96,8 @@ static int export_record(const StoreExportRecord *rec, void *userdata) {
                 csv_field(stdout, text_or(rec->domain, ""));
                 fputc(',', stdout);
                 csv_field(stdout, text_or(rec->source, ""));
-                printf(",%s,%s,%s\r\n", rec->estimated ? "true" : "false", rec->host_total ? "true" : "false",
-                       format_double(rec->energy_j, b1, sizeof(b1)));
+                printf(",%s,%s,%s,%s\r\n", rec->estimated ? "true" : "false", rec->host_total ? "true" : "false",
+                       format_double(rec->energy_j, b1, sizeof(b1)), level_name(rec->level));
         }
         out->first = false;
         return 0;
@@ -101,7 +111,7 @@ static int export_run(Store *store, uint64_t since, uint64_t until, bool json) {
                 fputs("[", stdout);
         else
                 fputs("interval_start,interval_end,duration_seconds,pid,start_time,comm,exe,unit,user,uid,ppid,"
-                      "cpu_seconds,domain,source,estimated,host_total,energy_joules\r\n",
+                      "cpu_seconds,domain,source,estimated,host_total,energy_joules,level\r\n",
                       stdout);
 
         r = store_query_export(store, since, until, export_record, &out);
@@ -130,7 +140,7 @@ int verb_export(int argc, char **argv, const CliGlobals *g) {
         _cleanup_(store_freep) Store *store = NULL;
         uint64_t now = now_ns(CLOCK_REALTIME), boot = cli_boot_realtime();
         uint64_t since = 0, until = (uint64_t) INT64_MAX;
-        const char *until_arg = NULL;
+        const char *since_arg = NULL, *until_arg = NULL;
         bool json = false;
         int c, r;
 
@@ -140,6 +150,7 @@ int verb_export(int argc, char **argv, const CliGlobals *g) {
                 case ARG_SINCE:
                         if (parse_time_spec(optarg, now, boot, &since) < 0)
                                 return cli_usage_time("--since", optarg);
+                        since_arg = optarg;
                         break;
                 case ARG_UNTIL:
                         if (parse_time_spec(optarg, now, boot, &until) < 0)
@@ -166,6 +177,10 @@ int verb_export(int argc, char **argv, const CliGlobals *g) {
         }
         if (cli_no_arguments(argc, argv, "export", NULL) != 0)
                 return EXIT_USAGE;
+        if (since_arg && since > now) {
+                fprintf(stderr, "joulectl: invalid --since '%s': it is in the future\n", since_arg);
+                return EXIT_USAGE;
+        }
         if (until_arg && since >= until) {
                 fprintf(stderr, "joulectl: invalid --until '%s': must be later than --since\n", until_arg);
                 return EXIT_USAGE;

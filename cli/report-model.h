@@ -14,6 +14,8 @@ typedef enum ReportSort {
         SORT_ENERGY,             /* energy, then CPU */
         SORT_CPU,                /* CPU, then energy */
         SORT_POWER,              /* mean power while present, then energy */
+        SORT_NAME,               /* the key (comm when by process), ascending, then energy */
+        SORT_WAKEUPS,            /* wakeups, then energy */
         _SORT_MAX,
         _SORT_INVALID = -1,
 } ReportSort;
@@ -30,16 +32,21 @@ typedef struct ReportRow {
         double *domain_j;        /* one per Report.domains name */
 } ReportRow;
 
+const char *report_sort_to_string(ReportSort s);
+ReportSort report_sort_from_string(const char *s);
+
 typedef struct Report {
         GroupBy by;
         ReportSort sort;
+        const StoreFilter *filter;   /* which processes the rows hold (NULL: all) */
         uint64_t since, until;   /* selection: since < end_ns <= until */
         uint64_t first_start;
         int64_t n_intervals;
         uint64_t duration_ns;    /* total length of the selected intervals */
         double measured, attributed, idle, unattributed;
         double irq;              /* part of unattributed: interrupt and softirq time's energy ("[irq]") */
-        uint64_t cpu_ns;
+        uint64_t cpu_ns;         /* of the rows */
+        double rows_j;           /* energy of the rows: attributed, or the filter's part of it */
         bool estimated;
 
         StoreSource *sources;

@@ -14,8 +14,8 @@ static json_object *json_string_or_null(const char *s) {
         return json_string_safe(s);
 }
 
-void report_print_json(const Report *r, const Carbon *carbon, size_t limit, const char *since_s,
-                       const char *until_s) {
+json_object *report_json(const Report *r, const Carbon *carbon, size_t limit, const char *since_s,
+                         const char *until_s) {
         json_object *o = json_object_new_object(), *a, *t;
         char buf[64];
 
@@ -44,15 +44,16 @@ void report_print_json(const Report *r, const Carbon *carbon, size_t limit, cons
         json_object_object_add(t, "irq_joules", json_double_exact(r->irq));
         json_object_object_add(t, "cpu_seconds", json_seconds_from_ns(r->cpu_ns));
         json_object_object_add(t, "co2e_grams", json_double_exact(carbon_grams(carbon, r->measured)));
+        /* The energy of the rows: attributed_joules, or with a filter the
+         * part of it the filtered processes had. */
+        json_object_object_add(t, "rows_joules", json_double_exact(r->rows_j));
         json_object_object_add(o, "totals", t);
 
         t = json_object_new_object();
         json_object_object_add(t, "intensity_g_per_kwh", json_double_exact(carbon->g_per_kwh));
         json_object_object_add(t, "origin", json_string_safe(carbon->origin));
         json_object_object_add(o, "carbon", t);
-        json_object_object_add(o, "sort", json_object_new_string(r->sort == SORT_CPU     ? "cpu"
-                                                                 : r->sort == SORT_POWER ? "power"
-                                                                                         : "energy"));
+        json_object_object_add(o, "sort", json_object_new_string(report_sort_to_string(r->sort)));
 
         a = json_object_new_array();
         for (size_t i = 0; i < r->n_rows && i < limit; i++) {
@@ -91,14 +92,28 @@ void report_print_json(const Report *r, const Carbon *carbon, size_t limit, cons
         json_object_object_add(t, "key", json_object_new_string("[irq]"));
         json_object_object_add(t, "energy_joules", json_double_exact(r->irq));
         json_object_object_add(o, "irq", t);
+        return o;
+}
+
+void report_print_json(const Report *r, const Carbon *carbon, size_t limit, const char *since_s,
+                       const char *until_s) {
+        json_object *o = report_json(r, carbon, limit, since_s, until_s);
 
         json_print(o);
         json_object_put(o);
 }
 
 void report_print_csv(const Report *r, const Carbon *carbon, size_t limit) {
+        report_print_csv_bucket(r, carbon, limit, NULL, true);
+}
+
+void report_print_csv_bucket(const Report *r, const Carbon *carbon, size_t limit, const char *bucket, bool header) {
         char buf[64];
 
+        if (!header)
+                goto rows;
+        if (bucket)
+                fputs("bucket,", stdout);
         fputs("key", stdout);
         if (r->by == GROUP_BY_PROCESS)
                 fputs(",pid,start_time,comm,exe,unit,user,uid,ppid", stdout);
@@ -110,10 +125,12 @@ void report_print_csv(const Report *r, const Carbon *carbon, size_t limit) {
                 csv_field(stdout, h);
         }
         fputs("\r\n", stdout);
-
+rows:
         for (size_t i = 0; i < r->n_rows && i < limit; i++) {
                 const ReportRow *row = &r->rows[i];
 
+                if (bucket)
+                        printf("%s,", bucket);
                 csv_field(stdout, report_row_key(r, row, buf, sizeof(buf)));
                 if (r->by == GROUP_BY_PROCESS) {
                         printf(",%" PRIi64 ",", row->pid);
@@ -186,8 +203,9 @@ void report_print_table_rows(const Report *r, const Carbon *carbon, size_t limit
         }
         if (r->n_rows > limit)
                 printf("(%zu more; use --limit)\n", r->n_rows - limit);
-        /* Interrupt and softirq time, its own row (part of unattributed). */
-        if (r->irq > 0)
+        /* Interrupt and softirq time, its own row (part of unattributed):
+         * no process's, so not under a filter. */
+        if (r->irq > 0 && !r->filter)
                 printf("%s%-*s %11s   (interrupts and softirqs; part of unattributed)\n",
                        r->by == GROUP_BY_PROCESS ? "      - " : "", r->by == GROUP_BY_PROCESS ? 62 : 54, "[irq]",
                        format_energy(r->irq, false, e1, sizeof(e1)));
