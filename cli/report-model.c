@@ -248,19 +248,38 @@ typedef struct SeriesLoad {
         ReportSeries *s;
 } SeriesLoad;
 
-static size_t bucket_of(const ReportSeries *s, uint64_t start, uint64_t end) {
-        uint64_t mid = start / 2 + end / 2, span = s->t1 - s->t0;
-        if (mid < s->t0)
-                return 0;
-        if (span == 0)
-                return 0;
-        size_t b = (size_t) ((double) (mid - s->t0) / (double) span * (double) s->n_buckets);
-        return MIN(b, s->n_buckets - 1);
+/* Add energy spread over [start, end) to v[bucket * stride + k] by overlap. */
+static void series_spread(const ReportSeries *s, uint64_t start, uint64_t end, double energy, double *v,
+                          size_t stride, size_t k) {
+        double span = (double) (s->t1 - s->t0), width = span / (double) s->n_buckets;
+        double a, b;
+        size_t first, last;
+
+        if (s->t1 <= s->t0)
+                return;
+        start = MAX(start, s->t0);
+        end = MIN(end, s->t1);
+        if (end <= start) {
+                /* Outside the axis or empty: the nearest bucket keeps it. */
+                size_t bk = start >= s->t1 ? s->n_buckets - 1 : 0;
+                v[bk * stride + k] += energy;
+                return;
+        }
+        a = (double) (start - s->t0);
+        b = (double) (end - s->t0);
+        first = MIN((size_t) (a / width), s->n_buckets - 1);
+        last = MIN((size_t) (b / width), s->n_buckets - 1);
+        for (size_t bk = first; bk <= last; bk++) {
+                double lo = MAX(a, (double) bk * width), hi = MIN(b, (double) (bk + 1) * width);
+                if (hi > lo)
+                        v[bk * stride + k] += energy * (hi - lo) / (b - a);
+        }
 }
 
 static int series_add_host(const StoreEnergyPoint *p, void *userdata) {
         ReportSeries *s = userdata;
-        s->host[bucket_of(s, p->start_ns, p->end_ns)] += p->energy_j;
+        series_spread(s, p->start_ns, p->end_ns, p->energy_j, s->host, 1, 0);
+        series_spread(s, p->start_ns, p->end_ns, p->idle_j, s->idle, 1, 0);
         return 0;
 }
 
@@ -274,7 +293,7 @@ static int series_add_group(const StoreEnergyPoint *p, void *userdata) {
                         k = i;
                         break;
                 }
-        s->energy[bucket_of(s, p->start_ns, p->end_ns) * s->n_series + k] += p->energy_j;
+        series_spread(s, p->start_ns, p->end_ns, p->energy_j, s->energy, s->n_series, k);
         return 0;
 }
 
@@ -291,7 +310,8 @@ int report_series_load(Store *store, const Report *r, size_t n_top, size_t max_b
         s->n_buckets = (size_t) MIN((uint64_t) max_buckets, (uint64_t) MAX(r->n_intervals, (int64_t) 1));
         s->energy = calloc(s->n_buckets * s->n_series, sizeof(double));
         s->host = calloc(s->n_buckets, sizeof(double));
-        if (!s->energy || !s->host)
+        s->idle = calloc(s->n_buckets, sizeof(double));
+        if (!s->energy || !s->host || !s->idle)
                 return -ENOMEM;
 
         e = store_query_span(store, r->since, r->until, &s->t0, &s->t1);
@@ -308,5 +328,6 @@ int report_series_load(Store *store, const Report *r, size_t n_top, size_t max_b
 void report_series_done(ReportSeries *s) {
         free(s->energy);
         free(s->host);
+        free(s->idle);
         *s = (ReportSeries) {};
 }

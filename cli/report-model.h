@@ -72,13 +72,16 @@ double report_row_wakeups_per_second(const ReportRow *row);
 const char *report_row_key(const Report *r, const ReportRow *row, char *buf, size_t size);
 
 /* Energy over time of the report's first n_top rows, the other rows
- * together, and the host's measured energy, in at most max_buckets buckets
- * of equal length; an interval counts in the bucket holding its middle. */
+ * together, and the host's measured and idle energy, in at most max_buckets
+ * buckets of equal length. Each stored row (a raw interval or a rollup) is
+ * spread over the buckets it covers in proportion to the overlap, so that a
+ * minute rollup is drawn over its minute, not as a spike in one bucket. */
 typedef struct ReportSeries {
         size_t n_buckets, n_series;     /* n_series = top rows + "other" */
         uint64_t t0, t1;
         double *energy;                 /* [bucket][series] */
         double *host;                   /* [bucket] measured */
+        double *idle;                   /* [bucket] idle part of host */
 } ReportSeries;
 
 int report_series_load(Store *store, const Report *r, size_t n_top, size_t max_buckets, ReportSeries *ret);

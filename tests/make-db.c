@@ -38,6 +38,13 @@
  *           ("äääääää\xc3"), unit "+cmd|calc.scope"
  *   pid 602 comm "\e[31mred\nx" (an ESC sequence and a newline), unit
  *           "-x\e]0;title\a.service", exe "@evil\r\n"
+ *
+ * --steady writes only a steady load instead: 2 s intervals over the 10
+ * whole minutes before the current minute, package-0 (rapl, host total)
+ * 14 J each (7 W: 4 J of pid 700 "steady" in unit steady.service, 9 J idle,
+ * 1 J unattributed), then rolls the complete minutes up (store_maintain()).
+ * --prune-raw (with --steady) keeps raw intervals 5 minutes only, so the
+ * older half is left as minute rollups.
  */
 
 #include <errno.h>
@@ -54,8 +61,58 @@
 #define N_DOMAINS 3
 #define CONTAINER_ID "abababababababababababababababababababababababababababababababab"
 
+static int write_steady(const char *path, bool prune_raw) {
+        EnergyDomain dom = { .name = "package-0", .kind = DOMAIN_PACKAGE, .package = 0 };
+        ProcessInfo proc = { .pid = 700, .ppid = 1, .uid = 0, .start_time_ns = 5 * NSEC_PER_SEC, .comm = "steady",
+                             .exe = (char *) "/usr/bin/steady", .unit = (char *) "steady.service",
+                             .cgroup_path = (char *) "/system.slice/steady.service",
+                             .slice = (char *) "system.slice" };
+        uint64_t now = now_ns(CLOCK_REALTIME), minute = 60 * NSEC_PER_SEC;
+        uint64_t t0 = now / minute * minute - 10 * minute;
+        StoreOptions o;
+        Store *s = NULL;
+        int r;
+
+        r = store_open(path, STORE_CREATE, &s);
+        if (r < 0)
+                return 1;
+        for (uint64_t t = t0; t < t0 + 10 * minute; t += 2 * NSEC_PER_SEC) {
+                ProcessDelta delta = { .info = &proc, .cpu_ns = 500 * NSEC_PER_MSEC, .wakeups = 2 };
+                double pd = 4.0;
+                DomainRecord drec = {
+                        .domain = &dom, .source = "rapl", .host_total = true, .valid = true,
+                        .measured_j = 14.0, .idle_j = 9.0, .attributed_j = 4.0, .unattributed_j = 1.0,
+                        .idle_w = 4.5, .idle_method = "regression",
+                };
+                IntervalRecord rec = {
+                        .start_ns = t, .end_ns = t + 2 * NSEC_PER_SEC, .boot_realtime_ns = t0 - 3600 * NSEC_PER_SEC,
+                        .n_domains = 1, .domains = &drec, .n_procs = 1, .procs = &delta, .proc_domain_j = &pd,
+                };
+                r = store_write_interval(s, &rec);
+                if (r < 0) {
+                        fprintf(stderr, "make-db: writing a steady interval failed: %s\n", strerror(-r));
+                        store_free(s);
+                        return 1;
+                }
+        }
+        store_options_init(&o);
+        if (prune_raw)
+                o.raw_retention_ns = 5 * minute;
+        r = store_set_options(s, &o);
+        while (r >= 0 && (r = store_maintain(s, now, 1000)) > 0)
+                ;
+        if (r >= 0)
+                r = store_set_state(s, "interval_s", "2");
+        store_free(s);
+        if (r < 0) {
+                fprintf(stderr, "make-db: rolling up failed: %s\n", strerror(-r));
+                return 1;
+        }
+        return 0;
+}
+
 int main(int argc, char **argv) {
-        bool estimated = false, kthread = false, recent = false, hostile = false;
+        bool estimated = false, kthread = false, recent = false, hostile = false, steady = false, prune_raw = false;
         for (int i = 2; i < argc; i++) {
                 if (strcmp(argv[i], "--estimated") == 0)
                         estimated = true;
@@ -65,8 +122,12 @@ int main(int argc, char **argv) {
                         recent = true;
                 else if (strcmp(argv[i], "--hostile") == 0)
                         hostile = true;
+                else if (strcmp(argv[i], "--steady") == 0)
+                        steady = true;
+                else if (strcmp(argv[i], "--prune-raw") == 0)
+                        prune_raw = true;
                 else {
-                        fprintf(stderr, "usage: make-db PATH [--estimated] [--kthread] [--recent] [--hostile]\n");
+                        fprintf(stderr, "usage: make-db PATH [--estimated] [--kthread] [--recent] [--hostile] [--steady [--prune-raw]]\n");
                         return 2;
                 }
         }
@@ -132,9 +193,12 @@ int main(int argc, char **argv) {
         unsigned n_intervals = N_INTERVALS + (recent ? 3 : 0);
 
         if (argc < 2) {
-                fprintf(stderr, "usage: make-db PATH [--estimated] [--kthread] [--recent] [--hostile]\n");
+                fprintf(stderr, "usage: make-db PATH [--estimated] [--kthread] [--recent] [--hostile] [--steady [--prune-raw]]\n");
                 return 2;
         }
+
+        if (steady)
+                return write_steady(argv[1], prune_raw);
 
         procs[6].start_time_ns = now - 10 * NSEC_PER_SEC - (T0 - 3000 * NSEC_PER_SEC);
         r = store_open(argv[1], STORE_CREATE, &s);

@@ -450,7 +450,7 @@ int store_query_span(Store *s, uint64_t since, uint64_t until, uint64_t *ret_sta
         return 0;
 }
 
-/* Rows of ([key,] start_ns, end_ns, energy). */
+/* Rows of ([key,] start_ns, end_ns, energy[, idle]). */
 static int energy_points(sqlite3_stmt *st, bool keyed, StoreEnergyPointFn fn, void *userdata) {
         int rc, r, c = keyed ? 1 : 0;
 
@@ -459,6 +459,7 @@ static int energy_points(sqlite3_stmt *st, bool keyed, StoreEnergyPointFn fn, vo
                         .start_ns = (uint64_t) sqlite3_column_int64(st, c),
                         .end_ns = (uint64_t) sqlite3_column_int64(st, c + 1),
                         .energy_j = sqlite3_column_double(st, c + 2),
+                        .idle_j = sqlite3_column_count(st) > c + 3 ? sqlite3_column_double(st, c + 3) : 0,
                 };
                 if (keyed) {
                         if (sqlite3_column_type(st, 0) == SQLITE_TEXT)
@@ -481,7 +482,7 @@ int store_query_host_energy(Store *s, uint64_t since, uint64_t until, StoreEnerg
         assert(fn);
 
         r = prepare_range(s,
-                          "SELECT i.start_ns, i.end_ns, total(idm.measured_j) FROM intervals i "
+                          "SELECT i.start_ns, i.end_ns, total(idm.measured_j), total(idm.idle_j) FROM intervals i "
                           "JOIN interval_domains idm ON idm.interval_id = i.id "
                           "WHERE " RANGE " AND idm.host_total = 1 GROUP BY i.id",
                           since, until, &st);

@@ -129,6 +129,7 @@ typedef struct StoreEnergyPoint {
         StoreKey key;
         uint64_t start_ns, end_ns;
         double energy_j;
+        double idle_j;                /* the host's idle part of energy_j (0 for a group) */
 } StoreEnergyPoint;
 
 /* Called for each point; a negative return stops the query and is returned. */
