@@ -603,6 +603,103 @@ def test_report_html_file():
         check("sshd" in html and "cc1" in html and "gCO2e" in html, "HTML lacks the table")
 
 
+def test_report_filters():
+    with jtest.TempDir() as d:
+        db = make_db(d, "--kthread")
+        base = report(db)
+        keys = lambda out: sorted((r["pid"], r["comm"]) for r in out["rows"])
+        out = report(db, "--unit", "session-*")
+        check(keys(out) == [(100, "make"), (200, "cc1")], "--unit session-*: %r" % keys(out))
+        check(out["totals"]["measured_joules"] == base["totals"]["measured_joules"], "filtered totals not the host's")
+        check(close(out["totals"]["rows_joules"], sum(r["energy_joules"] for r in out["rows"])), "rows_joules")
+        out = report(db, "--comm", "cc?", "--comm", "sshd")
+        check(keys(out) == [(100, "cc1"), (200, "cc1"), (300, "sshd")], "--comm cc? --comm sshd: %r" % keys(out))
+        out = report(db, "--comm", "cc1", "--user", "nobody")
+        check(keys(out) == [(100, "cc1")], "--comm cc1 --user nobody: %r" % keys(out))
+        check(keys(report(db, "--user", "65534")) == [(100, "cc1")], "--user by uid")
+        check(keys(report(db, "--pid", "[23]00")) == [(200, "cc1"), (300, "sshd")], "--pid [23]00")
+        check(report(db, "--unit", "nothing*")["rows"] == [], "a filter matching nothing")
+        # Grouped: the filter chooses processes, the grouping sums them.
+        out = report(db, "--by", "comm", "--unit", "session-1.scope")
+        rows = {r["key"]: r["energy_joules"] for r in out["rows"]}
+        check(list(rows) == ["make", "cc1"] or sorted(rows) == ["cc1", "make"], "--by comm --unit: %r" % rows)
+        check(rows["cc1"] == 7.5, "cc1 of session-1.scope only: %r" % rows)
+        t = jtest.joulectl("report", "--unit", "sshd*", db=db).stdout
+        check("[irq]" not in t and "sshd" in t and "make" not in t, "filtered table:\n" + t)
+        expect_usage(["report", "--unit", ""], "--unit", db)
+
+
+def test_report_sort_name_wakeups():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        rows = report(db, "--sort", "name")["rows"]
+        names = [r["comm"] for r in rows]
+        check(names == sorted(names), "--sort name: %r" % names)
+        check(report(db, "--sort", "name")["sort"] == "name", "sort not said")
+        rows = report(db, "--sort", "wakeups")["rows"]
+        w = [r["wakeups"] for r in rows]
+        check(w == sorted(w, reverse=True) and w[0] == 50, "--sort wakeups: %r" % w)
+        keys = [r["key"] for r in report(db, "--sort", "name", "--by", "unit")["rows"]]
+        check(keys == sorted(keys), "--by unit --sort name: %r" % keys)
+
+
+def test_report_every():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        out = report(db, "--every", "5s", "--unit", "session-1.scope")
+        check(out["every_seconds"] == 5 and len(out["buckets"]) == 2, "buckets: %r" % out.get("buckets"))
+        b0, b1 = out["buckets"]
+        check(b0["since"] == ISO_T0 and b0["until"] == "2023-11-14T22:13:25Z", "bucket 0 bounds: %r" % b0["since"])
+        check(sorted(r["pid"] for r in b0["rows"]) == [100, 200] and b1["rows"] == [], "bucket rows")
+        check(b0["totals"]["measured_joules"] == db_sums(db, 0, (T0 + 5) * 10**9)["measured"], "bucket totals")
+        # Buckets add up to the whole range.
+        whole = report(db)
+        check(close(sum(b["totals"]["measured_joules"] for b in report(db, "--every", "2s")["buckets"]),
+                    whole["totals"]["measured_joules"]), "buckets do not add up")
+        r = jtest.joulectl("report", "--every", "5s", "--csv", db=db)
+        rows = list(csv.DictReader(io.StringIO(r.stdout)))
+        check({x["bucket"] for x in rows} == {ISO_T0, "2023-11-14T22:13:25Z"}, "csv buckets: %r" % rows[:2])
+        t = jtest.joulectl("report", "--every", "5s", db=db).stdout
+        check(t.count("Energy from") == 2, "table: one block per bucket:\n" + t)
+        expect_usage(["report", "--every", "0"], "--every", db)
+        expect_usage(["report", "--every", "soon"], "--every", db)
+        # Minute buckets of one unit over minute rollups and raw intervals.
+        steady = make_db(d, "--steady", name="steady.db")
+        out = report(steady, "--every", "1m", "--unit", "steady.service")
+        check(len(out["buckets"]) == 10, "per-minute buckets: %d" % len(out["buckets"]))
+        for b in out["buckets"]:
+            check([r["key"] for r in b["rows"]] == ["700"] and b["rows"][0]["energy_joules"] == 120.0,
+                  "minute bucket %s: %r" % (b["since"], b["rows"]))
+        check(report(steady, "--every", "1m", "--unit", "other.service")["buckets"][0]["rows"] == [],
+              "--unit other: rows of another unit")
+
+
+def test_future_since():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        for args in (["report", "--since", "2099-01-01"], ["report", "--json", "--since", "2099-01-01"],
+                     ["export", "--since", "2099-01-01"]):
+            expect_usage(args, "--since", db)
+
+
+def test_export_levels():
+    with jtest.TempDir() as d:
+        for flags, want in (([], {"raw"}), (["--prune-raw"], {"raw", "minute"})):
+            db = make_db(d, "--steady", *flags, name="s%d.db" % len(flags))
+            js = json.loads(jtest.joulectl("export", "--format", "json", db=db).stdout)
+            levels = {x["level"] for x in js}
+            check(levels == want, "export levels %r, wanted %r" % (levels, want))
+            for x in js:
+                check(x["duration_seconds"] == (2.0 if x["level"] == "raw" else 60.0), "duration: %r" % x)
+            check(sum(x["energy_joules"] for x in js) == report(db)["totals"]["attributed_joules"],
+                  "export counts a moment twice")
+            recent = json.loads(jtest.joulectl("export", "--since", "2m", "--format", "json", db=db).stdout)
+            check(recent and all(x["level"] == "raw" and x["duration_seconds"] <= 3.0 for x in recent),
+                  "export --since 2m: %r" % recent[:3])
+            rows = list(csv.DictReader(io.StringIO(jtest.joulectl("export", "--format", "csv", db=db).stdout)))
+            check({x["level"] for x in rows} == want, "csv levels")
+
+
 if __name__ == "__main__":
     if not os.path.exists(MAKE_DB) or not os.path.exists(jtest.JOULECTL):
         print("SKIP: %s or %s not built" % (MAKE_DB, jtest.JOULECTL))
@@ -628,4 +725,9 @@ if __name__ == "__main__":
         test_top_once,
         test_new_bad_input,
         test_report_html_file,
+        test_report_filters,
+        test_report_sort_name_wakeups,
+        test_report_every,
+        test_future_since,
+        test_export_levels,
     ])
