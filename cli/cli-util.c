@@ -6,29 +6,98 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <dirent.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "sanitize.h"
+#include "timeparse.h"
 #include "util.h"
 
+bool cli_jouled_running(void) {
+        _cleanup_(closedirp) DIR *d = opendir("/proc");
+        struct dirent *de;
+
+        if (!d)
+                return false;
+        while ((de = readdir(d))) {
+                char path[300], comm[32] = "";
+                FILE *f;
+
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+                f = fopen(path, "re");
+                if (!f)
+                        continue;
+                if (!fgets(comm, sizeof(comm), f))
+                        comm[0] = 0;
+                fclose(f);
+                if (strcmp(comm, "jouled\n") == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* Why a database at path may not be read, as the end of a sentence. */
+static void access_hint(const char *path, char *buf, size_t size) {
+        _cleanup_free_ char *dir = strdup(path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        const char *where = path;
+        struct group *gr = NULL;
+        struct stat st;
+
+        /* The directory may be what refuses (/var/lib/jouled 0750). */
+        if (slash) {
+                *slash = 0;
+                if (dir[0] && access(dir, X_OK) < 0 && errno == EACCES)
+                        where = dir;
+        }
+        if (stat(where, &st) >= 0 && st.st_gid != 0)
+                gr = getgrgid(st.st_gid);
+        if (gr && gr->gr_name)
+                snprintf(buf, size, "%s belongs to group '%s': add yourself to it (usermod -aG %s $USER, then log "
+                         "in again) or use sudo", where, gr->gr_name, gr->gr_name);
+        else
+                snprintf(buf, size, "%s is readable by root only: use sudo", where);
+}
+
 int cli_open_store(const CliGlobals *g, Store **ret) {
+        char hint[512];
         int r = store_open(g->db_path, STORE_READ_ONLY, ret);
+
         if (r == -ENOENT) {
-                fprintf(stderr, "joulectl: cannot open database %s: %s (is jouled running? use --db)\n",
-                        g->db_path, strerror(ENOENT));
+                fprintf(stderr, "joulectl: cannot open database %s: %s; %s\n", g->db_path, strerror(ENOENT),
+                        cli_jouled_running() ? "jouled is running but writes another database (use --db PATH)"
+                                             : "jouled is not running (start it, or use --db PATH)");
                 return 1;
         }
-        if (r == -EACCES) { /* the database is 0640 root:jouled */
-                fprintf(stderr, "joulectl: cannot read DB: %s; add yourself to the 'jouled' group "
-                        "(usermod -aG jouled $USER) or use sudo\n", strerror(EACCES));
+        if (r == -EACCES) {
+                access_hint(g->db_path, hint, sizeof(hint));
+                fprintf(stderr, "joulectl: cannot open database %s: permission denied; %s\n", g->db_path, hint);
                 return 1;
         }
         /* Everything else was logged by store_open(), as one line. */
         return r < 0 ? 1 : 0;
+}
+
+const char *cli_default_db(void) {
+        static char path[4096];
+        const char *dir = getenv("JOULED_RUNTIME_DIR");
+        _cleanup_free_ char *file = path_join(dir && *dir ? dir : "/run/jouled", "db"), *v = NULL;
+
+        /* The database a running jouled recorded, while it exists. */
+        if (file && read_small_file(file, sizeof(path) - 1, &v) >= 0 && v[0] == '/' && access(v, F_OK) >= 0) {
+                strscpy(path, sizeof(path), v);
+                return path;
+        }
+        return CLI_DEFAULT_DB;
 }
 
 int cli_require_schema(Store *store, int needed, const char *what) {
@@ -319,10 +388,22 @@ char *format_carbon_origin(const Carbon *c, char *buf, size_t size) {
 
 int cli_usage_time(const char *opt, const char *arg) {
         fprintf(stderr,
-                "joulectl: invalid %s '%s': expected a duration like 30s, 15m, 1h, 2d, an ISO 8601 time, "
-                "today, yesterday or boot\n",
+                "joulectl: invalid %s '%s': expected a duration ago (" DURATION_ACCEPTED ", whole numbers), "
+                "an ISO 8601 time, today, yesterday, boot or @EPOCH\n",
                 opt, arg);
         return EXIT_USAGE;
+}
+
+char *format_age(double s, char *buf, size_t size) {
+        if (s < 120)
+                snprintf(buf, size, "%.0f s", s);
+        else if (s < 7200)
+                snprintf(buf, size, "%.0f min", s / 60);
+        else if (s < 2 * 86400)
+                snprintf(buf, size, "%.1f h", s / 3600);
+        else
+                snprintf(buf, size, "%.0f d", s / 86400);
+        return buf;
 }
 
 uint64_t cli_boot_realtime(void) {

@@ -10,8 +10,18 @@
 #include "store-query.h"
 #include "verbs.h"
 
-/* Open the database read-only for a verb. Prints the one-line error itself
- * (store_open() logs its own refusals) and returns 0 or the exit status 1. */
+/* The database when neither --db nor $JOULED_DB names one: the one a
+ * running jouled recorded in $JOULED_RUNTIME_DIR/db (default /run/jouled/db)
+ * while that file exists, else CLI_DEFAULT_DB. */
+#define CLI_DEFAULT_DB "/var/lib/jouled/jouled.db"
+const char *cli_default_db(void);
+/* Whether a process named jouled runs (any database). */
+bool cli_jouled_running(void);
+
+/* Open the database read-only for a verb. Prints the one-line error itself,
+ * naming the reason (no database: whether jouled runs; no permission: the
+ * group to join when the file or its directory has one, else sudo), and
+ * returns 0 or the exit status 1; store_open() logs its own refusals. */
 int cli_open_store(const CliGlobals *g, Store **ret);
 /* What needs schema `needed` (e.g. "report --by slice"): 0 when the
  * database has it, else prints "joulectl: WHAT needs database schema NEEDED:
@@ -95,6 +105,8 @@ char *format_carbon_origin(const Carbon *c, char *buf, size_t size);
 
 /* ---- Shared option parsing --------------------------------------------- */
 
+/* "45 s", "12 min", "3.5 h", "1093 d": how long ago, for people. */
+char *format_age(double seconds, char *buf, size_t size);
 /* One-line error for a bad time argument; returns EXIT_USAGE. */
 int cli_usage_time(const char *opt, const char *arg);
 /* CLOCK_REALTIME of boot. */

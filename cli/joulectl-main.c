@@ -12,7 +12,6 @@
 #include "log.h"
 #include "verbs.h"
 
-#define DEFAULT_DB "/var/lib/jouled/jouled.db"
 
 typedef struct Verb {
         const char *name;
@@ -39,7 +38,8 @@ static void help(void) {
                "Read the energy history recorded by jouled.\n"
                "\n"
                "Global options:\n"
-               "  --db PATH                database (default $JOULED_DB, else " DEFAULT_DB ")\n"
+               "  --db PATH                database (default $JOULED_DB, else the one a running jouled\n"
+               "                           recorded in /run/jouled/db, else " CLI_DEFAULT_DB ")\n"
                "  --carbon-intensity G     grid carbon intensity in gCO2e/kWh (default $JOULED_CARBON_INTENSITY,\n"
                "                           else jouled's configured figure, else %g, %s)\n"
                "  -h --help                show this help\n"
@@ -65,7 +65,7 @@ int joulectl_main(int argc, char **argv, bool parse_only) {
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
-        CliGlobals g = { .db_path = DEFAULT_DB, .parse_only = parse_only };
+        CliGlobals g = { .parse_only = parse_only };
         const char *env = getenv("JOULED_DB");
         int c;
 
@@ -113,6 +113,9 @@ int joulectl_main(int argc, char **argv, bool parse_only) {
                         return cli_option_error(c, argv, NULL, "--db PATH, --carbon-intensity G, --help, --version");
                 }
         }
+
+        if (!g.db_path)
+                g.db_path = parse_only ? CLI_DEFAULT_DB : cli_default_db();
 
         if (optind >= argc) {
                 fprintf(stderr, "joulectl: missing verb (expected one of: " VERB_NAMES "; see --help)\n");

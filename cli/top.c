@@ -31,6 +31,7 @@
 
 #include "cleanup.h"
 #include "cli-util.h"
+#include "string-table.h"
 #include "sanitize.h"
 #include "timeparse.h"
 #include "util.h"
@@ -46,13 +47,14 @@ typedef enum TopSort {
         _TOP_SORT_INVALID = -1,
 } TopSort;
 
-static const char *const top_sort_names[_TOP_SORT_MAX] = {
+static const char *const top_sort_table[] = {
         [TOP_SORT_POWER] = "power",
         [TOP_SORT_ENERGY] = "energy",
         [TOP_SORT_CPU] = "cpu",
         [TOP_SORT_NAME] = "name",
         [TOP_SORT_WAKEUPS] = "wakeups",
 };
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP(top_sort, TopSort, TOP_SORT);
 
 typedef struct TopRow {
         char key[96];            /* pid, comm, unit, user name, slice or container */
@@ -261,16 +263,23 @@ static void top_render(Top *t, int width, int max_lines, EmitLine emit, void *us
 
         snprintf(line, sizeof(line), "joulectl top - %s - every %.1f s - by %s - sort: %s",
                  t->have_data ? format_iso8601(t->last_end, false, tbuf, sizeof(tbuf)) : "no data",
-                 (double) t->delay_ns / 1e9, group_by_to_string(t->by), top_sort_names[t->sort]);
+                 (double) t->delay_ns / 1e9, group_by_to_string(t->by), top_sort_to_string(t->sort));
         emit(y++, line, true, userdata);
         if (!t->have_data) {
                 emit(y++, "No intervals recorded yet: is jouled running and writing this database?", false,
                      userdata);
                 return;
         }
-        snprintf(line, sizeof(line), "Host: %.2f W %s%s, idle %.2f W, over %.1f s",
+        /* Data older than three intervals: the daemon stopped writing. */
+        double interval = t->window_intervals > 0 ? secs / (double) t->window_intervals : 1;
+        uint64_t now = now_ns(CLOCK_REALTIME);
+        double age = now > t->last_end ? (double) (now - t->last_end) / 1e9 : 0;
+        char stale[64] = "";
+        if (age > 3 * MAX(interval, 0.001))
+                snprintf(stale, sizeof(stale), " - STALE: %s old", format_age(age, e1, sizeof(e1)));
+        snprintf(line, sizeof(line), "Host: %.2f W %s%s, idle %.2f W, over %.1f s%s",
                  secs > 0 ? t->host_j / secs : 0.0, t->estimated ? "estimated" : "measured",
-                 t->estimated ? " (model)" : "", secs > 0 ? t->idle_j / secs : 0.0, secs);
+                 t->estimated ? " (model)" : "", secs > 0 ? t->idle_j / secs : 0.0, secs, stale);
         emit(y++, line, false, userdata);
         snprintf(line, sizeof(line), "Sources: %s", t->sources[0] ? t->sources : "none");
         emit(y++, line, false, userdata);
@@ -443,10 +452,7 @@ int verb_top(int argc, char **argv, const CliGlobals *g_in) {
                         }
                         break;
                 case ARG_SORT:
-                        t.sort = _TOP_SORT_INVALID;
-                        for (int i = 0; i < _TOP_SORT_MAX; i++)
-                                if (strcmp(optarg, top_sort_names[i]) == 0)
-                                        t.sort = (TopSort) i;
+                        t.sort = top_sort_from_string(optarg);
                         if (t.sort == _TOP_SORT_INVALID) {
                                 fprintf(stderr, "joulectl: invalid --sort '%s': expected power, energy, cpu, name or wakeups\n",
                                         optarg);
@@ -457,8 +463,8 @@ int verb_top(int argc, char **argv, const CliGlobals *g_in) {
                 case ARG_DELAY:
                         if (parse_duration_s(optarg, &delay) < 0 || delay < 0.1 || delay > 3600) {
                                 fprintf(stderr,
-                                        "joulectl: invalid --delay '%s': expected seconds between 0.1 and 3600 "
-                                        "(e.g. 2, 0.5, 500ms)\n",
+                                        "joulectl: invalid --delay '%s': expected 0.1 s to 3600 s, seconds (e.g. "
+                                        "2, 0.5) or " DURATION_ACCEPTED "\n",
                                         optarg);
                                 return EXIT_USAGE;
                         }

@@ -2,7 +2,9 @@
 #include "store-query.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <math.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "store-sql.h"
@@ -708,6 +711,115 @@ int store_query_host_dynamic(Store *s, uint64_t t0, uint64_t t1, StoreHostDynami
 }
 
 /* ---- Daemon status ----------------------------------------------------- */
+
+/* The writer's lock PATH.lock: 1 and the PID when held, 0 when there is no
+ * lock file or nobody holds it, negative errno. */
+static int owner_from_lock(const char *path, int64_t *ret_pid) {
+        _cleanup_free_ char *lock_path = NULL;
+        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        char buf[32] = {};
+        long pid;
+        int fd, r = 0;
+
+        if (asprintf(&lock_path, "%s.lock", path) < 0)
+                return -ENOMEM;
+        fd = open(lock_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        /* F_OFD_GETLK takes no lock; it says whether one is held. */
+        if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+                r = -errno;
+        else if (fl.l_type != F_UNLCK) {
+                r = 1;
+                *ret_pid = 0;
+                if (pread(fd, buf, sizeof(buf) - 1, 0) > 0 && sscanf(buf, "%ld", &pid) == 1 && pid > 0)
+                        *ret_pid = pid;
+        }
+        close(fd);
+        return r;
+}
+
+/* Whether process pid is a jouled with the file at path open: 1 yes, 0 no,
+ * -EACCES when its open files may not be read. */
+static int pid_has_open(int64_t pid, const char *path) {
+        _cleanup_free_ char *real = realpath(path, NULL);
+        char dir[64], comm[32] = "";
+        struct dirent *de;
+        DIR *d;
+        FILE *f;
+        int r = 0;
+
+        snprintf(dir, sizeof(dir), "/proc/%" PRIi64 "/comm", pid);
+        f = fopen(dir, "re");
+        if (!f)
+                return 0;
+        if (!fgets(comm, sizeof(comm), f))
+                comm[0] = 0;
+        fclose(f);
+        if (strcmp(comm, "jouled\n") != 0 || !real)
+                return 0;
+        snprintf(dir, sizeof(dir), "/proc/%" PRIi64 "/fd", pid);
+        d = opendir(dir);
+        if (!d)
+                return errno == EACCES || errno == EPERM ? -EACCES : 0;
+        while (r == 0 && (de = readdir(d))) {
+                char link[160], target[4096];
+                ssize_t n;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(link, sizeof(link), "%s/%.40s", dir, de->d_name);
+                n = readlink(link, target, sizeof(target) - 1);
+                if (n < 0)
+                        continue;
+                target[n] = 0;
+                r = strcmp(target, real) == 0;
+        }
+        closedir(d);
+        return r;
+}
+
+int store_query_owner(Store *s, uint64_t recent_ns, int64_t *ret_pid, bool *ret_running) {
+        _cleanup_free_ char *pid_s = NULL;
+        uint64_t last = 0, now = now_ns(CLOCK_REALTIME);
+        int64_t pid = 0;
+        char *end;
+        int r;
+
+        assert(s);
+        assert(ret_pid);
+        assert(ret_running);
+
+        *ret_pid = 0;
+        *ret_running = false;
+        r = owner_from_lock(store_path(s), &pid);
+        if (r > 0) {
+                *ret_pid = pid;
+                *ret_running = true;
+                return 0;
+        }
+        r = store_query_state(s, "pid", &pid_s);
+        if (r < 0)
+                return r;
+        if (!pid_s)
+                return 0;
+        errno = 0;
+        pid = strtoll(pid_s, &end, 10);
+        if (errno != 0 || *end || pid <= 0 || pid > INT32_MAX)
+                return 0;
+        r = pid_has_open(pid, store_path(s));
+        if (r == -EACCES) {
+                r = store_query_last_end(s, false, &last);
+                if (r < 0)
+                        return r;
+                r = r > 0 && last + recent_ns >= now;
+        }
+        if (r > 0) {
+                *ret_pid = pid;
+                *ret_running = true;
+        }
+        return 0;
+}
 
 int store_query_state(Store *s, const char *key, char **ret) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;

@@ -200,6 +200,14 @@ int store_query_host_dynamic(Store *s, uint64_t t0, uint64_t t1, StoreHostDynami
 
 /* ---- Daemon status ----------------------------------------------------- */
 
+/* Whether the jouled that writes s's database runs now: *ret_running, and
+ * *ret_pid its PID when it does (else 0). The writer's lock PATH.lock, held
+ * with its PID in it, where the store takes one; else the PID jouled recorded
+ * (daemon_state pid) when that process runs, is named jouled and has the
+ * database open, or, where its open files may not be read, wrote an interval
+ * ending within recent_ns of now. */
+int store_query_owner(Store *s, uint64_t recent_ns, int64_t *ret_pid, bool *ret_running);
+
 /* A daemon_state value (allocated) in *ret, NULL when the key is not set. */
 int store_query_state(Store *s, const char *key, char **ret);
 

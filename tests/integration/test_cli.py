@@ -290,13 +290,29 @@ def test_status():
         check(s["estimated"] is False, "status estimated: %r" % s["estimated"])
         check(s["database"]["size_bytes"] == os.path.getsize(db), "size: %r" % s["database"])
         check(s["database"]["schema_version"] >= 1, "schema version: %r" % s["database"])
-        check(s["daemon"]["last_sample"] == ISO_T10 and s["daemon"]["pid"] == 4242, "daemon: %r" % s["daemon"])
+        # pid 4242 recorded, but no such jouled runs: its PID is not shown as live.
+        check(s["daemon"]["last_sample"] == ISO_T10 and s["daemon"]["last_pid"] == 4242, "daemon: %r" % s["daemon"])
+        check(s["daemon"]["running"] is False and s["daemon"]["pid"] is None, "a dead daemon as live: %r" % s["daemon"])
         check(s["processes_tracked"] == 5 and s["processes_stored"] == 4, "processes: %r %r" %
               (s["processes_tracked"], s["processes_stored"]))
         check(s["counters"]["exits_lost"] == 0 and s["counters"]["vanished"] == 2, "counters: %r" % s["counters"])
         check(sorted(x["domain"] for x in s["domains"]) == ["core-0", "dram-0", "package-0"], "domains: %r" % s["domains"])
         text = jtest.joulectl("status", db=db).stdout
         check("procfs" in text and "short-lived" in text and "rapl" in text, "status text:\n" + text)
+        check("Daemon:      not running" in text and "4242" not in text.split("Overhead")[0], "status text:\n" + text)
+        check(s["power"]["host_watts"] == 9.53125 and "Power:       host 9.53 W" in text, "power: %r" % s["power"])
+        idle = {x["domain"]: x for x in s["idle"]}
+        check(idle["package-0"]["watts"] == 5.0 and idle["package-0"]["method"] == "configured", "idle: %r" % idle)
+        # jouled's own estimate, with its band, where it keeps one.
+        con = sqlite3.connect(db)
+        con.execute("INSERT INTO daemon_state (key, value, updated_ns) VALUES "
+                    "('idle_estimate.package-0', '4.250000 0.500000 regression', 0)")
+        con.commit()
+        con.close()
+        s = jtest.joulectl_json("status", db=db)
+        check(s["idle"] == [{"domain": "package-0", "watts": 4.25, "band_watts": 0.5, "method": "regression"}],
+              "idle estimate: %r" % s["idle"])
+        check("package-0 4.25 \u00b1 0.50 W (regression)" in jtest.joulectl("status", db=db).stdout, "idle text")
 
 
 def test_status_attribution_and_self():
