@@ -411,18 +411,73 @@ uint64_t cli_boot_realtime(void) {
         return rt > bt ? rt - bt : 0;
 }
 
+size_t edit_distance(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        size_t row[64];
+
+        if (lb >= ELEMENTSOF(row) || la >= 64)
+                return SIZE_MAX;
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = j;
+        for (size_t i = 1; i <= la; i++) {
+                size_t diag = row[0];
+                row[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t up = row[j];
+                        row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + (a[i - 1] != b[j - 1]));
+                        diag = up;
+                }
+        }
+        return row[lb];
+}
+
+const char *cli_did_you_mean(const char *word, const char *candidates, char *buf, size_t size) {
+        size_t best = 3;   /* within an edit distance of 2 */
+
+        buf[0] = 0;
+        if (!word || !candidates)
+                return NULL;
+        /* Items separated by ", "; an item's first word is its name. */
+        for (const char *p = candidates; *p;) {
+                size_t item = strcspn(p, ","), n = MIN(strcspn(p, " ,"), item);
+                char cand[64];
+
+                if (n > 0 && n < sizeof(cand)) {
+                        memcpy(cand, p, n);
+                        cand[n] = 0;
+                        size_t d = edit_distance(word, cand);
+                        if (d > 0 && d < best) {
+                                best = d;
+                                strscpy(buf, size, cand);
+                        }
+                }
+                p += item;
+                while (*p == ',' || *p == ' ')
+                        p++;
+        }
+        return buf[0] ? buf : NULL;
+}
+
 int cli_option_error(int c, char **argv, const char *verb, const char *accepted) {
+        _cleanup_free_ char *name = NULL;
         const char *opt = argv[optind - 1];
+        char near[64], hint[96] = "";
+
+        /* "--sinse=2h": the option's name. */
+        name = strndup(opt, strcspn(opt, "="));
+        if (c != ':' && name && cli_did_you_mean(name, accepted, near, sizeof(near)))
+                snprintf(hint, sizeof(hint), "; did you mean '%s'?", near);
 
         if (!verb) {
                 if (c == ':')
                         fprintf(stderr, "joulectl: option '%s' needs an argument\n", opt);
                 else
-                        fprintf(stderr, "joulectl: unknown option '%s' (global options: %s)\n", opt, accepted);
+                        fprintf(stderr, "joulectl: unknown option '%s'%s (global options: %s)\n", opt, hint,
+                                accepted);
         } else if (c == ':')
                 fprintf(stderr, "joulectl: option '%s' of %s needs an argument\n", opt, verb);
         else
-                fprintf(stderr, "joulectl: unknown option '%s' for %s (accepted: %s)\n", opt, verb, accepted);
+                fprintf(stderr, "joulectl: unknown option '%s' for %s%s (accepted: %s)\n", opt, verb, hint, accepted);
         return EXIT_USAGE;
 }
 

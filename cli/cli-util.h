@@ -114,10 +114,19 @@ uint64_t cli_boot_realtime(void);
 
 /* ---- Option handling shared by joulectl and its verbs ------------------ */
 
+/* Levenshtein distance of a and b (SIZE_MAX for words of 64 bytes or more). */
+size_t edit_distance(const char *a, const char *b);
+/* The candidate nearest to word within an edit distance of 2, copied to buf,
+ * or NULL. candidates: "a, b, c" or "--db PATH, --help" (each item's first
+ * word counts). */
+const char *cli_did_you_mean(const char *word, const char *candidates, char *buf, size_t size);
+
 /* The end of a getopt_long() switch (opterr = 0, optstring starting with
  * ':'): c ':' prints "joulectl: option 'OPT' of VERB needs an argument",
  * anything else "joulectl: unknown option 'OPT' for VERB (accepted:
- * ACCEPTED)", OPT being argv[optind - 1]. verb NULL: joulectl's own
+ * ACCEPTED)", OPT being argv[optind - 1], with "; did you mean 'NEAR'?"
+ * after OPT or VERB where an accepted option is within an edit distance of
+ * 2. verb NULL: joulectl's own
  * options ("option 'OPT' needs an argument", "unknown option 'OPT' (global
  * options: ACCEPTED)"). Returns EXIT_USAGE. */
 int cli_option_error(int c, char **argv, const char *verb, const char *accepted);

@@ -30,9 +30,23 @@
 
 #include "cleanup.h"
 #include "cli-util.h"
+#include "string-table.h"
 #include "timeparse.h"
 #include "util.h"
 #include "verbs.h"
+
+typedef enum ExportFormat {
+        EXPORT_FORMAT_CSV,
+        EXPORT_FORMAT_JSON,
+        _EXPORT_FORMAT_MAX,
+        _EXPORT_FORMAT_INVALID = -1,
+} ExportFormat;
+
+static const char *const export_format_table[] = {
+        [EXPORT_FORMAT_CSV] = "csv",
+        [EXPORT_FORMAT_JSON] = "json",
+};
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP_FROM_STRING(export_format, ExportFormat, EXPORT_FORMAT);
 
 static const char *text_or(const char *s, const char *fallback) {
         return s ? s : fallback;
@@ -157,19 +171,19 @@ int verb_export(int argc, char **argv, const CliGlobals *g) {
                                 return cli_usage_time("--until", optarg);
                         until_arg = optarg;
                         break;
-                case ARG_FORMAT:
-                        if (strcmp(optarg, "json") == 0)
-                                json = true;
-                        else if (strcmp(optarg, "csv") == 0)
-                                json = false;
-                        else {
+                case ARG_FORMAT: {
+                        ExportFormat f = export_format_from_string(optarg);
+                        if (f == _EXPORT_FORMAT_INVALID) {
                                 fprintf(stderr, "joulectl: invalid --format '%s': expected csv or json\n", optarg);
                                 return EXIT_USAGE;
                         }
+                        json = f == EXPORT_FORMAT_JSON;
                         break;
+                }
                 case 'h':
                         printf("Usage: joulectl export [--since T] [--until T] [--format csv|json]\n"
-                               "One record per interval, process and domain; without --since, all data.\n");
+                               "One record per interval, process and domain; without --since, all data.\n"
+                               "Raw intervals while they are kept, then rollups; each record says its level.\n");
                         return 0;
                 default:
                         return cli_option_error(c, argv, "export", "--since, --until, --format");

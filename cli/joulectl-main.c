@@ -23,11 +23,13 @@ static const Verb verbs[] = {
         { "status", verb_status, "status [--json]                 sources, tracker, database" },
         { "report", verb_report,
           "report [--since T] [--until T] [--by process|comm|unit|user|slice|container]\n"
-          "         [--sort energy|cpu|power] [--limit N] [--json|--csv|--html FILE]" },
+          "         [--sort energy|cpu|power|name|wakeups] [--limit N] [--every DURATION]\n"
+          "         [--unit GLOB]... [--comm GLOB]... [--user GLOB]... [--pid GLOB]...\n"
+          "         [--json|--csv|--html FILE]" },
         { "top", verb_top,
           "top [--by process|comm|unit|user] [--sort power|energy|cpu|name|wakeups] [--delay S] [--once]" },
         { "run", verb_run, "run [--repeat N] [--budget JOULES] [--json] -- CMD [ARGS...]" },
-        { "export", verb_export, "export --since T [--until T] --format csv|json" },
+        { "export", verb_export, "export [--since T] [--until T] [--format csv|json]" },
 };
 
 #define VERB_NAMES "status, report, top, run, export"
@@ -130,6 +132,11 @@ int joulectl_main(int argc, char **argv, bool parse_only) {
                         optind = 0;
                         return verbs[i].run(vargc, vargv, &g);
                 }
-        fprintf(stderr, "joulectl: unknown verb '%s' (expected one of: " VERB_NAMES ")\n", argv[optind]);
+        char near[32];
+        if (cli_did_you_mean(argv[optind], VERB_NAMES, near, sizeof(near)))
+                fprintf(stderr, "joulectl: unknown verb '%s'; did you mean '%s'? (expected one of: " VERB_NAMES ")\n",
+                        argv[optind], near);
+        else
+                fprintf(stderr, "joulectl: unknown verb '%s' (expected one of: " VERB_NAMES ")\n", argv[optind]);
         return EXIT_USAGE;
 }

@@ -716,6 +716,22 @@ def test_export_levels():
             check({x["level"] for x in rows} == want, "csv levels")
 
 
+def test_did_you_mean_and_help():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        for args, near in ((["reprot"], "'report'"), (["report", "--sinse", "2h"], "'--since'"),
+                           (["report", "--evry", "1m"], "'--every'"), (["export", "--formt", "json"], "'--format'"),
+                           (["top", "--srot", "name"], "'--sort'"), (["--dv", "x", "status"], "'--db'")):
+            expect_usage(args, "did you mean " + near, db)
+        r = jtest.joulectl("report", "--zzzzzzzz", db=db, check_rc=2)
+        check("did you mean" not in r.stderr, "a far word suggested: %r" % r.stderr)
+        h = jtest.joulectl("--help").stdout
+        check("export [--since T] [--until T] [--format csv|json]" in h, "export's optional flags:\n" + h)
+        for flag in ("--every", "--unit", "--comm", "--user", "--pid", "name|wakeups"):
+            check(flag in h and flag in jtest.joulectl("report", "--help").stdout, "--help lacks %s" % flag)
+        check("DESIGN.md" not in h, "--help refers to DESIGN.md")
+
+
 if __name__ == "__main__":
     if not os.path.exists(MAKE_DB) or not os.path.exists(jtest.JOULECTL):
         print("SKIP: %s or %s not built" % (MAKE_DB, jtest.JOULECTL))
@@ -746,4 +762,5 @@ if __name__ == "__main__":
         test_report_every,
         test_future_since,
         test_export_levels,
+        test_did_you_mean_and_help,
     ])
