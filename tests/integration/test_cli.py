@@ -732,6 +732,32 @@ def test_did_you_mean_and_help():
         check("DESIGN.md" not in h, "--help refers to DESIGN.md")
 
 
+def complete(line):
+    """What bash completion offers at the end of line (bash-completion loaded)."""
+    comp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "packaging", "completion",
+                        "joulectl")
+    script = ("source /usr/share/bash-completion/bash_completion; source %s; "
+              "COMP_LINE=%s; COMP_POINT=${#COMP_LINE}; read -ra COMP_WORDS <<< \"$COMP_LINE\"; "
+              "[[ $COMP_LINE == *' ' ]] && COMP_WORDS+=(''); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); "
+              "_joulectl; printf '%%s\\n' \"${COMPREPLY[@]}\"" % (comp, json.dumps(line)))
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    return r.stdout.split()
+
+
+def test_completion():
+    if not os.path.exists("/usr/share/bash-completion/bash_completion"):
+        print("skip: bash-completion not installed")
+        return
+    flags = complete("joulectl report --")
+    for f in ("--unit", "--comm", "--user", "--pid", "--every", "--sort"):
+        check(f in flags, "report completion lacks %s: %r" % (f, flags))
+    check("wakeups" in complete("joulectl report --sort ") and "name" in complete("joulectl report --sort "),
+          "report --sort completion")
+    check("1h" in complete("joulectl report --every "), "--every completion")
+    check("root" in complete("joulectl report --user ro"), "--user completion")
+    check("report" in complete("joulectl rep"), "verb completion")
+
+
 if __name__ == "__main__":
     if not os.path.exists(MAKE_DB) or not os.path.exists(jtest.JOULECTL):
         print("SKIP: %s or %s not built" % (MAKE_DB, jtest.JOULECTL))
@@ -763,4 +789,5 @@ if __name__ == "__main__":
         test_future_since,
         test_export_levels,
         test_did_you_mean_and_help,
+        test_completion,
     ])
