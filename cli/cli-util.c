@@ -45,31 +45,25 @@ bool cli_jouled_running(void) {
         return false;
 }
 
-/* Why a database at path may not be read, as the end of a sentence. */
-static void access_hint(const char *path, char *buf, size_t size) {
-        _cleanup_free_ char *dir = strdup(path);
-        char *slash = dir ? strrchr(dir, '/') : NULL;
-        const char *where = path;
+/* The group that may read the database at path: the file's own when it can
+ * be seen and is not root's, else "jouled" where that group exists, else
+ * none (NULL). */
+static const char *reader_group(const char *path, char *buf, size_t size) {
         struct group *gr = NULL;
         struct stat st;
 
-        /* The directory may be what refuses (/var/lib/jouled 0750). */
-        if (slash) {
-                *slash = 0;
-                if (dir[0] && access(dir, X_OK) < 0 && errno == EACCES)
-                        where = dir;
-        }
-        if (stat(where, &st) >= 0 && st.st_gid != 0)
+        if (stat(path, &st) >= 0 && st.st_gid != 0)
                 gr = getgrgid(st.st_gid);
-        if (gr && gr->gr_name)
-                snprintf(buf, size, "%s belongs to group '%s': add yourself to it (usermod -aG %s $USER, then log "
-                         "in again) or use sudo", where, gr->gr_name, gr->gr_name);
-        else
-                snprintf(buf, size, "%s is readable by root only: use sudo", where);
+        if (!gr)
+                gr = getgrnam("jouled");
+        if (!gr || !gr->gr_name)
+                return NULL;
+        strscpy(buf, size, gr->gr_name);
+        return buf;
 }
 
 int cli_open_store(const CliGlobals *g, Store **ret) {
-        char hint[512];
+        char group[64];
         int r = store_open(g->db_path, STORE_READ_ONLY, ret);
 
         if (r == -ENOENT) {
@@ -79,8 +73,13 @@ int cli_open_store(const CliGlobals *g, Store **ret) {
                 return 1;
         }
         if (r == -EACCES) {
-                access_hint(g->db_path, hint, sizeof(hint));
-                fprintf(stderr, "joulectl: cannot open database %s: permission denied; %s\n", g->db_path, hint);
+                /* A group named only where one exists that may read it. */
+                if (reader_group(g->db_path, group, sizeof(group)))
+                        fprintf(stderr, "joulectl: cannot read DB: %s; add yourself to the '%s' group "
+                                "(usermod -aG %s $USER) or use sudo\n", strerror(EACCES), group, group);
+                else
+                        fprintf(stderr, "joulectl: cannot read DB: %s; %s is readable by root only: use sudo\n",
+                                strerror(EACCES), g->db_path);
                 return 1;
         }
         /* Everything else was logged by store_open(), as one line. */

@@ -20,8 +20,9 @@ bool cli_jouled_running(void);
 
 /* Open the database read-only for a verb. Prints the one-line error itself,
  * naming the reason (no database: whether jouled runs; no permission: the
- * group to join when the file or its directory has one, else sudo), and
- * returns 0 or the exit status 1; store_open() logs its own refusals. */
+ * group to join, the file's own or else "jouled", only where that group
+ * exists, else sudo), and returns 0 or the exit status 1; store_open() logs
+ * its own refusals. */
 int cli_open_store(const CliGlobals *g, Store **ret);
 /* What needs schema `needed` (e.g. "report --by slice"): 0 when the
  * database has it, else prints "joulectl: WHAT needs database schema NEEDED:
