@@ -298,6 +298,16 @@ char *text_cell(const char *s, size_t width, bool right_align, char *buf, size_t
         /* A cut by size must not split a character either. */
         while (len > 0 && len < strlen(e) && (e[len] & 0xc0) == 0x80)
                 len--;
+        /* Nor an escape: "\xff" stays whole or goes. */
+        for (size_t i = 0; i < len; i++)
+                if (e[i] == '\\') {
+                        size_t n = e[i + 1] == 'x' ? 4 : 2;
+                        if (i + n > len) {
+                                len = i;
+                                break;
+                        }
+                        i += n - 1;
+                }
         e[len] = 0;
         w = text_width(e);
         pad = width > w ? MIN(width - w, size - 1 - len) : 0;
