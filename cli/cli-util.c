@@ -204,6 +204,21 @@ char *format_energy(double j, bool with_wh, char *buf, size_t size) {
         return buf;
 }
 
+char *format_energy_pm(double mean, double stddev, char *buf, size_t size) {
+        static const char *const prefixes[] = { "\u00b5", "m", "", "k", "M", "G" };
+        double a = fabs(mean) > 0 ? fabs(mean) : fabs(stddev);
+        int e = a > 0 ? (int) floor(log10(a) / 3) * 3 : 0;
+        double scale;
+
+        /* One prefix for both, the mean's: "3.97 ± 0.65 J", not "3.97 J ± 653 mJ". */
+        e = MAX(-6, MIN(9, e));
+        scale = pow(10, e);
+        snprintf(buf, size, "%.*f \u00b1 %.*f %sJ", fabs(mean / scale) < 9.995 ? 2 : fabs(mean / scale) < 99.95 ? 1 : 0,
+                 mean / scale, fabs(mean / scale) < 9.995 ? 2 : fabs(mean / scale) < 99.95 ? 1 : 0, stddev / scale,
+                 prefixes[e / 3 + 2]);
+        return buf;
+}
+
 char *format_bytes(uint64_t b, char *buf, size_t size) {
         static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
         double v = (double) b;

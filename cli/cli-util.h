@@ -47,6 +47,9 @@ char *format_ns_as_seconds(uint64_t ns, char *buf, size_t size);
 char *format_si(double v, const char *unit, int min_exp, int max_exp, char *buf, size_t size);
 /* Human energy: "24.0 µJ", "5.20 mJ", "812 J", "12.3 kJ (3.42 Wh)", "4.56 MJ (1.27 kWh)". */
 char *format_energy(double joules, bool with_wh, char *buf, size_t size);
+/* Mean ± standard deviation of energies in the mean's unit: "3.97 ± 0.65 J",
+ * "812 ± 41 mJ". */
+char *format_energy_pm(double mean, double stddev, char *buf, size_t size);
 /* Human size: "512 B", "1.2 KiB", "3.4 MiB". */
 char *format_bytes(uint64_t bytes, char *buf, size_t size);
 

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "cleanup.h"
 #include "cli-util.h"
 #include "report-render.h"
 #include "timeparse.h"
@@ -23,6 +24,21 @@ json_object *report_json(const Report *r, const Carbon *carbon, size_t limit, co
         json_object_object_add(o, "until", json_object_new_string(until_s));
         json_object_object_add(o, "by", json_object_new_string(group_by_to_string(r->by)));
         json_object_object_add(o, "estimated", json_object_new_boolean(r->estimated));
+        if (r->filter) {
+                /* The patterns the rows were chosen by. */
+                static const char *const names[] = { "unit", "comm", "user", "pid" };
+                char **const lists[] = { r->filter->units, r->filter->comms, r->filter->users, r->filter->pids };
+                t = json_object_new_object();
+                for (size_t k = 0; k < ELEMENTSOF(names); k++) {
+                        if (!lists[k] || !lists[k][0])
+                                continue;
+                        a = json_object_new_array();
+                        for (size_t i = 0; lists[k][i]; i++)
+                                json_object_array_add(a, json_string_safe(lists[k][i]));
+                        json_object_object_add(t, names[k], a);
+                }
+                json_object_object_add(o, "filter", t);
+        }
 
         a = json_object_new_array();
         for (size_t i = 0; i < r->n_sources; i++) {

@@ -308,15 +308,17 @@ static void top_render(Top *t, int width, int max_lines, EmitLine emit, void *us
 
                 if (!r->seen && t->once)
                         continue;
-                format_energy(r->total_j, false, e2, sizeof(e2));
+                format_energy(r->total_j, false, tbuf, sizeof(tbuf));
                 if (t->by == GROUP_BY_PROCESS)
-                        snprintf(line, sizeof(line), "%7" PRIi64 " %s %s %6.1f %8.3f %8s %6.1f %s", r->pid,
+                        snprintf(line, sizeof(line), "%7" PRIi64 " %s %s %6.1f %8.3f %s %6.1f %s", r->pid,
                                  text_cell(r->comm, 15, false, c1, sizeof(c1)),
-                                 text_cell(r->user, 8, false, c2, sizeof(c2)), cpu, w, e2, wps,
+                                 text_cell(r->user, 8, false, c2, sizeof(c2)), cpu, w,
+                                 text_cell(tbuf, 8, true, e2, sizeof(e2)), wps,
                                  text_cell(r->unit, 0, false, c3, sizeof(c3)));
                 else
-                        snprintf(line, sizeof(line), "%s %6.1f %9.3f %10s %7.1f",
-                                 text_cell(r->key, 32, false, c1, sizeof(c1)), cpu, w, e2, wps);
+                        snprintf(line, sizeof(line), "%s %6.1f %9.3f %s %7.1f",
+                                 text_cell(r->key, 32, false, c1, sizeof(c1)), cpu, w,
+                                 text_cell(tbuf, 10, true, e2, sizeof(e2)), wps);
                 /* Cut by display width, at a character boundary. */
                 line[text_fit(line, (size_t) width)] = 0;
                 emit(y++, line, false, userdata);

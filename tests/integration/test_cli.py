@@ -628,6 +628,7 @@ def test_report_filters():
         check(keys(out) == [(100, "make"), (200, "cc1")], "--unit session-*: %r" % keys(out))
         check(out["totals"]["measured_joules"] == base["totals"]["measured_joules"], "filtered totals not the host's")
         check(close(out["totals"]["rows_joules"], sum(r["energy_joules"] for r in out["rows"])), "rows_joules")
+        check(out["filter"] == {"unit": ["session-*"]} and "filter" not in base, "filter: %r" % out.get("filter"))
         out = report(db, "--comm", "cc?", "--comm", "sshd")
         check(keys(out) == [(100, "cc1"), (200, "cc1"), (300, "sshd")], "--comm cc? --comm sshd: %r" % keys(out))
         out = report(db, "--comm", "cc1", "--user", "nobody")

@@ -30,6 +30,8 @@ static void test_format_si(void **state) {
         assert_string_equal(format_co2(0.0277, b, sizeof(b)), "27.7 mgCO2e");
         assert_string_equal(format_co2(4500, b, sizeof(b)), "4.50 kgCO2e");
         assert_string_equal(format_si(2.399e-05, "Wh", -3, 9, b, sizeof(b)), "0.02 mWh");
+        assert_string_equal(format_energy_pm(3.97, 0.653, b, sizeof(b)), "3.97 \u00b1 0.65 J");
+        assert_string_equal(format_energy_pm(0.812, 0.041, b, sizeof(b)), "812 \u00b1 41 mJ");
         /* Never "e-": whatever the magnitude. */
         for (double v = 1e-12; v < 1e12; v *= 7.3) {
                 format_energy(v, true, b, sizeof(b));
