@@ -3,7 +3,7 @@
  *
  * Intervals are selected by their end time: since < end_ns <= until.
  *
- * JSON (DESIGN.md, plus "estimated"):
+ * JSON:
  *   since, until        ISO 8601 UTC; without --since, the first selected
  *                       interval's start
  *   by                  "process" | "comm" | "unit" | "user"
@@ -26,7 +26,8 @@
  * Filters (--unit, --comm, --user, --pid; glob patterns, fnmatch(3); each
  * repeatable, any of its patterns; all given filters together) choose the
  * processes the rows hold; the totals stay the host's, totals.rows_joules
- * is the rows' energy.
+ * is the rows' energy, and the JSON says the patterns in filter {unit, comm,
+ * user, pid}.
  *
  * --every D cuts the range into buckets of D aligned on multiples of D since
  * the epoch (UTC): the table prints one block per bucket, the CSV has a first
