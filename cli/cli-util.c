@@ -67,7 +67,7 @@ int cli_open_store(const CliGlobals *g, Store **ret) {
         int r = store_open(g->db_path, STORE_READ_ONLY, ret);
 
         if (r == -ENOENT) {
-                fprintf(stderr, "joulectl: cannot open database %s: %s; %s\n", g->db_path, strerror(ENOENT),
+                fprintf(stderr, "joulectl: cannot open database %s: %s; %s\n", cli_safe(g->db_path), strerror(ENOENT),
                         cli_jouled_running() ? "jouled is running but writes another database (use --db PATH)"
                                              : "jouled is not running (start it, or use --db PATH)");
                 return 1;
@@ -79,7 +79,7 @@ int cli_open_store(const CliGlobals *g, Store **ret) {
                                 "(usermod -aG %s $USER) or use sudo\n", strerror(EACCES), group, group);
                 else
                         fprintf(stderr, "joulectl: cannot read DB: %s; %s is readable by root only: use sudo\n",
-                                strerror(EACCES), g->db_path);
+                                strerror(EACCES), cli_safe(g->db_path));
                 return 1;
         }
         /* Everything else was logged by store_open(), as one line. */
@@ -337,6 +337,14 @@ char *text_cell(const char *s, size_t width, bool right_align, char *buf, size_t
         return buf;
 }
 
+const char *cli_safe(const char *s) {
+        static char bufs[4][512];
+        static unsigned next;
+        char *b = bufs[next++ % ELEMENTSOF(bufs)];
+
+        return text_cell(s, 0, false, b, sizeof(bufs[0]));
+}
+
 void fputs_text_lines(const char *text, FILE *f) {
         assert(f);
         for (const char *p = text; p && *p;) {
@@ -365,7 +373,7 @@ int cli_carbon_parse(const char *s, double *ret) {
 int cli_carbon_usage(const char *arg) {
         fprintf(stderr,
                 "joulectl: invalid --carbon-intensity '%s': expected gCO2e per kWh, a number from 0 to 10000\n",
-                arg);
+                cli_safe(arg));
         return EXIT_USAGE;
 }
 
@@ -414,7 +422,7 @@ int cli_usage_time(const char *opt, const char *arg) {
         fprintf(stderr,
                 "joulectl: invalid %s '%s': expected a duration ago (" DURATION_ACCEPTED ", whole numbers), "
                 "an ISO 8601 time, today, yesterday, boot or @EPOCH\n",
-                opt, arg);
+                opt, cli_safe(arg));
         return EXIT_USAGE;
 }
 
@@ -484,11 +492,11 @@ const char *cli_did_you_mean(const char *word, const char *candidates, char *buf
 
 int cli_option_error(int c, char **argv, const char *verb, const char *accepted) {
         _cleanup_free_ char *name = NULL;
-        const char *opt = argv[optind - 1];
+        const char *opt = cli_safe(argv[optind - 1]);
         char near[64], hint[96] = "";
 
         /* "--sinse=2h": the option's name. */
-        name = strndup(opt, strcspn(opt, "="));
+        name = strndup(argv[optind - 1], strcspn(argv[optind - 1], "="));
         if (c != ':' && name && cli_did_you_mean(name, accepted, near, sizeof(near)))
                 snprintf(hint, sizeof(hint), "; did you mean '%s'?", near);
 
@@ -516,10 +524,10 @@ int cli_no_arguments(int argc, char **argv, const char *verb, const char *accept
         if (optind >= argc)
                 return 0;
         if (accepted)
-                fprintf(stderr, "joulectl: unexpected argument '%s' for %s (accepted: %s)\n", argv[optind], verb,
+                fprintf(stderr, "joulectl: unexpected argument '%s' for %s (accepted: %s)\n", cli_safe(argv[optind]), verb,
                         accepted);
         else
-                fprintf(stderr, "joulectl: unexpected argument '%s' for %s (it takes options only)\n", argv[optind],
+                fprintf(stderr, "joulectl: unexpected argument '%s' for %s (it takes options only)\n", cli_safe(argv[optind]),
                         verb);
         return EXIT_USAGE;
 }

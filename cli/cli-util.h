@@ -77,6 +77,9 @@ json_object *json_string_safe(const char *s);
  * display columns and padded with spaces to exactly `width` columns (on the
  * left when right_align). width 0: escaped only. Returns buf. */
 char *text_cell(const char *s, size_t width, bool right_align, char *buf, size_t size);
+/* An argument echoed in an error message, escaped for the terminal (one of
+ * four static buffers, so up to four in one message). */
+const char *cli_safe(const char *s);
 /* Print text, each line escaped with text_escape() (newlines kept). For
  * verbs whose output is assembled whole (status). */
 void fputs_text_lines(const char *text, FILE *f);

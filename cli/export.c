@@ -174,7 +174,7 @@ int verb_export(int argc, char **argv, const CliGlobals *g) {
                 case ARG_FORMAT: {
                         ExportFormat f = export_format_from_string(optarg);
                         if (f == _EXPORT_FORMAT_INVALID) {
-                                fprintf(stderr, "joulectl: invalid --format '%s': expected csv or json\n", optarg);
+                                fprintf(stderr, "joulectl: invalid --format '%s': expected csv or json\n", cli_safe(optarg));
                                 return EXIT_USAGE;
                         }
                         json = f == EXPORT_FORMAT_JSON;
@@ -192,11 +192,11 @@ int verb_export(int argc, char **argv, const CliGlobals *g) {
         if (cli_no_arguments(argc, argv, "export", NULL) != 0)
                 return EXIT_USAGE;
         if (since_arg && since > now) {
-                fprintf(stderr, "joulectl: invalid --since '%s': it is in the future\n", since_arg);
+                fprintf(stderr, "joulectl: invalid --since '%s': it is in the future\n", cli_safe(since_arg));
                 return EXIT_USAGE;
         }
         if (until_arg && since >= until) {
-                fprintf(stderr, "joulectl: invalid --until '%s': must be later than --since\n", until_arg);
+                fprintf(stderr, "joulectl: invalid --until '%s': must be later than --since\n", cli_safe(until_arg));
                 return EXIT_USAGE;
         }
         if (g->parse_only)

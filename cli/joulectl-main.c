@@ -83,7 +83,7 @@ int joulectl_main(int argc, char **argv, bool parse_only) {
                         fprintf(stderr,
                                 "joulectl: invalid $JOULED_CARBON_INTENSITY '%s': expected gCO2e per kWh, "
                                 "a number from 0 to 10000\n",
-                                env);
+                                cli_safe(env));
                         return EXIT_USAGE;
                 }
                 g.carbon_arg = env;
@@ -135,8 +135,8 @@ int joulectl_main(int argc, char **argv, bool parse_only) {
         char near[32];
         if (cli_did_you_mean(argv[optind], VERB_NAMES, near, sizeof(near)))
                 fprintf(stderr, "joulectl: unknown verb '%s'; did you mean '%s'? (expected one of: " VERB_NAMES ")\n",
-                        argv[optind], near);
+                        cli_safe(argv[optind]), near);
         else
-                fprintf(stderr, "joulectl: unknown verb '%s' (expected one of: " VERB_NAMES ")\n", argv[optind]);
+                fprintf(stderr, "joulectl: unknown verb '%s' (expected one of: " VERB_NAMES ")\n", cli_safe(argv[optind]));
         return EXIT_USAGE;
 }

@@ -235,7 +235,7 @@ int verb_report(int argc, char **argv, const CliGlobals *g_in) {
                         GroupBy by = group_by_from_string(optarg);
                         if (by == _GROUP_BY_INVALID) {
                                 fprintf(stderr, "joulectl: invalid --by '%s': expected process, comm, unit, user, slice or container\n",
-                                        optarg);
+                                        cli_safe(optarg));
                                 return EXIT_USAGE;
                         }
                         r.by = by;
@@ -246,7 +246,7 @@ int verb_report(int argc, char **argv, const CliGlobals *g_in) {
                         if (so == _SORT_INVALID) {
                                 fprintf(stderr, "joulectl: invalid --sort '%s': expected energy, cpu, power, name "
                                                 "or wakeups\n",
-                                        optarg);
+                                        cli_safe(optarg));
                                 return EXIT_USAGE;
                         }
                         r.sort = so;
@@ -257,7 +257,7 @@ int verb_report(int argc, char **argv, const CliGlobals *g_in) {
                                 fprintf(stderr,
                                         "joulectl: invalid --limit '%s': expected a whole number of rows "
                                         "(0 for all)\n",
-                                        optarg);
+                                        cli_safe(optarg));
                                 return EXIT_USAGE;
                         }
                         have_limit = true;
@@ -301,7 +301,7 @@ int verb_report(int argc, char **argv, const CliGlobals *g_in) {
                             every < NSEC_PER_SEC) {
                                 fprintf(stderr, "joulectl: invalid --every '%s': expected a bucket length of at "
                                                 "least 1s, %s\n",
-                                        optarg, DURATION_ACCEPTED);
+                                        cli_safe(optarg), DURATION_ACCEPTED);
                                 return EXIT_USAGE;
                         }
                         break;
@@ -321,11 +321,11 @@ int verb_report(int argc, char **argv, const CliGlobals *g_in) {
         if (cli_no_arguments(argc, argv, "report", NULL) != 0)
                 return EXIT_USAGE;
         if (have_since && r.since > now) {
-                fprintf(stderr, "joulectl: invalid --since '%s': it is in the future\n", since_arg);
+                fprintf(stderr, "joulectl: invalid --since '%s': it is in the future\n", cli_safe(since_arg));
                 return EXIT_USAGE;
         }
         if (have_since && have_until && r.since >= r.until) {
-                fprintf(stderr, "joulectl: invalid --until '%s': must be later than --since\n", until_arg);
+                fprintf(stderr, "joulectl: invalid --until '%s': must be later than --since\n", cli_safe(until_arg));
                 return EXIT_USAGE;
         }
         if (every > 0 && format == FORMAT_HTML) {
@@ -387,7 +387,7 @@ int verb_report(int argc, char **argv, const CliGlobals *g_in) {
                 bool to_stdout = strcmp(html_path, "-") == 0;
                 FILE *f = to_stdout ? stdout : fopen(html_path, "we");
                 if (!f) {
-                        fprintf(stderr, "joulectl: cannot write --html '%s': %s\n", html_path, strerror(errno));
+                        fprintf(stderr, "joulectl: cannot write --html '%s': %s\n", cli_safe(html_path), strerror(errno));
                         report_done(&r);
                         return 1;
                 }
@@ -401,7 +401,7 @@ int verb_report(int argc, char **argv, const CliGlobals *g_in) {
                 if (!to_stdout && fclose(f) != 0 && e >= 0)
                         e = -errno;
                 if (e < 0) {
-                        fprintf(stderr, "joulectl: cannot write --html '%s': %s\n", html_path, strerror(-e));
+                        fprintf(stderr, "joulectl: cannot write --html '%s': %s\n", cli_safe(html_path), strerror(-e));
                         report_done(&r);
                         return 1;
                 }

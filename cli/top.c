@@ -449,7 +449,7 @@ int verb_top(int argc, char **argv, const CliGlobals *g_in) {
                         if (t.by == _GROUP_BY_INVALID) {
                                 fprintf(stderr, "joulectl: invalid --by '%s': expected process, comm, unit, user, slice or "
                                         "container\n",
-                                        optarg);
+                                        cli_safe(optarg));
                                 return EXIT_USAGE;
                         }
                         break;
@@ -457,7 +457,7 @@ int verb_top(int argc, char **argv, const CliGlobals *g_in) {
                         t.sort = top_sort_from_string(optarg);
                         if (t.sort == _TOP_SORT_INVALID) {
                                 fprintf(stderr, "joulectl: invalid --sort '%s': expected power, energy, cpu, name or wakeups\n",
-                                        optarg);
+                                        cli_safe(optarg));
                                 return EXIT_USAGE;
                         }
                         break;
@@ -467,7 +467,7 @@ int verb_top(int argc, char **argv, const CliGlobals *g_in) {
                                 fprintf(stderr,
                                         "joulectl: invalid --delay '%s': expected 0.1 s to 3600 s, seconds (e.g. "
                                         "2, 0.5) or " DURATION_ACCEPTED "\n",
-                                        optarg);
+                                        cli_safe(optarg));
                                 return EXIT_USAGE;
                         }
                         t.delay_ns = (uint64_t) (delay * 1e9);
@@ -480,7 +480,7 @@ int verb_top(int argc, char **argv, const CliGlobals *g_in) {
                         if (parse_u64(optarg, &limit) < 0 || limit > 100000) {
                                 fprintf(stderr, "joulectl: invalid --limit '%s': expected a whole number of rows "
                                                 "(0 for all)\n",
-                                        optarg);
+                                        cli_safe(optarg));
                                 return EXIT_USAGE;
                         }
                         break;

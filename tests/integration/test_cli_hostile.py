@@ -118,6 +118,24 @@ def test_synthetic_hostile_names():
                   % (" ".join(args), text[:2000]))
 
 
+def test_arguments_echoed_safely():
+    """A bad argument is named in the error, escaped: the terminal never gets
+    the raw bytes back."""
+    with jtest.TempDir() as d:
+        db = os.path.join(d, "jouled.db")
+        subprocess.run([MAKE_DB, db], check=True, timeout=60)
+        for args in (["report", "--since", "\x1b[2J"], ["rep\x1bort"], ["report", "--every", "\x07"],
+                     ["report", "--bogus\x1b"], ["export", "--format", "\x1b]0;x\x07"], ["top", "--sort", "\x9b"],
+                     ["report", "extra\x1b"]):
+            r = subprocess.run([jtest.JOULECTL, "--db", db] + args, capture_output=True, timeout=60)
+            check(r.returncode == 2 and r.stderr.count(b"\n") == 1, "%r: %r" % (args, r.stderr))
+            check_terminal_safe(r.stderr, "error for %r" % args)
+        r = subprocess.run([jtest.JOULECTL, "--db", os.path.join(d, "no\x1b[2Jdb"), "status"], capture_output=True,
+                           timeout=60)
+        check(r.returncode == 1, "missing database: %r" % r.stderr)
+        check_terminal_safe(r.stderr, "missing database error")
+
+
 def test_real_processes_hostile_names():
     """As root: a running jouled records processes named by prctl() and by
     exec of a symlink; joulectl's outputs stay safe."""
@@ -149,4 +167,4 @@ if __name__ == "__main__":
     if not os.path.exists(MAKE_DB) or not os.path.exists(jtest.JOULECTL):
         print("SKIP: %s or %s not built" % (MAKE_DB, jtest.JOULECTL))
         sys.exit(jtest.SKIP)
-    jtest.run_tests([test_synthetic_hostile_names, test_real_processes_hostile_names])
+    jtest.run_tests([test_synthetic_hostile_names, test_arguments_echoed_safely, test_real_processes_hostile_names])
