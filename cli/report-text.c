@@ -8,6 +8,7 @@
 #include "cleanup.h"
 #include "cli-util.h"
 #include "report-render.h"
+#include "sanitize.h"
 #include "timeparse.h"
 #include "util.h"
 
@@ -96,8 +97,11 @@ json_object *report_json(const Report *r, const Carbon *carbon, size_t limit, co
                 json_object_object_add(j, "co2e_grams", json_double_exact(carbon_grams(carbon, row->energy_j)));
                 d = json_object_new_object();
                 for (size_t k = 0; k < r->n_domains; k++)
-                        if (row->domain_j[k] != 0)
-                                json_object_object_add(d, r->domains[k], json_double_exact(row->domain_j[k]));
+                        if (row->domain_j[k] != 0) {
+                                /* A key is a string too: valid UTF-8. */
+                                _cleanup_free_ char *key = utf8_sanitize(r->domains[k]);
+                                json_object_object_add(d, key ? key : "", json_double_exact(row->domain_j[k]));
+                        }
                 json_object_object_add(j, "domains", d);
                 json_object_array_add(a, j);
         }
