@@ -122,8 +122,7 @@ static int report_bucket(Store *store, const Report *base, uint64_t since, uint6
         default:
                 if (out->n_printed > 0)
                         printf("\n");
-                report_print_table_header(&r, out->carbon, since_s, until_s);
-                report_print_table_rows(&r, out->carbon, out->limit);
+                report_print_table(&r, out->carbon, out->limit, since_s, until_s);
         }
         out->n_printed++;
         report_done(&r);
