@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* jouled: measures energy, attributes it to processes, stores the history. */
 #include <assert.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "config.h"
@@ -177,6 +179,43 @@ static void setup_logging(void) {
                 log_open_journal();
 }
 
+/* Where jouled says which database it writes, for joulectl to find it
+ * without --db: RUNTIME_DIR/db holds the absolute path and a newline.
+ * $JOULED_RUNTIME_DIR overrides the directory (tests). */
+static const char *runtime_dir(void) {
+        const char *e = getenv("JOULED_RUNTIME_DIR");
+        return e && *e ? e : "/run/jouled";
+}
+
+static void runtime_record_db(const char *db_path, bool record) {
+        _cleanup_free_ char *file = path_join(runtime_dir(), "db"), *abs = realpath(db_path, NULL), *old = NULL;
+        _cleanup_free_ char *tmp = NULL;
+        FILE *f;
+
+        if (!file || !abs)
+                return;
+        if (!record) {
+                /* Removed only while it still names this database. */
+                if (read_small_file(file, 4096, &old) >= 0 && streq_ptr(old, abs))
+                        (void) unlink(file);
+                return;
+        }
+        (void) mkdir(runtime_dir(), 0755);
+        if (asprintf(&tmp, "%s.%d", file, (int) getpid()) < 0)
+                return;
+        f = fopen(tmp, "we");
+        if (!f) {
+                log_debug_errno(-errno, "Cannot record the database path in %s: %m", file);
+                return;
+        }
+        (void) fchmod(fileno(f), 0644);
+        fprintf(f, "%s\n", abs);
+        if (fclose(f) != 0 || rename(tmp, file) < 0) {
+                log_debug_errno(-errno, "Cannot record the database path in %s: %m", file);
+                (void) unlink(tmp);
+        }
+}
+
 int main(int argc, char **argv) {
         _cleanup_(manager_freep) Manager *m = NULL;
         const char *config_path = DEFAULT_CONFIG;
@@ -239,13 +278,16 @@ int main(int argc, char **argv) {
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         }
 
+        _cleanup_free_ char *db_path = strdup(cfg.db_path);
         r = manager_new(&cfg, access(config_path, F_OK) >= 0 ? config_path : NULL, &m);
         config_done(&cfg);
-        if (r < 0)
+        if (r < 0 || !db_path)
                 return EXIT_FAILURE;
         r = manager_start(m);
         if (r < 0)
                 return EXIT_FAILURE;
+        runtime_record_db(db_path, true);
         r = manager_run(m);
+        runtime_record_db(db_path, false);
         return r < 0 ? EXIT_FAILURE : r;
 }
