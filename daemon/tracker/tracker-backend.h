@@ -101,6 +101,9 @@ typedef struct TrackerBackendOps {
         /* Whether CPU time is split per package, and what it is measured in. */
         bool (*per_package)(const TrackerBackend *b);
         AttributionBasis (*basis)(const TrackerBackend *b);
+        /* Enter or leave per-switch counting now (tracker_force_per_switch()).
+         * NULL where there is none. */
+        int (*force_per_switch)(TrackerBackend *b, bool on);
 } TrackerBackendOps;
 
 extern const TrackerBackendOps tracker_bpf_ops;

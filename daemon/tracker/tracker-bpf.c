@@ -5,6 +5,7 @@
  * which of the two ways of reading CPU time runs (TrackerAccounting). */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -96,6 +97,10 @@ static size_t page_size(void) {
 }
 
 static int bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns);
+static void leave_per_switch(TrackerBpf *b, bool busy);
+static int read_sched_counts(const char *proc_root, uint64_t *ret_tasks, uint64_t *ret_ctxt);
+static double switch_budget(const TrackerBpf *b, uint64_t tasks);
+static uint64_t busy_window(const TrackerBpf *b, double budget);
 
 static TrackerBpf *bpf_free(TrackerBpf *b) {
         if (!b)
@@ -281,13 +286,31 @@ static int open_ticks(TrackerBpf *b, size_t n_cpus, uint64_t interval_ns) {
 }
 
 /* Detach the timer program and stop the timers (a perf event with no
- * program would still fire its hrtimer every interval, for nothing). */
+ * program would still fire its hrtimer every interval, for nothing). Each
+ * link holds a duplicate of its timer's fd, which bpf_link__destroy()
+ * closes: the timers themselves stay open, to be attached again. */
 static void ticks_off(TrackerBpf *b) {
         for (size_t i = 0; i < b->n_ticks; i++) {
                 bpf_link__destroy(b->tick_links[i]);
                 b->tick_links[i] = NULL;
                 (void) ioctl(b->tick_fds[i], PERF_EVENT_IOC_DISABLE, 0);
         }
+}
+
+/* Attach the timer program to timer i through a duplicate of its fd (the
+ * link closes what it was given when destroyed). Returns 0 or negative errno. */
+static int tick_attach(TrackerBpf *b, size_t i) {
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = fcntl(b->tick_fds[i], F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        /* attach_perf_event() also enables the event */
+        b->tick_links[i] = bpf_program__attach_perf_event(b->skel->progs.tracker_tick, fd);
+        if (!b->tick_links[i])
+                return errno > 0 ? -errno : -EIO;
+        TAKE_FD(fd);
+        return 0;
 }
 
 static bool per_switch_possible(const TrackerBpf *b) {
@@ -316,10 +339,8 @@ static int bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns) {
         if (b->n_ticks == 0)
                 return -EOPNOTSUPP;
         for (size_t i = 0; i < b->n_ticks; i++) {
-                /* attach_perf_event() also enables the event */
-                b->tick_links[i] = bpf_program__attach_perf_event(b->skel->progs.tracker_tick, b->tick_fds[i]);
-                if (!b->tick_links[i]) {
-                        int r = errno > 0 ? -errno : -EIO;
+                int r = tick_attach(b, i);
+                if (r < 0) {
                         ticks_off(b);
                         return r;
                 }
@@ -332,6 +353,29 @@ static int bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns) {
                 ticks_off(b);
                 return r;
         }
+        return 0;
+}
+
+/* Enter or leave per-switch counting now, whatever the accounting mode
+ * would choose (the mode's own choice resumes at the next round). */
+static int bpf_force_per_switch(TrackerBpf *b, bool on) {
+        uint64_t tasks = 0;
+        int r;
+
+        assert(b);
+        if (!on) {
+                leave_per_switch(b, false);
+                return 0;
+        }
+        if (!per_switch_possible(b))
+                return -EOPNOTSUPP;
+        if (in_per_switch(b))
+                return 0;
+        (void) read_sched_counts(b->proc_root, &tasks, NULL);
+        r = bpf_set_per_switch(b, true, busy_window(b, switch_budget(b, tasks)));
+        if (r < 0)
+                return r;
+        b->accounting_changes++;
         return 0;
 }
 
@@ -770,7 +814,7 @@ static void choose_accounting(TrackerBpf *b) {
         }
         r = bpf_set_per_switch(b, true, busy_window(b, budget));
         if (r < 0) {
-                log_debug_errno(r, "Process tracker: cannot count at context switches (%m): walking tasks.");
+                log_warning_errno(r, "Process tracker: cannot count at context switches (%m): walking tasks from now on.");
                 b->accounting = TRACKER_ACCOUNTING_ITERATOR;
                 return;
         }
@@ -813,4 +857,5 @@ const TrackerBackendOps tracker_bpf_ops = {
         .get_stats = bpf_get_stats,
         .per_package = bpf_per_package,
         .basis = bpf_basis,
+        .force_per_switch = bpf_force_per_switch,
 };

@@ -643,6 +643,13 @@ AttributionBasis tracker_basis(const Tracker *t) {
         return t->ops->basis(t->backend);
 }
 
+int tracker_force_per_switch(Tracker *t, bool on) {
+        assert(t);
+        if (!t->ops->force_per_switch)
+                return -EOPNOTSUPP;
+        return t->ops->force_per_switch(t->backend, on);
+}
+
 int tracker_process_events(Tracker *t) {
         assert(t);
         int r = tracker_consume(t);

@@ -112,6 +112,13 @@ ProcessInfo *tracker_find(Tracker *t, uint32_t pid);
 
 void tracker_get_stats(const Tracker *t, TrackerStats *ret);
 
+/* Enter (on) or leave per-switch counting now; the accounting mode's own
+ * choice resumes at the next sample (auto: it leaves after a busy notice,
+ * and enters again after a few quiet rounds). For tests and benchmarks.
+ * Returns 0, or -EOPNOTSUPP where per-switch counting is not possible, or
+ * negative errno from attaching. */
+int tracker_force_per_switch(Tracker *t, bool on);
+
 /* Whether per-process CPU time is split by package (the switch program runs). */
 bool tracker_per_package(const Tracker *t);
 /* ATTRIBUTION_BASIS_CYCLES when per-process CPU cycles are measured, else
