@@ -535,7 +535,7 @@ static int manager_sample(Manager *m, bool final) {
         mono = now_ns(CLOCK_MONOTONIC);
         real = now_ns(CLOCK_REALTIME);
         manager_read_sources(m, (double) (mono - m->last_mono_ns) / 1e9);
-        r = tracker_sample(m->tracker, &procs, &n);
+        r = final ? tracker_sample_last(m->tracker, &procs, &n) : tracker_sample(m->tracker, &procs, &n);
         if (r < 0)
                 return log_error_errno(r, "Failed to sample processes: %m");
         have_stat = proc_stat_read(m->cfg.proc_root, &stat) >= 0;

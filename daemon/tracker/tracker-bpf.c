@@ -55,6 +55,7 @@ struct TrackerBackend {
         size_t n_ticks;
         bool busy;              /* the switch program said switches come too fast */
         bool active_was_full;   /* an update of `active` failed: walk the tasks */
+        bool walk_once;         /* the next round walks the tasks too (the last round) */
 
         /* Which way CPU time is read (tracker_choose_accounting()). */
         char *proc_root;
@@ -824,18 +825,27 @@ static void choose_accounting(TrackerBpf *b) {
 }
 
 /* One round. Per-switch mode: the groups that ran are in the map. The walk
- * runs otherwise, and when the map overflowed. Then the way of counting for
- * the next rounds is chosen. */
+ * runs otherwise, when the map overflowed, and in the last round (it counts
+ * running tasks up to now). Then the way of counting for the next rounds is
+ * chosen. */
 static int bpf_scan(TrackerBpf *b) {
+        bool walk;
         int r;
 
         assert(b);
         r = drain_active(b);
-        if (r >= 0 && (!in_per_switch(b) || take_full(b)))
+        walk = !in_per_switch(b) || take_full(b) || b->walk_once;
+        b->walk_once = false;
+        if (r >= 0 && walk)
                 r = walk_tasks(b);
         if (r >= 0)
                 choose_accounting(b);
         return r;
+}
+
+static void bpf_last_scan(TrackerBpf *b) {
+        assert(b);
+        b->walk_once = true;
 }
 
 static void bpf_get_stats(const TrackerBpf *b, TrackerStats *st) {
@@ -858,4 +868,5 @@ const TrackerBackendOps tracker_bpf_ops = {
         .per_package = bpf_per_package,
         .basis = bpf_basis,
         .force_per_switch = bpf_force_per_switch,
+        .last_scan = bpf_last_scan,
 };

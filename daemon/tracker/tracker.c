@@ -643,6 +643,13 @@ AttributionBasis tracker_basis(const Tracker *t) {
         return t->ops->basis(t->backend);
 }
 
+int tracker_sample_last(Tracker *t, ProcessDelta **ret, size_t *ret_n) {
+        assert(t);
+        if (t->ops->last_scan)
+                t->ops->last_scan(t->backend);
+        return tracker_sample(t, ret, ret_n);
+}
+
 int tracker_force_per_switch(Tracker *t, bool on) {
         assert(t);
         if (!t->ops->force_per_switch)

@@ -107,6 +107,12 @@ int tracker_process_events(Tracker *t);
  * in this interval, exited ones included), valid until the next call. */
 int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n);
 
+/* The last sample before the tracker is freed (at exit): as
+ * tracker_sample(), and it also holds what running tasks ran since they
+ * were last counted, which per-switch mode would otherwise leave to a next
+ * sample that never comes. */
+int tracker_sample_last(Tracker *t, ProcessDelta **ret, size_t *ret_n);
+
 /* Look a live process up (for example to label jouled itself). */
 ProcessInfo *tracker_find(Tracker *t, uint32_t pid);
 

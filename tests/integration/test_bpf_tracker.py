@@ -18,6 +18,7 @@ import jtest  # noqa: E402
 from jtest import check  # noqa: E402
 
 TRACKER_DUMP = os.environ.get("TRACKER_DUMP", "build/tests/tracker-dump")
+WORKLOAD = os.environ.get("TRACKER_WORKLOAD", "build/tests/tracker-workload")
 TICK_NS = 1e9 / os.sysconf("SC_CLK_TCK")
 ACCOUNTING = ["iterator"]   # set per pass by main
 
@@ -367,6 +368,61 @@ def test_per_switch_entered_and_left_10_times():
     check(changes >= 20, "accounting_changes %d after 10 entries and 10 exits" % changes)
 
 
+def schedstat_ns(pid):
+    """The process's CPU time (all its threads), from the kernel's schedstat."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+            total += int(f.read().split()[0])
+    return total
+
+
+def stored_cpu_ns(db, pid):
+    """CPU time jouled stored for pid (this boot; pids are not reused within a test)."""
+    import sqlite3
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
+    try:
+        (ns,) = con.execute("""SELECT COALESCE(SUM(s.cpu_ns), 0) FROM samples s
+                               JOIN processes p ON p.id = s.process_id WHERE p.pid = ?""", (pid,)).fetchone()
+    finally:
+        con.close()
+    return ns
+
+
+def test_sigterm_counts_running_task():
+    """jouled pinned to per-switch counting, a CPU-bound process running at
+    SIGTERM: the last interval holds its CPU up to then (within 10 ms), not
+    only up to its last switch or timer tick."""
+    with jtest.TempDir() as d, jtest.Daemon(d, ["--interval", "1", "--source", "model", "--tracker", "bpf",
+                                                "--tracker-accounting", "per-switch"]) as dm:
+        dm.wait_intervals(1)
+        # The spinner alone on its CPU, ahead of others' work there (SCHED_FIFO,
+        # for 3 s at most), so that it keeps running: jouled on other CPUs.
+        cpus = sorted(os.sched_getaffinity(0))
+
+        def alone():
+            if len(cpus) > 1:
+                os.sched_setaffinity(0, {cpus[-1]})
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        if len(cpus) > 1:
+            os.sched_setaffinity(dm.proc.pid, set(cpus[:-1]))
+        p = subprocess.Popen([WORKLOAD, "spin", "jt-spin"], preexec_fn=alone)
+        try:
+            time.sleep(2.6)
+            before = schedstat_ns(p.pid)
+            rc = dm.stop()
+            after = schedstat_ns(p.pid)
+        finally:
+            p.kill()
+            p.wait()
+        check(rc == 0, "jouled exited %s: %s" % (rc, dm.read_log()[-2000:]))
+        stored = stored_cpu_ns(dm.db, p.pid)
+    print("spinner: %.1f ms at SIGTERM, %.1f ms after jouled exited, %.1f ms stored (%+.1f ms)" %
+          (before / 1e6, after / 1e6, stored / 1e6, (stored - before) / 1e6))
+    check(stored >= before - 10e6, "per-switch mode lost %.1f ms of a running task at SIGTERM" % ((before - stored) / 1e6))
+    check(stored <= after + 1e6, "stored %.1f ms, more than the %.1f ms it ran" % (stored / 1e6, after / 1e6))
+
+
 def in_mode(fn, mode):
     def run():
         ACCOUNTING[0] = mode
@@ -383,4 +439,5 @@ if __name__ == "__main__":
     each = [test_bpf_mode_loads, test_500_short_processes, test_exec_identity,
             test_busy_process_matches_proc, test_threads_summed, test_idle_process_costs_nothing_and_is_kept]
     jtest.run_tests([in_mode(fn, m) for m in ("iterator", "per-switch") for fn in each] +
-                    [test_auto_follows_switch_rate, test_per_switch_entered_and_left_10_times])
+                    [test_auto_follows_switch_rate, test_per_switch_entered_and_left_10_times,
+                     test_sigterm_counts_running_task])
