@@ -389,6 +389,59 @@ def stored_cpu_ns(db, pid):
     return ns
 
 
+def test_cgroup_path_after_privilege_drop():
+    """jouled as it runs by default as root (privileges dropped after
+    start-up: no CAP_DAC_READ_SEARCH, so no open_by_handle_at()), and a
+    process started after that in a new cgroup: it is stored with its cgroup
+    path, unit and slice."""
+    root = cgroup2_root()
+    if not root:
+        print("note: no cgroup v2 mount; not checked")
+        return
+    top = os.path.join(root, "jouled-test-%d.slice" % os.getpid())
+    leaf = os.path.join(top, "foo.service")
+    with jtest.TempDir() as d:
+        try:
+            os.makedirs(leaf)
+            with jtest.Daemon(d, ["--interval", "0.2", "--source", "model", "--tracker", "bpf"]) as dm:
+                dm.wait_intervals(2)
+                check("Dropped privileges" in dm.read_log(), "jouled did not drop privileges: %s" % dm.read_log()[-2000:])
+
+                def enter():
+                    with open(os.path.join(leaf, "cgroup.procs"), "w") as f:
+                        f.write("0")
+                p = subprocess.Popen([WORKLOAD, "spin", "jt-cgroup"], preexec_fn=enter)
+                try:
+                    time.sleep(1.0)
+                finally:
+                    p.kill()
+                    p.wait()
+                dm.wait_intervals(3 + dm.wait_intervals(1))
+                rc = dm.stop()
+            check(rc == 0, "jouled exited %s: %s" % (rc, dm.read_log()[-2000:]))
+            import sqlite3
+            con = sqlite3.connect("file:%s?mode=ro" % dm.db, uri=True)
+            try:
+                row = con.execute("SELECT cgroup_path, unit, slice FROM processes WHERE pid = ? AND comm = ?",
+                                  (p.pid, "jt-cgroup")).fetchone()
+            finally:
+                con.close()
+        finally:
+            for path in (leaf, top):
+                for _ in range(50):
+                    try:
+                        os.rmdir(path)
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError:
+                        time.sleep(0.1)
+    want = ("/%s/foo.service" % os.path.basename(top), "foo.service", os.path.basename(top))
+    print("stored (cgroup_path, unit, slice): %s" % (row,))
+    check(row is not None, "process %d not stored" % p.pid)
+    check(tuple(row) == want, "stored %r, wanted %r" % (tuple(row), want))
+
+
 def test_sigterm_counts_running_task():
     """jouled pinned to per-switch counting, a CPU-bound process running at
     SIGTERM: the last interval holds its CPU up to then (within 10 ms), not
@@ -440,4 +493,4 @@ if __name__ == "__main__":
             test_busy_process_matches_proc, test_threads_summed, test_idle_process_costs_nothing_and_is_kept]
     jtest.run_tests([in_mode(fn, m) for m in ("iterator", "per-switch") for fn in each] +
                     [test_auto_follows_switch_rate, test_per_switch_entered_and_left_10_times,
-                     test_sigterm_counts_running_task])
+                     test_sigterm_counts_running_task, test_cgroup_path_after_privilege_drop])
