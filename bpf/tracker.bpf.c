@@ -98,6 +98,15 @@ struct {
         __type(value, struct tracker_active);
 } active SEC(".maps");
 
+/* Bases of groups started before load whose leader thread exited while the
+ * group lives (an exec from another thread then takes them over). */
+struct {
+        __uint(type, BPF_MAP_TYPE_LRU_HASH);
+        __uint(max_entries, 4096);
+        __type(key, __u32);
+        __type(value, struct tracker_leader_base);
+} leader_bases SEC(".maps");
+
 struct switch_rate {
         __u64 count;
         __u64 since_ns;
@@ -491,10 +500,48 @@ int BPF_PROG(tracker_switch, bool preempt, struct task_struct *prev, struct task
         return 0;
 }
 
+/* An exec from a thread that is not the group leader: the thread has taken
+ * the leader's place (its pid and start time), and its own storage now
+ * holds the group's counters. Every other thread is released by now, its
+ * runtime in signal->sum_sched_runtime: the group's counted total is that
+ * plus what was counted of this thread, so the totals go on without a dip. */
+static __always_inline void exec_from_thread(struct task_struct *p) {
+        struct tracker_leader_base *lb;
+        struct tracker_seen *st;
+        __u32 tgid = p->tgid;
+
+        st = bpf_task_storage_get(&seen, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+        if (!st)
+                return;
+        /* Every thread from before load was seen by the first walk: one not
+         * seen yet started after it, and all its runtime is ours. */
+        st->thread_init = 1;
+        st->group_ns = p->signal->sum_sched_runtime + st->last_ns;
+        st->group_nvcsw = p->signal->nvcsw + st->last_nvcsw;
+        lb = bpf_map_lookup_elem(&leader_bases, &tgid);
+        if (lb && lb->start_time_ns == p->start_boottime) {
+                st->base_ns = lb->base_ns;
+                st->base_nvcsw = lb->base_nvcsw;
+                bpf_map_delete_elem(&leader_bases, &tgid);
+        } else if (before_load(p)) {
+                /* The base is not known: all of it, rather than count the
+                 * group's time from before load as ours. */
+                st->base_ns = st->group_ns;
+                st->base_nvcsw = st->group_nvcsw;
+        } else
+                st->base_ns = st->base_nvcsw = 0;
+        st->group_init = 1;
+        st->reported = 0;   /* per-switch mode: its identity again */
+        st->dirty = 1;      /* written at the next round */
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(tracker_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {
         struct tracker_exe *e;
         const char *filename;
+
+        if (old_pid != p->pid)
+                exec_from_thread(p);
 
         e = bpf_task_storage_get(&exes, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
         if (!e)
@@ -524,6 +571,17 @@ int BPF_PROG(tracker_exit, struct task_struct *p, bool group_dead) {
                         return 0;
                 if (thread_account(p, st, ls))
                         ls->dirty = 1;
+                if (p == p->group_leader && (ls->base_ns || ls->base_nvcsw)) {
+                        /* The leader leaves first: an exec from another
+                         * thread may take its place, with storage of its own. */
+                        struct tracker_leader_base lb = {
+                                .start_time_ns = p->start_boottime,
+                                .base_ns = ls->base_ns,
+                                .base_nvcsw = ls->base_nvcsw,
+                        };
+                        __u32 tgid = p->tgid;
+                        bpf_map_update_elem(&leader_bases, &tgid, &lb, BPF_ANY);
+                }
                 return 0;
         }
         ev = reserve_event();

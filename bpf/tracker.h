@@ -116,6 +116,15 @@ struct tracker_seen {
         __u32 reported;               /* leader only: the group's identity reached user space */
 };
 
+/* Value of the `leader_bases` map (keyed by tgid): the base of a group
+ * whose leader thread exited while the group lives, for an exec from a
+ * non-leader thread, which takes the leader's place with storage of its own. */
+struct tracker_leader_base {
+        __u64 start_time_ns;
+        __u64 base_ns;
+        __u64 base_nvcsw;
+};
+
 /* Task storage value of the switch program: runtime already accounted. */
 struct tracker_thread_acct {
         __u64 last_sum;

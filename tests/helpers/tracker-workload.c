@@ -6,10 +6,11 @@
  *   tracker-workload exec-thread NAME SECS
  *      the main thread and a second thread each burn SECS of CPU; then the
  *      second thread (not the group leader) execs `tracker-workload idle
- *      NAME`, which prints "ready" and sleeps until killed. The process's
- *      CPU time stays the group's: nothing of it may be held back.
- *   tracker-workload idle NAME
- *      print "ready", then sleep until killed.
+ *      NAME SECS`. The process's CPU time stays the group's: nothing of it
+ *      may be held back.
+ *   tracker-workload idle NAME [SECS]
+ *      burn SECS (default 0), print "ready" and the process's CPU time so
+ *      far in ns (CLOCK_PROCESS_CPUTIME_ID), then sleep until killed.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -38,10 +39,12 @@ static void burn(double s) {
                         sink = sink + (unsigned long) i;
 }
 
-static void *exec_thread(void *arg) {
-        (void) arg;
+static void *exec_thread(void *unused) {
+        (void) unused;
         burn(secs);
-        execl(self, self, "idle", name, (char *) NULL);
+        char arg[64];
+        snprintf(arg, sizeof(arg), "%g", secs);
+        execl(self, self, "idle", name, arg, (char *) NULL);
         fprintf(stderr, "tracker-workload: exec %s: %s\n", self, strerror(errno));
         exit(1);
 }
@@ -61,7 +64,10 @@ int main(int argc, char **argv) {
                 return 0;
         }
         if (strcmp(argv[1], "idle") == 0) {
-                printf("ready\n");
+                struct timespec ts;
+                burn(argc > 3 ? atof(argv[3]) : 0);
+                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+                printf("ready %llu\n", (unsigned long long) ts.tv_sec * 1000000000ULL + (unsigned long long) ts.tv_nsec);
                 fflush(stdout);
                 for (;;)
                         pause();

@@ -51,7 +51,8 @@ class Dump:
             return f.read()
 
     def lines(self):
-        with open(self.path) as f:
+        # errors="replace": other programs on the host may name themselves in any bytes
+        with open(self.path, errors="replace") as f:
             return [json.loads(line) for line in f if line.endswith("\n")]
 
     def samples(self):
@@ -280,6 +281,31 @@ def test_threads_summed():
           "tracker says %.0f ns, /proc/%d/stat %.0f ns (more than 5%% apart)" % (tracked, pid, truth))
 
 
+def test_exec_from_thread_keeps_counters():
+    """Two threads burn 0.6 s each, then the second (not the group leader)
+    execs a program that burns 0.6 s more and sleeps: the process's CPU time
+    is all there while it still lives, not held back until the new
+    program's passes the old total."""
+    with jtest.TempDir() as tmp, Dump(tmp, interval_ms=200) as dump:
+        p = subprocess.Popen([WORKLOAD, "exec-thread", "jt-exec", "0.6"], stdout=subprocess.PIPE, text=True)
+        try:
+            line = p.stdout.readline().split()
+            check(line[:1] == ["ready"], "the workload did not exec: %r" % line)
+            truth = int(line[1])
+            dump.wait_samples(3)
+            dump.stop()
+        finally:
+            p.kill()
+            p.wait()
+        mine = deltas(dump.samples(), lambda d: d["pid"] == p.pid)
+        tracked = sum(d["cpu_ns"] for d in mine)
+    print("exec from a thread: tracked %.0f ms, the process's clock %.0f ms, comm %s" %
+          (tracked / 1e6, truth / 1e6, sorted({d["comm"] for d in mine})))
+    check(truth >= 1.15e9, "the workload burned only %.0f ms" % (truth / 1e6))
+    check(abs(tracked - truth) <= 0.02 * truth,
+          "tracker says %.0f ms, the process's own clock %.0f ms (more than 2%% apart)" % (tracked / 1e6, truth / 1e6))
+
+
 def test_idle_process_costs_nothing_and_is_kept():
     """A process that sleeps between its bursts: reported when it runs only, never dropped, no CPU lost."""
     with jtest.TempDir() as tmp, Dump(tmp, interval_ms=100) as dump:
@@ -490,7 +516,8 @@ if __name__ == "__main__":
         print("SKIP: tracker-dump not built")
         sys.exit(jtest.SKIP)
     each = [test_bpf_mode_loads, test_500_short_processes, test_exec_identity,
-            test_busy_process_matches_proc, test_threads_summed, test_idle_process_costs_nothing_and_is_kept]
+            test_busy_process_matches_proc, test_threads_summed, test_idle_process_costs_nothing_and_is_kept,
+            test_exec_from_thread_keeps_counters]
     jtest.run_tests([in_mode(fn, m) for m in ("iterator", "per-switch") for fn in each] +
                     [test_auto_follows_switch_rate, test_per_switch_entered_and_left_10_times,
                      test_sigterm_counts_running_task, test_cgroup_path_after_privilege_drop])
