@@ -48,10 +48,24 @@ struct {
 
 struct {
         __uint(type, BPF_MAP_TYPE_ARRAY);
-        __uint(max_entries, 1);   /* reservations that failed */
+        __uint(max_entries, 2);   /* TRACKER_LOST_*: events lost, events folded */
         __type(key, __u32);
         __type(value, __u64);
 } lost SEC(".maps");
+
+/* Events that found the ring buffer full (user space was away, a fork
+ * storm): kept here, keyed by group and kind, until user space drains the
+ * map at its next read, instead of being lost. */
+struct {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __uint(map_flags, BPF_F_NO_PREALLOC);
+        __uint(max_entries, TRACKER_FOLD_MAX);   /* set by user space before load */
+        __type(key, struct tracker_fold_key);
+        __type(value, struct tracker_exit_event);
+} folded SEC(".maps");
+
+/* What a new `folded` element starts as. */
+static struct tracker_exit_event fold_zero;
 
 struct {
         __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -288,20 +302,40 @@ static __always_inline __u64 rss_pages(struct task_struct *task) {
         return tot > 0 ? (__u64) tot : 0;
 }
 
-static __always_inline struct tracker_exit_event *reserve_event(void) {
-        struct tracker_exit_event *ev;
-        __u32 zero = 0;
+static __always_inline void count_lost(__u32 slot) {
+        __u64 *n = bpf_map_lookup_elem(&lost, &slot);
 
-        ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-        if (!ev) {
-                __u64 *n = bpf_map_lookup_elem(&lost, &zero);
-                if (n)
-                        __sync_fetch_and_add(n, 1);
-        }
-        return ev;
+        if (n)
+                __sync_fetch_and_add(n, 1);
 }
 
-static __always_inline void submit_event(struct tracker_exit_event *ev, struct task_struct *p) {
+/* An event of p's group in the ring buffer (*ring true), or where the
+ * buffer is full, in `folded` (*ring false). NULL (counted as lost) when
+ * neither has room. */
+static __always_inline struct tracker_exit_event *reserve_event(struct task_struct *p, __u32 kind, bool *ring) {
+        struct tracker_fold_key k = {
+                .tgid = p->tgid,
+                .kind = kind,
+                .start_time_ns = p->group_leader->start_boottime,
+        };
+        struct tracker_exit_event *ev;
+
+        ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+        *ring = ev != NULL;
+        if (ev)
+                return ev;
+        if (bpf_map_update_elem(&folded, &k, &fold_zero, BPF_NOEXIST) == 0) {
+                ev = bpf_map_lookup_elem(&folded, &k);
+                if (ev) {
+                        count_lost(TRACKER_LOST_FOLDED);
+                        return ev;
+                }
+        }
+        count_lost(TRACKER_LOST_LOST);
+        return NULL;
+}
+
+static __always_inline void submit_event(struct tracker_exit_event *ev, struct task_struct *p, bool ring) {
         struct tracker_exe *e;
         struct tracker_seen *ls;
         __u64 flags = BPF_RB_NO_WAKEUP;
@@ -322,9 +356,20 @@ static __always_inline void submit_event(struct tracker_exit_event *ev, struct t
         e = bpf_task_storage_get(&exes, p->group_leader, NULL, 0);
         if (!e || bpf_probe_read_kernel_str(ev->exe, sizeof(ev->exe), e->exe) < 0)
                 ev->exe[0] = 0;
-        /* Wake the reader only when the buffer is filling up: user space
-         * consumes at every sample anyway. */
-        if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2)
+        if (!ring) {
+                /* Complete: user space may take it. An atomic (64 bits: kind
+                 * and pad), so that it is seen after everything above. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                __sync_fetch_and_or((__u64 *) &ev->kind, (__u64) TRACKER_FOLD_DONE << 32);
+#else
+                __sync_fetch_and_or((__u64 *) &ev->kind, (__u64) TRACKER_FOLD_DONE);
+#endif
+                return;
+        }
+        /* Wake the reader only when the buffer is filling up (an eighth
+         * full: in a fork storm it then drains long before it is full);
+         * user space consumes at every sample anyway. */
+        if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8)
                 flags = BPF_RB_FORCE_WAKEUP;
         bpf_ringbuf_submit(ev, flags);
 }
@@ -407,7 +452,8 @@ static __always_inline void account_active(struct task_struct *task) {
         if (!thread_account(task, st, ls) && !ls->dirty)
                 return;
         if (!ls->reported) {
-                struct tracker_exit_event *ev = reserve_event();
+                bool ring;
+                struct tracker_exit_event *ev = reserve_event(task, TRACKER_EV_GROUP, &ring);
                 if (!ev) {
                         ls->dirty = 1;
                         return;
@@ -418,7 +464,7 @@ static __always_inline void account_active(struct task_struct *task) {
                 ev->pad = 0;
                 ev->cpu_ns = ls->group_ns;
                 ev->nvcsw = ls->group_nvcsw;
-                submit_event(ev, task);
+                submit_event(ev, task, ring);
         }
         tgid = task->tgid;
         a.start_time_ns = task->group_leader->start_boottime;
@@ -558,6 +604,7 @@ int BPF_PROG(tracker_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(tracker_exit, struct task_struct *p, bool group_dead) {
         struct tracker_exit_event *ev;
+        bool ring;
         struct task_struct *leader;
         struct tracker_group_acct *g;
 
@@ -584,7 +631,7 @@ int BPF_PROG(tracker_exit, struct task_struct *p, bool group_dead) {
                 }
                 return 0;
         }
-        ev = reserve_event();
+        ev = reserve_event(p, TRACKER_EV_EXIT, &ring);
         if (!ev)
                 return 0;
         __builtin_memset(&ev->acct, 0, sizeof(ev->acct));
@@ -603,7 +650,7 @@ int BPF_PROG(tracker_exit, struct task_struct *p, bool group_dead) {
                 if (g)
                         ev->acct = *g;
         }
-        submit_event(ev, p);
+        submit_event(ev, p, ring);
         return 0;
 }
 
@@ -614,13 +661,14 @@ int BPF_PROG(tracker_exit, struct task_struct *p, bool group_dead) {
 SEC("tp_btf/sched_process_free")
 int BPF_PROG(tracker_free, struct task_struct *p) {
         struct tracker_exit_event *ev;
+        bool ring;
         struct tracker_group_acct *g;
         __u32 tgid;
 
         if (BPF_CORE_READ(p, pid) != BPF_CORE_READ(p, tgid))
                 return 0;
 
-        ev = reserve_event();
+        ev = reserve_event(p, TRACKER_EV_FREE, &ring);
         if (!ev)
                 return 0;
         __builtin_memset(&ev->acct, 0, sizeof(ev->acct));
@@ -636,6 +684,6 @@ int BPF_PROG(tracker_free, struct task_struct *p) {
                         bpf_map_delete_elem(&groups, &tgid);
                 }
         }
-        submit_event(ev, p);
+        submit_event(ev, p, ring);
         return 0;
 }

@@ -5,6 +5,7 @@
  *   tracker-dump [--mode bpf|procfs|auto] [--interval-ms N] [--count N] [--proc-root DIR]
  *                [--topology CPU:PKG,...] [--per-switch auto|on|off]
  *                [--accounting auto|iterator|per-switch] [--toggle-per-switch]
+ *                [--ringbuf-bytes N]
  *
  * --toggle-per-switch enters per-switch counting before odd samples and
  * leaves it before even ones (tracker_force_per_switch()); each line then
@@ -74,6 +75,7 @@ int main(int argc, char **argv) {
                 { "per-switch", required_argument, NULL, 's' },
                 { "accounting", required_argument, NULL, 'a' },
                 { "toggle-per-switch", no_argument, NULL, 'T' },
+                { "ringbuf-bytes", required_argument, NULL, 'R' },
                 {},
         };
         TrackerConfig cfg = { .force_mode = _TRACKER_MODE_INVALID };
@@ -138,6 +140,13 @@ int main(int argc, char **argv) {
                 case 'T':
                         toggle = true;
                         break;
+                case 'R': {
+                        uint64_t v;
+                        if (parse_positive("--ringbuf-bytes", optarg, &v) < 0 || v > UINT32_MAX)
+                                return 2;
+                        cfg.ringbuf_bytes = (uint32_t) v;
+                        break;
+                }
                 default:
                         return 2;
                 }
@@ -238,6 +247,7 @@ int main(int argc, char **argv) {
                 json_object_object_add(stats, "processes_tracked", json_object_new_uint64(st.processes_tracked));
                 json_object_object_add(stats, "exits_seen", json_object_new_uint64(st.exits_seen));
                 json_object_object_add(stats, "exits_lost", json_object_new_uint64(st.exits_lost));
+                json_object_object_add(stats, "exits_folded", json_object_new_uint64(st.exits_folded));
                 json_object_object_add(stats, "vanished", json_object_new_uint64(st.vanished));
                 json_object_object_add(stats, "iter_errors", json_object_new_uint64(st.iter_errors));
                 json_object_object_add(stats, "exits_early_only", json_object_new_uint64(st.exits_early_only));

@@ -38,12 +38,16 @@
 #define TRACKER_QUIET_ROUNDS 3
 #define TRACKER_QUIET_ROUNDS_AFTER_BUSY 20
 
+#define FOLD_BATCH 64
+
 struct TrackerBackend {
         struct tracker_bpf *skel;
         struct ring_buffer *rb;
         TrackerObserver observer;
         int consume_error;
         uint8_t buf[64 * 1024]; /* iterator output, read and handled a piece at a time */
+        struct tracker_fold_key fold_keys[FOLD_BATCH];     /* drain_folded()'s batch */
+        struct tracker_exit_event fold_vals[FOLD_BATCH];
         bool per_switch, cycles;
         int *perf_fds;          /* cycle counters, one per CPU (while loaded) */
         size_t n_perf_fds;
@@ -410,6 +414,12 @@ static int bpf_setup(TrackerBpf *b, const TrackerBackendOptions *opts, const cha
         r = bpf_map__set_max_entries(b->skel->maps.events, opts->ringbuf_bytes);
         if (r < 0)
                 return r;
+        /* Room for what 16 full ring buffers hold, for events that find it
+         * full; memory is taken only as they come. */
+        r = bpf_map__set_max_entries(b->skel->maps.folded,
+                                     MAX(opts->ringbuf_bytes / (uint32_t) sizeof(struct tracker_exit_event) * 16, 64u));
+        if (r < 0)
+                return r;
 
         /* The switch program costs something on every context switch: only
          * where it buys something (several packages, or cycle counters). */
@@ -540,14 +550,21 @@ static int bpf_get_fd(const TrackerBpf *b) {
         return ring_buffer__epoll_fd(b->rb);
 }
 
-static uint64_t bpf_lost(const TrackerBpf *b) {
-        struct bpf_prog_info info = {};
-        uint32_t len = sizeof(info), zero = 0;
+static uint64_t bpf_lost_slot(const TrackerBpf *b, uint32_t slot) {
         uint64_t n = 0;
 
-        /* Reservations that failed (ring buffer full)... */
-        if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.lost), &zero, &n) < 0)
-                n = 0;
+        if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.lost), &slot, &n) < 0)
+                return 0;
+        return n;
+}
+
+static uint64_t bpf_lost(const TrackerBpf *b) {
+        struct bpf_prog_info info = {};
+        uint32_t len = sizeof(info);
+        uint64_t n;
+
+        /* Events with no room (ring buffer full, and `folded` too)... */
+        n = bpf_lost_slot(b, TRACKER_LOST_LOST);
         /* ...and runs the kernel skipped (the program was already running on that CPU). */
         if (bpf_obj_get_info_by_fd(bpf_program__fd(b->skel->progs.tracker_free), &info, &len) == 0)
                 n += info.recursion_misses;
@@ -571,15 +588,59 @@ static void leave_per_switch(TrackerBpf *b, bool busy) {
         log_debug("Process tracker: context switches %s: walking tasks every interval.", busy ? "too frequent" : "");
 }
 
-/* Feed pending ring buffer events to the observer. */
+/* Feed the events that found the ring buffer full (the `folded` map) to the
+ * observer, and take them out of the map. One still being written (no
+ * TRACKER_FOLD_DONE yet) stays for the next call. Returns the number taken,
+ * or negative errno. */
+static int drain_folded(TrackerBpf *b) {
+        int fd = bpf_map__fd(b->skel->maps.folded), n = 0, r;
+        uint32_t in = 0, out = 0;
+        bool first = true, done = false;
+
+        LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+        while (!done) {
+                uint32_t count = FOLD_BATCH;
+
+                r = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, b->fold_keys, b->fold_vals, &count, &opts);
+                if (r < 0) {
+                        if (errno != ENOENT)
+                                return -errno;
+                        done = true;   /* the last batch, count says how much of it there is */
+                }
+                first = false;
+                in = out;
+                for (uint32_t i = 0; i < count; i++) {
+                        struct tracker_exit_event *ev = &b->fold_vals[i];
+
+                        if (!(ev->pad & TRACKER_FOLD_DONE))
+                                continue;
+                        (void) bpf_map_delete_elem(fd, &b->fold_keys[i]);
+                        ev->pad = 0;
+                        r = handle_exit(b, ev, sizeof(*ev));
+                        if (r < 0)
+                                return b->consume_error < 0 ? b->consume_error : r;
+                        n++;
+                }
+        }
+        return n;
+}
+
+/* Feed pending events to the observer: the ring buffer's, then those that
+ * found it full. */
 static int consume_events(TrackerBpf *b) {
-        int r;
+        int r, k;
 
         b->consume_error = 0;
         r = ring_buffer__consume(b->rb);
         if (b->consume_error < 0)
                 return b->consume_error;
-        return r;
+        if (r < 0)
+                return r;
+        k = drain_folded(b);
+        if (k < 0)
+                return k;
+        return r + k;
 }
 
 /* The same, then a busy notice from the switch program ends per-switch
@@ -852,6 +913,7 @@ static void bpf_get_stats(const TrackerBpf *b, TrackerStats *st) {
         assert(b);
         assert(st);
         st->exits_lost = bpf_lost(b);
+        st->exits_folded = bpf_lost_slot(b, TRACKER_LOST_FOLDED);
         st->per_switch_mode = in_per_switch(b);
         st->accounting_changes = b->accounting_changes;
 }

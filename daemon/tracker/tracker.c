@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -32,6 +33,9 @@
  * seen for this many rounds is looked up in /proc, and dropped if gone (its
  * exit event never came). */
 #define TRACKER_LIVENESS_ROUNDS 30
+/* Lost exit events are logged at most this often (with the count since the
+ * last warning). */
+#define TRACKER_LOST_WARN_NS (60 * NSEC_PER_SEC)
 /* The most of /proc/PID/cmdline that is kept. */
 #define TRACKER_CMDLINE_MAX 4096
 
@@ -65,6 +69,8 @@ struct Tracker {
         ProcessDelta *out;
         size_t out_alloc;
         TrackerStats stats;
+        uint64_t lost_warned;     /* exits_lost at the last warning */
+        uint64_t lost_warned_ns;  /* CLOCK_MONOTONIC of the last warning (0: none yet) */
 };
 
 static HashKey entry_key(const ProcessInfo *p) {
@@ -617,6 +623,27 @@ static void tracker_inherit_exe(Tracker *t, TrackerEntry *e) {
         e->info.exe = strdup(parent->info.exe);
 }
 
+/* Say in the log, not only in the stats, when exit events were lost: the
+ * CPU time of those processes may be missing. Rate-limited, with counts. */
+static void tracker_warn_lost(Tracker *t) {
+        TrackerStats st = {};
+        uint64_t now;
+
+        t->ops->get_stats(t->backend, &st);
+        if (st.exits_lost <= t->lost_warned)
+                return;
+        now = now_ns(CLOCK_MONOTONIC);
+        if (t->lost_warned_ns != 0 && now - t->lost_warned_ns < TRACKER_LOST_WARN_NS)
+                return;
+        log_warning("Process tracker: %" PRIu64 " exit events lost %s (%" PRIu64 " in all; %" PRIu64
+                    " more waited in the overflow map): processes ended faster than they could be read, "
+                    "and the CPU time of some of them may be missing.",
+                    st.exits_lost - t->lost_warned,
+                    t->lost_warned_ns ? "since the last warning" : "so far", st.exits_lost, st.exits_folded);
+        t->lost_warned = st.exits_lost;
+        t->lost_warned_ns = now;
+}
+
 int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n) {
         size_t state = 0, n = 0, size;
         void *v;
@@ -644,6 +671,7 @@ int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n) {
         if (r < 0)
                 log_debug_errno(r, "Failed to consume exit events, ignoring: %m");
         tracker_sweep(t);
+        tracker_warn_lost(t);
 
         size = hashmap_size(t->table);
         if (size > t->out_alloc) {

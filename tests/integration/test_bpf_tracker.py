@@ -19,6 +19,7 @@ from jtest import check  # noqa: E402
 
 TRACKER_DUMP = os.environ.get("TRACKER_DUMP", "build/tests/tracker-dump")
 WORKLOAD = os.environ.get("TRACKER_WORKLOAD", "build/tests/tracker-workload")
+SPAWN = os.environ.get("SPAWN_IDLE", "build/tests/spawn-idle")
 TICK_NS = 1e9 / os.sysconf("SC_CLK_TCK")
 ACCOUNTING = ["iterator"]   # set per pass by main
 
@@ -394,6 +395,27 @@ def test_per_switch_entered_and_left_10_times():
     check(changes >= 20, "accounting_changes %d after 10 entries and 10 exits" % changes)
 
 
+def test_lost_exits_are_logged():
+    """A ring buffer far too small (4 KiB, and room for 128 more events in
+    its overflow map) and two fork storms: exit events are lost, and the log
+    says so with counts, once (rate-limited), not only the stats."""
+    import re
+    with jtest.TempDir() as tmp, Dump(tmp, interval_ms=500, count=8, extra=["--ringbuf-bytes", "4096"]) as dump:
+        for _ in range(2):
+            s = subprocess.run([SPAWN, "storm", "2000", "0.3", "20"], capture_output=True, text=True, timeout=120)
+            check(s.returncode == 0, "storm failed: %s" % s.stderr)
+            dump.wait_samples(1)
+        dump.proc.wait(timeout=60)
+        err = dump.stderr()
+        st = dump.samples()[-1]["stats"]
+    warnings = [l for l in err.splitlines() if "exit events lost" in l]
+    print("stats: exits_lost %d, exits_folded %d; log: %s" % (st["exits_lost"], st["exits_folded"], warnings))
+    check(st["exits_lost"] > 0, "no exit event lost with a 4 KiB ring buffer: %s" % st)
+    check(len(warnings) == 1, "wanted one warning (rate-limited), got %d: %s" % (len(warnings), err[-1500:]))
+    m = re.search(r"(\d+) exit events lost", warnings[0])
+    check(m and int(m.group(1)) > 0, "the warning has no count: %s" % warnings[0])
+
+
 def schedstat_ns(pid):
     """The process's CPU time (all its threads), from the kernel's schedstat."""
     total = 0
@@ -520,4 +542,5 @@ if __name__ == "__main__":
             test_exec_from_thread_keeps_counters]
     jtest.run_tests([in_mode(fn, m) for m in ("iterator", "per-switch") for fn in each] +
                     [test_auto_follows_switch_rate, test_per_switch_entered_and_left_10_times,
-                     test_sigterm_counts_running_task, test_cgroup_path_after_privilege_drop])
+                     test_sigterm_counts_running_task, test_cgroup_path_after_privilege_drop,
+                     test_lost_exits_are_logged])
