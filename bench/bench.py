@@ -843,7 +843,7 @@ def storm_once(ctx, mode, n, seconds, n_idle):
         idle = spawn_idle(ctx, n_idle)
         time.sleep(2)
         p = subprocess.Popen([os.path.join(ctx.helpers, "storm"), "storm", str(n), str(seconds), str(STORM_BURN_US)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)   # makes its own group
         ctx.started.append(p)
         out, err = p.communicate(timeout=600)
         ctx.started.remove(p)
