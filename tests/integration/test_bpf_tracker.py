@@ -397,12 +397,18 @@ def test_per_switch_entered_and_left_10_times():
 
 def test_lost_exits_are_logged():
     """A ring buffer far too small (4 KiB, and room for 128 more events in
-    its overflow map) and two fork storms: exit events are lost, and the log
-    says so with counts, once (rate-limited), not only the stats."""
+    its overflow map) and two fork storms while the reader is stopped: exit
+    events are lost, and the log says so with counts, once (rate-limited),
+    not only the stats."""
     import re
+    import signal
     with jtest.TempDir() as tmp, Dump(tmp, interval_ms=500, count=8, extra=["--ringbuf-bytes", "4096"]) as dump:
         for _ in range(2):
-            s = subprocess.run([SPAWN, "storm", "2000", "0.3", "20"], capture_output=True, text=True, timeout=120)
+            os.kill(dump.proc.pid, signal.SIGSTOP)
+            try:
+                s = subprocess.run([SPAWN, "storm", "500", "0.2", "20"], capture_output=True, text=True, timeout=120)
+            finally:
+                os.kill(dump.proc.pid, signal.SIGCONT)
             check(s.returncode == 0, "storm failed: %s" % s.stderr)
             dump.wait_samples(1)
         dump.proc.wait(timeout=60)
