@@ -312,7 +312,9 @@ static void manager_read_sources(Manager *m, double dt_s) {
         }
 }
 
-static int manager_sample_tracker(Manager *m, ProcessDelta **ret, size_t *ret_n) {
+/* final: the last sample before exit, which also counts what running tasks
+ * ran since they were last counted (per-switch mode). */
+static int manager_sample_tracker(Manager *m, bool final, ProcessDelta **ret, size_t *ret_n) {
         int r;
 
         assert(m);
@@ -320,7 +322,7 @@ static int manager_sample_tracker(Manager *m, ProcessDelta **ret, size_t *ret_n)
         assert(ret_n);
 
         tracker_set_host_stat(m->tracker, m->have_stat ? &m->stat : NULL);
-        r = tracker_sample(m->tracker, ret, ret_n);
+        r = final ? tracker_sample_last(m->tracker, ret, ret_n) : tracker_sample(m->tracker, ret, ret_n);
         if (r < 0)
                 return log_error_errno(r, "Failed to sample processes: %m");
         return 0;
@@ -741,7 +743,7 @@ static int manager_sample(Manager *m, bool final) {
 
         manager_read_host(m);
         manager_read_sources(m, dt);
-        r = manager_sample_tracker(m, &procs, &n);
+        r = manager_sample_tracker(m, final, &procs, &n);
         if (r < 0)
                 return r;
         if (dt > 0.001) { /* else, e.g. SIGTERM right after a tick: nothing to write */
@@ -969,7 +971,7 @@ int manager_start(Manager *m) {
         {
                 ProcessDelta *procs;
                 size_t n;
-                r = manager_sample_tracker(m, &procs, &n);
+                r = manager_sample_tracker(m, false, &procs, &n);
                 if (r < 0)
                         return r;
         }

@@ -106,6 +106,13 @@ typedef struct TrackerBackendOps {
         /* Whether CPU time is split per package, and what it is measured in. */
         bool (*per_package)(const TrackerBackend *b);
         AttributionBasis (*basis)(const TrackerBackend *b);
+        /* Enter or leave per-switch counting now (tracker_force_per_switch()).
+         * NULL where there is none. */
+        int (*force_per_switch)(TrackerBackend *b, bool on);
+        /* The next scan is the last: it also counts what running tasks ran
+         * since they were last counted (per-switch mode counts at switches
+         * and at a per-interval timer). NULL where every scan does. */
+        void (*last_scan)(TrackerBackend *b);
 } TrackerBackendOps;
 
 extern const TrackerBackendOps tracker_bpf_ops;
