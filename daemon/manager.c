@@ -627,7 +627,12 @@ static int manager_sample(Manager *m, bool final) {
                 .procs = procs,
                 .proc_domain_j = m->proc_j,
         };
-        /* storage: failed intervals wait in a bounded buffer and are written later. */
+        /* A database deleted or replaced under us is noticed and made again. */
+        r = store_verify_file(m->store);
+        if (r > 0)
+                log_warning("Database %s was deleted or replaced while jouled ran; writing into a new one there.",
+                            m->cfg.db_path);
+        /* Failed intervals wait in a bounded buffer and are written later. */
         r = store_write_buffered(m->store, &rec);
         if (r < 0) {
                 m->write_errors++;
@@ -823,6 +828,23 @@ int manager_start(Manager *m) {
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(-errno, "Failed to block signals: %m");
 
+        /* The database first: its lock says at once whether another jouled
+         * writes it. Only the default state directory is ever created. */
+        r = store_open(m->cfg.db_path,
+                       STORE_CREATE | (strcmp(m->cfg.db_path, "/var/lib/jouled/jouled.db") == 0 ? STORE_CREATE_PARENTS : 0),
+                       &m->store);
+        if (r < 0)
+                return r; /* store_open() said why */
+        {
+                StoreOptions so;
+                store_options_init(&so);
+                so.raw_retention_ns = m->cfg.raw_retention_ns;
+                so.minute_retention_ns = m->cfg.minute_retention_ns;
+                so.hour_retention_ns = m->cfg.hour_retention_ns;
+                if (store_set_options(m->store, &so) < 0)
+                        return log_oom();
+        }
+
         r = manager_open_sources(m);
         if (r < 0)
                 return r;
@@ -836,18 +858,6 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to start the process tracker: %m");
 
-        r = store_open(m->cfg.db_path, STORE_CREATE, &m->store);
-        if (r < 0)
-                return r; /* store_open() said why */
-        { /* storage: retention and command lines */
-                StoreOptions so;
-                store_options_init(&so);
-                so.raw_retention_ns = m->cfg.raw_retention_ns;
-                so.minute_retention_ns = m->cfg.minute_retention_ns;
-                so.hour_retention_ns = m->cfg.hour_retention_ns;
-                if (store_set_options(m->store, &so) < 0)
-                        return log_oom();
-        }
         manager_write_start_state(m);
 
         r = sd_event_add_signal(m->event, &m->sig_term, SIGTERM, on_terminate, m);

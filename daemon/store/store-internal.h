@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "sqlite-util.h"
 #include "store.h"
@@ -71,6 +72,10 @@ struct Store {
         sqlite3 *db;
         char *path;
         StoreFlags flags;
+        int lock_fd;                  /* PATH.lock, locked (writers), else -1 */
+        dev_t dev;                    /* the database file open now */
+        ino_t ino;
+        int64_t stale_process_ids;    /* cached process ids up to this belong to a database gone since */
         char boot_id[64];
         sqlite3_stmt *stmt[_STMT_MAX];
 

@@ -155,7 +155,9 @@ static int store_process_id(Store *s, const IntervalRecord *rec, ProcessInfo *p,
         assert(p);
         assert(ret_assigned);
         *ret_assigned = false;
-        if (p->store_id > 0)
+        /* Ids up to stale_process_ids may name rows of a database file that
+         * was deleted or replaced since (store_verify_file()): look again. */
+        if (p->store_id > 0 && p->store_id > s->stale_process_ids)
                 return 0;
         if (sqlite_check_u64(p->start_time_ns) < 0 || sqlite_check_u64(rec->boot_realtime_ns) < 0)
                 return -ERANGE;
