@@ -617,8 +617,18 @@ static int manager_sample(Manager *m, bool final) {
                 m->records[d].irq_j = m->att_out[d].irq_j;
         }
 
+        /* The interval lasted what CLOCK_MONOTONIC says; when the wall clock
+         * stepped meanwhile (more than a second off), it is placed to end now,
+         * never dropped nor stretched over the step. */
+        uint64_t start_real = m->last_real_ns, mono_dt = mono - m->last_mono_ns;
+        if (real < start_real || real - start_real > mono_dt + NSEC_PER_SEC ||
+            real - start_real + NSEC_PER_SEC < mono_dt) {
+                start_real = real > mono_dt ? real - mono_dt : 0;
+                log_notice("The wall clock stepped by %+.3f s; the interval is stored as ending at the new time.",
+                           ((double) real - (double) m->last_real_ns - (double) mono_dt) / 1e9);
+        }
         IntervalRecord rec = {
-                .start_ns = m->last_real_ns,
+                .start_ns = start_real,
                 .end_ns = real,
                 .boot_realtime_ns = m->boot_realtime_ns,
                 .n_domains = m->n_domains,

@@ -43,6 +43,12 @@ typedef enum StoreStatement {
         STMT_MAX_END,
         STMT_PRUNE_PROCESSES,
         STMT_MARK_SEEN,
+        STMT_FOLD_FIND,
+        STMT_FOLD_NEW,
+        STMT_FOLD_INTERVAL,
+        STMT_FOLD_SAMPLES,
+        STMT_FOLD_SAMPLE_DOMAINS,
+        STMT_FOLD_INTERVAL_DOMAINS,
         _STMT_MAX,
 } StoreStatement;
 
@@ -123,6 +129,13 @@ bool store_checkpoint_request(Store *s);
 int store_interval_validate(const IntervalRecord *rec);
 /* "package", "core", ... as stored in domains.kind. */
 const char *store_domain_kind_name(DomainKind k);
+
+/* store-maintain.c */
+/* Raw interval raw_id (ending at end_ns) was just written, in the caller's
+ * transaction: when it ends at or before what is rolled up already (the
+ * wall clock went back), add it to the rollup rows of its minute, hour and
+ * day, so that readers, who read those rows there, count it. */
+int store_fold_late(Store *s, int64_t raw_id, uint64_t end_ns);
 
 /* store-queue.c */
 void store_queue_clear(Store *s);

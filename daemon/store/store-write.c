@@ -286,7 +286,8 @@ static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int6
                                 return r;
                 }
         }
-        return 0;
+        /* After a backward clock step: into the rollups already made. */
+        return store_fold_late(s, interval_id, rec->end_ns);
 }
 
 int store_interval_validate(const IntervalRecord *rec) {
