@@ -13,6 +13,18 @@
 #include "sqlite-util.h"
 #include "store.h"
 
+/* The WAL (4 KiB pages): a checkpoint is asked for once it holds
+ * STORE_WAL_CHECKPOINT_FRAMES pages, one that waits for readers (at most
+ * STORE_WAL_TRUNCATE_WAIT_MS) past STORE_WAL_TRUNCATE_FRAMES; the file is
+ * cut back to STORE_WAL_SIZE_LIMIT bytes after a full checkpoint. */
+#define STORE_WAL_CHECKPOINT_FRAMES 256
+#define STORE_WAL_TRUNCATE_FRAMES   512
+#define STORE_WAL_TRUNCATE_WAIT_MS  100
+#define STORE_WAL_SIZE_LIMIT        2097152
+#define STORE_BUSY_TIMEOUT_MS       5000
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 /* Every statement the writer runs, prepared once by store_open(). Each file
  * lists the SQL of those it runs. */
 typedef enum StoreStatement {
@@ -107,7 +119,8 @@ struct Store {
          * Writers go on meanwhile (a PASSIVE checkpoint takes no write lock). */
         sqlite3 *ckpt_db;
         pthread_t ckpt_thread;
-        bool ckpt_started, ckpt_requested, ckpt_quit;
+        bool ckpt_started, ckpt_quit;
+        int ckpt_requested;           /* SQLITE_CHECKPOINT_* asked for, -1: none */
         pthread_mutex_t ckpt_lock;
         pthread_cond_t ckpt_cond;
 };
@@ -120,9 +133,11 @@ int store_stmt_run(Store *s, StoreStatement which, int64_t *ret_id);
  * returns r or the commit's error. */
 int store_begin(Store *s);
 int store_end(Store *s, int r);
-/* Ask the checkpoint thread for a PASSIVE checkpoint; false when there is
- * no thread (the caller checkpoints itself). */
-bool store_checkpoint_request(Store *s);
+/* Ask the checkpoint thread for a checkpoint (SQLITE_CHECKPOINT_PASSIVE or
+ * _TRUNCATE); false when there is no thread (the caller checkpoints itself). */
+bool store_checkpoint_request(Store *s, int mode);
+/* Start the checkpoint thread (once; store_maintain() does, see store.c). */
+void store_start_checkpointer(Store *s);
 
 /* store-write.c */
 /* -EINVAL for a record store_write_interval() would refuse. */

@@ -515,7 +515,8 @@ int store_maintain(Store *s, uint64_t now_realtime_ns, unsigned budget_ms) {
                 return 1;
         /* Move the WAL into the database (never waits for readers), in the
          * checkpoint thread when there is one. */
-        if (store_checkpoint_request(s))
+        store_start_checkpointer(s);
+        if (store_checkpoint_request(s, SQLITE_CHECKPOINT_PASSIVE))
                 return 0;
         rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)

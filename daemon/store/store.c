@@ -64,39 +64,56 @@ static void *checkpoint_thread(void *userdata) {
         assert(s);
         pthread_mutex_lock(&s->ckpt_lock);
         for (;;) {
-                while (!s->ckpt_quit && !s->ckpt_requested)
+                int mode;
+
+                while (!s->ckpt_quit && s->ckpt_requested < 0)
                         pthread_cond_wait(&s->ckpt_cond, &s->ckpt_lock);
                 if (s->ckpt_quit)
                         break;
-                s->ckpt_requested = false;
+                mode = s->ckpt_requested;
+                s->ckpt_requested = -1;
                 pthread_mutex_unlock(&s->ckpt_lock);
-                /* Errors (busy, full disk) are retried at the next request;
-                 * the writer's wal_autocheckpoint is the safety net. */
-                (void) sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+                /* Errors (busy, full disk) are retried at the next request. */
+                (void) sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, mode, NULL, NULL);
                 pthread_mutex_lock(&s->ckpt_lock);
         }
         pthread_mutex_unlock(&s->ckpt_lock);
         return NULL;
 }
 
-/* Best effort: without the thread, store_maintain() checkpoints inline. */
+/* The checkpoint thread's connection, opened with the database; the thread
+ * itself starts at the first store_maintain() (store_start_checkpointer()),
+ * after the daemon dropped its capabilities: they are per thread, and a
+ * thread started before the drop would keep them all. */
 static void store_open_checkpointer(Store *s) {
         int persist = 1;
 
         assert(s);
-        if (sqlite3_open_v2(s->path, &s->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        if (sqlite3_open_v2(s->path, &s->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+                            NULL) != SQLITE_OK) {
                 sqlite3_close(s->ckpt_db);
                 s->ckpt_db = NULL;
                 return;
         }
         (void) sqlite3_file_control(s->ckpt_db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+        sqlite3_busy_timeout(s->ckpt_db, STORE_WAL_TRUNCATE_WAIT_MS);
+        /* A connection that never read is not in WAL mode yet: its
+         * checkpoints would do nothing. */
+        (void) sqlite3_exec(s->ckpt_db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+}
+
+/* Best effort: without the thread, checkpoints run inline. */
+void store_start_checkpointer(Store *s) {
+        assert(s);
+        if (s->ckpt_started || !s->ckpt_db)
+                return;
         pthread_mutex_init(&s->ckpt_lock, NULL);
         pthread_cond_init(&s->ckpt_cond, NULL);
+        s->ckpt_requested = -1;
+        s->ckpt_quit = false;
         if (pthread_create(&s->ckpt_thread, NULL, checkpoint_thread, s) != 0) {
                 pthread_cond_destroy(&s->ckpt_cond);
                 pthread_mutex_destroy(&s->ckpt_lock);
-                sqlite3_close(s->ckpt_db);
-                s->ckpt_db = NULL;
                 return;
         }
         s->ckpt_started = true;
@@ -104,18 +121,18 @@ static void store_open_checkpointer(Store *s) {
 
 static void store_stop_checkpointer(Store *s) {
         assert(s);
-        if (!s->ckpt_started)
-                return;
-        pthread_mutex_lock(&s->ckpt_lock);
-        s->ckpt_quit = true;
-        pthread_cond_signal(&s->ckpt_cond);
-        pthread_mutex_unlock(&s->ckpt_lock);
-        pthread_join(s->ckpt_thread, NULL);
-        pthread_cond_destroy(&s->ckpt_cond);
-        pthread_mutex_destroy(&s->ckpt_lock);
+        if (s->ckpt_started) {
+                pthread_mutex_lock(&s->ckpt_lock);
+                s->ckpt_quit = true;
+                pthread_cond_signal(&s->ckpt_cond);
+                pthread_mutex_unlock(&s->ckpt_lock);
+                pthread_join(s->ckpt_thread, NULL);
+                pthread_cond_destroy(&s->ckpt_cond);
+                pthread_mutex_destroy(&s->ckpt_lock);
+                s->ckpt_started = false;
+        }
         sqlite3_close(s->ckpt_db);
         s->ckpt_db = NULL;
-        s->ckpt_started = false;
 }
 
 static void store_disconnect(Store *s);
@@ -181,15 +198,38 @@ int store_end(Store *s, int r) {
         return r;
 }
 
-bool store_checkpoint_request(Store *s) {
+bool store_checkpoint_request(Store *s, int mode) {
         assert(s);
         if (!s->ckpt_started)
                 return false;
         pthread_mutex_lock(&s->ckpt_lock);
-        s->ckpt_requested = true;
+        s->ckpt_requested = MAX(s->ckpt_requested, mode);
         pthread_cond_signal(&s->ckpt_cond);
         pthread_mutex_unlock(&s->ckpt_lock);
         return true;
+}
+
+/* After every commit: keep the WAL small. SQLite moves the WAL back to its
+ * start after a checkpoint that copied all of it (when no reader still needs
+ * it), and then cuts the file to journal_size_limit. PASSIVE checkpoints run
+ * in the thread, never waiting; when they do not keep up (a reader, or
+ * writes faster than they copy), a TRUNCATE runs here, between two writes,
+ * waiting at most STORE_WAL_TRUNCATE_WAIT_MS for readers. */
+static int store_wal_hook(void *userdata, sqlite3 *db, const char *name, int n_frames) {
+        Store *s = userdata;
+
+        assert(s);
+        if (n_frames < STORE_WAL_CHECKPOINT_FRAMES)
+                return SQLITE_OK;
+        if (n_frames < STORE_WAL_TRUNCATE_FRAMES) {
+                if (!store_checkpoint_request(s, SQLITE_CHECKPOINT_PASSIVE))
+                        (void) sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+                return SQLITE_OK;
+        }
+        sqlite3_busy_timeout(db, STORE_WAL_TRUNCATE_WAIT_MS);
+        (void) sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+        return SQLITE_OK;
 }
 
 static int store_migrate(Store *s, int from) {
@@ -445,7 +485,7 @@ static int store_connect(Store *s) {
                                        s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         }
         sqlite3_extended_result_codes(s->db, 0);
-        sqlite3_busy_timeout(s->db, 5000);
+        sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
         /* The file SQLite opened (by a path that is no symbolic link, under
          * our lock): store_verify_file() compares the path with it. */
         if (stat(s->path, &st) < 0)
@@ -461,6 +501,9 @@ static int store_connect(Store *s) {
         r = store_exec(s, "PRAGMA journal_mode = WAL");
         if (r >= 0)
                 r = store_exec(s, "PRAGMA synchronous = NORMAL");
+        /* Where the WAL file is cut back to after a checkpoint moved it all. */
+        if (r >= 0)
+                r = store_exec(s, "PRAGMA journal_size_limit = " STRINGIFY(STORE_WAL_SIZE_LIMIT));
         if (r >= 0)
                 r = store_exec(s, "PRAGMA foreign_keys = ON");
         if (r < 0)
@@ -483,6 +526,10 @@ static int store_connect(Store *s) {
                 return log_error_errno(r, "Failed to prepare statement on %s: %s", s->path, sqlite3_errmsg(s->db));
 
         store_open_checkpointer(s);
+        /* Replaces SQLite's wal_autocheckpoint, which checkpoints inside
+         * the commit that crosses its bound (one write in a hundred took
+         * 15 ms): checkpoints go to the thread when there is one. */
+        sqlite3_wal_hook(s->db, store_wal_hook, s);
         return 0;
 }
 

@@ -985,6 +985,70 @@ static void test_clock_steps(void **state) {
         store_free(s);
 }
 
+static uint64_t file_size(const char *path) {
+        struct stat st;
+        return stat(path, &st) < 0 ? 0 : (uint64_t) st.st_size;
+}
+
+/* The WAL stays bounded while the writer runs: 200 active processes per
+ * interval, maintenance as the daemon does it (once a minute), and a reader
+ * that holds a read transaction open a fifth of the time. */
+static void test_wal_bounded(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL, *r = NULL;
+        EnergyDomain pkg = { .name = "package-0", .kind = DOMAIN_PACKAGE };
+        ProcessInfo *p = calloc(200, sizeof(ProcessInfo));
+        ProcessDelta deltas[200];
+        double pd[200];
+        char wal[160];
+        uint64_t max_wal = 0, db_size;
+        const int n = 1500;
+
+        assert_non_null(p);
+        snprintf(wal, sizeof(wal), "%s-wal", f->path);
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        assert_int_equal(store_open(f->path, STORE_READ_ONLY, &r), 0);
+        for (int i = 0; i < 200; i++) {
+                p[i] = (ProcessInfo) { .pid = 1000 + i, .ppid = 1, .start_time_ns = (uint64_t) i + 1 };
+                snprintf(p[i].comm, sizeof(p[i].comm), "proc-%d", i);
+        }
+        for (int k = 0; k < n; k++) {
+                DomainRecord d = { .domain = &pkg, .source = "model", .host_total = true, .valid = true,
+                                   .measured_j = 10, .idle_j = 1, .attributed_j = 9, .idle_w = 1,
+                                   .idle_method = "online" };
+                for (int i = 0; i < 200; i++) {
+                        deltas[i] = (ProcessDelta) { .info = &p[i], .cpu_ns = 1000 + (uint64_t) (k * i) };
+                        pd[i] = 0.045;
+                }
+                IntervalRecord rec = {
+                        .start_ns = T0 + (uint64_t) k * NSEC_PER_SEC, .end_ns = T0 + (uint64_t) (k + 1) * NSEC_PER_SEC,
+                        .boot_realtime_ns = T0 - 1000 * NSEC_PER_SEC,
+                        .n_domains = 1, .domains = &d, .n_procs = 200, .procs = deltas, .proc_domain_j = pd,
+                };
+                /* The reader: a read transaction over 20 intervals of every 100. */
+                if (k % 100 == 10)
+                        assert_int_equal(sqlite3_exec(store_db(r), "BEGIN; SELECT count(*) FROM intervals;", NULL,
+                                                      NULL, NULL), SQLITE_OK);
+                if (k % 100 == 30)
+                        assert_int_equal(sqlite3_exec(store_db(r), "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+                assert_int_equal(store_write_interval(s, &rec), 0);
+                /* Once a minute at the shortest interval (0.05 s). */
+                if (k % 1200 == 0)
+                        assert_true(store_maintain(s, T0 + (uint64_t) (k + 1) * NSEC_PER_SEC, 20) >= 0);
+                max_wal = MAX(max_wal, file_size(wal));
+
+        }
+        db_size = file_size(f->path);
+        print_message("WAL at most %" PRIu64 " bytes, database %" PRIu64 " bytes after %d intervals\n", max_wal,
+                      db_size, n);
+        assert_true(max_wal <= UINT64_C(8) * 1024 * 1024);
+        /* The data went into the database file, not only the WAL. */
+        assert_true(db_size > UINT64_C(8) * 1024 * 1024);
+        store_free(r);
+        store_free(s);
+        free(p);
+}
+
 static void test_parse_retention(void **state) {
         uint64_t v;
         assert_int_equal(store_parse_retention("24h", &v), 0);
@@ -1033,6 +1097,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_symlink_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_deleted_database_recreated, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_clock_steps, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wal_bounded, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reopen_idempotent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_garbage_refused, setup, teardown),
