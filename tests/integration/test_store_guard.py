@@ -116,7 +116,37 @@ def test_wal_checkpointed_while_running():
             check(dm.stop() == 0, "jouled did not exit 0")
 
 
+def caps(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"):
+                out[k] = int(v.strip(), 16)
+    return out
+
+
+def test_every_thread_least_privilege():
+    """Capabilities are per thread: every thread of a running jouled (the
+    WAL checkpoint thread, the HTTP server's) has the main thread's or fewer."""
+    port = 20000 + os.getpid() % 20000
+    with jtest.TempDir() as d:
+        with jtest.Daemon(d, ARGS + ["--metrics-listen", "127.0.0.1:%d" % port]) as dm:
+            dm.wait_intervals(3)
+            time.sleep(1.0)
+            task_dir = "/proc/%d/task" % dm.proc.pid
+            main = caps("/proc/%d/status" % dm.proc.pid)
+            tids = sorted(int(t) for t in os.listdir(task_dir))
+            check(len(tids) >= 3, "wanted the main, checkpoint and HTTP threads, found %d" % len(tids))
+            check(main["CapEff"] != 0 or main["CapPrm"] == 0, "main thread caps: %r" % main)
+            for tid in tids:
+                c = caps("%s/%d/status" % (task_dir, tid))
+                for k in ("CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"):
+                    check(c[k] & ~main[k] == 0, "thread %d holds %s %#x, the main thread %#x" % (tid, k, c[k], main[k]))
+            check(dm.stop() == 0, "jouled did not exit 0")
+
+
 if __name__ == "__main__":
     jtest.require_root()
     jtest.run_tests([test_second_daemon_refused, test_db_path_refusals, test_deleted_database_recreated,
-                     test_wal_checkpointed_while_running])
+                     test_wal_checkpointed_while_running, test_every_thread_least_privilege])
