@@ -77,6 +77,8 @@ struct Manager {
         bool maintain_failing;
         uint64_t counters_discarded;
         bool write_failing;           /* logged once until it works again */
+        StoreQueueStats qs_logged;    /* write buffer counts as last logged */
+        uint64_t drop_logged_mono_ns; /* when drops were last logged */
         bool ready;
         int exit_code;
 
@@ -522,6 +524,48 @@ static int manager_read_topology(Manager *m) {
         return 0;
 }
 
+/* Say what became of the interval just handed to the store, and of the
+ * write buffer: every loss is logged once, with counts. */
+static void manager_log_write(Manager *m, int r, uint64_t mono, bool final) {
+        StoreQueueStats qs;
+        bool buffered;
+
+        store_queue_stats(m->store, &qs);
+        buffered = qs.buffered_total > m->qs_logged.buffered_total;
+        if (r < 0) {
+                m->write_errors++;
+                if (!buffered) {
+                        /* Refused for good (not a write error that may pass): not buffered. */
+                        log_error_errno(r, "Interval refused by the store, dropped: %m");
+                        m->qs_logged.dropped = MAX(m->qs_logged.dropped, qs.dropped);
+                } else if (!m->write_failing) {
+                        log_error_errno(r, "Failed to write interval to %s: %m (will keep measuring, "
+                                        "buffering intervals in memory)", m->cfg.db_path);
+                        m->write_failing = true;
+                }
+        } else {
+                m->intervals++;
+                if (m->write_failing) {
+                        log_notice("Database writes to %s work again (%" PRIu64 " buffered intervals written, "
+                                   "%" PRIu64 " dropped).", m->cfg.db_path,
+                                   qs.written_late - m->qs_logged.written_late, qs.dropped - m->qs_logged.dropped);
+                        m->write_failing = false;
+                        m->qs_logged = qs;
+                        manager_write_state(m);
+                }
+        }
+        /* The oldest buffered intervals go when the buffer is full: at most
+         * one line a minute while that lasts, the rest when it ends. */
+        if (qs.dropped > m->qs_logged.dropped &&
+            (final || !m->write_failing || mono - m->drop_logged_mono_ns >= 60 * NSEC_PER_SEC)) {
+                log_warning("Write buffer full: dropped the %" PRIu64 " oldest buffered intervals "
+                            "(%" PRIu64 " dropped since start).", qs.dropped - m->qs_logged.dropped, qs.dropped);
+                m->qs_logged.dropped = qs.dropped;
+                m->drop_logged_mono_ns = mono;
+        }
+        m->qs_logged.buffered_total = qs.buffered_total;
+}
+
 /* One interval: read energy, sample processes, attribute, store. */
 static int manager_sample(Manager *m, bool final) {
         ProcessDelta *procs = NULL;
@@ -644,23 +688,7 @@ static int manager_sample(Manager *m, bool final) {
                             m->cfg.db_path);
         /* Failed intervals wait in a bounded buffer and are written later. */
         r = store_write_buffered(m->store, &rec);
-        if (r < 0) {
-                m->write_errors++;
-                if (!m->write_failing)
-                        log_error_errno(r, "Failed to write interval to %s: %m (will keep measuring, "
-                                        "buffering intervals in memory)", m->cfg.db_path);
-                m->write_failing = true;
-        } else {
-                if (m->write_failing) {
-                        StoreQueueStats qs;
-                        store_queue_stats(m->store, &qs);
-                        log_notice("Database writes to %s work again (%" PRIu64 " buffered intervals written, "
-                                   "%" PRIu64 " dropped).", m->cfg.db_path, qs.written_late, qs.dropped);
-                        manager_write_state(m);
-                }
-                m->write_failing = false;
-                m->intervals++;
-        }
+        manager_log_write(m, r, mono, final);
         if (!m->write_failing && (m->maintain_pending || real - m->last_maintain_ns >= 60 * NSEC_PER_SEC)) {
                 /* storage: rollups and retention, in small transactions. */
                 r = store_maintain(m->store, real, 20);
@@ -745,6 +773,20 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
         log_info("Received %s, writing the last interval and exiting.", strsignal((int) si->ssi_signo));
         sd_notify(false, "STOPPING=1\nSTATUS=Writing the last interval and exiting.");
         (void) manager_sample(m, true);
+        {
+                /* A last try for what is buffered (the sample may have had
+                 * nothing to write), then say what is lost. */
+                StoreQueueStats qs;
+                store_queue_stats(m->store, &qs);
+                if (qs.queued > 0)
+                        (void) store_write_buffered(m->store, NULL);
+                store_queue_stats(m->store, &qs);
+                if (qs.queued > 0) {
+                        log_error("Exiting with %zu intervals (%" PRIu64 " bytes) that could not be written to %s: "
+                                  "they are lost.", qs.queued, qs.queued_bytes, m->cfg.db_path);
+                        m->exit_code = EXIT_FAILURE;
+                }
+        }
         return sd_event_exit(m->event, m->exit_code);
 }
 

@@ -139,7 +139,9 @@ int store_maintain(Store *s, uint64_t now_realtime_ns, unsigned budget_ms);
  * before the next interval once writes work again. Beyond the bound the oldest
  * buffered intervals are dropped and counted. Returns 0 when rec and every
  * buffered interval are on disk, otherwise the (first) write error; never
- * loses rec silently. Does not log. */
+ * loses rec silently. rec NULL: only try to write what is buffered. The
+ * counts of store_queue_stats() say what was buffered, written late and
+ * dropped: the caller logs them. Does not log. */
 int store_write_buffered(Store *s, const IntervalRecord *rec);
 
 typedef struct StoreQueueStats {
