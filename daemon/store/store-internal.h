@@ -18,7 +18,7 @@
  * STORE_WAL_TRUNCATE_WAIT_MS) past STORE_WAL_TRUNCATE_FRAMES; the file is
  * cut back to STORE_WAL_SIZE_LIMIT bytes after a full checkpoint. */
 #define STORE_WAL_CHECKPOINT_FRAMES 256
-#define STORE_WAL_TRUNCATE_FRAMES   512
+#define STORE_WAL_TRUNCATE_FRAMES   1024
 #define STORE_WAL_TRUNCATE_WAIT_MS  100
 #define STORE_WAL_SIZE_LIMIT        2097152
 #define STORE_BUSY_TIMEOUT_MS       5000
@@ -119,8 +119,9 @@ struct Store {
          * Writers go on meanwhile (a PASSIVE checkpoint takes no write lock). */
         sqlite3 *ckpt_db;
         pthread_t ckpt_thread;
-        bool ckpt_started, ckpt_quit;
+        bool ckpt_started, ckpt_quit, ckpt_running;
         int ckpt_requested;           /* SQLITE_CHECKPOINT_* asked for, -1: none */
+        uint64_t ckpt_done;           /* checkpoints the thread ran */
         pthread_mutex_t ckpt_lock;
         pthread_cond_t ckpt_cond;
 };

@@ -72,10 +72,14 @@ static void *checkpoint_thread(void *userdata) {
                         break;
                 mode = s->ckpt_requested;
                 s->ckpt_requested = -1;
+                s->ckpt_running = true;
                 pthread_mutex_unlock(&s->ckpt_lock);
                 /* Errors (busy, full disk) are retried at the next request. */
                 (void) sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, mode, NULL, NULL);
                 pthread_mutex_lock(&s->ckpt_lock);
+                s->ckpt_running = false;
+                s->ckpt_done++;
+                pthread_cond_broadcast(&s->ckpt_cond);
         }
         pthread_mutex_unlock(&s->ckpt_lock);
         return NULL;
@@ -124,7 +128,7 @@ static void store_stop_checkpointer(Store *s) {
         if (s->ckpt_started) {
                 pthread_mutex_lock(&s->ckpt_lock);
                 s->ckpt_quit = true;
-                pthread_cond_signal(&s->ckpt_cond);
+                pthread_cond_broadcast(&s->ckpt_cond);
                 pthread_mutex_unlock(&s->ckpt_lock);
                 pthread_join(s->ckpt_thread, NULL);
                 pthread_cond_destroy(&s->ckpt_cond);
@@ -204,17 +208,44 @@ bool store_checkpoint_request(Store *s, int mode) {
                 return false;
         pthread_mutex_lock(&s->ckpt_lock);
         s->ckpt_requested = MAX(s->ckpt_requested, mode);
-        pthread_cond_signal(&s->ckpt_cond);
+        pthread_cond_broadcast(&s->ckpt_cond);
         pthread_mutex_unlock(&s->ckpt_lock);
         return true;
 }
 
-/* After every commit: keep the WAL small. SQLite moves the WAL back to its
- * start after a checkpoint that copied all of it (when no reader still needs
- * it), and then cuts the file to journal_size_limit. PASSIVE checkpoints run
- * in the thread, never waiting; when they do not keep up (a reader, or
- * writes faster than they copy), a TRUNCATE runs here, between two writes,
- * waiting at most STORE_WAL_TRUNCATE_WAIT_MS for readers. */
+/* Ask the thread for a TRUNCATE checkpoint and wait (a second at most) until
+ * it ran: the writer holds no lock meanwhile, so the checkpoint is not held
+ * off by the next write, and only one checkpointer ever runs. False without
+ * the thread. */
+static bool store_checkpoint_truncate_wait(Store *s) {
+        struct timespec deadline;
+        uint64_t target;
+
+        assert(s);
+        if (!s->ckpt_started)
+                return false;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 1;
+        pthread_mutex_lock(&s->ckpt_lock);
+        /* A checkpoint under way may have started before this commit: the
+         * one after it. */
+        target = s->ckpt_done + 1 + (s->ckpt_running ? 1 : 0);
+        s->ckpt_requested = SQLITE_CHECKPOINT_TRUNCATE;
+        pthread_cond_broadcast(&s->ckpt_cond);
+        while (s->ckpt_done < target && !s->ckpt_quit)
+                if (pthread_cond_timedwait(&s->ckpt_cond, &s->ckpt_lock, &deadline) != 0)
+                        break;
+        pthread_mutex_unlock(&s->ckpt_lock);
+        return true;
+}
+
+/* After every commit (the write lock is released by then): keep the WAL
+ * small. SQLite moves the WAL back to its start after a checkpoint that
+ * copied all of it (when no reader still needs it), and then cuts the file
+ * to journal_size_limit. PASSIVE checkpoints run in the thread and never
+ * wait; when they do not keep up (a reader holding an old snapshot, or
+ * writes faster than they copy), a TRUNCATE checkpoint runs before the next
+ * write, waiting at most STORE_WAL_TRUNCATE_WAIT_MS for readers. */
 static int store_wal_hook(void *userdata, sqlite3 *db, const char *name, int n_frames) {
         Store *s = userdata;
 
@@ -226,6 +257,8 @@ static int store_wal_hook(void *userdata, sqlite3 *db, const char *name, int n_f
                         (void) sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
                 return SQLITE_OK;
         }
+        if (store_checkpoint_truncate_wait(s))
+                return SQLITE_OK;
         sqlite3_busy_timeout(db, STORE_WAL_TRUNCATE_WAIT_MS);
         (void) sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
         sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
