@@ -422,7 +422,7 @@ static int store_lock(Store *s) {
 }
 
 int store_owner(const char *path, pid_t *ret_pid, bool *ret_running) {
-        _cleanup_free_ char *lock_path = NULL, *content = NULL;
+        _cleanup_free_ char *lock_path = NULL;
         _cleanup_close_ int fd = -EBADF;
         struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
         char buf[32] = {};
