@@ -37,11 +37,11 @@ def fill(path):
             os.close(fd)
 
 
-def test_disk_full_buffered_and_written_later():
+def test_disk_full_buffered_and_written_later(size="8m"):
     with jtest.TempDir() as d:
         mnt = os.path.join(d, "small")
         os.mkdir(mnt)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs", mnt], check=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755" % size, "tmpfs", mnt], check=True)
         try:
             db = os.path.join(mnt, "jouled.db")
             with jtest.Daemon(d, ["--interval", str(INTERVAL), "--source", "model", "--tracker", "procfs"], db=db) as dm:
@@ -77,6 +77,12 @@ def test_disk_full_buffered_and_written_later():
             subprocess.run(["umount", "-l", mnt])
 
 
+def test_disk_full_tiny_filesystem():
+    """The same on 4 MB: the WAL, checkpointed while jouled runs, leaves room
+    for writes to resume once space is freed."""
+    test_disk_full_buffered_and_written_later("4m")
+
+
 def test_sigterm_while_buffering_says_what_is_lost():
     """SIGTERM while the disk is full: a last write is tried, and what could
     not be written is logged with its count; the exit status says so."""
@@ -106,4 +112,5 @@ def test_sigterm_while_buffering_says_what_is_lost():
 
 if __name__ == "__main__":
     jtest.require_root()
-    jtest.run_tests([test_disk_full_buffered_and_written_later, test_sigterm_while_buffering_says_what_is_lost])
+    jtest.run_tests([test_disk_full_buffered_and_written_later, test_disk_full_tiny_filesystem,
+                     test_sigterm_while_buffering_says_what_is_lost])
