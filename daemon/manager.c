@@ -82,6 +82,8 @@ struct Manager {
         bool maintain_failing;
         uint64_t counters_discarded;
         bool write_failing;           /* logged once until it works again */
+        StoreQueueStats qs_logged;    /* write buffer counts as last logged */
+        uint64_t drop_logged_mono_ns; /* when drops were last logged */
         bool ready;
         int exit_code;
 
@@ -649,32 +651,63 @@ static int manager_attribute(Manager *m, double dt, size_t n) {
         return 0;
 }
 
+/* Say what became of the interval just handed to the store, and of the
+ * write buffer: every loss is logged once, with counts. */
+static void manager_log_write(Manager *m, int r, uint64_t mono, bool final) {
+        StoreQueueStats qs;
+        bool buffered;
+
+        store_queue_stats(m->store, &qs);
+        buffered = qs.buffered_total > m->qs_logged.buffered_total;
+        if (r < 0) {
+                m->write_errors++;
+                if (!buffered) {
+                        /* Refused for good (not a write error that may pass): not buffered. */
+                        log_error_errno(r, "Interval refused by the store, dropped: %m");
+                        m->qs_logged.dropped = MAX(m->qs_logged.dropped, qs.dropped);
+                } else if (!m->write_failing) {
+                        log_error_errno(r, "Failed to write interval to %s: %m (will keep measuring, "
+                                        "buffering intervals in memory)", m->cfg.db_path);
+                        m->write_failing = true;
+                }
+        } else {
+                m->intervals++;
+                if (m->write_failing) {
+                        log_notice("Database writes to %s work again (%" PRIu64 " buffered intervals written, "
+                                   "%" PRIu64 " dropped).", m->cfg.db_path,
+                                   qs.written_late - m->qs_logged.written_late, qs.dropped - m->qs_logged.dropped);
+                        m->write_failing = false;
+                        m->qs_logged = qs;
+                        manager_write_state(m);
+                }
+        }
+        /* The oldest buffered intervals go when the buffer is full: at most
+         * one line a minute while that lasts, the rest when it ends. */
+        if (qs.dropped > m->qs_logged.dropped &&
+            (final || !m->write_failing || mono - m->drop_logged_mono_ns >= 60 * NSEC_PER_SEC)) {
+                log_warning("Write buffer full: dropped the %" PRIu64 " oldest buffered intervals "
+                            "(%" PRIu64 " dropped since start).", qs.dropped - m->qs_logged.dropped, qs.dropped);
+                m->qs_logged.dropped = qs.dropped;
+                m->drop_logged_mono_ns = mono;
+        }
+        m->qs_logged.buffered_total = qs.buffered_total;
+}
+
 /* Write the interval; failed intervals wait in a bounded buffer and are
  * written later. Then rollups and retention, in small transactions. */
-static void manager_store(Manager *m, const IntervalRecord *rec, uint64_t real) {
+static void manager_store(Manager *m, const IntervalRecord *rec, uint64_t mono, uint64_t real, bool final) {
         int r;
 
         assert(m);
         assert(rec);
 
+        /* A database deleted or replaced under us is noticed and made again. */
+        r = store_verify_file(m->store);
+        if (r > 0)
+                log_warning("Database %s was deleted or replaced while jouled ran; writing into a new one there.",
+                            m->cfg.db_path);
         r = store_write_buffered(m->store, rec);
-        if (r < 0) {
-                m->write_errors++;
-                if (!m->write_failing)
-                        log_error_errno(r, "Failed to write interval to %s: %m (will keep measuring, "
-                                        "buffering intervals in memory)", m->cfg.db_path);
-                m->write_failing = true;
-        } else {
-                if (m->write_failing) {
-                        StoreQueueStats qs;
-                        store_queue_stats(m->store, &qs);
-                        log_notice("Database writes to %s work again (%" PRIu64 " buffered intervals written, "
-                                   "%" PRIu64 " dropped).", m->cfg.db_path, qs.written_late, qs.dropped);
-                        manager_write_state(m);
-                }
-                m->write_failing = false;
-                m->intervals++;
-        }
+        manager_log_write(m, r, mono, final);
         if (!m->write_failing && (m->maintain_pending || real - m->last_maintain_ns >= 60 * NSEC_PER_SEC)) {
                 r = store_maintain(m->store, real, 20);
                 if (r < 0 && !m->maintain_failing)
@@ -754,8 +787,18 @@ static int manager_sample(Manager *m, bool final) {
                 if (r < 0)
                         return r;
 
+                /* The interval lasted what CLOCK_MONOTONIC says; when the wall
+                 * clock stepped meanwhile (more than a second off), it is
+                 * placed to end now, never dropped nor stretched over the step. */
+                uint64_t start_real = m->last_real_ns, mono_dt = mono - m->last_mono_ns;
+                if (real < start_real || real - start_real > mono_dt + NSEC_PER_SEC ||
+                    real - start_real + NSEC_PER_SEC < mono_dt) {
+                        start_real = real > mono_dt ? real - mono_dt : 0;
+                        log_notice("The wall clock stepped by %+.3f s; the interval is stored as ending at the new time.",
+                                   ((double) real - (double) m->last_real_ns - (double) mono_dt) / 1e9);
+                }
                 IntervalRecord rec = {
-                        .start_ns = m->last_real_ns,
+                        .start_ns = start_real,
                         .end_ns = real,
                         .boot_realtime_ns = m->boot_realtime_ns,
                         .n_domains = m->n_domains,
@@ -764,7 +807,7 @@ static int manager_sample(Manager *m, bool final) {
                         .procs = procs,
                         .proc_domain_j = m->proc_j,
                 };
-                manager_store(m, &rec, real);
+                manager_store(m, &rec, mono, real, final);
                 manager_export(m, &rec, dt, final);
         }
         manager_advance(m, mono, real);
@@ -811,6 +854,20 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
         log_info("Received %s, writing the last interval and exiting.", strsignal((int) si->ssi_signo));
         sd_notify(false, "STOPPING=1\nSTATUS=Writing the last interval and exiting.");
         (void) manager_sample(m, true);
+        {
+                /* A last try for what is buffered (the sample may have had
+                 * nothing to write), then say what is lost. */
+                StoreQueueStats qs;
+                store_queue_stats(m->store, &qs);
+                if (qs.queued > 0)
+                        (void) store_write_buffered(m->store, NULL);
+                store_queue_stats(m->store, &qs);
+                if (qs.queued > 0) {
+                        log_error("Exiting with %zu intervals (%" PRIu64 " bytes) that could not be written to %s: "
+                                  "they are lost.", qs.queued, qs.queued_bytes, m->cfg.db_path);
+                        m->exit_code = EXIT_FAILURE;
+                }
+        }
         return sd_event_exit(m->event, m->exit_code);
 }
 
@@ -912,6 +969,23 @@ int manager_start(Manager *m) {
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(-errno, "Failed to block signals: %m");
 
+        /* The database first: its lock says at once whether another jouled
+         * writes it. Only the default state directory is ever created. */
+        r = store_open(m->cfg.db_path,
+                       STORE_CREATE | (strcmp(m->cfg.db_path, "/var/lib/jouled/jouled.db") == 0 ? STORE_CREATE_PARENTS : 0),
+                       &m->store);
+        if (r < 0)
+                return r; /* store_open() said why */
+        {
+                StoreOptions so;
+                store_options_init(&so);
+                so.raw_retention_ns = m->cfg.raw_retention_ns;
+                so.minute_retention_ns = m->cfg.minute_retention_ns;
+                so.hour_retention_ns = m->cfg.hour_retention_ns;
+                if (store_set_options(m->store, &so) < 0)
+                        return log_oom();
+        }
+
         r = manager_open_sources(m);
         if (r < 0)
                 return r;
@@ -927,18 +1001,6 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return r; /* tracker_new() logged why */
 
-        r = store_open(m->cfg.db_path, STORE_CREATE, &m->store);
-        if (r < 0)
-                return r; /* store_open() said why */
-        { /* retention and command lines */
-                StoreOptions so;
-                store_options_init(&so);
-                so.raw_retention_ns = m->cfg.raw_retention_ns;
-                so.minute_retention_ns = m->cfg.minute_retention_ns;
-                so.hour_retention_ns = m->cfg.hour_retention_ns;
-                if (store_set_options(m->store, &so) < 0)
-                        return log_oom();
-        }
         manager_restore_idle(m);
         manager_write_start_state(m);
 

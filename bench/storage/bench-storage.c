@@ -12,6 +12,7 @@
  * part, once the raw window (RAW_RETENTION_HOURS) is full. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,8 @@ int main(int argc, char **argv) {
         uint64_t history_days, full_hours, raw_hours, nprocs, pool;
         uint64_t *lat = NULL, n_lat = 0, maint_ns = 0, maint_max = 0, n_maint = 0;
         uint64_t *mlat = NULL, n_mlat = 0, mlat_alloc = 0; /* maintenance calls of the full-rate part */
-        uint64_t now_real, t, t_full, t_end, size_mid = 0, t_mid = 0;
+        uint64_t now_real, t, t_full, t_end, size_mid = 0, t_mid = 0, wal_max = 0, wal_end;
+        char wal_path[PATH_MAX];
         ProcessInfo *infos;
         ProcessDelta *deltas;
         double *pj;
@@ -71,6 +73,8 @@ int main(int argc, char **argv) {
                 return 2;
         }
         (void) unlink(argv[1]);
+        snprintf(wal_path, sizeof(wal_path), "%s-wal", argv[1]);
+        (void) unlink(wal_path);
         if (store_open(argv[1], STORE_CREATE, &s) < 0)
                 return 1;
         store_options_init(&o);
@@ -124,8 +128,10 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "write failed: %s\n", strerror(-r));
                         return 1;
                 }
-                if (full)
+                if (full) {
                         lat[n_lat++] = b - a;
+                        wal_max = MAX(wal_max, file_size(wal_path)); /* the -wal while running */
+                }
                 t += step;
                 if (t % STORE_MINUTE_NS == 0) {
                         /* As the daemon: once a minute, then every interval while work is left. */
@@ -158,6 +164,7 @@ int main(int argc, char **argv) {
                         size_mid = used_bytes(s);
                 }
         }
+        wal_end = file_size(wal_path);
         (void) sqlite3_exec(store_db(s), "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
         qsort(lat, n_lat, sizeof(uint64_t), cmp_u64);
         printf("procs=%" PRIu64 "\n", nprocs);
@@ -177,6 +184,7 @@ int main(int argc, char **argv) {
         uint64_t size_end = used_bytes(s);
         printf("db_bytes=%" PRIu64 "\n", file_size(argv[1]));
         printf("used_bytes=%" PRIu64 "\n", size_end);
+        printf("wal_max_bytes=%" PRIu64 "\nwal_end_bytes=%" PRIu64 "\n", wal_max, wal_end);
         printf("growth_mb_per_day=%.2f\n",
                (double) (size_end > size_mid ? size_end - size_mid : 0) / 1e6 * 86400e9 / (double) (t_end - t_mid));
         for (uint64_t i = 0; i < pool; i++)

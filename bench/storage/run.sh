@@ -45,6 +45,7 @@ cat <<MD
 | Maintenance per call (mean / max, budget 20 ms) | $(get maintain_mean_ms) / $(get maintain_max_ms) ms | | |
 | Maintenance per call at full rate (p50 / p99) | $(get maintain_full_p50_ms) / $(get maintain_full_p99_ms) ms | <= 20 ms + one step | $(ok "$(get maintain_full_p99_ms)" 30) (p99) |
 | Database file / in use at the end | $(awk -v b="$(get db_bytes)" 'BEGIN { printf "%.1f", b / 1e6 }') / $(awk -v b="$(get used_bytes)" 'BEGIN { printf "%.1f", b / 1e6 }') MB | | |
+| \`-wal\` at most while writing at full rate / at the end | $(awk -v b="$(get wal_max_bytes)" 'BEGIN { printf "%.1f", b / 1e6 }') / $(awk -v b="$(get wal_end_bytes)" 'BEGIN { printf "%.1f", b / 1e6 }') MB | <= 8 MB | $(ok "$(awk -v b="$(get wal_max_bytes)" 'BEGIN { printf "%.1f", b / 1048576 }')" 8) |
 
 Writes measured: $(get writes_measured) (full-rate part). Host: $(nproc) CPUs, $(uname -r), load average $load at the end.
 MD
