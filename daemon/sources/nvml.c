@@ -75,6 +75,9 @@ typedef struct NvmlGpu {
         PowerIntegrator integ;
         unsigned long long last_seen_us; /* for process utilisation */
         bool use_failing;            /* per-process utilisation unavailable, logged */
+        NvmlProcessUse *held;        /* the last uses with samples, and when (CLOCK_MONOTONIC) */
+        size_t n_held;
+        uint64_t held_ns;
 } NvmlGpu;
 
 typedef struct Nvml {
@@ -213,6 +216,8 @@ static void nvml_done(Nvml *n) {
         assert(n);
 
         nvml_lib_done(&n->lib);
+        for (size_t i = 0; n->gpus && i < n->n_gpus; i++)
+                free(n->gpus[i].held);
         free(n->gpus);
         *n = (Nvml) {};
 }
@@ -407,7 +412,35 @@ static int nvml_collect(Nvml *n, NvmlGpu *g, NvmlProcessUse **ret, size_t *ret_n
         return (int) n_uses;
 }
 
+/* The driver samples once per period, between 1/6 s and 1 s depending on
+ * the GPU (NVML reference, nvmlDeviceGetUtilizationRates): an interval may
+ * end before the next sample. Until this long after the last call that had
+ * samples, the uses it returned stand for the GPU's (the sampled
+ * utilisation holds until the next sample). */
+#define NVML_USE_HOLD_NS (2 * NSEC_PER_SEC)
+
+/* Keep a copy of the n uses as the GPU's held ones (best effort). */
+static void nvml_hold(NvmlGpu *g, const NvmlProcessUse *uses, size_t n, uint64_t now) {
+        NvmlProcessUse *h;
+
+        assert(g);
+        assert(uses);
+
+        h = malloc(n * sizeof(*h));
+        if (!h)
+                return;
+        memcpy(h, uses, n * sizeof(*h));
+        free(g->held);
+        g->held = h;
+        g->n_held = n;
+        g->held_ns = now;
+}
+
 int nvml_source_process_use(EnergySource *s, unsigned gpu, NvmlProcessUse **ret, size_t *ret_n) {
+        return nvml_source_process_use_at(s, gpu, now_ns(CLOCK_MONOTONIC), ret, ret_n);
+}
+
+int nvml_source_process_use_at(EnergySource *s, unsigned gpu, uint64_t now, NvmlProcessUse **ret, size_t *ret_n) {
         NvmlGpu *g;
         Nvml *n;
         int r;
@@ -422,6 +455,21 @@ int nvml_source_process_use(EnergySource *s, unsigned gpu, NvmlProcessUse **ret,
         g = &n->gpus[gpu];
 
         r = nvml_collect(n, g, ret, ret_n);
+        if (r > 0)
+                nvml_hold(g, *ret, *ret_n, now);
+        else if (r == 0 && g->n_held > 0 && now - g->held_ns < NVML_USE_HOLD_NS) {
+                NvmlProcessUse *h = malloc(g->n_held * sizeof(*h));
+                if (!h)
+                        return -ENOMEM;
+                memcpy(h, g->held, g->n_held * sizeof(*h));
+                *ret = h;
+                *ret_n = g->n_held;
+                r = (int) g->n_held;
+        } else if (r == 0) {
+                free(g->held);
+                g->held = NULL;
+                g->n_held = 0;
+        }
         if (r < 0 && r != -ENOMEM) {
                 if (!g->use_failing)
                         log_object(LOG_WARNING, "nvml", s->domains[gpu].name,

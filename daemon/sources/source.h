@@ -234,13 +234,18 @@ typedef struct NvmlProcessUse {
 } NvmlProcessUse;
 /* Every process that used GPU number gpu (index among the source's GPUs,
  * the same as its domain index) since the previous call (or since the source
- * opened); samples with smUtil 0 are left out. Returns the number of
+ * opened); samples with smUtil 0 are left out. When no sample came since the
+ * previous call, the last uses that had samples are returned again for up to
+ * 2 s after them (the driver samples once per period of up to 1 s: an
+ * interval may fall between two samples). Returns the number of
  * processes (≥ 0) with *ret allocated (free()), or negative errno: -EINVAL
  * (not an nvml source, gpu out of range), -EOPNOTSUPP (the driver does not
  * report it), -EIO, -ENOMEM. Logs (once until it works again) when the
  * driver does not report it. Shares the "previous call" with
  * nvml_source_process_shares(): use one or the other. */
 int nvml_source_process_use(EnergySource *s, unsigned gpu, NvmlProcessUse **ret, size_t *ret_n);
+/* The same at an injected CLOCK_MONOTONIC time (tests). */
+int nvml_source_process_use_at(EnergySource *s, unsigned gpu, uint64_t now_ns, NvmlProcessUse **ret, size_t *ret_n);
 
 /* Exact conversion of a perf power PMU count to µJ given the event's .scale
  * string (e.g. "2.3283064365386962890625e-10", in joules per count): the

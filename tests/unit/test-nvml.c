@@ -164,7 +164,7 @@ static void test_process_use(void **state) {
         st->gpus[0].samples[0] = (StubSample) { .pid = 100, .timeStamp = 500, .smUtil = 90 };
         st->gpus[0].n_samples = 1;
         assert_int_equal(nvml_source_ops.open(&ctx, reason, sizeof(reason), &s), 0);
-        assert_int_equal(nvml_source_process_use(s, 0, &u, &n), 0);
+        assert_int_equal(nvml_source_process_use_at(s, 0, 10 * S, &u, &n), 0);
         assert_null(u);
         assert_int_equal(st->last_seen_arg, 500);
 
@@ -178,7 +178,7 @@ static void test_process_use(void **state) {
         st->gpus[0].samples[6] = (StubSample) { .pid = 300, .timeStamp = 1200, .smUtil = 0 };
         st->gpus[0].samples[7] = (StubSample) { .pid = 200, .timeStamp = 1300, .smUtil = 20 };
         st->gpus[0].n_samples = 8;
-        assert_int_equal(nvml_source_process_use(s, 0, &u, &n), 2);
+        assert_int_equal(nvml_source_process_use_at(s, 0, 11 * S, &u, &n), 2);
         assert_int_equal(n, 2);
         assert_int_equal(u[0].pid, 100);
         assert_int_equal(u[0].sm_util, 120);
@@ -190,9 +190,20 @@ static void test_process_use(void **state) {
         assert_int_equal(u[1].last_us, 1300);
         free(u);
 
-        /* Nothing new: none; the other GPU is followed apart. */
-        assert_int_equal(nvml_source_process_use(s, 0, &u, &n), 0);
+        /* Nothing new within 2 s of the last samples: the driver has not
+         * sampled again yet, the last uses hold. */
+        assert_int_equal(nvml_source_process_use_at(s, 0, 12 * S, &u, &n), 2);
         assert_int_equal(st->last_seen_arg, 1300);
+        assert_int_equal(u[0].pid, 100);
+        assert_int_equal(u[0].sm_util, 120);
+        assert_int_equal(u[1].sm_util, 80);
+        free(u);
+        /* Nothing new for 2 s: none. */
+        assert_int_equal(nvml_source_process_use_at(s, 0, 13 * S, &u, &n), 0);
+        assert_null(u);
+        assert_int_equal(n, 0);
+        assert_int_equal(nvml_source_process_use_at(s, 0, 13 * S + 1, &u, &n), 0);
+        /* The other GPU is followed apart. */
         assert_int_equal(nvml_source_process_use(s, 1, &u, &n), 0);
         assert_null(u);
 
