@@ -239,7 +239,7 @@ static SourceStatus nvml_probe(const SourceContext *ctx, char *reason, size_t re
         return SOURCE_USABLE;
 }
 
-static int nvml_collect(Nvml *n, NvmlGpu *g, NvmlProcessUse **ret, size_t *ret_n);
+static int nvml_collect(Nvml *n, NvmlGpu *g, NvmlProcessUse **ret, size_t *ret_n, bool *ret_sampled);
 
 static void nvml_close(EnergySource *s) {
         Nvml *n;
@@ -280,13 +280,14 @@ static int nvml_open(const SourceContext *ctx, char *reason, size_t reason_size,
         for (size_t i = 0; i < n->n_gpus; i++) {
                 _cleanup_free_ NvmlProcessUse *old = NULL;
                 size_t n_old;
+                bool sampled;
 
                 s->domains[i] = (EnergyDomain) { .kind = DOMAIN_GPU, .package = -1,
                                                  .integrated = !n->gpus[i].energy_counter };
                 snprintf(s->domains[i].name, sizeof(s->domains[i].name), "gpu-%u", n->gpus[i].index);
                 /* The driver keeps recent samples: those from before the
                  * source opened belong to no interval. */
-                (void) nvml_collect(n, &n->gpus[i], &old, &n_old);
+                (void) nvml_collect(n, &n->gpus[i], &old, &n_old, &sampled);
         }
         s->ops = &nvml_source_ops;
         s->n_domains = n->n_gpus;
@@ -347,10 +348,11 @@ static int nvml_read(EnergySource *s, uint64_t *ret_uj) {
 }
 
 /* Every sample newer than the previous call for GPU g, summed per process:
- * Σ smUtil and the newest timestamp. Samples with smUtil 0 are skipped.
- * Returns the number of processes (≥ 0) with *ret allocated, or negative
- * errno (-EOPNOTSUPP, -EIO, -ENOMEM). Does not log. */
-static int nvml_collect(Nvml *n, NvmlGpu *g, NvmlProcessUse **ret, size_t *ret_n) {
+ * Σ smUtil and the newest timestamp. Samples with smUtil 0 are skipped;
+ * *ret_sampled says whether any sample came at all. Returns the number of
+ * processes (≥ 0) with *ret allocated (NULL when 0), or negative errno
+ * (-EOPNOTSUPP, -EIO, -ENOMEM). Does not log. */
+static int nvml_collect(Nvml *n, NvmlGpu *g, NvmlProcessUse **ret, size_t *ret_n, bool *ret_sampled) {
         _cleanup_free_ nvmlProcessUtilizationSample_t *samples = NULL;
         _cleanup_free_ NvmlProcessUse *uses = NULL;
         unsigned count = 0;
@@ -362,9 +364,11 @@ static int nvml_collect(Nvml *n, NvmlGpu *g, NvmlProcessUse **ret, size_t *ret_n
         assert(g);
         assert(ret);
         assert(ret_n);
+        assert(ret_sampled);
 
         *ret = NULL;
         *ret_n = 0;
+        *ret_sampled = false;
         if (!n->lib.get_proc_util)
                 return -EOPNOTSUPP;
 
@@ -407,6 +411,9 @@ static int nvml_collect(Nvml *n, NvmlGpu *g, NvmlProcessUse **ret, size_t *ret_n
                         uses[j].last_us = samples[i].timeStamp;
         }
         g->last_seen_us = newest;
+        *ret_sampled = count > 0;
+        if (n_uses == 0)
+                return 0;
         *ret = TAKE_PTR(uses);
         *ret_n = n_uses;
         return (int) n_uses;
@@ -441,6 +448,7 @@ int nvml_source_process_use(EnergySource *s, unsigned gpu, NvmlProcessUse **ret,
 }
 
 int nvml_source_process_use_at(EnergySource *s, unsigned gpu, uint64_t now, NvmlProcessUse **ret, size_t *ret_n) {
+        bool sampled;
         NvmlGpu *g;
         Nvml *n;
         int r;
@@ -454,10 +462,10 @@ int nvml_source_process_use_at(EnergySource *s, unsigned gpu, uint64_t now, Nvml
                 return -EINVAL;
         g = &n->gpus[gpu];
 
-        r = nvml_collect(n, g, ret, ret_n);
+        r = nvml_collect(n, g, ret, ret_n, &sampled);
         if (r > 0)
                 nvml_hold(g, *ret, *ret_n, now);
-        else if (r == 0 && g->n_held > 0 && now - g->held_ns < NVML_USE_HOLD_NS) {
+        else if (r == 0 && !sampled && g->n_held > 0 && now - g->held_ns < NVML_USE_HOLD_NS) {
                 NvmlProcessUse *h = malloc(g->n_held * sizeof(*h));
                 if (!h)
                         return -ENOMEM;
@@ -489,6 +497,7 @@ int nvml_source_process_shares(EnergySource *s, unsigned gpu, NvmlProcessShare *
         _cleanup_free_ NvmlProcessShare *shares = NULL;
         size_t n_uses = 0;
         uint64_t sum = 0;
+        bool sampled;
         Nvml *n;
         int r;
 
@@ -500,7 +509,7 @@ int nvml_source_process_shares(EnergySource *s, unsigned gpu, NvmlProcessShare *
         if (gpu >= n->n_gpus)
                 return -EINVAL;
 
-        r = nvml_collect(n, &n->gpus[gpu], &uses, &n_uses);
+        r = nvml_collect(n, &n->gpus[gpu], &uses, &n_uses, &sampled);
         if (r < 0)
                 return r;
         for (size_t j = 0; j < n_uses; j++)

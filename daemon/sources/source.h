@@ -234,10 +234,10 @@ typedef struct NvmlProcessUse {
 } NvmlProcessUse;
 /* Every process that used GPU number gpu (index among the source's GPUs,
  * the same as its domain index) since the previous call (or since the source
- * opened); samples with smUtil 0 are left out. When no sample came since the
- * previous call, the last uses that had samples are returned again for up to
- * 2 s after them (the driver samples once per period of up to 1 s: an
- * interval may fall between two samples). Returns the number of
+ * opened); samples with smUtil 0 are left out. When no sample at all came
+ * since the previous call, the last uses that had samples are returned again
+ * for up to 2 s after them (the driver samples once per period of up to 1 s:
+ * an interval may fall between two samples; a sample of 0 % ends that). Returns the number of
  * processes (≥ 0) with *ret allocated (free()), or negative errno: -EINVAL
  * (not an nvml source, gpu out of range), -EOPNOTSUPP (the driver does not
  * report it), -EIO, -ENOMEM. Logs (once until it works again) when the

@@ -283,7 +283,7 @@ def test_nvml_gpu_shares():
                     kids[2].kill()
                     kids[2].wait()
                     n = intervals()
-                    check(jtest.wait_until(lambda: intervals() >= n + 5, 30), "jouled stopped storing intervals")
+                    check(jtest.wait_until(lambda: intervals() >= n + 7, 30), "jouled stopped storing intervals")
                 finally:
                     daemon.terminate()
                     daemon.wait(timeout=30)
@@ -304,8 +304,8 @@ def test_nvml_gpu_shares():
             check(att == 0 and not shares, "gpu-1 ran nothing but gave %r: %r" % (att, shares))
             continue
         check(dom == "gpu-0", "unexpected domain %s" % dom)
-        if m - idle < 1e-3:
-            continue
+        if m - idle < 1e-3 or end - start < 200_000_000:
+            continue  # e.g. the last one, cut short by SIGTERM: A and B may not have woken up in it
         # Per interval, exactly as the utilisation: A three times B.
         check(abs(shares.get(a, 0) - 3 * shares.get(b, 0)) < 1e-6 * m, "interval %d: A %r, B %r" % (iid, shares.get(a), shares.get(b)))
         check(d not in shares, "a pid nobody tracks got energy: %r" % shares)

@@ -198,11 +198,14 @@ static void test_process_use(void **state) {
         assert_int_equal(u[0].sm_util, 120);
         assert_int_equal(u[1].sm_util, 80);
         free(u);
-        /* Nothing new for 2 s: none. */
-        assert_int_equal(nvml_source_process_use_at(s, 0, 13 * S, &u, &n), 0);
+        /* A new sample, of 0 %: the processes are idle now, nothing holds. */
+        st->gpus[0].samples[6].timeStamp = 1400;
+        assert_int_equal(nvml_source_process_use_at(s, 0, 12 * S + 500 * NSEC_PER_MSEC, &u, &n), 0);
         assert_null(u);
         assert_int_equal(n, 0);
-        assert_int_equal(nvml_source_process_use_at(s, 0, 13 * S + 1, &u, &n), 0);
+        assert_int_equal(st->last_seen_arg, 1300);
+        assert_int_equal(nvml_source_process_use_at(s, 0, 12 * S + 600 * NSEC_PER_MSEC, &u, &n), 0);
+        assert_int_equal(st->last_seen_arg, 1400);
         /* The other GPU is followed apart. */
         assert_int_equal(nvml_source_process_use(s, 1, &u, &n), 0);
         assert_null(u);
@@ -217,9 +220,16 @@ static void test_process_use(void **state) {
         st->gpus[1].proc_util_supported = 1;
         st->gpus[1].samples[0] = (StubSample) { .pid = 7, .timeStamp = 2000, .smUtil = 5 };
         st->gpus[1].n_samples = 1;
-        assert_int_equal(nvml_source_process_use(s, 1, &u, &n), 1);
+        assert_int_equal(nvml_source_process_use_at(s, 1, 20 * S, &u, &n), 1);
         assert_int_equal(u[0].sm_util, 5);
         free(u);
+        /* Held for less than 2 s, then none. */
+        assert_int_equal(nvml_source_process_use_at(s, 1, 22 * S - 1, &u, &n), 1);
+        assert_int_equal(u[0].pid, 7);
+        free(u);
+        assert_int_equal(nvml_source_process_use_at(s, 1, 22 * S, &u, &n), 0);
+        assert_null(u);
+        assert_int_equal(nvml_source_process_use_at(s, 1, 22 * S + 1, &u, &n), 0);
 
         /* Bad arguments. */
         assert_int_equal(nvml_source_process_use(s, 2, &u, &n), -EINVAL);
