@@ -577,11 +577,37 @@ static AttributionBasis manager_basis(const Manager *m) {
         return tracker_basis(m->tracker);
 }
 
+/* Each GPU's per-process use since the previous interval, from its source
+ * (gpu[d] for the nvml domains, empty for the others and where the driver
+ * reports none: the source logs that), for the GPU bases. */
+static void manager_read_gpu_use(Manager *m, AttributionGpuUse *gpu) {
+        assert(m);
+        assert(gpu);
+
+        for (size_t d = 0; d < m->n_domains; d++) {
+                NvmlProcessUse *uses = NULL;
+                size_t n = 0;
+
+                gpu[d] = (AttributionGpuUse) {};
+                if (m->domains[d].source->ops != &nvml_source_ops)
+                        continue;
+                if (nvml_source_process_use(m->domains[d].source, m->domains[d].index, &uses, &n) >= 0)
+                        gpu[d] = (AttributionGpuUse) { .uses = uses, .n_uses = n };
+        }
+}
+
+static void manager_free_gpu_use(AttributionGpuUse *gpu, size_t n) {
+        for (size_t d = 0; gpu && d < n; d++)
+                free((NvmlProcessUse *) gpu[d].uses);
+        free(gpu);
+}
+
 /* Attribution's input for this interval: each domain's reading and idle
  * power (the idle estimators learn this interval's point first), and the
  * bases (attribution-prepare.h). */
 static int manager_prepare(Manager *m, double dt, const ProcessDelta *procs, size_t n) {
         AttributionPrepareIn in;
+        AttributionGpuUse *gpu;
         double util;
         int r;
 
@@ -627,7 +653,14 @@ static int manager_prepare(Manager *m, double dt, const ProcessDelta *procs, siz
                         .idle_method = idle_method_to_string(est.method),
                 };
         }
+        gpu = calloc(m->n_domains, sizeof(AttributionGpuUse));
+        if (!gpu)
+                return log_oom();
+        manager_read_gpu_use(m, gpu);
+        in.gpu = gpu;
+        in.boot_realtime_ns = m->boot_realtime_ns;
         attribution_prepare(&in, m->weights, m->att_in);
+        manager_free_gpu_use(gpu, m->n_domains);
         return 0;
 }
 

@@ -96,6 +96,51 @@ static double package_share(const ProcessDelta *p, int pkg, bool cycles) {
         return (cycles ? (double) p->cycles : (double) p->cpu_ns) * frac;
 }
 
+/* A sample may predate the start of the process it is matched to by this
+ * much (the driver's clock against the kernel's, read at different times). */
+#define GPU_START_SLACK_NS (100 * 1000 * 1000ULL)
+
+/* The tracked process the driver's use u belongs to: the pid's process that
+ * had started by u's newest sample (the latest such start, when the pid was
+ * reused within the interval); -1 when none. */
+static ssize_t gpu_use_owner(const AttributionPrepareIn *in, const NvmlProcessUse *u) {
+        ssize_t best = -1;
+        uint64_t sample_ns = 0;
+
+        if (in->boot_realtime_ns > 0 && u->last_us > 0 && u->last_us * 1000 > in->boot_realtime_ns)
+                sample_ns = u->last_us * 1000 - in->boot_realtime_ns + GPU_START_SLACK_NS;
+        for (size_t i = 0; i < in->n_procs; i++) {
+                const ProcessInfo *p = in->procs[i].info;
+                if (!p || p->pid != u->pid)
+                        continue;
+                if (sample_ns > 0 && p->start_time_ns > sample_ns)
+                        continue; /* started after the sample: a later holder of the pid */
+                if (best < 0 || p->start_time_ns > in->procs[best].info->start_time_ns)
+                        best = (ssize_t) i;
+        }
+        return best;
+}
+
+/* Each tracked process's use of the GPU in w, and the use of every process
+ * the driver saw (tracked or not) as the total. */
+static double gpu_weights(const AttributionPrepareIn *in, const AttributionGpuUse *g, double *w) {
+        double total = 0;
+
+        for (size_t i = 0; i < in->n_procs; i++)
+                w[i] = 0;
+        if (!g)
+                return 0;
+        assert(g->uses || g->n_uses == 0);
+        for (size_t j = 0; j < g->n_uses; j++) {
+                const NvmlProcessUse *u = &g->uses[j];
+                ssize_t i = gpu_use_owner(in, u);
+                if (i >= 0)
+                        w[i] += (double) u->sm_util;
+                total += (double) u->sm_util;
+        }
+        return total;
+}
+
 void attribution_prepare(const AttributionPrepareIn *in, double *weights, AttributionDomainIn *ret_domains) {
         bool cycles;
         uint64_t host_busy;
@@ -119,7 +164,14 @@ void attribution_prepare(const AttributionPrepareIn *in, double *weights, Attrib
                 out->weights = NULL;
                 out->weight_total = 0;
 
-                if (place->kind == DOMAIN_DRAM) {
+                if (place->kind == DOMAIN_GPU) {
+                        /* No CPU time and no irq time in it: with no use
+                         * reported, weights of 0 leave it unattributed. */
+                        out->weight_total = gpu_weights(in, in->gpu ? &in->gpu[d] : NULL, w);
+                        out->weights = w;
+                        out->irq_ns = 0;
+                        continue;
+                } else if (place->kind == DOMAIN_DRAM) {
                         for (size_t i = 0; i < in->n_procs; i++)
                                 w[i] = (double) in->procs[i].rss_bytes * in->dt_s;
                         out->weights = w;

@@ -20,10 +20,15 @@
  *    package (the switch program runs): the CPU time (or cycles) processes
  *    had on package N; with CPU time, over the busy time of N's CPUs;
  *  - dram-N: resident-memory-seconds (rss × interval);
- *  - everything else (psys, gpu, battery, or packages without the split):
+ *  - gpu-N: each process's use of the GPU as its driver reports it (Σ SM
+ *    utilisation over the interval's samples, AttributionGpuUse) over the
+ *    use of every process the driver saw, tracked or not: use no tracked
+ *    process owns (a pid jouled does not see, one gone before it was seen),
+ *    and all of it when the driver reports none, stays unattributed;
+ *  - everything else (psys, battery, or packages without the split):
  *    CPU time (cycles when counted) over the host's busy time.
  * The irq + softirq time of the same CPUs (of the package on the per-package
- * time basis, else of the host) is set apart as irq_ns. */
+ * time basis, else of the host) is set apart as irq_ns (none for a GPU). */
 
 /* Where a domain sits: its kind and its package index (into the caller's
  * table of packages, the one cpu_pkg maps to), -1 when none. */
@@ -31,6 +36,13 @@ typedef struct AttributionDomainPlace {
         DomainKind kind;
         int pkg;
 } AttributionDomainPlace;
+
+/* What one GPU's driver reported this interval: each process's use
+ * (nvml_source_process_use()). */
+typedef struct AttributionGpuUse {
+        const NvmlProcessUse *uses;
+        size_t n_uses;
+} AttributionGpuUse;
 
 typedef struct AttributionPrepareIn {
         double dt_s;                          /* length of the interval, > 0 */
@@ -44,6 +56,13 @@ typedef struct AttributionPrepareIn {
         size_t n_cpu_pkg;
         const AttributionDomainPlace *domains;
         size_t n_domains;
+        /* Per domain (n_domains entries), read for the gpu-N domains; NULL
+         * when no GPU reports per-process use. */
+        const AttributionGpuUse *gpu;
+        /* CLOCK_REALTIME at boot: places the GPU samples' timestamps on
+         * the processes' start times (a reused pid's new process does not
+         * get its predecessor's samples); 0: pids matched alone. */
+        uint64_t boot_realtime_ns;
 } AttributionPrepareIn;
 
 /* The host's busy CPU time between the two reads, 0 when either is missing

@@ -221,6 +221,32 @@ typedef struct NvmlProcessShare {
 } NvmlProcessShare;
 int nvml_source_process_shares(EnergySource *s, unsigned gpu, NvmlProcessShare **ret, size_t *ret_n);
 
+/* One process's use of a GPU over the driver's samples since the previous
+ * call: the basis its dynamic energy is shared by. The driver samples every
+ * process at one fixed period, so Σ smUtil is proportional to the SM time
+ * the process used: a process that ran for part of the interval has fewer
+ * samples. */
+typedef struct NvmlProcessUse {
+        uint32_t pid;
+        uint64_t sm_util;           /* Σ smUtil (%) over its samples */
+        unsigned n_samples;         /* samples with smUtil > 0 */
+        uint64_t last_us;           /* its newest sample's timestamp (µs, CLOCK_REALTIME) */
+} NvmlProcessUse;
+/* Every process that used GPU number gpu (index among the source's GPUs,
+ * the same as its domain index) since the previous call (or since the source
+ * opened); samples with smUtil 0 are left out. When no sample at all came
+ * since the previous call, the last uses that had samples are returned again
+ * for up to 2 s after them (the driver samples once per period of up to 1 s:
+ * an interval may fall between two samples; a sample of 0 % ends that). Returns the number of
+ * processes (≥ 0) with *ret allocated (free()), or negative errno: -EINVAL
+ * (not an nvml source, gpu out of range), -EOPNOTSUPP (the driver does not
+ * report it), -EIO, -ENOMEM. Logs (once until it works again) when the
+ * driver does not report it. Shares the "previous call" with
+ * nvml_source_process_shares(): use one or the other. */
+int nvml_source_process_use(EnergySource *s, unsigned gpu, NvmlProcessUse **ret, size_t *ret_n);
+/* The same at an injected CLOCK_MONOTONIC time (tests). */
+int nvml_source_process_use_at(EnergySource *s, unsigned gpu, uint64_t now_ns, NvmlProcessUse **ret, size_t *ret_n);
+
 /* Exact conversion of a perf power PMU count to µJ given the event's .scale
  * string (e.g. "2.3283064365386962890625e-10", in joules per count): the
  * scale is parsed as an exact decimal fraction and reduced; on success

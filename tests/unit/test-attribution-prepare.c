@@ -312,6 +312,218 @@ static void test_unknown_package(void **state) {
         attribution_prepare(&in, NULL, dom);
 }
 
+/* One GPU interval through attribution_compute(): measured J with idle_w W
+ * over 1 s; checks conservation and returns the domain's figures. */
+static AttributionDomainOut gpu_compute(AttributionDomainIn *dom, size_t n_domains, size_t d,
+                                        const ProcessDelta *procs, size_t n_procs, double measured, double idle_w,
+                                        double *pj) {
+        AttributionDomainOut out[4];
+        uint64_t cpu[8];
+
+        assert_true(n_domains <= 4 && n_procs <= 8);
+        for (size_t i = 0; i < n_procs; i++)
+                cpu[i] = procs[i].cpu_ns;
+        for (size_t k = 0; k < n_domains; k++) {
+                dom[k].measured_j = measured;
+                dom[k].idle_w = idle_w;
+        }
+        assert_int_equal(attribution_compute(1.0, IDLE_POLICY_SEPARATE, dom, n_domains, cpu, n_procs, out, pj), 0);
+        assert_true(out[d].valid);
+        assert_true(fabs(out[d].attributed_j + out[d].idle_j + out[d].unattributed_j - out[d].measured_j) < 1e-12);
+        assert_true(out[d].irq_j == 0);
+        return out[d];
+}
+
+static ProcessInfo pinfo(uint32_t pid, uint64_t start_s) {
+        return (ProcessInfo) { .pid = pid, .start_time_ns = start_s * 1000 * MS };
+}
+
+/* Boot at realtime 1000 s: a sample at boot time T s has timestamp (1000 + T) × 10^6 µs. */
+#define BOOT_REALTIME_NS (UINT64_C(1000) * 1000 * MS)
+#define AT_US(t_s) ((UINT64_C(1000) + (t_s)) * 1000000)
+
+static void test_gpu_two_processes(void **state) {
+        FakeStat last, now;
+        ProcessInfo info[3] = { pinfo(100, 10), pinfo(200, 10), pinfo(300, 10) };
+        /* Process 300 burns CPU but never touches the GPU. */
+        ProcessDelta procs[3] = { proc(10 * MS, 0, 0, 0, 0), proc(10 * MS, 0, 0, 0, 0), proc(900 * MS, 0, 0, 0, 0) };
+        AttributionDomainPlace places[2] = { { DOMAIN_PSYS, -1 }, { DOMAIN_GPU, -1 } };
+        /* 60% and 20% SM utilisation, one sample each. */
+        NvmlProcessUse uses[2] = {
+                { .pid = 100, .sm_util = 60, .n_samples = 1, .last_us = AT_US(50) },
+                { .pid = 200, .sm_util = 20, .n_samples = 1, .last_us = AT_US(50) },
+        };
+        AttributionGpuUse gpu[2] = { {}, { .uses = uses, .n_uses = 2 } };
+        AttributionDomainIn dom[2];
+        AttributionDomainOut out;
+        double weights[6], pj[6];
+        AttributionPrepareIn in = {
+                .dt_s = 1.0, .basis = ATTRIBUTION_BASIS_CPU_TIME, .procs = procs, .n_procs = 3,
+                .domains = places, .n_domains = 2, .gpu = gpu, .boot_realtime_ns = BOOT_REALTIME_NS,
+        };
+
+        (void) state;
+        for (size_t i = 0; i < 3; i++)
+                procs[i].info = &info[i];
+        fake_init(&last, 2);
+        fake_init(&now, 2);
+        fake_cpu(&now, 0, 600 * MS, 40 * MS);
+        fake_cpu(&now, 1, 400 * MS, 20 * MS);
+        in.stat = &now.st;
+        in.last_stat = &last.st;
+
+        attribution_prepare(&in, weights, dom);
+        /* The GPU: its own basis, no irq time; psys unchanged (host CPU time). */
+        assert_ptr_equal(dom[1].weights, weights + 3);
+        assert_true(dom[1].weights[0] == 60 && dom[1].weights[1] == 20 && dom[1].weights[2] == 0);
+        assert_true(dom[1].weight_total == 80);
+        assert_int_equal(dom[1].irq_ns, 0);
+        assert_null(dom[0].weights);
+        assert_int_equal(dom[0].irq_ns, 60 * MS);
+
+        /* 100 J measured, 20 W idle: 80 J dynamic, 60/80 and 20/80 of it. */
+        out = gpu_compute(dom, 2, 1, procs, 3, 100, 20, pj);
+        assert_true(fabs(out.idle_j - 20) < EPS);
+        assert_true(fabs(pj[0 * 2 + 1] - 60) < EPS);
+        assert_true(fabs(pj[1 * 2 + 1] - 20) < EPS);
+        assert_true(pj[2 * 2 + 1] == 0);
+        assert_true(fabs(out.attributed_j - 80) < EPS);
+        assert_true(fabs(out.unattributed_j) < EPS);
+
+        /* A third process the driver saw but jouled does not track (another
+         * pid namespace, or gone before it was seen): its 20 stays
+         * unattributed, the others keep theirs. */
+        NvmlProcessUse more[3] = { uses[0], uses[1], { .pid = 999, .sm_util = 20, .n_samples = 1, .last_us = AT_US(50) } };
+        gpu[1] = (AttributionGpuUse) { .uses = more, .n_uses = 3 };
+        attribution_prepare(&in, weights, dom);
+        assert_true(dom[1].weight_total == 100);
+        out = gpu_compute(dom, 2, 1, procs, 3, 100, 20, pj);
+        assert_true(fabs(pj[0 * 2 + 1] - 48) < EPS);
+        assert_true(fabs(pj[1 * 2 + 1] - 16) < EPS);
+        assert_true(fabs(out.unattributed_j - 16) < EPS);
+}
+
+static void test_gpu_process_leaves(void **state) {
+        ProcessInfo info[2] = { pinfo(100, 10), pinfo(200, 10) };
+        ProcessDelta procs[2] = { proc(0, 0, 0, 0, 0), proc(0, 0, 0, 0, 0) };
+        AttributionDomainPlace places[1] = { { DOMAIN_GPU, -1 } };
+        /* Four sampling periods: 100 ran at 60% for the first two and
+         * exited (its final delta is in this interval), 200 at 20% all along. */
+        NvmlProcessUse uses[2] = {
+                { .pid = 100, .sm_util = 120, .n_samples = 2, .last_us = AT_US(50) },
+                { .pid = 200, .sm_util = 80, .n_samples = 4, .last_us = AT_US(51) },
+        };
+        AttributionGpuUse gpu[1] = { { .uses = uses, .n_uses = 2 } };
+        AttributionDomainIn dom[1];
+        AttributionDomainOut out;
+        double weights[2], pj[2];
+        AttributionPrepareIn in = {
+                .dt_s = 1.0, .procs = procs, .n_procs = 2, .domains = places, .n_domains = 1,
+                .gpu = gpu, .boot_realtime_ns = BOOT_REALTIME_NS,
+        };
+
+        (void) state;
+        procs[0].info = &info[0];
+        procs[1].info = &info[1];
+        info[0].exited = true;
+        attribution_prepare(&in, weights, dom);
+        assert_true(weights[0] == 120 && weights[1] == 80);
+        assert_true(dom[0].weight_total == 200);
+        /* The part it ran: 120 of 200 (not 60 of 80). */
+        out = gpu_compute(dom, 1, 0, procs, 2, 50, 0, pj);
+        assert_true(fabs(pj[0] - 30) < EPS);
+        assert_true(fabs(pj[1] - 20) < EPS);
+        assert_true(fabs(out.unattributed_j) < EPS);
+
+        /* Next interval: 100 is gone from the tracker, but late samples of
+         * it still come: nobody gets them, nothing crashes. */
+        in.procs = &procs[1];
+        in.n_procs = 1;
+        uses[0] = (NvmlProcessUse) { .pid = 100, .sm_util = 60, .n_samples = 1, .last_us = AT_US(52) };
+        uses[1] = (NvmlProcessUse) { .pid = 200, .sm_util = 20, .n_samples = 1, .last_us = AT_US(52) };
+        attribution_prepare(&in, weights, dom);
+        assert_true(weights[0] == 20);
+        assert_true(dom[0].weight_total == 80);
+        out = gpu_compute(dom, 1, 0, &procs[1], 1, 50, 10, pj);
+        assert_true(fabs(pj[0] - 10) < EPS);
+        assert_true(fabs(out.unattributed_j - 30) < EPS);
+        assert_true(fabs(out.idle_j - 10) < EPS);
+}
+
+static void test_gpu_pid_reuse(void **state) {
+        /* pid 100 ran from 10 s and exited; its pid was reused by a process
+         * that started at 60 s, in the same interval. */
+        ProcessInfo info[2] = { pinfo(100, 10), pinfo(100, 60) };
+        ProcessDelta procs[2] = { proc(0, 0, 0, 0, 0), proc(0, 0, 0, 0, 0) };
+        AttributionDomainPlace places[1] = { { DOMAIN_GPU, -1 } };
+        NvmlProcessUse use = { .pid = 100, .sm_util = 50, .n_samples = 1, .last_us = AT_US(59) };
+        AttributionGpuUse gpu[1] = { { .uses = &use, .n_uses = 1 } };
+        AttributionDomainIn dom[1];
+        double weights[2];
+        AttributionPrepareIn in = {
+                .dt_s = 1.0, .procs = procs, .n_procs = 2, .domains = places, .n_domains = 1,
+                .gpu = gpu, .boot_realtime_ns = BOOT_REALTIME_NS,
+        };
+
+        (void) state;
+        procs[0].info = &info[0];
+        procs[1].info = &info[1];
+        info[0].exited = true;
+        /* Sampled before the new one started: the old one's. */
+        attribution_prepare(&in, weights, dom);
+        assert_true(weights[0] == 50 && weights[1] == 0);
+        /* Sampled after: the new one's (the latest start before it). */
+        use.last_us = AT_US(61);
+        attribution_prepare(&in, weights, dom);
+        assert_true(weights[0] == 0 && weights[1] == 50);
+        /* Only the new one tracked, the sample older than its start (beyond
+         * the slack): its predecessor's, unattributed. */
+        use.last_us = AT_US(58);
+        in.procs = &procs[1];
+        in.n_procs = 1;
+        attribution_prepare(&in, weights, dom);
+        assert_true(weights[0] == 0);
+        assert_true(dom[0].weight_total == 50);
+        /* Without the boot time, pids alone. */
+        in.boot_realtime_ns = 0;
+        attribution_prepare(&in, weights, dom);
+        assert_true(weights[0] == 50);
+}
+
+static void test_gpu_no_process(void **state) {
+        ProcessInfo info[1] = { pinfo(100, 10) };
+        ProcessDelta procs[1] = { proc(800 * MS, 0, 0, 0, 0) };
+        AttributionDomainPlace places[2] = { { DOMAIN_GPU, -1 }, { DOMAIN_GPU, -1 } };
+        AttributionGpuUse gpu[2] = { {}, {} };
+        AttributionDomainIn dom[2];
+        AttributionDomainOut out;
+        double weights[2], pj[2];
+        AttributionPrepareIn in = {
+                .dt_s = 1.0, .procs = procs, .n_procs = 1, .domains = places, .n_domains = 2,
+                .gpu = gpu, .boot_realtime_ns = BOOT_REALTIME_NS,
+        };
+
+        (void) state;
+        procs[0].info = &info[0];
+        /* The driver saw no process (gpu-0), or reports none at all (no
+         * gpu array): the busy CPU process gets nothing of either GPU. */
+        for (int pass = 0; pass < 2; pass++) {
+                in.gpu = pass == 0 ? gpu : NULL;
+                attribution_prepare(&in, weights, dom);
+                for (size_t d = 0; d < 2; d++) {
+                        assert_non_null(dom[d].weights);
+                        assert_true(dom[d].weights[0] == 0);
+                        assert_true(dom[d].weight_total == 0);
+                        assert_int_equal(dom[d].irq_ns, 0);
+                }
+                out = gpu_compute(dom, 2, 0, procs, 1, 40, 25, pj);
+                assert_true(pj[0] == 0 && pj[1] == 0);
+                assert_true(out.attributed_j == 0);
+                assert_true(fabs(out.idle_j - 25) < EPS);
+                assert_true(fabs(out.unattributed_j - 15) < EPS);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_host_busy_and_utilisation),
@@ -320,6 +532,10 @@ int main(void) {
                 cmocka_unit_test(test_dram_by_rss_time),
                 cmocka_unit_test(test_cycles_basis),
                 cmocka_unit_test(test_unknown_package),
+                cmocka_unit_test(test_gpu_two_processes),
+                cmocka_unit_test(test_gpu_process_leaves),
+                cmocka_unit_test(test_gpu_pid_reuse),
+                cmocka_unit_test(test_gpu_no_process),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
