@@ -109,3 +109,22 @@ int attribution_compute(double dt_s, IdlePolicy policy,
         }
         return 0;
 }
+
+void attribution_idle_shares(const AttributionDomainOut *domains, size_t n_domains,
+                             const uint64_t *proc_cpu_ns, size_t n_procs, double *ret_proc_idle_j) {
+        uint64_t total_cpu = 0;
+
+        assert(domains || n_domains == 0);
+        assert(proc_cpu_ns || n_procs == 0);
+        assert(ret_proc_idle_j || n_procs == 0 || n_domains == 0);
+
+        for (size_t p = 0; p < n_procs; p++)
+                total_cpu += proc_cpu_ns[p];
+        for (size_t d = 0; d < n_domains; d++) {
+                double idle = domains[d].valid && isfinite(domains[d].idle_j) && domains[d].idle_j > 0 ?
+                              domains[d].idle_j : 0;
+                for (size_t p = 0; p < n_procs; p++)
+                        ret_proc_idle_j[p * n_domains + d] =
+                                total_cpu > 0 ? idle * ((double) proc_cpu_ns[p] / (double) total_cpu) : 0;
+        }
+}
