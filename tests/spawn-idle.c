@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Load helper for test_load.py (storage, issue 7, item 8).
+/* Load helper for test_load.py.
  *
  *   spawn-idle idle N           fork N children that sleep in pause(); print
  *                               "ready N" and wait. SIGTERM (sent to the

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Storage benchmark (issue 7): writes a database through the real store code
+/* Storage benchmark: writes a database through the real store code
  * (store_write_buffered + store_maintain) on a simulated clock that ends now,
  * and prints, as key=value lines for run.sh: write latency percentiles, the
  * maintenance cost, and the growth of the file per day in steady state.

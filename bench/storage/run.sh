@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Storage benchmark (issue 7). Prints a markdown results table on stdout.
+# Storage benchmark. Prints a markdown results table on stdout.
 #   bench/storage/run.sh          28 history days + 48 h at 1 s (24 h raw window), 200 processes (~10 min)
 #   bench/storage/run.sh --quick  5 history days + 4 h at 1 s (1 h raw window): a smoke run (~1 min)
 # BUILD=dir picks the meson build directory (default: build). KEEP_DB=path

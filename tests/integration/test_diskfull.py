@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Disk full (issue 7): jouled keeps measuring, logs once, buffers what it
+"""Disk full: jouled keeps measuring, logs once, buffers what it
 could not write and writes it, without a gap, when space returns."""
 import os
 import sqlite3
