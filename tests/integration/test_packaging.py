@@ -32,6 +32,7 @@ mount -t tmpfs tmpfs "$T/root/tmp"
 cp "$DEB" "$T/root/tmp/jouled.deb"
 chroot "$T/root" sh -c '
   set -e
+  rm -rf /var/lib/jouled /etc/jouled /run/jouled
   dpkg -i /tmp/jouled.deb
   test -x /usr/sbin/jouled && test -x /usr/bin/joulectl
   test -f /lib/systemd/system/jouled.service || test -f /usr/lib/systemd/system/jouled.service
@@ -113,6 +114,9 @@ def test_deb_builds_installs_starts():
             if not c.find_pid1() or not c.wait_booted():
                 print("SKIP: systemd could not boot here; package installed without it only")
                 return
+            # A machine that never had jouled: no state left by anything that
+            # ran on the host (the container's / is an overlay of the host's).
+            c.run("rm", "-rf", "/var/lib/jouled", "/etc/jouled", "/run/jouled")
             shutil.copy(deb, c.root + "/tmp/jouled.deb")
             r = c.run("dpkg", "-i", "/tmp/jouled.deb", timeout=300)
             check(r.returncode == 0, "dpkg -i under systemd: %s %s" % (r.stdout[-1500:], r.stderr[-1500:]))

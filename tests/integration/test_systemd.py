@@ -117,6 +117,9 @@ class Container:
 
 def install(c):
     r = c.root
+    # A machine that never had jouled: no state left by anything that ran on
+    # the host (the container's / is an overlay of the host's).
+    c.run("rm", "-rf", "/var/lib/jouled", "/etc/jouled", "/run/jouled")
     with open(jtest.JOULED, "rb") as src, open(r + "/usr/sbin/jouled", "wb") as dst:
         dst.write(src.read())
     os.chmod(r + "/usr/sbin/jouled", 0o755)
