@@ -65,6 +65,13 @@ static void fixture_init(Fixture *f) {
                                    .proc_domain_j = f->proc_j };
 }
 
+/* One interval, one second after the last. */
+static int add(Metrics *m, const IntervalRecord *ir, uint64_t exits_lost) {
+        static uint64_t now = 1000000000;
+        MetricsHealth h = { .now_ns = now += 1000000000, .exits_lost = exits_lost };
+        return metrics_add_interval(m, ir, &h);
+}
+
 static Metrics *new_metrics(size_t top, const char *textfile) {
         MetricsConfig c = { .top_processes = top, .version = "9.9", .tracker = "bpf", .textfile_dir = textfile };
         Metrics *m = NULL;
@@ -78,9 +85,9 @@ static void test_counters_accumulate(void **state) {
         char *t1 = NULL, *t2 = NULL;
 
         fixture_init(&f);
-        assert_int_equal(metrics_add_interval(m, &f.ir, 3), 0);
+        assert_int_equal(add(m, &f.ir, 3), 0);
         assert_int_equal(metrics_format(m, &t1, NULL), 0);
-        assert_int_equal(metrics_add_interval(m, &f.ir, 5), 0);
+        assert_int_equal(add(m, &f.ir, 5), 0);
         assert_int_equal(metrics_format(m, &t2, NULL), 0);
 
         assert_double_equal(sample(t1, "jouled_intervals_total"), 1, 0);
@@ -96,7 +103,7 @@ static void test_counters_accumulate(void **state) {
         assert_double_equal(sample(t2, "jouled_user_cpu_seconds_total{user=\"root\"}"), 15.6, 1e-9);
         assert_double_equal(sample(t2, "jouled_process_energy_joules_total{pid=\"111\",comm=\"p11\",unit=\"a.service\",user=\"root\",estimated=\"true\"}"), 24, 1e-9);
         assert_double_equal(sample(t2, "jouled_process_cpu_seconds_total{pid=\"111\",comm=\"p11\",unit=\"a.service\",user=\"root\"}"), 2.4, 1e-9);
-        assert_non_null(strstr(t2, "jouled_info{version=\"9.9\",tracker=\"bpf\"} 1\n"));
+        assert_non_null(strstr(t2, "jouled_info{version=\"9.9\",tracker=\"bpf\",source=\"model\"} 1\n"));
         assert_non_null(strstr(t2, "# TYPE jouled_process_energy_joules_total counter\n"));
         free(t1);
         free(t2);
@@ -109,7 +116,7 @@ static void test_top_n_and_escaping(void **state) {
         char *t = NULL;
 
         fixture_init(&f);
-        assert_int_equal(metrics_add_interval(m, &f.ir, 0), 0);
+        assert_int_equal(add(m, &f.ir, 0), 0);
         assert_int_equal(metrics_format(m, &t, NULL), 0);
         /* Top 10 of 12: the two smallest (pid 100, 101) are left out. */
         assert_int_equal(count_lines(t, "jouled_process_energy_joules_total{"), 10);
@@ -121,7 +128,7 @@ static void test_top_n_and_escaping(void **state) {
         metrics_free(m);
 
         m = new_metrics(0, NULL);
-        assert_int_equal(metrics_add_interval(m, &f.ir, 0), 0);
+        assert_int_equal(add(m, &f.ir, 0), 0);
         assert_int_equal(metrics_format(m, &t, NULL), 0);
         assert_int_equal(count_lines(t, "jouled_process_energy_joules_total{"), 0);
         free(t);
@@ -134,11 +141,17 @@ static void test_gone_processes_forgotten_invalid_domains_skipped(void **state) 
         char *t = NULL;
 
         fixture_init(&f);
-        assert_int_equal(metrics_add_interval(m, &f.ir, 0), 0);
-        f.ir.n_procs = 1; /* only pid 100 left */
+        assert_int_equal(add(m, &f.ir, 0), 0);
+        /* All but pid 100 end: their end comes once more (with nothing), then they are gone. */
+        for (int i = 1; i < 12; i++) {
+                f.info[i].exited = true;
+                f.procs[i].cpu_ns = 0;
+        }
         f.rec[0].valid = false;
         f.rec[0].measured_j = NAN;
-        assert_int_equal(metrics_add_interval(m, &f.ir, 0), 0);
+        assert_int_equal(add(m, &f.ir, 0), 0);
+        f.ir.n_procs = 1; /* only pid 100 left */
+        assert_int_equal(add(m, &f.ir, 0), 0);
         assert_int_equal(metrics_format(m, &t, NULL), 0);
         assert_int_equal(count_lines(t, "jouled_process_energy_joules_total{"), 1);
         assert_double_equal(sample(t, "jouled_process_energy_joules_total{pid=\"100\",comm=\"p0\",unit=\"b.service\",user=\"root\",estimated=\"true\"}"), 1, 1e-9);
@@ -159,7 +172,7 @@ static void test_textfile(void **state) {
         assert_non_null(mkdtemp(dir));
         m = new_metrics(10, dir);
         fixture_init(&f);
-        assert_int_equal(metrics_add_interval(m, &f.ir, 0), 0);
+        assert_int_equal(add(m, &f.ir, 0), 0);
         snprintf(path, sizeof(path), "%s/jouled.prom", dir);
         fp = fopen(path, "re");
         assert_non_null(fp);
