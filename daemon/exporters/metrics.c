@@ -164,8 +164,13 @@ Metrics *metrics_free(Metrics *m) {
         if (!m)
                 return NULL;
 #if HAVE_MICROHTTPD
-        if (m->httpd)
+        if (m->httpd) {
                 MHD_stop_daemon(m->httpd);
+                /* Its thread is gone: say what it left unsaid. */
+                if (m->http_log.suppressed > 0)
+                        log_warning("Metrics HTTP server: %" PRIu64 " messages suppressed in the last minute.",
+                                    m->http_log.suppressed);
+        }
 #endif
         for (size_t k = 0; k < _GROUP_KIND_MAX; k++)
                 set_done(&m->groups[k]);
@@ -1068,12 +1073,12 @@ int metrics_start(Metrics *m) {
         m->httpd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
                                     (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
                                     0, NULL, NULL, on_request, m,
+                                    MHD_OPTION_EXTERNAL_LOGGER, http_log, m, /* first, so it gets every message */
                                     MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
                                     MHD_OPTION_CONNECTION_LIMIT, (unsigned) METRICS_HTTP_CONNECTIONS,
                                     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) METRICS_HTTP_PER_IP,
                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) METRICS_HTTP_TIMEOUT_S,
                                     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 16384,
-                                    MHD_OPTION_EXTERNAL_LOGGER, http_log, m,
                                     MHD_OPTION_END);
         if (!m->httpd)
                 return log_error_errno(-EADDRNOTAVAIL, "Failed to serve metrics on %s (address in use or not available?)",
