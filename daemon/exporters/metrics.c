@@ -40,8 +40,10 @@
 /* A group without a series takes the slot of the exported one with the least
  * recent energy only when it has this many times more (no flapping). */
 #define SWAP_FACTOR 2.0
-/* Candidates (names without a series) remembered per slot, at least: */
-#define CANDIDATES_MIN 256
+/* Names without a series remembered: groups (all kinds together), and
+ * processes besides those with a series. */
+#define CANDIDATES_MAX 256
+#define PROC_CANDIDATES_MAX 1024
 /* The label value of the bucket of everything not exported. */
 #define OTHER_NAME "other"
 
@@ -478,7 +480,7 @@ static int groups_rebalance(Metrics *m, uint64_t now) {
 
         /* Remember a bounded number of candidates: the least are forgotten
          * (what they had is in `other` already). */
-        size_t keep = MAX(slots, (size_t) CANDIDATES_MIN);
+        size_t keep = CANDIDATES_MAX;
         n_cand = 0;
         for (size_t i = 0; i < n; i++)
                 if (all[i] && !all[i]->exported)
@@ -521,7 +523,7 @@ static int procs_rebalance(Metrics *m, uint64_t now) {
                 all[c]->exported = true;
                 m->procs.n_exported++;
         }
-        size_t keep = MAX(4 * slots, (size_t) CANDIDATES_MIN * 4);
+        size_t keep = PROC_CANDIDATES_MAX;
         for (size_t c = keep; c < n_cand; c++)
                 if (!all[c]->exported)
                         set_remove(&m->procs, all[c]);
@@ -1039,6 +1041,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 /* libmicrohttpd's messages, on its thread: rate-limited, and escaped (they
  * may quote what a client sent). */
+static void http_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void http_log(void *cls, const char *fmt, va_list ap) {
         Metrics *m = cls;
         _cleanup_free_ char *escaped = NULL;

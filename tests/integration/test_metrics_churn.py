@@ -15,6 +15,7 @@ import jtest  # noqa: E402
 from jtest import check  # noqa: E402
 
 UNITS = 3000
+WARMUP = 1000
 IN_FLIGHT = 40
 PROC_LIFE_S = 0.3
 
@@ -34,12 +35,12 @@ def cgroup2_root():
     return None
 
 
-def rss_kb(pid):
+def rss_kb(pid, field="VmRSS"):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise jtest.Failure("no VmRSS for %d" % pid)
+    raise jtest.Failure("no %s for %d" % (field, pid))
 
 
 def scrape(port):
@@ -143,11 +144,12 @@ def test_3000_units_bounded_series_flat_rss():
         churn = Churn(root)
         try:
             d.wait_intervals(4)
-            # A first round, so that what every run allocates once (the
-            # tracker's tables, SQLite's cache, the exporter's slots) is there.
-            churn.run(0, 200)
+            # A first round, so that what a run allocates once and keeps (the
+            # exporter's slots filled, the tracker's cgroup cache, SQLite's
+            # page cache) is there: RSS must then stay flat under churn.
+            churn.run(0, WARMUP)
             time.sleep(1)
-            before = rss_kb(d.proc.pid)
+            before, anon_before = rss_kb(d.proc.pid), rss_kb(d.proc.pid, "RssAnon")
             seen, counts = set(), []
 
             def tick():
@@ -155,13 +157,14 @@ def test_3000_units_bounded_series_flat_rss():
                 s = series(text)
                 counts.append(len(s))
                 seen.update(re.findall(r'unit="(run-u\d+\.scope)"', text))
-            churn.run(200, UNITS, on_tick=tick)
+            churn.run(WARMUP, UNITS, on_tick=tick)
             time.sleep(1.5)
             tick()
-            after = rss_kb(d.proc.pid)
+            after, anon_after = rss_kb(d.proc.pid), rss_kb(d.proc.pid, "RssAnon")
             text = scrape(port)
             print("series per scrape during churn: max %d, last %d; units seen with a series: %d; "
-                  "RSS %d kB before, %d kB after" % (max(counts), counts[-1], len(seen), before, after))
+                  "RSS %d kB before, %d kB after (anonymous %d kB, %d kB)" % (max(counts), counts[-1], len(seen), before, after,
+                                                               anon_before, anon_after))
             check(max(counts) <= 1000, "%d series in /metrics (cap 1000)" % max(counts))
             check(len(seen) >= 100, "only %d churned units ever had a series: the churn did not reach jouled" % len(seen))
             other = [l for l in series(text) if l.startswith('jouled_unit_energy_joules_total{unit="other"')]
