@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup-path.h"
 #include "cleanup.h"
 #include "hashmap.h"
 #include "jouled-build.h"
@@ -91,6 +92,7 @@ typedef struct Series {
         bool exited;                  /* processes: its end was reported */
         uint32_t pid, uid;            /* processes */
         char *unit, *user;            /* processes */
+        char *slice, *container;      /* processes: from the tracker, or parsed from the cgroup path once */
 } Series;
 
 typedef struct SeriesSet {
@@ -147,6 +149,8 @@ static Series *series_free(Series *s) {
         free(s->name);
         free(s->unit);
         free(s->user);
+        free(s->slice);
+        free(s->container);
         free(s);
         return NULL;
 }
@@ -530,7 +534,27 @@ static int procs_rebalance(Metrics *m, uint64_t now) {
         return 0;
 }
 
-static int proc_account(Metrics *m, const ProcessInfo *info, double e, double cpu, bool estimated, uint64_t now) {
+/* Slice and container of a process: the tracker's, else from its cgroup path. */
+static int proc_groups(Series *p, const ProcessInfo *info) {
+        _cleanup_(cgroup_info_done) CgroupInfo ci = {};
+
+        if (info->slice || info->container_id) {
+                if ((info->slice && !(p->slice = strdup(info->slice))) ||
+                    (info->container_id && !(p->container = strdup(info->container_id))))
+                        return -ENOMEM;
+                return 0;
+        }
+        if (!info->cgroup_path)
+                return 0;
+        if (cgroup_path_parse(info->cgroup_path, &ci) == -ENOMEM)
+                return -ENOMEM;
+        p->slice = TAKE_PTR(ci.slice);
+        p->container = TAKE_PTR(ci.container_id);
+        return 0;
+}
+
+static int proc_account(Metrics *m, const ProcessInfo *info, double e, double cpu, bool estimated, uint64_t now,
+                        Series **ret) {
         HashKey key = { info->pid, info->start_time_ns };
         char uname[64];
         Series *p;
@@ -545,6 +569,9 @@ static int proc_account(Metrics *m, const ProcessInfo *info, double e, double cp
                 user_name(info->uid, uname, sizeof(uname));
                 if (!(p->user = strdup(uname)))
                         return -ENOMEM;
+                r = proc_groups(p, info);
+                if (r < 0)
+                        return r;
         }
         /* The labels stay those of the series' start: a new comm (exec) or
          * unit would be a new series. */
@@ -556,6 +583,7 @@ static int proc_account(Metrics *m, const ProcessInfo *info, double e, double cp
         p->exited = p->exited || info->exited;
         p->last_active_ns = now;
         p->active = true;
+        *ret = p;
         return 0;
 }
 
@@ -636,12 +664,13 @@ static int metrics_update(Metrics *m, const IntervalRecord *rec, const MetricsHe
                 const ProcessInfo *info = rec->procs[i].info;
                 double e = 0, cpu = (double) rec->procs[i].cpu_ns / 1e9;
                 const char *unit = info->unit ? info->unit : "unknown";
+                Series *p;
 
                 for (size_t d = 0; d < rec->n_domains; d++)
                         if (rec->domains[d].valid && rec->domains[d].host_total)
                                 e += nonneg(rec->proc_domain_j[i * rec->n_domains + d]);
 
-                r = proc_account(m, info, e, cpu, any_estimated, now);
+                r = proc_account(m, info, e, cpu, any_estimated, now, &p);
                 if (r < 0)
                         return r;
                 r = group_account(m, GROUP_UNIT, string_key(GROUP_UNIT, unit), unit, 0, e, cpu, any_estimated, now);
@@ -651,15 +680,15 @@ static int metrics_update(Metrics *m, const IntervalRecord *rec, const MetricsHe
                                   any_estimated, now);
                 if (r < 0)
                         return r;
-                if (info->slice) {
-                        r = group_account(m, GROUP_SLICE, string_key(GROUP_SLICE, info->slice), info->slice, 0,
+                if (p->slice) {
+                        r = group_account(m, GROUP_SLICE, string_key(GROUP_SLICE, p->slice), p->slice, 0,
                                           e, cpu, any_estimated, now);
                         if (r < 0)
                                 return r;
                 }
-                if (info->container_id) {
-                        r = group_account(m, GROUP_CONTAINER, string_key(GROUP_CONTAINER, info->container_id),
-                                          info->container_id, 0, e, cpu, any_estimated, now);
+                if (p->container) {
+                        r = group_account(m, GROUP_CONTAINER, string_key(GROUP_CONTAINER, p->container),
+                                          p->container, 0, e, cpu, any_estimated, now);
                         if (r < 0)
                                 return r;
                 }

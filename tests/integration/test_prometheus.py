@@ -247,6 +247,8 @@ def test_hostile_names_keep_target_up():
                     check("\ufffd\ufffd-link" in comms, "symlink-exec comm not in Prometheus: %r" % comms)
                     if work.cg_leaf:
                         check(want_unit in units, "cgroup with an invalid byte not in Prometheus: %r" % units)
+                        slices = {m.get("slice") for m in series("jouled_slice_energy_joules_total")}
+                        check("jouled-test-%d.slice" % os.getpid() in slices, "no slice series: %r" % slices)
                     targets = json.loads(get("http://127.0.0.1:%d/api/v1/targets" % pport)[2])["data"]["activeTargets"]
                     check(targets and all(t["health"] == "up" and not t["lastError"] for t in targets),
                           "target not up: %s" % targets)
@@ -271,7 +273,37 @@ def test_hostile_names_keep_target_up():
             work.stop()
 
 
+def test_metrics_config_keys():
+    port = free_port()
+    with jtest.TempDir() as tmp:
+        conf = os.path.join(tmp, "jouled.conf")
+        with open(conf, "w") as f:
+            f.write("[Metrics]\nMaxSeries=150\nSeriesIdleTimeout=2min\nTopProcesses=3\n")
+        with jtest.Daemon(tmp, ["--config", conf, "--source", "model", "--interval", "0.3",
+                                "--metrics-listen", "127.0.0.1:%d" % port]) as d:
+            d.wait_intervals(3)
+            _, _, body = wait_http("http://127.0.0.1:%d/metrics" % port, proc=d.proc)
+            check("\njouled_metrics_max_series 150\n" in body, "MaxSeries=150 not applied")
+            n = sum(1 for l in body.splitlines() if l and not l.startswith("#"))
+            check(n <= 150, "%d series over MaxSeries=150" % n)
+            for name in ("jouled_host_energy_joules_total{domains=\"package-0\"", "jouled_write_errors_total ",
+                         "jouled_intervals_buffered ", "jouled_intervals_dropped_total ",
+                         "jouled_counters_discarded_total ", "jouled_last_sample_timestamp_seconds ",
+                         "jouled_self_cpu_seconds_total ", "jouled_self_resident_memory_bytes ",
+                         'source="model"', "model_min_watts_per_cpu=",
+                         'idle_policy="separate"'):
+                check(name in body, "%s missing from /metrics" % name)
+            promtool_check(body)
+            check(d.stop() == 0, "jouled did not exit 0")
+        for bad in ("MaxSeries=5", "MaxSeries=x", "SeriesIdleTimeout=0", "SeriesIdleTimeout=soon"):
+            with open(conf, "w") as f:
+                f.write("[Metrics]\n%s\n" % bad)
+            r = subprocess.run([jtest.JOULED, "--config", conf, "--db", os.path.join(tmp, "x.db")],
+                               capture_output=True, text=True, timeout=30)
+            check(r.returncode == 1 and "jouled.conf:2:" in r.stderr, "%s: rc %d: %s" % (bad, r.returncode, r.stderr))
+
+
 if __name__ == "__main__":
     jtest.require_root()
     jtest.run_tests([test_metrics_endpoint_and_textfile, test_bad_listen_address_refused, test_prometheus_scrapes_jouled,
-                    test_hostile_names_keep_target_up])
+                    test_hostile_names_keep_target_up, test_metrics_config_keys])

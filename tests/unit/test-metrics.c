@@ -251,14 +251,20 @@ static void test_slice_container_series(void **state) {
                 f.info[i].slice = i < 6 ? (char *) "system.slice" : (char *) "user.slice";
                 f.info[i].container_id = i == 0 ? (char *) "0123abcd" : NULL;
         }
+        /* Without the tracker's fields, from the cgroup path. */
+        f.info[11].slice = NULL;
+        f.info[11].cgroup_path = (char *) "/machine.slice/docker-"
+                "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff.scope";
         assert_int_equal(add(m, &f.ir, 0), 0);
         assert_int_equal(metrics_format(m, &t, NULL), 0);
-        /* 1+..+6 = 21, 7+..+12 = 57 */
+        /* 1+..+6 = 21, 7+..+11 = 45, 12 in machine.slice */
         assert_double_equal(sample(t, "jouled_slice_energy_joules_total{slice=\"system.slice\",estimated=\"true\"}"), 21, 1e-9);
-        assert_double_equal(sample(t, "jouled_slice_energy_joules_total{slice=\"user.slice\",estimated=\"true\"}"), 57, 1e-9);
-        assert_double_equal(sample(t, "jouled_slice_cpu_seconds_total{slice=\"user.slice\"}"), 5.7, 1e-9);
+        assert_double_equal(sample(t, "jouled_slice_energy_joules_total{slice=\"user.slice\",estimated=\"true\"}"), 45, 1e-9);
+        assert_double_equal(sample(t, "jouled_slice_cpu_seconds_total{slice=\"user.slice\"}"), 4.5, 1e-9);
+        assert_double_equal(sample(t, "jouled_slice_energy_joules_total{slice=\"machine.slice\",estimated=\"true\"}"), 12, 1e-9);
         assert_double_equal(sample(t, "jouled_container_energy_joules_total{container=\"0123abcd\",estimated=\"true\"}"), 1, 1e-9);
-        assert_int_equal(count_lines(t, "jouled_container_energy_joules_total{"), 1);
+        assert_double_equal(sample(t, "jouled_container_energy_joules_total{container=\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\",estimated=\"true\"}"), 12, 1e-9);
+        assert_int_equal(count_lines(t, "jouled_container_energy_joules_total{"), 2);
         free(t);
         metrics_free(m);
 }
