@@ -40,6 +40,8 @@ void config_init_defaults(JouledConfig *c) {
         c->carbon_g_per_kwh = CARBON_DEFAULT_G_PER_KWH;
         c->carbon_source = strdup(CARBON_DEFAULT_SOURCE);
         c->metrics_top_processes = METRICS_DEFAULT_TOP_PROCESSES;
+        c->metrics_max_series = METRICS_DEFAULT_MAX_SERIES;
+        c->metrics_idle_expiry_ns = METRICS_DEFAULT_IDLE_EXPIRY_NS;
         c->raw_retention_ns = STORE_DEFAULT_RAW_RETENTION_NS;
         c->minute_retention_ns = STORE_DEFAULT_MINUTE_RETENTION_NS;
         c->hour_retention_ns = STORE_DEFAULT_HOUR_RETENTION_NS;
@@ -212,6 +214,20 @@ int config_set(JouledConfig *c, const char *section, const char *key, const char
                 if (parse_u64(value, &n) < 0 || n > 1000)
                         return -EINVAL;
                 c->metrics_top_processes = (size_t) n;
+                return 0;
+        }
+        if (IS("Metrics", "MaxSeries")) {
+                uint64_t n;
+                if (parse_u64(value, &n) < 0 || n < METRICS_MIN_MAX_SERIES || n > 1000000)
+                        return -EINVAL;
+                c->metrics_max_series = (size_t) n;
+                return 0;
+        }
+        if (IS("Metrics", "SeriesIdleTimeout")) {
+                double s;
+                if (parse_duration_s(value, &s) < 0 || s < 1 || s > 366.0 * 86400)
+                        return -EINVAL;
+                c->metrics_idle_expiry_ns = (uint64_t) (s * 1e9);
                 return 0;
         }
         if (IS("Carbon", "IntensityGramsPerKWh")) {

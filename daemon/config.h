@@ -42,6 +42,8 @@ typedef struct JouledConfig {
         /* Service and metrics settings. */
         char *user;                   /* [Daemon] User=, --user: run as this user after start; NULL: stay root */
         size_t metrics_top_processes; /* [Metrics] TopProcesses=: N of the top N processes exported */
+        size_t metrics_max_series;    /* [Metrics] MaxSeries=: cap on the series of one output */
+        uint64_t metrics_idle_expiry_ns; /* [Metrics] SeriesIdleTimeout=: a series idle this long goes */
         /* Retention (0: forever) and command lines. */
         uint64_t raw_retention_ns;    /* [Storage] RawRetention=, default 24h */
         uint64_t minute_retention_ns; /* [Storage] MinuteRetention=, default 30d */

@@ -752,16 +752,26 @@ static void manager_store(Manager *m, const IntervalRecord *rec, uint64_t mono, 
 }
 
 /* After the store saw the interval: metrics, stdout, state, service manager. */
-static void manager_export(Manager *m, const IntervalRecord *rec, double dt, bool final) {
+static void manager_export(Manager *m, const IntervalRecord *rec, uint64_t mono, double dt, bool final) {
         int r;
 
         assert(m);
         assert(rec);
 
+        /* Metrics, after the store saw the interval, with the daemon's health. */
         if (m->metrics) {
                 TrackerStats ts;
+                StoreQueueStats qs;
+                MetricsHealth h = { .now_ns = mono, .write_errors = m->write_errors,
+                                    .counters_discarded = m->counters_discarded };
                 tracker_get_stats(m->tracker, &ts);
-                r = metrics_add_interval(m->metrics, rec, ts.exits_lost);
+                store_queue_stats(m->store, &qs);
+                h.exits_lost = ts.exits_lost;
+                h.intervals_buffered = qs.queued;
+                h.intervals_dropped = qs.dropped;
+                for (size_t i = 0; i < m->n_sources; i++)
+                        h.counters_discarded += m->sources[i]->n_discarded;
+                r = metrics_add_interval(m->metrics, rec, &h);
                 if (r < 0)
                         log_debug_errno(r, "Updating metrics failed, ignoring: %m");
         }
@@ -841,7 +851,7 @@ static int manager_sample(Manager *m, bool final) {
                         .proc_domain_j = m->proc_j,
                 };
                 manager_store(m, &rec, mono, real, final);
-                manager_export(m, &rec, dt, final);
+                manager_export(m, &rec, mono, dt, final);
         }
         manager_advance(m, mono, real);
         return 0;
@@ -1101,9 +1111,14 @@ int manager_start(Manager *m) {
                         .listen = m->cfg.metrics_listen,
                         .textfile_dir = m->cfg.metrics_textfile,
                         .top_processes = m->cfg.metrics_top_processes,
+                        .max_series = m->cfg.metrics_max_series,
+                        .idle_expiry_ns = m->cfg.metrics_idle_expiry_ns,
                         .version = PACKAGE_VERSION,
                         .tracker = tracker_mode_to_string(tracker_mode(m->tracker)),
+                        .idle_policy = idle_policy_to_string(m->cfg.idle_policy),
                 };
+                for (size_t i = 0; i < m->n_sources; i++)
+                        (void) model_source_params(m->sources[i], &mc.model_min_w, &mc.model_max_w);
                 r = metrics_new(&mc, &m->metrics);
                 if (r < 0)
                         return log_oom();

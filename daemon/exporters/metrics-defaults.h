@@ -13,3 +13,6 @@
  * Fills a sockaddr_in or sockaddr_in6 in ret (struct sockaddr_storage). 0 or -EINVAL. */
 struct sockaddr_storage;
 int metrics_parse_listen(const char *s, struct sockaddr_storage *ret, size_t *ret_len);
+#define METRICS_DEFAULT_MAX_SERIES 1000
+#define METRICS_MIN_MAX_SERIES 100
+#define METRICS_DEFAULT_IDLE_EXPIRY_NS (UINT64_C(600) * UINT64_C(1000000000))

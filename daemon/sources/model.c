@@ -377,6 +377,17 @@ int model_source_last_utilisation(EnergySource *s, double *ret) {
         return 0;
 }
 
+int model_source_params(EnergySource *s, double *ret_min_w, double *ret_max_w) {
+        Model *m;
+
+        if (!s || s->ops != &model_source_ops || !ret_min_w || !ret_max_w)
+                return -EINVAL;
+        m = s->userdata;
+        *ret_min_w = (double) m->min_uw / 1e6;
+        *ret_max_w = (double) m->max_uw / 1e6;
+        return 0;
+}
+
 const EnergySourceOps model_source_ops = {
         .name = "model",
         .estimated = true,

@@ -192,6 +192,9 @@ void source_probe_print(FILE *f, const SourceProbe *probes, size_t n,
 /* Model source: the CPU utilisation (0..1) of the last interval read(),
  * -ENODATA before the second read(), -EINVAL if s is not a model source. */
 int model_source_last_utilisation(EnergySource *s, double *ret);
+/* Model source: the watts per logical CPU it uses at 0% and 100% use; -EINVAL
+ * if s is not a model source. */
+int model_source_params(EnergySource *s, double *ret_min_w, double *ret_max_w);
 
 /* Like ops->read, at an injected CLOCK_MONOTONIC time (tests use it for exact
  * figures; ops->read passes now_ns(CLOCK_MONOTONIC)). */
