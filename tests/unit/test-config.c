@@ -9,11 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "cleanup.h"
 #include "config.h"
+#include "source.h"
 #include "tracker.h"
 #include "test-helpers.h"
 #include "util.h"
@@ -472,6 +475,127 @@ static void test_key_table(void **state) {
         config_done(&c);
 }
 
+typedef struct DocKey {
+        char section[32];
+        char key[64];
+} DocKey;
+
+static bool doc_has(const DocKey *keys, size_t n, const char *section, const char *key) {
+        for (size_t i = 0; i < n; i++)
+                if (strcasecmp(keys[i].section, section) == 0 && strcmp(keys[i].key, key) == 0)
+                        return true;
+        return false;
+}
+
+static char *source_file(const char *rel) {
+        const char *root = getenv("JOULED_SOURCE_ROOT");
+        char p[1024];
+        char *text = NULL;
+
+        assert_non_null(root);
+        snprintf(p, sizeof(p), "%s/%s", root, rel);
+        assert_int_equal(read_small_file(p, 1 << 20, &text), 0);
+        return text;
+}
+
+/* Both directions: every key of config_keys[] is documented in jouled.conf(5)
+ * and in the example configuration (commented out), and every key either
+ * documents is in config_keys[]. */
+static void check_docs_against_table(const DocKey *doc, size_t n, const char *what) {
+        for (size_t i = 0; i < config_keys_count; i++)
+                if (!doc_has(doc, n, config_keys[i].section, config_keys[i].key)) {
+                        print_error("[%s] %s= is accepted but not in %s\n", config_keys[i].section, config_keys[i].key, what);
+                        fail();
+                }
+        for (size_t i = 0; i < n; i++)
+                if (!config_key_find(doc[i].section, doc[i].key)) {
+                        print_error("[%s] %s= is in %s but not accepted\n", doc[i].section, doc[i].key, what);
+                        fail();
+                }
+}
+
+static void test_man_page_matches_keys(void **state) {
+        _cleanup_free_ char *text = source_file("packaging/man/jouled.conf.5");
+        DocKey doc[128];
+        char section[32] = "";
+        size_t n = 0;
+        const char *source_entry;
+        size_t n_sources;
+        const EnergySourceOps *const *sources = source_all(&n_sources);
+
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+                char sec[32], key[64];
+                if (sscanf(line, ".SH \"[%31[A-Za-z]] SECTION\"", sec) == 1)
+                        snprintf(section, sizeof(section), "%s", sec);
+                else if (strncmp(line, ".SH", 3) == 0)
+                        section[0] = 0;
+                else if (section[0] && sscanf(line, ".BI %63[A-Za-z]=", key) == 1 && strchr(line, '=')) {
+                        assert_true(n < ELEMENTSOF(doc));
+                        snprintf(doc[n].section, sizeof(doc[n].section), "%s", section);
+                        snprintf(doc[n].key, sizeof(doc[n].key), "%s", key);
+                        n++;
+                }
+        }
+        check_docs_against_table(doc, n, "jouled.conf(5)");
+
+        /* [Daemon] Source= lists every source. */
+        free(text);
+        text = source_file("packaging/man/jouled.conf.5");
+        source_entry = strstr(text, ".BI Source= LIST");
+        assert_non_null(source_entry);
+        for (size_t i = 0; i < n_sources; i++) {
+                char want[64];
+                snprintf(want, sizeof(want), "\\fB%s\\fR", sources[i]->name);
+                if (!strstr(source_entry, want) || strstr(source_entry, want) > strstr(source_entry, ".TP")) {
+                        print_error("Source= in jouled.conf(5) does not list %s\n", sources[i]->name);
+                        fail();
+                }
+                assert_non_null(strstr(CONFIG_SOURCE_ACCEPTED, sources[i]->name));
+        }
+}
+
+/* The example lists every key, commented out, and its values are accepted. */
+static void test_example_config_matches_keys(void **state) {
+        _cleanup_free_ char *text = source_file("packaging/config/jouled.conf");
+        FILE *f;
+        DocKey doc[128];
+        char section[32] = "", path[512];
+        size_t n = 0;
+        JouledConfig c;
+        char *log;
+        int r;
+
+        snprintf(path, sizeof(path), "%s/example.conf", fx_dir);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+                char sec[32], key[64];
+                if (sscanf(line, "[%31[A-Za-z]]", sec) == 1) {
+                        snprintf(section, sizeof(section), "%s", sec);
+                        fprintf(f, "%s\n", line);
+                } else if (line[0] == '#' && sscanf(line + 1, "%63[A-Za-z]=", key) == 1 && strchr(line, '=')) {
+                        assert_true(section[0]);
+                        assert_true(n < ELEMENTSOF(doc));
+                        snprintf(doc[n].section, sizeof(doc[n].section), "%s", section);
+                        snprintf(doc[n].key, sizeof(doc[n].key), "%s", key);
+                        n++;
+                        if (strchr(line, '=')[1]) /* an empty value (User=) means unset */
+                                fprintf(f, "%s\n", line + 1);
+                } else
+                        assert_true(line[0] == '#' || line[0] == 0);
+        }
+        assert_int_equal(fclose(f), 0);
+        check_docs_against_table(doc, n, "packaging/config/jouled.conf");
+
+        config_init_defaults(&c);
+        log = load_capturing(&c, "example.conf", &r);
+        if (r != 0)
+                print_error("the example's values, uncommented: %s\n", log);
+        assert_int_equal(r, 0);
+        free(log);
+        config_done(&c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
@@ -488,6 +612,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_only_regular_files, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_file_too_large, fx_setup, fx_teardown),
                 cmocka_unit_test(test_key_table),
+                cmocka_unit_test(test_man_page_matches_keys),
+                cmocka_unit_test_setup_teardown(test_example_config_matches_keys, fx_setup, fx_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
