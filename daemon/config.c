@@ -318,15 +318,15 @@ int config_set(JouledConfig *c, const char *section, const char *key, const char
         return -ENOKEY;
 }
 
-/* Where the model's watts were last set, for the check across files. */
+/* One load: the main file and its drop-ins, into one configuration. */
 typedef struct ParseState {
         JouledConfig *config;
         const char *path;             /* the file and line being parsed */
         unsigned line;
-        char section[64];
-        char where_min_w[PATH_MAX + 16];
+        char section[64];             /* the current [Section]; "" before the first */
+        char where_min_w[PATH_MAX + 16]; /* "FILE:LINE" of the last MinWattsPerCPU=, for the check across files */
         char where_max_w[PATH_MAX + 16];
-        char error[512];
+        char error[512];              /* what was wrong on the line, logged with FILE:LINE */
 } ParseState;
 
 static int config_handle(ParseState *st, const char *key, const char *value) {
