@@ -56,14 +56,34 @@ void config_done(JouledConfig *c);
 /* A deep copy (strings duplicated). Returns 0 or -ENOMEM (dst left empty). */
 int config_copy(JouledConfig *dst, const JouledConfig *src);
 
-/* Parse one file (systemd-style [Section] Key=Value). On a bad key or value
- * logs "FILE:LINE: …" and returns -EINVAL. A missing file returns -ENOENT
- * without logging. */
+/* Parse one file (systemd-style [Section] Key=Value, comments on lines of
+ * their own or after a blank, see jouled.conf(5)). Only a regular file is
+ * read. On a bad line, key or value logs "FILE:LINE: …" and returns -EINVAL;
+ * on a file that is not a regular file or too large, "FILE: …" and -EINVAL.
+ * A missing file returns -ENOENT without logging. */
 int config_parse_file(JouledConfig *c, const char *path);
 /* Parse path and then path.d/\*.conf in lexical order. A missing main file is fine. */
 int config_load(JouledConfig *c, const char *path);
 /* Set one value by key name ("Interval", "Database", ...); used by the parser. */
 int config_set(JouledConfig *c, const char *section, const char *key, const char *value);
+
+/* A line longer than this (without its newline), or a file larger than this,
+ * is refused with FILE:LINE, never cut. */
+#define CONFIG_MAX_LINE 4096
+#define CONFIG_MAX_FILE_SIZE (1024 * 1024)
+
+/* The keys the files accept, with what each accepts (NULL where the key's
+ * name says enough); section names compare without case, keys with. */
+typedef struct ConfigKey {
+        const char *section;
+        const char *key;
+        const char *accepted;
+} ConfigKey;
+extern const ConfigKey config_keys[];
+extern const size_t config_keys_count;
+const ConfigKey *config_key_find(const char *section, const char *key);
+
+#define CONFIG_SOURCE_ACCEPTED "auto, or a comma list of perf, rapl, msr, hwmon, battery, nvml, model"
 
 /* [Daemon] Interval=, --interval: seconds between samples. */
 #define CONFIG_INTERVAL_MIN_S 0.05

@@ -36,6 +36,8 @@ static void help(void) {
                "  --tracker-accounting auto|iterator|per-switch  how BPF reads CPU time (default auto)\n"
                "  --print                 print each interval's figures on stdout\n"
                "  --probe                 print every energy source found and exit\n"
+               "  --check-config          read the configuration and the options, report the first\n"
+               "                          error and exit 1, or exit 0 (before a reload)\n"
                "  --proc-root DIR, --sys-root DIR, --dev-root DIR  alternative roots (tests)\n"
                "  --debug                 verbose logging\n"
                "  --version               print the version and exit\n"
@@ -47,6 +49,7 @@ enum {
         ARG_IDLE, ARG_TRACKER, ARG_PRINT, ARG_PROBE, ARG_PROC, ARG_SYS, ARG_DEV, ARG_DEBUG, ARG_VERSION, ARG_HELP,
         ARG_USER,
         ARG_TRACKER_ACCOUNTING,
+        ARG_CHECK_CONFIG,
 };
 
 static const struct option options[] = {
@@ -69,6 +72,7 @@ static const struct option options[] = {
         { "version", no_argument, NULL, ARG_VERSION },
         { "help", no_argument, NULL, ARG_HELP },
         { "user", required_argument, NULL, ARG_USER },
+        { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
         {}
 };
 
@@ -219,7 +223,7 @@ static void runtime_record_db(const char *db_path, bool record) {
 int main(int argc, char **argv) {
         _cleanup_(manager_freep) Manager *m = NULL;
         const char *config_path = DEFAULT_CONFIG;
-        bool explicit_config = false;
+        bool explicit_config = false, check_config = false;
         JouledConfig cfg;
         int opt, r;
 
@@ -238,6 +242,9 @@ int main(int argc, char **argv) {
                 case ARG_CONFIG:
                         config_path = optarg;
                         explicit_config = true;
+                        break;
+                case ARG_CHECK_CONFIG:
+                        check_config = true;
                         break;
                 case '?':
                         if (optopt)
@@ -262,12 +269,15 @@ int main(int argc, char **argv) {
         }
         r = config_load(&cfg, config_path);
         if (r < 0) {
-                log_error("Refusing to start with an invalid configuration.");
+                if (check_config)
+                        log_error("Configuration %s is invalid; a running jouled keeps its configuration.", config_path);
+                else
+                        log_error("Refusing to start with an invalid configuration.");
                 config_done(&cfg);
                 return EXIT_FAILURE;
         }
         r = apply_options(&cfg, argc, argv);
-        if (r != 0) {
+        if (r != 0 || check_config) {
                 config_done(&cfg);
                 return r;
         }

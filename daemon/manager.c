@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "privileges.h"
 #include "procfs.h"
+#include "sanitize.h"
 #include "source.h"
 #include "store.h"
 #include "store-query.h"
@@ -84,6 +85,7 @@ struct Manager {
         bool write_failing;           /* logged once until it works again */
         StoreQueueStats qs_logged;    /* write buffer counts as last logged */
         uint64_t drop_logged_mono_ns; /* when drops were last logged */
+        bool reload_failed;           /* the last reload was refused: said in STATUS= */
         bool ready;
         int exit_code;
 
@@ -405,7 +407,12 @@ static void manager_print_interval(Manager *m, double dt, const ProcessDelta *pr
         }
         for (size_t j = 0; j < n_top; j++) {
                 const ProcessInfo *p = procs[top[j]].info;
-                printf("    %7u %-16s %6.1f%% CPU %8.3f W%s\n", p->pid, p->comm,
+                /* Any user names a process: its control bytes and invalid
+                 * UTF-8 are shown escaped, padded by display width. */
+                _cleanup_free_ char *name = text_escape(p->comm);
+                size_t w = text_width(name ?: "?");
+
+                printf("    %7u %s%*s %6.1f%% CPU %8.3f W%s\n", p->pid, name ?: "?", w < 16 ? (int) (16 - w) : 0, "",
                        100.0 * (double) procs[top[j]].cpu_ns / (dt * 1e9), top_e[j] / dt,
                        m->domains[0].source->ops->estimated ? " (estimated)" : "");
         }
@@ -511,7 +518,9 @@ static void manager_notify_status(Manager *m, double dt) {
                                                  m->att_out[d].measured_j / dt, ed->estimated ? " (estimated)" : "");
         }
         if (m->write_failing && off < sizeof(status) - 40)
-                snprintf(status + off, sizeof(status) - off, "; database writes failing");
+                off += (size_t) snprintf(status + off, sizeof(status) - off, "; database writes failing");
+        if (m->reload_failed && off < sizeof(status) - 64)
+                snprintf(status + off, sizeof(status) - off, "; last reload failed, previous configuration kept");
         sd_notify(false, status);
 }
 
@@ -938,6 +947,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         sd_notify(false, "RELOADING=1");
         config_init_defaults(&fresh);
         r = config_load(&fresh, m->config_path);
+        m->reload_failed = r < 0;
         if (r < 0)
                 log_warning("Configuration %s has errors; keeping the running configuration.", m->config_path);
         else {
@@ -956,7 +966,11 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 log_info("Reloaded configuration from %s.", m->config_path);
         }
         config_done(&fresh);
-        sd_notify(false, "READY=1");
+        if (m->reload_failed)
+                sd_notifyf(false, "READY=1\nSTATUS=Reload failed: configuration %s has errors (see the log); "
+                           "running with the previous configuration.", m->config_path);
+        else
+                sd_notify(false, "READY=1");
         return 0;
 }
 

@@ -175,8 +175,9 @@ static SourceStatus model_probe(const SourceContext *ctx, char *reason, size_t r
         assert(reason);
 
         if (model_params_desc(ctx, &min_w, &max_w, desc, sizeof(desc)) < 0) {
-                snprintf(reason, reason_size, "invalid model parameters: need 0 <= min (%g W) <= max (%g W) per CPU",
-                         min_w, max_w);
+                snprintf(reason, reason_size, "invalid model parameters %g W and %g W per CPU: "
+                         "need 0 <= minimum <= maximum",
+                         ctx->model_min_watts_per_cpu, ctx->model_max_watts_per_cpu);
                 return SOURCE_UNSUPPORTED;
         }
         r = procfs_read_stat(proc, &st);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Fuzz target: jouled's configuration file parser, on the
  * input as a file (a memfd, read through /proc/self/fd). Any input either
- * parses or is refused with -EINVAL; nothing crashes or leaks. */
+ * parses or is refused with -EINVAL; nothing crashes, leaks or reads past
+ * the input (lines over the limit, NUL bytes, no final newline). */
 
 #include <stddef.h>
 #include <stdint.h>

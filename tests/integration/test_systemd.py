@@ -202,6 +202,31 @@ def test_service_lifecycle():
         check("Reloaded configuration from /etc/jouled/jouled.conf" in journal(), "no reload in the log: %s" % journal())
         check(int(c.show("MainPID")) == pid, "reload restarted the daemon")
 
+        # A bad drop-in: ExecReload= checks the configuration first, so the
+        # reload fails (non-zero, not a silent 0), the daemon keeps running
+        # with its settings, and the journal says why.
+        os.makedirs(c.root + "/etc/jouled/jouled.conf.d", exist_ok=True)
+        bad = c.root + "/etc/jouled/jouled.conf.d/50-bad.conf"
+        with open(bad, "w") as f:
+            f.write("[Daemon]\nInterval=5s\nSource=bogus\n")
+        r = c.run("systemctl", "reload", "jouled.service")
+        check(r.returncode != 0, "reload with a bad drop-in returned 0: %s" % journal()[-800:])
+        check("50-bad.conf:3: invalid value 'bogus' for Source=" in journal(),
+              "the journal does not say why the reload failed: %s" % journal()[-800:])
+        check(c.show("ActiveState") == "active" and int(c.show("MainPID")) == pid,
+              "a refused reload stopped the daemon: %s" % journal()[-800:])
+        # SIGHUP reaching the daemon itself (kill -HUP by hand): it refuses the
+        # files and says so in its status; the old interval stays.
+        c.run("systemctl", "kill", "--kill-whom=main", "-s", "HUP", "jouled.service")
+        check(jtest.wait_until(lambda: "reload failed" in c.show("StatusText").lower(), 10),
+              "StatusText after a refused SIGHUP: %r" % c.show("StatusText"))
+        check(c.show("ActiveState") == "active" and int(c.show("MainPID")) == pid, "SIGHUP with a bad drop-in: %s" % journal()[-800:])
+        check(jtest.wait_until(lambda: c.show("StatusText").startswith("Sampling every 0.5s"), 10),
+              "not sampling with the old settings: %r" % c.show("StatusText"))
+        os.unlink(bad)
+        r = c.run("systemctl", "reload", "jouled.service")
+        check(r.returncode == 0, "reload after the fix failed: %s %s" % (r.stderr, journal()[-800:]))
+
         # Per-switch accounting works under the unit's hardening (system call
         # filter, capabilities): pinned to it, jouled refuses to start when it
         # cannot open its per-CPU timers.
@@ -224,6 +249,30 @@ def test_service_lifecycle():
         out = r.stdout.split()
         check(r.returncode == 0 and len(out) == 2 and out[0] == "ok", "integrity_check: %r %s" % (r.stdout, r.stderr))
         check(int(out[1]) >= 4, "only %s intervals stored" % out[1])
+
+        # A bad configuration at start: restarted a bounded number of times
+        # (StartLimitBurst= within StartLimitIntervalSec=), then "failed", not
+        # a loop forever. RestartSec=3s here (5s in the unit) keeps the test
+        # short and still spaces 5 starts wider than systemd's default 10s
+        # interval, which alone never stops the loop.
+        check(c.show("StartLimitBurst") == "5" and c.show("StartLimitIntervalUSec") == "2min",
+              "start limit %s in %s" % (c.show("StartLimitBurst"), c.show("StartLimitIntervalUSec")))
+        with open(c.root + "/etc/systemd/system/jouled.service.d/restart.conf", "w") as f:
+            f.write("[Service]\nRestartSec=3s\n")
+        with open(c.root + "/etc/jouled/jouled.conf.d/50-bad.conf", "w") as f:
+            f.write("[Daemon]\nInterval=fast\n")
+        check(c.run("systemctl", "daemon-reload").returncode == 0, "daemon-reload failed")
+        r = c.run("systemctl", "start", "jouled.service", timeout=90)
+        check(r.returncode != 0, "start with a bad configuration succeeded")
+        # systemd 252 keeps Result=exit-code when the limit refuses the restart.
+        check(jtest.wait_until(lambda: c.show("ActiveState") == "failed" and c.show("SubState") == "failed", 40, step=0.5),
+              "a bad configuration never reached failed: %s/%s %s NRestarts=%s" %
+              (c.show("ActiveState"), c.show("SubState"), c.show("Result"), c.show("NRestarts")))
+        restarts = c.show("NRestarts")
+        time.sleep(3.5)  # past RestartSec=: still failed, no further start
+        check(c.show("ActiveState") == "failed" and c.show("NRestarts") == restarts and int(restarts) <= 5,
+              "restarted after the start limit: %s NRestarts=%s" % (c.show("ActiveState"), c.show("NRestarts")))
+        check("50-bad.conf:2: invalid value 'fast' for Interval=" in journal(), "no FILE:LINE in the journal")
     finally:
         c.kill()
         # Nothing of the host changed.

@@ -276,6 +276,8 @@ static void test_parameters_and_remainder(void **state) {
         assert_null(s);
         assert_int_equal(model_source_ops.probe(&bad, reason, sizeof(reason)), SOURCE_UNSUPPORTED);
         assert_non_null(strstr(reason, "invalid model parameters"));
+        /* The configured figures, not the ones it would have used. */
+        assert_non_null(strstr(reason, "invalid model parameters 5 W and 2 W per CPU"));
 }
 
 static void test_unreadable_stat(void **state) {
