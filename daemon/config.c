@@ -201,7 +201,7 @@ const ConfigKey *config_key_find(const char *section, const char *key) {
 }
 
 /* "auto" alone, or a comma list of known sources (blanks around names allowed). */
-static int check_source_spec(const char *value) {
+int config_check_source_spec(const char *value) {
         _cleanup_free_ char *copy = NULL;
         char *state, *tok;
 
@@ -238,7 +238,7 @@ int config_set(JouledConfig *c, const char *section, const char *key, const char
                 return 0;
         }
         if (IS("Daemon", "Source")) {
-                int r = check_source_spec(value);
+                int r = config_check_source_spec(value);
                 return r < 0 ? r : set_string(&c->source_spec, value);
         }
         if (IS("Daemon", "Tracker")) {

@@ -83,6 +83,8 @@ extern const ConfigKey config_keys[];
 extern const size_t config_keys_count;
 const ConfigKey *config_key_find(const char *section, const char *key);
 
+/* "auto" alone, or a comma list of known sources: 0, -EINVAL, -ENOMEM. */
+int config_check_source_spec(const char *value);
 #define CONFIG_SOURCE_ACCEPTED "auto, or a comma list of perf, rapl, msr, hwmon, battery, nvml, model"
 
 /* [Daemon] Interval=, --interval: seconds between samples. */

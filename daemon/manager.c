@@ -1026,6 +1026,14 @@ int manager_start(Manager *m) {
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(-errno, "Failed to block signals: %m");
 
+        /* A --source naming no source is refused before anything is opened. */
+        r = config_check_source_spec(m->cfg.source_spec);
+        if (r == -EINVAL)
+                return log_error_errno(r, "Unknown energy source in \"%s\": expected %s.",
+                                       m->cfg.source_spec, CONFIG_SOURCE_ACCEPTED);
+        if (r < 0)
+                return log_oom();
+
         /* The database first: its lock says at once whether another jouled
          * writes it. Only the default state directory is ever created. */
         r = store_open(m->cfg.db_path,
