@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "cli-util.h"
@@ -232,14 +233,14 @@ static void print_text(const Measure *m, const Carbon *carbon, CompareCommand *c
                 StatsRatio r;
                 int k = compare_ratio(&cmds[base], &cmds[i], &r);
                 if (k == -EINVAL) {
-                        printf("  %s: too few runs to compare (2 of each needed)\n", cmds[i].command);
+                        printf("  '%s': too few runs to compare (2 of each needed)\n", cmds[i].command);
                         continue;
                 }
                 if (k < 0) {
-                        printf("  %s: no ratio (the baseline's energy is 0)\n", cmds[i].command);
+                        printf("  '%s': no ratio (the baseline's energy is 0)\n", cmds[i].command);
                         continue;
                 }
-                printf("  %s used %.2f ± %.2f times the energy of %s\n", cmds[i].command, r.ratio, r.ratio_sd,
+                printf("  '%s' used %.2f ± %.2f times the energy of '%s'\n", cmds[i].command, r.ratio, r.ratio_sd,
                        cmds[base].command);
                 printf("    95%% CI %.3f … %.3f, %s: %s\n", r.ci_low, r.ci_high, format_p(r.p_value, b1, sizeof(b1)),
                        r.significant ? (r.ratio > 1 ? "significantly more" : "significantly less")
@@ -266,10 +267,14 @@ static int load_baseline(const char *path, CompareCommand *ret) {
         json_object *cmds, *c, *v, *each;
         size_t n;
 
+        if (access(path, R_OK) < 0) {
+                fprintf(stderr, "joulectl: invalid --baseline '%s': %s\n", path, strerror(errno));
+                return EXIT_USAGE;
+        }
         j = json_object_from_file(path);
         if (!j) {
-                fprintf(stderr, "joulectl: invalid --baseline '%s': cannot read a JSON result (%s)\n", path,
-                        json_util_get_last_err() ?: "unreadable");
+                fprintf(stderr, "joulectl: invalid --baseline '%s': not a JSON result of joulectl compare --save\n",
+                        path);
                 return EXIT_USAGE;
         }
         if (!json_object_object_get_ex(j, "commands", &cmds) || !json_object_is_type(cmds, json_type_array) ||
@@ -351,7 +356,8 @@ int verb_compare(int argc, char **argv, const CliGlobals *g_in) {
         Carbon carbon;
 
         opterr = 0;
-        while ((ch = getopt_long(argc, argv, "+:hr:w:i", options, NULL)) >= 0) {
+        /* Options may follow the commands, as with hyperfine; "--" ends them. */
+        while ((ch = getopt_long(argc, argv, ":hr:w:i", options, NULL)) >= 0) {
                 switch (ch) {
                 case 'r':
                 case ARG_REPEAT:
@@ -544,7 +550,7 @@ int verb_compare(int argc, char **argv, const CliGlobals *g_in) {
                 StatsRatio s;
                 if (compare_ratio(&cmds[base], &cmds[i], &s) == 0 && s.significant &&
                     s.ratio > 1 + o.fail_if_worse / 100) {
-                        fprintf(stderr, "joulectl: %s used %.2f times the energy of %s: more than %g%% worse, "
+                        fprintf(stderr, "joulectl: '%s' used %.2f times the energy of '%s': more than %g%% worse, "
                                         "significantly (%s)\n",
                                 cmds[i].command, s.ratio, cmds[base].command, o.fail_if_worse,
                                 format_p(s.p_value, (char[32]) {}, 32));
