@@ -57,9 +57,9 @@ static void help(void) {
                "   ISO 8601 (2026-11-22, 2026-11-22T10:00[:00][Z|+HH:MM]) or @EPOCH.\n"
                "ENERGY: joules, or with a unit: 250mJ, 5J, 2kJ, 1Wh, 0.5kWh.\n"
                "Exit status: 0 ok, 1 failure, 2 bad usage, 3 energy budget exceeded (run --budget) or\n"
-               "   significantly worse (compare --fail-if-worse), 130 after Ctrl-C; run passes the command's\n"
-               "   own failing status through (unless --ignore-failure),\n"
-               "   4 database schema too old for the query (restart jouled to upgrade it).\n");
+               "   significantly worse (compare --fail-if-worse), 4 database schema too old for the query\n"
+               "   (restart jouled to upgrade it), 130 after Ctrl-C (run, compare); run passes the\n"
+               "   command's own failing status through (unless --ignore-failure).\n");
 }
 
 int joulectl_main(int argc, char **argv, bool parse_only) {
