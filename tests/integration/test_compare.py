@@ -134,7 +134,10 @@ def test_with_daemon(d):
         dm.stop()
     check_shape(out, 2)
     check(out["energy_from"] == "jouled" and out["commands"][0]["estimated"] is True, "daemon not used: %r" % out)
-    check(all(c["energy_joules"]["mean"] > 0 for c in out["commands"]), "no energy: %r" % out)
+    # The energy is the daemon's dynamic energy (above its idle estimate), which
+    # a host that never idles can leave near 0: only its sign is checked here.
+    check(all(c["energy_joules"]["min"] >= 0 for c in out["commands"]), "negative energy: %r" % out)
+    check(all(0.08 <= c["cpu_seconds"]["mean"] <= 0.15 for c in out["commands"]), "CPU of 100 ms: %r" % out)
 
 
 def cgroup_root():
