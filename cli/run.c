@@ -146,7 +146,7 @@ static void print_text(const RunOptions *o, const Measure *m, const Carbon *carb
                 fprintf(stderr, "%s%s", p == o->cmd ? "" : " ", *p);
         fprintf(stderr, "' (%zu run%s", n, n == 1 ? "" : "s");
         if (o->warmup > 0)
-                fprintf(stderr, " after %" PRIu64 " warmup", o->warmup);
+                fprintf(stderr, " after %" PRIu64 " warmup run%s", o->warmup, o->warmup == 1 ? "" : "s");
         fprintf(stderr, ", whole process tree%s):\n\n", n == 0 || res[0].cgroup ? ", cgroup" : ", waited-for children");
         if (n == 0) {
                 fprintf(stderr, "  no run completed\n");
