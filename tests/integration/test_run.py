@@ -127,6 +127,23 @@ def test_benchmark_flags():
     check(not [p for p in os.listdir(cgroup_root()) if p.startswith("jouled-run-")], "cgroups left behind")
 
 
+def test_starved_warning():
+    """A CPU-bound command sharing every CPU with more CPU-bound work than CPUs
+    waits for a CPU much of its wall time: the run is marked starved and warned about."""
+    n = (os.cpu_count() or 1) + 1
+    # In a session of their own, so that the whole group is stopped after.
+    hogs = subprocess.Popen([jtest.BURNER, "hog", str(n), "4000", str(n)], stdout=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        time.sleep(0.2)
+        out = run_json("--", jtest.BURNER, "x", "1", "300")
+    finally:
+        os.killpg(hogs.pid, signal.SIGKILL)
+        hogs.wait()
+    check(out["each"][0]["starved"] is True, "not starved: %r" % out)
+    check(any("starved of CPU" in w for w in out["warnings"]), "no warning: %r" % out["warnings"])
+
+
 def test_interrupt():
     """SIGINT during run 2 of 5: run 1 is reported, run 2 is not averaged in, exit 130."""
     with jtest.TempDir() as d:
@@ -182,4 +199,4 @@ if __name__ == "__main__":
         print("SKIP: stress-ng not installed")
         sys.exit(jtest.SKIP)
     jtest.run_tests([test_stress_ng_self_collected, test_grandchildren_counted_and_nothing_else,
-                     test_repeat_budget_and_failure, test_benchmark_flags, test_interrupt, test_with_daemon])
+                     test_repeat_budget_and_failure, test_benchmark_flags, test_starved_warning, test_interrupt, test_with_daemon])
