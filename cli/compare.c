@@ -60,20 +60,7 @@ typedef struct CompareOptions {
 } CompareOptions;
 
 static void summarize(const CompareCommand *c, StatsSummary *e, StatsSummary *cpu, StatsSummary *wall) {
-        _cleanup_free_ double *v = calloc(MAX(c->n, (size_t) 1), sizeof(double));
-
-        *e = *cpu = *wall = (StatsSummary) {};
-        if (!v)
-                return;
-        for (size_t i = 0; i < c->n; i++)
-                v[i] = c->res[i].energy_j;
-        stats_summary(v, c->n, e);
-        for (size_t i = 0; i < c->n; i++)
-                v[i] = c->res[i].cpu_s;
-        stats_summary(v, c->n, cpu);
-        for (size_t i = 0; i < c->n; i++)
-                v[i] = c->res[i].wall_s;
-        stats_summary(v, c->n, wall);
+        measure_summarize(c->res, c->n, e, cpu, wall);
 }
 
 /* Energy ratio of c against base; -EINVAL when either has fewer than 2 runs,
@@ -108,8 +95,6 @@ static json_object *result_json(const CompareOptions *o, const Measure *m, const
                                 size_t n_cmds, size_t base, bool interrupted, char warnings[][MEASURE_WARNING_MAX],
                                 size_t n_warnings) {
         json_object *j = json_object_new_object(), *a = json_object_new_array(), *t;
-        const MeasureSource *src;
-        size_t n_src;
 
         for (size_t i = 0; i < n_cmds; i++) {
                 StatsSummary e, cpu, wall;
@@ -168,16 +153,7 @@ static json_object *result_json(const CompareOptions *o, const Measure *m, const
         json_object_object_add(j, "interrupted", json_object_new_boolean(interrupted));
         json_object_object_add(j, "energy_from",
                                json_object_new_string(measure_from_daemon(m) ? "jouled" : "self"));
-        a = json_object_new_array();
-        src = measure_sources(m, &n_src);
-        for (size_t i = 0; i < n_src; i++) {
-                json_object *s = json_object_new_object();
-                json_object_object_add(s, "domain", json_object_new_string(src[i].domain));
-                json_object_object_add(s, "source", json_object_new_string(src[i].source));
-                json_object_object_add(s, "estimated", json_object_new_boolean(src[i].estimated));
-                json_object_array_add(a, s);
-        }
-        json_object_object_add(j, "sources", a);
+        json_object_object_add(j, "sources", measure_sources_json(m));
         t = json_object_new_object();
         json_object_object_add(t, "intensity_g_per_kwh", json_double_exact(carbon->g_per_kwh));
         json_object_object_add(t, "origin", json_object_new_string(carbon->origin));

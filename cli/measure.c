@@ -81,6 +81,20 @@ const MeasureSource *measure_sources(const Measure *m, size_t *ret_n) {
         return m->shown;
 }
 
+json_object *measure_sources_json(const Measure *m) {
+        json_object *a = json_object_new_array();
+
+        assert(m);
+        for (size_t i = 0; i < m->n_shown; i++) {
+                json_object *s = json_object_new_object();
+                json_object_object_add(s, "domain", json_object_new_string(m->shown[i].domain));
+                json_object_object_add(s, "source", json_object_new_string(m->shown[i].source));
+                json_object_object_add(s, "estimated", json_object_new_boolean(m->shown[i].estimated));
+                json_object_array_add(a, s);
+        }
+        return a;
+}
+
 Store *measure_store(const Measure *m) {
         assert(m);
         return m->store;
@@ -722,4 +736,24 @@ size_t measure_warnings(const MeasureResult *r, size_t n, char lines[][MEASURE_W
                          "is its CPU-time share of what the measured domains used, less precise than on an idle host",
                          100 * others, n == 1 ? "" : "s");
         return k;
+}
+
+void measure_summarize(const MeasureResult *r, size_t n, StatsSummary *ret_energy, StatsSummary *ret_cpu,
+                       StatsSummary *ret_wall) {
+        _cleanup_free_ double *v = calloc(MAX(n, (size_t) 1), sizeof(double));
+
+        assert(r || n == 0);
+        assert(ret_energy && ret_cpu && ret_wall);
+        *ret_energy = *ret_cpu = *ret_wall = (StatsSummary) {};
+        if (!v)
+                return;
+        for (size_t i = 0; i < n; i++)
+                v[i] = r[i].energy_j;
+        stats_summary(v, n, ret_energy);
+        for (size_t i = 0; i < n; i++)
+                v[i] = r[i].cpu_s;
+        stats_summary(v, n, ret_cpu);
+        for (size_t i = 0; i < n; i++)
+                v[i] = r[i].wall_s;
+        stats_summary(v, n, ret_wall);
 }

@@ -34,6 +34,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <json-c/json.h>
+
+#include "stats.h"
 #include "store-query.h"
 
 typedef struct Measure Measure;
@@ -88,6 +91,8 @@ bool measure_from_daemon(const Measure *m);
 bool measure_estimated(const Measure *m);
 /* The host-total domains and their sources seen so far. */
 const MeasureSource *measure_sources(const Measure *m, size_t *ret_n);
+/* The sources as a JSON array of {domain, source, estimated}. */
+json_object *measure_sources_json(const Measure *m);
 /* The open database (daemon mode) or NULL. */
 Store *measure_store(const Measure *m);
 /* Why the tree is counted by rusage (no cgroup), "" otherwise. */
@@ -122,3 +127,8 @@ int measure_parse_energy(const char *s, double *ret);
  * how many. */
 #define MEASURE_WARNING_MAX 320
 size_t measure_warnings(const MeasureResult *r, size_t n, char lines[][MEASURE_WARNING_MAX], size_t max);
+
+/* Summaries of the runs' energy, CPU time and wall time (all zeros when
+ * n is 0 or memory runs out). */
+void measure_summarize(const MeasureResult *r, size_t n, StatsSummary *ret_energy, StatsSummary *ret_cpu,
+                       StatsSummary *ret_wall);

@@ -41,33 +41,13 @@ typedef struct RunOptions {
         char **cmd;
 } RunOptions;
 
-static void summaries(const MeasureResult *res, size_t n, StatsSummary *e, StatsSummary *cpu, StatsSummary *wall) {
-        _cleanup_free_ double *v = calloc(MAX(n, (size_t) 1), sizeof(double));
-
-        if (!v) {
-                *e = *cpu = *wall = (StatsSummary) {};
-                return;
-        }
-        for (size_t i = 0; i < n; i++)
-                v[i] = res[i].energy_j;
-        stats_summary(v, n, e);
-        for (size_t i = 0; i < n; i++)
-                v[i] = res[i].cpu_s;
-        stats_summary(v, n, cpu);
-        for (size_t i = 0; i < n; i++)
-                v[i] = res[i].wall_s;
-        stats_summary(v, n, wall);
-}
-
 static void print_json(const RunOptions *o, const Measure *m, const Carbon *carbon, const MeasureResult *res,
                        size_t n, int exit_status, bool interrupted, char warnings[][MEASURE_WARNING_MAX],
                        size_t n_warnings) {
         StatsSummary e, cpu, wall;
         json_object *j = json_object_new_object(), *a, *t;
-        const MeasureSource *src;
-        size_t n_src;
 
-        summaries(res, n, &e, &cpu, &wall);
+        measure_summarize(res, n, &e, &cpu, &wall);
         a = json_object_new_array();
         for (char **p = o->cmd; *p; p++)
                 json_object_array_add(a, json_object_new_string(*p));
@@ -88,16 +68,7 @@ static void print_json(const RunOptions *o, const Measure *m, const Carbon *carb
         json_object_object_add(t, "intensity_g_per_kwh", json_double_exact(carbon->g_per_kwh));
         json_object_object_add(t, "origin", json_object_new_string(carbon->origin));
         json_object_object_add(j, "carbon", t);
-        a = json_object_new_array();
-        src = measure_sources(m, &n_src);
-        for (size_t i = 0; i < n_src; i++) {
-                json_object *s = json_object_new_object();
-                json_object_object_add(s, "domain", json_object_new_string(src[i].domain));
-                json_object_object_add(s, "source", json_object_new_string(src[i].source));
-                json_object_object_add(s, "estimated", json_object_new_boolean(src[i].estimated));
-                json_object_array_add(a, s);
-        }
-        json_object_object_add(j, "sources", a);
+        json_object_object_add(j, "sources", measure_sources_json(m));
         json_object_object_add(j, "estimated", json_object_new_boolean(measure_estimated(m)));
         json_object_object_add(j, "energy_from", json_object_new_string(measure_from_daemon(m) ? "jouled" : "self"));
         json_object_object_add(j, "process_tree",
@@ -139,7 +110,7 @@ static void print_text(const RunOptions *o, const Measure *m, const Carbon *carb
         size_t n_src;
         char b1[64], b2[64], b3[128];
 
-        summaries(res, n, &e, &cpu, &wall);
+        measure_summarize(res, n, &e, &cpu, &wall);
         /* Like perf stat: on stderr, after the command's own output. */
         fprintf(stderr, "\n Energy of '");
         for (char **p = o->cmd; *p; p++)
