@@ -23,9 +23,22 @@ def burn(ms, name="burn"):
     return "%s %s 1 %d" % (jtest.BURNER, name, ms)
 
 
+# The PIDs of the joulectl processes this test started: their cgroups are
+# jouled-run-PID-N (other users of the machine may be running joulectl too).
+OURS = set()
+
+
 def compare(*args, db=NO_DB, rc=0):
     cmd = [jtest.JOULECTL, "--db", db, "compare"] + list(args)
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    OURS.add(p.pid)
+    try:
+        out, err = p.communicate(timeout=240)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    r = subprocess.CompletedProcess(cmd, p.returncode, out, err)
     check(r.returncode == rc, "%s: exit %d, wanted %d: %s" % (" ".join(cmd), r.returncode, rc, r.stderr))
     return r
 
@@ -124,7 +137,7 @@ def test_usage_and_failures(d):
     check("exit status 3" in r.stderr and "--ignore-failure" in r.stderr, "failure: %r" % r.stderr)
     out = compare_json("--repeat", "2", "--ignore-failure", "true", "exit 3")
     check([x["exit_status"] for x in out["commands"][1]["each"]] == [3, 3], "--ignore-failure: %r" % out)
-    check(not [p for p in os.listdir(cgroup_root()) if p.startswith("jouled-run-")], "cgroups left behind")
+    check(not our_cgroups(), "cgroups left behind: %r" % our_cgroups())
 
 
 def test_with_daemon(d):
@@ -138,6 +151,11 @@ def test_with_daemon(d):
     # a host that never idles can leave near 0: only its sign is checked here.
     check(all(c["energy_joules"]["min"] >= 0 for c in out["commands"]), "negative energy: %r" % out)
     check(all(0.08 <= c["cpu_seconds"]["mean"] <= 0.15 for c in out["commands"]), "CPU of 100 ms: %r" % out)
+
+
+def our_cgroups():
+    return [d for d in os.listdir(cgroup_root())
+            if d.startswith("jouled-run-") and d.split("-")[2].isdigit() and int(d.split("-")[2]) in OURS]
 
 
 def cgroup_root():

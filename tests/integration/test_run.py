@@ -18,9 +18,22 @@ import jtest  # noqa: E402
 from jtest import check  # noqa: E402
 
 
+# The PIDs of the joulectl processes this test started: their cgroups are
+# jouled-run-PID-N (other users of the machine may be running joulectl too).
+OURS = set()
+
+
 def run(*args, db="/nonexistent/jouled.db", rc=0):
     cmd = [jtest.JOULECTL, "--db", db, "run"] + list(args)
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    OURS.add(p.pid)
+    try:
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    r = subprocess.CompletedProcess(cmd, p.returncode, out, err)
     check(r.returncode == rc, "%s: exit %d, wanted %d: %s" % (" ".join(cmd), r.returncode, rc, r.stderr))
     return r
 
@@ -94,7 +107,7 @@ def test_repeat_budget_and_failure():
     r = run("--", "true")
     check("Energy of 'true'" in r.stderr and "gCO2e" in r.stderr and "estimated" in r.stderr,
           "human output: %r" % r.stderr)
-    check(not [p for p in os.listdir(cgroup_root()) if p.startswith("jouled-run-")], "cgroups left behind")
+    check(not our_cgroups(), "cgroups left behind: %r" % our_cgroups())
 
 
 def test_benchmark_flags():
@@ -124,7 +137,7 @@ def test_benchmark_flags():
     check(out["each"][0]["leftover_processes"] == 2, "leftovers: %r" % out)
     r = run("--", "sh", "-c", "sleep 30 & exit 0")
     check("left 1 process running (sleep)" in r.stderr, "leftover not reported: %r" % r.stderr)
-    check(not [p for p in os.listdir(cgroup_root()) if p.startswith("jouled-run-")], "cgroups left behind")
+    check(not our_cgroups(), "cgroups left behind: %r" % our_cgroups())
 
 
 def test_starved_warning():
@@ -154,6 +167,7 @@ def test_interrupt():
             cmd = [jtest.JOULECTL, "--db", "/nonexistent/jouled.db", "run", "--repeat", "5"] + \
                 (["--json"] if json_out else []) + ["--", "sh", "-c", "echo x >> %s; sleep 3" % marker]
             p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            OURS.add(p.pid)
             try:
                 jtest.wait_until(lambda: os.path.exists(marker) and open(marker).read().count("x") == 2, 30)
                 time.sleep(0.3)
@@ -171,7 +185,12 @@ def test_interrupt():
                 check(2.5 <= o["wall_seconds"] <= 10, "run 1 is the complete one: %r" % o)
             else:
                 check("(1 run," in err and "Interrupted" in err, "text after SIGINT: %r" % err)
-        check(not [p for p in os.listdir(cgroup_root()) if p.startswith("jouled-run-")], "cgroups left behind")
+        check(not our_cgroups(), "cgroups left behind: %r" % our_cgroups())
+
+
+def our_cgroups():
+    return [d for d in os.listdir(cgroup_root())
+            if d.startswith("jouled-run-") and d.split("-")[2].isdigit() and int(d.split("-")[2]) in OURS]
 
 
 def cgroup_root():
