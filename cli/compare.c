@@ -419,6 +419,8 @@ int verb_compare(int argc, char **argv, const CliGlobals *g_in) {
                                 argv[i]);
                         return EXIT_USAGE;
                 }
+        if (g.parse_only)
+                return 0;
 
         cmds = calloc(n_given + 1, sizeof(CompareCommand));
         if (!cmds) {
@@ -442,11 +444,6 @@ int verb_compare(int argc, char **argv, const CliGlobals *g_in) {
                 }
                 n_cmds++;
         }
-        if (g.parse_only) {
-                r = 0;
-                goto finish;
-        }
-
         if (measure_open(g.db_path, &m) < 0) {
                 r = 1;
                 goto finish;
