@@ -28,13 +28,17 @@ static const Verb verbs[] = {
           "         [--json|--csv|--html FILE]" },
         { "top", verb_top,
           "top [--by process|comm|unit|user] [--sort power|energy|cpu|name|wakeups] [--delay S] [--once]" },
-        { "run", verb_run, "run [--repeat N] [--budget JOULES] [--json] -- CMD [ARGS...]" },
+        { "run", verb_run,
+          "run [--repeat N] [--warmup N] [--budget ENERGY] [--ignore-failure] [--json] -- CMD [ARGS...]" },
+        { "compare", verb_compare,
+          "compare [--repeat N] [--warmup N] [--json] [--fail-if-worse PERCENT] [--save FILE]\n"
+          "         [--baseline FILE] [--ignore-failure] [--show-output] 'COMMAND A' 'COMMAND B' [...]" },
         { "export", verb_export, "export [--since T] [--until T] [--format csv|json]" },
         { "profile", verb_profile, "profile [--pid P|--unit U|--cgroup PATH] [--duration S] [--frequency HZ]\n"
           "         [--folded F] [--svg F] [--json F] [--diff BEFORE AFTER] [-- CMD [ARGS...]]" },
 };
 
-#define VERB_NAMES "status, report, top, run, export, profile"
+#define VERB_NAMES "status, report, top, run, compare, export, profile"
 
 static void help(void) {
         printf("Usage: joulectl [--db PATH] [--carbon-intensity G] VERB [OPTIONS]\n"
@@ -56,8 +60,11 @@ static void help(void) {
         printf("\n"
                "T: 30s, 15m, 1h, 2d, 1w (ago), now, today, yesterday, boot,\n"
                "   ISO 8601 (2026-11-22, 2026-11-22T10:00[:00][Z|+HH:MM]) or @EPOCH.\n"
-               "Exit status: 0 ok, 1 failure, 2 bad usage, 3 energy budget exceeded (run --budget),\n"
-               "   4 database schema too old for the query (restart jouled to upgrade it).\n");
+               "ENERGY: joules, or with a unit: 250mJ, 5J, 2kJ, 1Wh, 0.5kWh.\n"
+               "Exit status: 0 ok, 1 failure, 2 bad usage, 3 energy budget exceeded (run --budget) or\n"
+               "   significantly worse (compare --fail-if-worse), 4 database schema too old for the query\n"
+               "   (restart jouled to upgrade it), 130 after Ctrl-C (run, compare); run passes the\n"
+               "   command's own failing status through (unless --ignore-failure).\n");
 }
 
 int joulectl_main(int argc, char **argv, bool parse_only) {

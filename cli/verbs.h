@@ -9,7 +9,8 @@
  * too old for the query. */
 
 #define EXIT_USAGE 2
-/* joulectl run --budget: the mean energy exceeded the budget. */
+/* joulectl run --budget: the mean energy exceeded the budget; joulectl
+ * compare --fail-if-worse: a command was significantly worse. */
 #define EXIT_OVER_BUDGET 3
 /* The database's schema is older than a query needs (jouled has not yet
  * restarted and migrated it after an upgrade). */
@@ -29,6 +30,7 @@ int verb_status(int argc, char **argv, const CliGlobals *g);
 int verb_report(int argc, char **argv, const CliGlobals *g);
 int verb_top(int argc, char **argv, const CliGlobals *g);
 int verb_run(int argc, char **argv, const CliGlobals *g);
+int verb_compare(int argc, char **argv, const CliGlobals *g);
 int verb_export(int argc, char **argv, const CliGlobals *g);
 int verb_profile(int argc, char **argv, const CliGlobals *g);
 

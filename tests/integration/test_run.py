@@ -8,17 +8,32 @@ marked estimated). Then once more with a running jouled feeding the database.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import jtest  # noqa: E402
 from jtest import check  # noqa: E402
 
 
+# The PIDs of the joulectl processes this test started: their cgroups are
+# jouled-run-PID-N (other users of the machine may be running joulectl too).
+OURS = set()
+
+
 def run(*args, db="/nonexistent/jouled.db", rc=0):
     cmd = [jtest.JOULECTL, "--db", db, "run"] + list(args)
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    OURS.add(p.pid)
+    try:
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    r = subprocess.CompletedProcess(cmd, p.returncode, out, err)
     check(r.returncode == rc, "%s: exit %d, wanted %d: %s" % (" ".join(cmd), r.returncode, rc, r.stderr))
     return r
 
@@ -81,9 +96,10 @@ def test_repeat_budget_and_failure():
     out = run_json("--budget", "0.000001", "--", "stress-ng", "--cpu", "1", "-t", "1", "--quiet", rc=3)
     check(out["over_budget"] is True, "over budget not said: %r" % out)
     run("--budget", "1e9", "--", "true")
-    r = run("--", "sh", "-c", "exit 7", rc=1)
+    # The command's own exit status is joulectl's (CI sees the failure).
+    r = run("--", "sh", "-c", "exit 7", rc=7)
     check("exit status 7" in r.stderr, "failing command not reported: %r" % r.stderr)
-    out = run_json("--", "sh", "-c", "exit 7", rc=1)
+    out = run_json("--", "sh", "-c", "exit 7", rc=7)
     check(out["exit_status"] == 7, "exit_status: %r" % out)
     r = run("--", "/nonexistent/command", rc=1)
     err = r.stderr.strip()
@@ -91,7 +107,93 @@ def test_repeat_budget_and_failure():
     r = run("--", "true")
     check("Energy of 'true'" in r.stderr and "gCO2e" in r.stderr and "estimated" in r.stderr,
           "human output: %r" % r.stderr)
-    check(not [p for p in os.listdir(cgroup_root()) if p.startswith("jouled-run-")], "cgroups left behind")
+    check(not our_cgroups(), "cgroups left behind: %r" % our_cgroups())
+
+
+def test_benchmark_flags():
+    # --budget with units: accepted, compared in joules.
+    for b in ("5J", "2kJ", "1Wh", "0.5 kWh", "250mJ", "5"):
+        run("--budget", b, "--", "true")
+    out = run_json("--budget", "1mJ", "--", jtest.BURNER, "b", "1", "100", rc=3)
+    check(out["budget_joules"] == 0.001 and out["over_budget"] is True, "--budget 1mJ: %r" % out)
+    # --warmup: not measured; per-run lines and min/max in the table.
+    with jtest.TempDir() as d:
+        marker = os.path.join(d, "runs")
+        r = run("--warmup", "2", "--repeat", "3", "--", "sh", "-c", "echo x >> %s; %s b 1 50 >/dev/null"
+                % (marker, jtest.BURNER))
+        check(open(marker).read().count("x") == 5, "2 warmup + 3 runs did not run 5 times")
+    check("3 runs after 2 warmup" in r.stderr and "min … max" in r.stderr, "table: %r" % r.stderr)
+    lines = [l.split() for l in r.stderr.splitlines() if l.split() and l.split()[0] in ("1", "2", "3")]
+    check([l[0] for l in lines] == ["1", "2", "3"], "per-run lines: %r" % r.stderr)
+    # A failure stops the runs and is passed through; --ignore-failure measures
+    # every run and exits 0.
+    out = run_json("--repeat", "3", "--", "sh", "-c", "exit 5", rc=5)
+    check(out["runs"] == 1 and out["exit_status"] == 5, "failure stops the runs: %r" % out)
+    out = run_json("--repeat", "3", "--ignore-failure", "--", "sh", "-c", "exit 5")
+    check(out["runs"] == 3 and all(x["exit_status"] == 5 for x in out["each"]), "--ignore-failure: %r" % out)
+    r = run("--", "sh", "-c", "kill -TERM $$", rc=128 + 15)
+    # Leftover processes are reported (count, names) before they are stopped.
+    out = run_json("--", "sh", "-c", "sleep 30 & sleep 30 & exit 0")
+    check(out["each"][0]["leftover_processes"] == 2, "leftovers: %r" % out)
+    # Named by its comm: sleep once it has exec'd (a loaded host may not have
+    # got there yet: still the forked sh).
+    r = run("--", "sh", "-c", "sleep 30 & sleep 0.3; exit 0")
+    check("left 1 process running (sleep)" in r.stderr or "left 1 process running (sh)" in r.stderr,
+          "leftover not reported: %r" % r.stderr)
+    check(not our_cgroups(), "cgroups left behind: %r" % our_cgroups())
+
+
+def test_starved_warning():
+    """A CPU-bound command sharing every CPU with more CPU-bound work than CPUs
+    waits for a CPU much of its wall time: the run is marked starved and warned about."""
+    n = (os.cpu_count() or 1) + 1
+    # In a session of their own, so that the whole group is stopped after.
+    hogs = subprocess.Popen([jtest.BURNER, "hog", str(n), "4000", str(n)], stdout=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        time.sleep(0.2)
+        out = run_json("--", jtest.BURNER, "x", "1", "300")
+    finally:
+        os.killpg(hogs.pid, signal.SIGKILL)
+        hogs.wait()
+    check(out["each"][0]["starved"] is True, "not starved: %r" % out)
+    check(any("starved of CPU" in w for w in out["warnings"]), "no warning: %r" % out["warnings"])
+
+
+def test_interrupt():
+    """SIGINT during run 2 of 5: run 1 is reported, run 2 is not averaged in, exit 130."""
+    with jtest.TempDir() as d:
+        marker = os.path.join(d, "runs")
+        for json_out in (False, True):
+            if os.path.exists(marker):
+                os.unlink(marker)
+            cmd = [jtest.JOULECTL, "--db", "/nonexistent/jouled.db", "run", "--repeat", "5"] + \
+                (["--json"] if json_out else []) + ["--", "sh", "-c", "echo x >> %s; sleep 3" % marker]
+            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            OURS.add(p.pid)
+            try:
+                jtest.wait_until(lambda: os.path.exists(marker) and open(marker).read().count("x") == 2, 30)
+                time.sleep(0.3)
+                p.send_signal(signal.SIGINT)
+                out, err = p.communicate(timeout=30)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            check(p.returncode == 130, "exit %r after SIGINT, wanted 130: %r" % (p.returncode, err))
+            check(open(marker).read().count("x") == 2, "a run started after SIGINT")
+            if json_out:
+                o = json.loads(out)
+                check(o["runs"] == 1 and len(o["each"]) == 1 and o["interrupted"] is True, "JSON: %r" % o)
+                check(2.5 <= o["wall_seconds"] <= 10, "run 1 is the complete one: %r" % o)
+            else:
+                check("(1 run," in err and "Interrupted" in err, "text after SIGINT: %r" % err)
+        check(not our_cgroups(), "cgroups left behind: %r" % our_cgroups())
+
+
+def our_cgroups():
+    return [d for d in os.listdir(cgroup_root())
+            if d.startswith("jouled-run-") and d.split("-")[2].isdigit() and int(d.split("-")[2]) in OURS]
 
 
 def cgroup_root():
@@ -119,4 +221,4 @@ if __name__ == "__main__":
         print("SKIP: stress-ng not installed")
         sys.exit(jtest.SKIP)
     jtest.run_tests([test_stress_ng_self_collected, test_grandchildren_counted_and_nothing_else,
-                     test_repeat_budget_and_failure, test_with_daemon])
+                     test_repeat_budget_and_failure, test_benchmark_flags, test_starved_warning, test_interrupt, test_with_daemon])
