@@ -94,8 +94,10 @@ static void entry_free(TrackerEntry *e) {
         free(e);
 }
 
-/* Keep path as the path of cgroup id; returns it, or NULL (out of memory). */
-#define CGROUP_CACHE_MAX 8192
+/* Keep path as the path of cgroup id; returns it, or NULL (out of memory).
+ * The cache starts over when full: on a host where units come and go by the
+ * thousand, jouled's memory stays flat (a path is read again when needed). */
+#define CGROUP_CACHE_MAX 1024
 static const char *cgroup_cache_put(Tracker *t, uint64_t id, char *path) {
         if (hashmap_size(t->cgroups) >= CGROUP_CACHE_MAX) {
                 size_t state = 0;
