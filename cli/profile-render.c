@@ -312,7 +312,7 @@ int profile_write_json(const Profile *p, const Profile *before, const ProfileMet
                 return r;
         }
         if (before && n > 0)
-                qsort(fn, n, sizeof(ProfileFunction), change_cmp);
+                qsort_safe(fn, n, sizeof(ProfileFunction), change_cmp);
         a = json_object_new_array();
         for (size_t i = 0; i < n && i < JSON_FUNCTIONS_MAX; i++) {
                 json_object *e = json_object_new_object();

@@ -135,7 +135,7 @@ uint64_t *profile_round_uj(const Profile *p) {
                 sum += out[i];
         }
         want = total >= 1.8e19 ? sum : (uint64_t) llround(total);
-        qsort(rem, p->n_stacks, sizeof(Remainder), remainder_cmp);
+        qsort_safe(rem, p->n_stacks, sizeof(Remainder), remainder_cmp);
         for (size_t i = 0; i < p->n_stacks && sum < want; i++, sum++)
                 out[rem[i].index]++;
         return TAKE_PTR(out);
@@ -154,7 +154,7 @@ int profile_write_folded(const Profile *p, FILE *f) {
                 return -ENOMEM;
         for (size_t i = 0; i < p->n_stacks; i++)
                 order[i] = &p->stacks[i];
-        qsort(order, p->n_stacks, sizeof(order[0]), stack_cmp);
+        qsort_safe(order, p->n_stacks, sizeof(order[0]), stack_cmp);
         for (size_t i = 0; i < p->n_stacks; i++) {
                 size_t k = (size_t) (order[i] - p->stacks);
                 if (uj[k] > 0)
@@ -281,7 +281,7 @@ static int node_cmp(const void *a, const void *b) {
 }
 
 static void node_sort(ProfileNode *n) {
-        qsort(n->children, n->n_children, sizeof(ProfileNode *), node_cmp);
+        qsort_safe(n->children, n->n_children, sizeof(ProfileNode *), node_cmp);
         for (size_t i = 0; i < n->n_children; i++)
                 node_sort(n->children[i]);
 }
@@ -442,7 +442,7 @@ int profile_functions(const Profile *p, const Profile *before, int by_self, Prof
                 return r;
         }
         if (t.n > 0)
-                qsort(t.f, t.n, sizeof(ProfileFunction), by_self ? function_cmp_self : function_cmp_total);
+                qsort_safe(t.f, t.n, sizeof(ProfileFunction), by_self ? function_cmp_self : function_cmp_total);
         *ret = t.f;
         *ret_n = t.n;
         return 0;

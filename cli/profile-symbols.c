@@ -536,7 +536,7 @@ static void ksyms_load(Symbolizer *s) {
                 s->ksyms[s->n_ksyms++].addr = addr;
         }
         if (s->n_ksyms > 0)
-                qsort(s->ksyms, s->n_ksyms, sizeof(KernelSym), ksym_cmp);
+                qsort_safe(s->ksyms, s->n_ksyms, sizeof(KernelSym), ksym_cmp);
 }
 
 void symbolizer_kernel(Symbolizer *s, uint64_t ip, int leaf, char *buf, size_t size) {

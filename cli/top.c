@@ -258,8 +258,7 @@ static void top_render(Top *t, int width, int max_lines, EmitLine emit, void *us
 
         width = MAX(MIN(width, (int) sizeof(line) - 1), 40);
         sort_top = t;
-        if (t->n_rows > 0) /* qsort(NULL, 0) is undefined */
-                qsort(t->rows, t->n_rows, sizeof(t->rows[0]), top_row_compare);
+        qsort_safe(t->rows, t->n_rows, sizeof(t->rows[0]), top_row_compare);
 
         snprintf(line, sizeof(line), "joulectl top - %s - every %.1f s - by %s - sort: %s",
                  t->have_data ? format_iso8601(t->last_end, false, tbuf, sizeof(tbuf)) : "no data",

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -38,3 +39,10 @@ bool endswith(const char *s, const char *suffix);
 
 /* Copy with truncation, always NUL-terminated. */
 void strscpy(char *dst, size_t size, const char *src);
+
+/* qsort() of n elements at base, which may be NULL when n is 0 (qsort()'s
+ * base must not be NULL, even for no elements). */
+static inline void qsort_safe(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
+        if (n > 1)
+                qsort(base, n, size, cmp);
+}
