@@ -5,7 +5,6 @@
 
 #include <assert.h>
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -19,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cgroup-util.h"
 #include "cleanup.h"
+#include "cli-cgroup.h"
 #include "cli-util.h"
 #include "config.h"
 #include "log.h"
@@ -141,46 +140,6 @@ int measure_interrupted(void) {
 
 /* ---- cgroup v2 --------------------------------------------------------- */
 
-static int own_cgroup(char *buf, size_t size) {
-        _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
-        char line[4096];
-
-        if (!f)
-                return -errno;
-        while (fgets(line, sizeof(line), f))
-                if (startswith(line, "0::")) {
-                        line[strcspn(line, "\n")] = 0;
-                        strscpy(buf, size, line + 3);
-                        return 0;
-                }
-        return -ENOENT;
-}
-
-/* Where to create our cgroup: the mount's root as root, else our own cgroup
- * when we may create children there (delegation). */
-static void cgroup_pick_root(Measure *m) {
-        _cleanup_free_ char *mnt = NULL;
-        char own[1024], path[2048];
-
-        if (cgroup2_mount(NULL, &mnt) < 0) {
-                snprintf(m->cgroup_note, sizeof(m->cgroup_note), "no cgroup v2 mounted");
-                return;
-        }
-        if (geteuid() == 0 && access(mnt, W_OK) == 0) {
-                strscpy(m->cgroup_root, sizeof(m->cgroup_root), mnt);
-                return;
-        }
-        if (own_cgroup(own, sizeof(own)) >= 0) {
-                snprintf(path, sizeof(path), "%s%s", mnt, own);
-                if (access(path, W_OK) == 0 && strlen(path) < sizeof(m->cgroup_root)) {
-                        strscpy(m->cgroup_root, sizeof(m->cgroup_root), path);
-                        return;
-                }
-        }
-        snprintf(m->cgroup_note, sizeof(m->cgroup_note),
-                 "cannot create a cgroup under %s (not root, not delegated)", mnt);
-}
-
 /* The value of key (a "key value" line, or "total=" of a pressure line). */
 static int cgroup_read_u64(const char *cg, const char *file, const char *line_key, const char *key, uint64_t *ret) {
         _cleanup_free_ char *p = path_join(cg, file);
@@ -208,19 +167,6 @@ static int cgroup_read_u64(const char *cg, const char *file, const char *line_ke
                 return 0;
         }
         return -EBADMSG;
-}
-
-static void write_file(const char *dir, const char *name, const char *value) {
-        _cleanup_free_ char *p = path_join(dir, name);
-        int fd;
-
-        if (!p)
-                return;
-        fd = open(p, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return;
-        (void) !write(fd, value, strlen(value));
-        close(fd);
 }
 
 /* The processes still in the cgroup: their count and names. */
@@ -256,15 +202,10 @@ static void cgroup_leftovers(const char *cg, MeasureResult *r) {
 
 /* Kill what is left of the tree and remove the cgroup. */
 static void cgroup_remove(const char *cg) {
-        for (int i = 0; i < 200; i++) {
-                if (rmdir(cg) == 0 || errno == ENOENT)
-                        return;
-                if (errno != EBUSY)
-                        break;
-                write_file(cg, "cgroup.kill", "1");
-                usleep(10000);
-        }
-        fprintf(stderr, "joulectl: cannot remove cgroup %s: %s\n", cg, strerror(errno));
+        int r = cli_cgroup_remove(cg);
+
+        if (r < 0)
+                fprintf(stderr, "joulectl: cannot remove cgroup %s: %s\n", cg, strerror(-r));
 }
 
 /* ---- energy ------------------------------------------------------------ */
@@ -421,7 +362,7 @@ int measure_open(const char *db_path, Measure **ret) {
                 if (r < 0)
                         return r;
         }
-        cgroup_pick_root(m);
+        (void) cli_cgroup_pick_root(m->cgroup_root, sizeof(m->cgroup_root), m->cgroup_note, sizeof(m->cgroup_note));
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -513,14 +454,12 @@ int measure_run(Measure *m, char *const *argv, MeasureOutput output, unsigned in
                 signal(SIGQUIT, SIG_DFL);
                 child_output(output);
                 if (cg[0]) {
-                        _cleanup_free_ char *p = path_join(cg, "cgroup.procs");
-                        int fd = p ? open(p, O_WRONLY | O_CLOEXEC) : -1;
-                        if (fd < 0 || write(fd, "0", 1) != 1) {
-                                e = errno ? errno : EIO;
+                        r = cli_cgroup_enter(cg, 0);
+                        if (r < 0) {
+                                e = -r;
                                 (void) !write(errpipe[1], &e, sizeof(e));
                                 _exit(127);
                         }
-                        close(fd);
                 }
                 execvp(argv[0], argv);
                 e = errno;
@@ -554,7 +493,7 @@ int measure_run(Measure *m, char *const *argv, MeasureOutput output, unsigned in
                 }
                 if (interrupt_at && !killed && now - interrupt_at > INTERRUPT_GRACE_NS) {
                         if (cg[0])
-                                write_file(cg, "cgroup.kill", "1");
+                                (void) cli_cgroup_kill(cg);
                         (void) kill(pid, SIGKILL);
                         killed = true;
                 }
@@ -570,7 +509,7 @@ int measure_run(Measure *m, char *const *argv, MeasureOutput output, unsigned in
         (void) procfs_read_stat(NULL, &st1);
 
         if (cg[0]) {
-                if (cgroup_read_u64(cg, "cpu.stat", "usage_usec", NULL, &cg_usec) < 0)
+                if (cli_cgroup_usage_usec(cg, &cg_usec) < 0)
                         cg_usec = 0;
                 have_wait = cgroup_read_u64(cg, "cpu.pressure", "some", "total=", &cg_wait) >= 0;
                 if (n != sizeof(child_errno)) {
