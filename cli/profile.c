@@ -688,10 +688,8 @@ int verb_profile(int argc, char **argv, const CliGlobals *g) {
                         ntargets++;
                         break;
                 case ARG_CGROUP:
-                        if (!*optarg) {
-                                fprintf(stderr, "joulectl: invalid --cgroup '': expected a cgroup v2 path\n");
+                        if (cli_nonempty_option("--cgroup", optarg, "a cgroup v2 path") != 0)
                                 return EXIT_USAGE;
-                        }
                         cgroup_arg = optarg;
                         ntargets++;
                         break;
