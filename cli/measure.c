@@ -254,26 +254,53 @@ static bool daemon_usable(Measure *m, const char *db, char *why, size_t size) {
         return true;
 }
 
-static int self_open(Measure *m, const char *why_no_daemon) {
+int measure_sources_open(SourceProbe *probes, size_t n_probes, EnergySource ***ret, size_t *ret_n) {
         SourceContext ctx = {
                 .powercap_root = "/sys/class/powercap",
                 .proc_root = "/proc",
                 .sys_root = "/sys",
                 .dev_root = "/dev",
         };
-        size_t n_known;
         int r, lvl;
+
+        assert(probes);
+        assert(ret);
+        assert(ret_n);
+        lvl = log_get_max_level();
+        log_set_max_level(MIN(lvl, LOG_WARNING));
+        r = source_select(&ctx, "auto", probes, n_probes, ret, ret_n);
+        log_set_max_level(lvl);
+        if (r < 0)
+                return r;
+        return *ret_n == 0 ? -ENODEV : 0;
+}
+
+void measure_sources_read(EnergySource *const *sources, size_t n, bool have_psys,
+                          void (*add)(const EnergyDomain *d, uint64_t uj, void *userdata), void *userdata) {
+        assert(sources || n == 0);
+        assert(add);
+        for (size_t i = 0; i < n; i++) {
+                EnergySource *s = sources[i];
+                uint64_t uj[64];
+                if (s->n_domains > ELEMENTSOF(uj) || s->ops->read(s, uj) < 0)
+                        continue;
+                for (size_t d = 0; d < s->n_domains; d++)
+                        if (uj[d] != ENERGY_READ_FAILED && domain_counts_in_host_total(&s->domains[d], have_psys))
+                                add(&s->domains[d], uj[d], userdata);
+        }
+}
+
+static int self_open(Measure *m, const char *why_no_daemon) {
+        size_t n_known;
+        int r;
 
         (void) source_all(&n_known);
         _cleanup_free_ SourceProbe *probes = calloc(MAX(n_known, (size_t) 1), sizeof(SourceProbe));
         if (!probes)
                 return -ENOMEM;
         /* Our report says "estimated" itself: no notice about the model here. */
-        lvl = log_get_max_level();
-        log_set_max_level(MIN(lvl, LOG_WARNING));
-        r = source_select(&ctx, "auto", probes, n_known, &m->sources, &m->n_sources);
-        log_set_max_level(lvl);
-        if (r < 0 || m->n_sources == 0) {
+        r = measure_sources_open(probes, n_known, &m->sources, &m->n_sources);
+        if (r < 0) {
                 char reasons[1024] = "";
                 for (size_t i = 0; i < n_known; i++) {
                         size_t n = strlen(reasons);
@@ -295,19 +322,17 @@ static int self_open(Measure *m, const char *why_no_daemon) {
         return 0;
 }
 
+static void joules_add(const EnergyDomain *d, uint64_t uj, void *userdata) {
+        double *total = userdata;
+
+        *total += (double) uj / 1e6;
+}
+
 /* Read every opened source; the host-total energy since open in *ret_j. */
 static void self_read(Measure *m, double *ret_j) {
         double total = 0;
 
-        for (size_t i = 0; i < m->n_sources; i++) {
-                EnergySource *s = m->sources[i];
-                uint64_t uj[64];
-                if (s->n_domains > ELEMENTSOF(uj) || s->ops->read(s, uj) < 0)
-                        continue;
-                for (size_t d = 0; d < s->n_domains; d++)
-                        if (uj[d] != ENERGY_READ_FAILED && domain_counts_in_host_total(&s->domains[d], m->have_psys))
-                                total += (double) uj[d] / 1e6;
-        }
+        measure_sources_read(m->sources, m->n_sources, m->have_psys, joules_add, &total);
         *ret_j = total;
 }
 
