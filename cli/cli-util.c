@@ -552,3 +552,8 @@ int cli_runs_option(const char *opt, const char *arg, uint64_t min, uint64_t *re
         }
         return 0;
 }
+
+_Noreturn void cli_child_fail(int fd, int e) {
+        (void) !write(fd, &e, sizeof(e));
+        _exit(127);
+}

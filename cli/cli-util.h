@@ -149,6 +149,9 @@ int cli_no_arguments(int argc, char **argv, const char *verb, const char *accept
 int cli_nonempty_option(const char *opt, const char *arg, const char *expected);
 /* --repeat N / --warmup N: a whole number of runs from min to 10000 in *ret,
  * else prints the one-line usage error and returns EXIT_USAGE. */
+/* In a forked child that could not start its command: write the errno e to
+ * fd (the parent's error pipe) and exit 127. */
+_Noreturn void cli_child_fail(int fd, int e);
 int cli_runs_option(const char *opt, const char *arg, uint64_t min, uint64_t *ret);
 
 /* A daemon_state value (allocated), or NULL. */

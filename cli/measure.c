@@ -473,23 +473,17 @@ int measure_run(Measure *m, char *const *argv, MeasureOutput output, unsigned in
                 return r;
         }
         if (pid == 0) {
-                int e;
                 close(errpipe[0]);
                 signal(SIGINT, SIG_DFL);
                 signal(SIGQUIT, SIG_DFL);
                 child_output(output);
                 if (cg[0]) {
                         r = cli_cgroup_enter(cg, 0);
-                        if (r < 0) {
-                                e = -r;
-                                (void) !write(errpipe[1], &e, sizeof(e));
-                                _exit(127);
-                        }
+                        if (r < 0)
+                                cli_child_fail(errpipe[1], -r);
                 }
                 execvp(argv[0], argv);
-                e = errno;
-                (void) !write(errpipe[1], &e, sizeof(e));
-                _exit(127);
+                cli_child_fail(errpipe[1], errno);
         }
         close(errpipe[1]);
         do

@@ -440,20 +440,14 @@ static int start_command(ProfileContext *c, int *ret_errfd) {
                 return r;
         }
         if (pid == 0) {
-                int e;
                 close(errpipe[0]);
                 signal(SIGINT, SIG_DFL);
                 signal(SIGQUIT, SIG_DFL);
                 signal(SIGTERM, SIG_DFL);
-                if (c->cgroup[0] && cli_cgroup_enter(c->cgroup, 0) < 0) {
-                        e = EPERM;
-                        (void) !write(errpipe[1], &e, sizeof(e));
-                        _exit(127);
-                }
+                if (c->cgroup[0] && cli_cgroup_enter(c->cgroup, 0) < 0)
+                        cli_child_fail(errpipe[1], EPERM);
                 execvp(c->cmd[0], c->cmd);
-                e = errno;
-                (void) !write(errpipe[1], &e, sizeof(e));
-                _exit(127);
+                cli_child_fail(errpipe[1], errno);
         }
         close(errpipe[1]);
         c->child = pid;
