@@ -110,13 +110,17 @@ int cli_cgroup_enter(const char *cg, int pid) {
         return write_value(cg, "cgroup.procs", buf);
 }
 
+int cli_cgroup_kill(const char *cg) {
+        return write_value(cg, "cgroup.kill", "1");
+}
+
 int cli_cgroup_remove(const char *cg) {
         for (int i = 0; i < 200; i++) {
                 if (rmdir(cg) == 0 || errno == ENOENT)
                         return 0;
                 if (errno != EBUSY)
                         return -errno;
-                (void) write_value(cg, "cgroup.kill", "1");
+                (void) cli_cgroup_kill(cg);
                 usleep(10000);
         }
         return -EBUSY;

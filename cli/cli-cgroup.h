@@ -18,6 +18,8 @@ int cli_cgroup_own(char *buf, size_t size);
 int cli_cgroup_pick_root(char *root, size_t root_size, char *note, size_t note_size);
 /* cpu.stat usage_usec of the cgroup directory cg. */
 int cli_cgroup_usage_usec(const char *cg, uint64_t *ret);
+/* Kill every process in cg (cgroup.kill). 0 or -errno. */
+int cli_cgroup_kill(const char *cg);
 /* Kill what is left in cg (cgroup.kill) and remove it. 0 or -errno. */
 int cli_cgroup_remove(const char *cg);
 /* Move process pid (0: the caller) into cg. */

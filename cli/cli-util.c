@@ -531,3 +531,29 @@ int cli_no_arguments(int argc, char **argv, const char *verb, const char *accept
                         verb);
         return EXIT_USAGE;
 }
+
+int cli_nonempty_option(const char *opt, const char *arg, const char *expected) {
+        assert(opt);
+        assert(arg);
+        if (*arg)
+                return 0;
+        fprintf(stderr, "joulectl: invalid %s '': expected %s\n", opt, expected);
+        return EXIT_USAGE;
+}
+
+int cli_runs_option(const char *opt, const char *arg, uint64_t min, uint64_t *ret) {
+        assert(opt);
+        assert(ret);
+        if (parse_u64(arg, ret) < 0 || *ret < min || *ret > 10000) {
+                fprintf(stderr, "joulectl: invalid %s '%s': expected a whole number of runs from %" PRIu64
+                                " to 10000\n",
+                        opt, arg, min);
+                return EXIT_USAGE;
+        }
+        return 0;
+}
+
+_Noreturn void cli_child_fail(int fd, int e) {
+        (void) !write(fd, &e, sizeof(e));
+        _exit(127);
+}

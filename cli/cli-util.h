@@ -144,6 +144,15 @@ int cli_carbon_option(CliGlobals *g, const char *arg);
  * unexpected argument 'ARG' for VERB (accepted: ACCEPTED)" (accepted NULL:
  * "(it takes options only)") and returns EXIT_USAGE. */
 int cli_no_arguments(int argc, char **argv, const char *verb, const char *accepted);
+/* A path-like option value: 0 when arg is not empty, else prints "joulectl:
+ * invalid OPT '': expected EXPECTED" and returns EXIT_USAGE. */
+int cli_nonempty_option(const char *opt, const char *arg, const char *expected);
+/* --repeat N / --warmup N: a whole number of runs from min to 10000 in *ret,
+ * else prints the one-line usage error and returns EXIT_USAGE. */
+/* In a forked child that could not start its command: write the errno e to
+ * fd (the parent's error pipe) and exit 127. */
+_Noreturn void cli_child_fail(int fd, int e);
+int cli_runs_option(const char *opt, const char *arg, uint64_t min, uint64_t *ret);
 
 /* A daemon_state value (allocated), or NULL. */
 char *cli_state_get(Store *store, const char *key);

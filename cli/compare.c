@@ -337,22 +337,14 @@ int verb_compare(int argc, char **argv, const CliGlobals *g_in) {
                 switch (ch) {
                 case 'r':
                 case ARG_REPEAT:
-                case 'w':
-                case ARG_WARMUP: {
-                        bool rep = ch == 'r' || ch == ARG_REPEAT;
-                        uint64_t v;
-                        if (parse_u64(optarg, &v) < 0 || v < (rep ? 2 : 0) || v > 10000) {
-                                fprintf(stderr, "joulectl: invalid %s '%s': expected a whole number of runs from %d "
-                                                "to 10000\n",
-                                        rep ? "--repeat" : "--warmup", optarg, rep ? 2 : 0);
+                        if (cli_runs_option("--repeat", optarg, 2, &o.repeat) != 0)
                                 return EXIT_USAGE;
-                        }
-                        if (rep)
-                                o.repeat = v;
-                        else
-                                o.warmup = v;
                         break;
-                }
+                case 'w':
+                case ARG_WARMUP:
+                        if (cli_runs_option("--warmup", optarg, 0, &o.warmup) != 0)
+                                return EXIT_USAGE;
+                        break;
                 case ARG_JSON:
                         o.json = true;
                         break;
@@ -366,17 +358,13 @@ int verb_compare(int argc, char **argv, const CliGlobals *g_in) {
                         }
                         break;
                 case ARG_SAVE:
-                        if (!*optarg) {
-                                fprintf(stderr, "joulectl: invalid --save '': expected a file name\n");
+                        if (cli_nonempty_option("--save", optarg, "a file name") != 0)
                                 return EXIT_USAGE;
-                        }
                         o.save = optarg;
                         break;
                 case ARG_BASELINE:
-                        if (!*optarg) {
-                                fprintf(stderr, "joulectl: invalid --baseline '': expected a file saved with --save\n");
+                        if (cli_nonempty_option("--baseline", optarg, "a file saved with --save") != 0)
                                 return EXIT_USAGE;
-                        }
                         o.baseline = optarg;
                         break;
                 case 'i':

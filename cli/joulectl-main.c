@@ -104,10 +104,8 @@ int joulectl_main(int argc, char **argv, bool parse_only) {
         while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
                 switch (c) {
                 case ARG_DB:
-                        if (!*optarg) {
-                                fprintf(stderr, "joulectl: invalid --db '': expected a database path\n");
+                        if (cli_nonempty_option("--db", optarg, "a database path") != 0)
                                 return EXIT_USAGE;
-                        }
                         g.db_path = optarg;
                         break;
                 case ARG_CARBON:

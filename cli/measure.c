@@ -5,7 +5,6 @@
 
 #include <assert.h>
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -19,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cgroup-util.h"
 #include "cleanup.h"
+#include "cli-cgroup.h"
 #include "cli-util.h"
 #include "config.h"
 #include "log.h"
@@ -141,46 +140,6 @@ int measure_interrupted(void) {
 
 /* ---- cgroup v2 --------------------------------------------------------- */
 
-static int own_cgroup(char *buf, size_t size) {
-        _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
-        char line[4096];
-
-        if (!f)
-                return -errno;
-        while (fgets(line, sizeof(line), f))
-                if (startswith(line, "0::")) {
-                        line[strcspn(line, "\n")] = 0;
-                        strscpy(buf, size, line + 3);
-                        return 0;
-                }
-        return -ENOENT;
-}
-
-/* Where to create our cgroup: the mount's root as root, else our own cgroup
- * when we may create children there (delegation). */
-static void cgroup_pick_root(Measure *m) {
-        _cleanup_free_ char *mnt = NULL;
-        char own[1024], path[2048];
-
-        if (cgroup2_mount(NULL, &mnt) < 0) {
-                snprintf(m->cgroup_note, sizeof(m->cgroup_note), "no cgroup v2 mounted");
-                return;
-        }
-        if (geteuid() == 0 && access(mnt, W_OK) == 0) {
-                strscpy(m->cgroup_root, sizeof(m->cgroup_root), mnt);
-                return;
-        }
-        if (own_cgroup(own, sizeof(own)) >= 0) {
-                snprintf(path, sizeof(path), "%s%s", mnt, own);
-                if (access(path, W_OK) == 0 && strlen(path) < sizeof(m->cgroup_root)) {
-                        strscpy(m->cgroup_root, sizeof(m->cgroup_root), path);
-                        return;
-                }
-        }
-        snprintf(m->cgroup_note, sizeof(m->cgroup_note),
-                 "cannot create a cgroup under %s (not root, not delegated)", mnt);
-}
-
 /* The value of key (a "key value" line, or "total=" of a pressure line). */
 static int cgroup_read_u64(const char *cg, const char *file, const char *line_key, const char *key, uint64_t *ret) {
         _cleanup_free_ char *p = path_join(cg, file);
@@ -208,19 +167,6 @@ static int cgroup_read_u64(const char *cg, const char *file, const char *line_ke
                 return 0;
         }
         return -EBADMSG;
-}
-
-static void write_file(const char *dir, const char *name, const char *value) {
-        _cleanup_free_ char *p = path_join(dir, name);
-        int fd;
-
-        if (!p)
-                return;
-        fd = open(p, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return;
-        (void) !write(fd, value, strlen(value));
-        close(fd);
 }
 
 /* The processes still in the cgroup: their count and names. */
@@ -256,15 +202,10 @@ static void cgroup_leftovers(const char *cg, MeasureResult *r) {
 
 /* Kill what is left of the tree and remove the cgroup. */
 static void cgroup_remove(const char *cg) {
-        for (int i = 0; i < 200; i++) {
-                if (rmdir(cg) == 0 || errno == ENOENT)
-                        return;
-                if (errno != EBUSY)
-                        break;
-                write_file(cg, "cgroup.kill", "1");
-                usleep(10000);
-        }
-        fprintf(stderr, "joulectl: cannot remove cgroup %s: %s\n", cg, strerror(errno));
+        int r = cli_cgroup_remove(cg);
+
+        if (r < 0)
+                fprintf(stderr, "joulectl: cannot remove cgroup %s: %s\n", cg, strerror(-r));
 }
 
 /* ---- energy ------------------------------------------------------------ */
@@ -313,26 +254,53 @@ static bool daemon_usable(Measure *m, const char *db, char *why, size_t size) {
         return true;
 }
 
-static int self_open(Measure *m, const char *why_no_daemon) {
+int measure_sources_open(SourceProbe *probes, size_t n_probes, EnergySource ***ret, size_t *ret_n) {
         SourceContext ctx = {
                 .powercap_root = "/sys/class/powercap",
                 .proc_root = "/proc",
                 .sys_root = "/sys",
                 .dev_root = "/dev",
         };
-        size_t n_known;
         int r, lvl;
+
+        assert(probes);
+        assert(ret);
+        assert(ret_n);
+        lvl = log_get_max_level();
+        log_set_max_level(MIN(lvl, LOG_WARNING));
+        r = source_select(&ctx, "auto", probes, n_probes, ret, ret_n);
+        log_set_max_level(lvl);
+        if (r < 0)
+                return r;
+        return *ret_n == 0 ? -ENODEV : 0;
+}
+
+void measure_sources_read(EnergySource *const *sources, size_t n, bool have_psys,
+                          void (*add)(const EnergyDomain *d, uint64_t uj, void *userdata), void *userdata) {
+        assert(sources || n == 0);
+        assert(add);
+        for (size_t i = 0; i < n; i++) {
+                EnergySource *s = sources[i];
+                uint64_t uj[64];
+                if (s->n_domains > ELEMENTSOF(uj) || s->ops->read(s, uj) < 0)
+                        continue;
+                for (size_t d = 0; d < s->n_domains; d++)
+                        if (uj[d] != ENERGY_READ_FAILED && domain_counts_in_host_total(&s->domains[d], have_psys))
+                                add(&s->domains[d], uj[d], userdata);
+        }
+}
+
+static int self_open(Measure *m, const char *why_no_daemon) {
+        size_t n_known;
+        int r;
 
         (void) source_all(&n_known);
         _cleanup_free_ SourceProbe *probes = calloc(MAX(n_known, (size_t) 1), sizeof(SourceProbe));
         if (!probes)
                 return -ENOMEM;
         /* Our report says "estimated" itself: no notice about the model here. */
-        lvl = log_get_max_level();
-        log_set_max_level(MIN(lvl, LOG_WARNING));
-        r = source_select(&ctx, "auto", probes, n_known, &m->sources, &m->n_sources);
-        log_set_max_level(lvl);
-        if (r < 0 || m->n_sources == 0) {
+        r = measure_sources_open(probes, n_known, &m->sources, &m->n_sources);
+        if (r < 0) {
                 char reasons[1024] = "";
                 for (size_t i = 0; i < n_known; i++) {
                         size_t n = strlen(reasons);
@@ -354,19 +322,17 @@ static int self_open(Measure *m, const char *why_no_daemon) {
         return 0;
 }
 
+static void joules_add(const EnergyDomain *d, uint64_t uj, void *userdata) {
+        double *total = userdata;
+
+        *total += (double) uj / 1e6;
+}
+
 /* Read every opened source; the host-total energy since open in *ret_j. */
 static void self_read(Measure *m, double *ret_j) {
         double total = 0;
 
-        for (size_t i = 0; i < m->n_sources; i++) {
-                EnergySource *s = m->sources[i];
-                uint64_t uj[64];
-                if (s->n_domains > ELEMENTSOF(uj) || s->ops->read(s, uj) < 0)
-                        continue;
-                for (size_t d = 0; d < s->n_domains; d++)
-                        if (uj[d] != ENERGY_READ_FAILED && domain_counts_in_host_total(&s->domains[d], m->have_psys))
-                                total += (double) uj[d] / 1e6;
-        }
+        measure_sources_read(m->sources, m->n_sources, m->have_psys, joules_add, &total);
         *ret_j = total;
 }
 
@@ -421,7 +387,7 @@ int measure_open(const char *db_path, Measure **ret) {
                 if (r < 0)
                         return r;
         }
-        cgroup_pick_root(m);
+        (void) cli_cgroup_pick_root(m->cgroup_root, sizeof(m->cgroup_root), m->cgroup_note, sizeof(m->cgroup_note));
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -507,25 +473,17 @@ int measure_run(Measure *m, char *const *argv, MeasureOutput output, unsigned in
                 return r;
         }
         if (pid == 0) {
-                int e;
                 close(errpipe[0]);
                 signal(SIGINT, SIG_DFL);
                 signal(SIGQUIT, SIG_DFL);
                 child_output(output);
                 if (cg[0]) {
-                        _cleanup_free_ char *p = path_join(cg, "cgroup.procs");
-                        int fd = p ? open(p, O_WRONLY | O_CLOEXEC) : -1;
-                        if (fd < 0 || write(fd, "0", 1) != 1) {
-                                e = errno ? errno : EIO;
-                                (void) !write(errpipe[1], &e, sizeof(e));
-                                _exit(127);
-                        }
-                        close(fd);
+                        r = cli_cgroup_enter(cg, 0);
+                        if (r < 0)
+                                cli_child_fail(errpipe[1], -r);
                 }
                 execvp(argv[0], argv);
-                e = errno;
-                (void) !write(errpipe[1], &e, sizeof(e));
-                _exit(127);
+                cli_child_fail(errpipe[1], errno);
         }
         close(errpipe[1]);
         do
@@ -554,7 +512,7 @@ int measure_run(Measure *m, char *const *argv, MeasureOutput output, unsigned in
                 }
                 if (interrupt_at && !killed && now - interrupt_at > INTERRUPT_GRACE_NS) {
                         if (cg[0])
-                                write_file(cg, "cgroup.kill", "1");
+                                (void) cli_cgroup_kill(cg);
                         (void) kill(pid, SIGKILL);
                         killed = true;
                 }
@@ -570,7 +528,7 @@ int measure_run(Measure *m, char *const *argv, MeasureOutput output, unsigned in
         (void) procfs_read_stat(NULL, &st1);
 
         if (cg[0]) {
-                if (cgroup_read_u64(cg, "cpu.stat", "usage_usec", NULL, &cg_usec) < 0)
+                if (cli_cgroup_usage_usec(cg, &cg_usec) < 0)
                         cg_usec = 0;
                 have_wait = cgroup_read_u64(cg, "cpu.pressure", "some", "total=", &cg_wait) >= 0;
                 if (n != sizeof(child_errno)) {

@@ -36,6 +36,7 @@
 
 #include <json-c/json.h>
 
+#include "source.h"
 #include "stats.h"
 #include "store-query.h"
 
@@ -75,6 +76,16 @@ typedef struct MeasureResult {
  * energy sources here. Prints why it cannot measure (one line) itself.
  * Returns 0, -ENODEV (nothing to measure with) or -ENOMEM. */
 int measure_open(const char *db_path, Measure **ret);
+
+/* The energy sources this host can read, opened in this process ("auto",
+ * without the estimation model's notice: callers say "estimated"
+ * themselves). probes (n_probes from source_all()) get each one's reason.
+ * 0 with at least one source, else -ENODEV or -errno. Does not log. */
+int measure_sources_open(SourceProbe *probes, size_t n_probes, EnergySource ***ret, size_t *ret_n);
+/* Read every source; add(domain, microjoules, userdata) for each domain
+ * read that counts in the host total. */
+void measure_sources_read(EnergySource *const *sources, size_t n, bool have_psys,
+                          void (*add)(const EnergyDomain *d, uint64_t uj, void *userdata), void *userdata);
 Measure *measure_free(Measure *m);
 static inline void measure_freep(Measure **m) {
         measure_free(*m);

@@ -43,6 +43,7 @@
 #include "config.h"
 #include "hashmap.h"
 #include "log.h"
+#include "measure.h"
 #include "profile-render.h"
 #include "profile-sampler.h"
 #include "profile-stacks.h"
@@ -108,24 +109,15 @@ static void on_signal(int sig) {
 /* ---- energy -------------------------------------------------------------- */
 
 static int energy_open(ProfileContext *c) {
-        SourceContext ctx = {
-                .powercap_root = "/sys/class/powercap",
-                .proc_root = "/proc",
-                .sys_root = "/sys",
-                .dev_root = "/dev",
-        };
         size_t n_known, n_pkg_domains = 0;
-        int r, lvl;
+        int r;
 
         (void) source_all(&n_known);
         _cleanup_free_ SourceProbe *probes = calloc(MAX(n_known, (size_t) 1), sizeof(SourceProbe));
         if (!probes)
                 return log_oom();
-        lvl = log_get_max_level();
-        log_set_max_level(MIN(lvl, LOG_WARNING));
-        r = source_select(&ctx, "auto", probes, n_known, &c->sources, &c->n_sources);
-        log_set_max_level(lvl);
-        if (r < 0 || c->n_sources == 0) {
+        r = measure_sources_open(probes, n_known, &c->sources, &c->n_sources);
+        if (r < 0) {
                 fprintf(stderr, "joulectl: cannot measure energy: no energy source can be read here\n");
                 return -ENODEV;
         }
@@ -171,19 +163,24 @@ static size_t domain_group(const ProfileContext *c, const EnergyDomain *d) {
         return 0;
 }
 
+typedef struct GroupSum {
+        const ProfileContext *c;
+        double *uj;
+} GroupSum;
+
+static void group_add(const EnergyDomain *d, uint64_t uj, void *userdata) {
+        GroupSum *sum = userdata;
+
+        sum->uj[domain_group(sum->c, d)] += (double) uj;
+}
+
 /* Cumulative host-total energy per group since open, µJ. */
 static void energy_read(ProfileContext *c, double uj[PROFILE_MAX_GROUPS]) {
+        GroupSum sum = { c, uj };
+
         for (size_t g = 0; g < c->n_groups; g++)
                 uj[g] = 0;
-        for (size_t i = 0; i < c->n_sources; i++) {
-                EnergySource *s = c->sources[i];
-                uint64_t v[64];
-                if (s->n_domains > ELEMENTSOF(v) || s->ops->read(s, v) < 0)
-                        continue;
-                for (size_t d = 0; d < s->n_domains; d++)
-                        if (v[d] != ENERGY_READ_FAILED && domain_counts_in_host_total(&s->domains[d], c->have_psys))
-                                uj[domain_group(c, &s->domains[d])] += (double) v[d];
-        }
+        measure_sources_read(c->sources, c->n_sources, c->have_psys, group_add, &sum);
 }
 
 /* The target's CPU time so far, ns. */
@@ -443,20 +440,14 @@ static int start_command(ProfileContext *c, int *ret_errfd) {
                 return r;
         }
         if (pid == 0) {
-                int e;
                 close(errpipe[0]);
                 signal(SIGINT, SIG_DFL);
                 signal(SIGQUIT, SIG_DFL);
                 signal(SIGTERM, SIG_DFL);
-                if (c->cgroup[0] && cli_cgroup_enter(c->cgroup, 0) < 0) {
-                        e = EPERM;
-                        (void) !write(errpipe[1], &e, sizeof(e));
-                        _exit(127);
-                }
+                if (c->cgroup[0] && cli_cgroup_enter(c->cgroup, 0) < 0)
+                        cli_child_fail(errpipe[1], EPERM);
                 execvp(c->cmd[0], c->cmd);
-                e = errno;
-                (void) !write(errpipe[1], &e, sizeof(e));
-                _exit(127);
+                cli_child_fail(errpipe[1], errno);
         }
         close(errpipe[1]);
         c->child = pid;
@@ -688,10 +679,8 @@ int verb_profile(int argc, char **argv, const CliGlobals *g) {
                         ntargets++;
                         break;
                 case ARG_CGROUP:
-                        if (!*optarg) {
-                                fprintf(stderr, "joulectl: invalid --cgroup '': expected a cgroup v2 path\n");
+                        if (cli_nonempty_option("--cgroup", optarg, "a cgroup v2 path") != 0)
                                 return EXIT_USAGE;
-                        }
                         cgroup_arg = optarg;
                         ntargets++;
                         break;

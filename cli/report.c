@@ -270,11 +270,9 @@ int verb_report(int argc, char **argv, const CliGlobals *g_in) {
                                 return EXIT_USAGE;
                         }
                         if (c == ARG_HTML) {
-                                if (!*optarg) {
-                                        fprintf(stderr, "joulectl: invalid --html '': expected an output file "
-                                                        "name (- for standard output)\n");
+                                if (cli_nonempty_option("--html", optarg,
+                                                        "an output file name (- for standard output)") != 0)
                                         return EXIT_USAGE;
-                                }
                                 html_path = optarg;
                         }
                         format = f;

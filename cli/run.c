@@ -173,16 +173,6 @@ static void print_text(const RunOptions *o, const Measure *m, const Carbon *carb
                         e.mean > o->budget ? "EXCEEDED" : "ok");
 }
 
-static int parse_runs(const char *opt, const char *arg, uint64_t min, uint64_t *ret) {
-        if (parse_u64(arg, ret) < 0 || *ret < min || *ret > 10000) {
-                fprintf(stderr, "joulectl: invalid %s '%s': expected a whole number of runs from %" PRIu64
-                                " to 10000\n",
-                        opt, arg, min);
-                return EXIT_USAGE;
-        }
-        return 0;
-}
-
 int verb_run(int argc, char **argv, const CliGlobals *g_in) {
         enum { ARG_REPEAT = 0x100, ARG_WARMUP, ARG_BUDGET, ARG_JSON, ARG_CARBON, ARG_IGNORE_FAILURE };
         static const struct option options[] = {
@@ -212,12 +202,12 @@ int verb_run(int argc, char **argv, const CliGlobals *g_in) {
                 switch (ch) {
                 case 'r':
                 case ARG_REPEAT:
-                        if (parse_runs("--repeat", optarg, 1, &o.repeat) != 0)
+                        if (cli_runs_option("--repeat", optarg, 1, &o.repeat) != 0)
                                 return EXIT_USAGE;
                         break;
                 case 'w':
                 case ARG_WARMUP:
-                        if (parse_runs("--warmup", optarg, 0, &o.warmup) != 0)
+                        if (cli_runs_option("--warmup", optarg, 0, &o.warmup) != 0)
                                 return EXIT_USAGE;
                         break;
                 case ARG_BUDGET:

@@ -29,37 +29,36 @@ void stats_summary(const double *v, size_t n, StatsSummary *ret) {
         ret->stddev = n > 1 ? sqrt(s / (double) (n - 1)) : 0;
 }
 
+#define LENTZ_TINY 1e-300
+
+/* One term aa of a continued fraction (modified Lentz): updates c and d,
+ * returns the factor for the running product. */
+static double lentz_step(double aa, double *c, double *d) {
+        *d = 1 + aa * *d;
+        if (fabs(*d) < LENTZ_TINY)
+                *d = LENTZ_TINY;
+        *c = 1 + aa / *c;
+        if (fabs(*c) < LENTZ_TINY)
+                *c = LENTZ_TINY;
+        *d = 1 / *d;
+        return *d * *c;
+}
+
 /* The continued fraction of I_x(a, b) (modified Lentz), converging fast for
  * x < (a + 1) / (a + b + 2). */
 static double beta_cf(double a, double b, double x) {
-        const double tiny = 1e-300, eps = 1e-15;
+        const double eps = 1e-15;
         double c = 1, d = 1 - (a + b) * x / (a + 1), h;
 
-        if (fabs(d) < tiny)
-                d = tiny;
+        if (fabs(d) < LENTZ_TINY)
+                d = LENTZ_TINY;
         d = 1 / d;
         h = d;
         for (int m = 1; m <= 10000; m++) {
-                double m2 = 2.0 * m, aa, del;
+                double m2 = 2.0 * m, del;
 
-                aa = m * (b - m) * x / ((a - 1 + m2) * (a + m2));
-                d = 1 + aa * d;
-                if (fabs(d) < tiny)
-                        d = tiny;
-                c = 1 + aa / c;
-                if (fabs(c) < tiny)
-                        c = tiny;
-                d = 1 / d;
-                h *= d * c;
-                aa = -(a + m) * (a + b + m) * x / ((a + m2) * (a + 1 + m2));
-                d = 1 + aa * d;
-                if (fabs(d) < tiny)
-                        d = tiny;
-                c = 1 + aa / c;
-                if (fabs(c) < tiny)
-                        c = tiny;
-                d = 1 / d;
-                del = d * c;
+                h *= lentz_step(m * (b - m) * x / ((a - 1 + m2) * (a + m2)), &c, &d);
+                del = lentz_step(-(a + m) * (a + b + m) * x / ((a + m2) * (a + 1 + m2)), &c, &d);
                 h *= del;
                 if (fabs(del - 1) < eps)
                         break;
