@@ -22,6 +22,8 @@
 /* Allowance for the curvature of real power curves when the intercept is
  * extrapolated: this fraction of the slope times the distance to 0. */
 #define CURVATURE_ALLOWANCE 0.1
+/* Thin adjacent bins pooled into one point: at most this many (20%). */
+#define POOL_MAX_BINS 4
 #define HUBER_K 1.345
 #define HUBER_ROUNDS 5
 
@@ -221,14 +223,36 @@ IdleEstimate idle_estimator_get(const IdleEstimator *e) {
         /* Every bin with data, however little: whether the prior is
          * contradicted is known from the first intervals on. */
         double p_min_any = INFINITY, p_max_any = 0;
+        /* A bin with BIN_MIN_S of data is a point by itself. Adjacent bins
+         * with less are pooled, up to POOL_MAX_BINS of them, until the pool
+         * holds that much: a host whose utilisation wanders (others' load)
+         * spreads a level over a few bins, none of which would fill alone.
+         * Pooled sums average points of the same line, so the line is kept. */
+        IdleBin pool = {};
+        size_t pooled = 0;
         for (size_t i = 0; i < IDLE_BINS; i++) {
                 const IdleBin *b = &e->bins[i];
                 if (b->t > 0) {
                         p_min_any = fmin(p_min_any, b->sp / b->t);
                         p_max_any = fmax(p_max_any, b->sp / b->t);
                 }
-                if (b->t < BIN_MIN_S)
-                        continue;
+                if (b->t < BIN_MIN_S) {
+                        if (b->t <= 0 || pooled == POOL_MAX_BINS) {
+                                pool = (IdleBin) {};
+                                pooled = 0;
+                                if (b->t <= 0)
+                                        continue;
+                        }
+                        pool.t += b->t;
+                        pool.n += b->n;
+                        pool.su += b->su;
+                        pool.sp += b->sp;
+                        pool.spp += b->spp;
+                        pooled++;
+                        if (pool.t < BIN_MIN_S)
+                                continue;
+                        b = &pool;
+                }
                 double p = b->sp / b->t;
                 double var = fmax(b->spp / b->t - p * p, 0);
                 pt[n] = (BinPoint) {
@@ -243,6 +267,8 @@ IdleEstimate idle_estimator_get(const IdleEstimator *e) {
                 u_lo = fmin(u_lo, pt[n].u);
                 u_hi = fmax(u_hi, pt[n].u);
                 n++;
+                pool = (IdleBin) {};
+                pooled = 0;
         }
 
         IdleEstimate fit = { .method = _IDLE_METHOD_INVALID };

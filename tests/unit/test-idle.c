@@ -207,6 +207,35 @@ static void test_contradicted_prior(void **state) {
         assert_double_equal(r.w, 10.0, 0);
 }
 
+/* Others' load makes the utilisation wander: 8 s around 0.55 spread over four
+ * 5% bins (2 s each, none filling alone), then 8 s near full load. The
+ * harness saw the prior (+27%) here; thin adjacent bins pooled give the
+ * line, and the intercept within its band. */
+static void test_wandering_utilisation_pooled(void **state) {
+        IdleEstimator e;
+        Meter m = { .idle = 6, .slope = 30, .noise = 0.3, .seed = 5 };
+
+        idle_estimator_init(&e);
+        idle_estimator_set_min_interval(&e, 0.25);
+        idle_estimator_set_prior_fraction(&e, IDLE_PRIOR_FRACTION, IDLE_PRIOR_BAND_FRACTION);
+        for (int i = 0; i < 16; i++)
+                feed(&e, &m, 0.5, 0.45 + 0.2 * (i % 4) / 4.0 + 0.01 * rnd(&m.seed));
+        for (int i = 0; i < 16; i++)
+                feed(&e, &m, 0.5, 0.97 + 0.03 * rnd(&m.seed));
+        IdleEstimate r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_REGRESSION);
+        assert_false(r.provisional);
+        assert_within(r.w, m.idle, 0.05);
+        assert_true(fabs(r.w - m.idle) <= r.band_w);
+
+        /* More than four thin bins are not pooled into one point. */
+        idle_estimator_init(&e);
+        for (int i = 0; i < 10; i++)
+                feed(&e, &m, 0.5, 0.05 * i + 0.01);
+        r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_NONE);
+}
+
 /* A restart: the persisted estimate stands until the data give a better one. */
 static void test_persisted_until_data_identify(void **state) {
         IdleEstimator e;
@@ -287,6 +316,7 @@ int main(void) {
                 cmocka_unit_test(test_short_intervals_ignored),
                 cmocka_unit_test(test_saturated_uses_prior),
                 cmocka_unit_test(test_contradicted_prior),
+                cmocka_unit_test(test_wandering_utilisation_pooled),
                 cmocka_unit_test(test_persisted_until_data_identify),
                 cmocka_unit_test(test_robust_to_outlier_bin),
                 cmocka_unit_test(test_forgets),
