@@ -267,7 +267,7 @@ def test_b_busy_one_cpu():
                 not_applicable("(b) the data did not identify idle power (%s, host at %.2f/%.2f CPUs): "
                                "dynamic energy printed but not held to 2%%" % (method, load0, load1))
             errs = workload_report(con, truth, 0.02, "b", identified)
-            SUMMARY["b"] = (errs, identified, "%s %.2f ± %.2f W" % (method, w, band), max(load0, load1))
+            SUMMARY["b"] = (errs, identified, "%s %.2f ± %.2f W" % (method, w, band), min(load0, load1))
         finally:
             con.close()
 
@@ -405,7 +405,8 @@ def write_summary():
             "%+.2f to %+.2f%%" % (min(errs) * 100, max(errs) * 100)
         return "%s: workloads' dynamic energy %s of the truth (idle %s, truth %.2f W; %s)" % (
             what, rng, idle, P_IDLE, "target 2%" if identified else
-            "host busy %.2f CPUs throughout: idle not identifiable, 2%% target n/a" % load)
+            "the data did not identify idle power, the host at %.2f CPUs or more in its quietest "
+            "phase: 2%% target n/a" % load)
     line = ("%s, test_accuracy_estimated, simulated meter, idle never configured. %s. %s. "
             "Idle estimate after an idle phase: %s. Restart: %s. Model source on a saturated host, "
             "daemon just started: %s joules per CPU-second against joulectl run alone. "
