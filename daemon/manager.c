@@ -233,12 +233,14 @@ static int manager_open_sources(Manager *m) {
                         idle_estimator_set_min_interval(&m->domains[k].idle, m->cfg.interval_s / 2);
                         if (d->idle_known)
                                 idle_estimator_set_source(&m->domains[k].idle, d->idle_w);
+                        /* max_power_w may be a source's plausibility bound rather than the
+                         * domain's power (RAPL without a power limit says 1000 W): the fraction
+                         * of the power seen stands in where the data contradict it. */
                         if (d->max_power_w > 0)
                                 idle_estimator_set_prior(&m->domains[k].idle, IDLE_PRIOR_FRACTION * d->max_power_w,
                                                          IDLE_PRIOR_BAND_FRACTION * IDLE_PRIOR_FRACTION * d->max_power_w);
-                        else
-                                idle_estimator_set_prior_fraction(&m->domains[k].idle, IDLE_PRIOR_FRACTION,
-                                                                  IDLE_PRIOR_BAND_FRACTION);
+                        idle_estimator_set_prior_fraction(&m->domains[k].idle, IDLE_PRIOR_FRACTION,
+                                                          IDLE_PRIOR_BAND_FRACTION);
                         log_object(LOG_INFO, m->sources[i]->ops->name, d->name,
                                    "Domain %s from source %s%s%s.", d->name, m->sources[i]->ops->name,
                                  d->estimated ? " (estimated)" : "",
@@ -263,8 +265,8 @@ int manager_probe_print(const JouledConfig *cfg, FILE *f) {
         return r;
 }
 
-/* This interval's /proc/stat, read once: the model source, the tracker and
- * the attribution all take it from here. */
+/* This interval's /proc/stat, read once: the model source and the
+ * attribution take it from here (the tracker, at the next interval). */
 static void manager_read_host(Manager *m) {
         assert(m);
 
@@ -316,8 +318,11 @@ static void manager_read_sources(Manager *m, double dt_s) {
         }
 }
 
-/* final: the last sample before exit, which also counts what running tasks
- * ran since they were last counted (per-switch mode). */
+/* The tracker runs before this interval's /proc/stat is read (one cut:
+ * manager_sample()), so its choice of accounting takes the context switch
+ * count of the previous interval's read. final: the last sample before exit,
+ * which also counts what running tasks ran since they were last counted
+ * (per-switch mode). */
 static int manager_sample_tracker(Manager *m, bool final, ProcessDelta **ret, size_t *ret_n) {
         int r;
 
@@ -325,7 +330,7 @@ static int manager_sample_tracker(Manager *m, bool final, ProcessDelta **ret, si
         assert(ret);
         assert(ret_n);
 
-        tracker_set_host_stat(m->tracker, m->have_stat ? &m->stat : NULL);
+        tracker_set_host_stat(m->tracker, m->have_last_stat ? &m->last_stat : NULL);
         r = final ? tracker_sample_last(m->tracker, ret, ret_n) : tracker_sample(m->tracker, ret, ret_n);
         if (r < 0)
                 return log_error_errno(r, "Failed to sample processes: %m");
@@ -811,7 +816,33 @@ static void manager_advance(Manager *m, uint64_t mono, uint64_t real) {
         }
 }
 
-/* One interval: read host stats and energy, sample processes, prepare,
+/* The three reads of an interval, as one cut: the processes' CPU time
+ * (the tracker: exit events, then the task walk or the per-switch map), then
+ * at once the host's busy time and every energy counter, and the interval's
+ * end taken there. The tracker's variable work (thousands of exit events in
+ * a storm, a long walk) comes first, so no part of it separates the CPU-time
+ * snapshot from the busy time and the energy it is shared against: were it
+ * in between, the CPU it took would fall into the next interval's processes
+ * but this interval's energy, and a process's share (its CPU over the
+ * larger of busy time and Σ CPU) would leave energy unattributed. */
+static int manager_read_cut(Manager *m, bool final, ProcessDelta **ret, size_t *ret_n, uint64_t *ret_mono, uint64_t *ret_real) {
+        int r;
+
+        assert(m);
+        assert(ret_mono);
+        assert(ret_real);
+
+        r = manager_sample_tracker(m, final, ret, ret_n);
+        if (r < 0)
+                return r;
+        manager_read_host(m);
+        *ret_mono = now_ns(CLOCK_MONOTONIC);
+        *ret_real = now_ns(CLOCK_REALTIME);
+        manager_read_sources(m, m->last_mono_ns > 0 ? (double) (*ret_mono - m->last_mono_ns) / 1e9 : 0);
+        return 0;
+}
+
+/* One interval: the cut (processes, host stats, energy), prepare,
  * attribute, store, export. */
 static int manager_sample(Manager *m, bool final) {
         ProcessDelta *procs = NULL;
@@ -822,15 +853,10 @@ static int manager_sample(Manager *m, bool final) {
 
         assert(m);
 
-        mono = now_ns(CLOCK_MONOTONIC);
-        real = now_ns(CLOCK_REALTIME);
-        dt = (double) (mono - m->last_mono_ns) / 1e9;
-
-        manager_read_host(m);
-        manager_read_sources(m, dt);
-        r = manager_sample_tracker(m, final, &procs, &n);
+        r = manager_read_cut(m, final, &procs, &n, &mono, &real);
         if (r < 0)
                 return r;
+        dt = (double) (mono - m->last_mono_ns) / 1e9;
         if (dt > 0.001) { /* else, e.g. SIGTERM right after a tick: nothing to write */
                 r = manager_prepare(m, dt, procs, n);
                 if (r < 0)
@@ -1093,16 +1119,15 @@ int manager_start(Manager *m) {
 
         /* Baselines: the first reading of every counter and every process. */
         m->boot_realtime_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_BOOTTIME);
-        manager_read_host(m);
-        manager_read_sources(m, 0);
         {
                 ProcessDelta *procs;
                 size_t n;
-                r = manager_sample_tracker(m, false, &procs, &n);
+                uint64_t mono, real;
+                r = manager_read_cut(m, false, &procs, &n, &mono, &real);
                 if (r < 0)
                         return r;
+                manager_advance(m, mono, real);
         }
-        manager_advance(m, now_ns(CLOCK_MONOTONIC), now_ns(CLOCK_REALTIME));
 
         uint64_t accuracy = MIN(interval_usec(m) / 20, (uint64_t) 50000);
         r = sd_event_add_time(m->event, &m->timer, CLOCK_MONOTONIC,

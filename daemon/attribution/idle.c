@@ -22,6 +22,8 @@
 /* Allowance for the curvature of real power curves when the intercept is
  * extrapolated: this fraction of the slope times the distance to 0. */
 #define CURVATURE_ALLOWANCE 0.1
+/* Thin adjacent bins pooled into one point: at most this many (20%). */
+#define POOL_MAX_BINS 4
 #define HUBER_K 1.345
 #define HUBER_ROUNDS 5
 
@@ -218,10 +220,39 @@ IdleEstimate idle_estimator_get(const IdleEstimator *e) {
         BinPoint pt[IDLE_BINS];
         size_t n = 0;
         double p_min = INFINITY, p_max = 0, se_max = 0, u_lo = 1, u_hi = 0;
+        /* Every bin with data, however little: whether the prior is
+         * contradicted is known from the first intervals on. */
+        double p_min_any = INFINITY, p_max_any = 0;
+        /* A bin with BIN_MIN_S of data is a point by itself. Adjacent bins
+         * with less are pooled, up to POOL_MAX_BINS of them, until the pool
+         * holds that much: a host whose utilisation wanders (others' load)
+         * spreads a level over a few bins, none of which would fill alone.
+         * Pooled sums average points of the same line, so the line is kept. */
+        IdleBin pool = {};
+        size_t pooled = 0;
         for (size_t i = 0; i < IDLE_BINS; i++) {
                 const IdleBin *b = &e->bins[i];
-                if (b->t < BIN_MIN_S)
-                        continue;
+                if (b->t > 0) {
+                        p_min_any = fmin(p_min_any, b->sp / b->t);
+                        p_max_any = fmax(p_max_any, b->sp / b->t);
+                }
+                if (b->t < BIN_MIN_S) {
+                        if (b->t <= 0 || pooled == POOL_MAX_BINS) {
+                                pool = (IdleBin) {};
+                                pooled = 0;
+                                if (b->t <= 0)
+                                        continue;
+                        }
+                        pool.t += b->t;
+                        pool.n += b->n;
+                        pool.su += b->su;
+                        pool.sp += b->sp;
+                        pool.spp += b->spp;
+                        pooled++;
+                        if (pool.t < BIN_MIN_S)
+                                continue;
+                        b = &pool;
+                }
                 double p = b->sp / b->t;
                 double var = fmax(b->spp / b->t - p * p, 0);
                 pt[n] = (BinPoint) {
@@ -236,6 +267,8 @@ IdleEstimate idle_estimator_get(const IdleEstimator *e) {
                 u_lo = fmin(u_lo, pt[n].u);
                 u_hi = fmax(u_hi, pt[n].u);
                 n++;
+                pool = (IdleBin) {};
+                pooled = 0;
         }
 
         IdleEstimate fit = { .method = _IDLE_METHOD_INVALID };
@@ -263,16 +296,26 @@ IdleEstimate idle_estimator_get(const IdleEstimator *e) {
                             IDLE_METHOD_REGRESSION, false);
         }
 
+        /* A prior at or above the lowest power the domain ever drew is
+         * contradicted by the data (the maximum it was derived from is a
+         * plausibility bound, not the domain's power): cut to the lowest
+         * power, it would book all the work of a busy host as idle. Where a
+         * fraction is set, that fraction of the highest power seen stands
+         * instead. */
+        bool prior_contradicted = e->prior_w >= 0 && e->prior_fraction > 0 && p_max_any > 0 &&
+                                  e->prior_w >= p_min_any;
+        double p_top = n > 0 ? p_max : p_max_any;
+
         IdleEstimate r;
         if (fit.method != _IDLE_METHOD_INVALID &&
             !(e->persisted_w >= 0 && e->persisted_band_w < fit.band_w))
                 r = fit;
         else if (e->persisted_w >= 0)
                 r = fixed(e->persisted_w, e->persisted_band_w, IDLE_METHOD_PERSISTED, true);
-        else if (e->prior_w >= 0)
+        else if (e->prior_w >= 0 && !prior_contradicted)
                 r = fixed(e->prior_w, e->prior_band_w, IDLE_METHOD_PRIOR, true);
-        else if (e->prior_fraction > 0 && n > 0)
-                r = fixed(e->prior_fraction * p_max, e->prior_band_fraction * e->prior_fraction * p_max,
+        else if (e->prior_fraction > 0 && p_top > 0)
+                r = fixed(e->prior_fraction * p_top, e->prior_band_fraction * e->prior_fraction * p_top,
                           IDLE_METHOD_PRIOR, true);
         else
                 r = fixed(0, 0, IDLE_METHOD_NONE, true);

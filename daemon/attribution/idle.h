@@ -91,8 +91,9 @@ void idle_estimator_set_source(IdleEstimator *e, double w);            /* < 0: u
 void idle_estimator_set_persisted(IdleEstimator *e, double w, double band_w);
 void idle_estimator_set_prior(IdleEstimator *e, double w, double band_w);
 void idle_estimator_set_min_interval(IdleEstimator *e, double s);
-/* Where no prior is set: `fraction` of the highest mean power the data show,
- * ± `band_fraction` of that (a domain with no stated maximum). */
+/* Where no prior is set, or where the data contradict it (it is at or above
+ * the lowest power the domain drew): `fraction` of the highest mean power the
+ * data show, ± `band_fraction` of that. */
 void idle_estimator_set_prior_fraction(IdleEstimator *e, double fraction, double band_fraction);
 
 /* One interval: its length, the domain's utilisation (busy fraction of its

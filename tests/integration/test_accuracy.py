@@ -68,6 +68,7 @@ class ModelDriver:
         self.fx, self.zones, self.period = fx, zones, period
         self.stop_ev = threading.Event()
         self.truth_dyn_uj = {z: 0 for z in zones}
+        self.trace = []   # (CLOCK_REALTIME ns, host busy ns) at each step: interval_ratios()
         self.thread = threading.Thread(target=self.loop, daemon=True)
 
     def busy_of(self, cpus):
@@ -75,12 +76,20 @@ class ModelDriver:
         return total if cpus is None else sum(per_cpu.get(c, 0) for c in cpus)
 
     def loop(self):
+        # The simulated meter must not lag the kernel's accounting because
+        # the shared host is loaded (a real meter is never starved): this
+        # thread runs at the highest nice priority.
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), -20)
+        except OSError:
+            pass
         last_t = time.monotonic()
         last = {z: self.busy_of(c) for z, c in self.zones.items()}
         while not self.stop_ev.is_set():
             time.sleep(self.period)
             now = time.monotonic()
             total, per_cpu = read_stat()
+            self.trace.append((time.time_ns(), total))
             for z, cpus in self.zones.items():
                 b = total if cpus is None else sum(per_cpu.get(c, 0) for c in cpus)
                 dyn = K * (b - last[z]) / 1e9
@@ -95,6 +104,42 @@ class ModelDriver:
     def stop(self):
         self.stop_ev.set()
         self.thread.join()
+
+
+def busy_at(trace, t_ns):
+    """Host busy ns at realtime t_ns, interpolated in the driver's trace."""
+    import bisect
+    i = bisect.bisect_left(trace, (t_ns, -1))
+    if i <= 0 or i >= len(trace):
+        return None
+    (t0, b0), (t1, b1) = trace[i - 1], trace[i]
+    return b0 + (b1 - b0) * (t_ns - t0) / max(t1 - t0, 1)
+
+
+def interval_ratios(con, trace, skip_first=1):
+    """Per interval, Σ process CPU over the host's busy time in the same
+    stretch of time (busy interpolated from the driver's /proc/stat trace
+    at the interval's boundaries); intervals shorter than 0.1 s or with less
+    than 0.05 s of busy time are left out (the ratio means nothing there).
+    Returns the sorted ratios."""
+    rows = con.execute("""SELECT i.start_ns, i.end_ns, COALESCE(SUM(s.cpu_ns), 0) FROM intervals i
+                          LEFT JOIN samples s ON s.interval_id = i.id WHERE i.level = 0
+                          GROUP BY i.id ORDER BY i.id""").fetchall()[skip_first:]
+    out = []
+    for start, end, cpu in rows:
+        b0, b1 = busy_at(trace, start), busy_at(trace, end)
+        if b0 is None or b1 is None or end - start < 100_000_000 or b1 - b0 < 50_000_000:
+            continue
+        out.append(cpu / (b1 - b0))
+    return sorted(out)
+
+
+def ratio_summary(r):
+    """"n=…, min/p5/median/p95/max" of interval_ratios()."""
+    if not r:
+        return "no interval"
+    q = lambda f: r[min(len(r) - 1, int(f * len(r)))]
+    return "n=%d min %.3f p5 %.3f median %.3f p95 %.3f max %.3f" % (len(r), r[0], q(0.05), q(0.5), q(0.95), r[-1])
 
 
 def burner(comm, n, ms, parallel=1, cpu=None):
@@ -122,9 +167,12 @@ def check_conservation(con):
 
 
 def comm_energy(con, comm, domain):
+    # Raw intervals only (level 0): after a minute the store adds rollup
+    # rows, sums of the raw ones, to the same tables.
     (e,) = con.execute("""SELECT COALESCE(SUM(sd.energy_j), 0) FROM sample_domains sd
                           JOIN processes p ON p.id = sd.process_id JOIN domains d ON d.id = sd.domain_id
-                          WHERE p.comm = ? AND d.name = ?""", (comm, domain)).fetchone()
+                          JOIN intervals i ON i.id = sd.interval_id
+                          WHERE p.comm = ? AND d.name = ? AND i.level = 0""", (comm, domain)).fetchone()
     return e
 
 
@@ -189,6 +237,7 @@ def test_accuracy_phases():
         con = sqlite3.connect(dm.db)
         try:
             check_conservation(con)
+            print("per-interval CPU / busy: %s" % ratio_summary(interval_ratios(con, drv.trace)))
             ours = 0.0
             for comm, cpu_ns in truth.items():
                 want = K * cpu_ns / 1e9
@@ -200,14 +249,17 @@ def test_accuracy_phases():
                 check(abs(err) <= 0.03, "%s: dynamic energy %.2f J, model truth %.2f J (%+.1f%%, limit 3%%)"
                       % (comm, got, want, err * 100))
             (att,) = con.execute("""SELECT SUM(x.attributed_j) FROM interval_domains x
-                                    JOIN domains d ON d.id = x.domain_id WHERE d.name = 'package-0'""").fetchone()
+                                    JOIN domains d ON d.id = x.domain_id JOIN intervals i ON i.id = x.interval_id
+                                    WHERE d.name = 'package-0' AND i.level = 0""").fetchone()
             print("other processes (background, the test itself): %.2f J" % (att - ours))
             row = con.execute("""SELECT x.idle_w, x.idle_method FROM interval_domains x
-                                 JOIN domains d ON d.id = x.domain_id WHERE d.name = 'package-0'
+                                 JOIN domains d ON d.id = x.domain_id JOIN intervals i ON i.id = x.interval_id
+                                 WHERE d.name = 'package-0' AND i.level = 0
                                  ORDER BY x.interval_id DESC LIMIT 1""").fetchone()
             print("idle estimate %.3f W (%s), truth %.3f W" % (row[0], row[1], P_IDLE))
             if quiet:
-                check(row[1] == "regression", "idle power estimated by %s, not regression" % row[1])
+                check(row[1] in ("measured-idle", "regression"),
+                      "idle power estimated by %s, not from the data (measured-idle, regression)" % row[1])
                 check(abs(row[0] - P_IDLE) <= 0.05 * P_IDLE, "idle estimate %.3f W, truth %.3f W" % (row[0], P_IDLE))
             else:
                 check(row[1] == "configured", "idle method %s, configured expected" % row[1])

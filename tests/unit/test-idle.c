@@ -173,6 +173,69 @@ static void test_saturated_uses_prior(void **state) {
         assert_true(r.provisional);
 }
 
+/* A prior from a "maximum power" that is only a plausibility bound (RAPL
+ * with no power limit: 1000 W) on a host busy from start: cut to the lowest
+ * power seen it would book nearly all the energy as idle (the harness saw
+ * 36 of 36 W as idle, every workload −98%). The data contradict it from the
+ * first interval; the fraction of the power seen stands instead. */
+static void test_contradicted_prior(void **state) {
+        IdleEstimator e;
+        Meter m = { .idle = 6, .slope = 30, .noise = 0.2, .seed = 11 };
+
+        idle_estimator_init(&e);
+        idle_estimator_set_prior(&e, IDLE_PRIOR_FRACTION * 1000, IDLE_PRIOR_BAND_FRACTION * IDLE_PRIOR_FRACTION * 1000);
+        idle_estimator_set_prior_fraction(&e, IDLE_PRIOR_FRACTION, IDLE_PRIOR_BAND_FRACTION);
+        IdleEstimate r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_PRIOR);         /* no data yet: the prior as stated */
+        assert_double_equal(r.w, IDLE_PRIOR_FRACTION * 1000, 1e-9);
+
+        feed(&e, &m, 0.5, 1.0);                                /* the first interval */
+        r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_PRIOR);
+        assert_within(r.w, IDLE_PRIOR_FRACTION * 36, 0.02);
+        for (int i = 0; i < 600; i++)
+                feed(&e, &m, 0.5, 0.98 + 0.02 * rnd(&m.seed));
+        r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_PRIOR);
+        assert_true(r.provisional);
+        assert_within(r.w, IDLE_PRIOR_FRACTION * 36, 0.02);
+        assert_true(fabs(r.w - m.idle) <= r.band_w);          /* the band holds the truth */
+
+        /* A prior below the lowest power seen is not contradicted: it stands. */
+        idle_estimator_set_prior(&e, 10.0, 5.0);
+        r = idle_estimator_get(&e);
+        assert_double_equal(r.w, 10.0, 0);
+}
+
+/* Others' load makes the utilisation wander: 8 s around 0.55 spread over four
+ * 5% bins (2 s each, none filling alone), then 8 s near full load. The
+ * harness saw the prior (+27%) here; thin adjacent bins pooled give the
+ * line, and the intercept within its band. */
+static void test_wandering_utilisation_pooled(void **state) {
+        IdleEstimator e;
+        Meter m = { .idle = 6, .slope = 30, .noise = 0.3, .seed = 5 };
+
+        idle_estimator_init(&e);
+        idle_estimator_set_min_interval(&e, 0.25);
+        idle_estimator_set_prior_fraction(&e, IDLE_PRIOR_FRACTION, IDLE_PRIOR_BAND_FRACTION);
+        for (int i = 0; i < 16; i++)
+                feed(&e, &m, 0.5, 0.45 + 0.2 * (i % 4) / 4.0 + 0.01 * rnd(&m.seed));
+        for (int i = 0; i < 16; i++)
+                feed(&e, &m, 0.5, 0.97 + 0.03 * rnd(&m.seed));
+        IdleEstimate r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_REGRESSION);
+        assert_false(r.provisional);
+        assert_within(r.w, m.idle, 0.05);
+        assert_true(fabs(r.w - m.idle) <= r.band_w);
+
+        /* More than four thin bins are not pooled into one point. */
+        idle_estimator_init(&e);
+        for (int i = 0; i < 10; i++)
+                feed(&e, &m, 0.5, 0.05 * i + 0.01);
+        r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_NONE);
+}
+
 /* A restart: the persisted estimate stands until the data give a better one. */
 static void test_persisted_until_data_identify(void **state) {
         IdleEstimator e;
@@ -252,6 +315,8 @@ int main(void) {
                 cmocka_unit_test(test_cluster_does_not_outvote),
                 cmocka_unit_test(test_short_intervals_ignored),
                 cmocka_unit_test(test_saturated_uses_prior),
+                cmocka_unit_test(test_contradicted_prior),
+                cmocka_unit_test(test_wandering_utilisation_pooled),
                 cmocka_unit_test(test_persisted_until_data_identify),
                 cmocka_unit_test(test_robust_to_outlier_bin),
                 cmocka_unit_test(test_forgets),
