@@ -24,6 +24,8 @@ typedef enum StoreStatement {
         STMT_UPSERT_DOMAIN,
         STMT_INSERT_INTERVAL_DOMAIN,
         STMT_UPSERT_PROCESS,
+        STMT_LOOKUP_LABELS,
+        STMT_INSERT_LABELS,
         STMT_INSERT_SAMPLE,
         STMT_INSERT_SAMPLE_DOMAIN,
         STMT_SET_STATE,
@@ -72,6 +74,10 @@ struct Store {
         char *path;
         StoreFlags flags;
         char boot_id[64];
+        /* Generation of the process and label set ids cached in ProcessInfo:
+         * a new one for each store and whenever process rows were pruned. */
+        uint64_t gen;
+        int compat_version;           /* reader of an older schema: the version its views are for */
         sqlite3_stmt *stmt[_STMT_MAX];
 
         DomainCacheEntry *domains;
@@ -85,8 +91,6 @@ struct Store {
         StoreQueueStats qstats;
 
         /* Maintenance (store-maintain.c) */
-        int64_t proc_prune_cursor;    /* process ids below it were examined in this pass */
-        int64_t proc_pruned_upto;     /* the last full pass pruned up to this cutoff */
         uint64_t step_t0, step_est_ns; /* store_maintain(): start of the step, longest recent one */
         unsigned steps_in_call;
 
@@ -116,6 +120,8 @@ bool store_checkpoint_request(Store *s);
 /* store-write.c */
 /* -EINVAL for a record store_write_interval() would refuse. */
 int store_interval_validate(const IntervalRecord *rec);
+/* A generation no store used before (never 0). */
+uint64_t store_generation_new(void);
 /* "package", "core", ... as stored in domains.kind. */
 const char *store_domain_kind_name(DomainKind k);
 

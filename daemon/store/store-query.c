@@ -14,18 +14,21 @@
 #include "util.h"
 
 #define RANGE STORE_RANGE_SQL("i")
+#define RAW_RANGE STORE_RAW_RANGE_SQL("i")
 
-/* Rows of processes grouped: kernel threads are one group of their own,
- * "[kernel]", under every grouping but process. */
+/* Samples grouped by the labels of each interval (l: the sample's label set,
+ * labels_id) or, by process, by the process (raw samples only: rollups are
+ * per label set). Kernel threads are one group of their own, "[kernel]",
+ * under every grouping but process. */
 static const char *group_by_sql(GroupBy by) {
         static const char *const sql[_GROUP_BY_MAX] = {
-                [GROUP_BY_PROCESS] = "p.id",
-                [GROUP_BY_COMM] = "CASE WHEN p.kernel_thread THEN '[kernel]' ELSE p.comm END",
-                [GROUP_BY_UNIT] = "CASE WHEN p.kernel_thread THEN '[kernel]' ELSE coalesce(p.unit, '-') END",
-                [GROUP_BY_USER] = "CASE WHEN p.kernel_thread THEN '[kernel]' ELSE p.uid END",
-                [GROUP_BY_SLICE] = "CASE WHEN p.kernel_thread THEN '[kernel]' ELSE coalesce(p.slice, '-') END",
+                [GROUP_BY_PROCESS] = "s.process_id",
+                [GROUP_BY_COMM] = "CASE WHEN l.kernel_thread THEN '[kernel]' ELSE l.comm END",
+                [GROUP_BY_UNIT] = "CASE WHEN l.kernel_thread THEN '[kernel]' ELSE coalesce(l.unit, '-') END",
+                [GROUP_BY_USER] = "CASE WHEN l.kernel_thread THEN '[kernel]' ELSE l.uid END",
+                [GROUP_BY_SLICE] = "CASE WHEN l.kernel_thread THEN '[kernel]' ELSE coalesce(l.slice, '-') END",
                 [GROUP_BY_CONTAINER] =
-                        "CASE WHEN p.kernel_thread THEN '[kernel]' ELSE coalesce(p.container_id, '-') END",
+                        "CASE WHEN l.kernel_thread THEN '[kernel]' ELSE coalesce(l.container_id, '-') END",
         };
         assert(by >= 0 && by < _GROUP_BY_MAX);
         return sql[by];
@@ -142,6 +145,31 @@ int store_query_totals(Store *s, uint64_t since, uint64_t until, StoreTotals *re
         t.idle_j = sqlite3_column_double(st, 2);
         t.unattributed_j = sqlite3_column_double(st, 3);
         t.irq_j = sqlite3_column_double(st, 4);
+        sqlite3_finalize(TAKE_PTR(st));
+
+        r = prepare_range(s,
+                          "SELECT total(s.idle_share_j) FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                          "WHERE " RANGE,
+                          since, until, &st);
+        if (r < 0)
+                return r;
+        r = step_row(st);
+        if (r < 0)
+                return r;
+        t.idle_share_j = sqlite3_column_double(st, 0);
+        sqlite3_finalize(TAKE_PTR(st));
+
+        /* Rolled-up data in the range older than the raw rows kept. */
+        r = prepare_range(s,
+                          "SELECT EXISTS (SELECT 1 FROM intervals WHERE level > 0 AND end_ns > ?1 "
+                          "AND end_ns <= min(?2, (SELECT raw_from_ns FROM rollup_state)))",
+                          since, until, &st);
+        if (r < 0)
+                return r;
+        r = step_row(st);
+        if (r < 0)
+                return r;
+        t.process_detail_pruned = sqlite3_column_int(st, 0);
 
         *ret = t;
         return 0;
@@ -229,8 +257,8 @@ void store_group_rows_free(StoreGroupRow *v, size_t n) {
 }
 
 /* Rows of (key, cpu, energy, active, pid, start_ns, comm, exe, unit, uid,
- * ppid, wakeups); a window's have no start_ns, exe, ppid or active time:
- * (key, cpu, energy, pid, comm, unit, uid, wakeups). */
+ * ppid, wakeups, idle_share); a window's have no start_ns, exe, ppid or
+ * active time: (key, cpu, energy, pid, comm, unit, uid, wakeups, idle_share). */
 static int groups_read(sqlite3_stmt *st, bool window, StoreGroupRow **ret, size_t *ret_n) {
         StoreGroupRow *v = NULL;
         size_t n = 0;
@@ -255,6 +283,7 @@ static int groups_read(sqlite3_stmt *st, bool window, StoreGroupRow **ret, size_
                                 goto fail;
                         p->uid = sqlite3_column_int64(st, 6);
                         p->wakeups = (uint64_t) sqlite3_column_int64(st, 7);
+                        p->idle_share_j = sqlite3_column_double(st, 8);
                         continue;
                 }
                 p->active_ns = (uint64_t) sqlite3_column_int64(st, 3);
@@ -266,6 +295,7 @@ static int groups_read(sqlite3_stmt *st, bool window, StoreGroupRow **ret, size_
                 p->uid = sqlite3_column_int64(st, 9);
                 p->ppid = sqlite3_column_int64(st, 10);
                 p->wakeups = (uint64_t) sqlite3_column_int64(st, 11);
+                p->idle_share_j = sqlite3_column_double(st, 12);
         }
         r = step_done(rc);
         if (r < 0)
@@ -289,22 +319,27 @@ int store_query_groups(Store *s, GroupBy by, uint64_t since, uint64_t until, Sto
 
         /* Per key and interval first, so that a group's presence counts each
          * interval once (active_ns) however many processes it had then. By
-         * process, a process has one sample per interval: sum per process id
-         * first, then join the processes once per process (3x faster). */
+         * process (raw samples only), a process has one sample per interval:
+         * sum per process id first, then join the processes once per process
+         * (3x faster). Other groupings read each sample's label set; pid,
+         * start and ppid are one raw sample's process (none for rollups). */
         if (by == GROUP_BY_PROCESS)
                 snprintf(sql, sizeof(sql),
-                 "SELECT x.k, x.c, x.e, x.dur, p.pid, p.start_ns, p.comm, p.exe, p.unit, p.uid, p.ppid, x.w FROM "
+                 "SELECT x.k, x.c, x.e, x.dur, p.pid, p.start_ns, l.comm, l.exe, l.unit, l.uid, p.ppid, x.w, x.ie FROM "
                  "(SELECT s.process_id AS k, sum(" STORE_SAMPLE_ACTIVE_SQL("s", "i") ") AS dur, sum(s.cpu_ns) AS c, "
-                 "total(s.energy_j) AS e, sum(s.wakeups) AS w FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                 "WHERE " RANGE " GROUP BY s.process_id) x JOIN processes p ON p.id = x.k ORDER BY x.k");
+                 "total(s.energy_j) AS e, sum(s.wakeups) AS w, total(s.idle_share_j) AS ie, max(s.labels_id) AS lid "
+                 "FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                 "WHERE " RAW_RANGE " GROUP BY s.process_id) x JOIN processes p ON p.id = x.k "
+                 "JOIN labels l ON l.id = x.lid ORDER BY x.k");
         else
                 snprintf(sql, sizeof(sql),
-                 "SELECT k, sum(c), total(e), sum(dur), pid, start_ns, comm, exe, unit, uid, ppid, sum(w) FROM "
+                 "SELECT k, sum(c), total(e), sum(dur), pid, start_ns, comm, exe, unit, uid, ppid, sum(w), total(ie) FROM "
                  "(SELECT %s AS k, max(" STORE_SAMPLE_ACTIVE_SQL("s", "i") ") AS dur, sum(s.cpu_ns) AS c, total(s.energy_j) AS e, "
-                 "sum(s.wakeups) AS w, "
-                 "p.pid AS pid, p.start_ns AS start_ns, p.comm AS comm, p.exe AS exe, p.unit AS unit, "
-                 "p.uid AS uid, p.ppid AS ppid FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                 "JOIN processes p ON p.id = s.process_id WHERE " RANGE " GROUP BY 1, i.id) "
+                 "sum(s.wakeups) AS w, total(s.idle_share_j) AS ie, "
+                 "p.pid AS pid, p.start_ns AS start_ns, l.comm AS comm, l.exe AS exe, l.unit AS unit, "
+                 "l.uid AS uid, p.ppid AS ppid FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                 "JOIN labels l ON l.id = s.labels_id LEFT JOIN processes p ON p.id = s.process_id "
+                 "WHERE " RANGE " GROUP BY 1, i.id) "
                  "GROUP BY k ORDER BY k",
                  group_by_sql(by));
         r = prepare_range(s, sql, since, until, &st);
@@ -333,12 +368,19 @@ int store_query_group_domains(Store *s, GroupBy by, uint64_t since, uint64_t unt
         assert(ret);
         assert(ret_n);
 
-        /* Summed per (process, domain) first, then joined. */
-        snprintf(sql, sizeof(sql),
-                 "SELECT %s, d.name, total(x.e) FROM "
+        /* Summed per (label set or process, domain) first, then joined. */
+        if (by == GROUP_BY_PROCESS)
+                snprintf(sql, sizeof(sql),
+                 "SELECT x.pid, d.name, total(x.e) FROM "
                  "(SELECT sd.process_id AS pid, sd.domain_id AS did, total(sd.energy_j) AS e FROM intervals i "
+                 "JOIN sample_domains sd ON sd.interval_id = i.id WHERE " RAW_RANGE " GROUP BY 1, 2) x "
+                 "JOIN domains d ON d.id = x.did GROUP BY 1, 2 ORDER BY 1, 2");
+        else
+                snprintf(sql, sizeof(sql),
+                 "SELECT %s, d.name, total(x.e) FROM "
+                 "(SELECT sd.labels_id AS lid, sd.domain_id AS did, total(sd.energy_j) AS e FROM intervals i "
                  "JOIN sample_domains sd ON sd.interval_id = i.id WHERE " RANGE " GROUP BY 1, 2) x "
-                 "JOIN processes p ON p.id = x.pid JOIN domains d ON d.id = x.did "
+                 "JOIN labels l ON l.id = x.lid JOIN domains d ON d.id = x.did "
                  "GROUP BY 1, 2 ORDER BY 1, 2",
                  group_by_sql(by));
         r = prepare_range(s, sql, since, until, &st);
@@ -439,9 +481,9 @@ int store_query_group_energy(Store *s, GroupBy by, uint64_t since, uint64_t unti
 
         snprintf(sql, sizeof(sql),
                  "SELECT %s, i.start_ns, i.end_ns, total(s.energy_j) FROM intervals i "
-                 "JOIN samples s ON s.interval_id = i.id JOIN processes p ON p.id = s.process_id "
-                 "WHERE " RANGE " GROUP BY 1, i.id",
-                 group_by_sql(by));
+                 "JOIN samples s ON s.interval_id = i.id JOIN labels l ON l.id = s.labels_id "
+                 "WHERE %s GROUP BY 1, i.id",
+                 group_by_sql(by), by == GROUP_BY_PROCESS ? RAW_RANGE : RANGE);
         r = prepare_range(s, sql, since, until, &st);
         if (r < 0)
                 return r;
@@ -456,14 +498,16 @@ int store_query_export(Store *s, uint64_t since, uint64_t until, StoreExportFn f
         assert(fn);
 
         r = prepare_range(s,
-                          "SELECT i.start_ns, i.end_ns, p.pid, p.start_ns, p.comm, p.exe, p.unit, p.uid, p.ppid, s.cpu_ns, "
+                          "SELECT i.start_ns, i.end_ns, coalesce(p.pid, 0), coalesce(p.start_ns, 0), l.comm, l.exe, "
+                          "l.unit, l.uid, coalesce(p.ppid, 0), s.cpu_ns, "
                           "d.name, d.source, d.estimated, sd.energy_j, idm.host_total "
                           "FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                          "JOIN processes p ON p.id = s.process_id "
+                          "JOIN labels l ON l.id = s.labels_id LEFT JOIN processes p ON p.id = s.process_id "
                           "LEFT JOIN sample_domains sd ON sd.interval_id = i.id AND sd.process_id = s.process_id "
+                          "AND sd.labels_id = s.labels_id "
                           "LEFT JOIN domains d ON d.id = sd.domain_id "
                           "LEFT JOIN interval_domains idm ON idm.interval_id = i.id AND idm.domain_id = sd.domain_id "
-                          "WHERE " RANGE " ORDER BY i.end_ns, p.pid, p.id, d.name",
+                          "WHERE " RANGE " ORDER BY i.end_ns, p.pid, s.process_id, l.id, d.name",
                           since, until, &st);
         if (r < 0)
                 return r;
@@ -582,9 +626,9 @@ int store_query_window_groups(Store *s, GroupBy by, uint64_t after, uint64_t unt
         assert(ret_n);
 
         snprintf(sql, sizeof(sql),
-                 "SELECT %s, sum(s.cpu_ns), total(s.energy_j), p.pid, p.comm, p.unit, p.uid, sum(s.wakeups) "
-                 "FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                 "JOIN processes p ON p.id = s.process_id "
+                 "SELECT %s, sum(s.cpu_ns), total(s.energy_j), p.pid, l.comm, l.unit, l.uid, sum(s.wakeups), "
+                 "total(s.idle_share_j) FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                 "JOIN labels l ON l.id = s.labels_id LEFT JOIN processes p ON p.id = s.process_id "
                  "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 AND i.level = 0 GROUP BY 1",
                  group_by_sql(by));
         r = prepare_range(s, sql, after, until, &st);
@@ -795,7 +839,7 @@ int store_query_process_usage(Store *s, int64_t pid, uint64_t since, uint64_t un
          * boot is another program. */
         r = prepare_range(s,
                           "SELECT coalesce(sum(s.cpu_ns), 0), total(s.energy_j) FROM intervals i "
-                          "JOIN samples s ON s.interval_id = i.id WHERE " RANGE " AND s.process_id = "
+                          "JOIN samples s ON s.interval_id = i.id WHERE " RAW_RANGE " AND s.process_id = "
                           "(SELECT id FROM processes WHERE pid = ?3 ORDER BY start_ns DESC LIMIT 1)",
                           since, until, &st);
         if (r < 0)

@@ -51,7 +51,20 @@ int store_schema_version(Store *s) {
 }
 
 sqlite3 *store_db(Store *s) {
-        return s ? s->db : NULL;
+        int64_t v = 0;
+
+        if (!s)
+                return NULL;
+        /* A reader of an older schema: if jouled migrated the file meanwhile,
+         * the views are made again for what it is now (none when newest). */
+        if (s->compat_version > 0 && sqlite_query_int(s->db, "PRAGMA user_version", &v) >= 0 &&
+            v != s->compat_version && v <= store_latest_schema_version()) {
+                int r1 = store_compat_views_drop(s->db);
+                int r2 = r1 >= 0 ? store_compat_views(s->db, (int) v) : 0;
+                if (r1 >= 0 && r2 >= 0)
+                        s->compat_version = v < store_latest_schema_version() ? (int) v : 0;
+        }
+        return s->db;
 }
 
 const char *store_path(Store *s) {
@@ -391,6 +404,8 @@ int store_open(const char *path, StoreFlags flags, Store **ret) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to read database %s of schema version %d: %m",
                                                path, version);
+                if (version < store_latest_schema_version())
+                        s->compat_version = version;
                 *ret = TAKE_PTR(s);
                 return 0;
         }
