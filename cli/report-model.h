@@ -41,6 +41,7 @@ typedef struct Report {
         double irq;              /* part of unattributed: interrupt and softirq time's energy ("[irq]") */
         uint64_t cpu_ns;
         bool estimated;
+        bool process_detail_pruned; /* part of the range is past the raw retention: by process, rows are label sets */
 
         StoreSource *sources;
         size_t n_sources;

@@ -162,6 +162,9 @@ void report_print_table(const Report *r, const Carbon *carbon, size_t limit, con
                format_co2(carbon_grams(carbon, r->measured), e1, sizeof(e1)),
                format_carbon_origin(carbon, buf, sizeof(buf)));
         printf("\n");
+        if (r->by == GROUP_BY_PROCESS && r->process_detail_pruned)
+                printf("Per-process detail is not kept past the raw retention: the rows are label sets\n"
+                       "(comm, exe, user and cgroup; pid 0) for this range.\n\n");
 
         if (r->n_rows == 0) {
                 printf("No process activity recorded in this range.\n");

@@ -104,6 +104,41 @@ static void *grow(void *v, size_t n, size_t size) {
         return realloc(v, (n + 1) * size);
 }
 
+/* Whether part of (since, until] is older than the raw rows kept: rolled-up
+ * rows (per label set) end there, so per-process detail is gone. */
+static int process_detail_pruned(Store *s, uint64_t since, uint64_t until, bool *ret) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = prepare_range(s,
+                          "SELECT EXISTS (SELECT 1 FROM intervals WHERE level > 0 AND end_ns > ?1 "
+                          "AND end_ns <= min(?2, (SELECT raw_from_ns FROM rollup_state)))",
+                          since, until, &st);
+        if (r < 0)
+                return r;
+        r = step_row(st);
+        if (r < 0)
+                return r;
+        *ret = sqlite3_column_int(st, 0);
+        return 0;
+}
+
+/* By process over a range older than the raw rows: the label sets instead
+ * (keyed by label set id), read like the other groupings. */
+static int group_by_resolve(Store *s, GroupBy by, uint64_t since, uint64_t until, bool *ret_label_sets) {
+        bool pruned = false;
+        int r;
+
+        *ret_label_sets = false;
+        if (by != GROUP_BY_PROCESS)
+                return 0;
+        r = process_detail_pruned(s, since, until, &pruned);
+        if (r < 0)
+                return r;
+        *ret_label_sets = pruned;
+        return 0;
+}
+
 /* ---- A range ----------------------------------------------------------- */
 
 int store_query_totals(Store *s, uint64_t since, uint64_t until, StoreTotals *ret) {
@@ -157,19 +192,10 @@ int store_query_totals(Store *s, uint64_t since, uint64_t until, StoreTotals *re
         if (r < 0)
                 return r;
         t.idle_share_j = sqlite3_column_double(st, 0);
-        sqlite3_finalize(TAKE_PTR(st));
 
-        /* Rolled-up data in the range older than the raw rows kept. */
-        r = prepare_range(s,
-                          "SELECT EXISTS (SELECT 1 FROM intervals WHERE level > 0 AND end_ns > ?1 "
-                          "AND end_ns <= min(?2, (SELECT raw_from_ns FROM rollup_state)))",
-                          since, until, &st);
+        r = process_detail_pruned(s, since, until, &t.process_detail_pruned);
         if (r < 0)
                 return r;
-        r = step_row(st);
-        if (r < 0)
-                return r;
-        t.process_detail_pruned = sqlite3_column_int(st, 0);
 
         *ret = t;
         return 0;
@@ -311,11 +337,16 @@ fail:
 int store_query_groups(Store *s, GroupBy by, uint64_t since, uint64_t until, StoreGroupRow **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         char sql[8192];
+        bool label_sets;
         int r;
 
         assert(s);
         assert(ret);
         assert(ret_n);
+
+        r = group_by_resolve(s, by, since, until, &label_sets);
+        if (r < 0)
+                return r;
 
         /* Per key and interval first, so that a group's presence counts each
          * interval once (active_ns) however many processes it had then. By
@@ -323,7 +354,7 @@ int store_query_groups(Store *s, GroupBy by, uint64_t since, uint64_t until, Sto
          * sum per process id first, then join the processes once per process
          * (3x faster). Other groupings read each sample's label set; pid,
          * start and ppid are one raw sample's process (none for rollups). */
-        if (by == GROUP_BY_PROCESS)
+        if (by == GROUP_BY_PROCESS && !label_sets)
                 snprintf(sql, sizeof(sql),
                  "SELECT x.k, x.c, x.e, x.dur, p.pid, p.start_ns, l.comm, l.exe, l.unit, l.uid, p.ppid, x.w, x.ie FROM "
                  "(SELECT s.process_id AS k, sum(" STORE_SAMPLE_ACTIVE_SQL("s", "i") ") AS dur, sum(s.cpu_ns) AS c, "
@@ -341,7 +372,7 @@ int store_query_groups(Store *s, GroupBy by, uint64_t since, uint64_t until, Sto
                  "JOIN labels l ON l.id = s.labels_id LEFT JOIN processes p ON p.id = s.process_id "
                  "WHERE " RANGE " GROUP BY 1, i.id) "
                  "GROUP BY k ORDER BY k",
-                 group_by_sql(by));
+                 label_sets ? "l.id" : group_by_sql(by));
         r = prepare_range(s, sql, since, until, &st);
         if (r < 0)
                 return r;
@@ -362,14 +393,19 @@ int store_query_group_domains(Store *s, GroupBy by, uint64_t since, uint64_t unt
         StoreGroupDomain *v = NULL;
         size_t n = 0;
         char sql[8192];
+        bool label_sets;
         int rc, r;
 
         assert(s);
         assert(ret);
         assert(ret_n);
 
+        r = group_by_resolve(s, by, since, until, &label_sets);
+        if (r < 0)
+                return r;
+
         /* Summed per (label set or process, domain) first, then joined. */
-        if (by == GROUP_BY_PROCESS)
+        if (by == GROUP_BY_PROCESS && !label_sets)
                 snprintf(sql, sizeof(sql),
                  "SELECT x.pid, d.name, total(x.e) FROM "
                  "(SELECT sd.process_id AS pid, sd.domain_id AS did, total(sd.energy_j) AS e FROM intervals i "
@@ -382,7 +418,7 @@ int store_query_group_domains(Store *s, GroupBy by, uint64_t since, uint64_t unt
                  "JOIN sample_domains sd ON sd.interval_id = i.id WHERE " RANGE " GROUP BY 1, 2) x "
                  "JOIN labels l ON l.id = x.lid JOIN domains d ON d.id = x.did "
                  "GROUP BY 1, 2 ORDER BY 1, 2",
-                 group_by_sql(by));
+                 label_sets ? "l.id" : group_by_sql(by));
         r = prepare_range(s, sql, since, until, &st);
         if (r < 0)
                 return r;
@@ -474,16 +510,20 @@ int store_query_group_energy(Store *s, GroupBy by, uint64_t since, uint64_t unti
                              void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         char sql[8192];
+        bool label_sets;
         int r;
 
         assert(s);
         assert(fn);
 
+        r = group_by_resolve(s, by, since, until, &label_sets);
+        if (r < 0)
+                return r;
         snprintf(sql, sizeof(sql),
                  "SELECT %s, i.start_ns, i.end_ns, total(s.energy_j) FROM intervals i "
                  "JOIN samples s ON s.interval_id = i.id JOIN labels l ON l.id = s.labels_id "
                  "WHERE %s GROUP BY 1, i.id",
-                 group_by_sql(by), by == GROUP_BY_PROCESS ? RAW_RANGE : RANGE);
+                 label_sets ? "l.id" : group_by_sql(by), by == GROUP_BY_PROCESS && !label_sets ? RAW_RANGE : RANGE);
         r = prepare_range(s, sql, since, until, &st);
         if (r < 0)
                 return r;

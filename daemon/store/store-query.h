@@ -43,7 +43,8 @@ typedef struct StoreTotals {
         double irq_j;                 /* part of unattributed: interrupt and softirq time */
         double idle_share_j;          /* the processes' shares of idle energy (≤ idle_j) */
         bool process_detail_pruned;   /* part of the range is older than the raw retention: per-process
-                                       * detail (grouping by process) is no longer kept there */
+                                       * detail is no longer kept there, and grouping by process
+                                       * gives the label sets instead (key: label set id, pid 0) */
 } StoreTotals;
 
 int store_query_totals(Store *s, uint64_t since, uint64_t until, StoreTotals *ret);
@@ -78,8 +79,10 @@ static inline bool store_key_equal(const StoreKey *a, const StoreKey *b) {
  * the group (the process itself when grouped by process); pid, start_ns and
  * ppid are 0 where the group's rows are rollups (per label set). Groups
  * other than process read the labels each process had in each interval.
- * By process, only raw intervals are read: see
- * StoreTotals.process_detail_pruned. */
+ * By process, raw intervals are read; for a range older than the raw
+ * rows kept (StoreTotals.process_detail_pruned), the groups are the label
+ * sets instead (comm, exe, uid, cgroup; key: the label set's id, pid 0), the
+ * same in store_query_group_domains() and store_query_group_energy(). */
 typedef struct StoreGroupRow {
         StoreKey key;
         int64_t pid, start_ns, uid, ppid;

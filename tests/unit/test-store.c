@@ -1076,6 +1076,17 @@ static void test_labels_follow_process(void **state) {
                 store_group_rows_free(rows, nr);
                 assert_int_equal(store_query_totals(s, now - STORE_HOUR_NS, now, &tot), 0);
                 assert_false(tot.process_detail_pruned);
+
+                /* Older than the raw rows: the label sets, each once, with exact totals. */
+                int64_t c = 0;
+                assert_int_equal(store_query_groups(s, GROUP_BY_PROCESS, 0, now, &rows, &nr), 0);
+                assert_int_equal(nr, 5);
+                for (size_t i = 0; i < nr; i++) {
+                        assert_int_equal(rows[i].pid, 0);
+                        c += (int64_t) rows[i].cpu_ns;
+                }
+                assert_int_equal(c, ls->cpu);
+                store_group_rows_free(rows, nr);
         }
         /* Process rows live as long as raw rows refer to them. */
         assert_int_equal(sql_int(s, "SELECT count(*) FROM processes"), 3);
