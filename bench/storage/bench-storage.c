@@ -150,7 +150,8 @@ int main(int argc, char **argv) {
                         nshort = full ? (k + 1) * short_per_min / 60 - k * short_per_min / 60
                                       : MIN(short_per_min, (uint64_t) SHORT_LABEL_SETS);
                         for (uint64_t q = 0; q < nshort; q++) {
-                                short_fill(&shorts[q], short_seq + q, t - (t_full - 86400 * NSEC_PER_SEC));
+                                uint64_t boot = t_full - 86400 * NSEC_PER_SEC;
+                                short_fill(&shorts[q], short_seq + q, t > boot ? t - boot : q);
                                 deltas[n + q] = (ProcessDelta) { .info = &shorts[q], .cpu_ns = 2000000 + (k + q) % 17 * 1000000,
                                                                  .wakeups = 3 };
                                 pj[2 * (n + q)] = 0.0004 * (double) (1 + (k + q) % 23);
