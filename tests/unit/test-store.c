@@ -311,6 +311,14 @@ static void test_write_and_read_back(void **state) {
         assert_int_equal(sql_int(s, "SELECT count(*) FROM interval_domains WHERE "
                                     "measured_j != attributed_j + idle_j + unattributed_j"), 0);
         assert_int_equal(sql_int(s, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+        /* No share of idle and no idle band given: stored as 0 and NULL. */
+        assert_true(sql_double(s, "SELECT total(idle_share_j) FROM samples") == 0);
+        assert_true(sql_double(s, "SELECT total(idle_share_j) FROM sample_domains") == 0);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM interval_domains WHERE idle_band_w IS NOT NULL"), 0);
+        /* Each process's labels, once each; samples refer to them. */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM labels"), 3);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM samples s JOIN labels l ON l.id = s.labels_id "
+                                    "WHERE l.comm = 'make' AND l.exe = '/usr/bin/make' AND l.unit = 'session-1.scope'"), 2);
         store_free(s);
 
         /* A new daemon run (empty cache) finds the same process rows. */
@@ -1094,6 +1102,39 @@ static void test_labels_follow_process(void **state) {
         free(ls);
 }
 
+/* The share of idle goes through the write buffer with the rest. */
+static void test_write_buffer_idle_share(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        EnergyDomain pkg = { .name = "package-0", .kind = DOMAIN_PACKAGE };
+        ProcessInfo p = { .pid = 5, .ppid = 1, .start_time_ns = 1, .comm = "idle-share" };
+        ProcessDelta delta = { .info = &p, .cpu_ns = 0 };
+        double dyn = 0, idle = 0.75;
+        DomainRecord d = { .domain = &pkg, .source = "rapl", .host_total = true, .valid = true, .measured_j = 1,
+                           .idle_j = 0.75, .unattributed_j = 0.25, .idle_band_w = 0.5, .idle_method = "prior" };
+        IntervalRecord rec = { .start_ns = T0, .end_ns = T0 + NSEC_PER_SEC, .boot_realtime_ns = T0 - 1000 * NSEC_PER_SEC,
+                               .n_domains = 1, .domains = &d, .n_procs = 1, .procs = &delta, .proc_domain_j = &dyn,
+                               .proc_idle_share_j = &idle };
+
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        assert_int_equal(sqlite3_exec(store_db(s), "PRAGMA query_only = ON", NULL, NULL, NULL), SQLITE_OK);
+        assert_true(store_write_buffered(s, &rec) < 0);  /* only a share of idle: still a row, buffered */
+        idle = 99;                                        /* the caller's array is not kept */
+        assert_int_equal(sqlite3_exec(store_db(s), "PRAGMA query_only = OFF", NULL, NULL, NULL), SQLITE_OK);
+        rec.start_ns += NSEC_PER_SEC;
+        rec.end_ns += NSEC_PER_SEC;
+        idle = 0.75;
+        assert_int_equal(store_write_buffered(s, &rec), 0);
+        assert_true(sql_double(s, "SELECT total(idle_share_j) FROM samples") == 1.5);
+        assert_true(sql_double(s, "SELECT total(idle_share_j) FROM sample_domains") == 1.5);
+        assert_true(sql_double(s, "SELECT total(idle_band_w) FROM interval_domains") == 1.0);
+        /* Conservation of the share-of-idle view: Σ shares = idle_j. */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM interval_domains idm WHERE idle_j != "
+                                    "(SELECT total(idle_share_j) FROM sample_domains sd WHERE sd.interval_id = "
+                                    "idm.interval_id AND sd.domain_id = idm.domain_id)"), 0);
+        store_free(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_create_and_migrate, setup, teardown),
@@ -1114,6 +1155,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_cmdline_only_when_asked, setup, teardown),
                 cmocka_unit_test(test_counter_guard),
                 cmocka_unit_test_setup_teardown(test_labels_follow_process, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_write_buffer_idle_share, setup, teardown),
         };
         umask(022);
         return cmocka_run_group_tests(tests, NULL, NULL);
