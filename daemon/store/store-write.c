@@ -203,10 +203,12 @@ static uint64_t hash_str(uint64_t h, const char *t) {
 /* FNV-1a of the labels of p: tells whether they changed since last written. */
 static uint64_t labels_hash(const ProcessInfo *p) {
         uint64_t h = UINT64_C(0xcbf29ce484222325);
-        uint32_t uid = p->uid;
-        unsigned char k = p->kernel_thread;
+        uint32_t uid;
+        unsigned char k;
 
         assert(p);
+        uid = p->uid;
+        k = p->kernel_thread;
         h = hash_bytes(h, p->comm, strnlen(p->comm, sizeof(p->comm)));
         h = hash_bytes(h, "", 1);
         h = hash_str(h, p->exe);
