@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # jouled's benchmarks against the monitors users would pick instead, in one run.
 #
-#   bench/run.sh [--quick] [--output FILE] [--only 1,2,3,4,switch]     (as root)
+#   bench/run.sh [--quick] [--output FILE] [--only 1,2,3,4,5,switch]     (as root)
 #
 # Installs the peers with apt-get if missing (sysstat, atop, powertop,
 # bpftrace, stress-ng), builds jouled (meson, in $BUILD or build-bench, or an
@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=(--quick) ;;
     --output) [ $# -ge 2 ] || { echo "bench: --output needs a FILE" >&2; exit 2; }; OUTPUT=$2; shift ;;
     --output=*) OUTPUT=${1#--output=} ;;
-    --only) [ $# -ge 2 ] || { echo "bench: --only needs a list (1,2,3,4,switch)" >&2; exit 2; }; ONLY=(--only "$2"); shift ;;
+    --only) [ $# -ge 2 ] || { echo "bench: --only needs a list (1,2,3,4,5,switch)" >&2; exit 2; }; ONLY=(--only "$2"); shift ;;
     --only=*) ONLY=(--only "${1#--only=}") ;;
     -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument '$1' (accepted: --quick, --output FILE, --only LIST)" >&2; exit 2 ;;
@@ -70,6 +70,7 @@ trap 'rm -rf "$HELPERS"' EXIT
 cc -O2 -Wall -o "$HELPERS/spawn-idle" "$BENCH/spawn-idle.c"
 cc -O2 -Wall -o "$HELPERS/shortlived" "$BENCH/shortlived.c"
 ln -s shortlived "$HELPERS/jb-short"
+cc -O2 -Wall -o "$HELPERS/storm" "$ROOT/tests/spawn-idle.c"   # its storm mode: scenario 5
 
 python3 "$BENCH/bench.py" "${QUICK[@]}" "${ONLY[@]}" --output "$OUTPUT" \
     --jouled "$JOULED" --joulectl "$JOULECTL" --helpers "$HELPERS"

@@ -63,10 +63,24 @@ struct {
 
 struct {
         __uint(type, BPF_MAP_TYPE_ARRAY);
-        __uint(max_entries, 1);   /* reservations that failed */
+        __uint(max_entries, 2);   /* TRACKER_LOST_*: events lost, events folded */
         __type(key, __u32);
         __type(value, __u64);
 } lost SEC(".maps");
+
+/* Events that found the ring buffer full (user space was away, a fork
+ * storm): kept here, keyed by group and kind, until user space drains the
+ * map at its next read, instead of being lost. */
+struct {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __uint(map_flags, BPF_F_NO_PREALLOC);
+        __uint(max_entries, TRACKER_FOLD_MAX);   /* set by user space before load */
+        __type(key, struct tracker_fold_key);
+        __type(value, struct tracker_exit_event);
+} folded SEC(".maps");
+
+/* What a new `folded` element starts as. */
+static struct tracker_exit_event fold_zero;
 
 struct {
         __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -112,6 +126,15 @@ struct {
         __type(key, __u32);
         __type(value, struct tracker_active);
 } active SEC(".maps");
+
+/* Bases of groups started before load whose leader thread exited while the
+ * group lives (an exec from another thread then takes them over). */
+struct {
+        __uint(type, BPF_MAP_TYPE_LRU_HASH);
+        __uint(max_entries, 4096);
+        __type(key, __u32);
+        __type(value, struct tracker_leader_base);
+} leader_bases SEC(".maps");
 
 struct switch_rate {
         __u64 count;
@@ -276,6 +299,40 @@ static __always_inline void credit(struct task_struct *t, __u32 cpu, __u64 cycle
                 __sync_fetch_and_add(&g->cycles, cycles);
 }
 
+static __always_inline void count_lost(__u32 slot) {
+        __u64 *n = bpf_map_lookup_elem(&lost, &slot);
+
+        if (n)
+                __sync_fetch_and_add(n, 1);
+}
+
+/* Room for an event of p's group: in the ring buffer (*ring true), or where
+ * the buffer is full, in `folded` (*ring false), which user space drains
+ * after the buffer at every read. NULL (counted as lost) when neither has
+ * room. */
+static __always_inline struct tracker_exit_event *reserve_event(struct task_struct *p, __u32 kind, bool *ring) {
+        struct tracker_fold_key k = {
+                .tgid = p->tgid,
+                .kind = kind,
+                .start_time_ns = p->group_leader->start_boottime,
+        };
+        struct tracker_exit_event *ev;
+
+        ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+        *ring = ev != NULL;
+        if (ev)
+                return ev;
+        if (bpf_map_update_elem(&folded, &k, &fold_zero, BPF_NOEXIST) == 0) {
+                ev = bpf_map_lookup_elem(&folded, &k);
+                if (ev) {
+                        count_lost(TRACKER_LOST_FOLDED);
+                        return ev;
+                }
+        }
+        count_lost(TRACKER_LOST_LOST);
+        return NULL;
+}
+
 /* A thread group's counters to user space through the ring buffer, with its
  * identity, its before-load base and its exe: kind TRACKER_EV_EXIT (its last
  * thread exits), TRACKER_EV_FREE (final) or TRACKER_EV_GROUP (per-switch
@@ -287,15 +344,11 @@ static __always_inline bool send_group_event(struct task_struct *p, __u32 kind, 
         struct tracker_exe *e;
         struct tracker_seen *ls;
         __u64 flags = BPF_RB_NO_WAKEUP;
-        __u32 zero = 0;
+        bool ring;
 
-        ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-        if (!ev) {
-                __u64 *n = bpf_map_lookup_elem(&lost, &zero);
-                if (n)
-                        __sync_fetch_and_add(n, 1);
+        ev = reserve_event(p, kind, &ring);
+        if (!ev)
                 return false;
-        }
         ev->kind = kind;
         ev->pad = 0;
         ev->cpu_ns = cpu_ns;
@@ -320,9 +373,20 @@ static __always_inline bool send_group_event(struct task_struct *p, __u32 kind, 
         e = bpf_task_storage_get(&exes, p->group_leader, NULL, 0);
         if (!e || bpf_probe_read_kernel_str(ev->exe, sizeof(ev->exe), e->exe) < 0)
                 ev->exe[0] = 0;
-        /* Wake the reader only when the buffer is filling up: user space
-         * consumes at every sample anyway. */
-        if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2)
+        if (!ring) {
+                /* Complete: user space may take it. An atomic (64 bits: kind
+                 * and pad), so that it is seen after everything above. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                __sync_fetch_and_or((__u64 *) &ev->kind, (__u64) TRACKER_FOLD_DONE << 32);
+#else
+                __sync_fetch_and_or((__u64 *) &ev->kind, (__u64) TRACKER_FOLD_DONE);
+#endif
+                return true;
+        }
+        /* Wake the reader only when the buffer is filling up (an eighth
+         * full: in a fork storm it then drains long before it is full);
+         * user space consumes at every sample anyway. */
+        if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8)
                 flags = BPF_RB_FORCE_WAKEUP;
         bpf_ringbuf_submit(ev, flags);
         return true;
@@ -499,11 +563,49 @@ int BPF_PROG(tracker_split_pkgs, bool preempt, struct task_struct *prev, struct 
         return 0;
 }
 
+/* An exec from a thread that is not the group leader: the thread has taken
+ * the leader's place (its pid and start time), and its own storage now
+ * holds the group's counters. Every other thread is released by now, its
+ * runtime in signal->sum_sched_runtime: the group's counted total is that
+ * plus what was counted of this thread, so the totals go on without a dip. */
+static __always_inline void exec_from_thread(struct task_struct *p) {
+        struct tracker_leader_base *lb;
+        struct tracker_seen *st;
+        __u32 tgid = p->tgid;
+
+        st = bpf_task_storage_get(&seen, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+        if (!st)
+                return;
+        /* Every thread from before load was seen by the first walk: one not
+         * seen yet started after it, and all its runtime is ours. */
+        st->thread_init = 1;
+        st->group_ns = p->signal->sum_sched_runtime + st->last_ns;
+        st->group_nvcsw = p->signal->nvcsw + st->last_nvcsw;
+        lb = bpf_map_lookup_elem(&leader_bases, &tgid);
+        if (lb && lb->start_time_ns == p->start_boottime) {
+                st->base_ns = lb->base_ns;
+                st->base_nvcsw = lb->base_nvcsw;
+                bpf_map_delete_elem(&leader_bases, &tgid);
+        } else if (before_load(p)) {
+                /* The base is not known: all of it, rather than count the
+                 * group's time from before load as ours. */
+                st->base_ns = st->group_ns;
+                st->base_nvcsw = st->group_nvcsw;
+        } else
+                st->base_ns = st->base_nvcsw = 0;
+        st->group_init = 1;
+        st->reported = 0;   /* per-switch mode: its identity again */
+        st->dirty = 1;      /* written at the next round */
+}
+
 /* The file name given to exec, kept in the task's storage for its events. */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(tracker_note_exe, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {
         struct tracker_exe *e;
         const char *filename;
+
+        if (old_pid != p->pid)
+                exec_from_thread(p);
 
         e = bpf_task_storage_get(&exes, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
         if (!e)
@@ -524,6 +626,17 @@ static __always_inline void account_thread_exit(struct task_struct *p) {
                 return;
         if (thread_account(p, st, ls))
                 ls->dirty = 1;
+        if (p == p->group_leader && (ls->base_ns || ls->base_nvcsw)) {
+                /* The leader leaves first: an exec from another thread may
+                 * take its place, with storage of its own. */
+                struct tracker_leader_base lb = {
+                        .start_time_ns = p->start_boottime,
+                        .base_ns = ls->base_ns,
+                        .base_nvcsw = ls->base_nvcsw,
+                };
+                __u32 tgid = p->tgid;
+                bpf_map_update_elem(&leader_bases, &tgid, &lb, BPF_ANY);
+        }
 }
 
 /* A thread exits. If it is its group's last (group_dead), the group's

@@ -96,6 +96,21 @@ struct tracker_exit_event {
         char exe[TRACKER_EXE_LEN];    /* last exec's filename, "" when it never exec'd */
 };
 
+/* Key of the `folded` map: an event that found the ring buffer full waits
+ * there, as a struct tracker_exit_event whose pad says it is complete
+ * (TRACKER_FOLD_DONE), for user space's next read. */
+struct tracker_fold_key {
+        __u32 tgid;
+        __u32 kind;                   /* TRACKER_EV_* */
+        __u64 start_time_ns;
+};
+#define TRACKER_FOLD_DONE 1u
+#define TRACKER_FOLD_MAX 32768        /* default; user space sizes it from the ring buffer */
+/* Slots of the `lost` array: events lost (the ring buffer full and no room
+ * in `folded`), and events that went to `folded`. */
+#define TRACKER_LOST_LOST 0
+#define TRACKER_LOST_FOLDED 1
+
 /* Task storage value: the file name given to the last exec. */
 struct tracker_exe {
         char exe[TRACKER_EXE_LEN];
@@ -115,6 +130,15 @@ struct tracker_seen {
         __u64 group_init;             /* leader only: group_* and base_* are set */
         __u32 dirty;                  /* leader only: group_* moved with no record written (thread exit, full map) */
         __u32 reported;               /* leader only: the group's identity reached user space */
+};
+
+/* Value of the `leader_bases` map (keyed by tgid): the base of a group
+ * whose leader thread exited while the group lives, for an exec from a
+ * non-leader thread, which takes the leader's place with storage of its own. */
+struct tracker_leader_base {
+        __u64 start_time_ns;
+        __u64 base_ns;
+        __u64 base_nvcsw;
 };
 
 /* Task storage value of tracker_split_pkgs: runtime already split. */

@@ -1,32 +1,102 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "cli-util.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <dirent.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cleanup.h"
+#include "sanitize.h"
+#include "timeparse.h"
 #include "util.h"
 
+bool cli_jouled_running(void) {
+        _cleanup_(closedirp) DIR *d = opendir("/proc");
+        struct dirent *de;
+
+        if (!d)
+                return false;
+        while ((de = readdir(d))) {
+                char path[300], comm[32] = "";
+                FILE *f;
+
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+                f = fopen(path, "re");
+                if (!f)
+                        continue;
+                if (!fgets(comm, sizeof(comm), f))
+                        comm[0] = 0;
+                fclose(f);
+                if (strcmp(comm, "jouled\n") == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* The group that may read the database at path: the file's own when it can
+ * be seen and is not root's, else "jouled" where that group exists, else
+ * none (NULL). */
+static const char *reader_group(const char *path, char *buf, size_t size) {
+        struct group *gr = NULL;
+        struct stat st;
+
+        if (stat(path, &st) >= 0 && st.st_gid != 0)
+                gr = getgrgid(st.st_gid);
+        if (!gr)
+                gr = getgrnam("jouled");
+        if (!gr || !gr->gr_name)
+                return NULL;
+        strscpy(buf, size, gr->gr_name);
+        return buf;
+}
+
 int cli_open_store(const CliGlobals *g, Store **ret) {
+        char group[64];
         int r = store_open(g->db_path, STORE_READ_ONLY, ret);
+
         if (r == -ENOENT) {
-                fprintf(stderr, "joulectl: cannot open database %s: %s (is jouled running? use --db)\n",
-                        g->db_path, strerror(ENOENT));
+                fprintf(stderr, "joulectl: cannot open database %s: %s; %s\n", cli_safe(g->db_path), strerror(ENOENT),
+                        cli_jouled_running() ? "jouled is running but writes another database (use --db PATH)"
+                                             : "jouled is not running (start it, or use --db PATH)");
                 return 1;
         }
-        if (r == -EACCES) { /* the database is 0640 root:jouled */
-                fprintf(stderr, "joulectl: cannot read DB: %s; add yourself to the 'jouled' group "
-                        "(usermod -aG jouled $USER) or use sudo\n", strerror(EACCES));
+        if (r == -EACCES) {
+                /* A group named only where one exists that may read it. */
+                if (reader_group(g->db_path, group, sizeof(group)))
+                        fprintf(stderr, "joulectl: cannot read DB: %s; add yourself to the '%s' group "
+                                "(usermod -aG %s $USER) or use sudo\n", strerror(EACCES), group, group);
+                else
+                        fprintf(stderr, "joulectl: cannot read DB: %s; %s is readable by root only: use sudo\n",
+                                strerror(EACCES), cli_safe(g->db_path));
                 return 1;
         }
         /* Everything else was logged by store_open(), as one line. */
         return r < 0 ? 1 : 0;
+}
+
+const char *cli_default_db(void) {
+        static char path[4096];
+        const char *dir = getenv("JOULED_RUNTIME_DIR");
+        _cleanup_free_ char *file = path_join(dir && *dir ? dir : "/run/jouled", "db"), *v = NULL;
+
+        /* The database a running jouled recorded, while it exists. */
+        if (file && read_small_file(file, sizeof(path) - 1, &v) >= 0 && v[0] == '/' && access(v, F_OK) >= 0) {
+                strscpy(path, sizeof(path), v);
+                return path;
+        }
+        return CLI_DEFAULT_DB;
 }
 
 int cli_require_schema(Store *store, int needed, const char *what) {
@@ -96,25 +166,56 @@ char *format_ns_as_seconds(uint64_t ns, char *buf, size_t size) {
         return buf;
 }
 
+char *format_si(double v, const char *unit, int min_exp, int max_exp, char *buf, size_t size) {
+        static const char *const prefixes[] = { "n", "\u00b5", "m", "", "k", "M", "G", "T" };
+        double a = fabs(v), m;
+        int e;
+
+        if (!isfinite(v)) {
+                snprintf(buf, size, "%s %s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf", unit);
+                return buf;
+        }
+        if (a == 0) {
+                snprintf(buf, size, "0 %s", unit);
+                return buf;
+        }
+        e = (int) floor(log10(a) / 3) * 3;
+        e = MAX(min_exp, MIN(max_exp, e));
+        m = a / pow(10, e);
+        /* 999.96 rounds to "1000": the next prefix up. */
+        if (m >= 999.5 && e + 3 <= max_exp) {
+                e += 3;
+                m /= 1000;
+        }
+        snprintf(buf, size, "%s%.*f %s%s", v < 0 ? "-" : "", m < 9.995 ? 2 : m < 99.95 ? 1 : 0, m,
+                 prefixes[e / 3 + 3], unit);
+        return buf;
+}
+
 char *format_energy(double j, bool with_wh, char *buf, size_t size) {
-        double a = fabs(j);
-        char wh[32] = "";
+        char e[32], wh[32];
 
-        if (with_wh && a >= 3600.0 * 1000)
-                snprintf(wh, sizeof(wh), " (%.3g kWh)", j / 3.6e6);
-        else if (with_wh && a >= 360.0)
-                snprintf(wh, sizeof(wh), " (%.3g Wh)", j / 3600.0);
+        format_si(j, "J", -6, 9, e, sizeof(e));
+        if (with_wh && fabs(j) >= 360.0) {
+                snprintf(buf, size, "%s (%s)", e, format_si(j / 3600.0, "Wh", -3, 9, wh, sizeof(wh)));
+                return buf;
+        }
+        snprintf(buf, size, "%s", e);
+        return buf;
+}
 
-        if (a > 0 && a < 1)
-                snprintf(buf, size, "%.*f mJ%s", a < 0.01 ? 2 : a < 0.1 ? 1 : 0, j * 1e3, wh);
-        else if (a < 1e3)
-                snprintf(buf, size, "%.*f J%s", a < 10 ? 2 : a < 100 ? 1 : 0, j, wh);
-        else if (a < 1e6)
-                snprintf(buf, size, "%.*f kJ%s", a < 1e4 ? 2 : a < 1e5 ? 1 : 0, j / 1e3, wh);
-        else if (a < 1e9)
-                snprintf(buf, size, "%.*f MJ%s", a < 1e7 ? 2 : a < 1e8 ? 1 : 0, j / 1e6, wh);
-        else
-                snprintf(buf, size, "%.3g GJ%s", j / 1e9, wh);
+char *format_energy_pm(double mean, double stddev, char *buf, size_t size) {
+        static const char *const prefixes[] = { "\u00b5", "m", "", "k", "M", "G" };
+        double a = fabs(mean) > 0 ? fabs(mean) : fabs(stddev);
+        int e = a > 0 ? (int) floor(log10(a) / 3) * 3 : 0;
+        double scale;
+
+        /* One prefix for both, the mean's: "3.97 ± 0.65 J", not "3.97 J ± 653 mJ". */
+        e = MAX(-6, MIN(9, e));
+        scale = pow(10, e);
+        snprintf(buf, size, "%.*f \u00b1 %.*f %sJ", fabs(mean / scale) < 9.995 ? 2 : fabs(mean / scale) < 99.95 ? 1 : 0,
+                 mean / scale, fabs(mean / scale) < 9.995 ? 2 : fabs(mean / scale) < 99.95 ? 1 : 0, stddev / scale,
+                 prefixes[e / 3 + 2]);
         return buf;
 }
 
@@ -179,17 +280,84 @@ const char *cli_user_name(uint32_t uid) {
 void csv_field(FILE *f, const char *s) {
         if (!s)
                 return;
-        if (!strpbrk(s, ",\"\r\n") && s[0] != ' ' && (s[0] == 0 || s[strlen(s) - 1] != ' ')) {
+        if (strcmp(s, "-") == 0) {
                 fputs(s, f);
                 return;
         }
-        fputc('"', f);
-        for (const char *p = s; *p; p++) {
-                if (*p == '"')
-                        fputc('"', f);
-                fputc(*p, f);
+        fputs_csv(s, f);
+}
+
+json_object *json_string_safe(const char *s) {
+        _cleanup_free_ char *u = NULL;
+
+        if (!s)
+                return NULL;
+        if (utf8_is_valid(s))
+                return json_object_new_string(s);
+        u = utf8_sanitize(s);
+        return u ? json_object_new_string(u) : json_object_new_string("");
+}
+
+char *text_cell(const char *s, size_t width, bool right_align, char *buf, size_t size) {
+        _cleanup_free_ char *e = text_escape(s ? s : "");
+        size_t len, w, pad;
+
+        assert(buf);
+        assert(size > 0);
+        if (!e) {
+                buf[0] = 0;
+                return buf;
         }
-        fputc('"', f);
+        len = width > 0 ? text_fit(e, width) : strlen(e);
+        len = MIN(len, size - 1);
+        /* A cut by size must not split a character either. */
+        while (len > 0 && len < strlen(e) && (e[len] & 0xc0) == 0x80)
+                len--;
+        /* Nor an escape: "\xff" stays whole or goes. */
+        for (size_t i = 0; i < len; i++)
+                if (e[i] == '\\') {
+                        size_t n = e[i + 1] == 'x' ? 4 : 2;
+                        if (i + n > len) {
+                                len = i;
+                                break;
+                        }
+                        i += n - 1;
+                }
+        e[len] = 0;
+        w = text_width(e);
+        pad = width > w ? MIN(width - w, size - 1 - len) : 0;
+        if (right_align) {
+                memset(buf, ' ', pad);
+                memcpy(buf + pad, e, len + 1);
+        } else {
+                memcpy(buf, e, len);
+                memset(buf + len, ' ', pad);
+                buf[len + pad] = 0;
+        }
+        return buf;
+}
+
+const char *cli_safe(const char *s) {
+        static char bufs[4][512];
+        static unsigned next;
+        char *b = bufs[next++ % ELEMENTSOF(bufs)];
+
+        return text_cell(s, 0, false, b, sizeof(bufs[0]));
+}
+
+void fputs_text_lines(const char *text, FILE *f) {
+        assert(f);
+        for (const char *p = text; p && *p;) {
+                const char *nl = strchr(p, '\n');
+                size_t n = nl ? (size_t) (nl - p) : strlen(p);
+                _cleanup_free_ char *line = strndup(p, n);
+                if (line)
+                        fputs_text(line, f);
+                if (!nl)
+                        break;
+                fputc('\n', f);
+                p = nl + 1;
+        }
 }
 
 int cli_carbon_parse(const char *s, double *ret) {
@@ -205,7 +373,7 @@ int cli_carbon_parse(const char *s, double *ret) {
 int cli_carbon_usage(const char *arg) {
         fprintf(stderr,
                 "joulectl: invalid --carbon-intensity '%s': expected gCO2e per kWh, a number from 0 to 10000\n",
-                arg);
+                cli_safe(arg));
         return EXIT_USAGE;
 }
 
@@ -222,7 +390,7 @@ void cli_carbon_resolve(const CliGlobals *g, Store *store, Carbon *ret) {
         double v;
 
         *ret = (Carbon) { .g_per_kwh = CARBON_DEFAULT_G_PER_KWH };
-        strscpy(ret->origin, sizeof(ret->origin), CARBON_DEFAULT_ORIGIN);
+        strscpy(ret->origin, sizeof(ret->origin), CARBON_DEFAULT_SOURCE);
 
         if (g->carbon_arg && cli_carbon_parse(g->carbon_arg, &v) >= 0) {
                 ret->g_per_kwh = v;
@@ -242,29 +410,32 @@ void cli_carbon_resolve(const CliGlobals *g, Store *store, Carbon *ret) {
 }
 
 char *format_co2(double g, char *buf, size_t size) {
-        double a = fabs(g);
-        if (a > 0 && a < 1)
-                snprintf(buf, size, "%.3g mgCO2e", g * 1e3);
-        else if (a < 1e3)
-                snprintf(buf, size, "%.3g gCO2e", g);
-        else if (a < 1e6)
-                snprintf(buf, size, "%.3g kgCO2e", g / 1e3);
-        else
-                snprintf(buf, size, "%.3g tCO2e", g / 1e6);
-        return buf;
+        return format_si(g, "gCO2e", -6, 6, buf, size);
 }
 
 char *format_carbon_origin(const Carbon *c, char *buf, size_t size) {
-        snprintf(buf, size, "gCO2e at %g g/kWh, %s", c->g_per_kwh, c->origin);
+        snprintf(buf, size, "CO2e at %g g/kWh, %s", c->g_per_kwh, c->origin);
         return buf;
 }
 
 int cli_usage_time(const char *opt, const char *arg) {
         fprintf(stderr,
-                "joulectl: invalid %s '%s': expected a duration like 30s, 15m, 1h, 2d, an ISO 8601 time, "
-                "today, yesterday or boot\n",
-                opt, arg);
+                "joulectl: invalid %s '%s': expected a duration ago (" DURATION_ACCEPTED ", whole numbers), "
+                "an ISO 8601 time, today, yesterday, boot or @EPOCH\n",
+                opt, cli_safe(arg));
         return EXIT_USAGE;
+}
+
+char *format_age(double s, char *buf, size_t size) {
+        if (s < 120)
+                snprintf(buf, size, "%.0f s", s);
+        else if (s < 7200)
+                snprintf(buf, size, "%.0f min", s / 60);
+        else if (s < 2 * 86400)
+                snprintf(buf, size, "%.1f h", s / 3600);
+        else
+                snprintf(buf, size, "%.0f d", s / 86400);
+        return buf;
 }
 
 uint64_t cli_boot_realtime(void) {
@@ -272,18 +443,73 @@ uint64_t cli_boot_realtime(void) {
         return rt > bt ? rt - bt : 0;
 }
 
+size_t edit_distance(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        size_t row[64];
+
+        if (lb >= ELEMENTSOF(row) || la >= 64)
+                return SIZE_MAX;
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = j;
+        for (size_t i = 1; i <= la; i++) {
+                size_t diag = row[0];
+                row[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t up = row[j];
+                        row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + (a[i - 1] != b[j - 1]));
+                        diag = up;
+                }
+        }
+        return row[lb];
+}
+
+const char *cli_did_you_mean(const char *word, const char *candidates, char *buf, size_t size) {
+        size_t best = 3;   /* within an edit distance of 2 */
+
+        buf[0] = 0;
+        if (!word || !candidates)
+                return NULL;
+        /* Items separated by ", "; an item's first word is its name. */
+        for (const char *p = candidates; *p;) {
+                size_t item = strcspn(p, ","), n = MIN(strcspn(p, " ,"), item);
+                char cand[64];
+
+                if (n > 0 && n < sizeof(cand)) {
+                        memcpy(cand, p, n);
+                        cand[n] = 0;
+                        size_t d = edit_distance(word, cand);
+                        if (d > 0 && d < best) {
+                                best = d;
+                                strscpy(buf, size, cand);
+                        }
+                }
+                p += item;
+                while (*p == ',' || *p == ' ')
+                        p++;
+        }
+        return buf[0] ? buf : NULL;
+}
+
 int cli_option_error(int c, char **argv, const char *verb, const char *accepted) {
-        const char *opt = argv[optind - 1];
+        _cleanup_free_ char *name = NULL;
+        const char *opt = cli_safe(argv[optind - 1]);
+        char near[64], hint[96] = "";
+
+        /* "--sinse=2h": the option's name. */
+        name = strndup(argv[optind - 1], strcspn(argv[optind - 1], "="));
+        if (c != ':' && name && cli_did_you_mean(name, accepted, near, sizeof(near)))
+                snprintf(hint, sizeof(hint), "; did you mean '%s'?", near);
 
         if (!verb) {
                 if (c == ':')
                         fprintf(stderr, "joulectl: option '%s' needs an argument\n", opt);
                 else
-                        fprintf(stderr, "joulectl: unknown option '%s' (global options: %s)\n", opt, accepted);
+                        fprintf(stderr, "joulectl: unknown option '%s'%s (global options: %s)\n", opt, hint,
+                                accepted);
         } else if (c == ':')
                 fprintf(stderr, "joulectl: option '%s' of %s needs an argument\n", opt, verb);
         else
-                fprintf(stderr, "joulectl: unknown option '%s' for %s (accepted: %s)\n", opt, verb, accepted);
+                fprintf(stderr, "joulectl: unknown option '%s' for %s%s (accepted: %s)\n", opt, verb, hint, accepted);
         return EXIT_USAGE;
 }
 
@@ -298,10 +524,10 @@ int cli_no_arguments(int argc, char **argv, const char *verb, const char *accept
         if (optind >= argc)
                 return 0;
         if (accepted)
-                fprintf(stderr, "joulectl: unexpected argument '%s' for %s (accepted: %s)\n", argv[optind], verb,
+                fprintf(stderr, "joulectl: unexpected argument '%s' for %s (accepted: %s)\n", cli_safe(argv[optind]), verb,
                         accepted);
         else
-                fprintf(stderr, "joulectl: unexpected argument '%s' for %s (it takes options only)\n", argv[optind],
+                fprintf(stderr, "joulectl: unexpected argument '%s' for %s (it takes options only)\n", cli_safe(argv[optind]),
                         verb);
         return EXIT_USAGE;
 }

@@ -4,8 +4,10 @@
  * One record per interval, process and domain ("long" format, so that any
  * set of domains fits one fixed set of columns). A process with CPU time but
  * no energy in an interval gets one record with an empty domain and 0 J.
- * Intervals are selected like report's: since < interval_end <= until;
- * without --since, all stored data.
+ * Intervals are selected by their end: since < interval_end <= until;
+ * without --since, all stored data. Raw intervals while they are kept, then
+ * the rollups that stand for the older ones (one minute, hour or day each):
+ * every record says its level and the time it covers.
  *
  * Fields (CSV columns in this order; JSON: an array of objects with these
  * keys, numbers exact, times ISO 8601 UTC with milliseconds):
@@ -14,7 +16,9 @@
  *   interval, repeated on each of its domain records), domain, source,
  *   estimated, host_total (whether the domain counts in the host total:
  *   summing energy_joules over host_total records gives no double counting),
- *   energy_joules.
+ *   energy_joules, level ("raw", "minute", "hour" or "day"). duration_seconds
+ *   is the time the record's interval covers (for a rollup, the sum of its
+ *   raw intervals', at most interval_end - interval_start).
  */
 
 #include <errno.h>
@@ -26,12 +30,31 @@
 
 #include "cleanup.h"
 #include "cli-util.h"
+#include "string-table.h"
 #include "timeparse.h"
 #include "util.h"
 #include "verbs.h"
 
+typedef enum ExportFormat {
+        EXPORT_FORMAT_CSV,
+        EXPORT_FORMAT_JSON,
+        _EXPORT_FORMAT_MAX,
+        _EXPORT_FORMAT_INVALID = -1,
+} ExportFormat;
+
+static const char *const export_format_table[] = {
+        [EXPORT_FORMAT_CSV] = "csv",
+        [EXPORT_FORMAT_JSON] = "json",
+};
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP_FROM_STRING(export_format, ExportFormat, EXPORT_FORMAT);
+
 static const char *text_or(const char *s, const char *fallback) {
         return s ? s : fallback;
+}
+
+static const char *level_name(int level) {
+        static const char *const names[] = { "raw", "minute", "hour", "day" };
+        return level >= 0 && level < (int) ELEMENTSOF(names) ? names[level] : "unknown";
 }
 
 typedef struct ExportOutput {
@@ -51,19 +74,20 @@ static int export_record(const StoreExportRecord *rec, void *userdata) {
                                        json_object_new_string(format_iso8601(start, true, b1, sizeof(b1))));
                 json_object_object_add(o, "interval_end",
                                        json_object_new_string(format_iso8601(end, true, b1, sizeof(b1))));
-                json_object_object_add(o, "duration_seconds", json_seconds_from_ns(end > start ? end - start : 0));
+                json_object_object_add(o, "duration_seconds", json_seconds_from_ns(rec->duration_ns));
+                json_object_object_add(o, "level", json_object_new_string(level_name(rec->level)));
                 json_object_object_add(o, "pid", json_object_new_int64(rec->pid));
                 json_object_object_add(o, "start_time",
                                        json_object_new_string(format_iso8601(rec->start_ns, true, b1, sizeof(b1))));
-                json_object_object_add(o, "comm", json_object_new_string(text_or(rec->comm, "")));
-                json_object_object_add(o, "exe", rec->exe ? json_object_new_string(rec->exe) : NULL);
-                json_object_object_add(o, "unit", rec->unit ? json_object_new_string(rec->unit) : NULL);
-                json_object_object_add(o, "user", json_object_new_string(cli_user_name(rec->uid)));
+                json_object_object_add(o, "comm", json_string_safe(text_or(rec->comm, "")));
+                json_object_object_add(o, "exe", json_string_safe(rec->exe));
+                json_object_object_add(o, "unit", json_string_safe(rec->unit));
+                json_object_object_add(o, "user", json_string_safe(cli_user_name(rec->uid)));
                 json_object_object_add(o, "uid", json_object_new_int64(rec->uid));
                 json_object_object_add(o, "ppid", json_object_new_int64(rec->ppid));
                 json_object_object_add(o, "cpu_seconds", json_seconds_from_ns(rec->cpu_ns));
-                json_object_object_add(o, "domain", has_domain ? json_object_new_string(text_or(rec->domain, "")) : NULL);
-                json_object_object_add(o, "source", has_domain ? json_object_new_string(text_or(rec->source, "")) : NULL);
+                json_object_object_add(o, "domain", has_domain ? json_string_safe(text_or(rec->domain, "")) : NULL);
+                json_object_object_add(o, "source", has_domain ? json_string_safe(text_or(rec->source, "")) : NULL);
                 json_object_object_add(o, "estimated", json_object_new_boolean(rec->estimated));
                 json_object_object_add(o, "host_total", json_object_new_boolean(rec->host_total));
                 json_object_object_add(o, "energy_joules", json_double_exact(rec->energy_j));
@@ -73,7 +97,7 @@ static int export_record(const StoreExportRecord *rec, void *userdata) {
         } else {
                 printf("%s,%s,%s,%" PRIi64 ",%s,", format_iso8601(start, true, b1, sizeof(b1)),
                        format_iso8601(end, true, b2, sizeof(b2)),
-                       format_ns_as_seconds(end > start ? end - start : 0, b3, sizeof(b3)), rec->pid,
+                       format_ns_as_seconds(rec->duration_ns, b3, sizeof(b3)), rec->pid,
                        format_iso8601(rec->start_ns, true, b4, sizeof(b4)));
                 csv_field(stdout, text_or(rec->comm, ""));
                 fputc(',', stdout);
@@ -86,8 +110,8 @@ static int export_record(const StoreExportRecord *rec, void *userdata) {
                 csv_field(stdout, text_or(rec->domain, ""));
                 fputc(',', stdout);
                 csv_field(stdout, text_or(rec->source, ""));
-                printf(",%s,%s,%s\r\n", rec->estimated ? "true" : "false", rec->host_total ? "true" : "false",
-                       format_double(rec->energy_j, b1, sizeof(b1)));
+                printf(",%s,%s,%s,%s\r\n", rec->estimated ? "true" : "false", rec->host_total ? "true" : "false",
+                       format_double(rec->energy_j, b1, sizeof(b1)), level_name(rec->level));
         }
         out->first = false;
         return 0;
@@ -101,7 +125,7 @@ static int export_run(Store *store, uint64_t since, uint64_t until, bool json) {
                 fputs("[", stdout);
         else
                 fputs("interval_start,interval_end,duration_seconds,pid,start_time,comm,exe,unit,user,uid,ppid,"
-                      "cpu_seconds,domain,source,estimated,host_total,energy_joules\r\n",
+                      "cpu_seconds,domain,source,estimated,host_total,energy_joules,level\r\n",
                       stdout);
 
         r = store_query_export(store, since, until, export_record, &out);
@@ -130,7 +154,7 @@ int verb_export(int argc, char **argv, const CliGlobals *g) {
         _cleanup_(store_freep) Store *store = NULL;
         uint64_t now = now_ns(CLOCK_REALTIME), boot = cli_boot_realtime();
         uint64_t since = 0, until = (uint64_t) INT64_MAX;
-        const char *until_arg = NULL;
+        const char *since_arg = NULL, *until_arg = NULL;
         bool json = false;
         int c, r;
 
@@ -140,25 +164,26 @@ int verb_export(int argc, char **argv, const CliGlobals *g) {
                 case ARG_SINCE:
                         if (parse_time_spec(optarg, now, boot, &since) < 0)
                                 return cli_usage_time("--since", optarg);
+                        since_arg = optarg;
                         break;
                 case ARG_UNTIL:
                         if (parse_time_spec(optarg, now, boot, &until) < 0)
                                 return cli_usage_time("--until", optarg);
                         until_arg = optarg;
                         break;
-                case ARG_FORMAT:
-                        if (strcmp(optarg, "json") == 0)
-                                json = true;
-                        else if (strcmp(optarg, "csv") == 0)
-                                json = false;
-                        else {
-                                fprintf(stderr, "joulectl: invalid --format '%s': expected csv or json\n", optarg);
+                case ARG_FORMAT: {
+                        ExportFormat f = export_format_from_string(optarg);
+                        if (f == _EXPORT_FORMAT_INVALID) {
+                                fprintf(stderr, "joulectl: invalid --format '%s': expected csv or json\n", cli_safe(optarg));
                                 return EXIT_USAGE;
                         }
+                        json = f == EXPORT_FORMAT_JSON;
                         break;
+                }
                 case 'h':
                         printf("Usage: joulectl export [--since T] [--until T] [--format csv|json]\n"
-                               "One record per interval, process and domain; without --since, all data.\n");
+                               "One record per interval, process and domain; without --since, all data.\n"
+                               "Raw intervals while they are kept, then rollups; each record says its level.\n");
                         return 0;
                 default:
                         return cli_option_error(c, argv, "export", "--since, --until, --format");
@@ -166,8 +191,12 @@ int verb_export(int argc, char **argv, const CliGlobals *g) {
         }
         if (cli_no_arguments(argc, argv, "export", NULL) != 0)
                 return EXIT_USAGE;
+        if (since_arg && since > now) {
+                fprintf(stderr, "joulectl: invalid --since '%s': it is in the future\n", cli_safe(since_arg));
+                return EXIT_USAGE;
+        }
         if (until_arg && since >= until) {
-                fprintf(stderr, "joulectl: invalid --until '%s': must be later than --since\n", until_arg);
+                fprintf(stderr, "joulectl: invalid --until '%s': must be later than --since\n", cli_safe(until_arg));
                 return EXIT_USAGE;
         }
         if (g->parse_only)

@@ -2,6 +2,7 @@
 /* joulectl's global options and table of verbs. */
 
 #include <getopt.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,6 @@
 #include "log.h"
 #include "verbs.h"
 
-#define DEFAULT_DB "/var/lib/jouled/jouled.db"
 
 typedef struct Verb {
         const char *name;
@@ -23,14 +23,18 @@ static const Verb verbs[] = {
         { "status", verb_status, "status [--json]                 sources, tracker, database" },
         { "report", verb_report,
           "report [--since T] [--until T] [--by process|comm|unit|user|slice|container]\n"
-          "         [--sort energy|cpu|power] [--limit N] [--json|--csv|--html FILE]" },
+          "         [--sort energy|cpu|power|name|wakeups] [--limit N] [--every DURATION]\n"
+          "         [--unit GLOB]... [--comm GLOB]... [--user GLOB]... [--pid GLOB]...\n"
+          "         [--json|--csv|--html FILE]" },
         { "top", verb_top,
           "top [--by process|comm|unit|user] [--sort power|energy|cpu|name|wakeups] [--delay S] [--once]" },
         { "run", verb_run, "run [--repeat N] [--budget JOULES] [--json] -- CMD [ARGS...]" },
-        { "export", verb_export, "export --since T [--until T] --format csv|json" },
+        { "export", verb_export, "export [--since T] [--until T] [--format csv|json]" },
+        { "profile", verb_profile, "profile [--pid P|--unit U|--cgroup PATH] [--duration S] [--frequency HZ]\n"
+          "         [--folded F] [--svg F] [--json F] [--diff BEFORE AFTER] [-- CMD [ARGS...]]" },
 };
 
-#define VERB_NAMES "status, report, top, run, export"
+#define VERB_NAMES "status, report, top, run, export, profile"
 
 static void help(void) {
         printf("Usage: joulectl [--db PATH] [--carbon-intensity G] VERB [OPTIONS]\n"
@@ -38,14 +42,15 @@ static void help(void) {
                "Read the energy history recorded by jouled.\n"
                "\n"
                "Global options:\n"
-               "  --db PATH                database (default $JOULED_DB, else " DEFAULT_DB ")\n"
+               "  --db PATH                database (default $JOULED_DB, else the one a running jouled\n"
+               "                           recorded in /run/jouled/db, else " CLI_DEFAULT_DB ")\n"
                "  --carbon-intensity G     grid carbon intensity in gCO2e/kWh (default $JOULED_CARBON_INTENSITY,\n"
                "                           else jouled's configured figure, else %g, %s)\n"
                "  -h --help                show this help\n"
                "  --version                show the version\n"
                "\n"
                "Verbs:\n",
-               CARBON_DEFAULT_G_PER_KWH, CARBON_DEFAULT_ORIGIN);
+               CARBON_DEFAULT_G_PER_KWH, CARBON_DEFAULT_SOURCE);
         for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
                 printf("  %s\n", verbs[i].help);
         printf("\n"
@@ -64,11 +69,14 @@ int joulectl_main(int argc, char **argv, bool parse_only) {
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
-        CliGlobals g = { .db_path = DEFAULT_DB, .parse_only = parse_only };
+        CliGlobals g = { .parse_only = parse_only };
         const char *env = getenv("JOULED_DB");
         int c;
 
         log_set_prefix("joulectl");
+        /* Display widths of names (wcwidth()) in the user's character set;
+         * numbers stay in the C locale. */
+        setlocale(LC_CTYPE, "");
         if (env && *env)
                 g.db_path = env;
         env = getenv("JOULED_CARBON_INTENSITY");
@@ -77,7 +85,7 @@ int joulectl_main(int argc, char **argv, bool parse_only) {
                         fprintf(stderr,
                                 "joulectl: invalid $JOULED_CARBON_INTENSITY '%s': expected gCO2e per kWh, "
                                 "a number from 0 to 10000\n",
-                                env);
+                                cli_safe(env));
                         return EXIT_USAGE;
                 }
                 g.carbon_arg = env;
@@ -110,6 +118,9 @@ int joulectl_main(int argc, char **argv, bool parse_only) {
                 }
         }
 
+        if (!g.db_path)
+                g.db_path = parse_only ? CLI_DEFAULT_DB : cli_default_db();
+
         if (optind >= argc) {
                 fprintf(stderr, "joulectl: missing verb (expected one of: " VERB_NAMES "; see --help)\n");
                 return EXIT_USAGE;
@@ -123,6 +134,11 @@ int joulectl_main(int argc, char **argv, bool parse_only) {
                         optind = 0;
                         return verbs[i].run(vargc, vargv, &g);
                 }
-        fprintf(stderr, "joulectl: unknown verb '%s' (expected one of: " VERB_NAMES ")\n", argv[optind]);
+        char near[32];
+        if (cli_did_you_mean(argv[optind], VERB_NAMES, near, sizeof(near)))
+                fprintf(stderr, "joulectl: unknown verb '%s'; did you mean '%s'? (expected one of: " VERB_NAMES ")\n",
+                        cli_safe(argv[optind]), near);
+        else
+                fprintf(stderr, "joulectl: unknown verb '%s' (expected one of: " VERB_NAMES ")\n", cli_safe(argv[optind]));
         return EXIT_USAGE;
 }

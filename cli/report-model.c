@@ -10,7 +10,14 @@
 
 #include "cleanup.h"
 #include "cli-util.h"
+#include "string-table.h"
 #include "util.h"
+
+static const char *const report_sort_table[_SORT_MAX] = {
+        [SORT_ENERGY] = "energy", [SORT_CPU] = "cpu", [SORT_POWER] = "power",
+        [SORT_NAME] = "name", [SORT_WAKEUPS] = "wakeups",
+};
+DEFINE_STRING_TABLE_LOOKUP(report_sort, ReportSort, SORT);
 
 void report_done(Report *r) {
         store_sources_free(r->sources, r->n_sources);
@@ -82,6 +89,7 @@ static int report_rows(Report *r, StoreGroupRow *g, size_t n) {
                         .energy_j = g[i].energy_j,
                 };
                 r->cpu_ns += p->cpu_ns;
+                r->rows_j += p->energy_j;
                 p->domain_j = calloc(MAX(r->n_domains, (size_t) 1), sizeof(double));
                 if (!p->domain_j)
                         return -ENOMEM;
@@ -129,10 +137,23 @@ static int cmp_desc_u64(uint64_t a, uint64_t b) {
 
 static int row_compare(const void *a, const void *b, void *userdata) {
         const ReportRow *x = a, *y = b;
-        ReportSort sort = *(const ReportSort *) userdata;
+        const Report *r = userdata;
+        char bx[64], by[64], tmp[64];
         int c = 0;
 
-        switch (sort) {
+        switch (r->sort) {
+        case SORT_NAME:
+                if (r->by == GROUP_BY_PROCESS)
+                        c = strcmp(x->comm ? x->comm : "", y->comm ? y->comm : "");
+                else {
+                        /* A copy: a user name comes from a cache the second call may reuse. */
+                        strscpy(bx, sizeof(bx), report_row_key(r, x, tmp, sizeof(tmp)));
+                        c = strcmp(bx, report_row_key(r, y, by, sizeof(by)));
+                }
+                break;
+        case SORT_WAKEUPS:
+                c = cmp_desc_u64(x->wakeups, y->wakeups);
+                break;
         case SORT_CPU:
                 c = cmp_desc_u64(x->cpu_ns, y->cpu_ns);
                 break;
@@ -179,6 +200,7 @@ int report_load(Store *store, Report *r) {
         r->process_detail_pruned = t.process_detail_pruned;
         /* The CPU total is the sum of the rows (one pass over samples, not two). */
         r->cpu_ns = 0;
+        r->rows_j = 0;
 
         e = store_query_sources(store, r->since, r->until, &r->sources, &r->n_sources);
         if (e < 0)
@@ -187,7 +209,7 @@ int report_load(Store *store, Report *r) {
         if (e < 0)
                 return e;
 
-        e = store_query_groups(store, r->by, r->since, r->until, &groups, &n_groups);
+        e = store_query_groups(store, r->by, r->filter, r->since, r->until, &groups, &n_groups);
         if (e < 0)
                 return e;
         e = report_rows(r, groups, n_groups);
@@ -195,14 +217,14 @@ int report_load(Store *store, Report *r) {
         if (e < 0)
                 return e;
 
-        e = store_query_group_domains(store, r->by, r->since, r->until, &gd, &n_gd);
+        e = store_query_group_domains(store, r->by, r->filter, r->since, r->until, &gd, &n_gd);
         if (e < 0)
                 return e;
         report_merge_domains(r, gd, n_gd);
         store_group_domains_free(gd, n_gd);
 
         if (r->n_rows > 0)
-                qsort_r(r->rows, r->n_rows, sizeof(r->rows[0]), row_compare, &r->sort);
+                qsort_r(r->rows, r->n_rows, sizeof(r->rows[0]), row_compare, r);
         return 0;
 }
 
@@ -227,19 +249,38 @@ typedef struct SeriesLoad {
         ReportSeries *s;
 } SeriesLoad;
 
-static size_t bucket_of(const ReportSeries *s, uint64_t start, uint64_t end) {
-        uint64_t mid = start / 2 + end / 2, span = s->t1 - s->t0;
-        if (mid < s->t0)
-                return 0;
-        if (span == 0)
-                return 0;
-        size_t b = (size_t) ((double) (mid - s->t0) / (double) span * (double) s->n_buckets);
-        return MIN(b, s->n_buckets - 1);
+/* Add energy spread over [start, end) to v[bucket * stride + k] by overlap. */
+static void series_spread(const ReportSeries *s, uint64_t start, uint64_t end, double energy, double *v,
+                          size_t stride, size_t k) {
+        double span = (double) (s->t1 - s->t0), width = span / (double) s->n_buckets;
+        double a, b;
+        size_t first, last;
+
+        if (s->t1 <= s->t0)
+                return;
+        start = MAX(start, s->t0);
+        end = MIN(end, s->t1);
+        if (end <= start) {
+                /* Outside the axis or empty: the nearest bucket keeps it. */
+                size_t bk = start >= s->t1 ? s->n_buckets - 1 : 0;
+                v[bk * stride + k] += energy;
+                return;
+        }
+        a = (double) (start - s->t0);
+        b = (double) (end - s->t0);
+        first = MIN((size_t) (a / width), s->n_buckets - 1);
+        last = MIN((size_t) (b / width), s->n_buckets - 1);
+        for (size_t bk = first; bk <= last; bk++) {
+                double lo = MAX(a, (double) bk * width), hi = MIN(b, (double) (bk + 1) * width);
+                if (hi > lo)
+                        v[bk * stride + k] += energy * (hi - lo) / (b - a);
+        }
 }
 
 static int series_add_host(const StoreEnergyPoint *p, void *userdata) {
         ReportSeries *s = userdata;
-        s->host[bucket_of(s, p->start_ns, p->end_ns)] += p->energy_j;
+        series_spread(s, p->start_ns, p->end_ns, p->energy_j, s->host, 1, 0);
+        series_spread(s, p->start_ns, p->end_ns, p->idle_j, s->idle, 1, 0);
         return 0;
 }
 
@@ -253,7 +294,7 @@ static int series_add_group(const StoreEnergyPoint *p, void *userdata) {
                         k = i;
                         break;
                 }
-        s->energy[bucket_of(s, p->start_ns, p->end_ns) * s->n_series + k] += p->energy_j;
+        series_spread(s, p->start_ns, p->end_ns, p->energy_j, s->energy, s->n_series, k);
         return 0;
 }
 
@@ -270,7 +311,8 @@ int report_series_load(Store *store, const Report *r, size_t n_top, size_t max_b
         s->n_buckets = (size_t) MIN((uint64_t) max_buckets, (uint64_t) MAX(r->n_intervals, (int64_t) 1));
         s->energy = calloc(s->n_buckets * s->n_series, sizeof(double));
         s->host = calloc(s->n_buckets, sizeof(double));
-        if (!s->energy || !s->host)
+        s->idle = calloc(s->n_buckets, sizeof(double));
+        if (!s->energy || !s->host || !s->idle)
                 return -ENOMEM;
 
         e = store_query_span(store, r->since, r->until, &s->t0, &s->t1);
@@ -281,11 +323,12 @@ int report_series_load(Store *store, const Report *r, size_t n_top, size_t max_b
         e = store_query_host_energy(store, r->since, r->until, series_add_host, s);
         if (e < 0)
                 return e;
-        return store_query_group_energy(store, r->by, r->since, r->until, series_add_group, &l);
+        return store_query_group_energy(store, r->by, r->filter, r->since, r->until, series_add_group, &l);
 }
 
 void report_series_done(ReportSeries *s) {
         free(s->energy);
         free(s->host);
+        free(s->idle);
         *s = (ReportSeries) {};
 }

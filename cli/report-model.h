@@ -14,6 +14,8 @@ typedef enum ReportSort {
         SORT_ENERGY,             /* energy, then CPU */
         SORT_CPU,                /* CPU, then energy */
         SORT_POWER,              /* mean power while present, then energy */
+        SORT_NAME,               /* the key (comm when by process), ascending, then energy */
+        SORT_WAKEUPS,            /* wakeups, then energy */
         _SORT_MAX,
         _SORT_INVALID = -1,
 } ReportSort;
@@ -30,16 +32,21 @@ typedef struct ReportRow {
         double *domain_j;        /* one per Report.domains name */
 } ReportRow;
 
+const char *report_sort_to_string(ReportSort s);
+ReportSort report_sort_from_string(const char *s);
+
 typedef struct Report {
         GroupBy by;
         ReportSort sort;
+        const StoreFilter *filter;   /* which processes the rows hold (NULL: all) */
         uint64_t since, until;   /* selection: since < end_ns <= until */
         uint64_t first_start;
         int64_t n_intervals;
         uint64_t duration_ns;    /* total length of the selected intervals */
         double measured, attributed, idle, unattributed;
         double irq;              /* part of unattributed: interrupt and softirq time's energy ("[irq]") */
-        uint64_t cpu_ns;
+        uint64_t cpu_ns;         /* of the rows */
+        double rows_j;           /* energy of the rows: attributed, or the filter's part of it */
         bool estimated;
         bool process_detail_pruned; /* part of the range is past the raw retention: by process, rows are label sets */
 
@@ -66,13 +73,16 @@ double report_row_wakeups_per_second(const ReportRow *row);
 const char *report_row_key(const Report *r, const ReportRow *row, char *buf, size_t size);
 
 /* Energy over time of the report's first n_top rows, the other rows
- * together, and the host's measured energy, in at most max_buckets buckets
- * of equal length; an interval counts in the bucket holding its middle. */
+ * together, and the host's measured and idle energy, in at most max_buckets
+ * buckets of equal length. Each stored row (a raw interval or a rollup) is
+ * spread over the buckets it covers in proportion to the overlap, so that a
+ * minute rollup is drawn over its minute, not as a spike in one bucket. */
 typedef struct ReportSeries {
         size_t n_buckets, n_series;     /* n_series = top rows + "other" */
         uint64_t t0, t1;
         double *energy;                 /* [bucket][series] */
         double *host;                   /* [bucket] measured */
+        double *idle;                   /* [bucket] idle part of host */
 } ReportSeries;
 
 int report_series_load(Store *store, const Report *r, size_t n_top, size_t max_buckets, ReportSeries *ret);

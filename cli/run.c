@@ -354,7 +354,7 @@ static int run_once(RunContext *c, int index, RunResult *ret) {
                 return -errno;
         }
 
-        (void) proc_stat_read(NULL, &st0);
+        (void) procfs_read_stat(NULL, &st0);
         if (c->sources)
                 self_read(c, &e0);
         rt0 = now_ns(CLOCK_REALTIME);
@@ -417,7 +417,7 @@ static int run_once(RunContext *c, int index, RunResult *ret) {
         rt1 = now_ns(CLOCK_REALTIME);
         if (c->sources)
                 self_read(c, &e1);
-        (void) proc_stat_read(NULL, &st1);
+        (void) procfs_read_stat(NULL, &st1);
 
         if (cg[0]) {
                 if (cgroup_usage_usec(cg, &cg_usec) < 0)

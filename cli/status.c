@@ -4,9 +4,18 @@
  * JSON fields (stable):
  *   database        {path, size_bytes (main file), wal_bytes, schema_version,
  *                    schema_latest (this joulectl's; older ones are read as it)}
- *   daemon          {pid, version, started, interval_s, last_sample,
- *                    last_sample_age_seconds}: values as the daemon stored
- *                    them (strings), age computed now; null when unknown
+ *   daemon          {running, pid, last_pid, version, started, interval_s,
+ *                    last_sample, last_sample_age_seconds}: running says
+ *                    whether the jouled that owns the database runs now;
+ *                    pid is its PID while it does (else null), last_pid the
+ *                    one it recorded; the rest as the daemon stored them
+ *                    (strings), age computed now; null when unknown
+ *   power           {host_watts, interval_end}: the host's power over the
+ *                    host-total domains in the newest raw interval
+ *   idle            [{domain, watts, band_watts, method}]: jouled's idle
+ *                    estimate per domain (daemon_state idle_estimate.*),
+ *                    else the one stored with the newest interval
+ *                    (band_watts null: not known)
  *   tracker         {mode: "bpf"|"procfs"|null, note: string|null,
  *                    fallback_reason: string|null, accounting:
  *                    "iterator"|"per-switch"|null (BPF: how CPU time is
@@ -45,6 +54,7 @@
 
 #include "cleanup.h"
 #include "cli-util.h"
+#include "string-table.h"
 #include "util.h"
 #include "verbs.h"
 
@@ -53,7 +63,7 @@ typedef struct StateValue {
         char *value;
 } StateValue;
 
-enum {
+typedef enum StateKey {
         ST_TRACKER_MODE,
         ST_TRACKER_NOTE,
         ST_LAST_SAMPLE,
@@ -75,9 +85,10 @@ enum {
         ST_SELF_PID,
         ST_TRACKER_ACCOUNTING,
         _ST_MAX,
-};
+        _ST_INVALID = -1,
+} StateKey;
 
-static const char *const state_keys[_ST_MAX] = {
+static const char *const state_key_table[] = {
         [ST_TRACKER_MODE] = "tracker_mode",
         [ST_TRACKER_NOTE] = "tracker_note",
         [ST_LAST_SAMPLE] = "last_sample",
@@ -99,13 +110,26 @@ static const char *const state_keys[_ST_MAX] = {
         [ST_SELF_PID] = "self_pid",
         [ST_TRACKER_ACCOUNTING] = "tracker_accounting",
 };
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP(state_key, StateKey, ST);
 
 #define SELF_WINDOW_NS (3600 * NSEC_PER_SEC)
 
 #define PROCFS_NOTE "short-lived processes may be missed"
 
+typedef struct StatusIdle {
+        char domain[64];
+        double w, band_w;            /* band_w NAN: not known */
+        char method[32];
+} StatusIdle;
+
 typedef struct Status {
         char *state[_ST_MAX];
+        bool running;                /* the daemon that owns the database runs */
+        int64_t live_pid;            /* its PID while it runs, else 0 */
+        double host_w;               /* host power of the newest raw interval (NAN: none) */
+        uint64_t host_end_ns;
+        StatusIdle *idle;
+        size_t n_idle;
         StoreProbe *probes;
         size_t n_probes;
         StoreSource *domains;        /* of the newest raw interval */
@@ -122,6 +146,7 @@ typedef struct Status {
 static void status_done(Status *s) {
         for (size_t i = 0; i < _ST_MAX; i++)
                 free(s->state[i]);
+        free(s->idle);
         store_probes_free(s->probes, s->n_probes);
         store_sources_free(s->domains, s->n_domains);
 }
@@ -137,10 +162,30 @@ static int status_load(Store *store, Status *s) {
         r = store_query_state_all(store, &state, &n_state);
         if (r < 0)
                 return r;
-        for (size_t j = 0; j < n_state; j++)
-                for (size_t i = 0; state[j].key && i < _ST_MAX; i++)
-                        if (strcmp(state[j].key, state_keys[i]) == 0 && !s->state[i])
-                                s->state[i] = TAKE_PTR(state[j].value);
+        for (size_t j = 0; j < n_state; j++) {
+                StateKey k = state_key_from_string(state[j].key);
+                if (k != _ST_INVALID && !s->state[k])
+                        s->state[k] = TAKE_PTR(state[j].value);
+                else if (state[j].key && startswith(state[j].key, "idle_estimate.") && state[j].value) {
+                        /* "W BAND METHOD" per domain, as jouled keeps it. */
+                        StatusIdle *v = realloc(s->idle, (s->n_idle + 1) * sizeof(*v));
+                        char method[32];
+                        double w, band;
+                        if (!v) {
+                                store_state_entries_free(state, n_state);
+                                return -ENOMEM;
+                        }
+                        s->idle = v;
+                        v = &s->idle[s->n_idle];
+                        *v = (StatusIdle) { .w = NAN, .band_w = NAN };
+                        if (sscanf(state[j].value, "%lf %lf %31s", &w, &band, method) == 3) {
+                                v->w = w, v->band_w = band;
+                                strscpy(v->method, sizeof(v->method), method);
+                        }
+                        strscpy(v->domain, sizeof(v->domain), state[j].key + strlen("idle_estimate."));
+                        s->n_idle++;
+                }
+        }
         store_state_entries_free(state, n_state);
 
         r = store_query_probes(store, &s->probes, &s->n_probes);
@@ -155,6 +200,54 @@ static int status_load(Store *store, Status *s) {
         s->processes_stored = counts.processes;
         s->intervals_stored = counts.intervals;
         s->last_end_ns = counts.last_end_ns;
+
+        /* The host's power in the newest raw interval, and the idle
+         * estimate stored with it where jouled keeps none of its own. */
+        s->host_w = NAN;
+        uint64_t last_raw = 0;
+        r = store_query_last_end(store, true, &last_raw);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                StoreWindow w;
+                r = store_query_window(store, last_raw - 1, last_raw, &w);
+                if (r < 0)
+                        return r;
+                if (w.duration_ns > 0)
+                        s->host_w = w.measured_j / ((double) w.duration_ns / 1e9);
+                s->host_end_ns = last_raw;
+                if (s->n_idle == 0) {
+                        StoreSource *src = NULL;
+                        size_t n_src = 0;
+                        r = store_query_sources(store, last_raw - 1, last_raw, &src, &n_src);
+                        if (r < 0)
+                                return r;
+                        s->idle = calloc(MAX(n_src, (size_t) 1), sizeof(StatusIdle));
+                        if (!s->idle) {
+                                store_sources_free(src, n_src);
+                                return -ENOMEM;
+                        }
+                        for (size_t i = 0; i < n_src; i++) {
+                                if (!isfinite(src[i].idle_w))
+                                        continue;
+                                StatusIdle *v = &s->idle[s->n_idle++];
+                                *v = (StatusIdle) { .w = src[i].idle_w, .band_w = NAN };
+                                strscpy(v->domain, sizeof(v->domain), src[i].domain);
+                                strscpy(v->method, sizeof(v->method), src[i].idle_method ? src[i].idle_method : "");
+                        }
+                        store_sources_free(src, n_src);
+                }
+        }
+
+        /* Whether the daemon that owns the database runs: a stale PID is
+         * not shown as if it were live. */
+        double interval_s = 0;
+        if (!s->state[ST_INTERVAL] || parse_double(s->state[ST_INTERVAL], &interval_s) < 0 || !(interval_s > 0) ||
+            interval_s > 3600)
+                interval_s = 1;
+        r = store_query_owner(store, (uint64_t) ((3 * interval_s + 2) * 1e9), &s->live_pid, &s->running);
+        if (r < 0)
+                return r;
 
         /* jouled's own cost over the last hour, from the samples of its
          * processes row. */
@@ -181,7 +274,7 @@ static json_object *json_int_from_state(const char *v) {
 }
 
 static json_object *json_string_or_null(const char *s) {
-        return s ? json_object_new_string(s) : NULL;
+        return json_string_safe(s);
 }
 
 /* attribution_per_package: "yes" / "no" → true / false, else null. */
@@ -234,7 +327,7 @@ static void status_print_json(const Status *s, const char *path) {
         char buf[64];
 
         x = json_object_new_object();
-        json_object_object_add(x, "path", json_object_new_string(path));
+        json_object_object_add(x, "path", json_string_safe(path));
         json_object_object_add(x, "size_bytes", json_object_new_int64((int64_t) s->size_bytes));
         json_object_object_add(x, "wal_bytes", json_object_new_int64((int64_t) s->wal_bytes));
         json_object_object_add(x, "schema_version", json_object_new_int(s->schema_version));
@@ -242,13 +335,31 @@ static void status_print_json(const Status *s, const char *path) {
         json_object_object_add(o, "database", x);
 
         x = json_object_new_object();
-        json_object_object_add(x, "pid", json_int_from_state(s->state[ST_PID]));
+        json_object_object_add(x, "running", json_object_new_boolean(s->running));
+        json_object_object_add(x, "pid", s->running && s->live_pid > 0 ? json_object_new_int64(s->live_pid) : NULL);
+        json_object_object_add(x, "last_pid", json_int_from_state(s->state[ST_PID]));
         json_object_object_add(x, "version", json_string_or_null(s->state[ST_VERSION]));
         json_object_object_add(x, "started", json_string_or_null(s->state[ST_STARTED]));
         json_object_object_add(x, "interval_s", json_string_or_null(s->state[ST_INTERVAL]));
         json_object_object_add(x, "last_sample", json_string_or_null(last_sample(s, buf, sizeof(buf))));
         json_object_object_add(x, "last_sample_age_seconds", age >= 0 ? json_double_exact(round(age * 1000) / 1000) : NULL);
         json_object_object_add(o, "daemon", x);
+
+        x = json_object_new_object();
+        json_object_object_add(x, "host_watts", isfinite(s->host_w) ? json_double_exact(s->host_w) : NULL);
+        json_object_object_add(x, "interval_end", s->host_end_ns ? json_object_new_string(format_iso8601(
+                                                          s->host_end_ns, true, buf, sizeof(buf))) : NULL);
+        json_object_object_add(o, "power", x);
+        a = json_object_new_array();
+        for (size_t i = 0; i < s->n_idle; i++) {
+                json_object *e = json_object_new_object();
+                json_object_object_add(e, "domain", json_string_safe(s->idle[i].domain));
+                json_object_object_add(e, "watts", json_double_exact(s->idle[i].w));
+                json_object_object_add(e, "band_watts", json_double_exact(s->idle[i].band_w));
+                json_object_object_add(e, "method", s->idle[i].method[0] ? json_string_safe(s->idle[i].method) : NULL);
+                json_object_array_add(a, e);
+        }
+        json_object_object_add(o, "idle", a);
 
         x = json_object_new_object();
         json_object_object_add(x, "mode", json_string_or_null(s->state[ST_TRACKER_MODE]));
@@ -326,23 +437,41 @@ static char *format_self_energy(double j, char *buf, size_t size) {
         return format_energy(j, false, buf, size);
 }
 
-static void status_print_text(const Status *s, const char *path) {
+static void status_print_text(const Status *s, const char *path, FILE *f) {
         char b1[32], b2[32], b3[64];
         double age = last_sample_age(s);
         const char *note = tracker_note(s);
 
-        printf("Database:    %s (%s + %s WAL, schema %d)\n", path, format_bytes(s->size_bytes, b1, sizeof(b1)),
+        fprintf(f, "Database:    %s (%s + %s WAL, schema %d)\n", path, format_bytes(s->size_bytes, b1, sizeof(b1)),
                format_bytes(s->wal_bytes, b2, sizeof(b2)), s->schema_version);
         if (s->schema_version < store_latest_schema_version())
-                printf("             database schema %d is older than this joulectl (%d): restart jouled to upgrade it\n",
+                fprintf(f, "             database schema %d is older than this joulectl (%d): restart jouled to upgrade it\n",
                        s->schema_version, store_latest_schema_version());
-        printf("Daemon:      pid %s, version %s, started %s, interval %s s\n", OR_DASH(s->state[ST_PID]),
-               OR_DASH(s->state[ST_VERSION]), OR_DASH(s->state[ST_STARTED]), OR_DASH(s->state[ST_INTERVAL]));
-        if (age >= 0)
-                printf("Last sample: %s (%.0f s ago)\n", OR_DASH(last_sample(s, b3, sizeof(b3))), age);
+        if (s->running && s->live_pid > 0)
+                fprintf(f, "Daemon:      running, pid %" PRIi64 ", version %s, started %s, interval %s s\n",
+                        s->live_pid, OR_DASH(s->state[ST_VERSION]), OR_DASH(s->state[ST_STARTED]),
+                        OR_DASH(s->state[ST_INTERVAL]));
         else
-                printf("Last sample: %s (no interval stored)\n", OR_DASH(last_sample(s, b3, sizeof(b3))));
-        printf("Tracker:     %s%s%s%s%s%s\n", OR_DASH(s->state[ST_TRACKER_MODE]),
+                fprintf(f, "Daemon:      %s (version %s, started %s, interval %s s)\n",
+                        s->running ? "running" : "not running", OR_DASH(s->state[ST_VERSION]),
+                        OR_DASH(s->state[ST_STARTED]), OR_DASH(s->state[ST_INTERVAL]));
+        if (isfinite(s->host_w))
+                fprintf(f, "Power:       host %.2f W%s in the newest interval (ending %s)\n", s->host_w,
+                        any_estimated(s) ? " (estimated)" : "",
+                        format_iso8601(s->host_end_ns, false, b3, sizeof(b3)));
+        for (size_t i = 0; i < s->n_idle; i++) {
+                char band[32] = "";
+                if (isfinite(s->idle[i].band_w))
+                        snprintf(band, sizeof(band), " \u00b1 %.2f", s->idle[i].band_w);
+                fprintf(f, "%s %s %.2f%s W (%s)\n", i == 0 ? "Idle:       " : "            ", s->idle[i].domain,
+                        s->idle[i].w, band, s->idle[i].method[0] ? s->idle[i].method : "method unknown");
+        }
+        if (age >= 0)
+                fprintf(f, "Last sample: %s (%s ago)\n", OR_DASH(last_sample(s, b3, sizeof(b3))),
+                        format_age(age, b1, sizeof(b1)));
+        else
+                fprintf(f, "Last sample: %s (no interval stored)\n", OR_DASH(last_sample(s, b3, sizeof(b3))));
+        fprintf(f, "Tracker:     %s%s%s%s%s%s\n", OR_DASH(s->state[ST_TRACKER_MODE]),
                s->state[ST_TRACKER_ACCOUNTING] && *s->state[ST_TRACKER_ACCOUNTING] ? ", CPU time read " : "",
                s->state[ST_TRACKER_ACCOUNTING] && *s->state[ST_TRACKER_ACCOUNTING]
                        ? (streq_ptr(s->state[ST_TRACKER_ACCOUNTING], "per-switch") ? "at each context switch"
@@ -350,37 +479,37 @@ static void status_print_text(const Status *s, const char *path) {
                        : "",
                note ? " (" : "", note ? note : "", note ? ")" : "");
         if (s->state[ST_TRACKER_FALLBACK] && *s->state[ST_TRACKER_FALLBACK])
-                printf("             BPF not used: %s\n", s->state[ST_TRACKER_FALLBACK]);
+                fprintf(f, "             BPF not used: %s\n", s->state[ST_TRACKER_FALLBACK]);
 
-        printf("Sources:\n");
+        fprintf(f, "Sources:\n");
         if (s->n_probes == 0)
-                printf("  (no probe results stored)\n");
+                fprintf(f, "  (no probe results stored)\n");
         for (size_t i = 0; i < s->n_probes; i++) {
                 const StoreProbe *p = &s->probes[i];
                 const char *what = p->in_use ? (p->estimated ? "in use, estimated" : "in use, measured")
                                              : streq_ptr(p->status, "usable") ? "usable, not used"
                                                                               : OR_DASH(p->status);
-                printf("  %-10s %-20s %s\n", OR_DASH(p->name), what, p->reason ? p->reason : "");
+                fprintf(f, "  %-10s %-20s %s\n", OR_DASH(p->name), what, p->reason ? p->reason : "");
         }
-        printf("Domains:     ");
+        fprintf(f, "Domains:     ");
         if (s->n_domains == 0)
-                printf("none");
+                fprintf(f, "none");
         for (size_t i = 0; i < s->n_domains; i++)
-                printf("%s%s (%s%s)", i > 0 ? ", " : "", OR_DASH(s->domains[i].domain), OR_DASH(s->domains[i].source),
+                fprintf(f, "%s%s (%s%s)", i > 0 ? ", " : "", OR_DASH(s->domains[i].domain), OR_DASH(s->domains[i].source),
                        s->domains[i].estimated ? ", estimated" : "");
-        printf("\n");
-        printf("Processes:   %s tracked now, %" PRIi64 " stored; %" PRIi64 " intervals stored\n",
+        fprintf(f, "\n");
+        fprintf(f, "Processes:   %s tracked now, %" PRIi64 " stored; %" PRIi64 " intervals stored\n",
                OR_DASH(s->state[ST_PROCESSES_TRACKED]), s->processes_stored, s->intervals_stored);
-        printf("Attribution: basis %s, per package %s\n", OR_DASH(s->state[ST_ATTRIBUTION_BASIS]),
+        fprintf(f, "Attribution: basis %s, per package %s\n", OR_DASH(s->state[ST_ATTRIBUTION_BASIS]),
                OR_DASH(s->state[ST_ATTRIBUTION_PER_PACKAGE]));
         if (s->self_pid >= 0)
-                printf("Overhead:    jouled itself: %.2f CPU-s, %s%s over the last hour\n",
+                fprintf(f, "Overhead:    jouled itself: %.2f CPU-s, %s%s over the last hour\n",
                        (double) s->self_cpu_ns / 1e9, format_self_energy(s->self_energy_j, b3, sizeof(b3)),
                        any_estimated(s) ? " (estimated)" : "");
-        printf("Counters:    exits_lost %s, exits_early_only %s, vanished %s, write_errors %s\n",
+        fprintf(f, "Counters:    exits_lost %s, exits_early_only %s, vanished %s, write_errors %s\n",
                OR_DASH(s->state[ST_EXITS_LOST]), OR_DASH(s->state[ST_EXITS_EARLY_ONLY]),
                OR_DASH(s->state[ST_VANISHED]), OR_DASH(s->state[ST_WRITE_ERRORS]));
-        printf("             intervals_buffered %s, intervals_dropped %s, counters_discarded %s\n",
+        fprintf(f, "             intervals_buffered %s, intervals_dropped %s, counters_discarded %s\n",
                OR_DASH(s->state[ST_INTERVALS_BUFFERED]), OR_DASH(s->state[ST_INTERVALS_DROPPED]),
                OR_DASH(s->state[ST_COUNTERS_DISCARDED]));
 }
@@ -435,8 +564,25 @@ int verb_status(int argc, char **argv, const CliGlobals *g) {
         }
         if (json)
                 status_print_json(&s, g->db_path);
-        else
-                status_print_text(&s, g->db_path);
+        else {
+                /* Assembled whole, then every line escaped for the terminal:
+                 * names and reasons come from outside. */
+                _cleanup_free_ char *text = NULL;
+                size_t size = 0;
+                FILE *f = open_memstream(&text, &size);
+                if (!f) {
+                        fprintf(stderr, "joulectl: out of memory\n");
+                        status_done(&s);
+                        return 1;
+                }
+                status_print_text(&s, g->db_path, f);
+                if (fclose(f) != 0 || !text) {
+                        fprintf(stderr, "joulectl: out of memory\n");
+                        status_done(&s);
+                        return 1;
+                }
+                fputs_text_lines(text, stdout);
+        }
         status_done(&s);
         if (fflush(stdout) != 0 || ferror(stdout)) {
                 fprintf(stderr, "joulectl: cannot write output: %s\n", strerror(errno));

@@ -31,6 +31,8 @@
 
 #include "cleanup.h"
 #include "cli-util.h"
+#include "string-table.h"
+#include "sanitize.h"
 #include "timeparse.h"
 #include "util.h"
 #include "verbs.h"
@@ -45,13 +47,14 @@ typedef enum TopSort {
         _TOP_SORT_INVALID = -1,
 } TopSort;
 
-static const char *const top_sort_names[_TOP_SORT_MAX] = {
+static const char *const top_sort_table[] = {
         [TOP_SORT_POWER] = "power",
         [TOP_SORT_ENERGY] = "energy",
         [TOP_SORT_CPU] = "cpu",
         [TOP_SORT_NAME] = "name",
         [TOP_SORT_WAKEUPS] = "wakeups",
 };
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP(top_sort, TopSort, TOP_SORT);
 
 typedef struct TopRow {
         char key[96];            /* pid, comm, unit, user name, slice or container */
@@ -145,8 +148,11 @@ static int top_refresh(Top *t) {
         t->estimated = false;
         for (size_t i = 0; i < n_sources; i++) {
                 size_t n = strlen(t->sources);
-                snprintf(t->sources + n, sizeof(t->sources) - n, "%s%s %s%s", n ? ", " : "", sources[i].domain,
-                         sources[i].source, sources[i].estimated ? " (estimated)" : "");
+                char d[64], src[64];
+                snprintf(t->sources + n, sizeof(t->sources) - n, "%s%s %s%s", n ? ", " : "",
+                         text_cell(sources[i].domain, 0, false, d, sizeof(d)),
+                         text_cell(sources[i].source, 0, false, src, sizeof(src)),
+                         sources[i].estimated ? " (estimated)" : "");
                 t->estimated = t->estimated || sources[i].estimated;
         }
 
@@ -246,7 +252,7 @@ static int top_row_compare(const void *a, const void *b) {
 typedef void (*EmitLine)(int y, const char *text, bool bold, void *userdata);
 
 static void top_render(Top *t, int width, int max_lines, EmitLine emit, void *userdata) {
-        char line[512], e1[32], e2[32], tbuf[64];
+        char line[512], e1[32], e2[32], tbuf[64], tbuf2[160], cell[256], c1[128], c2[128], c3[128];
         double secs = (double) t->window_ns / 1e9;
         int y = 0;
 
@@ -257,22 +263,29 @@ static void top_render(Top *t, int width, int max_lines, EmitLine emit, void *us
 
         snprintf(line, sizeof(line), "joulectl top - %s - every %.1f s - by %s - sort: %s",
                  t->have_data ? format_iso8601(t->last_end, false, tbuf, sizeof(tbuf)) : "no data",
-                 (double) t->delay_ns / 1e9, group_by_to_string(t->by), top_sort_names[t->sort]);
+                 (double) t->delay_ns / 1e9, group_by_to_string(t->by), top_sort_to_string(t->sort));
         emit(y++, line, true, userdata);
         if (!t->have_data) {
                 emit(y++, "No intervals recorded yet: is jouled running and writing this database?", false,
                      userdata);
                 return;
         }
-        snprintf(line, sizeof(line), "Host: %.2f W %s%s, idle %.2f W, over %.1f s",
+        /* Data older than three intervals: the daemon stopped writing. */
+        double interval = t->window_intervals > 0 ? secs / (double) t->window_intervals : 1;
+        uint64_t now = now_ns(CLOCK_REALTIME);
+        double age = now > t->last_end ? (double) (now - t->last_end) / 1e9 : 0;
+        char stale[64] = "";
+        if (age > 3 * MAX(interval, 0.001))
+                snprintf(stale, sizeof(stale), " - STALE: %s old", format_age(age, e1, sizeof(e1)));
+        snprintf(line, sizeof(line), "Host: %.2f W %s%s, idle %.2f W, over %.1f s%s",
                  secs > 0 ? t->host_j / secs : 0.0, t->estimated ? "estimated" : "measured",
-                 t->estimated ? " (model)" : "", secs > 0 ? t->idle_j / secs : 0.0, secs);
+                 t->estimated ? " (model)" : "", secs > 0 ? t->idle_j / secs : 0.0, secs, stale);
         emit(y++, line, false, userdata);
         snprintf(line, sizeof(line), "Sources: %s", t->sources[0] ? t->sources : "none");
         emit(y++, line, false, userdata);
-        snprintf(line, sizeof(line), "Carbon: %s/h at this power (%g g/kWh, %s)",
+        snprintf(line, sizeof(line), "Carbon: %s/h at this power (%s)",
                  format_co2(carbon_grams(&t->carbon, secs > 0 ? t->host_j / secs * 3600 : 0), e1, sizeof(e1)),
-                 t->carbon.g_per_kwh, t->carbon.origin);
+                 text_cell(format_carbon_origin(&t->carbon, tbuf2, sizeof(tbuf2)), 0, false, cell, sizeof(cell)));
         emit(y++, line, false, userdata);
         emit(y++, "", false, userdata);
 
@@ -295,13 +308,19 @@ static void top_render(Top *t, int width, int max_lines, EmitLine emit, void *us
 
                 if (!r->seen && t->once)
                         continue;
-                format_energy(r->total_j, false, e2, sizeof(e2));
+                format_energy(r->total_j, false, tbuf, sizeof(tbuf));
                 if (t->by == GROUP_BY_PROCESS)
-                        snprintf(line, sizeof(line), "%7" PRIi64 " %-15.15s %-8.8s %6.1f %8.3f %8s %6.1f %s", r->pid,
-                                 r->comm, r->user, cpu, w, e2, wps, r->unit);
+                        snprintf(line, sizeof(line), "%7" PRIi64 " %s %s %6.1f %8.3f %s %6.1f %s", r->pid,
+                                 text_cell(r->comm, 15, false, c1, sizeof(c1)),
+                                 text_cell(r->user, 8, false, c2, sizeof(c2)), cpu, w,
+                                 text_cell(tbuf, 8, true, e2, sizeof(e2)), wps,
+                                 text_cell(r->unit, 0, false, c3, sizeof(c3)));
                 else
-                        snprintf(line, sizeof(line), "%-32.32s %6.1f %9.3f %10s %7.1f", r->key, cpu, w, e2, wps);
-                line[width] = 0;
+                        snprintf(line, sizeof(line), "%s %6.1f %9.3f %s %7.1f",
+                                 text_cell(r->key, 32, false, c1, sizeof(c1)), cpu, w,
+                                 text_cell(tbuf, 10, true, e2, sizeof(e2)), wps);
+                /* Cut by display width, at a character boundary. */
+                line[text_fit(line, (size_t) width)] = 0;
                 emit(y++, line, false, userdata);
         }
         if (!t->once) {
@@ -430,18 +449,15 @@ int verb_top(int argc, char **argv, const CliGlobals *g_in) {
                         if (t.by == _GROUP_BY_INVALID) {
                                 fprintf(stderr, "joulectl: invalid --by '%s': expected process, comm, unit, user, slice or "
                                         "container\n",
-                                        optarg);
+                                        cli_safe(optarg));
                                 return EXIT_USAGE;
                         }
                         break;
                 case ARG_SORT:
-                        t.sort = _TOP_SORT_INVALID;
-                        for (int i = 0; i < _TOP_SORT_MAX; i++)
-                                if (strcmp(optarg, top_sort_names[i]) == 0)
-                                        t.sort = (TopSort) i;
+                        t.sort = top_sort_from_string(optarg);
                         if (t.sort == _TOP_SORT_INVALID) {
                                 fprintf(stderr, "joulectl: invalid --sort '%s': expected power, energy, cpu, name or wakeups\n",
-                                        optarg);
+                                        cli_safe(optarg));
                                 return EXIT_USAGE;
                         }
                         break;
@@ -449,9 +465,9 @@ int verb_top(int argc, char **argv, const CliGlobals *g_in) {
                 case ARG_DELAY:
                         if (parse_duration_s(optarg, &delay) < 0 || delay < 0.1 || delay > 3600) {
                                 fprintf(stderr,
-                                        "joulectl: invalid --delay '%s': expected seconds between 0.1 and 3600 "
-                                        "(e.g. 2, 0.5, 500ms)\n",
-                                        optarg);
+                                        "joulectl: invalid --delay '%s': expected 0.1 s to 3600 s, seconds (e.g. "
+                                        "2, 0.5) or " DURATION_ACCEPTED "\n",
+                                        cli_safe(optarg));
                                 return EXIT_USAGE;
                         }
                         t.delay_ns = (uint64_t) (delay * 1e9);
@@ -464,7 +480,7 @@ int verb_top(int argc, char **argv, const CliGlobals *g_in) {
                         if (parse_u64(optarg, &limit) < 0 || limit > 100000) {
                                 fprintf(stderr, "joulectl: invalid --limit '%s': expected a whole number of rows "
                                                 "(0 for all)\n",
-                                        optarg);
+                                        cli_safe(optarg));
                                 return EXIT_USAGE;
                         }
                         break;

@@ -30,6 +30,7 @@ int verb_report(int argc, char **argv, const CliGlobals *g);
 int verb_top(int argc, char **argv, const CliGlobals *g);
 int verb_run(int argc, char **argv, const CliGlobals *g);
 int verb_export(int argc, char **argv, const CliGlobals *g);
+int verb_profile(int argc, char **argv, const CliGlobals *g);
 
 /* The whole of joulectl's main(), for the program and the argument fuzzer.
  * parse_only: see CliGlobals. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "config.h"
-#include "tracker.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <ini.h>
@@ -14,12 +14,15 @@
 
 #include "cleanup.h"
 #include "log.h"
-#include "metrics.h" /* fleet */
-#include "store.h"   /* storage */
+#include "metrics-defaults.h"
+#include "store-defaults.h"
 #include "timeparse.h"
+#include "tracker-accounting.h"
 #include "util.h"
 
 void config_init_defaults(JouledConfig *c) {
+        assert(c);
+
         memset(c, 0, sizeof(*c));
         c->db_path = strdup("/var/lib/jouled/jouled.db");
         c->interval_s = 1.0;
@@ -36,13 +39,15 @@ void config_init_defaults(JouledConfig *c) {
         c->idle_policy = IDLE_POLICY_SEPARATE;
         c->carbon_g_per_kwh = CARBON_DEFAULT_G_PER_KWH;
         c->carbon_source = strdup(CARBON_DEFAULT_SOURCE);
-        c->metrics_top_processes = 10; /* fleet: METRICS_DEFAULT_TOP_PROCESSES */
+        c->metrics_top_processes = METRICS_DEFAULT_TOP_PROCESSES;
         c->raw_retention_ns = STORE_DEFAULT_RAW_RETENTION_NS;
         c->minute_retention_ns = STORE_DEFAULT_MINUTE_RETENTION_NS;
         c->hour_retention_ns = STORE_DEFAULT_HOUR_RETENTION_NS;
 }
 
 void config_done(JouledConfig *c) {
+        assert(c);
+
         free(c->db_path);
         free(c->powercap_root);
         free(c->proc_root);
@@ -64,6 +69,9 @@ int config_copy(JouledConfig *dst, const JouledConfig *src) {
                 &dst->carbon_source, &dst->user,
         };
 
+        assert(dst);
+        assert(src);
+
         *dst = *src;
         for (size_t i = 0; i < ELEMENTSOF(fields); i++)
                 *fields[i] = NULL;
@@ -82,7 +90,12 @@ int config_copy(JouledConfig *dst, const JouledConfig *src) {
 }
 
 static int set_string(char **field, const char *value) {
-        char *s = strdup(value);
+        char *s;
+
+        assert(field);
+        assert(value);
+
+        s = strdup(value);
         if (!s)
                 return -ENOMEM;
         free(*field);
@@ -92,6 +105,10 @@ static int set_string(char **field, const char *value) {
 
 static int set_watts(double *field, const char *value) {
         double v;
+
+        assert(field);
+        assert(value);
+
         if (parse_double(value, &v) < 0 || v < 0 || v > 100000)
                 return -EINVAL;
         *field = v;
@@ -100,9 +117,13 @@ static int set_watts(double *field, const char *value) {
 
 /* "package-0:3.5" */
 static int add_idle_override(JouledConfig *c, const char *value) {
-        const char *colon = strrchr(value, ':');
+        const char *colon;
         double w;
 
+        assert(c);
+        assert(value);
+
+        colon = strrchr(value, ':');
         if (!colon || colon == value || (size_t) (colon - value) >= sizeof(c->idle[0].domain))
                 return -EINVAL;
         if (parse_double(colon + 1, &w) < 0 || w < 0 || w > 100000)
@@ -123,6 +144,11 @@ static int add_idle_override(JouledConfig *c, const char *value) {
 }
 
 int config_set(JouledConfig *c, const char *section, const char *key, const char *value) {
+        assert(c);
+        assert(section);
+        assert(key);
+        assert(value);
+
 #define IS(s, k) (strcasecmp(section, s) == 0 && strcmp(key, k) == 0)
         if (IS("Daemon", "Database"))
                 return value[0] == '/' ? set_string(&c->db_path, value) : -EINVAL;
@@ -167,7 +193,7 @@ int config_set(JouledConfig *c, const char *section, const char *key, const char
         }
         if (IS("Attribution", "IdlePower"))
                 return add_idle_override(c, value);
-        if (IS("Metrics", "Listen")) { /* fleet: validated here so a bad one names file and line */
+        if (IS("Metrics", "Listen")) { /* validated here so a bad one names file and line */
                 struct sockaddr_storage sa;
                 size_t sa_len;
                 if (metrics_parse_listen(value, &sa, &sa_len) < 0)
@@ -176,7 +202,6 @@ int config_set(JouledConfig *c, const char *section, const char *key, const char
         }
         if (IS("Metrics", "Textfile"))
                 return set_string(&c->metrics_textfile, value);
-        /* fleet (issue 6): */
         if (IS("Daemon", "User")) {
                 if (!*value || strlen(value) > 32 || strchr(value, '/') || strchr(value, ':'))
                         return -EINVAL;
@@ -238,6 +263,8 @@ static int config_ini_handler(void *user, const char *section, const char *name,
         ParseState *st = user;
         int r;
 
+        assert(st);
+
         if (!name) /* a section header alone */
                 return 1;
         r = config_set(st->config, section, name, value);
@@ -262,6 +289,9 @@ int config_parse_file(JouledConfig *c, const char *path) {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
         int line;
 
+        assert(c);
+        assert(path);
+
         if (!f)
                 return -errno;
         line = ini_parse_file(f, config_ini_handler, &st);
@@ -285,6 +315,9 @@ int config_load(JouledConfig *c, const char *path) {
         _cleanup_free_ char *dropins = NULL;
         struct dirent **names = NULL;
         int r, n;
+
+        assert(c);
+        assert(path);
 
         r = config_parse_file(c, path);
         if (r < 0 && r != -ENOENT)

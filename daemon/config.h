@@ -7,6 +7,7 @@
 
 #include "attribution.h"
 #include "carbon.h"
+#include "model-defaults.h" /* [Model] watts fall back to these */
 
 #define CONFIG_MAX_IDLE_OVERRIDES 32
 
@@ -38,10 +39,10 @@ typedef struct JouledConfig {
         size_t n_idle;
         double carbon_g_per_kwh;
         char *carbon_source;          /* where the intensity figure comes from, shown beside gCO2e */
-        /* fleet (issue 6): service and metrics settings. */
+        /* Service and metrics settings. */
         char *user;                   /* [Daemon] User=, --user: run as this user after start; NULL: stay root */
         size_t metrics_top_processes; /* [Metrics] TopProcesses=: N of the top N processes exported */
-        /* storage (issue 7): retention (0: forever) and command lines. */
+        /* Retention (0: forever) and command lines. */
         uint64_t raw_retention_ns;    /* [Storage] RawRetention=, default 24h */
         uint64_t minute_retention_ns; /* [Storage] MinuteRetention=, default 30d */
         uint64_t hour_retention_ns;   /* [Storage] HourRetention=, default 730d */
@@ -69,6 +70,3 @@ int config_set(JouledConfig *c, const char *section, const char *key, const char
 #define CONFIG_INTERVAL_ACCEPTED \
         "a duration from 50ms to 1h: seconds (1, 0.2) or a number and a unit (ms, s, m or min, h), e.g. 500ms, 1.5s, 2min"
 
-/* Defaults of the model source: watts per logical CPU at 0% and 100% use. */
-#define MODEL_DEFAULT_MIN_W 0.74
-#define MODEL_DEFAULT_MAX_W 3.5

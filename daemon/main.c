@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* jouled: measures energy, attributes it to processes, stores the history. */
+#include <assert.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "config.h"
@@ -42,7 +45,7 @@ static void help(void) {
 enum {
         ARG_DB = 0x100, ARG_INTERVAL, ARG_SOURCE, ARG_POWERCAP, ARG_CONFIG, ARG_LISTEN, ARG_TEXTFILE,
         ARG_IDLE, ARG_TRACKER, ARG_PRINT, ARG_PROBE, ARG_PROC, ARG_SYS, ARG_DEV, ARG_DEBUG, ARG_VERSION, ARG_HELP,
-        ARG_USER, /* fleet */
+        ARG_USER,
         ARG_TRACKER_ACCOUNTING,
 };
 
@@ -65,7 +68,7 @@ static const struct option options[] = {
         { "debug", no_argument, NULL, ARG_DEBUG },
         { "version", no_argument, NULL, ARG_VERSION },
         { "help", no_argument, NULL, ARG_HELP },
-        { "user", required_argument, NULL, ARG_USER }, /* fleet */
+        { "user", required_argument, NULL, ARG_USER },
         {}
 };
 
@@ -88,6 +91,9 @@ static int usage_error(const char *option, const char *value, const char *expect
 static int apply_options(JouledConfig *c, int argc, char **argv) {
         int opt;
 
+        assert(c);
+        assert(argv);
+
         optind = 1;
         while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0) {
                 int r = 0;
@@ -108,7 +114,7 @@ static int apply_options(JouledConfig *c, int argc, char **argv) {
                 case ARG_POWERCAP:
                         r = replace(&c->powercap_root, optarg);
                         break;
-                case ARG_LISTEN: /* fleet: validated */
+                case ARG_LISTEN: /* validated as the configuration's Listen= is */
                         if (config_set(c, "Metrics", "Listen", optarg) < 0)
                                 return usage_error("--metrics-listen", optarg, "PORT, ADDR:PORT or [ADDR6]:PORT, e.g. 127.0.0.1:9867");
                         break;
@@ -145,7 +151,7 @@ static int apply_options(JouledConfig *c, int argc, char **argv) {
                 case ARG_DEBUG:
                         log_set_max_level(LOG_DEBUG);
                         break;
-                case ARG_USER: /* fleet */
+                case ARG_USER:
                         if (config_set(c, "Daemon", "User", optarg) < 0)
                                 return usage_error("--user", optarg, "a user name, e.g. jouled");
                         break;
@@ -171,6 +177,43 @@ static void setup_logging(void) {
                 return;
         if ((unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino)
                 log_open_journal();
+}
+
+/* Where jouled says which database it writes, for joulectl to find it
+ * without --db: RUNTIME_DIR/db holds the absolute path and a newline.
+ * $JOULED_RUNTIME_DIR overrides the directory (tests). */
+static const char *runtime_dir(void) {
+        const char *e = getenv("JOULED_RUNTIME_DIR");
+        return e && *e ? e : "/run/jouled";
+}
+
+static void runtime_record_db(const char *db_path, bool record) {
+        _cleanup_free_ char *file = path_join(runtime_dir(), "db"), *abs = realpath(db_path, NULL), *old = NULL;
+        _cleanup_free_ char *tmp = NULL;
+        FILE *f;
+
+        if (!file || !abs)
+                return;
+        if (!record) {
+                /* Removed only while it still names this database. */
+                if (read_small_file(file, 4096, &old) >= 0 && streq_ptr(old, abs))
+                        (void) unlink(file);
+                return;
+        }
+        (void) mkdir(runtime_dir(), 0755);
+        if (asprintf(&tmp, "%s.%d", file, (int) getpid()) < 0)
+                return;
+        f = fopen(tmp, "we");
+        if (!f) {
+                log_debug_errno(-errno, "Cannot record the database path in %s: %m", file);
+                return;
+        }
+        (void) fchmod(fileno(f), 0644);
+        fprintf(f, "%s\n", abs);
+        if (fclose(f) != 0 || rename(tmp, file) < 0) {
+                log_debug_errno(-errno, "Cannot record the database path in %s: %m", file);
+                (void) unlink(tmp);
+        }
 }
 
 int main(int argc, char **argv) {
@@ -235,13 +278,16 @@ int main(int argc, char **argv) {
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         }
 
+        _cleanup_free_ char *db_path = strdup(cfg.db_path);
         r = manager_new(&cfg, access(config_path, F_OK) >= 0 ? config_path : NULL, &m);
         config_done(&cfg);
-        if (r < 0)
+        if (r < 0 || !db_path)
                 return EXIT_FAILURE;
         r = manager_start(m);
         if (r < 0)
                 return EXIT_FAILURE;
+        runtime_record_db(db_path, true);
         r = manager_run(m);
+        runtime_record_db(db_path, false);
         return r < 0 ? EXIT_FAILURE : r;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "manager.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -11,23 +12,25 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "attribution-prepare.h"
 #include "attribution.h"
 #include "cleanup.h"
-#include "counter-guard.h" /* storage */
+#include "counter-guard.h"
 #include "idle.h"
 #include "jouled-build.h"
 #include "log.h"
-#include "metrics.h"    /* fleet */
-#include "privileges.h" /* fleet */
+#include "metrics.h"
+#include "privileges.h"
+#include "procfs.h"
 #include "source.h"
 #include "store.h"
-#include "topology.h"   /* attrib: per-package split */
+#include "store-query.h"
+#include "topology.h"
 #include "tracker.h"
 #include "util.h"
 
 #define MAX_PROBES 16
 #define STATE_EVERY_N 10
-#define IRQ_CPUS_MAX 1024
 
 /* One energy domain as the manager follows it. */
 typedef struct ManagerDomain {
@@ -37,6 +40,7 @@ typedef struct ManagerDomain {
         bool have_last;
         bool host_total;
         IdleEstimator idle;
+        IdleEstimate idle_est;        /* as of the last interval */
         /* This interval: */
         double measured_j;            /* NAN when not read */
 } ManagerDomain;
@@ -47,7 +51,6 @@ struct Manager {
 
         sd_event *event;
         sd_event_source *timer;
-        sd_event_source *watchdog;
         sd_event_source *tracker_io;
         sd_event_source *sig_term, *sig_int, *sig_hup;
 
@@ -62,21 +65,25 @@ struct Manager {
         uint64_t *read_uj;            /* one counter per domain, filled by the sources */
 
         Store *store;
-        Metrics *metrics;             /* fleet: Prometheus exporter, NULL when off */
+        Metrics *metrics;             /* Prometheus exporter, NULL when off */
 
         uint64_t last_mono_ns, last_real_ns;
         uint64_t boot_realtime_ns;
-        ProcStat last_stat;
-        bool have_stat;
+        /* /proc/stat, read once per interval and passed on (model source,
+         * tracker, attribution): this interval's and the previous one's. */
+        ProcStat stat, last_stat;
+        int stat_error;               /* of this interval's read: 0 or negative errno */
+        bool have_stat, have_last_stat;
 
         uint64_t intervals;           /* written */
         uint64_t write_errors;
-        /* storage (issue 7): maintenance timer, counter guard */
         uint64_t last_maintain_ns;    /* CLOCK_REALTIME of the last store_maintain() */
         bool maintain_pending;        /* it had work left: call again next interval */
         bool maintain_failing;
         uint64_t counters_discarded;
         bool write_failing;           /* logged once until it works again */
+        StoreQueueStats qs_logged;    /* write buffer counts as last logged */
+        uint64_t drop_logged_mono_ns; /* when drops were last logged */
         bool ready;
         int exit_code;
 
@@ -88,51 +95,18 @@ struct Manager {
         DomainRecord *records;
         size_t proc_cap;
 
-        /* attrib: per-package and per-domain basis. */
+        /* Per-package split and per-domain bases. */
         int *cpu_pkg;                 /* CPU → package index, -1 unknown */
         size_t n_cpu_pkg;
         int pkg_ids[PROCESS_MAX_PKGS];  /* package index → physical package id */
         size_t n_pkgs;
-        double *weights;              /* n_domains × proc_cap, by domain */
-        uint64_t irq_last[IRQ_CPUS_MAX + 1]; /* irq + softirq ns per CPU (last slot: all CPUs) */
-        bool have_irq;
+        AttributionDomainPlace *places; /* per domain: kind and package index */
+        double *weights;              /* n_domains × n_procs, by domain */
 };
 
-/* attrib: irq + softirq time per CPU from /proc/stat (the 6th and 7th
- * fields), ret[IRQ_CPUS_MAX] the "cpu" line's. Returns 0 or negative errno. */
-static int read_irq_ns(const char *proc_root, uint64_t ret[static IRQ_CPUS_MAX + 1]) {
-        char path[PATH_MAX], line[512];
-        _cleanup_fclose_ FILE *f = NULL;
-        long hz = sysconf(_SC_CLK_TCK);
-
-        snprintf(path, sizeof(path), "%s/stat", proc_root ?: "/proc");
-        f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        memset(ret, 0, (IRQ_CPUS_MAX + 1) * sizeof(uint64_t));
-        if (hz <= 0)
-                hz = 100;
-        while (fgets(line, sizeof(line), f)) {
-                unsigned long long v[7];
-                int cpu = -1, n;
-                if (strncmp(line, "cpu", 3) != 0)
-                        break;
-                if (line[3] == ' ')
-                        n = sscanf(line + 3, " %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]);
-                else
-                        n = sscanf(line + 3, "%d %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]) - 1;
-                if (n < 7)
-                        continue;
-                uint64_t ns = (uint64_t) (v[5] + v[6]) * (NSEC_PER_SEC / (uint64_t) hz);
-                if (cpu < 0)
-                        ret[IRQ_CPUS_MAX] = ns;
-                else if (cpu < IRQ_CPUS_MAX)
-                        ret[cpu] = ns;
-        }
-        return 0;
-}
-
 static void manager_close_sources(Manager *m) {
+        assert(m);
+
         for (size_t i = 0; i < m->n_sources; i++)
                 source_close(m->sources[i]);
         free(m->sources);
@@ -149,7 +123,6 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         sd_event_source_disable_unref(m->timer);
-        sd_event_source_disable_unref(m->watchdog);
         sd_event_source_disable_unref(m->tracker_io);
         sd_event_source_disable_unref(m->sig_term);
         sd_event_source_disable_unref(m->sig_int);
@@ -158,12 +131,14 @@ Manager *manager_free(Manager *m) {
         tracker_free(m->tracker);
         manager_close_sources(m);
         store_free(m->store);
-        metrics_free(m->metrics); /* fleet */
+        metrics_free(m->metrics);
+        proc_stat_done(&m->stat);
         proc_stat_done(&m->last_stat);
         free(m->cpu_ns);
         free(m->proc_j);
         free(m->weights);
         free(m->cpu_pkg);
+        free(m->places);
         free(m->att_in);
         free(m->att_out);
         free(m->records);
@@ -176,6 +151,9 @@ Manager *manager_free(Manager *m) {
 int manager_new(const JouledConfig *cfg, const char *config_path, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
+
+        assert(cfg);
+        assert(ret);
 
         m = calloc(1, sizeof(*m));
         if (!m)
@@ -196,6 +174,9 @@ int manager_new(const JouledConfig *cfg, const char *config_path, Manager **ret)
 }
 
 static double domain_idle_override(const Manager *m, const char *name) {
+        assert(m);
+        assert(name);
+
         for (size_t i = 0; i < m->cfg.n_idle; i++)
                 if (strcmp(m->cfg.idle[i].domain, name) == 0)
                         return m->cfg.idle[i].watts;
@@ -214,6 +195,8 @@ static int manager_open_sources(Manager *m) {
         size_t n_known = 0, total = 0, k = 0;
         bool has_psys = false;
         int r;
+
+        assert(m);
 
         source_all(&n_known);
         m->n_probes = MIN(n_known, (size_t) MAX_PROBES);
@@ -243,8 +226,18 @@ static int manager_open_sources(Manager *m) {
                                 .host_total = domain_counts_in_host_total(d, has_psys),
                                 .measured_j = NAN,
                         };
-                        idle_estimator_init(&m->domains[k].idle, domain_idle_override(m, d->name));
-                        log_object(LOG_INFO, m->sources[i]->ops->name, d->name, /* fleet: journal fields */
+                        idle_estimator_init(&m->domains[k].idle);
+                        idle_estimator_set_configured(&m->domains[k].idle, domain_idle_override(m, d->name));
+                        idle_estimator_set_min_interval(&m->domains[k].idle, m->cfg.interval_s / 2);
+                        if (d->idle_known)
+                                idle_estimator_set_source(&m->domains[k].idle, d->idle_w);
+                        if (d->max_power_w > 0)
+                                idle_estimator_set_prior(&m->domains[k].idle, IDLE_PRIOR_FRACTION * d->max_power_w,
+                                                         IDLE_PRIOR_BAND_FRACTION * IDLE_PRIOR_FRACTION * d->max_power_w);
+                        else
+                                idle_estimator_set_prior_fraction(&m->domains[k].idle, IDLE_PRIOR_FRACTION,
+                                                                  IDLE_PRIOR_BAND_FRACTION);
+                        log_object(LOG_INFO, m->sources[i]->ops->name, d->name,
                                    "Domain %s from source %s%s%s.", d->name, m->sources[i]->ops->name,
                                  d->estimated ? " (estimated)" : "",
                                  m->domains[k].host_total ? ", counted in the host total" : "");
@@ -257,6 +250,9 @@ int manager_probe_print(const JouledConfig *cfg, FILE *f) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
 
+        assert(cfg);
+        assert(f);
+
         r = manager_new(cfg, NULL, &m);
         if (r < 0)
                 return r;
@@ -265,14 +261,32 @@ int manager_probe_print(const JouledConfig *cfg, FILE *f) {
         return r;
 }
 
+/* This interval's /proc/stat, read once: the model source, the tracker and
+ * the attribution all take it from here. */
+static void manager_read_host(Manager *m) {
+        assert(m);
+
+        proc_stat_done(&m->stat);
+        m->stat_error = procfs_read_stat(m->cfg.proc_root, &m->stat);
+        m->have_stat = m->stat_error >= 0;
+        if (!m->have_stat)
+                log_debug_errno(m->stat_error, "Reading %s/stat failed: %m", m->cfg.proc_root);
+}
+
 /* Read every domain; fills measured_j for this interval (NAN when unknown).
- * storage: a step that goes backwards or beyond max_power_w is discarded. */
+ * A step that goes backwards or beyond max_power_w is discarded. */
 static void manager_read_sources(Manager *m, double dt_s) {
         size_t k = 0;
+
+        assert(m);
+
         for (size_t i = 0; i < m->n_sources; i++) {
                 EnergySource *s = m->sources[i];
                 uint64_t *uj = m->read_uj + k;
-                int r = s->ops->read(s, uj);
+                int r = s->ops == &model_source_ops ?
+                        model_source_read_stat(s, m->have_stat ? &m->stat : NULL, m->stat_error,
+                                               now_ns(CLOCK_MONOTONIC), uj) :
+                        s->ops->read(s, uj);
                 for (size_t j = 0; j < s->n_domains; j++, k++) {
                         ManagerDomain *d = &m->domains[k];
                         d->measured_j = NAN;
@@ -280,7 +294,7 @@ static void manager_read_sources(Manager *m, double dt_s) {
                                 d->have_last = false;
                                 continue;
                         }
-                        if (d->have_last) { /* storage: counter guard (issue 7) */
+                        if (d->have_last) {
                                 const EnergyDomain *ed = &s->domains[j];
                                 int g = energy_delta_check(d->last_uj, uj[j], dt_s, ed->max_power_w, &d->measured_j);
                                 if (g < 0) {
@@ -300,7 +314,25 @@ static void manager_read_sources(Manager *m, double dt_s) {
         }
 }
 
+/* final: the last sample before exit, which also counts what running tasks
+ * ran since they were last counted (per-switch mode). */
+static int manager_sample_tracker(Manager *m, bool final, ProcessDelta **ret, size_t *ret_n) {
+        int r;
+
+        assert(m);
+        assert(ret);
+        assert(ret_n);
+
+        tracker_set_host_stat(m->tracker, m->have_stat ? &m->stat : NULL);
+        r = final ? tracker_sample_last(m->tracker, ret, ret_n) : tracker_sample(m->tracker, ret, ret_n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to sample processes: %m");
+        return 0;
+}
+
 static int manager_ensure_buffers(Manager *m, size_t n_procs) {
+        assert(m);
+
         if (!m->att_in) {
                 m->att_in = calloc(m->n_domains, sizeof(*m->att_in));
                 m->att_out = calloc(m->n_domains, sizeof(*m->att_out));
@@ -330,6 +362,9 @@ static int manager_ensure_buffers(Manager *m, size_t n_procs) {
 static void manager_print_interval(Manager *m, double dt, const ProcessDelta *procs, size_t n) {
         char when[32];
         uint64_t total_cpu = 0;
+
+        assert(m);
+        assert(procs || n == 0);
 
         format_iso8601(m->last_real_ns, false, when, sizeof(when));
         printf("%s", when + 11);
@@ -377,9 +412,56 @@ static void manager_print_interval(Manager *m, double dt, const ProcessDelta *pr
         fflush(stdout);
 }
 
+/* Each domain's idle estimate, "W BAND METHOD", as daemon state: what
+ * `joulectl status` shows, and what the next start takes as its persisted
+ * prior (manager_restore_idle()). */
+static void manager_write_idle_state(Manager *m) {
+        char key[64 + DOMAIN_NAME_MAX], buf[128];
+
+        for (size_t d = 0; d < m->n_domains; d++) {
+                const EnergyDomain *ed = &m->domains[d].source->domains[m->domains[d].index];
+                const IdleEstimate *e = &m->domains[d].idle_est;
+                if (e->method == IDLE_METHOD_NONE)
+                        continue;
+                snprintf(key, sizeof(key), "idle_estimate.%s", ed->name);
+                snprintf(buf, sizeof(buf), "%.6f %.6f %s", e->w, e->band_w, idle_method_to_string(e->method));
+                (void) store_set_state(m->store, key, buf);
+        }
+}
+
+/* A restart does not start from nothing: an estimate the data had made
+ * (measured-idle, regression, or one persisted before) stands as the
+ * persisted prior until this run's data identify idle power again. */
+static void manager_restore_idle(Manager *m) {
+        char key[64 + DOMAIN_NAME_MAX], method[32];
+
+        for (size_t d = 0; d < m->n_domains; d++) {
+                const EnergyDomain *ed = &m->domains[d].source->domains[m->domains[d].index];
+                _cleanup_free_ char *v = NULL;
+                double w, band;
+
+                snprintf(key, sizeof(key), "idle_estimate.%s", ed->name);
+                if (store_query_state(m->store, key, &v) < 0 || !v)
+                        continue;
+                if (sscanf(v, "%lf %lf %31s", &w, &band, method) != 3)
+                        continue;
+                IdleMethod im = idle_method_from_string(method);
+                if (im == IDLE_METHOD_MEASURED_IDLE || im == IDLE_METHOD_REGRESSION || im == IDLE_METHOD_PERSISTED) {
+                        idle_estimator_set_persisted(&m->domains[d].idle, w, band);
+                        log_object(LOG_INFO, m->domains[d].source->ops->name, ed->name,
+                                   "Idle power of %s: %.2f ± %.2f W persisted by an earlier run (%s), "
+                                   "until this run's data identify it.", ed->name, w, band, method);
+                }
+        }
+}
+
 static void manager_write_state(Manager *m) {
         TrackerStats st;
         char buf[64];
+
+        assert(m);
+
+        manager_write_idle_state(m);
 
         tracker_get_stats(m->tracker, &st);
         snprintf(buf, sizeof(buf), "%" PRIu64, st.processes_tracked);
@@ -391,10 +473,10 @@ static void manager_write_state(Manager *m) {
         snprintf(buf, sizeof(buf), "%" PRIu64, st.vanished);
         (void) store_set_state(m->store, "vanished", buf);
         snprintf(buf, sizeof(buf), "%" PRIu64, st.exits_early_only);
-        (void) store_set_state(m->store, "exits_early_only", buf);   /* attrib */
+        (void) store_set_state(m->store, "exits_early_only", buf);
         snprintf(buf, sizeof(buf), "%" PRIu64, m->write_errors);
         (void) store_set_state(m->store, "write_errors", buf);
-        { /* storage: write buffer and counter guard */
+        { /* write buffer and counter guard */
                 StoreQueueStats qs;
                 store_queue_stats(m->store, &qs);
                 snprintf(buf, sizeof(buf), "%zu", qs.queued);
@@ -416,6 +498,8 @@ static void manager_notify_status(Manager *m, double dt) {
         size_t off = 0;
         TrackerStats st;
 
+        assert(m);
+
         tracker_get_stats(m->tracker, &st);
         off += (size_t) snprintf(status + off, sizeof(status) - off, "STATUS=Sampling every %gs (%s tracker), %" PRIu64 " processes;",
                                  m->cfg.interval_s, tracker_mode_to_string(tracker_mode(m->tracker)),
@@ -431,75 +515,22 @@ static void manager_notify_status(Manager *m, double dt) {
         sd_notify(false, status);
 }
 
-/* attrib: index of a physical package id in m->pkg_ids, or -1. */
+/* Index of a physical package id in m->pkg_ids, or -1. */
 static int manager_pkg_index(const Manager *m, int package) {
+        assert(m);
+
         for (size_t k = 0; k < m->n_pkgs; k++)
                 if (m->pkg_ids[k] == package)
                         return (int) k;
         return -1;
 }
 
-/* attrib: what each domain's dynamic energy is shared by (docs/attribution.md).
- *  - package-N, core-N, uncore-N: with the switch program, the CPU time (or
- *    cycles) processes had on package N, over the busy time of its CPUs;
- *  - dram-N: resident-memory-seconds;
- *  - everything else (psys, gpu, battery, or one package without the switch
- *    program): CPU time (cycles when counted) over the host's busy time. */
-static void manager_domain_bases(Manager *m, double dt, const ProcessDelta *procs, size_t n, const ProcStat *stat) {
-        bool per_pkg = tracker_per_package(m->tracker);
-        bool cycles = tracker_basis(m->tracker) == ATTRIBUTION_BASIS_CYCLES;
-
-        for (size_t d = 0; d < m->n_domains; d++) {
-                const EnergyDomain *ed = &m->domains[d].source->domains[m->domains[d].index];
-                double *w = m->weights + d * m->proc_cap;
-                int k = ed->package >= 0 ? manager_pkg_index(m, ed->package) : -1;
-
-                if (ed->kind == DOMAIN_DRAM) {
-                        for (size_t i = 0; i < n; i++)
-                                w[i] = (double) procs[i].rss_bytes * dt;
-                        m->att_in[d].weights = w;
-                        m->att_in[d].weight_total = 0;
-                        continue;
-                }
-                if (!(ed->kind == DOMAIN_PACKAGE || ed->kind == DOMAIN_CORE || ed->kind == DOMAIN_UNCORE) ||
-                    !per_pkg || k < 0) {
-                        if (cycles) {
-                                for (size_t i = 0; i < n; i++)
-                                        w[i] = (double) procs[i].cycles;
-                                m->att_in[d].weights = w;
-                                m->att_in[d].weight_total = 0;
-                        }
-                        continue;
-                }
-                /* The process's CPU time in the interval, split as the switch
-                 * program saw it split between packages. */
-                for (size_t i = 0; i < n; i++) {
-                        uint64_t sum = 0;
-                        for (size_t j = 0; j < PROCESS_MAX_PKGS; j++)
-                                sum += procs[i].pkg_cpu_ns[j];
-                        double frac = sum > 0 ? (double) procs[i].pkg_cpu_ns[k] / (double) sum : 0;
-                        w[i] = (cycles ? (double) procs[i].cycles : (double) procs[i].cpu_ns) * frac;
-                }
-                m->att_in[d].weights = w;
-                m->att_in[d].weight_total = 0;
-                if (!cycles && stat && stat->n_cpus == m->last_stat.n_cpus) {
-                        uint64_t busy = 0;
-                        for (size_t c = 0; c < stat->n_cpus; c++) {
-                                int cpu = stat->cpu_ids[c];
-                                if (cpu < 0 || (size_t) cpu >= m->n_cpu_pkg || m->cpu_pkg[cpu] != k)
-                                        continue;
-                                if (stat->cpu_busy_ns[c] >= m->last_stat.cpu_busy_ns[c])
-                                        busy += stat->cpu_busy_ns[c] - m->last_stat.cpu_busy_ns[c];
-                        }
-                        m->att_in[d].weight_total = (double) busy;
-                }
-        }
-}
-
-/* attrib: CPU → package index for the tracker's switch program. */
+/* CPU → package index for the tracker's switch program and the bases. */
 static int manager_read_topology(Manager *m) {
         _cleanup_(topology_done) Topology topo = {};
         int r;
+
+        assert(m);
 
         r = topology_read(m->cfg.sys_root, &topo);
         if (r == -ENOMEM)
@@ -522,92 +553,126 @@ static int manager_read_topology(Manager *m) {
         return 0;
 }
 
-/* One interval: read energy, sample processes, attribute, store. */
-static int manager_sample(Manager *m, bool final) {
-        ProcessDelta *procs = NULL;
-        size_t n = 0;
-        ProcStat stat = {};
-        bool have_stat;
-        uint64_t mono, real;
-        double dt;
+/* Each domain's kind and package index, for the bases (after the sources
+ * and the topology). */
+static int manager_place_domains(Manager *m) {
+        assert(m);
+
+        m->places = calloc(MAX(m->n_domains, (size_t) 1), sizeof(AttributionDomainPlace));
+        if (!m->places)
+                return -ENOMEM;
+        for (size_t d = 0; d < m->n_domains; d++) {
+                const EnergyDomain *ed = &m->domains[d].source->domains[m->domains[d].index];
+                m->places[d] = (AttributionDomainPlace) {
+                        .kind = ed->kind,
+                        .pkg = ed->package >= 0 ? manager_pkg_index(m, ed->package) : -1,
+                };
+        }
+        return 0;
+}
+
+/* What the tracker's per-process counters measure. */
+static AttributionBasis manager_basis(const Manager *m) {
+        assert(m);
+        return tracker_basis(m->tracker);
+}
+
+/* Each GPU's per-process use since the previous interval, from its source
+ * (gpu[d] for the nvml domains, empty for the others and where the driver
+ * reports none: the source logs that), for the GPU bases. */
+static void manager_read_gpu_use(Manager *m, AttributionGpuUse *gpu) {
+        assert(m);
+        assert(gpu);
+
+        for (size_t d = 0; d < m->n_domains; d++) {
+                NvmlProcessUse *uses = NULL;
+                size_t n = 0;
+
+                gpu[d] = (AttributionGpuUse) {};
+                if (m->domains[d].source->ops != &nvml_source_ops)
+                        continue;
+                if (nvml_source_process_use(m->domains[d].source, m->domains[d].index, &uses, &n) >= 0)
+                        gpu[d] = (AttributionGpuUse) { .uses = uses, .n_uses = n };
+        }
+}
+
+static void manager_free_gpu_use(AttributionGpuUse *gpu, size_t n) {
+        for (size_t d = 0; gpu && d < n; d++)
+                free((NvmlProcessUse *) gpu[d].uses);
+        free(gpu);
+}
+
+/* Attribution's input for this interval: each domain's reading and idle
+ * power (the idle estimators learn this interval's point first), and the
+ * bases (attribution-prepare.h). */
+static int manager_prepare(Manager *m, double dt, const ProcessDelta *procs, size_t n) {
+        AttributionPrepareIn in;
+        AttributionGpuUse *gpu;
+        double util;
         int r;
 
-        mono = now_ns(CLOCK_MONOTONIC);
-        real = now_ns(CLOCK_REALTIME);
-        manager_read_sources(m, (double) (mono - m->last_mono_ns) / 1e9);
-        r = tracker_sample(m->tracker, &procs, &n);
-        if (r < 0)
-                return log_error_errno(r, "Failed to sample processes: %m");
-        have_stat = proc_stat_read(m->cfg.proc_root, &stat) >= 0;
-        uint64_t irq_now[IRQ_CPUS_MAX + 1];
-        bool have_irq = read_irq_ns(m->cfg.proc_root, irq_now) >= 0;
-
-        dt = (double) (mono - m->last_mono_ns) / 1e9;
-        if (dt <= 0.001) /* e.g. SIGTERM right after a tick: nothing to write */
-                goto done;
+        assert(m);
+        assert(procs || n == 0);
 
         r = manager_ensure_buffers(m, n);
-        if (r < 0) {
-                proc_stat_done(&stat);
+        if (r < 0)
                 return log_oom();
-        }
         for (size_t i = 0; i < n; i++)
                 m->cpu_ns[i] = procs[i].cpu_ns;
 
-        uint64_t busy_ns = 0;
-        if (have_stat && m->have_stat && stat.busy_ns >= m->last_stat.busy_ns)
-                busy_ns = stat.busy_ns - m->last_stat.busy_ns;
-        uint64_t total_cpu = 0;
-        for (size_t i = 0; i < n; i++)
-                total_cpu += procs[i].cpu_ns;
-        size_t n_cpus = have_stat && stat.n_cpus > 0 ? stat.n_cpus : (size_t) sysconf(_SC_NPROCESSORS_ONLN);
-        /* Utilisation for the idle-power regression: the kernel's busy time of
-         * this very interval. The processes' total is only a fallback: exit
-         * events can carry CPU time of earlier intervals, which would put
-         * points at the wrong utilisation and pull the intercept down. */
-        double util = (double) (have_stat && m->have_stat ? busy_ns : total_cpu) / (dt * 1e9 * n_cpus);
+        in = (AttributionPrepareIn) {
+                .dt_s = dt,
+                .basis = manager_basis(m),
+                .per_package = tracker_per_package(m->tracker),
+                .procs = procs,
+                .n_procs = n,
+                .stat = m->have_stat ? &m->stat : NULL,
+                .last_stat = m->have_last_stat ? &m->last_stat : NULL,
+                .cpu_pkg = m->cpu_pkg,
+                .n_cpu_pkg = m->n_cpu_pkg,
+                .domains = m->places,
+                .n_domains = m->n_domains,
+        };
+        util = attribution_utilisation(&in, m->have_stat ? 0 : (size_t) sysconf(_SC_NPROCESSORS_ONLN));
 
         for (size_t d = 0; d < m->n_domains; d++) {
                 ManagerDomain *md = &m->domains[d];
-                IdleMethod method;
                 if (isfinite(md->measured_j))
-                        idle_estimator_add(&md->idle, util, md->measured_j / dt);
+                        idle_estimator_add(&md->idle, dt, util, md->measured_j);
+                IdleEstimate est = idle_estimator_get(&md->idle);
+                md->idle_est = est;
                 m->att_in[d] = (AttributionDomainIn) {
                         .measured_j = md->measured_j,
-                        .idle_w = idle_estimator_get(&md->idle, &method),
-                        .busy_ns = busy_ns,
+                        .idle_w = est.w,
                 };
                 m->records[d] = (DomainRecord) {
                         .domain = &md->source->domains[md->index],
                         .source = md->source->ops->name,
                         .host_total = md->host_total,
                         .idle_w = m->att_in[d].idle_w,
-                        .idle_method = idle_method_to_string(method),
+                        .idle_method = idle_method_to_string(est.method),
                 };
         }
+        gpu = calloc(m->n_domains, sizeof(AttributionGpuUse));
+        if (!gpu)
+                return log_oom();
+        manager_read_gpu_use(m, gpu);
+        in.gpu = gpu;
+        in.boot_realtime_ns = m->boot_realtime_ns;
+        attribution_prepare(&in, m->weights, m->att_in);
+        manager_free_gpu_use(gpu, m->n_domains);
+        return 0;
+}
 
-        manager_domain_bases(m, dt, procs, n, have_stat && m->have_stat ? &stat : NULL);
-        if (have_irq && m->have_irq)
-                for (size_t d = 0; d < m->n_domains; d++) {
-                        const EnergyDomain *ed = &m->domains[d].source->domains[m->domains[d].index];
-                        int k = ed->package >= 0 ? manager_pkg_index(m, ed->package) : -1;
-                        uint64_t irq = 0;
-                        if (m->att_in[d].weights && m->att_in[d].weight_total > 0 && k >= 0) {
-                                /* per-package basis: that package's CPUs */
-                                for (size_t c = 0; c < m->n_cpu_pkg && c < IRQ_CPUS_MAX; c++)
-                                        if (m->cpu_pkg[c] == k && irq_now[c] >= m->irq_last[c])
-                                                irq += irq_now[c] - m->irq_last[c];
-                        } else if (irq_now[IRQ_CPUS_MAX] >= m->irq_last[IRQ_CPUS_MAX])
-                                irq = irq_now[IRQ_CPUS_MAX] - m->irq_last[IRQ_CPUS_MAX];
-                        m->att_in[d].irq_ns = irq;
-                }
+static int manager_attribute(Manager *m, double dt, size_t n) {
+        int r;
+
+        assert(m);
 
         r = attribution_compute(dt, m->cfg.idle_policy, m->att_in, m->n_domains, m->cpu_ns, n,
                                 m->att_out, m->proc_j);
-        if (r < 0) {
-                proc_stat_done(&stat);
+        if (r < 0)
                 return log_error_errno(r, "Attribution failed: %m");
-        }
         for (size_t d = 0; d < m->n_domains; d++) {
                 m->records[d].valid = m->att_out[d].valid;
                 m->records[d].measured_j = m->att_out[d].measured_j;
@@ -616,38 +681,67 @@ static int manager_sample(Manager *m, bool final) {
                 m->records[d].unattributed_j = m->att_out[d].unattributed_j;
                 m->records[d].irq_j = m->att_out[d].irq_j;
         }
+        return 0;
+}
 
-        IntervalRecord rec = {
-                .start_ns = m->last_real_ns,
-                .end_ns = real,
-                .boot_realtime_ns = m->boot_realtime_ns,
-                .n_domains = m->n_domains,
-                .domains = m->records,
-                .n_procs = n,
-                .procs = procs,
-                .proc_domain_j = m->proc_j,
-        };
-        /* storage: failed intervals wait in a bounded buffer and are written later. */
-        r = store_write_buffered(m->store, &rec);
+/* Say what became of the interval just handed to the store, and of the
+ * write buffer: every loss is logged once, with counts. */
+static void manager_log_write(Manager *m, int r, uint64_t mono, bool final) {
+        StoreQueueStats qs;
+        bool buffered;
+
+        store_queue_stats(m->store, &qs);
+        buffered = qs.buffered_total > m->qs_logged.buffered_total;
         if (r < 0) {
                 m->write_errors++;
-                if (!m->write_failing)
+                if (!buffered) {
+                        /* Refused for good (not a write error that may pass): not buffered. */
+                        log_error_errno(r, "Interval refused by the store, dropped: %m");
+                        m->qs_logged.dropped = MAX(m->qs_logged.dropped, qs.dropped);
+                } else if (!m->write_failing) {
                         log_error_errno(r, "Failed to write interval to %s: %m (will keep measuring, "
                                         "buffering intervals in memory)", m->cfg.db_path);
-                m->write_failing = true;
+                        m->write_failing = true;
+                }
         } else {
+                m->intervals++;
                 if (m->write_failing) {
-                        StoreQueueStats qs;
-                        store_queue_stats(m->store, &qs);
                         log_notice("Database writes to %s work again (%" PRIu64 " buffered intervals written, "
-                                   "%" PRIu64 " dropped).", m->cfg.db_path, qs.written_late, qs.dropped);
+                                   "%" PRIu64 " dropped).", m->cfg.db_path,
+                                   qs.written_late - m->qs_logged.written_late, qs.dropped - m->qs_logged.dropped);
+                        m->write_failing = false;
+                        m->qs_logged = qs;
                         manager_write_state(m);
                 }
-                m->write_failing = false;
-                m->intervals++;
         }
+        /* The oldest buffered intervals go when the buffer is full: at most
+         * one line a minute while that lasts, the rest when it ends. */
+        if (qs.dropped > m->qs_logged.dropped &&
+            (final || !m->write_failing || mono - m->drop_logged_mono_ns >= 60 * NSEC_PER_SEC)) {
+                log_warning("Write buffer full: dropped the %" PRIu64 " oldest buffered intervals "
+                            "(%" PRIu64 " dropped since start).", qs.dropped - m->qs_logged.dropped, qs.dropped);
+                m->qs_logged.dropped = qs.dropped;
+                m->drop_logged_mono_ns = mono;
+        }
+        m->qs_logged.buffered_total = qs.buffered_total;
+}
+
+/* Write the interval; failed intervals wait in a bounded buffer and are
+ * written later. Then rollups and retention, in small transactions. */
+static void manager_store(Manager *m, const IntervalRecord *rec, uint64_t mono, uint64_t real, bool final) {
+        int r;
+
+        assert(m);
+        assert(rec);
+
+        /* A database deleted or replaced under us is noticed and made again. */
+        r = store_verify_file(m->store);
+        if (r > 0)
+                log_warning("Database %s was deleted or replaced while jouled ran; writing into a new one there.",
+                            m->cfg.db_path);
+        r = store_write_buffered(m->store, rec);
+        manager_log_write(m, r, mono, final);
         if (!m->write_failing && (m->maintain_pending || real - m->last_maintain_ns >= 60 * NSEC_PER_SEC)) {
-                /* storage: rollups and retention, in small transactions. */
                 r = store_maintain(m->store, real, 20);
                 if (r < 0 && !m->maintain_failing)
                         log_warning_errno(r, "Database maintenance of %s failed, will retry: %m", m->cfg.db_path);
@@ -655,18 +749,25 @@ static int manager_sample(Manager *m, bool final) {
                 m->maintain_pending = r > 0;
                 m->last_maintain_ns = real;
         }
+}
 
-        /* fleet: metrics hook, after the store saw the interval. */
+/* After the store saw the interval: metrics, stdout, state, service manager. */
+static void manager_export(Manager *m, const IntervalRecord *rec, double dt, bool final) {
+        int r;
+
+        assert(m);
+        assert(rec);
+
         if (m->metrics) {
                 TrackerStats ts;
                 tracker_get_stats(m->tracker, &ts);
-                r = metrics_add_interval(m->metrics, &rec, ts.exits_lost);
+                r = metrics_add_interval(m->metrics, rec, ts.exits_lost);
                 if (r < 0)
                         log_debug_errno(r, "Updating metrics failed, ignoring: %m");
         }
 
         if (m->cfg.print)
-                manager_print_interval(m, dt, procs, n);
+                manager_print_interval(m, dt, rec->procs, rec->n_procs);
         if (final || m->intervals % STATE_EVERY_N == 1)
                 manager_write_state(m);
         manager_notify_status(m, dt);
@@ -674,19 +775,75 @@ static int manager_sample(Manager *m, bool final) {
                 sd_notify(false, "READY=1");
                 m->ready = true;
         }
+}
 
-done:
+/* This interval's reads become the baselines of the next one. */
+static void manager_advance(Manager *m, uint64_t mono, uint64_t real) {
+        assert(m);
+
         m->last_mono_ns = mono;
         m->last_real_ns = real;
-        if (have_irq) {
-                memcpy(m->irq_last, irq_now, sizeof(m->irq_last));
-                m->have_irq = true;
-        }
-        if (have_stat) {
+        if (m->have_stat) {
                 proc_stat_done(&m->last_stat);
-                m->last_stat = stat; /* hand the arrays over */
-                m->have_stat = true;
+                m->last_stat = m->stat; /* hand the arrays over */
+                m->stat = (ProcStat) {};
+                m->have_last_stat = true;
+                m->have_stat = false;
         }
+}
+
+/* One interval: read host stats and energy, sample processes, prepare,
+ * attribute, store, export. */
+static int manager_sample(Manager *m, bool final) {
+        ProcessDelta *procs = NULL;
+        size_t n = 0;
+        uint64_t mono, real;
+        double dt;
+        int r;
+
+        assert(m);
+
+        mono = now_ns(CLOCK_MONOTONIC);
+        real = now_ns(CLOCK_REALTIME);
+        dt = (double) (mono - m->last_mono_ns) / 1e9;
+
+        manager_read_host(m);
+        manager_read_sources(m, dt);
+        r = manager_sample_tracker(m, final, &procs, &n);
+        if (r < 0)
+                return r;
+        if (dt > 0.001) { /* else, e.g. SIGTERM right after a tick: nothing to write */
+                r = manager_prepare(m, dt, procs, n);
+                if (r < 0)
+                        return r;
+                r = manager_attribute(m, dt, n);
+                if (r < 0)
+                        return r;
+
+                /* The interval lasted what CLOCK_MONOTONIC says; when the wall
+                 * clock stepped meanwhile (more than a second off), it is
+                 * placed to end now, never dropped nor stretched over the step. */
+                uint64_t start_real = m->last_real_ns, mono_dt = mono - m->last_mono_ns;
+                if (real < start_real || real - start_real > mono_dt + NSEC_PER_SEC ||
+                    real - start_real + NSEC_PER_SEC < mono_dt) {
+                        start_real = real > mono_dt ? real - mono_dt : 0;
+                        log_notice("The wall clock stepped by %+.3f s; the interval is stored as ending at the new time.",
+                                   ((double) real - (double) m->last_real_ns - (double) mono_dt) / 1e9);
+                }
+                IntervalRecord rec = {
+                        .start_ns = start_real,
+                        .end_ns = real,
+                        .boot_realtime_ns = m->boot_realtime_ns,
+                        .n_domains = m->n_domains,
+                        .domains = m->records,
+                        .n_procs = n,
+                        .procs = procs,
+                        .proc_domain_j = m->proc_j,
+                };
+                manager_store(m, &rec, mono, real, final);
+                manager_export(m, &rec, dt, final);
+        }
+        manager_advance(m, mono, real);
         return 0;
 }
 
@@ -697,6 +854,8 @@ static uint64_t interval_usec(const Manager *m) {
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         int r;
+
+        assert(m);
 
         r = manager_sample(m, false);
         if (r == -ENOMEM)
@@ -710,31 +869,45 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static int on_tracker_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
-        int r = tracker_process_events(m->tracker);
+        int r;
+
+        assert(m);
+
+        r = tracker_process_events(m->tracker);
         if (r < 0)
                 log_debug_errno(r, "Processing tracker events failed, ignoring: %m");
         return 0;
 }
 
-static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata) {
-        uint64_t wd = 0;
-        sd_watchdog_enabled(false, &wd);
-        sd_notify(false, "WATCHDOG=1");
-        (void) sd_event_source_set_time(s, usec + wd / 2);
-        return sd_event_source_set_enabled(s, SD_EVENT_ON);
-}
-
 static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
+
+        assert(m);
 
         log_info("Received %s, writing the last interval and exiting.", strsignal((int) si->ssi_signo));
         sd_notify(false, "STOPPING=1\nSTATUS=Writing the last interval and exiting.");
         (void) manager_sample(m, true);
+        {
+                /* A last try for what is buffered (the sample may have had
+                 * nothing to write), then say what is lost. */
+                StoreQueueStats qs;
+                store_queue_stats(m->store, &qs);
+                if (qs.queued > 0)
+                        (void) store_write_buffered(m->store, NULL);
+                store_queue_stats(m->store, &qs);
+                if (qs.queued > 0) {
+                        log_error("Exiting with %zu intervals (%" PRIu64 " bytes) that could not be written to %s: "
+                                  "they are lost.", qs.queued, qs.queued_bytes, m->cfg.db_path);
+                        m->exit_code = EXIT_FAILURE;
+                }
+        }
         return sd_event_exit(m->event, m->exit_code);
 }
 
 static void manager_write_carbon_state(Manager *m) {
         char buf[64];
+
+        assert(m);
 
         snprintf(buf, sizeof(buf), "%g", m->cfg.carbon_g_per_kwh);
         (void) store_set_state(m->store, "carbon_g_per_kwh", buf);
@@ -745,6 +918,8 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         Manager *m = userdata;
         JouledConfig fresh;
         int r;
+
+        assert(m);
 
         if (!m->config_path) {
                 log_info("SIGHUP: no configuration file in use, nothing to reload.");
@@ -766,7 +941,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 m->cfg.n_idle = fresh.n_idle;
                 for (size_t d = 0; d < m->n_domains; d++) {
                         const EnergyDomain *ed = &m->domains[d].source->domains[m->domains[d].index];
-                        m->domains[d].idle.configured_w = domain_idle_override(m, ed->name);
+                        idle_estimator_set_configured(&m->domains[d].idle, domain_idle_override(m, ed->name));
                 }
                 log_info("Reloaded configuration from %s.", m->config_path);
         }
@@ -779,6 +954,8 @@ static int manager_write_start_state(Manager *m) {
         char buf[64];
         bool in_use[MAX_PROBES] = {};
 
+        assert(m);
+
         for (size_t i = 0; i < m->n_probes; i++)
                 for (size_t j = 0; j < m->n_sources; j++)
                         if (streq_ptr(m->probes[i].name, m->sources[j]->ops->name))
@@ -788,8 +965,8 @@ static int manager_write_start_state(Manager *m) {
         (void) store_set_state(m->store, "version", PACKAGE_VERSION);
         snprintf(buf, sizeof(buf), "%d", (int) getpid());
         (void) store_set_state(m->store, "pid", buf);
-        (void) store_set_state(m->store, "self_pid", buf);   /* attrib: jouled's own row is labelled */
-        (void) store_set_state(m->store, "attribution_basis", attribution_basis_to_string(tracker_basis(m->tracker)));
+        (void) store_set_state(m->store, "self_pid", buf);   /* jouled's own row is labelled */
+        (void) store_set_state(m->store, "attribution_basis", attribution_basis_to_string(manager_basis(m)));
         (void) store_set_state(m->store, "attribution_per_package", tracker_per_package(m->tracker) ? "yes" : "no");
         snprintf(buf, sizeof(buf), "%g", m->cfg.interval_s);
         (void) store_set_state(m->store, "interval_s", buf);
@@ -814,8 +991,9 @@ int manager_start(Manager *m) {
                 .keep_cmdline = m->cfg.store_cmdline,
         };
         sigset_t mask;
-        uint64_t wd = 0;
         int r;
+
+        assert(m);
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -824,23 +1002,14 @@ int manager_start(Manager *m) {
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(-errno, "Failed to block signals: %m");
 
-        r = manager_open_sources(m);
-        if (r < 0)
-                return r;
-
-        r = manager_read_topology(m);
-        if (r < 0)
-                return log_oom();
-        tc.cpu_package = m->cpu_pkg;
-        tc.n_cpus = m->n_cpu_pkg;
-        r = tracker_new(&tc, &m->tracker);
-        if (r < 0)
-                return log_error_errno(r, "Failed to start the process tracker: %m");
-
-        r = store_open(m->cfg.db_path, STORE_CREATE, &m->store);
+        /* The database first: its lock says at once whether another jouled
+         * writes it. Only the default state directory is ever created. */
+        r = store_open(m->cfg.db_path,
+                       STORE_CREATE | (strcmp(m->cfg.db_path, "/var/lib/jouled/jouled.db") == 0 ? STORE_CREATE_PARENTS : 0),
+                       &m->store);
         if (r < 0)
                 return r; /* store_open() said why */
-        { /* storage: retention and command lines */
+        {
                 StoreOptions so;
                 store_options_init(&so);
                 so.raw_retention_ns = m->cfg.raw_retention_ns;
@@ -849,6 +1018,23 @@ int manager_start(Manager *m) {
                 if (store_set_options(m->store, &so) < 0)
                         return log_oom();
         }
+
+        r = manager_open_sources(m);
+        if (r < 0)
+                return r;
+
+        r = manager_read_topology(m);
+        if (r >= 0)
+                r = manager_place_domains(m);
+        if (r < 0)
+                return log_oom();
+        tc.cpu_package = m->cpu_pkg;
+        tc.n_cpus = m->n_cpu_pkg;
+        r = tracker_new(&tc, &m->tracker);
+        if (r < 0)
+                return r; /* tracker_new() logged why */
+
+        manager_restore_idle(m);
         manager_write_start_state(m);
 
         r = sd_event_add_signal(m->event, &m->sig_term, SIGTERM, on_terminate, m);
@@ -856,42 +1042,51 @@ int manager_start(Manager *m) {
                 r = sd_event_add_signal(m->event, &m->sig_int, SIGINT, on_terminate, m);
         if (r >= 0)
                 r = sd_event_add_signal(m->event, &m->sig_hup, SIGHUP, on_reload, m);
+        if (r >= 0)
+                r = sd_event_source_set_description(m->sig_term, "sigterm");
+        if (r >= 0)
+                r = sd_event_source_set_description(m->sig_int, "sigint");
+        if (r >= 0)
+                r = sd_event_source_set_description(m->sig_hup, "sighup-reload");
         if (r < 0)
                 return log_error_errno(r, "Failed to install signal handlers: %m");
 
         if (tracker_get_fd(m->tracker) >= 0) {
                 r = sd_event_add_io(m->event, &m->tracker_io, tracker_get_fd(m->tracker), EPOLLIN, on_tracker_io, m);
+                if (r >= 0)
+                        r = sd_event_source_set_description(m->tracker_io, "tracker-events");
                 if (r < 0)
                         return log_error_errno(r, "Failed to watch the tracker's events: %m");
         }
 
         /* Baselines: the first reading of every counter and every process. */
         m->boot_realtime_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_BOOTTIME);
+        manager_read_host(m);
         manager_read_sources(m, 0);
         {
                 ProcessDelta *procs;
                 size_t n;
-                r = tracker_sample(m->tracker, &procs, &n);
+                r = manager_sample_tracker(m, false, &procs, &n);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to sample processes: %m");
+                        return r;
         }
-        m->have_stat = proc_stat_read(m->cfg.proc_root, &m->last_stat) >= 0;
-        m->last_mono_ns = now_ns(CLOCK_MONOTONIC);
-        m->last_real_ns = now_ns(CLOCK_REALTIME);
+        manager_advance(m, now_ns(CLOCK_MONOTONIC), now_ns(CLOCK_REALTIME));
 
         uint64_t accuracy = MIN(interval_usec(m) / 20, (uint64_t) 50000);
         r = sd_event_add_time(m->event, &m->timer, CLOCK_MONOTONIC,
                               m->last_mono_ns / 1000 + interval_usec(m), accuracy, on_timer, m);
+        if (r >= 0)
+                r = sd_event_source_set_description(m->timer, "sample-timer");
         if (r < 0)
                 return log_error_errno(r, "Failed to arm the sampling timer: %m");
 
-        if (sd_watchdog_enabled(false, &wd) > 0 && wd > 0) {
-                r = sd_event_add_time_relative(m->event, &m->watchdog, CLOCK_MONOTONIC, wd / 2, 0, on_watchdog, m);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to arm the watchdog timer: %m");
-        }
+        /* WATCHDOG=1 at half of WatchdogSec= while the loop runs (nothing when
+         * the service manager asked for no watchdog). */
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to enable the watchdog: %m");
 
-        /* fleet: least privilege, then the metrics exporter (its HTTP thread must
+        /* Least privilege, then the metrics exporter (its HTTP thread must
          * start after the capabilities are dropped: they are per thread). */
         {
                 bool rapl = false;
@@ -923,7 +1118,11 @@ int manager_start(Manager *m) {
 }
 
 int manager_run(Manager *m) {
-        int r = sd_event_loop(m->event);
+        int r;
+
+        assert(m);
+
+        r = sd_event_loop(m->event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
         return r;

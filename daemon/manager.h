@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdio.h>
 #include <systemd/sd-event.h>
 
 #include "config.h"
@@ -22,6 +23,5 @@ static inline void manager_freep(Manager **m) {
                 manager_free(*m);
 }
 
-#include <stdio.h>
 /* `jouled --probe`: probe and print every source, which feeds each domain. Logs its errors. */
 int manager_probe_print(const JouledConfig *cfg, FILE *f);

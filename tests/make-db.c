@@ -30,6 +30,21 @@
  * path), in every interval: package-0 0.375 J, 30 ms CPU, 20 wakeups.
  * --recent adds jouled itself (pid 4242 "jouled", uid 0), with 3 intervals
  * of 1 s ending 3, 2 and 1 s before now: 40 ms CPU and 0.5 J package-0 in each.
+ * --hostile adds three processes with names any user can choose, in every
+ * interval (package-0 0.25 J and 20 ms CPU each, uid 0):
+ *   pid 600 comm "\xff\xfebad" (invalid UTF-8), exe "/tmp/\xff\xfe", unit
+ *           "=HYPERLINK(\"x\").service" (a spreadsheet formula)
+ *   pid 601 comm "ääääääää" cut by the kernel at 15 bytes mid-character
+ *           ("äääääää\xc3"), unit "+cmd|calc.scope"
+ *   pid 602 comm "\e[31mred\nx" (an ESC sequence and a newline), unit
+ *           "-x\e]0;title\a.service", exe "@evil\r\n"
+ *
+ * --steady writes only a steady load instead: 2 s intervals over the 10
+ * whole minutes before the current minute, package-0 (rapl, host total)
+ * 14 J each (7 W: 4 J of pid 700 "steady" in unit steady.service, 9 J idle,
+ * 1 J unattributed), then rolls the complete minutes up (store_maintain()).
+ * --prune-raw (with --steady) keeps raw intervals 5 minutes only, so the
+ * older half is left as minute rollups.
  */
 
 #include <errno.h>
@@ -42,12 +57,62 @@
 
 #define T0 (UINT64_C(1700000000) * NSEC_PER_SEC)
 #define N_INTERVALS 10
-#define N_PROCS 7   /* the 5 above, the kernel thread, jouled */
+#define N_PROCS 10  /* the 5 above, the kernel thread, jouled, 3 hostile names */
 #define N_DOMAINS 3
 #define CONTAINER_ID "abababababababababababababababababababababababababababababababab"
 
+static int write_steady(const char *path, bool prune_raw) {
+        EnergyDomain dom = { .name = "package-0", .kind = DOMAIN_PACKAGE, .package = 0 };
+        ProcessInfo proc = { .pid = 700, .ppid = 1, .uid = 0, .start_time_ns = 5 * NSEC_PER_SEC, .comm = "steady",
+                             .exe = (char *) "/usr/bin/steady", .unit = (char *) "steady.service",
+                             .cgroup_path = (char *) "/system.slice/steady.service",
+                             .slice = (char *) "system.slice" };
+        uint64_t now = now_ns(CLOCK_REALTIME), minute = 60 * NSEC_PER_SEC;
+        uint64_t t0 = now / minute * minute - 10 * minute;
+        StoreOptions o;
+        Store *s = NULL;
+        int r;
+
+        r = store_open(path, STORE_CREATE, &s);
+        if (r < 0)
+                return 1;
+        for (uint64_t t = t0; t < t0 + 10 * minute; t += 2 * NSEC_PER_SEC) {
+                ProcessDelta delta = { .info = &proc, .cpu_ns = 500 * NSEC_PER_MSEC, .wakeups = 2 };
+                double pd = 4.0;
+                DomainRecord drec = {
+                        .domain = &dom, .source = "rapl", .host_total = true, .valid = true,
+                        .measured_j = 14.0, .idle_j = 9.0, .attributed_j = 4.0, .unattributed_j = 1.0,
+                        .idle_w = 4.5, .idle_method = "regression",
+                };
+                IntervalRecord rec = {
+                        .start_ns = t, .end_ns = t + 2 * NSEC_PER_SEC, .boot_realtime_ns = t0 - 3600 * NSEC_PER_SEC,
+                        .n_domains = 1, .domains = &drec, .n_procs = 1, .procs = &delta, .proc_domain_j = &pd,
+                };
+                r = store_write_interval(s, &rec);
+                if (r < 0) {
+                        fprintf(stderr, "make-db: writing a steady interval failed: %s\n", strerror(-r));
+                        store_free(s);
+                        return 1;
+                }
+        }
+        store_options_init(&o);
+        if (prune_raw)
+                o.raw_retention_ns = 5 * minute;
+        r = store_set_options(s, &o);
+        while (r >= 0 && (r = store_maintain(s, now, 1000)) > 0)
+                ;
+        if (r >= 0)
+                r = store_set_state(s, "interval_s", "2");
+        store_free(s);
+        if (r < 0) {
+                fprintf(stderr, "make-db: rolling up failed: %s\n", strerror(-r));
+                return 1;
+        }
+        return 0;
+}
+
 int main(int argc, char **argv) {
-        bool estimated = false, kthread = false, recent = false;
+        bool estimated = false, kthread = false, recent = false, hostile = false, steady = false, prune_raw = false;
         for (int i = 2; i < argc; i++) {
                 if (strcmp(argv[i], "--estimated") == 0)
                         estimated = true;
@@ -55,8 +120,14 @@ int main(int argc, char **argv) {
                         kthread = true;
                 else if (strcmp(argv[i], "--recent") == 0)
                         recent = true;
+                else if (strcmp(argv[i], "--hostile") == 0)
+                        hostile = true;
+                else if (strcmp(argv[i], "--steady") == 0)
+                        steady = true;
+                else if (strcmp(argv[i], "--prune-raw") == 0)
+                        prune_raw = true;
                 else {
-                        fprintf(stderr, "usage: make-db PATH [--estimated] [--kthread] [--recent]\n");
+                        fprintf(stderr, "usage: make-db PATH [--estimated] [--kthread] [--recent] [--hostile] [--steady [--prune-raw]]\n");
                         return 2;
                 }
         }
@@ -95,8 +166,21 @@ int main(int argc, char **argv) {
                 { .pid = 4242, .ppid = 1, .uid = 0, .comm = "jouled", .exe = (char *) "/usr/sbin/jouled",
                   .unit = (char *) "jouled.service", .cgroup_path = (char *) "/system.slice/jouled.service",
                   .slice = (char *) "system.slice" },
+                /* --hostile */
+                { .pid = 600, .ppid = 1, .uid = 0, .start_time_ns = 30 * NSEC_PER_SEC, .comm = "\xff\xfe" "bad",
+                  .exe = (char *) "/tmp/\xff\xfe", .unit = (char *) "=HYPERLINK(\"x\").service",
+                  .cgroup_path = (char *) "/system.slice/=HYPERLINK(\"x\").service",
+                  .slice = (char *) "system.slice" },
+                { .pid = 601, .ppid = 1, .uid = 0, .start_time_ns = 31 * NSEC_PER_SEC,
+                  .comm = "\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3",
+                  .exe = (char *) "/usr/bin/\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4",
+                  .unit = (char *) "+cmd|calc.scope", .cgroup_path = (char *) "/user.slice/+cmd|calc.scope",
+                  .slice = (char *) "user.slice" },
+                { .pid = 602, .ppid = 1, .uid = 0, .start_time_ns = 32 * NSEC_PER_SEC, .comm = "\x1b[31mred\nx",
+                  .exe = (char *) "@evil\r\n", .unit = (char *) "-x\x1b]0;title\a.service",
+                  .cgroup_path = (char *) "/system.slice/-x\x1b]0;title\a.service", .slice = (char *) "system.slice" },
         };
-        const uint64_t wakeups[N_PROCS] = { 10, 4, 3, 0, 0, 20, 0 };
+        const uint64_t wakeups[N_PROCS] = { 10, 4, 3, 0, 0, 20, 0, 1, 1, 1 };
         SourceProbe probes[2] = {
                 { .name = "rapl", .status = estimated ? SOURCE_MISSING : SOURCE_USABLE, .estimated = false },
                 { .name = "model", .status = SOURCE_USABLE, .estimated = true },
@@ -109,9 +193,12 @@ int main(int argc, char **argv) {
         unsigned n_intervals = N_INTERVALS + (recent ? 3 : 0);
 
         if (argc < 2) {
-                fprintf(stderr, "usage: make-db PATH [--estimated] [--kthread] [--recent]\n");
+                fprintf(stderr, "usage: make-db PATH [--estimated] [--kthread] [--recent] [--hostile] [--steady [--prune-raw]]\n");
                 return 2;
         }
+
+        if (steady)
+                return write_steady(argv[1], prune_raw);
 
         procs[6].start_time_ns = now - 10 * NSEC_PER_SEC - (T0 - 3000 * NSEC_PER_SEC);
         r = store_open(argv[1], STORE_CREATE, &s);
@@ -129,7 +216,8 @@ int main(int argc, char **argv) {
                         double pkg;
                         uint64_t cpu;
 
-                        if (late != (i == 6) || (i <= 1 && k >= 5) || (i == 3 && k < 5) || (i == 5 && !kthread))
+                        if (late != (i == 6) || (i <= 1 && k >= 5) || (i == 3 && k < 5) || (i == 5 && !kthread) ||
+                            (i >= 7 && !hostile))
                                 continue;
                         switch (i) {
                         case 0: pkg = 0.5 * (k + 1); cpu = 100 * NSEC_PER_MSEC * (k + 1); break;
@@ -138,6 +226,7 @@ int main(int argc, char **argv) {
                         case 3: pkg = 2.5; cpu = 500 * NSEC_PER_MSEC; break;
                         case 5: pkg = 0.375; cpu = 30 * NSEC_PER_MSEC; break;
                         case 6: pkg = 0.5; cpu = 40 * NSEC_PER_MSEC; break;
+                        case 7: case 8: case 9: pkg = 0.25; cpu = 20 * NSEC_PER_MSEC; break;
                         default: pkg = 0; cpu = 0;
                         }
                         deltas[n] = (ProcessDelta) { .info = &procs[i], .cpu_ns = cpu, .wakeups = wakeups[i] };

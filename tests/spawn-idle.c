@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Load helper for test_load.py (storage, issue 7, item 8).
+/* Load helper for test_load.py.
  *
  *   spawn-idle idle N           fork N children that sleep in pause(); print
  *                               "ready N" and wait. SIGTERM (sent to the
  *                               whole process group: this program makes its
  *                               own) kills the children; this parent reaps
  *                               them all and exits, leaving no zombie.
- *   spawn-idle storm N SECONDS  run N short processes (named "jstorm", each
- *                               burning about 0.2 ms of CPU) spread over
- *                               SECONDS, at most 32 at a time; print
- *                               "cpu_ns T" with T the children's CPU time
- *                               from getrusage(RUSAGE_CHILDREN). */
+ *   spawn-idle storm N SECONDS [BURN_US]
+ *                               run N short processes (named "jstorm", each
+ *                               burning about BURN_US, default 200, µs of
+ *                               CPU) spread over SECONDS, at most 32 at a
+ *                               time; print "cpu_ns T" with T the children's
+ *                               CPU time from getrusage(RUSAGE_CHILDREN), and
+ *                               "wall_ns W" with W the storm's duration. */
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -74,7 +76,7 @@ static int run_idle(long n) {
         return made == n ? 0 : 1;
 }
 
-static int run_storm(long n, double seconds) {
+static int run_storm(long n, double seconds, long burn) {
         uint64_t t0 = mono_ns(), per = (uint64_t) (seconds * 1e9 / (double) n);
         long running = 0;
         struct rusage ru;
@@ -98,7 +100,7 @@ static int run_storm(long n, double seconds) {
                 }
                 if (pid == 0) {
                         prctl(PR_SET_NAME, "jstorm");
-                        burn_us(200);
+                        burn_us(burn);
                         _exit(0);
                 }
                 running++;
@@ -106,9 +108,10 @@ static int run_storm(long n, double seconds) {
         while (wait(NULL) > 0 || errno == EINTR)
                 ;
         getrusage(RUSAGE_CHILDREN, &ru);
-        printf("cpu_ns %llu\n",
+        printf("cpu_ns %llu\nwall_ns %llu\n",
                (unsigned long long) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
-                       (unsigned long long) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull);
+                       (unsigned long long) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull,
+               (unsigned long long) (mono_ns() - t0));
         return 0;
 }
 
@@ -119,8 +122,9 @@ int main(int argc, char **argv) {
         }
         if (argc == 3 && strcmp(argv[1], "idle") == 0)
                 return run_idle(strtol(argv[2], NULL, 10));
-        if (argc == 4 && strcmp(argv[1], "storm") == 0)
-                return run_storm(strtol(argv[2], NULL, 10), strtod(argv[3], NULL));
-        fprintf(stderr, "usage: spawn-idle idle N | spawn-idle storm N SECONDS\n");
+        if ((argc == 4 || argc == 5) && strcmp(argv[1], "storm") == 0)
+                return run_storm(strtol(argv[2], NULL, 10), strtod(argv[3], NULL),
+                                 argc == 5 ? strtol(argv[4], NULL, 10) : 200);
+        fprintf(stderr, "usage: spawn-idle idle N | spawn-idle storm N SECONDS [BURN_US]\n");
         return 2;
 }

@@ -4,14 +4,24 @@
  *
  *   tracker-dump [--mode bpf|procfs|auto] [--interval-ms N] [--count N] [--proc-root DIR]
  *                [--topology CPU:PKG,...] [--per-switch auto|on|off]
- *                [--accounting auto|iterator|per-switch]
+ *                [--accounting auto|iterator|per-switch] [--toggle-per-switch]
+ *                [--ringbuf-bytes N]
+ *
+ * --toggle-per-switch enters per-switch counting before odd samples and
+ * leaves it before even ones (tracker_force_per_switch()); each line then
+ * also says whether that worked ("forced", an errno name or "ok") and how
+ * many perf event fds the process holds ("perf_fds").
  */
+#include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -19,6 +29,32 @@
 #include "topology.h"
 #include "tracker.h"
 #include "util.h"
+
+/* perf event fds this process holds (readlink says "anon_inode:[perf_event]"). */
+static int count_perf_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *de;
+        int n = 0;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                char path[PATH_MAX], target[256];
+                ssize_t k;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+                k = readlink(path, target, sizeof(target) - 1);
+                if (k <= 0)
+                        continue;
+                target[k] = 0;
+                if (strcmp(target, "anon_inode:[perf_event]") == 0)
+                        n++;
+        }
+        closedir(d);
+        return n;
+}
 
 static int parse_positive(const char *name, const char *s, uint64_t *ret) {
         if (parse_u64(s, ret) < 0 || *ret == 0) {
@@ -38,11 +74,14 @@ int main(int argc, char **argv) {
                 { "topology", required_argument, NULL, 't' },
                 { "per-switch", required_argument, NULL, 's' },
                 { "accounting", required_argument, NULL, 'a' },
+                { "toggle-per-switch", no_argument, NULL, 'T' },
+                { "ringbuf-bytes", required_argument, NULL, 'R' },
                 {},
         };
         TrackerConfig cfg = { .force_mode = _TRACKER_MODE_INVALID };
         uint64_t interval_ms = 1000, count = 1;
         const char *topo_override = NULL;
+        bool toggle = false;
         Topology topo = {};
         int *cpu_pkg = NULL;
         Tracker *t = NULL;
@@ -98,6 +137,16 @@ int main(int argc, char **argv) {
                                 return 2;
                         }
                         break;
+                case 'T':
+                        toggle = true;
+                        break;
+                case 'R': {
+                        uint64_t v;
+                        if (parse_positive("--ringbuf-bytes", optarg, &v) < 0 || v > UINT32_MAX)
+                                return 2;
+                        cfg.ringbuf_bytes = (uint32_t) v;
+                        break;
+                }
                 default:
                         return 2;
                 }
@@ -151,6 +200,13 @@ int main(int argc, char **argv) {
                         if (poll(&pfd, 1, ms) > 0)
                                 (void) tracker_process_events(t);
                 }
+                int forced = 0;
+                bool forced_state = false;
+                if (toggle && i > 0) {
+                        forced = tracker_force_per_switch(t, i % 2 == 1);
+                        tracker_get_stats(t, &st);
+                        forced_state = st.per_switch_mode;
+                }
                 t0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
                 r = tracker_sample(t, &d, &n);
                 t1 = now_ns(CLOCK_THREAD_CPUTIME_ID);
@@ -191,12 +247,18 @@ int main(int argc, char **argv) {
                 json_object_object_add(stats, "processes_tracked", json_object_new_uint64(st.processes_tracked));
                 json_object_object_add(stats, "exits_seen", json_object_new_uint64(st.exits_seen));
                 json_object_object_add(stats, "exits_lost", json_object_new_uint64(st.exits_lost));
+                json_object_object_add(stats, "exits_folded", json_object_new_uint64(st.exits_folded));
                 json_object_object_add(stats, "vanished", json_object_new_uint64(st.vanished));
                 json_object_object_add(stats, "iter_errors", json_object_new_uint64(st.iter_errors));
                 json_object_object_add(stats, "exits_early_only", json_object_new_uint64(st.exits_early_only));
                 json_object_object_add(stats, "sample_cpu_ns", json_object_new_uint64(t1 - t0));
                 json_object_object_add(stats, "per_switch_mode", json_object_new_boolean(st.per_switch_mode));
                 json_object_object_add(stats, "accounting_changes", json_object_new_uint64(st.accounting_changes));
+                if (toggle) {
+                        json_object_object_add(o, "forced", json_object_new_string(forced < 0 ? strerrorname_np(-forced) ?: "?" : "ok"));
+                        json_object_object_add(o, "per_switch_after_force", json_object_new_boolean(forced_state));
+                        json_object_object_add(o, "perf_fds", json_object_new_int(count_perf_fds()));
+                }
                 json_object_object_add(o, "sample", json_object_new_uint64(i));
                 json_object_object_add(o, "deltas", arr);
                 json_object_object_add(o, "stats", stats);

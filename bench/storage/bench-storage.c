@@ -21,6 +21,7 @@
  * part, once the raw window (RAW_RETENTION_HOURS) is full. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,13 +71,6 @@ static void short_fill(ProcessInfo *p, uint64_t seq, uint64_t start_boot_ns) {
         snprintf(p->comm, sizeof(p->comm), "%s-%" PRIu64, short_comm_stems[c % 8], c / 8);
 }
 
-static uint64_t wal_size(const char *db) {
-        char p[4096];
-        struct stat st;
-        snprintf(p, sizeof(p), "%s-wal", db);
-        return stat(p, &st) == 0 ? (uint64_t) st.st_size : 0;
-}
-
 static int cmp_u64(const void *a, const void *b) {
         uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
         return x < y ? -1 : x > y;
@@ -87,10 +81,11 @@ int main(int argc, char **argv) {
         StoreOptions o;
         EnergyDomain dom[2] = { { .name = "package-0", .kind = DOMAIN_PACKAGE, .max_power_w = 200 },
                                 { .name = "dram-0", .kind = DOMAIN_DRAM, .max_power_w = 50 } };
-        uint64_t history_days, full_hours, raw_hours, nprocs, pool, short_per_min = 0, short_seq = 0, wal_max = 0;
+        uint64_t history_days, full_hours, raw_hours, nprocs, pool, short_per_min = 0, short_seq = 0;
         uint64_t *lat = NULL, n_lat = 0, maint_ns = 0, maint_max = 0, n_maint = 0;
         uint64_t *mlat = NULL, n_mlat = 0, mlat_alloc = 0; /* maintenance calls of the full-rate part */
-        uint64_t now_real, t, t_full, t_end, size_mid = 0, t_mid = 0;
+        uint64_t now_real, t, t_full, t_end, size_mid = 0, t_mid = 0, wal_max = 0, wal_end;
+        char wal_path[PATH_MAX];
         ProcessInfo *infos;
         ProcessDelta *deltas;
         double *pj;
@@ -104,6 +99,8 @@ int main(int argc, char **argv) {
                 return 2;
         }
         (void) unlink(argv[1]);
+        snprintf(wal_path, sizeof(wal_path), "%s-wal", argv[1]);
+        (void) unlink(wal_path);
         if (store_open(argv[1], STORE_CREATE, &s) < 0)
                 return 1;
         store_options_init(&o);
@@ -184,8 +181,10 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "write failed: %s\n", strerror(-r));
                         return 1;
                 }
-                if (full)
+                if (full) {
                         lat[n_lat++] = b - a;
+                        wal_max = MAX(wal_max, file_size(wal_path)); /* the -wal while running */
+                }
                 t += step;
                 if (t % STORE_MINUTE_NS == 0) {
                         /* As the daemon: once a minute, then every interval while work is left. */
@@ -207,8 +206,6 @@ int main(int argc, char **argv) {
                                         mlat[n_mlat++] = b - a;
                                 }
                         } while (r > 0);
-                        if (full)
-                                wal_max = MAX(wal_max, wal_size(argv[1]));
                         if (r < 0) {
                                 fprintf(stderr, "maintenance failed: %s\n", strerror(-r));
                                 return 1;
@@ -220,10 +217,10 @@ int main(int argc, char **argv) {
                         size_mid = used_bytes(s);
                 }
         }
+        wal_end = file_size(wal_path);
         (void) sqlite3_exec(store_db(s), "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
         qsort(lat, n_lat, sizeof(uint64_t), cmp_u64);
         printf("procs=%" PRIu64 "\nshort_per_min=%" PRIu64 "\n", nprocs, short_per_min);
-        printf("wal_max_bytes=%" PRIu64 "\n", wal_max);
         printf("history_days=%" PRIu64 "\nfull_rate_hours=%" PRIu64 "\nraw_retention_hours=%" PRIu64 "\n",
                history_days, full_hours, raw_hours);
         printf("writes_measured=%" PRIu64 "\n", n_lat);
@@ -240,6 +237,7 @@ int main(int argc, char **argv) {
         uint64_t size_end = used_bytes(s);
         printf("db_bytes=%" PRIu64 "\n", file_size(argv[1]));
         printf("used_bytes=%" PRIu64 "\n", size_end);
+        printf("wal_max_bytes=%" PRIu64 "\nwal_end_bytes=%" PRIu64 "\n", wal_max, wal_end);
         printf("growth_mb_per_day=%.2f\n",
                (double) (size_end > size_mid ? size_end - size_mid : 0) / 1e6 * 86400e9 / (double) (t_end - t_mid));
         for (uint64_t i = 0; i < pool; i++)

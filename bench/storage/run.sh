@@ -55,10 +55,10 @@ cat <<MD
 | Growth per day, steady state (pages in use) | $(get growth_mb_per_day) MB | <= $GROWTH_MAX MB | $(ok "$(get growth_mb_per_day)" $GROWTH_MAX) |
 | \`joulectl report --since ${days}d\` (median / best of 5) | ${sorted[2]} / ${sorted[0]} ms | < 200 ms | $(ok "${sorted[2]}" 200) |
 | \`joulectl report --by comm --since ${days}d\` (median / best of 5) | ${bycomm[2]} / ${bycomm[0]} ms | < 200 ms | $(ok "${bycomm[2]}" 200) |
-| Largest -wal file (full-rate part) | $(awk -v b="$(get wal_max_bytes)" 'BEGIN { printf "%.1f", b / 1e6 }') MB | | |
 | Maintenance per call (mean / max, budget 20 ms) | $(get maintain_mean_ms) / $(get maintain_max_ms) ms | | |
 | Maintenance per call at full rate (p50 / p99) | $(get maintain_full_p50_ms) / $(get maintain_full_p99_ms) ms | <= 20 ms + one step | $(ok "$(get maintain_full_p99_ms)" 30) (p99) |
 | Database file / in use at the end ($days days) | $(awk -v b="$(get db_bytes)" 'BEGIN { printf "%.1f", b / 1e6 }') / $(awk -v b="$(get used_bytes)" 'BEGIN { printf "%.1f", b / 1e6 }') MB | <= 1000 MB | $(ok "$(awk -v b="$(get db_bytes)" 'BEGIN { printf "%.1f", b / 1e6 }')" 1000) |
+| \`-wal\` at most while writing at full rate / at the end | $(awk -v b="$(get wal_max_bytes)" 'BEGIN { printf "%.1f", b / 1e6 }') / $(awk -v b="$(get wal_end_bytes)" 'BEGIN { printf "%.1f", b / 1e6 }') MB | <= 8 MB | $(ok "$(awk -v b="$(get wal_max_bytes)" 'BEGIN { printf "%.1f", b / 1048576 }')" 8) |
 
 Writes measured: $(get writes_measured) (full-rate part). Host: $(nproc) CPUs, $(uname -r), load average $load at the end.
 MD

@@ -1,26 +1,26 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "attribution.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <string.h>
 
-static const char *const idle_policy_table[_IDLE_POLICY_MAX] = {
+#include "string-table.h"
+
+static const char *const idle_policy_table[] = {
         [IDLE_POLICY_SEPARATE] = "separate",
         [IDLE_POLICY_SHARED] = "shared",
 };
 
-static const char *const basis_table[_ATTRIBUTION_BASIS_MAX] = {
+static const char *const attribution_basis_table[] = {
         [ATTRIBUTION_BASIS_CPU_TIME] = "cpu-time",
         [ATTRIBUTION_BASIS_CYCLES] = "cycles",
         [ATTRIBUTION_BASIS_MEMORY] = "memory",
 };
 
-const char *attribution_basis_to_string(AttributionBasis b) {
-        if (b < 0 || b >= _ATTRIBUTION_BASIS_MAX)
-                return NULL;
-        return basis_table[b];
-}
+DEFINE_STRING_TABLE_LOOKUP(attribution_basis, AttributionBasis, ATTRIBUTION_BASIS);
+DEFINE_STRING_TABLE_LOOKUP(idle_policy, IdlePolicy, IDLE_POLICY);
 
 static double weight_of(const AttributionDomainIn *in, const uint64_t *proc_cpu_ns, size_t p) {
         double w;
@@ -31,24 +31,16 @@ static double weight_of(const AttributionDomainIn *in, const uint64_t *proc_cpu_
         return isfinite(w) && w > 0 ? w : 0;
 }
 
-const char *idle_policy_to_string(IdlePolicy p) {
-        if (p < 0 || p >= _IDLE_POLICY_MAX)
-                return NULL;
-        return idle_policy_table[p];
-}
-
-IdlePolicy idle_policy_from_string(const char *s) {
-        for (int i = 0; i < _IDLE_POLICY_MAX; i++)
-                if (s && strcmp(s, idle_policy_table[i]) == 0)
-                        return (IdlePolicy) i;
-        return _IDLE_POLICY_INVALID;
-}
-
 int attribution_compute(double dt_s, IdlePolicy policy,
                         const AttributionDomainIn *domains, size_t n_domains,
                         const uint64_t *proc_cpu_ns, size_t n_procs,
                         AttributionDomainOut *ret_domains, double *ret_proc_j) {
         uint64_t total_cpu = 0;
+
+        assert(domains || n_domains == 0);
+        assert(proc_cpu_ns || n_procs == 0);
+        assert(ret_domains || n_domains == 0);
+        assert(ret_proc_j || n_procs == 0 || n_domains == 0);
 
         if (!(dt_s > 0) || !isfinite(dt_s))
                 return -EINVAL;
@@ -116,4 +108,23 @@ int attribution_compute(double dt_s, IdlePolicy policy,
                         out->irq_j = fmax(0, fmin(out->unattributed_j, shared * ((double) in->irq_ns / denom)));
         }
         return 0;
+}
+
+void attribution_idle_shares(const AttributionDomainOut *domains, size_t n_domains,
+                             const uint64_t *proc_cpu_ns, size_t n_procs, double *ret_proc_idle_j) {
+        uint64_t total_cpu = 0;
+
+        assert(domains || n_domains == 0);
+        assert(proc_cpu_ns || n_procs == 0);
+        assert(ret_proc_idle_j || n_procs == 0 || n_domains == 0);
+
+        for (size_t p = 0; p < n_procs; p++)
+                total_cpu += proc_cpu_ns[p];
+        for (size_t d = 0; d < n_domains; d++) {
+                double idle = domains[d].valid && isfinite(domains[d].idle_j) && domains[d].idle_j > 0 ?
+                              domains[d].idle_j : 0;
+                for (size_t p = 0; p < n_procs; p++)
+                        ret_proc_idle_j[p * n_domains + d] =
+                                total_cpu > 0 ? idle * ((double) proc_cpu_ns[p] / (double) total_cpu) : 0;
+        }
 }

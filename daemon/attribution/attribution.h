@@ -71,6 +71,17 @@ int attribution_compute(double dt_s, IdlePolicy policy,
                         const uint64_t *proc_cpu_ns, size_t n_procs,
                         AttributionDomainOut *ret_domains, double *ret_proc_j);
 
+/* The second view of each row: the interval's idle energy of each domain
+ * shared among the processes that ran, by CPU time (a process's energy
+ * "including its fair share of idle power" is its dynamic energy plus this).
+ * ret_proc_idle_j[n_procs × n_domains] (row-major by process). Where processes
+ * ran, the shares of a domain add up to its idle_j exactly (rounding aside);
+ * where none ran, the idle energy is nobody's and every share is 0. Domains
+ * without a reading (valid false) get 0. */
+void attribution_idle_shares(const AttributionDomainOut *domains, size_t n_domains,
+                             const uint64_t *proc_cpu_ns, size_t n_procs, double *ret_proc_idle_j);
+
 const char *idle_policy_to_string(IdlePolicy p);
 const char *attribution_basis_to_string(AttributionBasis b);  /* "cpu-time", "cycles", "memory" */
+AttributionBasis attribution_basis_from_string(const char *s);
 IdlePolicy idle_policy_from_string(const char *s);

@@ -1,19 +1,38 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "idle.h"
 
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
-/* Utilisation must vary by at least this much (standard deviation) before a
- * regression line is trusted. */
-#define MIN_UTIL_STDDEV 0.02
-#define MIN_POINTS 10
+#include "util.h"
+
+#define DEFAULT_MIN_INTERVAL_S 0.05
+#define DEFAULT_HALF_LIFE_S (6.0 * 3600)
+/* A bin takes part in the fit once it holds this much data... */
+#define BIN_MIN_S 5.0
+/* ...and counts fully (weight → 1) once it holds well over BIN_SATURATE_S. */
+#define BIN_SATURATE_S 20.0
+/* A near-idle bin: utilisation below this. */
+#define NEAR_IDLE_UTIL 0.05
+/* The fit needs the data to cover at least this much utilisation. */
+#define MIN_SPAN 0.15
+/* ...and reach 0 within this many times the range they cover. */
+#define MAX_EXTRAPOLATION_RATIO 1.5
+/* Allowance for the curvature of real power curves when the intercept is
+ * extrapolated: this fraction of the slope times the distance to 0. */
+#define CURVATURE_ALLOWANCE 0.1
+#define HUBER_K 1.345
+#define HUBER_ROUNDS 5
 
 static const char *const idle_method_table[_IDLE_METHOD_MAX] = {
         [IDLE_METHOD_NONE] = "none",
         [IDLE_METHOD_CONFIGURED] = "configured",
+        [IDLE_METHOD_SOURCE] = "source",
+        [IDLE_METHOD_MEASURED_IDLE] = "measured-idle",
         [IDLE_METHOD_REGRESSION] = "regression",
-        [IDLE_METHOD_MINIMUM] = "minimum",
+        [IDLE_METHOD_PERSISTED] = "persisted",
+        [IDLE_METHOD_PRIOR] = "prior",
 };
 
 const char *idle_method_to_string(IdleMethod m) {
@@ -22,69 +41,250 @@ const char *idle_method_to_string(IdleMethod m) {
         return idle_method_table[m];
 }
 
-void idle_estimator_init(IdleEstimator *e, double configured_w) {
+IdleMethod idle_method_from_string(const char *s) {
+        if (!s)
+                return _IDLE_METHOD_INVALID;
+        for (int i = 0; i < _IDLE_METHOD_MAX; i++)
+                if (streq_ptr(idle_method_table[i], s))
+                        return (IdleMethod) i;
+        return _IDLE_METHOD_INVALID;
+}
+
+void idle_estimator_init(IdleEstimator *e) {
+        assert(e);
         memset(e, 0, sizeof(*e));
-        e->configured_w = configured_w;
+        e->configured_w = e->source_w = e->persisted_w = e->prior_w = -1;
+        e->min_interval_s = DEFAULT_MIN_INTERVAL_S;
+        e->half_life_s = DEFAULT_HALF_LIFE_S;
 }
 
-void idle_estimator_add(IdleEstimator *e, double utilisation, double power_w) {
-        if (!isfinite(utilisation) || !isfinite(power_w) || power_w < 0)
+static double valid_or_unset(double w) {
+        return isfinite(w) && w >= 0 ? w : -1;
+}
+
+void idle_estimator_set_configured(IdleEstimator *e, double w) {
+        assert(e);
+        e->configured_w = valid_or_unset(w);
+}
+
+void idle_estimator_set_source(IdleEstimator *e, double w) {
+        assert(e);
+        e->source_w = valid_or_unset(w);
+}
+
+void idle_estimator_set_persisted(IdleEstimator *e, double w, double band_w) {
+        assert(e);
+        e->persisted_w = valid_or_unset(w);
+        e->persisted_band_w = isfinite(band_w) && band_w >= 0 ? band_w : 0;
+}
+
+void idle_estimator_set_prior(IdleEstimator *e, double w, double band_w) {
+        assert(e);
+        e->prior_w = valid_or_unset(w);
+        e->prior_band_w = isfinite(band_w) && band_w >= 0 ? band_w : 0;
+}
+
+void idle_estimator_set_prior_fraction(IdleEstimator *e, double fraction, double band_fraction) {
+        assert(e);
+        e->prior_fraction = isfinite(fraction) && fraction > 0 && fraction < 1 ? fraction : 0;
+        e->prior_band_fraction = isfinite(band_fraction) && band_fraction >= 0 ? band_fraction : 0;
+}
+
+void idle_estimator_set_min_interval(IdleEstimator *e, double s) {
+        assert(e);
+        if (isfinite(s) && s >= 0)
+                e->min_interval_s = s;
+}
+
+void idle_estimator_add(IdleEstimator *e, double dt_s, double utilisation, double energy_j) {
+        assert(e);
+        if (!isfinite(dt_s) || !isfinite(utilisation) || !isfinite(energy_j) || energy_j < 0 || dt_s <= 0)
                 return;
-        if (utilisation < 0)
-                utilisation = 0;
-        if (utilisation > 1)
-                utilisation = 1;
-        e->util[e->next] = utilisation;
-        e->power[e->next] = power_w;
-        e->next = (e->next + 1) % IDLE_WINDOW;
-        if (e->n < IDLE_WINDOW)
-                e->n++;
+        if (dt_s < e->min_interval_s)
+                return;
+        utilisation = fmin(fmax(utilisation, 0), 1);
+
+        double f = exp2(-dt_s / e->half_life_s);
+        for (size_t i = 0; i < IDLE_BINS; i++) {
+                IdleBin *b = &e->bins[i];
+                b->t *= f;
+                b->n *= f;
+                b->su *= f;
+                b->sp *= f;
+                b->spp *= f;
+        }
+
+        size_t k = (size_t) (utilisation * IDLE_BINS);
+        if (k >= IDLE_BINS)
+                k = IDLE_BINS - 1;
+        double p = energy_j / dt_s;
+        IdleBin *b = &e->bins[k];
+        b->t += dt_s;
+        b->n += 1;
+        b->su += dt_s * utilisation;
+        b->sp += dt_s * p;
+        b->spp += dt_s * p * p;
 }
 
-double idle_estimator_get(const IdleEstimator *e, IdleMethod *ret_method) {
-        double min_p = INFINITY, su = 0, sp = 0, suu = 0, sup = 0;
-        size_t n = e->n;
+typedef struct BinPoint {
+        double u, p, w, se;   /* mean utilisation, mean power, fit weight, standard error of p */
+} BinPoint;
 
-        if (e->configured_w >= 0) {
-                if (ret_method)
-                        *ret_method = IDLE_METHOD_CONFIGURED;
-                return e->configured_w;
-        }
-        if (n == 0) {
-                if (ret_method)
-                        *ret_method = IDLE_METHOD_NONE;
-                return 0;
-        }
+typedef struct Fit {
+        double intercept, slope, se_intercept;
+} Fit;
 
+/* Weighted least squares of p on u; weights w × h. Returns false when the
+ * utilisation does not vary. */
+static bool wls(const BinPoint *pt, const double *h, size_t n, Fit *ret) {
+        double sw = 0, su = 0, sp = 0;
         for (size_t i = 0; i < n; i++) {
-                min_p = fmin(min_p, e->power[i]);
-                su += e->util[i];
-                sp += e->power[i];
+                double w = pt[i].w * h[i];
+                sw += w;
+                su += w * pt[i].u;
+                sp += w * pt[i].p;
         }
-        double mu = su / (double) n, mp = sp / (double) n;
+        if (sw <= 0)
+                return false;
+        double mu = su / sw, mp = sp / sw, suu = 0, sup = 0;
         for (size_t i = 0; i < n; i++) {
-                double du = e->util[i] - mu;
-                suu += du * du;
-                sup += du * (e->power[i] - mp);
+                double w = pt[i].w * h[i], du = pt[i].u - mu;
+                suu += w * du * du;
+                sup += w * du * (pt[i].p - mp);
         }
+        if (suu <= 1e-12)
+                return false;
+        ret->slope = sup / suu;
+        ret->intercept = mp - ret->slope * mu;
 
-        if (n >= MIN_POINTS && sqrt(suu / (double) n) >= MIN_UTIL_STDDEV) {
-                double slope = sup / suu;
-                double intercept = mp - slope * mu;
-                double sse = 0;
+        /* Residual variance of a bin, with the two fitted parameters taken
+         * off the bins' effective count. */
+        double ssr = 0;
+        for (size_t i = 0; i < n; i++) {
+                double r = pt[i].p - (ret->intercept + ret->slope * pt[i].u);
+                ssr += pt[i].w * h[i] * r * r;
+        }
+        double var = n > 2 ? ssr / sw * (double) n / (double) (n - 2) : 0;
+        ret->se_intercept = sqrt(var * (1.0 / sw + mu * mu / suu));
+        return true;
+}
+
+static double median(double *v, size_t n) {
+        /* n ≤ IDLE_BINS: insertion sort. */
+        for (size_t i = 1; i < n; i++)
+                for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+                        double t = v[j];
+                        v[j] = v[j - 1];
+                        v[j - 1] = t;
+                }
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Huber-weighted fit over the bins: a bin far off the line (a burst of
+ * turbo, another device waking) loses weight instead of bending the line. */
+static bool robust_fit(const BinPoint *pt, size_t n, Fit *ret) {
+        double h[IDLE_BINS], r[IDLE_BINS];
+        for (size_t i = 0; i < n; i++)
+                h[i] = 1;
+        if (!wls(pt, h, n, ret))
+                return false;
+        for (int round = 0; round < HUBER_ROUNDS && n > 2; round++) {
+                for (size_t i = 0; i < n; i++)
+                        r[i] = fabs(pt[i].p - (ret->intercept + ret->slope * pt[i].u));
+                double scale = 1.4826 * median(r, n);
+                if (scale <= 1e-9)
+                        break;
                 for (size_t i = 0; i < n; i++) {
-                        double res = e->power[i] - (intercept + slope * e->util[i]);
-                        sse += res * res;
+                        double a = fabs(pt[i].p - (ret->intercept + ret->slope * pt[i].u));
+                        h[i] = a <= HUBER_K * scale ? 1 : HUBER_K * scale / a;
                 }
-                /* A sane fit: power grows with use, and idle is not above the
-                 * least power ever seen by more than the noise of the fit. */
-                if (slope > 0 && intercept >= 0 && intercept <= min_p + 3 * sqrt(sse / (double) n) + 1e-9) {
-                        if (ret_method)
-                                *ret_method = IDLE_METHOD_REGRESSION;
-                        return intercept;
-                }
+                if (!wls(pt, h, n, ret))
+                        return false;
         }
-        if (ret_method)
-                *ret_method = IDLE_METHOD_MINIMUM;
-        return min_p;
+        return true;
+}
+
+static IdleEstimate fixed(double w, double band_w, IdleMethod m, bool provisional) {
+        return (IdleEstimate) { .w = w, .band_w = band_w, .method = m, .provisional = provisional };
+}
+
+IdleEstimate idle_estimator_get(const IdleEstimator *e) {
+        assert(e);
+        if (e->configured_w >= 0)
+                return fixed(e->configured_w, 0, IDLE_METHOD_CONFIGURED, false);
+        if (e->source_w >= 0)
+                return fixed(e->source_w, 0, IDLE_METHOD_SOURCE, false);
+
+        BinPoint pt[IDLE_BINS];
+        size_t n = 0;
+        double p_min = INFINITY, p_max = 0, se_max = 0, u_lo = 1, u_hi = 0;
+        for (size_t i = 0; i < IDLE_BINS; i++) {
+                const IdleBin *b = &e->bins[i];
+                if (b->t < BIN_MIN_S)
+                        continue;
+                double p = b->sp / b->t;
+                double var = fmax(b->spp / b->t - p * p, 0);
+                pt[n] = (BinPoint) {
+                        .u = b->su / b->t,
+                        .p = p,
+                        .w = b->t / (b->t + BIN_SATURATE_S),
+                        .se = sqrt(var / fmax(b->n, 1)),
+                };
+                p_min = fmin(p_min, p);
+                p_max = fmax(p_max, p);
+                se_max = fmax(se_max, pt[n].se);
+                u_lo = fmin(u_lo, pt[n].u);
+                u_hi = fmax(u_hi, pt[n].u);
+                n++;
+        }
+
+        IdleEstimate fit = { .method = _IDLE_METHOD_INVALID };
+        Fit f = {};
+        bool have_fit = n >= 2 && u_hi - u_lo >= MIN_SPAN && robust_fit(pt, n, &f) && f.slope > 0;
+        if (n > 0 && u_lo < NEAR_IDLE_UTIL) {
+                /* Idle was seen: the near-idle bin itself, less the little
+                 * its utilisation still adds (the fit's slope); the curve's
+                 * shape further up does not matter. */
+                const BinPoint *lo = &pt[0];
+                for (size_t i = 1; i < n; i++)
+                        if (pt[i].u < lo->u)
+                                lo = &pt[i];
+                double slope = have_fit ? f.slope : 0;
+                fit = fixed(fmax(lo->p - slope * lo->u, 0),
+                            2 * lo->se + (CURVATURE_ALLOWANCE + (have_fit ? 0 : 1)) * fmax(slope, lo->p) * lo->u +
+                            0.005 * lo->p,
+                            IDLE_METHOD_MEASURED_IDLE, false);
+        } else if (have_fit && f.intercept >= 0 && u_lo <= IDLE_MAX_EXTRAPOLATION &&
+                   u_lo <= MAX_EXTRAPOLATION_RATIO * (u_hi - u_lo)) {
+                /* Extrapolated to 0 from the range the data cover. */
+                fit = fixed(fmin(f.intercept, p_min),
+                            2 * sqrt(f.se_intercept * f.se_intercept + se_max * se_max) +
+                            CURVATURE_ALLOWANCE * f.slope * u_lo,
+                            IDLE_METHOD_REGRESSION, false);
+        }
+
+        IdleEstimate r;
+        if (fit.method != _IDLE_METHOD_INVALID &&
+            !(e->persisted_w >= 0 && e->persisted_band_w < fit.band_w))
+                r = fit;
+        else if (e->persisted_w >= 0)
+                r = fixed(e->persisted_w, e->persisted_band_w, IDLE_METHOD_PERSISTED, true);
+        else if (e->prior_w >= 0)
+                r = fixed(e->prior_w, e->prior_band_w, IDLE_METHOD_PRIOR, true);
+        else if (e->prior_fraction > 0 && n > 0)
+                r = fixed(e->prior_fraction * p_max, e->prior_band_fraction * e->prior_fraction * p_max,
+                          IDLE_METHOD_PRIOR, true);
+        else
+                r = fixed(0, 0, IDLE_METHOD_NONE, true);
+
+        /* A domain never draws less than its idle power. */
+        if (n > 0 && r.w > p_min) {
+                r.band_w = fmin(r.band_w, p_min);
+                r.w = p_min;
+        }
+        if (n > 0) {
+                r.util_lo = u_lo;
+                r.util_hi = u_hi;
+        }
+        return r;
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics-defaults.h"
 #include "store.h"
 
 /* Prometheus exporter. Counters are cumulative since the daemon started and
@@ -17,8 +18,6 @@
  * Cardinality is bounded: one series set per domain, per unit, per user, and
  * the top N processes by cumulative energy (N = top_processes). */
 
-#define METRICS_DEFAULT_TOP_PROCESSES 10
-#define METRICS_DEFAULT_PORT 9867
 
 typedef struct MetricsConfig {
         const char *listen;          /* "ADDR:PORT", "[ADDR]:PORT" or "PORT" (127.0.0.1); NULL: no HTTP */
@@ -35,10 +34,6 @@ int metrics_new(const MetricsConfig *cfg, Metrics **ret);
 Metrics *metrics_free(Metrics *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Metrics *, metrics_free);
 
-/* Parse a listen address: "PORT" (→ 127.0.0.1), "ADDR:PORT", "[ADDR6]:PORT".
- * Fills a sockaddr_in or sockaddr_in6 in ret (struct sockaddr_storage). 0 or -EINVAL. */
-struct sockaddr_storage;
-int metrics_parse_listen(const char *s, struct sockaddr_storage *ret, size_t *ret_len);
 
 /* Start the HTTP server when listen is set (no-op otherwise). Logs its errors.
  * -EOPNOTSUPP when jouled was built without libmicrohttpd. */

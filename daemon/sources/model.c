@@ -7,7 +7,7 @@
  * with utilisation = busy / (busy + idle + steal) from /proc/stat between two
  * reads, and n_cpus the number of cpuN lines. The default figures, 0.74 W at
  * idle and 3.5 W at full load per vCPU (MODEL_DEFAULT_MIN_W/MAX_W in
- * config.h), are the Cloud Carbon Footprint methodology's averages for AWS,
+ * model-defaults.h), are the Cloud Carbon Footprint methodology's averages for AWS,
  * derived from SPECpower_ssj2008 results of the server CPUs AWS uses
  * (https://www.cloudcarbonfootprint.org/docs/methodology/, "Compute").
  * The result is an estimate and is marked so everywhere.
@@ -34,8 +34,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "config.h"
 #include "log.h"
+#include "model-defaults.h"
+#include "procfs.h"
 #include "source.h"
 #include "topology.h"
 #include "util.h"
@@ -56,151 +57,6 @@ typedef struct Model {
         bool have_util;
         bool read_warned;
 } Model;
-
-/* ---- /proc/stat -------------------------------------------------------- */
-
-static uint64_t ticks_to_ns(uint64_t ticks, uint64_t hz) {
-        /* Exact, and without overflowing ticks × 1e9. */
-        return ticks / hz * NSEC_PER_SEC + ticks % hz * NSEC_PER_SEC / hz;
-}
-
-/* Parse the numbers after "cpu" or "cpuN": user nice system idle iowait irq
- * softirq steal guest guest_nice (older kernels have fewer; at least 4). */
-static int parse_cpu_fields(const char *p, uint64_t hz, uint64_t *ret_busy, uint64_t *ret_idle, uint64_t *ret_steal) {
-        uint64_t v[10] = {};
-        size_t n = 0;
-
-        while (n < ELEMENTSOF(v)) {
-                char *end;
-                unsigned long long x;
-
-                while (*p == ' ' || *p == '\t')
-                        p++;
-                if (*p == 0 || *p == '\n')
-                        break;
-                if (*p < '0' || *p > '9')
-                        return -EBADMSG;
-                errno = 0;
-                x = strtoull(p, &end, 10);
-                if (errno != 0 || end == p)
-                        return -EBADMSG;
-                v[n++] = x;
-                p = end;
-        }
-        if (n < 4)
-                return -EBADMSG;
-        /* guest (8) and guest_nice (9) are already counted in user and nice. */
-        *ret_busy = ticks_to_ns(v[0] + v[1] + v[2] + v[5] + v[6], hz);
-        *ret_idle = ticks_to_ns(v[3] + v[4], hz);
-        *ret_steal = ticks_to_ns(v[7], hz);
-        return 0;
-}
-
-void proc_stat_done(ProcStat *s) {
-        if (!s)
-                return;
-        free(s->cpu_ids);
-        free(s->cpu_busy_ns);
-        free(s->cpu_idle_ns);
-        free(s->cpu_steal_ns);
-        *s = (ProcStat) {};
-}
-
-static int proc_stat_grow(ProcStat *s, size_t n) {
-        int *ids;
-        uint64_t *b, *i, *st;
-
-        ids = reallocarray(s->cpu_ids, n, sizeof(int));
-        if (!ids)
-                return -ENOMEM;
-        s->cpu_ids = ids;
-        b = reallocarray(s->cpu_busy_ns, n, sizeof(uint64_t));
-        if (!b)
-                return -ENOMEM;
-        s->cpu_busy_ns = b;
-        i = reallocarray(s->cpu_idle_ns, n, sizeof(uint64_t));
-        if (!i)
-                return -ENOMEM;
-        s->cpu_idle_ns = i;
-        st = reallocarray(s->cpu_steal_ns, n, sizeof(uint64_t));
-        if (!st)
-                return -ENOMEM;
-        s->cpu_steal_ns = st;
-        return 0;
-}
-
-int proc_stat_read(const char *proc_root, ProcStat *ret) {
-        _cleanup_(proc_stat_done) ProcStat s = {};
-        _cleanup_free_ char *path = NULL, *line = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
-        size_t cap = 0;
-        bool have_total = false;
-        long hz;
-        int r;
-
-        hz = sysconf(_SC_CLK_TCK);
-        if (hz <= 0)
-                hz = 100;
-
-        path = path_join(proc_root ?: "/proc", "stat");
-        if (!path)
-                return -ENOMEM;
-        f = fopen(path, "re");
-        if (!f)
-                return -errno;
-
-        for (;;) {
-                uint64_t busy, idle, steal;
-                ssize_t k;
-
-                errno = 0;
-                k = getline(&line, &cap, f);
-                if (k < 0) {
-                        if (errno != 0)
-                                return -errno;
-                        break;
-                }
-                if (!startswith(line, "cpu")) {
-                        if (have_total)
-                                break; /* the cpu lines come first; skip intr & co. */
-                        continue;
-                }
-                if (line[3] == ' ') {
-                        r = parse_cpu_fields(line + 3, (uint64_t) hz, &busy, &idle, &steal);
-                        if (r < 0)
-                                return r;
-                        s.busy_ns = busy;
-                        s.idle_ns = idle;
-                        s.steal_ns = steal;
-                        have_total = true;
-                } else if (line[3] >= '0' && line[3] <= '9') {
-                        char *end;
-                        unsigned long id;
-
-                        errno = 0;
-                        id = strtoul(line + 3, &end, 10);
-                        if (errno != 0 || (*end != ' ' && *end != '\t') || id > INT32_MAX)
-                                return -EBADMSG;
-                        r = parse_cpu_fields(end, (uint64_t) hz, &busy, &idle, &steal);
-                        if (r < 0)
-                                return r;
-                        r = proc_stat_grow(&s, s.n_cpus + 1);
-                        if (r < 0)
-                                return r;
-                        s.cpu_ids[s.n_cpus] = (int) id;
-                        s.cpu_busy_ns[s.n_cpus] = busy;
-                        s.cpu_idle_ns[s.n_cpus] = idle;
-                        s.cpu_steal_ns[s.n_cpus] = steal;
-                        s.n_cpus++;
-                }
-        }
-        if (!have_total || s.n_cpus == 0)
-                return -EBADMSG;
-
-        *ret = s;
-        s = (ProcStat) {};
-        return 0;
-}
 
 /* ---- the source -------------------------------------------------------- */
 
@@ -323,7 +179,7 @@ static SourceStatus model_probe(const SourceContext *ctx, char *reason, size_t r
                          min_w, max_w);
                 return SOURCE_UNSUPPORTED;
         }
-        r = proc_stat_read(proc, &st);
+        r = procfs_read_stat(proc, &st);
         if (r == -ENOENT) {
                 snprintf(reason, reason_size, "no %s/stat", proc);
                 return SOURCE_MISSING;
@@ -372,7 +228,7 @@ static int model_open(const SourceContext *ctx, char *reason, size_t reason_size
                          ctx->model_min_watts_per_cpu, ctx->model_max_watts_per_cpu);
                 return -EINVAL;
         }
-        r = proc_stat_read(proc, &st);
+        r = procfs_read_stat(proc, &st);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
@@ -400,6 +256,10 @@ static int model_open(const SourceContext *ctx, char *reason, size_t reason_size
         d->package = 0;
         d->estimated = true;
         d->max_power_w = max_w * (double) st.n_cpus;
+        /* The model's own idle power is exact: at zero utilisation it reads
+         * n_cpus × min_w (cpufreq scales only the dynamic term). */
+        d->idle_known = true;
+        d->idle_w = min_w * (double) st.n_cpus;
 
         s = calloc(1, sizeof(EnergySource));
         if (!s) {
@@ -422,22 +282,32 @@ static uint64_t sat_sub(uint64_t a, uint64_t b) {
 int model_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
         _cleanup_(proc_stat_done) ProcStat st = {};
         Model *m;
-        uint64_t busy, total, elapsed, fcur, fmax;
-        unsigned __int128 fj;
         int r;
 
         if (!s || s->ops != &model_source_ops || !ret_uj)
                 return -EINVAL;
         m = s->userdata;
 
-        r = proc_stat_read(m->proc_root, &st);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0) {
+        r = procfs_read_stat(m->proc_root, &st);
+        return model_source_read_stat(s, r < 0 ? NULL : &st, r, now, ret_uj);
+}
+
+int model_source_read_stat(EnergySource *s, const ProcStat *st, int stat_error, uint64_t now, uint64_t *ret_uj) {
+        Model *m;
+        uint64_t busy, total, elapsed, fcur, fmax;
+        unsigned __int128 fj;
+
+        if (!s || s->ops != &model_source_ops || !ret_uj)
+                return -EINVAL;
+        m = s->userdata;
+
+        if (!st && stat_error == -ENOMEM)
+                return stat_error;
+        if (!st) {
                 if (!m->read_warned)
-                        log_object_errno(LOG_WARNING, r, "model", s->domains[0].name,
+                        log_object_errno(LOG_WARNING, stat_error, "model", s->domains[0].name,
                                          "Model source: cannot read %s/stat, no estimate this interval: %s",
-                                         m->proc_root, r == -EBADMSG ? "no parsable cpu lines" : strerror(-r));
+                                         m->proc_root, stat_error == -EBADMSG ? "no parsable cpu lines" : strerror(-stat_error));
                 m->read_warned = true;
                 ret_uj[0] = ENERGY_READ_FAILED;
                 return 0;
@@ -447,7 +317,7 @@ int model_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
                            m->proc_root);
                 m->read_warned = false;
         }
-        s->domains[0].max_power_w = (double) m->max_uw / 1e6 * (double) st.n_cpus;
+        s->domains[0].max_power_w = (double) m->max_uw / 1e6 * (double) st->n_cpus;
 
         if (!m->have_prev) {
                 m->have_prev = true;
@@ -455,8 +325,8 @@ int model_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
         }
 
         /* Saturating: iowait is known to go backwards now and then. */
-        busy = sat_sub(st.busy_ns, m->prev_busy_ns);
-        total = busy + sat_sub(st.idle_ns, m->prev_idle_ns) + sat_sub(st.steal_ns, m->prev_steal_ns);
+        busy = sat_sub(st->busy_ns, m->prev_busy_ns);
+        total = busy + sat_sub(st->idle_ns, m->prev_idle_ns) + sat_sub(st->steal_ns, m->prev_steal_ns);
         if (total > 0) {
                 m->last_busy = busy;
                 m->last_total = total;
@@ -472,10 +342,10 @@ int model_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
         elapsed = sat_sub(now, m->prev_ns);
 
         /* µW × ns = fJ:  n × (min × T + (max − min) × B) / T × elapsed. */
-        cpufreq_sums(m->sys_root, &st, &fcur, &fmax);
+        cpufreq_sums(m->sys_root, st, &fcur, &fmax);
         if (fmax == 0)
                 fcur = fmax = 1; /* no cpufreq: full frequency */
-        fj = (unsigned __int128) st.n_cpus *
+        fj = (unsigned __int128) st->n_cpus *
              ((unsigned __int128) m->min_uw * total * fmax + (unsigned __int128) (m->max_uw - m->min_uw) * busy * fcur) *
              elapsed / ((unsigned __int128) total * fmax);
         fj += m->rem_fj;
@@ -483,9 +353,9 @@ int model_source_read_at(EnergySource *s, uint64_t now, uint64_t *ret_uj) {
         m->rem_fj = (uint64_t) (fj % FJ_PER_UJ);
 
 baseline:
-        m->prev_busy_ns = st.busy_ns;
-        m->prev_idle_ns = st.idle_ns;
-        m->prev_steal_ns = st.steal_ns;
+        m->prev_busy_ns = st->busy_ns;
+        m->prev_idle_ns = st->idle_ns;
+        m->prev_steal_ns = st->steal_ns;
         m->prev_ns = now;
         ret_uj[0] = m->total_uj;
         return 0;

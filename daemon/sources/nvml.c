@@ -10,8 +10,11 @@
  *   else nvmlDeviceGetPowerUsage (mW) integrated over time (trapezoid rule,
  *     exact integer arithmetic) and the domain is marked integrated.
  * GPUs are outside the CPU packages: the source is additive to CPU sources.
- * nvml_source_process_shares() gives per-process shares of a GPU from
- * nvmlDeviceGetProcessUtilization (SM utilisation per process). */
+ * nvml_source_process_use() gives each process's use of a GPU from
+ * nvmlDeviceGetProcessUtilization (SM utilisation per process, summed over
+ * the driver's samples since the previous call): the basis the attribution
+ * shares the GPU's dynamic energy by (attribution-prepare.h);
+ * nvml_source_process_shares() the same normalised to shares. */
 
 #include <assert.h>
 #include <dlfcn.h>
@@ -71,6 +74,10 @@ typedef struct NvmlGpu {
         uint64_t total_uj;
         PowerIntegrator integ;
         unsigned long long last_seen_us; /* for process utilisation */
+        bool use_failing;            /* per-process utilisation unavailable, logged */
+        NvmlProcessUse *held;        /* the last uses with samples, and when (CLOCK_MONOTONIC) */
+        size_t n_held;
+        uint64_t held_ns;
 } NvmlGpu;
 
 typedef struct Nvml {
@@ -209,6 +216,8 @@ static void nvml_done(Nvml *n) {
         assert(n);
 
         nvml_lib_done(&n->lib);
+        for (size_t i = 0; n->gpus && i < n->n_gpus; i++)
+                free(n->gpus[i].held);
         free(n->gpus);
         *n = (Nvml) {};
 }
@@ -229,6 +238,8 @@ static SourceStatus nvml_probe(const SourceContext *ctx, char *reason, size_t re
                                          n.gpus[i].energy_counter ? "" : " (integrated from power)");
         return SOURCE_USABLE;
 }
+
+static int nvml_collect(Nvml *n, NvmlGpu *g, NvmlProcessUse **ret, size_t *ret_n, bool *ret_sampled);
 
 static void nvml_close(EnergySource *s) {
         Nvml *n;
@@ -267,9 +278,16 @@ static int nvml_open(const SourceContext *ctx, char *reason, size_t reason_size,
                 return -ENOMEM;
         }
         for (size_t i = 0; i < n->n_gpus; i++) {
+                _cleanup_free_ NvmlProcessUse *old = NULL;
+                size_t n_old;
+                bool sampled;
+
                 s->domains[i] = (EnergyDomain) { .kind = DOMAIN_GPU, .package = -1,
                                                  .integrated = !n->gpus[i].energy_counter };
                 snprintf(s->domains[i].name, sizeof(s->domains[i].name), "gpu-%u", n->gpus[i].index);
+                /* The driver keeps recent samples: those from before the
+                 * source opened belong to no interval. */
+                (void) nvml_collect(n, &n->gpus[i], &old, &n_old, &sampled);
         }
         s->ops = &nvml_source_ops;
         s->n_domains = n->n_gpus;
@@ -329,27 +347,30 @@ static int nvml_read(EnergySource *s, uint64_t *ret_uj) {
         return nvml_source_read_at(s, now_ns(CLOCK_MONOTONIC), ret_uj);
 }
 
-int nvml_source_process_shares(EnergySource *s, unsigned gpu, NvmlProcessShare **ret, size_t *ret_n) {
+/* Every sample newer than the previous call for GPU g, summed per process:
+ * Σ smUtil and the newest timestamp. Samples with smUtil 0 are skipped;
+ * *ret_sampled says whether any sample came at all. Returns the number of
+ * processes (≥ 0) with *ret allocated (NULL when 0), or negative errno
+ * (-EOPNOTSUPP, -EIO, -ENOMEM). Does not log. */
+static int nvml_collect(Nvml *n, NvmlGpu *g, NvmlProcessUse **ret, size_t *ret_n, bool *ret_sampled) {
         _cleanup_free_ nvmlProcessUtilizationSample_t *samples = NULL;
-        _cleanup_free_ NvmlProcessShare *shares = NULL;
+        _cleanup_free_ NvmlProcessUse *uses = NULL;
         unsigned count = 0;
         unsigned long long newest;
-        uint64_t sum = 0;
-        size_t n_shares = 0;
+        size_t n_uses = 0;
         nvmlReturn_t nr;
-        NvmlGpu *g;
-        Nvml *n;
 
-        if (!s || s->ops != &nvml_source_ops || !ret || !ret_n)
-                return -EINVAL;
+        assert(n);
+        assert(g);
+        assert(ret);
+        assert(ret_n);
+        assert(ret_sampled);
+
         *ret = NULL;
         *ret_n = 0;
-        n = s->userdata;
-        if (gpu >= n->n_gpus)
-                return -EINVAL;
+        *ret_sampled = false;
         if (!n->lib.get_proc_util)
                 return -EOPNOTSUPP;
-        g = &n->gpus[gpu];
 
         /* First call with no buffer: the count of samples to expect. */
         nr = n->lib.get_proc_util(g->dev, NULL, &count, g->last_seen_us);
@@ -369,8 +390,8 @@ int nvml_source_process_shares(EnergySource *s, unsigned gpu, NvmlProcessShare *
         if (nr != NVML_SUCCESS)
                 return nr == NVML_ERROR_NOT_SUPPORTED ? -EOPNOTSUPP : -EIO;
 
-        shares = calloc(count ?: 1, sizeof(*shares));
-        if (!shares)
+        uses = calloc(count ?: 1, sizeof(*uses));
+        if (!uses)
                 return -ENOMEM;
         newest = g->last_seen_us;
         for (unsigned i = 0; i < count; i++) {
@@ -379,22 +400,130 @@ int nvml_source_process_shares(EnergySource *s, unsigned gpu, NvmlProcessShare *
                         newest = samples[i].timeStamp;
                 if (samples[i].smUtil == 0)
                         continue;
-                for (j = 0; j < n_shares; j++)
-                        if (shares[j].pid == samples[i].pid)
+                for (j = 0; j < n_uses; j++)
+                        if (uses[j].pid == samples[i].pid)
                                 break;
-                if (j == n_shares)
-                        shares[n_shares++] = (NvmlProcessShare) { .pid = samples[i].pid };
-                shares[j].share += samples[i].smUtil; /* summed, normalised below */
-                sum += samples[i].smUtil;
+                if (j == n_uses)
+                        uses[n_uses++] = (NvmlProcessUse) { .pid = samples[i].pid };
+                uses[j].sm_util += samples[i].smUtil;
+                uses[j].n_samples++;
+                if (samples[i].timeStamp > uses[j].last_us)
+                        uses[j].last_us = samples[i].timeStamp;
         }
         g->last_seen_us = newest;
+        *ret_sampled = count > 0;
+        if (n_uses == 0)
+                return 0;
+        *ret = TAKE_PTR(uses);
+        *ret_n = n_uses;
+        return (int) n_uses;
+}
+
+/* The driver samples once per period, between 1/6 s and 1 s depending on
+ * the GPU (NVML reference, nvmlDeviceGetUtilizationRates): an interval may
+ * end before the next sample. Until this long after the last call that had
+ * samples, the uses it returned stand for the GPU's (the sampled
+ * utilisation holds until the next sample). */
+#define NVML_USE_HOLD_NS (2 * NSEC_PER_SEC)
+
+/* Keep a copy of the n uses as the GPU's held ones (best effort). */
+static void nvml_hold(NvmlGpu *g, const NvmlProcessUse *uses, size_t n, uint64_t now) {
+        NvmlProcessUse *h;
+
+        assert(g);
+        assert(uses);
+
+        h = malloc(n * sizeof(*h));
+        if (!h)
+                return;
+        memcpy(h, uses, n * sizeof(*h));
+        free(g->held);
+        g->held = h;
+        g->n_held = n;
+        g->held_ns = now;
+}
+
+int nvml_source_process_use(EnergySource *s, unsigned gpu, NvmlProcessUse **ret, size_t *ret_n) {
+        return nvml_source_process_use_at(s, gpu, now_ns(CLOCK_MONOTONIC), ret, ret_n);
+}
+
+int nvml_source_process_use_at(EnergySource *s, unsigned gpu, uint64_t now, NvmlProcessUse **ret, size_t *ret_n) {
+        bool sampled;
+        NvmlGpu *g;
+        Nvml *n;
+        int r;
+
+        if (!s || s->ops != &nvml_source_ops || !ret || !ret_n)
+                return -EINVAL;
+        *ret = NULL;
+        *ret_n = 0;
+        n = s->userdata;
+        if (gpu >= n->n_gpus)
+                return -EINVAL;
+        g = &n->gpus[gpu];
+
+        r = nvml_collect(n, g, ret, ret_n, &sampled);
+        if (r > 0)
+                nvml_hold(g, *ret, *ret_n, now);
+        else if (r == 0 && !sampled && g->n_held > 0 && now - g->held_ns < NVML_USE_HOLD_NS) {
+                NvmlProcessUse *h = malloc(g->n_held * sizeof(*h));
+                if (!h)
+                        return -ENOMEM;
+                memcpy(h, g->held, g->n_held * sizeof(*h));
+                *ret = h;
+                *ret_n = g->n_held;
+                r = (int) g->n_held;
+        } else if (r == 0) {
+                free(g->held);
+                g->held = NULL;
+                g->n_held = 0;
+        }
+        if (r < 0 && r != -ENOMEM) {
+                if (!g->use_failing)
+                        log_object(LOG_WARNING, "nvml", s->domains[gpu].name,
+                                   "GPU %s: no per-process utilisation (%s), its dynamic energy stays unattributed.",
+                                   s->domains[gpu].name, r == -EOPNOTSUPP ? "not supported" : "read failed");
+                g->use_failing = true;
+        } else if (r >= 0 && g->use_failing) {
+                log_object(LOG_INFO, "nvml", s->domains[gpu].name,
+                           "GPU %s reports per-process utilisation again.", s->domains[gpu].name);
+                g->use_failing = false;
+        }
+        return r;
+}
+
+int nvml_source_process_shares(EnergySource *s, unsigned gpu, NvmlProcessShare **ret, size_t *ret_n) {
+        _cleanup_free_ NvmlProcessUse *uses = NULL;
+        _cleanup_free_ NvmlProcessShare *shares = NULL;
+        size_t n_uses = 0;
+        uint64_t sum = 0;
+        bool sampled;
+        Nvml *n;
+        int r;
+
+        if (!s || s->ops != &nvml_source_ops || !ret || !ret_n)
+                return -EINVAL;
+        *ret = NULL;
+        *ret_n = 0;
+        n = s->userdata;
+        if (gpu >= n->n_gpus)
+                return -EINVAL;
+
+        r = nvml_collect(n, &n->gpus[gpu], &uses, &n_uses, &sampled);
+        if (r < 0)
+                return r;
+        for (size_t j = 0; j < n_uses; j++)
+                sum += uses[j].sm_util;
         if (sum == 0)
                 return 0;
-        for (size_t j = 0; j < n_shares; j++)
-                shares[j].share /= (double) sum;
+        shares = calloc(n_uses, sizeof(*shares));
+        if (!shares)
+                return -ENOMEM;
+        for (size_t j = 0; j < n_uses; j++)
+                shares[j] = (NvmlProcessShare) { .pid = uses[j].pid, .share = (double) uses[j].sm_util / (double) sum };
         *ret = TAKE_PTR(shares);
-        *ret_n = n_shares;
-        return (int) n_shares;
+        *ret_n = n_uses;
+        return (int) n_uses;
 }
 
 const EnergySourceOps nvml_source_ops = {

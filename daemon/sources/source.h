@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "procfs.h"
+
 /* Energy sources: one small module each behind one interface
  * (probe → open → read cumulative energy per domain → close). */
 
@@ -29,6 +31,8 @@ typedef struct EnergyDomain {
         int package;                /* package (socket) index, -1 when not per package */
         bool estimated;             /* modelled, not measured */
         double max_power_w;         /* plausibility bound, 0 if unknown */
+        bool idle_known;            /* the source states its own idle power exactly (the model) */
+        double idle_w;              /* ... and this is it, W */
         bool integrated;            /* figures integrated from power readings (W × time),
                                      * not read from an energy counter */
         bool whole_system;          /* a meter of the whole machine (psys, ACPI power
@@ -185,27 +189,6 @@ bool sources_have_psys(EnergySource *const *list, size_t n);
 void source_probe_print(FILE *f, const SourceProbe *probes, size_t n,
                         EnergySource **opened, size_t n_opened);
 
-/* Host CPU time from PROC_ROOT/stat, converted from USER_HZ ticks to ns.
- * busy = user + nice + system + irq + softirq (guest and guest_nice are
- * already inside user and nice); idle = idle + iowait; steal is apart
- * (neither busy nor idle: the hypervisor ran someone else). */
-typedef struct ProcStat {
-        uint64_t busy_ns;
-        uint64_t idle_ns;
-        uint64_t steal_ns;
-        size_t n_cpus;              /* number of "cpuN" lines */
-        int *cpu_ids;               /* N of each "cpuN" line, n_cpus entries */
-        uint64_t *cpu_busy_ns;      /* per cpuN line, n_cpus entries */
-        uint64_t *cpu_idle_ns;
-        uint64_t *cpu_steal_ns;
-} ProcStat;
-
-/* proc_root NULL means "/proc". Returns 0, -errno from reading, or -EBADMSG
- * when the file has no parsable "cpu " line. Does not log. Free with
- * proc_stat_done(). */
-int proc_stat_read(const char *proc_root, ProcStat *ret);
-void proc_stat_done(ProcStat *s);
-
 /* Model source: the CPU utilisation (0..1) of the last interval read(),
  * -ENODATA before the second read(), -EINVAL if s is not a model source. */
 int model_source_last_utilisation(EnergySource *s, double *ret);
@@ -213,6 +196,10 @@ int model_source_last_utilisation(EnergySource *s, double *ret);
 /* Like ops->read, at an injected CLOCK_MONOTONIC time (tests use it for exact
  * figures; ops->read passes now_ns(CLOCK_MONOTONIC)). */
 int model_source_read_at(EnergySource *s, uint64_t now_ns, uint64_t *ret_uj);
+/* Like model_source_read_at(), from a /proc/stat the caller read this
+ * interval (jouled reads it once and passes it on): st is its contents, or
+ * NULL when reading it failed with stat_error (negative errno). */
+int model_source_read_stat(EnergySource *s, const ProcStat *st, int stat_error, uint64_t now_ns, uint64_t *ret_uj);
 int rapl_source_read_at(EnergySource *s, uint64_t now_ns, uint64_t *ret_uj);
 
 /* Like ops->read at an injected CLOCK_MONOTONIC time, for the sources that
@@ -233,6 +220,32 @@ typedef struct NvmlProcessShare {
         double share;               /* 0..1 */
 } NvmlProcessShare;
 int nvml_source_process_shares(EnergySource *s, unsigned gpu, NvmlProcessShare **ret, size_t *ret_n);
+
+/* One process's use of a GPU over the driver's samples since the previous
+ * call: the basis its dynamic energy is shared by. The driver samples every
+ * process at one fixed period, so Σ smUtil is proportional to the SM time
+ * the process used: a process that ran for part of the interval has fewer
+ * samples. */
+typedef struct NvmlProcessUse {
+        uint32_t pid;
+        uint64_t sm_util;           /* Σ smUtil (%) over its samples */
+        unsigned n_samples;         /* samples with smUtil > 0 */
+        uint64_t last_us;           /* its newest sample's timestamp (µs, CLOCK_REALTIME) */
+} NvmlProcessUse;
+/* Every process that used GPU number gpu (index among the source's GPUs,
+ * the same as its domain index) since the previous call (or since the source
+ * opened); samples with smUtil 0 are left out. When no sample at all came
+ * since the previous call, the last uses that had samples are returned again
+ * for up to 2 s after them (the driver samples once per period of up to 1 s:
+ * an interval may fall between two samples; a sample of 0 % ends that). Returns the number of
+ * processes (≥ 0) with *ret allocated (free()), or negative errno: -EINVAL
+ * (not an nvml source, gpu out of range), -EOPNOTSUPP (the driver does not
+ * report it), -EIO, -ENOMEM. Logs (once until it works again) when the
+ * driver does not report it. Shares the "previous call" with
+ * nvml_source_process_shares(): use one or the other. */
+int nvml_source_process_use(EnergySource *s, unsigned gpu, NvmlProcessUse **ret, size_t *ret_n);
+/* The same at an injected CLOCK_MONOTONIC time (tests). */
+int nvml_source_process_use_at(EnergySource *s, unsigned gpu, uint64_t now_ns, NvmlProcessUse **ret, size_t *ret_n);
 
 /* Exact conversion of a perf power PMU count to µJ given the event's .scale
  * string (e.g. "2.3283064365386962890625e-10", in joules per count): the

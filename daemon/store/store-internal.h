@@ -8,9 +8,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "sqlite-util.h"
 #include "store.h"
+
+/* The WAL (4 KiB pages): a checkpoint is asked for once it holds
+ * STORE_WAL_CHECKPOINT_FRAMES pages, one that waits for readers (at most
+ * STORE_WAL_TRUNCATE_WAIT_MS) past STORE_WAL_TRUNCATE_FRAMES; the file is
+ * cut back to STORE_WAL_SIZE_LIMIT bytes after a full checkpoint. */
+#define STORE_WAL_CHECKPOINT_FRAMES 256
+#define STORE_WAL_TRUNCATE_FRAMES   1024
+#define STORE_WAL_TRUNCATE_WAIT_MS  100
+#define STORE_WAL_SIZE_LIMIT        2097152
+#define STORE_BUSY_TIMEOUT_MS       5000
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 
 /* Every statement the writer runs, prepared once by store_open(). Each file
  * lists the SQL of those it runs. */
@@ -44,6 +57,12 @@ typedef enum StoreStatement {
         STMT_MAX_END,
         STMT_PRUNE_PROCESSES,
         STMT_MARK_SEEN,
+        STMT_FOLD_FIND,
+        STMT_FOLD_NEW,
+        STMT_FOLD_INTERVAL,
+        STMT_FOLD_SAMPLES,
+        STMT_FOLD_SAMPLE_DOMAINS,
+        STMT_FOLD_INTERVAL_DOMAINS,
         _STMT_MAX,
 } StoreStatement;
 
@@ -73,6 +92,9 @@ struct Store {
         sqlite3 *db;
         char *path;
         StoreFlags flags;
+        int lock_fd;                  /* PATH.lock, locked (writers), else -1 */
+        dev_t dev;                    /* the database file open now */
+        ino_t ino;
         char boot_id[64];
         /* Generation of the process and label set ids cached in ProcessInfo:
          * a new one for each store and whenever process rows were pruned. */
@@ -100,7 +122,9 @@ struct Store {
          * Writers go on meanwhile (a PASSIVE checkpoint takes no write lock). */
         sqlite3 *ckpt_db;
         pthread_t ckpt_thread;
-        bool ckpt_started, ckpt_requested, ckpt_quit;
+        bool ckpt_started, ckpt_quit, ckpt_running;
+        int ckpt_requested;           /* SQLITE_CHECKPOINT_* asked for, -1: none */
+        uint64_t ckpt_done;           /* checkpoints the thread ran */
         pthread_mutex_t ckpt_lock;
         pthread_cond_t ckpt_cond;
 };
@@ -113,9 +137,11 @@ int store_stmt_run(Store *s, StoreStatement which, int64_t *ret_id);
  * returns r or the commit's error. */
 int store_begin(Store *s);
 int store_end(Store *s, int r);
-/* Ask the checkpoint thread for a PASSIVE checkpoint; false when there is
- * no thread (the caller checkpoints itself). */
-bool store_checkpoint_request(Store *s);
+/* Ask the checkpoint thread for a checkpoint (SQLITE_CHECKPOINT_PASSIVE or
+ * _TRUNCATE); false when there is no thread (the caller checkpoints itself). */
+bool store_checkpoint_request(Store *s, int mode);
+/* Start the checkpoint thread (once; store_maintain() does, see store.c). */
+void store_start_checkpointer(Store *s);
 
 /* store-write.c */
 /* -EINVAL for a record store_write_interval() would refuse. */
@@ -124,6 +150,13 @@ int store_interval_validate(const IntervalRecord *rec);
 uint64_t store_generation_new(void);
 /* "package", "core", ... as stored in domains.kind. */
 const char *store_domain_kind_name(DomainKind k);
+
+/* store-maintain.c */
+/* Raw interval raw_id (ending at end_ns) was just written, in the caller's
+ * transaction: when it ends at or before what is rolled up already (the
+ * wall clock went back), add it to the rollup rows of its minute, hour and
+ * day, so that readers, who read those rows there, count it. */
+int store_fold_late(Store *s, int64_t raw_id, uint64_t end_ns);
 
 /* store-queue.c */
 void store_queue_clear(Store *s);

@@ -84,6 +84,45 @@ const StoreStatementSql store_maintain_statements[] = {
                 "UPDATE processes SET last_ns = ?2 WHERE id IN "
                 "(SELECT s.process_id FROM intervals i JOIN samples s ON s.interval_id = i.id "
                 "WHERE i.level = 0 AND i.end_ns > ?1 AND i.end_ns <= ?2) AND coalesce(last_ns, 0) < ?2" },
+        /* Late raw intervals (a backward clock step) folded into rollups. */
+        { STMT_FOLD_FIND,
+                "SELECT id FROM intervals WHERE level = ?1 AND start_ns = ?2 AND end_ns = ?3" },
+        { STMT_FOLD_NEW,
+                "INSERT INTO intervals (start_ns, end_ns, level, n_raw, duration_ns) "
+                "VALUES (?2, ?3, ?1, 0, 0) RETURNING id" },
+        /* ?1: the rollup row, ?2: the raw interval. */
+        { STMT_FOLD_INTERVAL,
+                "UPDATE intervals SET n_raw = coalesce(n_raw, 1) + 1, duration_ns = coalesce(duration_ns, "
+                "end_ns - start_ns) + (SELECT end_ns - start_ns FROM intervals WHERE id = ?2) WHERE id = ?1" },
+        /* Per label set, as the rollups are: its processes of the raw
+         * interval are added to n_procs (one may be counted twice). */
+        { STMT_FOLD_SAMPLES,
+                "INSERT INTO samples (interval_id, process_id, labels_id, cpu_ns, energy_j, idle_share_j, "
+                "active_ns, wakeups, n_procs) "
+                "SELECT ?1, 0, s.labels_id, sum(s.cpu_ns), total(s.energy_j), total(s.idle_share_j), "
+                "max(i.end_ns - i.start_ns), sum(s.wakeups), count(*) "
+                "FROM samples s JOIN intervals i ON i.id = s.interval_id WHERE s.interval_id = ?2 "
+                "GROUP BY s.labels_id "
+                "ON CONFLICT (interval_id, process_id, labels_id) DO UPDATE SET cpu_ns = cpu_ns + excluded.cpu_ns, "
+                "energy_j = energy_j + excluded.energy_j, idle_share_j = idle_share_j + excluded.idle_share_j, "
+                "active_ns = coalesce(active_ns, 0) + excluded.active_ns, wakeups = wakeups + excluded.wakeups, "
+                "n_procs = coalesce(n_procs, 0) + excluded.n_procs" },
+        { STMT_FOLD_SAMPLE_DOMAINS,
+                "INSERT INTO sample_domains (interval_id, process_id, labels_id, domain_id, energy_j, idle_share_j) "
+                "SELECT ?1, 0, labels_id, domain_id, total(energy_j), total(idle_share_j) FROM sample_domains "
+                "WHERE interval_id = ?2 GROUP BY labels_id, domain_id "
+                "ON CONFLICT (interval_id, process_id, labels_id, domain_id) DO UPDATE SET "
+                "energy_j = energy_j + excluded.energy_j, idle_share_j = idle_share_j + excluded.idle_share_j" },
+        { STMT_FOLD_INTERVAL_DOMAINS,
+                "INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, idle_j, "
+                "attributed_j, unattributed_j, idle_w, idle_method, irq_j, idle_band_w) "
+                "SELECT ?1, domain_id, host_total, measured_j, idle_j, attributed_j, unattributed_j, idle_w, "
+                "'rollup', irq_j, idle_band_w FROM interval_domains WHERE interval_id = ?2 "
+                "ON CONFLICT (interval_id, domain_id) DO UPDATE SET host_total = max(host_total, excluded.host_total), "
+                "measured_j = measured_j + excluded.measured_j, idle_j = idle_j + excluded.idle_j, "
+                "attributed_j = attributed_j + excluded.attributed_j, "
+                "unattributed_j = unattributed_j + excluded.unattributed_j, "
+                "irq_j = coalesce(irq_j, 0) + coalesce(excluded.irq_j, 0)" },
 };
 const size_t store_maintain_n_statements = ELEMENTSOF(store_maintain_statements);
 
@@ -235,6 +274,73 @@ static int store_max_end(Store *s, int level, int64_t *ret) {
 
 static int64_t floor_to(int64_t v, int64_t unit) {
         return v <= 0 ? 0 : v / unit * unit;
+}
+
+int store_fold_late(Store *s, int64_t raw_id, uint64_t end_ns) {
+        static const int64_t size[4] = { 0, (int64_t) STORE_MINUTE_NS, (int64_t) STORE_HOUR_NS, (int64_t) STORE_DAY_NS };
+        static const StoreStatement fold[] = {
+                STMT_FOLD_INTERVAL, STMT_FOLD_SAMPLES, STMT_FOLD_SAMPLE_DOMAINS, STMT_FOLD_INTERVAL_DOMAINS,
+        };
+        RollupState rs = {};
+        int64_t day_done = 0, end = (int64_t) end_ns;
+        int r;
+
+        assert(s);
+        r = store_rollup_state(s, &rs);
+        if (r < 0)
+                return r;
+        if (end > rs.minute_done)
+                return 0; /* the usual case: rolled up later */
+        r = store_max_end(s, 3, &day_done);
+        if (r < 0)
+                return r;
+        for (int level = 1; level <= 3; level++) {
+                int64_t done = level == 1 ? rs.minute_done : level == 2 ? rs.hour_done : day_done;
+                int64_t b = floor_to(end - 1, size[level]), id = 0;
+                sqlite3_stmt *st;
+
+                if (end > done)
+                        break;
+                st = s->stmt[STMT_FOLD_FIND];
+                sqlite3_bind_int(st, 1, level);
+                sqlite3_bind_int64(st, 2, b);
+                sqlite3_bind_int64(st, 3, b + size[level]);
+                r = sqlite3_step(st);
+                if (r == SQLITE_ROW)
+                        id = sqlite3_column_int64(st, 0);
+                r = r == SQLITE_ROW || r == SQLITE_DONE ? 0 : store_errno_db(s->db, r);
+                sqlite3_reset(st);
+                sqlite3_clear_bindings(st);
+                if (r < 0)
+                        return r;
+                if (id <= 0) {
+                        st = s->stmt[STMT_FOLD_NEW];
+                        sqlite3_bind_int(st, 1, level);
+                        sqlite3_bind_int64(st, 2, b);
+                        sqlite3_bind_int64(st, 3, b + size[level]);
+                        r = store_stmt_run(s, STMT_FOLD_NEW, &id);
+                        if (r < 0)
+                                return r;
+                }
+                for (size_t i = 0; i < ELEMENTSOF(fold); i++) {
+                        st = s->stmt[fold[i]];
+                        sqlite3_bind_int64(st, 1, id);
+                        sqlite3_bind_int64(st, 2, raw_id);
+                        r = store_stmt_run(s, fold[i], NULL);
+                        if (r < 0)
+                                return r;
+                }
+                if (level == 1) {
+                        /* Its processes were seen in that minute (pruned with the raw rows). */
+                        st = s->stmt[STMT_MARK_SEEN];
+                        sqlite3_bind_int64(st, 1, b);
+                        sqlite3_bind_int64(st, 2, b + size[level]);
+                        r = store_stmt_run(s, STMT_MARK_SEEN, NULL);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
 }
 
 /* Called before each step of store_maintain(): is there time left for one
@@ -408,7 +514,8 @@ int store_maintain(Store *s, uint64_t now_realtime_ns, unsigned budget_ms) {
                 return 1;
         /* Move the WAL into the database (never waits for readers), in the
          * checkpoint thread when there is one. */
-        if (store_checkpoint_request(s))
+        store_start_checkpointer(s);
+        if (store_checkpoint_request(s, SQLITE_CHECKPOINT_PASSIVE))
                 return 0;
         rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)

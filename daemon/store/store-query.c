@@ -2,12 +2,17 @@
 #include "store-query.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <inttypes.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "store-sql.h"
@@ -102,6 +107,69 @@ static void *grow(void *v, size_t n, size_t size) {
         if (n >= SIZE_MAX / size - 1)
                 return NULL;
         return realloc(v, (n + 1) * size);
+}
+
+/* ---- Filters ----------------------------------------------------------- */
+
+static bool patterns_match(char *const *patterns, const char *s) {
+        if (!patterns || !patterns[0])
+                return true;
+        for (size_t i = 0; patterns[i]; i++)
+                if (fnmatch(patterns[i], s ? s : "", 0) == 0)
+                        return true;
+        return false;
+}
+
+/* jouled_filter(comm, unit, uid, pid): whether a label set (comm not NULL:
+ * comm, unit and user are matched) or a process (pid not NULL: the pid is
+ * matched) passes the filter registered with it. */
+static void sql_filter(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+        const StoreFilter *f = sqlite3_user_data(ctx);
+        const char *comm = (const char *) sqlite3_value_text(argv[0]);
+        const char *unit = (const char *) sqlite3_value_text(argv[1]);
+        int64_t uid = sqlite3_value_int64(argv[2]), pid = sqlite3_value_int64(argv[3]);
+        char uid_s[32], pid_s[32];
+        bool ok = true;
+
+        assert(argc == 4);
+        if (sqlite3_value_type(argv[0]) != SQLITE_NULL) {
+                snprintf(uid_s, sizeof(uid_s), "%" PRIi64, uid);
+                ok = patterns_match(f->comms, comm) && patterns_match(f->units, unit ? unit : "-") &&
+                     (patterns_match(f->users, uid_s) ||
+                      (f->user_name && patterns_match(f->users, f->user_name((uint32_t) uid))));
+        }
+        if (ok && sqlite3_value_type(argv[3]) != SQLITE_NULL) {
+                snprintf(pid_s, sizeof(pid_s), "%" PRIi64, pid);
+                ok = patterns_match(f->pids, pid_s);
+        }
+        sqlite3_result_int(ctx, ok);
+}
+
+/* The condition on a sample's label set (labels_col) and process
+ * (process_col) that applies filter: "1" when there is none, else registers
+ * jouled_filter() with it for the next query. comm, unit and user are those
+ * of the sample's label set (the labels of that interval); a pid is its
+ * process's, so that rollups (per label set, no process) never match one. */
+static int filter_sql(Store *s, const StoreFilter *f, const char *process_col, const char *labels_col, char *buf,
+                      size_t size) {
+        bool pids;
+        int rc;
+
+        if (store_filter_is_empty(f)) {
+                snprintf(buf, size, "1");
+                return 0;
+        }
+        rc = sqlite3_create_function_v2(store_db(s), "jouled_filter", 4, SQLITE_UTF8, (void *) f, sql_filter, NULL,
+                                        NULL, NULL);
+        if (rc != SQLITE_OK)
+                return store_errno(rc);
+        pids = f->pids && f->pids[0];
+        /* Uncorrelated: SQLite evaluates each once per query. */
+        snprintf(buf, size,
+                 "%s IN (SELECT fl.id FROM labels fl WHERE jouled_filter(fl.comm, fl.unit, fl.uid, NULL))%s%s%s",
+                 labels_col, pids ? " AND " : "", pids ? process_col : "",
+                 pids ? " IN (SELECT fp.id FROM processes fp WHERE jouled_filter(NULL, NULL, NULL, fp.pid))" : "");
+        return 0;
 }
 
 /* Whether part of (since, until] is older than the raw rows kept: rolled-up
@@ -334,9 +402,10 @@ fail:
         return r;
 }
 
-int store_query_groups(Store *s, GroupBy by, uint64_t since, uint64_t until, StoreGroupRow **ret, size_t *ret_n) {
+int store_query_groups(Store *s, GroupBy by, const StoreFilter *filter, uint64_t since, uint64_t until,
+                       StoreGroupRow **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        char sql[8192];
+        char sql[8192], where[512];
         bool label_sets;
         int r;
 
@@ -345,6 +414,9 @@ int store_query_groups(Store *s, GroupBy by, uint64_t since, uint64_t until, Sto
         assert(ret_n);
 
         r = group_by_resolve(s, by, since, until, &label_sets);
+        if (r < 0)
+                return r;
+        r = filter_sql(s, filter, "s.process_id", "s.labels_id", where, sizeof(where));
         if (r < 0)
                 return r;
 
@@ -360,8 +432,8 @@ int store_query_groups(Store *s, GroupBy by, uint64_t since, uint64_t until, Sto
                  "(SELECT s.process_id AS k, sum(" STORE_SAMPLE_ACTIVE_SQL("s", "i") ") AS dur, sum(s.cpu_ns) AS c, "
                  "total(s.energy_j) AS e, sum(s.wakeups) AS w, total(s.idle_share_j) AS ie, max(s.labels_id) AS lid "
                  "FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                 "WHERE " RAW_RANGE " GROUP BY s.process_id) x JOIN processes p ON p.id = x.k "
-                 "JOIN labels l ON l.id = x.lid ORDER BY x.k");
+                 "WHERE " RAW_RANGE " AND %s GROUP BY s.process_id) x JOIN processes p ON p.id = x.k "
+                 "JOIN labels l ON l.id = x.lid ORDER BY x.k", where);
         else
                 snprintf(sql, sizeof(sql),
                  "SELECT k, sum(c), total(e), sum(dur), pid, start_ns, comm, exe, unit, uid, ppid, sum(w), total(ie) FROM "
@@ -370,9 +442,9 @@ int store_query_groups(Store *s, GroupBy by, uint64_t since, uint64_t until, Sto
                  "p.pid AS pid, p.start_ns AS start_ns, l.comm AS comm, l.exe AS exe, l.unit AS unit, "
                  "l.uid AS uid, p.ppid AS ppid FROM intervals i JOIN samples s ON s.interval_id = i.id "
                  "JOIN labels l ON l.id = s.labels_id LEFT JOIN processes p ON p.id = s.process_id "
-                 "WHERE " RANGE " GROUP BY 1, i.id) "
+                 "WHERE " RANGE " AND %s GROUP BY 1, i.id) "
                  "GROUP BY k ORDER BY k",
-                 label_sets ? "l.id" : group_by_sql(by));
+                 label_sets ? "l.id" : group_by_sql(by), where);
         r = prepare_range(s, sql, since, until, &st);
         if (r < 0)
                 return r;
@@ -387,12 +459,12 @@ void store_group_domains_free(StoreGroupDomain *v, size_t n) {
         free(v);
 }
 
-int store_query_group_domains(Store *s, GroupBy by, uint64_t since, uint64_t until, StoreGroupDomain **ret,
-                              size_t *ret_n) {
+int store_query_group_domains(Store *s, GroupBy by, const StoreFilter *filter, uint64_t since, uint64_t until,
+                              StoreGroupDomain **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         StoreGroupDomain *v = NULL;
         size_t n = 0;
-        char sql[8192];
+        char sql[8192], where[512];
         bool label_sets;
         int rc, r;
 
@@ -403,22 +475,25 @@ int store_query_group_domains(Store *s, GroupBy by, uint64_t since, uint64_t unt
         r = group_by_resolve(s, by, since, until, &label_sets);
         if (r < 0)
                 return r;
+        r = filter_sql(s, filter, "sd.process_id", "sd.labels_id", where, sizeof(where));
+        if (r < 0)
+                return r;
 
         /* Summed per (label set or process, domain) first, then joined. */
         if (by == GROUP_BY_PROCESS && !label_sets)
                 snprintf(sql, sizeof(sql),
                  "SELECT x.pid, d.name, total(x.e) FROM "
                  "(SELECT sd.process_id AS pid, sd.domain_id AS did, total(sd.energy_j) AS e FROM intervals i "
-                 "JOIN sample_domains sd ON sd.interval_id = i.id WHERE " RAW_RANGE " GROUP BY 1, 2) x "
-                 "JOIN domains d ON d.id = x.did GROUP BY 1, 2 ORDER BY 1, 2");
+                 "JOIN sample_domains sd ON sd.interval_id = i.id WHERE " RAW_RANGE " AND %s GROUP BY 1, 2) x "
+                 "JOIN domains d ON d.id = x.did GROUP BY 1, 2 ORDER BY 1, 2", where);
         else
                 snprintf(sql, sizeof(sql),
                  "SELECT %s, d.name, total(x.e) FROM "
                  "(SELECT sd.labels_id AS lid, sd.domain_id AS did, total(sd.energy_j) AS e FROM intervals i "
-                 "JOIN sample_domains sd ON sd.interval_id = i.id WHERE " RANGE " GROUP BY 1, 2) x "
+                 "JOIN sample_domains sd ON sd.interval_id = i.id WHERE " RANGE " AND %s GROUP BY 1, 2) x "
                  "JOIN labels l ON l.id = x.lid JOIN domains d ON d.id = x.did "
                  "GROUP BY 1, 2 ORDER BY 1, 2",
-                 label_sets ? "l.id" : group_by_sql(by));
+                 label_sets ? "l.id" : group_by_sql(by), where);
         r = prepare_range(s, sql, since, until, &st);
         if (r < 0)
                 return r;
@@ -466,7 +541,7 @@ int store_query_span(Store *s, uint64_t since, uint64_t until, uint64_t *ret_sta
         return 0;
 }
 
-/* Rows of ([key,] start_ns, end_ns, energy). */
+/* Rows of ([key,] start_ns, end_ns, energy[, idle]). */
 static int energy_points(sqlite3_stmt *st, bool keyed, StoreEnergyPointFn fn, void *userdata) {
         int rc, r, c = keyed ? 1 : 0;
 
@@ -475,6 +550,7 @@ static int energy_points(sqlite3_stmt *st, bool keyed, StoreEnergyPointFn fn, vo
                         .start_ns = (uint64_t) sqlite3_column_int64(st, c),
                         .end_ns = (uint64_t) sqlite3_column_int64(st, c + 1),
                         .energy_j = sqlite3_column_double(st, c + 2),
+                        .idle_j = sqlite3_column_count(st) > c + 3 ? sqlite3_column_double(st, c + 3) : 0,
                 };
                 if (keyed) {
                         if (sqlite3_column_type(st, 0) == SQLITE_TEXT)
@@ -497,7 +573,7 @@ int store_query_host_energy(Store *s, uint64_t since, uint64_t until, StoreEnerg
         assert(fn);
 
         r = prepare_range(s,
-                          "SELECT i.start_ns, i.end_ns, total(idm.measured_j) FROM intervals i "
+                          "SELECT i.start_ns, i.end_ns, total(idm.measured_j), total(idm.idle_j) FROM intervals i "
                           "JOIN interval_domains idm ON idm.interval_id = i.id "
                           "WHERE " RANGE " AND idm.host_total = 1 GROUP BY i.id",
                           since, until, &st);
@@ -506,10 +582,10 @@ int store_query_host_energy(Store *s, uint64_t since, uint64_t until, StoreEnerg
         return energy_points(st, false, fn, userdata);
 }
 
-int store_query_group_energy(Store *s, GroupBy by, uint64_t since, uint64_t until, StoreEnergyPointFn fn,
-                             void *userdata) {
+int store_query_group_energy(Store *s, GroupBy by, const StoreFilter *filter, uint64_t since, uint64_t until,
+                             StoreEnergyPointFn fn, void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        char sql[8192];
+        char sql[8192], where[512];
         bool label_sets;
         int r;
 
@@ -519,16 +595,34 @@ int store_query_group_energy(Store *s, GroupBy by, uint64_t since, uint64_t unti
         r = group_by_resolve(s, by, since, until, &label_sets);
         if (r < 0)
                 return r;
+        r = filter_sql(s, filter, "s.process_id", "s.labels_id", where, sizeof(where));
+        if (r < 0)
+                return r;
+
         snprintf(sql, sizeof(sql),
                  "SELECT %s, i.start_ns, i.end_ns, total(s.energy_j) FROM intervals i "
                  "JOIN samples s ON s.interval_id = i.id JOIN labels l ON l.id = s.labels_id "
-                 "WHERE %s GROUP BY 1, i.id",
-                 label_sets ? "l.id" : group_by_sql(by), by == GROUP_BY_PROCESS && !label_sets ? RAW_RANGE : RANGE);
+                 "WHERE %s AND %s GROUP BY 1, i.id",
+                 label_sets ? "l.id" : group_by_sql(by), by == GROUP_BY_PROCESS && !label_sets ? RAW_RANGE : RANGE,
+                 where);
         r = prepare_range(s, sql, since, until, &st);
         if (r < 0)
                 return r;
         return energy_points(st, true, fn, userdata);
 }
+
+/* The rows of `intervals` (alias i) ending in (?1, ?2] at the finest level
+ * kept for their time: raw intervals after raw_from_ns (the older ones were
+ * pruned), minutes between minute_from_ns and it, hours before that, days
+ * where no hour is left. */
+#define FINEST_RANGE_SQL(i)                                                                            \
+        "(" i ".end_ns > ?1 AND " i ".end_ns <= ?2 AND CASE " i ".level "                             \
+        "WHEN 0 THEN " i ".end_ns > (SELECT raw_from_ns FROM rollup_state) "                          \
+        "WHEN 1 THEN " i ".end_ns <= (SELECT raw_from_ns FROM rollup_state) AND "                     \
+        i ".end_ns > (SELECT minute_from_ns FROM rollup_state) "                                      \
+        "WHEN 2 THEN " i ".end_ns <= (SELECT minute_from_ns FROM rollup_state) "                      \
+        "ELSE " i ".end_ns <= (SELECT coalesce(min(start_ns), 9223372036854775807) FROM intervals "   \
+        "WHERE level = 2) END)"
 
 int store_query_export(Store *s, uint64_t since, uint64_t until, StoreExportFn fn, void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -540,14 +634,15 @@ int store_query_export(Store *s, uint64_t since, uint64_t until, StoreExportFn f
         r = prepare_range(s,
                           "SELECT i.start_ns, i.end_ns, coalesce(p.pid, 0), coalesce(p.start_ns, 0), l.comm, l.exe, "
                           "l.unit, l.uid, coalesce(p.ppid, 0), s.cpu_ns, "
-                          "d.name, d.source, d.estimated, sd.energy_j, idm.host_total "
+                          "d.name, d.source, d.estimated, sd.energy_j, idm.host_total, i.level, "
+                          STORE_INTERVAL_DURATION_SQL("i") " "
                           "FROM intervals i JOIN samples s ON s.interval_id = i.id "
                           "JOIN labels l ON l.id = s.labels_id LEFT JOIN processes p ON p.id = s.process_id "
                           "LEFT JOIN sample_domains sd ON sd.interval_id = i.id AND sd.process_id = s.process_id "
                           "AND sd.labels_id = s.labels_id "
                           "LEFT JOIN domains d ON d.id = sd.domain_id "
                           "LEFT JOIN interval_domains idm ON idm.interval_id = i.id AND idm.domain_id = sd.domain_id "
-                          "WHERE " RANGE " ORDER BY i.end_ns, p.pid, s.process_id, l.id, d.name",
+                          "WHERE " FINEST_RANGE_SQL("i") " ORDER BY i.end_ns, p.pid, s.process_id, l.id, d.name",
                           since, until, &st);
         if (r < 0)
                 return r;
@@ -569,6 +664,8 @@ int store_query_export(Store *s, uint64_t since, uint64_t until, StoreExportFn f
                         .estimated = sqlite3_column_int(st, 12),
                         .energy_j = has_domain ? sqlite3_column_double(st, 13) : 0,
                         .host_total = sqlite3_column_int(st, 14),
+                        .level = sqlite3_column_int(st, 15),
+                        .duration_ns = (uint64_t) sqlite3_column_int64(st, 16),
                 };
                 r = fn(&rec, userdata);
                 if (r < 0)
@@ -709,6 +806,115 @@ int store_query_host_dynamic(Store *s, uint64_t t0, uint64_t t1, StoreHostDynami
 }
 
 /* ---- Daemon status ----------------------------------------------------- */
+
+/* The writer's lock PATH.lock: 1 and the PID when held, 0 when there is no
+ * lock file or nobody holds it, negative errno. */
+static int owner_from_lock(const char *path, int64_t *ret_pid) {
+        _cleanup_free_ char *lock_path = NULL;
+        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        char buf[32] = {};
+        long pid;
+        int fd, r = 0;
+
+        if (asprintf(&lock_path, "%s.lock", path) < 0)
+                return -ENOMEM;
+        fd = open(lock_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        /* F_OFD_GETLK takes no lock; it says whether one is held. */
+        if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+                r = -errno;
+        else if (fl.l_type != F_UNLCK) {
+                r = 1;
+                *ret_pid = 0;
+                if (pread(fd, buf, sizeof(buf) - 1, 0) > 0 && sscanf(buf, "%ld", &pid) == 1 && pid > 0)
+                        *ret_pid = pid;
+        }
+        close(fd);
+        return r;
+}
+
+/* Whether process pid is a jouled with the file at path open: 1 yes, 0 no,
+ * -EACCES when its open files may not be read. */
+static int pid_has_open(int64_t pid, const char *path) {
+        _cleanup_free_ char *real = realpath(path, NULL);
+        char dir[64], comm[32] = "";
+        struct dirent *de;
+        DIR *d;
+        FILE *f;
+        int r = 0;
+
+        snprintf(dir, sizeof(dir), "/proc/%" PRIi64 "/comm", pid);
+        f = fopen(dir, "re");
+        if (!f)
+                return 0;
+        if (!fgets(comm, sizeof(comm), f))
+                comm[0] = 0;
+        fclose(f);
+        if (strcmp(comm, "jouled\n") != 0 || !real)
+                return 0;
+        snprintf(dir, sizeof(dir), "/proc/%" PRIi64 "/fd", pid);
+        d = opendir(dir);
+        if (!d)
+                return errno == EACCES || errno == EPERM ? -EACCES : 0;
+        while (r == 0 && (de = readdir(d))) {
+                char link[160], target[4096];
+                ssize_t n;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(link, sizeof(link), "%s/%.40s", dir, de->d_name);
+                n = readlink(link, target, sizeof(target) - 1);
+                if (n < 0)
+                        continue;
+                target[n] = 0;
+                r = strcmp(target, real) == 0;
+        }
+        closedir(d);
+        return r;
+}
+
+int store_query_owner(Store *s, uint64_t recent_ns, int64_t *ret_pid, bool *ret_running) {
+        _cleanup_free_ char *pid_s = NULL;
+        uint64_t last = 0, now = now_ns(CLOCK_REALTIME);
+        int64_t pid = 0;
+        char *end;
+        int r;
+
+        assert(s);
+        assert(ret_pid);
+        assert(ret_running);
+
+        *ret_pid = 0;
+        *ret_running = false;
+        r = owner_from_lock(store_path(s), &pid);
+        if (r > 0) {
+                *ret_pid = pid;
+                *ret_running = true;
+                return 0;
+        }
+        r = store_query_state(s, "pid", &pid_s);
+        if (r < 0)
+                return r;
+        if (!pid_s)
+                return 0;
+        errno = 0;
+        pid = strtoll(pid_s, &end, 10);
+        if (errno != 0 || *end || pid <= 0 || pid > INT32_MAX)
+                return 0;
+        r = pid_has_open(pid, store_path(s));
+        if (r == -EACCES) {
+                r = store_query_last_end(s, false, &last);
+                if (r < 0)
+                        return r;
+                r = r > 0 && last + recent_ns >= now;
+        }
+        if (r > 0) {
+                *ret_pid = pid;
+                *ret_running = true;
+        }
+        return 0;
+}
 
 int store_query_state(Store *s, const char *key, char **ret) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;

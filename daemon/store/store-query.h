@@ -34,6 +34,21 @@ const char *store_query_error(Store *s);
 
 /* ---- A range: report and export ---------------------------------------- */
 
+/* Which processes a group query reads: each list, when not empty, must
+ * match (fnmatch() glob patterns, any of the list); the lists together must
+ * all match. NULL or an empty filter: every process. user_name gives the
+ * name a --user pattern is also matched against (the uid in decimal always
+ * is). The filter must outlive the query. */
+typedef struct StoreFilter {
+        char **units, **comms, **users, **pids;   /* NULL-terminated, or NULL */
+        const char *(*user_name)(uint32_t uid);
+} StoreFilter;
+
+static inline bool store_filter_is_empty(const StoreFilter *f) {
+        return !f || ((!f->units || !f->units[0]) && (!f->comms || !f->comms[0]) && (!f->users || !f->users[0]) &&
+                      (!f->pids || !f->pids[0]));
+}
+
 typedef struct StoreTotals {
         int64_t n_intervals;          /* raw intervals the selected rows stand for */
         uint64_t first_start_ns;      /* start of the earliest selected row (0: none) */
@@ -97,7 +112,9 @@ typedef struct StoreGroupRow {
 void store_group_rows_free(StoreGroupRow *v, size_t n);
 
 /* The groups with samples in the range, ordered by key. */
-int store_query_groups(Store *s, GroupBy by, uint64_t since, uint64_t until, StoreGroupRow **ret, size_t *ret_n);
+/* filter: see StoreFilter (NULL: all). */
+int store_query_groups(Store *s, GroupBy by, const StoreFilter *filter, uint64_t since, uint64_t until,
+                       StoreGroupRow **ret, size_t *ret_n);
 
 /* A group's energy in one domain. */
 typedef struct StoreGroupDomain {
@@ -110,8 +127,8 @@ void store_group_domains_free(StoreGroupDomain *v, size_t n);
 
 /* Energy per group and domain over the range, ordered by key then domain
  * (the order of store_query_groups(), so that both can be merged). */
-int store_query_group_domains(Store *s, GroupBy by, uint64_t since, uint64_t until, StoreGroupDomain **ret,
-                              size_t *ret_n);
+int store_query_group_domains(Store *s, GroupBy by, const StoreFilter *filter, uint64_t since, uint64_t until,
+                              StoreGroupDomain **ret, size_t *ret_n);
 
 /* First start and last end of the rows of every level that end in the range
  * (both 0 when none): the time axis of a chart. */
@@ -123,14 +140,15 @@ typedef struct StoreEnergyPoint {
         StoreKey key;
         uint64_t start_ns, end_ns;
         double energy_j;
+        double idle_j;                /* the host's idle part of energy_j (0 for a group) */
 } StoreEnergyPoint;
 
 /* Called for each point; a negative return stops the query and is returned. */
 typedef int (*StoreEnergyPointFn)(const StoreEnergyPoint *p, void *userdata);
 
 int store_query_host_energy(Store *s, uint64_t since, uint64_t until, StoreEnergyPointFn fn, void *userdata);
-int store_query_group_energy(Store *s, GroupBy by, uint64_t since, uint64_t until, StoreEnergyPointFn fn,
-                             void *userdata);
+int store_query_group_energy(Store *s, GroupBy by, const StoreFilter *filter, uint64_t since, uint64_t until,
+                             StoreEnergyPointFn fn, void *userdata);
 
 /* One export record: an interval, a process (a label set in rollups: pid,
  * start_ns and ppid 0) and a domain. A process with
@@ -138,6 +156,8 @@ int store_query_group_energy(Store *s, GroupBy by, uint64_t since, uint64_t unti
  * source NULL, estimated and host_total false and 0 J. */
 typedef struct StoreExportRecord {
         uint64_t interval_start_ns, interval_end_ns;
+        uint64_t duration_ns;            /* time covered: less than end - start for a rollup with gaps */
+        int level;                       /* 0 raw interval, 1 minute, 2 hour, 3 day rollup */
         int64_t pid;
         uint64_t start_ns;
         const char *comm, *exe, *unit;   /* NULL when unknown */
@@ -151,7 +171,9 @@ typedef struct StoreExportRecord {
 
 typedef int (*StoreExportFn)(const StoreExportRecord *rec, void *userdata);
 
-/* The records of the range in order of interval end, pid, process, domain. */
+/* The records of the range in order of interval end, pid, process, domain:
+ * unlike the sums of a report, the finest level kept for each moment (raw
+ * intervals while they are kept, then minute, hour and day rollups). */
 int store_query_export(Store *s, uint64_t since, uint64_t until, StoreExportFn fn, void *userdata);
 
 /* ---- Raw intervals: top and run ---------------------------------------- */
@@ -189,6 +211,14 @@ typedef int (*StoreHostDynamicFn)(const StoreHostDynamic *d, void *userdata);
 int store_query_host_dynamic(Store *s, uint64_t t0, uint64_t t1, StoreHostDynamicFn fn, void *userdata);
 
 /* ---- Daemon status ----------------------------------------------------- */
+
+/* Whether the jouled that writes s's database runs now: *ret_running, and
+ * *ret_pid its PID when it does (else 0). The writer's lock PATH.lock, held
+ * with its PID in it, where the store takes one; else the PID jouled recorded
+ * (daemon_state pid) when that process runs, is named jouled and has the
+ * database open, or, where its open files may not be read, wrote an interval
+ * ending within recent_ns of now. */
+int store_query_owner(Store *s, uint64_t recent_ns, int64_t *ret_pid, bool *ret_running);
 
 /* A daemon_state value (allocated) in *ret, NULL when the key is not set. */
 int store_query_state(Store *s, const char *key, char **ret);

@@ -226,9 +226,11 @@ static int store_queue_flush(Store *s) {
 int store_write_buffered(Store *s, const IntervalRecord *rec) {
         int r;
 
-        if (!s || !rec)
+        if (!s)
                 return -EINVAL;
         r = store_queue_flush(s);
+        if (!rec)
+                return r;
         if (r >= 0) {
                 r = store_write_interval(s, rec);
                 if (r >= 0 || !write_error_retryable(r))

@@ -151,6 +151,8 @@ static int store_process_id(Store *s, const IntervalRecord *rec, ProcessInfo *p,
         assert(p);
         assert(ret_assigned);
         *ret_assigned = false;
+        /* Ids of another generation may name rows pruned since, or rows of
+         * a database file that was deleted or replaced (store_verify_file()). */
         if (p->store_id > 0 && p->store_gen == s->gen)
                 return 0;
         if (sqlite_check_u64(p->start_time_ns) < 0 || sqlite_check_u64(rec->boot_realtime_ns) < 0)
@@ -377,7 +379,8 @@ static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int6
                                 return r;
                 }
         }
-        return 0;
+        /* After a backward clock step: into the rollups already made. */
+        return store_fold_late(s, interval_id, rec->end_ns);
 }
 
 int store_interval_validate(const IntervalRecord *rec) {

@@ -77,39 +77,60 @@ static void *checkpoint_thread(void *userdata) {
         assert(s);
         pthread_mutex_lock(&s->ckpt_lock);
         for (;;) {
-                while (!s->ckpt_quit && !s->ckpt_requested)
+                int mode;
+
+                while (!s->ckpt_quit && s->ckpt_requested < 0)
                         pthread_cond_wait(&s->ckpt_cond, &s->ckpt_lock);
                 if (s->ckpt_quit)
                         break;
-                s->ckpt_requested = false;
+                mode = s->ckpt_requested;
+                s->ckpt_requested = -1;
+                s->ckpt_running = true;
                 pthread_mutex_unlock(&s->ckpt_lock);
-                /* Errors (busy, full disk) are retried at the next request;
-                 * the writer's wal_autocheckpoint is the safety net. */
-                (void) sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+                /* Errors (busy, full disk) are retried at the next request. */
+                (void) sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, mode, NULL, NULL);
                 pthread_mutex_lock(&s->ckpt_lock);
+                s->ckpt_running = false;
+                s->ckpt_done++;
+                pthread_cond_broadcast(&s->ckpt_cond);
         }
         pthread_mutex_unlock(&s->ckpt_lock);
         return NULL;
 }
 
-/* Best effort: without the thread, store_maintain() checkpoints inline. */
-static void store_start_checkpointer(Store *s) {
+/* The checkpoint thread's connection, opened with the database; the thread
+ * itself starts at the first store_maintain() (store_start_checkpointer()),
+ * after the daemon dropped its capabilities: they are per thread, and a
+ * thread started before the drop would keep them all. */
+static void store_open_checkpointer(Store *s) {
         int persist = 1;
 
         assert(s);
-        if (sqlite3_open_v2(s->path, &s->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        if (sqlite3_open_v2(s->path, &s->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+                            NULL) != SQLITE_OK) {
                 sqlite3_close(s->ckpt_db);
                 s->ckpt_db = NULL;
                 return;
         }
         (void) sqlite3_file_control(s->ckpt_db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+        sqlite3_busy_timeout(s->ckpt_db, STORE_WAL_TRUNCATE_WAIT_MS);
+        /* A connection that never read is not in WAL mode yet: its
+         * checkpoints would do nothing. */
+        (void) sqlite3_exec(s->ckpt_db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+}
+
+/* Best effort: without the thread, checkpoints run inline. */
+void store_start_checkpointer(Store *s) {
+        assert(s);
+        if (s->ckpt_started || !s->ckpt_db)
+                return;
         pthread_mutex_init(&s->ckpt_lock, NULL);
         pthread_cond_init(&s->ckpt_cond, NULL);
+        s->ckpt_requested = -1;
+        s->ckpt_quit = false;
         if (pthread_create(&s->ckpt_thread, NULL, checkpoint_thread, s) != 0) {
                 pthread_cond_destroy(&s->ckpt_cond);
                 pthread_mutex_destroy(&s->ckpt_lock);
-                sqlite3_close(s->ckpt_db);
-                s->ckpt_db = NULL;
                 return;
         }
         s->ckpt_started = true;
@@ -117,38 +138,30 @@ static void store_start_checkpointer(Store *s) {
 
 static void store_stop_checkpointer(Store *s) {
         assert(s);
-        if (!s->ckpt_started)
-                return;
-        pthread_mutex_lock(&s->ckpt_lock);
-        s->ckpt_quit = true;
-        pthread_cond_signal(&s->ckpt_cond);
-        pthread_mutex_unlock(&s->ckpt_lock);
-        pthread_join(s->ckpt_thread, NULL);
-        pthread_cond_destroy(&s->ckpt_cond);
-        pthread_mutex_destroy(&s->ckpt_lock);
+        if (s->ckpt_started) {
+                pthread_mutex_lock(&s->ckpt_lock);
+                s->ckpt_quit = true;
+                pthread_cond_broadcast(&s->ckpt_cond);
+                pthread_mutex_unlock(&s->ckpt_lock);
+                pthread_join(s->ckpt_thread, NULL);
+                pthread_cond_destroy(&s->ckpt_cond);
+                pthread_mutex_destroy(&s->ckpt_lock);
+                s->ckpt_started = false;
+        }
         sqlite3_close(s->ckpt_db);
         s->ckpt_db = NULL;
-        s->ckpt_started = false;
 }
+
+static void store_disconnect(Store *s);
 
 Store *store_free(Store *s) {
         if (!s)
                 return NULL;
-        store_stop_checkpointer(s);
-        for (size_t i = 0; i < _STMT_MAX; i++)
-                sqlite3_finalize(s->stmt[i]);
-        if (s->db && !(s->flags & STORE_READ_ONLY)) {
-                /* The -wal stays (PERSIST_WAL) but empty: everything is in the
-                 * database file itself, so that a later open judges that file
-                 * alone (a damaged file is refused, not masked by the WAL). */
-                sqlite3_busy_timeout(s->db, 200);
-                (void) sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-        }
-        if (s->db)
-                sqlite3_close(s->db);
+        store_disconnect(s);
         free(s->domains);
         free(s->path);
         store_queue_clear(s);
+        closep(&s->lock_fd);
         free(s);
         return NULL;
 }
@@ -202,15 +215,67 @@ int store_end(Store *s, int r) {
         return r;
 }
 
-bool store_checkpoint_request(Store *s) {
+bool store_checkpoint_request(Store *s, int mode) {
         assert(s);
         if (!s->ckpt_started)
                 return false;
         pthread_mutex_lock(&s->ckpt_lock);
-        s->ckpt_requested = true;
-        pthread_cond_signal(&s->ckpt_cond);
+        s->ckpt_requested = MAX(s->ckpt_requested, mode);
+        pthread_cond_broadcast(&s->ckpt_cond);
         pthread_mutex_unlock(&s->ckpt_lock);
         return true;
+}
+
+/* Ask the thread for a TRUNCATE checkpoint and wait (a second at most) until
+ * it ran: the writer holds no lock meanwhile, so the checkpoint is not held
+ * off by the next write, and only one checkpointer ever runs. False without
+ * the thread. */
+static bool store_checkpoint_truncate_wait(Store *s) {
+        struct timespec deadline;
+        uint64_t target;
+
+        assert(s);
+        if (!s->ckpt_started)
+                return false;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 1;
+        pthread_mutex_lock(&s->ckpt_lock);
+        /* A checkpoint under way may have started before this commit: the
+         * one after it. */
+        target = s->ckpt_done + 1 + (s->ckpt_running ? 1 : 0);
+        s->ckpt_requested = SQLITE_CHECKPOINT_TRUNCATE;
+        pthread_cond_broadcast(&s->ckpt_cond);
+        while (s->ckpt_done < target && !s->ckpt_quit)
+                if (pthread_cond_timedwait(&s->ckpt_cond, &s->ckpt_lock, &deadline) != 0)
+                        break;
+        pthread_mutex_unlock(&s->ckpt_lock);
+        return true;
+}
+
+/* After every commit (the write lock is released by then): keep the WAL
+ * small. SQLite moves the WAL back to its start after a checkpoint that
+ * copied all of it (when no reader still needs it), and then cuts the file
+ * to journal_size_limit. PASSIVE checkpoints run in the thread and never
+ * wait; when they do not keep up (a reader holding an old snapshot, or
+ * writes faster than they copy), a TRUNCATE checkpoint runs before the next
+ * write, waiting at most STORE_WAL_TRUNCATE_WAIT_MS for readers. */
+static int store_wal_hook(void *userdata, sqlite3 *db, const char *name, int n_frames) {
+        Store *s = userdata;
+
+        assert(s);
+        if (n_frames < STORE_WAL_CHECKPOINT_FRAMES)
+                return SQLITE_OK;
+        if (n_frames < STORE_WAL_TRUNCATE_FRAMES) {
+                if (!store_checkpoint_request(s, SQLITE_CHECKPOINT_PASSIVE))
+                        (void) sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+                return SQLITE_OK;
+        }
+        if (store_checkpoint_truncate_wait(s))
+                return SQLITE_OK;
+        sqlite3_busy_timeout(db, STORE_WAL_TRUNCATE_WAIT_MS);
+        (void) sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+        return SQLITE_OK;
 }
 
 static int store_migrate(Store *s, int from) {
@@ -329,99 +394,166 @@ static void store_chown_group(int fd, const char *path) {
                 log_debug_errno(-errno, "Failed to give %s to group %s, ignoring: %m", path, STORE_GROUP);
 }
 
-int store_open(const char *path, StoreFlags flags, Store **ret) {
-        _cleanup_(store_freep) Store *s = NULL;
-        bool ro = flags & STORE_READ_ONLY;
-        int version = 0, open_flags, rc, r;
+/* The writer's lock: an open-file-description lock on PATH.lock, so that
+ * two opens conflict even within one process, and released only when the
+ * file is closed (store_free()). The file holds the holder's PID. */
+static int store_lock(Store *s) {
+        _cleanup_free_ char *lock_path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        char buf[32];
+        int n;
+
+        assert(s);
+        if (asprintf(&lock_path, "%s.lock", s->path) < 0)
+                return log_oom();
+        fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
+        if (fd < 0 && errno == ELOOP)
+                return log_error_errno(-ELOOP, "Lock file %s is a symbolic link, refusing", lock_path);
+        if (fd < 0)
+                return log_error_errno(-errno, "Failed to open lock file %s: %m", lock_path);
+        if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+                pid_t pid = 0;
+                bool running = false;
+
+                if (errno != EAGAIN && errno != EACCES)
+                        return log_error_errno(-errno, "Failed to lock %s: %m", lock_path);
+                (void) store_owner(s->path, &pid, &running);
+                if (pid > 0)
+                        return log_error_errno(-EBUSY, "Database %s is in use by another jouled (PID %d), refusing "
+                                               "to write it too", s->path, (int) pid);
+                return log_error_errno(-EBUSY, "Database %s is in use by another jouled, refusing to write it too",
+                                       s->path);
+        }
+        store_chown_group(fd, lock_path);
+        (void) fchmod(fd, 0640);
+        n = snprintf(buf, sizeof(buf), "%d\n", (int) getpid());
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t) n, 0) != n)
+                log_debug_errno(-errno, "Failed to write the PID into %s, ignoring: %m", lock_path);
+        s->lock_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int store_owner(const char *path, pid_t *ret_pid, bool *ret_running) {
+        _cleanup_free_ char *lock_path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        char buf[32] = {};
+        ssize_t n;
+        long pid;
+
+        if (!path || !ret_pid || !ret_running)
+                return -EINVAL;
+        *ret_pid = 0;
+        *ret_running = false;
+        if (asprintf(&lock_path, "%s.lock", path) < 0)
+                return -ENOMEM;
+        fd = open(lock_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        /* F_OFD_GETLK takes no lock; it says whether one is held. */
+        if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+                return -errno;
+        if (fl.l_type == F_UNLCK)
+                return 0;
+        *ret_running = true;
+        n = pread(fd, buf, sizeof(buf) - 1, 0);
+        if (n > 0 && sscanf(buf, "%ld", &pid) == 1 && pid > 0 && pid <= INT32_MAX)
+                *ret_pid = (pid_t) pid;
+        return 0;
+}
+
+/* Before anything is written: refuse a symbolic link at the path, find (or,
+ * with STORE_CREATE_PARENTS, make) its directory, take the lock, create the
+ * file when it is missing. */
+static int store_prepare_file(Store *s) {
+        struct stat st;
+        int r;
+
+        assert(s);
+        if (lstat(s->path, &st) >= 0) {
+                if (S_ISLNK(st.st_mode))
+                        return log_error_errno(-ELOOP, "Database %s is a symbolic link, refusing (give the path of "
+                                               "the file itself)", s->path);
+                if (!S_ISREG(st.st_mode))
+                        return log_error_errno(S_ISDIR(st.st_mode) ? -EISDIR : -EBADMSG,
+                                               "Database %s is not a regular file, refusing", s->path);
+        } else if (errno != ENOENT)
+                return log_error_errno(-errno, "Cannot open database %s: %m", s->path);
+        else if (!(s->flags & STORE_CREATE))
+                return log_error_errno(-ENOENT, "Cannot open database %s: %m", s->path);
+        else if (s->flags & STORE_CREATE_PARENTS) {
+                r = mkdir_parents(s->path, 0755);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create directory for database %s: %m", s->path);
+        } else {
+                _cleanup_free_ char *dir = strdup(s->path);
+                char *slash;
+
+                if (!dir)
+                        return log_oom();
+                slash = strrchr(dir, '/');
+                if (slash && slash != dir) {
+                        *slash = 0;
+                        if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+                                return log_error_errno(-ENOENT, "Directory %s of database %s does not exist "
+                                                       "(jouled does not create it)", dir, s->path);
+                }
+        }
+
+        if (s->lock_fd < 0) {
+                r = store_lock(s);
+                if (r < 0)
+                        return r;
+        }
+
+        _cleanup_close_ int fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
+        if (fd < 0 && errno != EEXIST)
+                return log_error_errno(-errno, "Failed to create database %s: %m", s->path);
+        if (fd >= 0 && fchmod(fd, 0640) < 0)
+                return log_error_errno(-errno, "Failed to set mode of database %s: %m", s->path);
+        if (fd >= 0)
+                store_chown_group(fd, s->path);
+        return 0;
+}
+
+/* Open the connection of a writer: check, configure, migrate, prepare. */
+static int store_connect(Store *s) {
+        int version = 0, rc, r;
         struct stat st;
 
-        if (!path || !*path || !ret)
-                return -EINVAL;
-        if (ro && (flags & STORE_CREATE))
-                return -EINVAL;
-
-        s = calloc(1, sizeof(*s));
-        if (!s)
-                return log_oom();
-        s->flags = flags;
-        s->retention_ns[0] = STORE_DEFAULT_RAW_RETENTION_NS;
-        s->retention_ns[1] = STORE_DEFAULT_MINUTE_RETENTION_NS;
-        s->retention_ns[2] = STORE_DEFAULT_HOUR_RETENTION_NS;
-        s->queue_max_bytes = STORE_DEFAULT_QUEUE_MAX_BYTES;
-        s->path = strdup(path);
-        if (!s->path)
-                return log_oom();
-
-        /* A reader without permission is not logged either: the caller
-         * words it (how to get access). */
-        if (ro && access(path, R_OK) < 0 && (errno == EACCES || errno == EPERM))
-                return -EACCES;
-        if (stat(path, &st) < 0) {
-                if (errno != ENOENT || ro)
-                        /* A reader's missing file is not logged: the caller words it. */
-                        return ro && errno == ENOENT ? -ENOENT
-                                                     : log_error_errno(-errno, "Cannot open database %s: %m", path);
-                if (!(flags & STORE_CREATE))
-                        return log_error_errno(-ENOENT, "Cannot open database %s: %m", path);
-
-                r = mkdir_parents(path, 0755);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to create directory for database %s: %m", path);
-                _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0640);
-                if (fd < 0 && errno != EEXIST)
-                        return log_error_errno(-errno, "Failed to create database %s: %m", path);
-                if (fd >= 0 && fchmod(fd, 0640) < 0)
-                        return log_error_errno(-errno, "Failed to set mode of database %s: %m", path);
-                if (fd >= 0)
-                        store_chown_group(fd, path);
-        } else if (!S_ISREG(st.st_mode))
-                return log_error_errno(S_ISDIR(st.st_mode) ? -EISDIR : -EBADMSG,
-                                       "Database %s is not a regular file, refusing", path);
-
-        open_flags = (ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
-        rc = sqlite3_open_v2(path, &s->db, open_flags, NULL);
+        assert(s);
+        rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+                             NULL);
         if (rc != SQLITE_OK) {
                 r = store_errno_db(s->db, rc);
-                return log_error_errno(r, "Cannot open database %s: %s", path,
+                return log_error_errno(r, "Cannot open database %s: %s", s->path,
                                        s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         }
         sqlite3_extended_result_codes(s->db, 0);
-        sqlite3_busy_timeout(s->db, 5000);
+        sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+        /* The file SQLite opened (by a path that is no symbolic link, under
+         * our lock): store_verify_file() compares the path with it. */
+        if (stat(s->path, &st) < 0)
+                return log_error_errno(-errno, "Cannot open database %s: %m", s->path);
+        s->dev = st.st_dev;
+        s->ino = st.st_ino;
 
         /* Look before writing anything: a file that is not ours stays byte-identical. */
         r = store_check(s, &version);
         if (r < 0)
                 return r;
 
-        if (ro) {
-                if (version < 1)
-                        return log_error_errno(-EBADMSG, "Database %s holds no jouled data yet (empty)", path);
-                r = store_exec(s, "PRAGMA foreign_keys = ON");
-                if (r < 0)
-                        return log_error_errno(r, "Failed to configure database %s: %m", path);
-                /* An older schema is read as the newest, never migrated. */
-                r = store_compat_views(s->db, version);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to read database %s of schema version %d: %m",
-                                               path, version);
-                if (version < store_latest_schema_version())
-                        s->compat_version = version;
-                *ret = TAKE_PTR(s);
-                return 0;
-        }
-
         r = store_exec(s, "PRAGMA journal_mode = WAL");
         if (r >= 0)
                 r = store_exec(s, "PRAGMA synchronous = NORMAL");
-        /* Checkpoints run in store_maintain(), not in an interval's commit
-         * (they made one write in a hundred take 15 ms); this bound is a safety
-         * net for a daemon that never gets to maintenance. */
+        /* Where the WAL file is cut back to after a checkpoint moved it all. */
         if (r >= 0)
-                r = store_exec(s, "PRAGMA wal_autocheckpoint = 20000");
+                r = store_exec(s, "PRAGMA journal_size_limit = " STRINGIFY(STORE_WAL_SIZE_LIMIT));
         if (r >= 0)
                 r = store_exec(s, "PRAGMA foreign_keys = ON");
         if (r < 0)
-                return log_error_errno(r, "Failed to configure database %s: %s", path, sqlite3_errmsg(s->db));
+                return log_error_errno(r, "Failed to configure database %s: %s", s->path, sqlite3_errmsg(s->db));
         /* Keep -wal and -shm (same mode and group as the database) when the
          * daemon stops: a reader without write access to the directory, a
          * member of group jouled, cannot create them, and SQLite needs them
@@ -437,18 +569,146 @@ int store_open(const char *path, StoreFlags flags, Store **ret) {
 
         r = store_prepare(s);
         if (r < 0)
-                return log_error_errno(r, "Failed to prepare statement on %s: %s", path, sqlite3_errmsg(s->db));
+                return log_error_errno(r, "Failed to prepare statement on %s: %s", s->path, sqlite3_errmsg(s->db));
 
-        store_start_checkpointer(s);
+        store_open_checkpointer(s);
+        /* Replaces SQLite's wal_autocheckpoint, which checkpoints inside
+         * the commit that crosses its bound (one write in a hundred took
+         * 15 ms): checkpoints go to the thread when there is one. */
+        sqlite3_wal_hook(s->db, store_wal_hook, s);
+        return 0;
+}
 
-        {
-                _cleanup_free_ char *b = NULL;
-                if (read_small_file(BOOT_ID_PATH, 63, &b) >= 0)
-                        strscpy(s->boot_id, sizeof(s->boot_id), b);
-                else
-                        strscpy(s->boot_id, sizeof(s->boot_id), "unknown");
+static void store_disconnect(Store *s) {
+        assert(s);
+        store_stop_checkpointer(s);
+        for (size_t i = 0; i < _STMT_MAX; i++) {
+                sqlite3_finalize(s->stmt[i]);
+                s->stmt[i] = NULL;
+        }
+        if (s->db && !(s->flags & STORE_READ_ONLY)) {
+                /* The -wal stays (PERSIST_WAL) but empty: everything is in the
+                 * database file itself, so that a later open judges that file
+                 * alone (a damaged file is refused, not masked by the WAL). */
+                sqlite3_busy_timeout(s->db, 200);
+                (void) sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        }
+        sqlite3_close(s->db);
+        s->db = NULL;
+        s->n_domains = 0;
+}
+
+int store_verify_file(Store *s) {
+        struct stat st;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        if (s->flags & STORE_READ_ONLY)
+                return 0;
+        if (s->db && stat(s->path, &st) >= 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+                return 0;
+        if (s->db) {
+                /* Process and label set ids cached by the caller name rows of
+                 * the old file: a new generation makes the writer look again. */
+                s->gen = store_generation_new();
+                store_disconnect(s);
+                /* -wal and -shm at the path are the old file's: a new database
+                 * must not start from them. */
+                for (size_t i = 0; i < 2; i++) {
+                        _cleanup_free_ char *p = NULL;
+                        if (asprintf(&p, "%s%s", s->path, i == 0 ? "-wal" : "-shm") < 0)
+                                return -ENOMEM;
+                        (void) unlink(p);
+                }
+        }
+        r = store_prepare_file(s);
+        if (r >= 0)
+                r = store_connect(s);
+        if (r < 0) {
+                store_disconnect(s);
+                return r;
+        }
+        return 1;
+}
+
+int store_open(const char *path, StoreFlags flags, Store **ret) {
+        _cleanup_(store_freep) Store *s = NULL;
+        bool ro = flags & STORE_READ_ONLY;
+        int version = 0, rc, r;
+        struct stat st;
+
+        if (!path || !*path || !ret)
+                return -EINVAL;
+        if (ro && (flags & (STORE_CREATE | STORE_CREATE_PARENTS)))
+                return -EINVAL;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return log_oom();
+        s->flags = flags;
+        s->lock_fd = -EBADF;
+        s->retention_ns[0] = STORE_DEFAULT_RAW_RETENTION_NS;
+        s->retention_ns[1] = STORE_DEFAULT_MINUTE_RETENTION_NS;
+        s->retention_ns[2] = STORE_DEFAULT_HOUR_RETENTION_NS;
+        s->queue_max_bytes = STORE_DEFAULT_QUEUE_MAX_BYTES;
+        s->path = strdup(path);
+        if (!s->path)
+                return log_oom();
+
+        if (!ro) {
+                r = store_prepare_file(s);
+                if (r < 0)
+                        return r;
+                r = store_connect(s);
+                if (r < 0)
+                        return r;
+                {
+                        _cleanup_free_ char *b = NULL;
+                        if (read_small_file(BOOT_ID_PATH, 63, &b) >= 0)
+                                strscpy(s->boot_id, sizeof(s->boot_id), b);
+                        else
+                                strscpy(s->boot_id, sizeof(s->boot_id), "unknown");
+                }
+                *ret = TAKE_PTR(s);
+                return 0;
         }
 
+        /* A reader without permission is not logged either: the caller
+         * words it (how to get access). */
+        if (access(path, R_OK) < 0 && (errno == EACCES || errno == EPERM))
+                return -EACCES;
+        if (stat(path, &st) < 0)
+                /* A reader's missing file is not logged: the caller words it. */
+                return errno == ENOENT ? -ENOENT : log_error_errno(-errno, "Cannot open database %s: %m", path);
+        if (!S_ISREG(st.st_mode))
+                return log_error_errno(S_ISDIR(st.st_mode) ? -EISDIR : -EBADMSG,
+                                       "Database %s is not a regular file, refusing", path);
+
+        rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc != SQLITE_OK) {
+                r = store_errno_db(s->db, rc);
+                return log_error_errno(r, "Cannot open database %s: %s", path,
+                                       s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        }
+        sqlite3_extended_result_codes(s->db, 0);
+        sqlite3_busy_timeout(s->db, 5000);
+
+        /* Look before writing anything: a file that is not ours stays byte-identical. */
+        r = store_check(s, &version);
+        if (r < 0)
+                return r;
+        if (version < 1)
+                return log_error_errno(-EBADMSG, "Database %s holds no jouled data yet (empty)", path);
+        r = store_exec(s, "PRAGMA foreign_keys = ON");
+        if (r < 0)
+                return log_error_errno(r, "Failed to configure database %s: %m", path);
+        /* An older schema is read as the newest, never migrated. */
+        r = store_compat_views(s->db, version);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read database %s of schema version %d: %m", path, version);
+        if (version < store_latest_schema_version())
+                s->compat_version = version;
         *ret = TAKE_PTR(s);
         return 0;
 }

@@ -5,11 +5,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cleanup.h"
 #include "process.h"
 #include "source.h"
 #include "sqlite-util.h"
+#include "store-defaults.h"
 
 /* The store: one SQLite file, WAL, schema from schema/NNNN-*.sql applied as
  * numbered migrations tracked by PRAGMA user_version. All functions return 0
@@ -18,13 +20,19 @@
 
 typedef enum StoreFlags {
         STORE_READ_ONLY = 1 << 0,  /* joulectl: never writes, never migrates */
-        STORE_CREATE    = 1 << 1,  /* jouled: create the file (0640) and its directory */
+        STORE_CREATE    = 1 << 1,  /* jouled: create the file (0640), never its directory */
+        STORE_CREATE_PARENTS = 1 << 2, /* with STORE_CREATE: also create missing directories (0755) */
 } StoreFlags;
 
 typedef struct Store Store;
 
 /* Open (STORE_CREATE: create, migrate) or open read-only (never creates,
- * never migrates). Logs why it failed, with two exceptions: a reader's missing
+ * never migrates, never locks). A writer first takes an exclusive lock on
+ * "PATH.lock" (created 0640 beside the database, holding the writer's PID):
+ * while another writer holds it, store_open() logs one line naming that PID
+ * and returns -EBUSY. A symbolic link at PATH (or at PATH.lock) is refused
+ * (-ELOOP), and so is a missing directory unless STORE_CREATE_PARENTS
+ * (-ENOENT). Logs why it failed, with two exceptions: a reader's missing
  * file returns -ENOENT and a file it may not read -EACCES, silently, so that
  * the caller can word them. Refusals:
  * a newer schema (-EPROTO), a file that is not SQLite or is another
@@ -37,6 +45,21 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
  * as the newest (store-compat.h). */
 sqlite3 *store_db(Store *s);
 int store_schema_version(Store *s);       /* PRAGMA user_version */
+
+/* Is a writer (jouled) holding the database at path? ret_running: whether
+ * the lock is held now; ret_pid: the holder's PID when it is, else 0. Takes
+ * no lock (never in a writer's way). 0 with *ret_running false when there is
+ * no lock file; -EACCES when it may not be read. Does not log. */
+int store_owner(const char *path, pid_t *ret_pid, bool *ret_running);
+
+/* Is the file at the database path still the one open? When it was deleted
+ * or replaced, close it, drop its -wal and -shm (they belong to the old
+ * file) and open the path again as at start (creating a new database, or
+ * taking the replacement when it is a jouled database). Returns 0 when the
+ * file is unchanged, 1 when a new one was opened, negative errno when that
+ * failed (try again later: writes fail meanwhile). Does not log, except what
+ * store_open() logs about a refused file. */
+int store_verify_file(Store *s);
 int store_latest_schema_version(void);    /* what this program knows */
 const char *store_path(Store *s);
 
@@ -93,11 +116,6 @@ int store_set_probes(Store *s, const SourceProbe *probes, const bool *in_use, si
 #define STORE_HOUR_NS   UINT64_C(3600000000000)
 #define STORE_DAY_NS    UINT64_C(86400000000000)   /* level 3 (schema 3): UTC days, kept as long as hours */
 
-/* Default retention: raw intervals 24 h, minute rollups 30 days, hour
- * rollups 2 years (730 days). 0 means "keep forever". */
-#define STORE_DEFAULT_RAW_RETENTION_NS    (UINT64_C(24) * STORE_HOUR_NS)
-#define STORE_DEFAULT_MINUTE_RETENTION_NS (UINT64_C(30) * 24 * STORE_HOUR_NS)
-#define STORE_DEFAULT_HOUR_RETENTION_NS   (UINT64_C(730) * 24 * STORE_HOUR_NS)
 /* Default bound of the buffer of intervals that could not be written. */
 #define STORE_DEFAULT_QUEUE_MAX_BYTES     (UINT64_C(32) * 1024 * 1024)
 
@@ -122,7 +140,9 @@ int store_maintain(Store *s, uint64_t now_realtime_ns, unsigned budget_ms);
  * before the next interval once writes work again. Beyond the bound the oldest
  * buffered intervals are dropped and counted. Returns 0 when rec and every
  * buffered interval are on disk, otherwise the (first) write error; never
- * loses rec silently. Does not log. */
+ * loses rec silently. rec NULL: only try to write what is buffered. The
+ * counts of store_queue_stats() say what was buffered, written late and
+ * dropped: the caller logs them. Does not log. */
 int store_write_buffered(Store *s, const IntervalRecord *rec);
 
 typedef struct StoreQueueStats {

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "procfs.h"
 #include "tracker.h"
 
 #define TRACKER_UID_UNKNOWN UINT32_MAX
@@ -94,6 +95,10 @@ typedef struct TrackerBackendOps {
         int (*consume)(TrackerBackend *b);
         /* A file descriptor readable when events are waiting, or -1. */
         int (*get_fd)(const TrackerBackend *b);
+        /* Optional: the interval's /proc/stat as the manager read it (NULL:
+         * none this interval), so that the back-end reads no /proc/stat of
+         * its own. */
+        void (*set_host_stat)(TrackerBackend *b, const ProcStat *st);
         TrackerBackend *(*free)(TrackerBackend *b);
         /* Fill what the back-end counts itself: exits_lost, per_switch_mode,
          * accounting_changes. */
@@ -101,6 +106,13 @@ typedef struct TrackerBackendOps {
         /* Whether CPU time is split per package, and what it is measured in. */
         bool (*per_package)(const TrackerBackend *b);
         AttributionBasis (*basis)(const TrackerBackend *b);
+        /* Enter or leave per-switch counting now (tracker_force_per_switch()).
+         * NULL where there is none. */
+        int (*force_per_switch)(TrackerBackend *b, bool on);
+        /* The next scan is the last: it also counts what running tasks ran
+         * since they were last counted (per-switch mode counts at switches
+         * and at a per-interval timer). NULL where every scan does. */
+        void (*last_scan)(TrackerBackend *b);
 } TrackerBackendOps;
 
 extern const TrackerBackendOps tracker_bpf_ops;

@@ -5,6 +5,7 @@
  * which of the two ways of reading CPU time runs (TrackerAccounting). */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -37,12 +38,16 @@
 #define TRACKER_QUIET_ROUNDS 3
 #define TRACKER_QUIET_ROUNDS_AFTER_BUSY 20
 
+#define FOLD_BATCH 64
+
 struct TrackerBackend {
         struct tracker_bpf *skel;
         struct ring_buffer *rb;
         TrackerObserver observer;
         int consume_error;
         uint8_t buf[64 * 1024]; /* iterator output, read and handled a piece at a time */
+        struct tracker_fold_key fold_keys[FOLD_BATCH];     /* drain_folded()'s batch */
+        struct tracker_exit_event fold_vals[FOLD_BATCH];
         bool per_switch, cycles;
         int *perf_fds;          /* cycle counters, one per CPU (while loaded) */
         size_t n_perf_fds;
@@ -54,6 +59,7 @@ struct TrackerBackend {
         size_t n_ticks;
         bool busy;              /* the switch program said switches come too fast */
         bool active_was_full;   /* an update of `active` failed: walk the tasks */
+        bool walk_once;         /* the next round walks the tasks too (the last round) */
 
         /* Which way CPU time is read (tracker_choose_accounting()). */
         char *proc_root;
@@ -62,6 +68,9 @@ struct TrackerBackend {
         unsigned quiet_rounds, quiet_needed;
         long n_online_cpus;     /* at start (sysconf reads sysfs: not once per round) */
         uint64_t last_ctxt, last_ctxt_ns;   /* /proc/stat ctxt and when it was read (0: not yet) */
+        bool host_stat_given;               /* the manager passes /proc/stat on: read none here */
+        bool have_host_ctxt;
+        uint64_t host_ctxt;
         uint64_t accounting_changes;
 };
 
@@ -96,6 +105,10 @@ static size_t page_size(void) {
 }
 
 static int bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns);
+static void leave_per_switch(TrackerBpf *b, bool busy);
+static int read_sched_counts(TrackerBpf *b, uint64_t *ret_tasks, uint64_t *ret_ctxt);
+static double switch_budget(const TrackerBpf *b, uint64_t tasks);
+static uint64_t busy_window(const TrackerBpf *b, double budget);
 
 static TrackerBpf *bpf_free(TrackerBpf *b) {
         if (!b)
@@ -288,13 +301,31 @@ static int open_ticks(TrackerBpf *b, size_t n_cpus, uint64_t interval_ns) {
 }
 
 /* Detach the timer program and stop the timers (a perf event with no
- * program would still fire its hrtimer every interval, for nothing). */
+ * program would still fire its hrtimer every interval, for nothing). Each
+ * link holds a duplicate of its timer's fd, which bpf_link__destroy()
+ * closes: the timers themselves stay open, to be attached again. */
 static void ticks_off(TrackerBpf *b) {
         for (size_t i = 0; i < b->n_ticks; i++) {
                 bpf_link__destroy(b->tick_links[i]);
                 b->tick_links[i] = NULL;
                 (void) ioctl(b->tick_fds[i], PERF_EVENT_IOC_DISABLE, 0);
         }
+}
+
+/* Attach the timer program to timer i through a duplicate of its fd (the
+ * link closes what it was given when destroyed). Returns 0 or negative errno. */
+static int tick_attach(TrackerBpf *b, size_t i) {
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = fcntl(b->tick_fds[i], F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        /* attach_perf_event() also enables the event */
+        b->tick_links[i] = bpf_program__attach_perf_event(b->skel->progs.tracker_count_tick, fd);
+        if (!b->tick_links[i])
+                return errno > 0 ? -errno : -EIO;
+        TAKE_FD(fd);
+        return 0;
 }
 
 static bool per_switch_possible(const TrackerBpf *b) {
@@ -323,10 +354,8 @@ static int bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns) {
         if (b->n_ticks == 0)
                 return -EOPNOTSUPP;
         for (size_t i = 0; i < b->n_ticks; i++) {
-                /* attach_perf_event() also enables the event */
-                b->tick_links[i] = bpf_program__attach_perf_event(b->skel->progs.tracker_count_tick, b->tick_fds[i]);
-                if (!b->tick_links[i]) {
-                        int r = errno > 0 ? -errno : -EIO;
+                int r = tick_attach(b, i);
+                if (r < 0) {
                         ticks_off(b);
                         return r;
                 }
@@ -339,6 +368,29 @@ static int bpf_set_per_switch(TrackerBpf *b, bool on, uint64_t busy_window_ns) {
                 ticks_off(b);
                 return r;
         }
+        return 0;
+}
+
+/* Enter or leave per-switch counting now, whatever the accounting mode
+ * would choose (the mode's own choice resumes at the next round). */
+static int bpf_force_per_switch(TrackerBpf *b, bool on) {
+        uint64_t tasks = 0;
+        int r;
+
+        assert(b);
+        if (!on) {
+                leave_per_switch(b, false);
+                return 0;
+        }
+        if (!per_switch_possible(b))
+                return -EOPNOTSUPP;
+        if (in_per_switch(b))
+                return 0;
+        (void) read_sched_counts(b, &tasks, NULL);
+        r = bpf_set_per_switch(b, true, busy_window(b, switch_budget(b, tasks)));
+        if (r < 0)
+                return r;
+        b->accounting_changes++;
         return 0;
 }
 
@@ -359,17 +411,32 @@ static AttributionBasis bpf_basis(const TrackerBpf *b) {
         return b->cycles ? ATTRIBUTION_BASIS_CYCLES : ATTRIBUTION_BASIS_CPU_TIME;
 }
 
+#define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
+
 /* Open, size, load and attach; on failure *ret_what names the step. */
 static int bpf_setup(TrackerBpf *b, const TrackerBackendOptions *opts, const char **ret_what) {
         size_t n_cpus = opts->cpu_package ? opts->n_cpus : 0;
         int n_pkgs = 0, r;
 
+        /* CO-RE against the kernel's own BTF only: a fallback type that this
+         * kernel lacks (the pre-6.2 rss_stat) would otherwise send libbpf
+         * through every module's BTF, which needs CAP_SYS_ADMIN: the
+         * service has only CAP_BPF and CAP_PERFMON. */
+        LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+        if (access(VMLINUX_BTF, R_OK) == 0)
+                open_opts.btf_custom_path = VMLINUX_BTF;
         *ret_what = "cannot open the BPF object";
-        b->skel = tracker_bpf__open();
+        b->skel = tracker_bpf__open_opts(&open_opts);
         if (!b->skel)
                 return errno > 0 ? -errno : -EIO;
         *ret_what = "cannot size the ring buffer";
         r = bpf_map__set_max_entries(b->skel->maps.events, opts->ringbuf_bytes);
+        if (r < 0)
+                return r;
+        /* Room for what 16 full ring buffers hold, for events that find it
+         * full; memory is taken only as they come. */
+        r = bpf_map__set_max_entries(b->skel->maps.folded,
+                                     MAX(opts->ringbuf_bytes / (uint32_t) sizeof(struct tracker_exit_event) * 16, 64u));
         if (r < 0)
                 return r;
 
@@ -502,14 +569,21 @@ static int bpf_get_fd(const TrackerBpf *b) {
         return ring_buffer__epoll_fd(b->rb);
 }
 
-static uint64_t bpf_lost(const TrackerBpf *b) {
-        struct bpf_prog_info info = {};
-        uint32_t len = sizeof(info), zero = 0;
+static uint64_t bpf_lost_slot(const TrackerBpf *b, uint32_t slot) {
         uint64_t n = 0;
 
-        /* Reservations that failed (ring buffer full)... */
-        if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.lost), &zero, &n) < 0)
-                n = 0;
+        if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.lost), &slot, &n) < 0)
+                return 0;
+        return n;
+}
+
+static uint64_t bpf_lost(const TrackerBpf *b) {
+        struct bpf_prog_info info = {};
+        uint32_t len = sizeof(info);
+        uint64_t n;
+
+        /* Events with no room (ring buffer full, and `folded` too)... */
+        n = bpf_lost_slot(b, TRACKER_LOST_LOST);
         /* ...and runs the kernel skipped (the program was already running on that CPU). */
         if (bpf_obj_get_info_by_fd(bpf_program__fd(b->skel->progs.tracker_send_final), &info, &len) == 0)
                 n += info.recursion_misses;
@@ -533,15 +607,59 @@ static void leave_per_switch(TrackerBpf *b, bool busy) {
         log_debug("Process tracker: context switches %s: walking tasks every interval.", busy ? "too frequent" : "");
 }
 
-/* Feed pending ring buffer events to the observer. */
+/* Feed the events that found the ring buffer full (the `folded` map) to the
+ * observer, and take them out of the map. One still being written (no
+ * TRACKER_FOLD_DONE yet) stays for the next call. Returns the number taken,
+ * or negative errno. */
+static int drain_folded(TrackerBpf *b) {
+        int fd = bpf_map__fd(b->skel->maps.folded), n = 0, r;
+        uint32_t in = 0, out = 0;
+        bool first = true, done = false;
+
+        LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+        while (!done) {
+                uint32_t count = FOLD_BATCH;
+
+                r = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, b->fold_keys, b->fold_vals, &count, &opts);
+                if (r < 0) {
+                        if (errno != ENOENT)
+                                return -errno;
+                        done = true;   /* the last batch, count says how much of it there is */
+                }
+                first = false;
+                in = out;
+                for (uint32_t i = 0; i < count; i++) {
+                        struct tracker_exit_event *ev = &b->fold_vals[i];
+
+                        if (!(ev->pad & TRACKER_FOLD_DONE))
+                                continue;
+                        (void) bpf_map_delete_elem(fd, &b->fold_keys[i]);
+                        ev->pad = 0;
+                        r = handle_event(b, ev, sizeof(*ev));
+                        if (r < 0)
+                                return b->consume_error < 0 ? b->consume_error : r;
+                        n++;
+                }
+        }
+        return n;
+}
+
+/* Feed pending events to the observer: the ring buffer's, then those that
+ * found it full. */
 static int consume_events(TrackerBpf *b) {
-        int r;
+        int r, k;
 
         b->consume_error = 0;
         r = ring_buffer__consume(b->rb);
         if (b->consume_error < 0)
                 return b->consume_error;
-        return r;
+        if (r < 0)
+                return r;
+        k = drain_folded(b);
+        if (k < 0)
+                return k;
+        return r + k;
 }
 
 /* The same, then a busy notice from the switch program ends per-switch
@@ -703,31 +821,33 @@ static int drain_active(TrackerBpf *b) {
 
 /* Total tasks (threads) from /proc/loadavg ("0.00 0.01 0.05 1/234 5678"), and
  * context switches since boot from /proc/stat's ctxt line. */
-static int read_sched_counts(const char *proc_root, uint64_t *ret_tasks, uint64_t *ret_ctxt) {
-        char path[PATH_MAX];
-        _cleanup_free_ char *buf = NULL;
-        const char *p;
+static int read_sched_counts(TrackerBpf *b, uint64_t *ret_tasks, uint64_t *ret_ctxt) {
+        _cleanup_(proc_stat_done) ProcStat st = {};
         int r;
 
-        snprintf(path, sizeof(path), "%s/loadavg", proc_root);
-        r = read_small_file(path, 256, &buf);
-        if (r < 0)
+        r = procfs_read_tasks(b->proc_root, ret_tasks);
+        if (r < 0 || !ret_ctxt)
                 return r;
-        p = strchr(buf, '/');
-        if (!p || sscanf(p + 1, "%" SCNu64, ret_tasks) != 1)
-                return -EBADMSG;
-        if (!ret_ctxt)
+        if (b->host_stat_given) {
+                if (!b->have_host_ctxt)
+                        return -ENODATA;
+                *ret_ctxt = b->host_ctxt;
                 return 0;
-        free(buf);
-        buf = NULL;
-        snprintf(path, sizeof(path), "%s/stat", proc_root);
-        r = read_small_file(path, 1024 * 1024, &buf);
+        }
+        r = procfs_read_stat(b->proc_root, &st);
         if (r < 0)
                 return r;
-        p = strstr(buf, "\nctxt ");
-        if (!p || sscanf(p + 6, "%" SCNu64, ret_ctxt) != 1)
+        if (!st.have_ctxt)
                 return -EBADMSG;
+        *ret_ctxt = st.ctxt;
         return 0;
+}
+
+static void bpf_set_host_stat(TrackerBpf *b, const ProcStat *st) {
+        assert(b);
+        b->host_stat_given = true;
+        b->have_host_ctxt = st && st->have_ctxt;
+        b->host_ctxt = st ? st->ctxt : 0;
 }
 
 /* Switches per second below which counting at each switch costs less than
@@ -754,11 +874,11 @@ static void choose_accounting(TrackerBpf *b) {
                 return;
         if (in_per_switch(b)) {
                 /* Keep the threshold in step with the number of tasks. */
-                if (read_sched_counts(b->proc_root, &tasks, NULL) >= 0)
+                if (read_sched_counts(b, &tasks, NULL) >= 0)
                         (void) bpf_set_per_switch(b, true, busy_window(b, switch_budget(b, tasks)));
                 return;
         }
-        r = read_sched_counts(b->proc_root, &tasks, &ctxt);
+        r = read_sched_counts(b, &tasks, &ctxt);
         if (r < 0)
                 return;
         budget = switch_budget(b, tasks);
@@ -777,7 +897,7 @@ static void choose_accounting(TrackerBpf *b) {
         }
         r = bpf_set_per_switch(b, true, busy_window(b, budget));
         if (r < 0) {
-                log_debug_errno(r, "Process tracker: cannot count at context switches (%m): walking tasks.");
+                log_warning_errno(r, "Process tracker: cannot count at context switches (%m): walking tasks from now on.");
                 b->accounting = TRACKER_ACCOUNTING_ITERATOR;
                 return;
         }
@@ -787,24 +907,34 @@ static void choose_accounting(TrackerBpf *b) {
 }
 
 /* One round. Per-switch mode: the groups that ran are in the map. The walk
- * runs otherwise, and when the map overflowed. Then the way of counting for
- * the next rounds is chosen. */
+ * runs otherwise, when the map overflowed, and in the last round (it counts
+ * running tasks up to now). Then the way of counting for the next rounds is
+ * chosen. */
 static int bpf_scan(TrackerBpf *b) {
+        bool walk;
         int r;
 
         assert(b);
         r = drain_active(b);
-        if (r >= 0 && (!in_per_switch(b) || take_full(b)))
+        walk = !in_per_switch(b) || take_full(b) || b->walk_once;
+        b->walk_once = false;
+        if (r >= 0 && walk)
                 r = walk_tasks(b);
         if (r >= 0)
                 choose_accounting(b);
         return r;
 }
 
+static void bpf_last_scan(TrackerBpf *b) {
+        assert(b);
+        b->walk_once = true;
+}
+
 static void bpf_get_stats(const TrackerBpf *b, TrackerStats *st) {
         assert(b);
         assert(st);
         st->exits_lost = bpf_lost(b);
+        st->exits_folded = bpf_lost_slot(b, TRACKER_LOST_FOLDED);
         st->per_switch_mode = in_per_switch(b);
         st->accounting_changes = b->accounting_changes;
 }
@@ -816,8 +946,11 @@ const TrackerBackendOps tracker_bpf_ops = {
         .scan = bpf_scan,
         .consume = bpf_consume,
         .get_fd = bpf_get_fd,
+        .set_host_stat = bpf_set_host_stat,
         .free = bpf_free,
         .get_stats = bpf_get_stats,
         .per_package = bpf_per_package,
         .basis = bpf_basis,
+        .force_per_switch = bpf_force_per_switch,
+        .last_scan = bpf_last_scan,
 };

@@ -7,10 +7,12 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cgroup-path.h"
@@ -32,6 +34,9 @@
  * seen for this many rounds is looked up in /proc, and dropped if gone (its
  * exit event never came). */
 #define TRACKER_LIVENESS_ROUNDS 30
+/* Lost exit events are logged at most this often (with the count since the
+ * last warning). */
+#define TRACKER_LOST_WARN_NS (60 * NSEC_PER_SEC)
 /* The most of /proc/PID/cmdline that is kept. */
 #define TRACKER_CMDLINE_MAX 4096
 
@@ -65,6 +70,8 @@ struct Tracker {
         ProcessDelta *out;
         size_t out_alloc;
         TrackerStats stats;
+        uint64_t lost_warned;     /* exits_lost at the last warning */
+        uint64_t lost_warned_ns;  /* CLOCK_MONOTONIC of the last warning (0: none yet) */
 };
 
 static HashKey entry_key(const ProcessInfo *p) {
@@ -87,25 +94,38 @@ static void entry_free(TrackerEntry *e) {
         free(e);
 }
 
-/* A cgroup v2 id (its kernfs node id) → its path, through a file handle on
- * the cgroup mount: works after the process is gone, as long as the cgroup
- * is. Cached; NULL when unknown. */
+/* Keep path as the path of cgroup id; returns it, or NULL (out of memory). */
 #define CGROUP_CACHE_MAX 8192
-static const char *cgroup_path_of(Tracker *t, uint64_t id) {
+static const char *cgroup_cache_put(Tracker *t, uint64_t id, char *path) {
+        if (hashmap_size(t->cgroups) >= CGROUP_CACHE_MAX) {
+                size_t state = 0;
+                void *v;
+                HashKey k;
+                while (hashmap_iterate(t->cgroups, &state, &k, &v)) {
+                        hashmap_remove(t->cgroups, k);
+                        free(v);
+                        state = 0;
+                }
+        }
+        if (hashmap_put(t->cgroups, (HashKey) { .a = id }, path) < 0) {
+                free(path);
+                return NULL;
+        }
+        return path;
+}
+
+/* The path of cgroup id through a file handle on the cgroup mount: works
+ * after the process is gone, as long as the cgroup is, but needs
+ * CAP_DAC_READ_SEARCH (dropped after start-up). Allocated; NULL if unknown. */
+static char *cgroup_path_by_handle(Tracker *t, uint64_t id) {
         union {
                 struct file_handle fh;
                 uint8_t space[sizeof(struct file_handle) + sizeof(uint64_t)];
         } h = {};
         char link[64], buf[PATH_MAX];
         _cleanup_close_ int fd = -EBADF;
-        char *path;
         ssize_t n;
 
-        if (id == 0 || !t->cgroups)
-                return NULL;
-        path = hashmap_get(t->cgroups, (HashKey) { .a = id });
-        if (path)
-                return path;
         if (t->cgroup_fd < 0)
                 return NULL;
         h.fh.handle_bytes = sizeof(uint64_t);
@@ -122,23 +142,65 @@ static const char *cgroup_path_of(Tracker *t, uint64_t id) {
         /* The link names the mount's own path: keep what is below it. */
         size_t ml = t->cgroup_mount ? strlen(t->cgroup_mount) : 0;
         const char *rel = buf + (ml > 0 && strncmp(buf, t->cgroup_mount, ml) == 0 ? ml : 0);
-        path = strdup(*rel ? rel : "/");
+        return strdup(*rel ? rel : "/");
+}
+
+/* The cgroup v2 path of process pid, from proc_root/PID/cgroup (readable
+ * without privileges); its id is the inode number of its directory in the
+ * cgroup mount, stat()ed (search permission only). The path is cached under
+ * that id. Returns the cached path if its id is id, else NULL. */
+static const char *cgroup_path_by_proc(Tracker *t, uint64_t id, uint32_t pid) {
+        _cleanup_free_ char *buf = NULL, *path = NULL, *full = NULL;
+        char file[PATH_MAX];
+        const char *line, *cached;
+        struct stat st;
+
+        if (pid == 0 || !t->cgroup_mount)
+                return NULL;
+        if ((size_t) snprintf(file, sizeof(file), "%s/%u/cgroup", t->proc_root, pid) >= sizeof(file))
+                return NULL;
+        if (read_small_file(file, 64 * 1024, &buf) < 0)
+                return NULL;
+        for (line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+                if (strncmp(line, "0::", 3) == 0)
+                        break;
+        if (!line || !*line || line[3] != '/')
+                return NULL;
+        path = strndup(line + 3, strcspn(line + 3, "\n"));
         if (!path)
                 return NULL;
-        if (hashmap_size(t->cgroups) >= CGROUP_CACHE_MAX) {
-                size_t state = 0;
-                void *v;
-                HashKey k;
-                while (hashmap_iterate(t->cgroups, &state, &k, &v)) {
-                        hashmap_remove(t->cgroups, k);
-                        free(v);
-                        state = 0;
-                }
-        }
-        if (hashmap_put(t->cgroups, (HashKey) { .a = id }, path) < 0) {
-                free(path);
+        if (asprintf(&full, "%s%s", t->cgroup_mount, path) < 0) {
+                full = NULL;
                 return NULL;
         }
+        if (stat(full, &st) < 0 || !S_ISDIR(st.st_mode))
+                return NULL;
+        cached = hashmap_get(t->cgroups, (HashKey) { .a = st.st_ino });
+        if (!cached)
+                cached = cgroup_cache_put(t, st.st_ino, TAKE_PTR(path));
+        return (uint64_t) st.st_ino == id ? cached : NULL;
+}
+
+/* A cgroup v2 id (its kernfs node id) → its path, NULL when unknown.
+ * Cached. By file handle where jouled may (before the privilege drop);
+ * then from /proc: the process's own cgroup file, or, for a process already
+ * gone, its parent's (a short-lived process is most often in its parent's
+ * cgroup), each checked against the id. */
+static const char *cgroup_path_of(Tracker *t, uint64_t id, uint32_t pid, uint32_t ppid) {
+        const char *path;
+        char *p;
+
+        if (id == 0 || !t->cgroups)
+                return NULL;
+        path = hashmap_get(t->cgroups, (HashKey) { .a = id });
+        if (path)
+                return path;
+        p = cgroup_path_by_handle(t, id);
+        if (p)
+                return cgroup_cache_put(t, id, p);
+        path = cgroup_path_by_proc(t, id, pid);
+        if (!path && ppid != pid)
+                path = cgroup_path_by_proc(t, id, ppid);
         return path;
 }
 
@@ -163,7 +225,7 @@ static int set_str(char **dst, const char *src) {
  * out of memory. */
 static void entry_set_cgroup(Tracker *t, TrackerEntry *e) {
         _cleanup_(cgroup_info_done) CgroupInfo cg = {};
-        const char *path = cgroup_path_of(t, e->info.cgroup_id);
+        const char *path = cgroup_path_of(t, e->info.cgroup_id, e->info.pid, e->info.ppid);
         char *n;
 
         if (!path || streq_ptr(path, e->info.cgroup_path))
@@ -458,6 +520,12 @@ static int tracker_consume(Tracker *t) {
         return t->ops->consume(t->backend);
 }
 
+void tracker_set_host_stat(Tracker *t, const ProcStat *st) {
+        assert(t);
+        if (t->ops->set_host_stat)
+                t->ops->set_host_stat(t->backend, st);
+}
+
 static int tracker_scan(Tracker *t) {
         int r;
 
@@ -547,6 +615,27 @@ static void tracker_inherit_exe(Tracker *t, TrackerEntry *e) {
         e->info.exe = strdup(parent->info.exe);
 }
 
+/* Say in the log, not only in the stats, when exit events were lost: the
+ * CPU time of those processes may be missing. Rate-limited, with counts. */
+static void tracker_warn_lost(Tracker *t) {
+        TrackerStats st = {};
+        uint64_t now;
+
+        t->ops->get_stats(t->backend, &st);
+        if (st.exits_lost <= t->lost_warned)
+                return;
+        now = now_ns(CLOCK_MONOTONIC);
+        if (t->lost_warned_ns != 0 && now - t->lost_warned_ns < TRACKER_LOST_WARN_NS)
+                return;
+        log_warning("Process tracker: %" PRIu64 " exit events lost %s (%" PRIu64 " in all; %" PRIu64
+                    " more waited in the overflow map): processes ended faster than they could be read, "
+                    "and the CPU time of some of them may be missing.",
+                    st.exits_lost - t->lost_warned,
+                    t->lost_warned_ns ? "since the last warning" : "so far", st.exits_lost, st.exits_folded);
+        t->lost_warned = st.exits_lost;
+        t->lost_warned_ns = now;
+}
+
 int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n) {
         size_t state = 0, n = 0, size;
         void *v;
@@ -574,6 +663,7 @@ int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n) {
         if (r < 0)
                 log_debug_errno(r, "Failed to consume exit events, ignoring: %m");
         tracker_sweep(t);
+        tracker_warn_lost(t);
 
         size = hashmap_size(t->table);
         if (size > t->out_alloc) {
@@ -627,6 +717,20 @@ bool tracker_per_package(const Tracker *t) {
 AttributionBasis tracker_basis(const Tracker *t) {
         assert(t);
         return t->ops->basis(t->backend);
+}
+
+int tracker_sample_last(Tracker *t, ProcessDelta **ret, size_t *ret_n) {
+        assert(t);
+        if (t->ops->last_scan)
+                t->ops->last_scan(t->backend);
+        return tracker_sample(t, ret, ret_n);
+}
+
+int tracker_force_per_switch(Tracker *t, bool on) {
+        assert(t);
+        if (!t->ops->force_per_switch)
+                return -EOPNOTSUPP;
+        return t->ops->force_per_switch(t->backend, on);
 }
 
 int tracker_process_events(Tracker *t) {

@@ -8,6 +8,8 @@
 
 #include "attribution.h"
 #include "process.h"
+#include "procfs.h"
+#include "tracker-accounting.h"
 
 /* The process tracker: per-process CPU time per interval, with identity.
  * The core (tracker.c) owns the process table; two back-ends behind one ops
@@ -22,19 +24,6 @@ typedef enum TrackerMode {
         _TRACKER_MODE_MAX,
         _TRACKER_MODE_INVALID = -1,
 } TrackerMode;
-
-/* How CPU time is read (BPF only). AUTO picks, round by round, the cheaper
- * of walking every task once per interval (cost grows with the number of
- * tasks) and counting at each context switch (cost grows with the switch
- * rate), and leaves per-switch counting within a few milliseconds when
- * switches turn frequent. */
-typedef enum TrackerAccounting {
-        TRACKER_ACCOUNTING_AUTO,
-        TRACKER_ACCOUNTING_ITERATOR,
-        TRACKER_ACCOUNTING_PER_SWITCH,
-        _TRACKER_ACCOUNTING_MAX,
-        _TRACKER_ACCOUNTING_INVALID = -EINVAL,
-} TrackerAccounting;
 
 /* Whether the sched_switch program that splits CPU time per package (and
  * counts cycles) is loaded (BPF only). AUTO loads it with more than one
@@ -61,21 +50,21 @@ typedef struct TrackerConfig {
         bool keep_cmdline;            /* read each process's command line when first seen alive (ProcessInfo.cmdline) */
 } TrackerConfig;
 
-/* "auto", "iterator", "per-switch" ↔ TRACKER_ACCOUNTING_*; -EINVAL if unknown. */
-TrackerAccounting tracker_accounting_from_string(const char *s);
-const char *tracker_accounting_to_string(TrackerAccounting a);
-
 /* Exit events are about 500 bytes: 2,000 of them fit (a process sends two,
- * three in per-switch mode), and user space is woken when half are waiting.
- * test_load's fork storm (2,000 processes a second beside 10,000 idle ones)
- * lost none at this size and thousands at 512 KiB. The buffer's pages are
- * mapped twice into jouled, so its size counts twice in its resident memory. */
+ * three in per-switch mode), and user space is woken when an eighth are
+ * waiting. Events that find it full wait in a hash map with room for 16 such
+ * buffers (kernel memory, taken only as they come), drained at each read:
+ * a fork storm of 3,300-4,500 processes a second beside 10,000 idle ones lost
+ * none, in either accounting mode, where this buffer alone lost hundreds to
+ * thousands in per-switch mode. The buffer's pages are mapped twice into
+ * jouled, so its size counts twice in its resident memory. */
 #define TRACKER_RINGBUF_DEFAULT (1024u * 1024)
 
 typedef struct TrackerStats {
         uint64_t processes_tracked;   /* live processes in the table (BPF: those seen running since the start) */
         uint64_t exits_seen;          /* exit events consumed */
-        uint64_t exits_lost;          /* exit events the kernel could not queue (ring buffer full) */
+        uint64_t exits_lost;          /* exit events the kernel could not queue (ring buffer full, and its overflow map) */
+        uint64_t exits_folded;        /* events that found the ring buffer full and waited in its overflow map (not lost) */
         uint64_t vanished;            /* processes gone with no exit event (their last interval's CPU is lost) */
         uint64_t iter_errors;
         uint64_t exits_early_only;    /* exited with no free event: their exit-time counters stood */
@@ -107,10 +96,27 @@ int tracker_process_events(Tracker *t);
  * in this interval, exited ones included), valid until the next call. */
 int tracker_sample(Tracker *t, ProcessDelta **ret, size_t *ret_n);
 
+/* This interval's /proc/stat as the caller read it (NULL: unreadable), for
+ * the choice of accounting (its context switch count): once called, the
+ * tracker reads no /proc/stat of its own. Call before tracker_sample(). */
+void tracker_set_host_stat(Tracker *t, const ProcStat *st);
+/* The last sample before the tracker is freed (at exit): as
+ * tracker_sample(), and it also holds what running tasks ran since they
+ * were last counted, which per-switch mode would otherwise leave to a next
+ * sample that never comes. */
+int tracker_sample_last(Tracker *t, ProcessDelta **ret, size_t *ret_n);
+
 /* Look a live process up (for example to label jouled itself). */
 ProcessInfo *tracker_find(Tracker *t, uint32_t pid);
 
 void tracker_get_stats(const Tracker *t, TrackerStats *ret);
+
+/* Enter (on) or leave per-switch counting now; the accounting mode's own
+ * choice resumes at the next sample (auto: it leaves after a busy notice,
+ * and enters again after a few quiet rounds). For tests and benchmarks.
+ * Returns 0, or -EOPNOTSUPP where per-switch counting is not possible, or
+ * negative errno from attaching. */
+int tracker_force_per_switch(Tracker *t, bool on);
 
 /* Whether per-process CPU time is split by package (the switch program runs). */
 bool tracker_per_package(const Tracker *t);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Fuzz target (storage, issue 7): jouled's configuration file parser, on the
+/* Fuzz target: jouled's configuration file parser, on the
  * input as a file (a memfd, read through /proc/self/fd). Any input either
  * parses or is refused with -EINVAL; nothing crashes or leaks. */
 

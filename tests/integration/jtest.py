@@ -183,16 +183,18 @@ def cgroup_dirs():
     return found
 
 
-SYSTEMD_CGROUP_SUFFIXES = (".slice", ".scope", ".service", ".socket", ".mount", ".swap", ".device")
+# Where a systemd booted as PID 1 puts its cgroups: its top-level units, and
+# its mount and swap units (which only systemd makes).
+SYSTEMD_TOP_CGROUPS = ("init.scope", "system.slice", "user.slice", "machine.slice")
 
 
 def systemd_made(path):
-    """Whether a cgroup directory is systemd's (a unit's, or below one): other
-    programs on the host (another test, the machine's own agents) make cgroups
-    of their own while a test runs, and those are neither ours to remove nor
-    ours to report."""
+    """Whether a cgroup directory is a booted systemd's (under one of its
+    top-level units): other programs on the host (another test, the
+    machine's own agents) make cgroups of their own while a test runs, and
+    those are neither ours to remove nor ours to report."""
     rel = os.path.relpath(path, CGROUP_ROOT).split("/")
-    return any(part.endswith(SYSTEMD_CGROUP_SUFFIXES) for part in rel)
+    return any(part in SYSTEMD_TOP_CGROUPS or part.endswith((".mount", ".swap")) for part in rel[:2])
 
 
 def cgroups_new_systemd(before):

@@ -290,13 +290,29 @@ def test_status():
         check(s["estimated"] is False, "status estimated: %r" % s["estimated"])
         check(s["database"]["size_bytes"] == os.path.getsize(db), "size: %r" % s["database"])
         check(s["database"]["schema_version"] >= 1, "schema version: %r" % s["database"])
-        check(s["daemon"]["last_sample"] == ISO_T10 and s["daemon"]["pid"] == 4242, "daemon: %r" % s["daemon"])
+        # pid 4242 recorded, but no such jouled runs: its PID is not shown as live.
+        check(s["daemon"]["last_sample"] == ISO_T10 and s["daemon"]["last_pid"] == 4242, "daemon: %r" % s["daemon"])
+        check(s["daemon"]["running"] is False and s["daemon"]["pid"] is None, "a dead daemon as live: %r" % s["daemon"])
         check(s["processes_tracked"] == 5 and s["processes_stored"] == 4, "processes: %r %r" %
               (s["processes_tracked"], s["processes_stored"]))
         check(s["counters"]["exits_lost"] == 0 and s["counters"]["vanished"] == 2, "counters: %r" % s["counters"])
         check(sorted(x["domain"] for x in s["domains"]) == ["core-0", "dram-0", "package-0"], "domains: %r" % s["domains"])
         text = jtest.joulectl("status", db=db).stdout
         check("procfs" in text and "short-lived" in text and "rapl" in text, "status text:\n" + text)
+        check("Daemon:      not running" in text and "4242" not in text.split("Overhead")[0], "status text:\n" + text)
+        check(s["power"]["host_watts"] == 9.53125 and "Power:       host 9.53 W" in text, "power: %r" % s["power"])
+        idle = {x["domain"]: x for x in s["idle"]}
+        check(idle["package-0"]["watts"] == 5.0 and idle["package-0"]["method"] == "configured", "idle: %r" % idle)
+        # jouled's own estimate, with its band, where it keeps one.
+        con = sqlite3.connect(db)
+        con.execute("INSERT INTO daemon_state (key, value, updated_ns) VALUES "
+                    "('idle_estimate.package-0', '4.250000 0.500000 regression', 0)")
+        con.commit()
+        con.close()
+        s = jtest.joulectl_json("status", db=db)
+        check(s["idle"] == [{"domain": "package-0", "watts": 4.25, "band_watts": 0.5, "method": "regression"}],
+              "idle estimate: %r" % s["idle"])
+        check("package-0 4.25 \u00b1 0.50 W (regression)" in jtest.joulectl("status", db=db).stdout, "idle text")
 
 
 def test_status_attribution_and_self():
@@ -603,6 +619,146 @@ def test_report_html_file():
         check("sshd" in html and "cc1" in html and "gCO2e" in html, "HTML lacks the table")
 
 
+def test_report_filters():
+    with jtest.TempDir() as d:
+        db = make_db(d, "--kthread")
+        base = report(db)
+        keys = lambda out: sorted((r["pid"], r["comm"]) for r in out["rows"])
+        out = report(db, "--unit", "session-*")
+        check(keys(out) == [(100, "make"), (200, "cc1")], "--unit session-*: %r" % keys(out))
+        check(out["totals"]["measured_joules"] == base["totals"]["measured_joules"], "filtered totals not the host's")
+        check(close(out["totals"]["rows_joules"], sum(r["energy_joules"] for r in out["rows"])), "rows_joules")
+        check(out["filter"] == {"unit": ["session-*"]} and "filter" not in base, "filter: %r" % out.get("filter"))
+        out = report(db, "--comm", "cc?", "--comm", "sshd")
+        check(keys(out) == [(100, "cc1"), (200, "cc1"), (300, "sshd")], "--comm cc? --comm sshd: %r" % keys(out))
+        out = report(db, "--comm", "cc1", "--user", "nobody")
+        check(keys(out) == [(100, "cc1")], "--comm cc1 --user nobody: %r" % keys(out))
+        check(keys(report(db, "--user", "65534")) == [(100, "cc1")], "--user by uid")
+        check(keys(report(db, "--pid", "[23]00")) == [(200, "cc1"), (300, "sshd")], "--pid [23]00")
+        check(report(db, "--unit", "nothing*")["rows"] == [], "a filter matching nothing")
+        # Grouped: the filter chooses processes, the grouping sums them.
+        out = report(db, "--by", "comm", "--unit", "session-1.scope")
+        rows = {r["key"]: r["energy_joules"] for r in out["rows"]}
+        check(list(rows) == ["make", "cc1"] or sorted(rows) == ["cc1", "make"], "--by comm --unit: %r" % rows)
+        check(rows["cc1"] == 7.5, "cc1 of session-1.scope only: %r" % rows)
+        t = jtest.joulectl("report", "--unit", "sshd*", db=db).stdout
+        check("[irq]" not in t and "sshd" in t and "make" not in t, "filtered table:\n" + t)
+        expect_usage(["report", "--unit", ""], "--unit", db)
+
+
+def test_report_sort_name_wakeups():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        rows = report(db, "--sort", "name")["rows"]
+        names = [r["comm"] for r in rows]
+        check(names == sorted(names), "--sort name: %r" % names)
+        check(report(db, "--sort", "name")["sort"] == "name", "sort not said")
+        rows = report(db, "--sort", "wakeups")["rows"]
+        w = [r["wakeups"] for r in rows]
+        check(w == sorted(w, reverse=True) and w[0] == 50, "--sort wakeups: %r" % w)
+        keys = [r["key"] for r in report(db, "--sort", "name", "--by", "unit")["rows"]]
+        check(keys == sorted(keys), "--by unit --sort name: %r" % keys)
+
+
+def test_report_every():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        out = report(db, "--every", "5s", "--unit", "session-1.scope")
+        check(out["every_seconds"] == 5 and len(out["buckets"]) == 2, "buckets: %r" % out.get("buckets"))
+        b0, b1 = out["buckets"]
+        check(b0["since"] == ISO_T0 and b0["until"] == "2023-11-14T22:13:25Z", "bucket 0 bounds: %r" % b0["since"])
+        check(sorted(r["pid"] for r in b0["rows"]) == [100, 200] and b1["rows"] == [], "bucket rows")
+        check(b0["totals"]["measured_joules"] == db_sums(db, 0, (T0 + 5) * 10**9)["measured"], "bucket totals")
+        # Buckets add up to the whole range.
+        whole = report(db)
+        check(close(sum(b["totals"]["measured_joules"] for b in report(db, "--every", "2s")["buckets"]),
+                    whole["totals"]["measured_joules"]), "buckets do not add up")
+        r = jtest.joulectl("report", "--every", "5s", "--csv", db=db)
+        rows = list(csv.DictReader(io.StringIO(r.stdout)))
+        check({x["bucket"] for x in rows} == {ISO_T0, "2023-11-14T22:13:25Z"}, "csv buckets: %r" % rows[:2])
+        t = jtest.joulectl("report", "--every", "5s", db=db).stdout
+        check(t.count("Energy from") == 2, "table: one block per bucket:\n" + t)
+        expect_usage(["report", "--every", "0"], "--every", db)
+        expect_usage(["report", "--every", "soon"], "--every", db)
+        # Minute buckets of one unit over minute rollups and raw intervals.
+        steady = make_db(d, "--steady", name="steady.db")
+        out = report(steady, "--every", "1m", "--unit", "steady.service")
+        check(len(out["buckets"]) == 10, "per-minute buckets: %d" % len(out["buckets"]))
+        for b in out["buckets"]:
+            check([r["key"] for r in b["rows"]] == ["700"] and b["rows"][0]["energy_joules"] == 120.0,
+                  "minute bucket %s: %r" % (b["since"], b["rows"]))
+        check(report(steady, "--every", "1m", "--unit", "other.service")["buckets"][0]["rows"] == [],
+              "--unit other: rows of another unit")
+
+
+def test_future_since():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        for args in (["report", "--since", "2099-01-01"], ["report", "--json", "--since", "2099-01-01"],
+                     ["export", "--since", "2099-01-01"]):
+            expect_usage(args, "--since", db)
+
+
+def test_export_levels():
+    with jtest.TempDir() as d:
+        for flags, want in (([], {"raw"}), (["--prune-raw"], {"raw", "minute"})):
+            db = make_db(d, "--steady", *flags, name="s%d.db" % len(flags))
+            js = json.loads(jtest.joulectl("export", "--format", "json", db=db).stdout)
+            levels = {x["level"] for x in js}
+            check(levels == want, "export levels %r, wanted %r" % (levels, want))
+            for x in js:
+                check(x["duration_seconds"] == (2.0 if x["level"] == "raw" else 60.0), "duration: %r" % x)
+            check(sum(x["energy_joules"] for x in js) == report(db)["totals"]["attributed_joules"],
+                  "export counts a moment twice")
+            recent = json.loads(jtest.joulectl("export", "--since", "2m", "--format", "json", db=db).stdout)
+            check(recent and all(x["level"] == "raw" and x["duration_seconds"] <= 3.0 for x in recent),
+                  "export --since 2m: %r" % recent[:3])
+            rows = list(csv.DictReader(io.StringIO(jtest.joulectl("export", "--format", "csv", db=db).stdout)))
+            check({x["level"] for x in rows} == want, "csv levels")
+
+
+def test_did_you_mean_and_help():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        for args, near in ((["reprot"], "'report'"), (["report", "--sinse", "2h"], "'--since'"),
+                           (["report", "--evry", "1m"], "'--every'"), (["export", "--formt", "json"], "'--format'"),
+                           (["top", "--srot", "name"], "'--sort'"), (["--dv", "x", "status"], "'--db'")):
+            expect_usage(args, "did you mean " + near, db)
+        r = jtest.joulectl("report", "--zzzzzzzz", db=db, check_rc=2)
+        check("did you mean" not in r.stderr, "a far word suggested: %r" % r.stderr)
+        h = jtest.joulectl("--help").stdout
+        check("export [--since T] [--until T] [--format csv|json]" in h, "export's optional flags:\n" + h)
+        for flag in ("--every", "--unit", "--comm", "--user", "--pid", "name|wakeups"):
+            check(flag in h and flag in jtest.joulectl("report", "--help").stdout, "--help lacks %s" % flag)
+        check("DESIGN.md" not in h, "--help refers to DESIGN.md")
+
+
+def complete(line):
+    """What bash completion offers at the end of line (bash-completion loaded)."""
+    comp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "packaging", "completion",
+                        "joulectl")
+    script = ("source /usr/share/bash-completion/bash_completion; source %s; "
+              "COMP_LINE=%s; COMP_POINT=${#COMP_LINE}; read -ra COMP_WORDS <<< \"$COMP_LINE\"; "
+              "[[ $COMP_LINE == *' ' ]] && COMP_WORDS+=(''); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); "
+              "_joulectl; printf '%%s\\n' \"${COMPREPLY[@]}\"" % (comp, json.dumps(line)))
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    return r.stdout.split()
+
+
+def test_completion():
+    if not os.path.exists("/usr/share/bash-completion/bash_completion"):
+        print("skip: bash-completion not installed")
+        return
+    flags = complete("joulectl report --")
+    for f in ("--unit", "--comm", "--user", "--pid", "--every", "--sort"):
+        check(f in flags, "report completion lacks %s: %r" % (f, flags))
+    check("wakeups" in complete("joulectl report --sort ") and "name" in complete("joulectl report --sort "),
+          "report --sort completion")
+    check("1h" in complete("joulectl report --every "), "--every completion")
+    check("root" in complete("joulectl report --user ro"), "--user completion")
+    check("report" in complete("joulectl rep"), "verb completion")
+
+
 if __name__ == "__main__":
     if not os.path.exists(MAKE_DB) or not os.path.exists(jtest.JOULECTL):
         print("SKIP: %s or %s not built" % (MAKE_DB, jtest.JOULECTL))
@@ -628,4 +784,11 @@ if __name__ == "__main__":
         test_top_once,
         test_new_bad_input,
         test_report_html_file,
+        test_report_filters,
+        test_report_sort_name_wakeups,
+        test_report_every,
+        test_future_since,
+        test_export_levels,
+        test_did_you_mean_and_help,
+        test_completion,
     ])

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Counter glitches (issue 7, item 7): a RAPL counter that goes backwards
+"""Counter glitches: a RAPL counter that goes backwards
 without a wrap, then jumps far beyond what the domain's maximum power allows.
 Each glitch costs that interval's reading, with a log line, and is counted
 in `joulectl status` (counters_discarded); it is never stored as energy."""

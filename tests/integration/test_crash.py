@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Faults (issue 7): SIGKILL at random moments, corrupt and truncated files.
+"""Faults: SIGKILL at random moments, corrupt and truncated files.
 
 jouled is killed with SIGKILL 50 times while it writes every 0.05 s; after
 each kill the database passes PRAGMA integrity_check, the daemon restarts on

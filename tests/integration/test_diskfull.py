@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Disk full (issue 7): jouled keeps measuring, logs once, buffers what it
+"""Disk full: jouled keeps measuring, logs once, buffers what it
 could not write and writes it, without a gap, when space returns."""
 import os
 import sqlite3
@@ -37,17 +37,21 @@ def fill(path):
             os.close(fd)
 
 
-def test_disk_full_buffered_and_written_later():
+def test_disk_full_buffered_and_written_later(size="8m"):
     with jtest.TempDir() as d:
         mnt = os.path.join(d, "small")
         os.mkdir(mnt)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs", mnt], check=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755" % size, "tmpfs", mnt], check=True)
         try:
             db = os.path.join(mnt, "jouled.db")
             with jtest.Daemon(d, ["--interval", str(INTERVAL), "--source", "model", "--tracker", "procfs"], db=db) as dm:
                 dm.wait_intervals(5)
                 filler = os.path.join(mnt, "filler")
                 fill(filler)
+                # The WAL is reused after each checkpoint: writes go on into
+                # its space until it is used up, then fail.
+                check(jtest.wait_until(lambda: "Failed to write interval" in dm.read_log(), 20),
+                      "writes never failed on a full disk: %s" % dm.read_log()[-500:])
                 n_full = len(raw_intervals(db))
                 time.sleep(2.0)  # ~20 intervals that cannot be written
                 check(dm.proc.poll() is None, "jouled died on a full disk: %s" % dm.read_log()[-500:])
@@ -73,6 +77,40 @@ def test_disk_full_buffered_and_written_later():
             subprocess.run(["umount", "-l", mnt])
 
 
+def test_disk_full_tiny_filesystem():
+    """The same on 4 MB: the WAL, checkpointed while jouled runs, leaves room
+    for writes to resume once space is freed."""
+    test_disk_full_buffered_and_written_later("4m")
+
+
+def test_sigterm_while_buffering_says_what_is_lost():
+    """SIGTERM while the disk is full: a last write is tried, and what could
+    not be written is logged with its count; the exit status says so."""
+    import re
+    with jtest.TempDir() as d:
+        mnt = os.path.join(d, "small")
+        os.mkdir(mnt)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs", mnt], check=True)
+        try:
+            db = os.path.join(mnt, "jouled.db")
+            with jtest.Daemon(d, ["--interval", str(INTERVAL), "--source", "model", "--tracker", "procfs"], db=db) as dm:
+                dm.wait_intervals(5)
+                fill(os.path.join(mnt, "filler"))
+                check(jtest.wait_until(lambda: "Failed to write interval" in dm.read_log(), 20),
+                      "writes never failed on a full disk: %s" % dm.read_log()[-500:])
+                time.sleep(1.5)  # ~15 intervals that cannot be written
+                rc = dm.stop()
+                log = dm.read_log()
+                m = re.search(r"Exiting with (\d+) intervals .* lost", log)
+                check(m is not None, "no line says what is lost: %s" % log[-800:])
+                check(int(m.group(1)) >= 10, "only %s intervals said lost after 1.5 s of a full disk" % m.group(1))
+                check(rc == 1, "jouled exited %d after losing intervals, not 1" % rc)
+                check("0 buffered intervals written, 0 dropped" not in log, "a notice counted nothing: %s" % log)
+        finally:
+            subprocess.run(["umount", "-l", mnt])
+
+
 if __name__ == "__main__":
     jtest.require_root()
-    jtest.run_tests([test_disk_full_buffered_and_written_later])
+    jtest.run_tests([test_disk_full_buffered_and_written_later, test_disk_full_tiny_filesystem,
+                     test_sigterm_while_buffering_says_what_is_lost])

@@ -4,8 +4,15 @@
 Takes a screenshot of the report of a synthetic database and checks that it
 is not blank: the PNG (decoded with zlib, stdlib only) must have many
 distinct colours, including the charts' palette. Skips (77) without chromium.
+
+Then a steady 7 W load whose older half exists only as minute rollups
+(make-db --steady --prune-raw), the rest as raw 2 s intervals beside minute
+rollups: the host line (its data-watts) stays within 10% of the mean at
+every point, idle is drawn as its own band, and shares are over attributed
+energy. $JOULED_SCREENSHOT_DIR, when set, keeps the screenshots to look at.
 """
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -63,6 +70,46 @@ def png_pixels(path):
     return w, h, pixels
 
 
+def screenshot(chromium, d, html, shot):
+    r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                        "--disable-sync", "--user-data-dir=" + os.path.join(d, "profile"),
+                        "--screenshot=" + shot, "--window-size=1200,900", "file://" + html],
+                       capture_output=True, text=True, timeout=120)
+    check(os.path.exists(shot), "chromium made no screenshot (%d): %s" % (r.returncode, r.stderr[-500:]))
+    keep = os.environ.get("JOULED_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(shot, os.path.join(keep, os.path.basename(shot)))
+    return png_pixels(shot)
+
+
+def test_html_steady_across_rollups():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    with jtest.TempDir() as d:
+        db = os.path.join(d, "jouled.db")
+        r = subprocess.run([MAKE_DB, db, "--steady", "--prune-raw"], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "make-db: %s" % r.stderr)
+        html = os.path.join(d, "steady.html")
+        jtest.joulectl("report", "--html", html, db=db)
+        text = open(html).read()
+        m = re.search(r'class="host"[^>]*data-watts="([^"]*)"', text)
+        check(m, "no host line with data-watts")
+        watts = [float(x) for x in m.group(1).split()]
+        mean = sum(watts) / len(watts)
+        check(abs(mean - 7.0) < 0.35, "mean host power %.3f W, wanted 7 W" % mean)
+        bad = [(i, w) for i, w in enumerate(watts) if abs(w - mean) > 0.1 * mean]
+        check(not bad, "host line leaves 10%% of the mean %.3f W at %d of %d points: %r"
+              % (mean, len(bad), len(watts), bad[:10]))
+        check("idle (" in text and "#d0d0d0" in text, "idle is not drawn as its own band")
+        check("Share of attributed energy" in text, "shares not labelled as over attributed energy")
+        # One process: its share of attributed energy is 100%, not 4/14 of the host's.
+        check("100.0%" in text, "share not computed over attributed energy")
+        w, h, px = screenshot(chromium, d, html, os.path.join(d, "steady.png"))
+        # #d0d0d0 at 85% over white.
+        grey = sum(1 for p in px if abs(p[0] - 0xd7) < 6 and abs(p[1] - 0xd7) < 6 and abs(p[2] - 0xd7) < 6)
+        check(grey > 20000, "the idle band is not drawn (%d pixels)" % grey)
+
+
 def test_html_renders():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     with jtest.TempDir() as d:
@@ -71,14 +118,7 @@ def test_html_renders():
         check(r.returncode == 0, "make-db: %s" % r.stderr)
         html = os.path.join(d, "report.html")
         jtest.joulectl("report", "--html", html, db=db)
-        shot = os.path.join(d, "shot.png")
-        r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                            "--disable-sync", "--user-data-dir=" + os.path.join(d, "profile"),
-                            "--screenshot=" + shot, "--window-size=1200,900", "file://" + html],
-                           capture_output=True, text=True, timeout=120)
-        check(os.path.exists(shot), "chromium made no screenshot (%d): %s" % (r.returncode, r.stderr[-500:]))
-        w, h, px = png_pixels(shot)
+        w, h, px = screenshot(chromium, d, html, os.path.join(d, "shot.png"))
         check((w, h) == (1200, 900), "screenshot size %dx%d" % (w, h))
         colours = set(px)
         check(len(colours) >= 50, "screenshot nearly blank: %d distinct colours" % len(colours))
@@ -91,4 +131,4 @@ if __name__ == "__main__":
     if not (shutil.which("chromium") or shutil.which("chromium-browser")):
         print("SKIP: chromium not installed")
         sys.exit(jtest.SKIP)
-    jtest.run_tests([test_html_renders])
+    jtest.run_tests([test_html_renders, test_html_steady_across_rollups])

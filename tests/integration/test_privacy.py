@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Privacy (issue 7, item 10): the database is created 0640, group "jouled"
+"""Privacy: the database is created 0640, group "jouled"
 when that group exists; a user outside it gets one clear line from joulectl
 (exit 1), a member can read it; command lines are stored only with
 [Daemon] StoreCommandLine=yes."""

@@ -11,6 +11,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import jtest  # noqa: E402
@@ -219,7 +220,114 @@ def test_this_host():
     expect_domains(p, out, {"package-0": "model"})
 
 
+def gpu_rows(db):
+    """interval_domains rows of the GPUs and each GPU's per-process energy, by interval."""
+    con = jtest.sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
+    try:
+        doms = con.execute("""SELECT i.id, i.start_ns, i.end_ns, d.name, x.measured_j, x.idle_j, x.attributed_j,
+                                     x.unattributed_j FROM interval_domains x JOIN intervals i ON i.id = x.interval_id
+                              JOIN domains d ON d.id = x.domain_id ORDER BY i.id""").fetchall()
+        procs = con.execute("""SELECT sd.interval_id, d.name, p.pid, sd.energy_j FROM sample_domains sd
+                               JOIN processes p ON p.id = sd.process_id JOIN domains d ON d.id = sd.domain_id
+                               WHERE d.name LIKE 'gpu-%'""").fetchall()
+    finally:
+        con.close()
+    per = {}
+    for iid, dom, pid, j in procs:
+        per.setdefault((iid, dom), {})
+        per[(iid, dom)][pid] = per[(iid, dom)].get(pid, 0) + j
+    return doms, per
+
+
+def test_nvml_gpu_shares():
+    """jouled with the NVML stub in script mode: gpu-0 used by real processes
+    A (60%), B (20%), C (20%, leaves half-way) and D (20%, a pid gone before
+    jouled started: nobody's); gpu-1 used by nobody."""
+    stub = os.path.join(os.environ.get("JOULED_BUILD_ROOT", "build"), "tests", "libstub-nvml.so")
+    if not os.path.exists(stub):
+        print("note: no NVML stub built, skipped")
+        return
+    waker = [sys.executable, "-c", "import time\nwhile True: time.sleep(0.05)"]
+    kids = [subprocess.Popen(waker) for _ in range(3)]
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    a, b, c, d = kids[0].pid, kids[1].pid, kids[2].pid, gone.pid
+    try:
+        with jtest.TempDir() as root:
+            script = os.path.join(root, "nvml-script")
+
+            def lines(procs):
+                text = "gpus 2\npower 0 100000\npower 1 30000\n"
+                text += "".join("proc 0 %d %d\n" % (pid, sm) for pid, sm in procs)
+                with open(script + ".new", "w") as f:
+                    f.write(text)
+                os.rename(script + ".new", script)
+
+            lines([(a, 60), (b, 20), (c, 20), (d, 20)])
+            env = dict(os.environ, JOULED_NVML_LIBRARY=stub, STUB_NVML_SCRIPT=script)
+            db = os.path.join(root, "jouled.db")
+            cmd = [jtest.JOULED, "--db", db, "--source", "nvml", "--interval", "500ms",
+                   "--idle-power", "gpu-0:20", "--idle-power", "gpu-1:10"]
+            with open(os.path.join(root, "jouled.log"), "w") as log:
+                daemon = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+                try:
+                    def intervals():
+                        try:
+                            return len({r[0] for r in gpu_rows(db)[0]})
+                        except jtest.sqlite3.Error:
+                            return 0
+                    check(jtest.wait_until(lambda: daemon.poll() is None and intervals() >= 5, 30),
+                          "jouled stored no intervals with the NVML stub")
+                    removed_ns = time.time_ns()
+                    lines([(a, 60), (b, 20), (d, 20)])  # C leaves the GPU, then exits
+                    kids[2].kill()
+                    kids[2].wait()
+                    n = intervals()
+                    check(jtest.wait_until(lambda: intervals() >= n + 7, 30), "jouled stopped storing intervals")
+                finally:
+                    daemon.terminate()
+                    daemon.wait(timeout=30)
+            with open(os.path.join(root, "jouled.log")) as f:
+                out = f.read()
+            check(daemon.returncode == 0, "jouled failed (%s): %s" % (daemon.returncode, out))
+            doms, per = gpu_rows(db)
+    finally:
+        for k in kids:
+            k.kill()
+            k.wait()
+
+    before = after = 0
+    for iid, start, end, dom, m, idle, att, unatt in doms:
+        check(abs(m - idle - att - unatt) < 1e-9, "interval %d %s: %r != %r + %r + %r" % (iid, dom, m, idle, att, unatt))
+        shares = per.get((iid, dom), {})
+        if dom == "gpu-1":
+            check(att == 0 and not shares, "gpu-1 ran nothing but gave %r: %r" % (att, shares))
+            continue
+        check(dom == "gpu-0", "unexpected domain %s" % dom)
+        if m - idle < 1e-3 or end - start < 200_000_000:
+            continue  # e.g. the last one, cut short by SIGTERM: A and B may not have woken up in it
+        # Per interval, exactly as the utilisation: A three times B.
+        check(abs(shares.get(a, 0) - 3 * shares.get(b, 0)) < 1e-6 * m, "interval %d: A %r, B %r" % (iid, shares.get(a), shares.get(b)))
+        check(d not in shares, "a pid nobody tracks got energy: %r" % shares)
+        if end < removed_ns:  # C there all along: C = B; D's 20 of 120 unattributed
+            before += 1
+            check(abs(shares.get(c, 0) - shares.get(b, 0)) < 1e-6 * m, "interval %d: C %r, B %r" % (iid, shares.get(c), shares.get(b)))
+            check(abs(unatt - (m - idle) * 20 / 120) < 1e-6 * m, "interval %d: unattributed %r of %r" % (iid, unatt, m - idle))
+        elif start > removed_ns + 1_000_000_000:  # C gone: nothing for it; D's 20 of 100
+            after += 1
+            check(c not in shares, "interval %d: C left but got %r" % (iid, shares.get(c)))
+            check(abs(unatt - (m - idle) * 20 / 100) < 1e-6 * m, "interval %d: unattributed %r of %r" % (iid, unatt, m - idle))
+    total = {pid: sum(v.get(pid, 0) for (_, dom), v in per.items() if dom == "gpu-0") for pid in (a, b, c)}
+    g0 = [r for r in doms if r[3] == "gpu-0"]
+    print("gpu-0: %.3f J measured, %.3f idle, %.3f attributed (A %.3f, B %.3f, C %.3f), %.3f unattributed; "
+          "%d intervals checked with C, %d after it left"
+          % (sum(r[4] for r in g0), sum(r[5] for r in g0), sum(r[6] for r in g0), total[a], total[b], total[c],
+             sum(r[7] for r in g0), before, after))
+    check(before >= 2 and after >= 2, "too few intervals to check (%d before C left, %d after)" % (before, after))
+
+
 if __name__ == "__main__":
     jtest.require_root()
     jtest.run_tests([test_intel_msr, test_powercap_two_sockets, test_perf_preferred_over_powercap,
-                     test_hwmon_and_battery, test_nothing_means_model, test_this_host])
+                     test_hwmon_and_battery, test_nothing_means_model, test_this_host,
+                     test_nvml_gpu_shares])

@@ -122,6 +122,15 @@ def install(c):
     os.chmod(r + "/usr/sbin/jouled", 0o755)
     with open(UNIT) as src, open(r + "/etc/systemd/system/jouled.service", "w") as dst:
         dst.write(src.read())
+    # The package's sysusers.d and tmpfiles.d entries, applied as the
+    # package's postinst does: the unit runs with Group=jouled.
+    for kind in ("sysusers", "tmpfiles"):
+        os.makedirs(r + "/etc/%s.d" % kind, exist_ok=True)
+        with open(os.path.join(jtest.SOURCE_ROOT, "packaging", kind, "jouled.conf")) as src, \
+                open(r + "/etc/%s.d/jouled.conf" % kind, "w") as dst:
+            dst.write(src.read())
+    check(c.run("systemd-sysusers", "/etc/sysusers.d/jouled.conf").returncode == 0, "systemd-sysusers failed")
+    check(c.run("systemd-tmpfiles", "--create", "/etc/tmpfiles.d/jouled.conf").returncode == 0, "systemd-tmpfiles failed")
     os.makedirs(r + "/etc/systemd/system/jouled.service.d", exist_ok=True)
     with open(r + "/etc/systemd/system/jouled.service.d/test.conf", "w") as f:
         f.write("[Service]\nWatchdogSec=%ds\n" % WATCHDOG_S)
@@ -201,7 +210,7 @@ def test_service_lifecycle():
               "restart with per-switch accounting failed: %s %s" % (r.stderr, journal()[-800:]))
         r = c.run("sqlite3", "/var/lib/jouled/jouled.db",
                   "SELECT value FROM daemon_state WHERE key = 'tracker_accounting'")
-        check(r.stdout.strip() == "per-switch", "tracker_accounting %r, wanted per-switch" % r.stdout)
+        check(r.stdout.strip() == "per-switch", "tracker_accounting %r, wanted per-switch: %s" % (r.stdout, journal()[-1500:]))
 
         # Stop: exit 0, the database is whole.
         r = c.run("systemctl", "stop", "jouled.service")

@@ -93,6 +93,8 @@ def test_top_interactive():
             check("sort: power" in lines[0], "default sort is not power:\n" + s)
             check("estimated" in s, "estimated source not shown:\n" + s)
             check("q quit" in s, "no key help:\n" + s)
+            # The data is from 2023: far older than three intervals.
+            check("STALE" in lines[1], "old data not marked stale:\n" + s)
             check("WAKE/S" in lines[5] and "UNIT" in lines[5], "no WAKE/S column:\n" + s)
             check(any("session-1.scope" in l for l in lines), "UNIT column cut below 15 characters:\n" + s)
             got = rows(s)

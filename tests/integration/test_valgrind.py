@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Hardening (issue 7): valgrind finds no leak or memory error in jouled's
+"""Hardening: valgrind finds no leak or memory error in jouled's
 main loop (a few seconds of sampling, writing and maintenance, then SIGTERM)."""
 import os
 import shutil

@@ -265,8 +265,38 @@ static void test_policy_strings(void **state) {
         assert_string_equal(idle_policy_to_string(IDLE_POLICY_SHARED), "shared");
 }
 
+static void test_idle_shares(void **state) {
+        AttributionDomainOut out[3] = {
+                { .valid = true, .measured_j = 10, .idle_j = 6, .attributed_j = 4 },
+                { .valid = true, .measured_j = 2, .idle_j = 2 },
+                { .valid = false },
+        };
+        uint64_t cpu[3] = { 300, 100, 0 };
+        double shares[9];
+
+        attribution_idle_shares(out, 3, cpu, 3, shares);
+        /* By CPU time: 3/4 and 1/4 of each domain's idle energy; a process
+         * that did not run gets none; a domain with no reading gives none. */
+        assert_double_equal(shares[0 * 3 + 0], 4.5, 1e-12);
+        assert_double_equal(shares[1 * 3 + 0], 1.5, 1e-12);
+        assert_double_equal(shares[2 * 3 + 0], 0, 0);
+        assert_double_equal(shares[0 * 3 + 1], 1.5, 1e-12);
+        assert_double_equal(shares[1 * 3 + 1], 0.5, 1e-12);
+        for (size_t p = 0; p < 3; p++)
+                assert_double_equal(shares[p * 3 + 2], 0, 0);
+        /* Conservation: the shares add up to the idle energy. */
+        assert_double_equal(shares[0] + shares[3] + shares[6], out[0].idle_j, 1e-12);
+
+        /* Nobody ran: the idle energy is nobody's. */
+        uint64_t none[2] = { 0, 0 };
+        attribution_idle_shares(out, 3, none, 2, shares);
+        for (size_t i = 0; i < 6; i++)
+                assert_double_equal(shares[i], 0, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_idle_shares),
                 cmocka_unit_test(test_shares_by_cpu_time),
                 cmocka_unit_test(test_no_cpu_time),
                 cmocka_unit_test(test_idle_capped_at_measured),

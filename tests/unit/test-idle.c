@@ -9,104 +9,254 @@
 #include "idle.h"
 #include "test-helpers.h"
 
-static void test_none_then_minimum(void **state) {
-        IdleEstimator e;
-        IdleMethod m;
+/* A simulated meter: P = idle + slope × u (+ curvature × u²), with noise. */
+typedef struct Meter {
+        double idle, slope, curve, noise;
+        unsigned seed;
+} Meter;
 
-        idle_estimator_init(&e, -1);
-        assert_double_equal(idle_estimator_get(&e, &m), 0, 0);
-        assert_int_equal(m, IDLE_METHOD_NONE);
-
-        /* Constant utilisation: no regression possible, lowest power wins. */
-        for (int i = 0; i < 50; i++)
-                idle_estimator_add(&e, 0.3, 10.0 + (i % 3));
-        assert_double_equal(idle_estimator_get(&e, &m), 10.0, 1e-12);
-        assert_int_equal(m, IDLE_METHOD_MINIMUM);
+static double rnd(unsigned *seed) {
+        *seed = *seed * 1103515245u + 12345u;
+        return (double) ((*seed >> 8) % 100000) / 100000.0;
 }
 
-static void test_regression_recovers_intercept(void **state) {
-        IdleEstimator e;
-        IdleMethod m;
-
-        /* P = 6 + 20 u, never idle: the minimum seen is above 6 W, the
-         * regression finds 6 W. */
-        idle_estimator_init(&e, -1);
-        for (int i = 0; i < 200; i++) {
-                double u = 0.2 + 0.6 * ((i * 37) % 100) / 100.0;
-                idle_estimator_add(&e, u, 6.0 + 20.0 * u);
-        }
-        assert_double_equal(idle_estimator_get(&e, &m), 6.0, 1e-9);
-        assert_int_equal(m, IDLE_METHOD_REGRESSION);
+static void feed(IdleEstimator *e, Meter *m, double dt, double u) {
+        double p = m->idle + m->slope * u + m->curve * u * u + (rnd(&m->seed) - 0.5) * 2 * m->noise;
+        idle_estimator_add(e, dt, u, p * dt);
 }
 
-static void test_regression_with_noise(void **state) {
-        IdleEstimator e;
-        IdleMethod m;
-        unsigned seed = 12345;
-
-        idle_estimator_init(&e, -1);
-        for (int i = 0; i < IDLE_WINDOW * 2; i++) {
-                seed = seed * 1103515245u + 12345u;
-                double u = (seed >> 8) % 1000 / 1000.0;
-                seed = seed * 1103515245u + 12345u;
-                double noise = ((double) ((seed >> 8) % 1000) / 1000.0 - 0.5) * 0.4; /* ±0.2 W */
-                idle_estimator_add(&e, u, 4.0 + 10.0 * u + noise);
-        }
-        double idle = idle_estimator_get(&e, &m);
-        assert_int_equal(m, IDLE_METHOD_REGRESSION);
-        assert_true(fabs(idle - 4.0) < 0.05 * 4.0);
+static void assert_within(double got, double want, double rel) {
+        if (fabs(got - want) > rel * fabs(want))
+                fail_msg("got %.4f, want %.4f ± %.1f%%", got, want, rel * 100);
 }
 
-static void test_insane_fit_falls_back(void **state) {
+static void test_nothing_known(void **state) {
         IdleEstimator e;
-        IdleMethod m;
-
-        /* Power falls as use rises: no sane line, use the minimum. */
-        idle_estimator_init(&e, -1);
-        for (int i = 0; i < 100; i++) {
-                double u = (i % 10) / 10.0;
-                idle_estimator_add(&e, u, 20.0 - 10.0 * u);
-        }
-        assert_double_equal(idle_estimator_get(&e, &m), 11.0, 1e-9);
-        assert_int_equal(m, IDLE_METHOD_MINIMUM);
+        idle_estimator_init(&e);
+        IdleEstimate r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_NONE);
+        assert_double_equal(r.w, 0, 0);
+        assert_true(r.provisional);
 }
 
-static void test_configured_wins(void **state) {
+static void test_configured_then_source_win(void **state) {
         IdleEstimator e;
-        IdleMethod m;
+        Meter m = { .idle = 5, .slope = 20, .noise = 0.1, .seed = 1 };
 
-        idle_estimator_init(&e, 3.5);
-        for (int i = 0; i < 100; i++)
-                idle_estimator_add(&e, (i % 10) / 10.0, 1.0 + (i % 10));
-        assert_double_equal(idle_estimator_get(&e, &m), 3.5, 0);
-        assert_int_equal(m, IDLE_METHOD_CONFIGURED);
-        assert_string_equal(idle_method_to_string(m), "configured");
+        idle_estimator_init(&e);
+        for (int i = 0; i < 600; i++)
+                feed(&e, &m, 1.0, (i % 10) / 10.0);
+        idle_estimator_set_source(&e, 4.0);
+        IdleEstimate r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_SOURCE);
+        assert_double_equal(r.w, 4.0, 0);
+        assert_double_equal(r.band_w, 0, 0);
+        assert_false(r.provisional);
+
+        idle_estimator_set_configured(&e, 3.5);
+        r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_CONFIGURED);
+        assert_double_equal(r.w, 3.5, 0);
+        assert_string_equal(idle_method_to_string(r.method), "configured");
 }
 
-static void test_window_forgets(void **state) {
+/* Phases idle / one CPU / all CPUs of a 2-CPU host: idle was seen. */
+static void test_measured_idle(void **state) {
         IdleEstimator e;
-        IdleMethod m;
+        Meter m = { .idle = 6, .slope = 30, .noise = 0.3, .seed = 7 };
 
-        idle_estimator_init(&e, -1);
-        idle_estimator_add(&e, 0.5, 1.0); /* an old low point */
-        for (int i = 0; i < IDLE_WINDOW; i++)
-                idle_estimator_add(&e, 0.5, 8.0);
-        assert_double_equal(idle_estimator_get(&e, &m), 8.0, 0);
-        /* Junk is ignored, utilisation clamped. */
-        idle_estimator_add(&e, NAN, 1.0);
-        idle_estimator_add(&e, 0.5, -1.0);
-        idle_estimator_add(&e, 7.0, 8.0);
-        assert_double_equal(idle_estimator_get(&e, &m), 8.0, 0);
+        idle_estimator_init(&e);
+        for (int i = 0; i < 60; i++)
+                feed(&e, &m, 1.0, 0.01 + 0.02 * rnd(&m.seed));
+        for (int i = 0; i < 60; i++)
+                feed(&e, &m, 1.0, 0.5 + 0.02 * rnd(&m.seed));
+        for (int i = 0; i < 60; i++)
+                feed(&e, &m, 1.0, 0.97 + 0.03 * rnd(&m.seed));
+        IdleEstimate r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_MEASURED_IDLE);
+        assert_within(r.w, 6.0, 0.05);
+        assert_true(fabs(r.w - 6.0) <= r.band_w);
+        assert_false(r.provisional);
+}
+
+/* Busy on one CPU of two from the start, other work on top: never idle,
+ * utilisation 0.5..1. The intercept is extrapolated, within its band. */
+static void test_regression_never_idle(void **state) {
+        IdleEstimator e;
+        Meter m = { .idle = 5, .slope = 24, .noise = 0.2, .seed = 3 };
+
+        idle_estimator_init(&e);
+        for (int i = 0; i < 900; i++)
+                feed(&e, &m, 0.5, 0.5 + 0.5 * rnd(&m.seed));
+        IdleEstimate r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_REGRESSION);
+        assert_within(r.w, 5.0, 0.05);
+        assert_true(fabs(r.w - 5.0) <= r.band_w);
+        assert_true(r.util_lo < 0.55 && r.util_hi > 0.95);
+}
+
+/* Thousands of intervals at full load and a few near idle: each bin counts
+ * at most once, so the cluster does not outvote the low bins even when the
+ * real curve bends. */
+static void test_cluster_does_not_outvote(void **state) {
+        IdleEstimator e;
+        Meter m = { .idle = 6, .slope = 34, .curve = -4, .noise = 0.2, .seed = 11 };
+
+        idle_estimator_init(&e);
+        for (int i = 0; i < 40; i++)
+                feed(&e, &m, 1.0, 0.02);
+        for (int i = 0; i < 40; i++)
+                feed(&e, &m, 1.0, 0.3);
+        for (int i = 0; i < 5000; i++)
+                feed(&e, &m, 1.0, 0.95 + 0.05 * rnd(&m.seed));
+        IdleEstimate r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_MEASURED_IDLE);
+        assert_within(r.w, 6.0, 0.05);
+}
+
+/* A main loop that fell behind writes intervals of a few ms, some reading
+ * 0 J: they are ignored, not taken for idle. */
+static void test_short_intervals_ignored(void **state) {
+        IdleEstimator e;
+        Meter m = { .idle = 6, .slope = 30, .noise = 0.2, .seed = 5 };
+
+        idle_estimator_init(&e);
+        idle_estimator_set_min_interval(&e, 0.5);
+        for (int i = 0; i < 300; i++)
+                feed(&e, &m, 1.0, 0.5 + 0.5 * rnd(&m.seed));
+        IdleEstimate before = idle_estimator_get(&e);
+        for (int i = 0; i < 500; i++)
+                idle_estimator_add(&e, 0.002 + 0.2 * rnd(&m.seed), 0.0, 0.0);
+        IdleEstimate after = idle_estimator_get(&e);
+        assert_double_equal(before.w, after.w, 1e-9);
+        assert_int_equal(after.method, IDLE_METHOD_REGRESSION);
+        /* Junk. */
+        idle_estimator_add(&e, 1.0, NAN, 1.0);
+        idle_estimator_add(&e, 1.0, 0.5, -1.0);
+        idle_estimator_add(&e, -1.0, 0.5, 1.0);
+        idle_estimator_add(&e, INFINITY, 0.5, 1.0);
+        assert_double_equal(idle_estimator_get(&e).w, after.w, 1e-9);
+}
+
+/* Saturated from the start: the data cannot identify idle power. The prior
+ * stands, provisional, never above the lowest power seen; without a prior
+ * nothing is booked as idle. */
+static void test_saturated_uses_prior(void **state) {
+        IdleEstimator e;
+        Meter m = { .idle = 5, .slope = 20, .noise = 0.1, .seed = 9 };
+
+        idle_estimator_init(&e);
+        for (int i = 0; i < 600; i++)
+                feed(&e, &m, 1.0, 0.97 + 0.03 * rnd(&m.seed));
+        IdleEstimate r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_NONE);
+        assert_double_equal(r.w, 0, 0);
+
+        idle_estimator_set_prior(&e, 6.0, 3.0);
+        r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_PRIOR);
+        assert_double_equal(r.w, 6.0, 0);
+        assert_double_equal(r.band_w, 3.0, 0);
+        assert_true(r.provisional);
+
+        /* A prior above what the meter ever read is cut to the lowest power seen. */
+        idle_estimator_set_prior(&e, 40.0, 20.0);
+        r = idle_estimator_get(&e);
+        assert_true(r.w < 25.5 && r.w > 24.0);
+
+        /* A persisted estimate beats the prior. */
+        idle_estimator_set_prior(&e, 6.0, 3.0);
+        idle_estimator_set_persisted(&e, 5.1, 0.4);
+        r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_PERSISTED);
+        assert_double_equal(r.w, 5.1, 0);
+        assert_true(r.provisional);
+}
+
+/* A restart: the persisted estimate stands until the data give a better one. */
+static void test_persisted_until_data_identify(void **state) {
+        IdleEstimator e;
+        Meter m = { .idle = 6, .slope = 30, .noise = 0.1, .seed = 13 };
+
+        idle_estimator_init(&e);
+        idle_estimator_set_persisted(&e, 6.1, 2.0);
+        assert_int_equal(idle_estimator_get(&e).method, IDLE_METHOD_PERSISTED);
+        for (int i = 0; i < 60; i++)
+                feed(&e, &m, 1.0, 0.01);
+        for (int i = 0; i < 60; i++)
+                feed(&e, &m, 1.0, 0.9);
+        IdleEstimate r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_MEASURED_IDLE);
+        assert_true(r.band_w < 2.0);
+        assert_within(r.w, 6.0, 0.05);
+}
+
+/* One bin far off the line (turbo burst, a device waking) barely moves it. */
+static void test_robust_to_outlier_bin(void **state) {
+        IdleEstimator e;
+        Meter m = { .idle = 6, .slope = 30, .noise = 0.1, .seed = 17 };
+
+        idle_estimator_init(&e);
+        for (int k = 0; k < 10; k++)
+                for (int i = 0; i < 30; i++)
+                        feed(&e, &m, 1.0, k / 10.0 + 0.01);
+        for (int i = 0; i < 30; i++)
+                idle_estimator_add(&e, 1.0, 0.62, 6 + 30 * 0.62 + 40);
+        IdleEstimate r = idle_estimator_get(&e);
+        assert_within(r.w, 6.0, 0.05);
+}
+
+/* Old data fade with the half-life. */
+static void test_forgets(void **state) {
+        IdleEstimator e;
+        Meter a = { .idle = 10, .slope = 30, .noise = 0.1, .seed = 19 };
+        Meter b = { .idle = 4, .slope = 30, .noise = 0.1, .seed = 23 };
+
+        idle_estimator_init(&e);
+        for (int i = 0; i < 600; i++)
+                feed(&e, &a, 1.0, (i % 10) / 10.0);
+        assert_within(idle_estimator_get(&e).w, 10.0, 0.05);
+        for (int i = 0; i < 48 * 60; i++)
+                feed(&e, &b, 60.0, (i % 10) / 10.0);
+        assert_within(idle_estimator_get(&e).w, 4.0, 0.05);
+}
+
+/* Utilisation that barely varies, far from 0: no extrapolation. */
+static void test_no_extrapolation_from_narrow_range(void **state) {
+        IdleEstimator e;
+        Meter m = { .idle = 5, .slope = 20, .noise = 0.05, .seed = 29 };
+
+        idle_estimator_init(&e);
+        idle_estimator_set_prior(&e, 4.0, 2.0);
+        for (int i = 0; i < 900; i++)
+                feed(&e, &m, 1.0, 0.8 + 0.15 * rnd(&m.seed));
+        IdleEstimate r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_PRIOR);
+        assert_double_equal(r.w, 4.0, 0);
+}
+
+static void test_method_names(void **state) {
+        for (int i = 0; i < _IDLE_METHOD_MAX; i++)
+                assert_int_equal(idle_method_from_string(idle_method_to_string((IdleMethod) i)), i);
+        assert_int_equal(idle_method_from_string("minimum"), _IDLE_METHOD_INVALID);
+        assert_int_equal(idle_method_from_string(NULL), _IDLE_METHOD_INVALID);
+        assert_null(idle_method_to_string(_IDLE_METHOD_MAX));
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_none_then_minimum),
-                cmocka_unit_test(test_regression_recovers_intercept),
-                cmocka_unit_test(test_regression_with_noise),
-                cmocka_unit_test(test_insane_fit_falls_back),
-                cmocka_unit_test(test_configured_wins),
-                cmocka_unit_test(test_window_forgets),
+                cmocka_unit_test(test_nothing_known),
+                cmocka_unit_test(test_configured_then_source_win),
+                cmocka_unit_test(test_measured_idle),
+                cmocka_unit_test(test_regression_never_idle),
+                cmocka_unit_test(test_cluster_does_not_outvote),
+                cmocka_unit_test(test_short_intervals_ignored),
+                cmocka_unit_test(test_saturated_uses_prior),
+                cmocka_unit_test(test_persisted_until_data_identify),
+                cmocka_unit_test(test_robust_to_outlier_bin),
+                cmocka_unit_test(test_forgets),
+                cmocka_unit_test(test_no_extrapolation_from_narrow_range),
+                cmocka_unit_test(test_method_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

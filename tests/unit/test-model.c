@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The model source and the /proc/stat parser, against a fixture proc/stat
+/* The model source, against a fixture proc/stat
  * that the test advances, with an injected clock for exact figures. */
 
 #include <errno.h>
@@ -18,8 +18,9 @@
 #include <cmocka.h>
 
 #include "cleanup.h"
-#include "config.h"
 #include "log.h"
+#include "model-defaults.h"
+#include "procfs.h"
 #include "source.h"
 #include "util.h"
 #include "test-fixture.h"
@@ -116,62 +117,6 @@ static EnergySource *open_model(double min_w, double max_w) {
         return s;
 }
 
-/* ---- /proc/stat -------------------------------------------------------- */
-
-static void test_proc_stat(void **state) {
-        ProcStat st = {};
-        _cleanup_free_ char *path = NULL, *bad = NULL;
-
-        (void) state;
-        cpus[0] = (Cpu) { .user = 10, .nice = 1, .system = 2, .idle = 30, .iowait = 4, .irq = 5, .softirq = 6,
-                          .steal = 7, .guest = 3 };
-        cpus[1] = (Cpu) { .user = 20, .idle = 40, .steal = 1 };
-        write_stat();
-        assert_int_equal(proc_stat_read(proc, &st), 0);
-        assert_int_equal(st.n_cpus, 2);
-        /* busy = user + nice + system + irq + softirq; guest is inside user already. */
-        assert_int_equal(st.busy_ns, (10 + 1 + 2 + 5 + 6 + 20) * tick_ns);
-        assert_int_equal(st.idle_ns, (30 + 4 + 40) * tick_ns);
-        assert_int_equal(st.steal_ns, (7 + 1) * tick_ns);
-        assert_int_equal(st.cpu_ids[0], 0);
-        assert_int_equal(st.cpu_ids[1], 1);
-        assert_int_equal(st.cpu_busy_ns[0], (10 + 1 + 2 + 5 + 6) * tick_ns);
-        assert_int_equal(st.cpu_busy_ns[1], 20 * tick_ns);
-        assert_int_equal(st.cpu_idle_ns[0], 34 * tick_ns);
-        assert_int_equal(st.cpu_steal_ns[0], 7 * tick_ns);
-        proc_stat_done(&st);
-        assert_null(st.cpu_busy_ns);
-        proc_stat_done(NULL);
-
-        /* Old kernels: 4 fields only; CPU numbering with holes (offline CPUs). */
-        assert_true(asprintf(&path, "%s/stat", proc) > 0);
-        fx_write_path(path, "cpu  5 0 5 10\ncpu0 5 0 5 10\ncpu3 0 0 0 0\n");
-        assert_int_equal(proc_stat_read(proc, &st), 0);
-        assert_int_equal(st.n_cpus, 2);
-        assert_int_equal(st.cpu_ids[1], 3);
-        assert_int_equal(st.busy_ns, 10 * tick_ns);
-        proc_stat_done(&st);
-
-        /* Garbage. */
-        fx_write_path(path, "cpu  5 0 x 10\ncpu0 5 0 5 10\n");
-        assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
-        fx_write_path(path, "cpu  5 0 5\ncpu0 5 0 5\n");
-        assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
-        fx_write_path(path, "cpu  5 0 5 10\n");
-        assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
-        fx_write_path(path, "%s", "");
-        assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
-        fx_write_path(path, "cpu  5 0 5 10\ncpuX 5 0 5 10\n");
-        assert_int_equal(proc_stat_read(proc, &st), -EBADMSG);
-        assert_true(asprintf(&bad, "%s/nope", tmpdir) > 0);
-        assert_int_equal(proc_stat_read(bad, &st), -ENOENT);
-
-        /* The real one parses. */
-        assert_int_equal(proc_stat_read(NULL, &st), 0);
-        assert_true(st.n_cpus >= 1);
-        proc_stat_done(&st);
-}
-
 /* ---- the model ---------------------------------------------------------- */
 
 static void test_defaults(void **state) {
@@ -259,6 +204,37 @@ static void test_energies(void **state) {
         t += NSEC_PER_SEC / 10;
         assert_int_equal(model_source_read_at(s, t, &uj), 0);
         assert_int_equal(uj, 1480000 + 4240000 + 7000000 + 17500000 + 4240000 + 424000);
+        source_close(s);
+}
+
+/* jouled reads /proc/stat once per interval and passes it on: the same
+ * figures as reading it here, and a failed read is a failed domain. */
+static void test_read_stat_passed_on(void **state) {
+        EnergySource *s;
+        ProcStat st = {};
+        uint64_t uj, t = 1000 * NSEC_PER_SEC;
+
+        (void) state;
+        s = open_model(0, 0);
+        assert_int_equal(procfs_read_stat(proc, &st), 0);
+        assert_int_equal(model_source_read_stat(s, &st, 0, t, &uj), 0);
+        assert_int_equal(uj, 0);
+        proc_stat_done(&st);
+
+        /* 50 %: 2 × (0.74 + 2.76 / 2) W × 1 s = 4.24 J. */
+        advance(50, 50);
+        t += NSEC_PER_SEC;
+        assert_int_equal(procfs_read_stat(proc, &st), 0);
+        assert_int_equal(model_source_read_stat(s, &st, 0, t, &uj), 0);
+        assert_int_equal(uj, 4240000);
+        proc_stat_done(&st);
+
+        /* Unreadable this interval: no figure; -ENOMEM goes up. */
+        t += NSEC_PER_SEC;
+        assert_int_equal(model_source_read_stat(s, NULL, -ENOENT, t, &uj), 0);
+        assert_true(uj == ENERGY_READ_FAILED);
+        assert_int_equal(model_source_read_stat(s, NULL, -ENOMEM, t, &uj), -ENOMEM);
+        assert_int_equal(model_source_read_stat(NULL, NULL, -ENOENT, t, &uj), -EINVAL);
         source_close(s);
 }
 
@@ -467,9 +443,9 @@ static void test_select_model(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_proc_stat, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_energies, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_read_stat_passed_on, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_parameters_and_remainder, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unreadable_stat, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cpu_table_and_cpufreq, setup, teardown),

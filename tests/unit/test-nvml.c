@@ -149,6 +149,94 @@ static void test_process_shares(void **state) {
         source_close(s);
 }
 
+static void test_process_use(void **state) {
+        SourceContext ctx = ctx_stub();
+        EnergySource *s = NULL;
+        NvmlProcessUse *u = NULL;
+        char reason[256];
+        size_t n = 0;
+
+        (void) state;
+        st->n_gpus = 2;
+        st->gpus[0] = (StubGpu) { .energy_supported = 1, .proc_util_supported = 1 };
+        st->gpus[1] = (StubGpu) { .energy_supported = 1, .proc_util_supported = 1 };
+        /* Samples the driver kept from before the source opened: skipped. */
+        st->gpus[0].samples[0] = (StubSample) { .pid = 100, .timeStamp = 500, .smUtil = 90 };
+        st->gpus[0].n_samples = 1;
+        assert_int_equal(nvml_source_ops.open(&ctx, reason, sizeof(reason), &s), 0);
+        assert_int_equal(nvml_source_process_use_at(s, 0, 10 * S, &u, &n), 0);
+        assert_null(u);
+        assert_int_equal(st->last_seen_arg, 500);
+
+        /* Two processes at 60% and 20% over four periods; 100 leaves after
+         * two; 300 idle (0) is left out. */
+        st->gpus[0].samples[1] = (StubSample) { .pid = 100, .timeStamp = 1000, .smUtil = 60 };
+        st->gpus[0].samples[2] = (StubSample) { .pid = 200, .timeStamp = 1000, .smUtil = 20 };
+        st->gpus[0].samples[3] = (StubSample) { .pid = 100, .timeStamp = 1100, .smUtil = 60 };
+        st->gpus[0].samples[4] = (StubSample) { .pid = 200, .timeStamp = 1100, .smUtil = 20 };
+        st->gpus[0].samples[5] = (StubSample) { .pid = 200, .timeStamp = 1200, .smUtil = 20 };
+        st->gpus[0].samples[6] = (StubSample) { .pid = 300, .timeStamp = 1200, .smUtil = 0 };
+        st->gpus[0].samples[7] = (StubSample) { .pid = 200, .timeStamp = 1300, .smUtil = 20 };
+        st->gpus[0].n_samples = 8;
+        assert_int_equal(nvml_source_process_use_at(s, 0, 11 * S, &u, &n), 2);
+        assert_int_equal(n, 2);
+        assert_int_equal(u[0].pid, 100);
+        assert_int_equal(u[0].sm_util, 120);
+        assert_int_equal(u[0].n_samples, 2);
+        assert_int_equal(u[0].last_us, 1100);
+        assert_int_equal(u[1].pid, 200);
+        assert_int_equal(u[1].sm_util, 80);
+        assert_int_equal(u[1].n_samples, 4);
+        assert_int_equal(u[1].last_us, 1300);
+        free(u);
+
+        /* Nothing new within 2 s of the last samples: the driver has not
+         * sampled again yet, the last uses hold. */
+        assert_int_equal(nvml_source_process_use_at(s, 0, 12 * S, &u, &n), 2);
+        assert_int_equal(st->last_seen_arg, 1300);
+        assert_int_equal(u[0].pid, 100);
+        assert_int_equal(u[0].sm_util, 120);
+        assert_int_equal(u[1].sm_util, 80);
+        free(u);
+        /* A new sample, of 0 %: the processes are idle now, nothing holds. */
+        st->gpus[0].samples[6].timeStamp = 1400;
+        assert_int_equal(nvml_source_process_use_at(s, 0, 12 * S + 500 * NSEC_PER_MSEC, &u, &n), 0);
+        assert_null(u);
+        assert_int_equal(n, 0);
+        assert_int_equal(st->last_seen_arg, 1300);
+        assert_int_equal(nvml_source_process_use_at(s, 0, 12 * S + 600 * NSEC_PER_MSEC, &u, &n), 0);
+        assert_int_equal(st->last_seen_arg, 1400);
+        /* The other GPU is followed apart. */
+        assert_int_equal(nvml_source_process_use(s, 1, &u, &n), 0);
+        assert_null(u);
+
+        /* A driver that does not report it: -EOPNOTSUPP (logged once), and
+         * again when it comes back. */
+        st->gpus[1].proc_util_supported = 0;
+        assert_int_equal(nvml_source_process_use(s, 1, &u, &n), -EOPNOTSUPP);
+        assert_int_equal(nvml_source_process_use(s, 1, &u, &n), -EOPNOTSUPP);
+        assert_null(u);
+        assert_int_equal(n, 0);
+        st->gpus[1].proc_util_supported = 1;
+        st->gpus[1].samples[0] = (StubSample) { .pid = 7, .timeStamp = 2000, .smUtil = 5 };
+        st->gpus[1].n_samples = 1;
+        assert_int_equal(nvml_source_process_use_at(s, 1, 20 * S, &u, &n), 1);
+        assert_int_equal(u[0].sm_util, 5);
+        free(u);
+        /* Held for less than 2 s, then none. */
+        assert_int_equal(nvml_source_process_use_at(s, 1, 22 * S - 1, &u, &n), 1);
+        assert_int_equal(u[0].pid, 7);
+        free(u);
+        assert_int_equal(nvml_source_process_use_at(s, 1, 22 * S, &u, &n), 0);
+        assert_null(u);
+        assert_int_equal(nvml_source_process_use_at(s, 1, 22 * S + 1, &u, &n), 0);
+
+        /* Bad arguments. */
+        assert_int_equal(nvml_source_process_use(s, 2, &u, &n), -EINVAL);
+        assert_int_equal(nvml_source_process_use(NULL, 0, &u, &n), -EINVAL);
+        source_close(s);
+}
+
 static void test_missing(void **state) {
         SourceContext ctx = ctx_stub();
         EnergySource *s = NULL;
@@ -222,6 +310,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_energy_and_power, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_process_shares, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_process_use, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_open_fails_after_probe, setup, teardown),
         };

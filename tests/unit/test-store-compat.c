@@ -339,9 +339,9 @@ static void check_groups(Store *s, sqlite3 *old, GroupBy by, size_t want_groups)
         StoreGroupDomain *dv = NULL;
         size_t n = 0, nd = 0;
 
-        assert_int_equal(store_query_groups(s, by, 0, INT64_MAX, &rows, &n), 0);
+        assert_int_equal(store_query_groups(s, by, NULL, 0, INT64_MAX, &rows, &n), 0);
         assert_int_equal(n, want_groups);
-        assert_int_equal(store_query_group_domains(s, by, 0, INT64_MAX, &dv, &nd), 0);
+        assert_int_equal(store_query_group_domains(s, by, NULL, 0, INT64_MAX, &dv, &nd), 0);
         for (size_t i = 0; i < n; i++) {
                 char key[64];
                 int64_t cpu, w;

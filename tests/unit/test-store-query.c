@@ -207,7 +207,7 @@ static void test_groups(void **state) {
         size_t n = 0;
 
         /* By process: one row per process, ordered by its id in the store. */
-        assert_int_equal(store_query_groups(f->store, GROUP_BY_PROCESS, ALL, &v, &n), 0);
+        assert_int_equal(store_query_groups(f->store, GROUP_BY_PROCESS, NULL, ALL, &v, &n), 0);
         assert_int_equal(n, 3);
         for (size_t i = 0; i < n; i++) {
                 assert_null(v[i].key.text);
@@ -230,7 +230,7 @@ static void test_groups(void **state) {
         store_group_rows_free(v, n);
 
         /* By comm: the kernel thread is "[kernel]". */
-        assert_int_equal(store_query_groups(f->store, GROUP_BY_COMM, ALL, &v, &n), 0);
+        assert_int_equal(store_query_groups(f->store, GROUP_BY_COMM, NULL, ALL, &v, &n), 0);
         assert_int_equal(n, 3);
         assert_string_equal(v[0].key.text, "[kernel]");
         assert_string_equal(v[1].key.text, "cc1");
@@ -240,7 +240,7 @@ static void test_groups(void **state) {
         store_group_rows_free(v, n);
 
         /* By user: integer keys, and the kernel's text one. */
-        assert_int_equal(store_query_groups(f->store, GROUP_BY_USER, ALL, &v, &n), 0);
+        assert_int_equal(store_query_groups(f->store, GROUP_BY_USER, NULL, ALL, &v, &n), 0);
         assert_int_equal(n, 3);
         assert_non_null(find_text(v, n, "[kernel]"));
         for (size_t i = 0; i < n; i++)
@@ -249,7 +249,7 @@ static void test_groups(void **state) {
         store_group_rows_free(v, n);
 
         /* By slice and container: from the cgroup path; none is "-". */
-        assert_int_equal(store_query_groups(f->store, GROUP_BY_SLICE, ALL, &v, &n), 0);
+        assert_int_equal(store_query_groups(f->store, GROUP_BY_SLICE, NULL, ALL, &v, &n), 0);
         assert_int_equal(n, 3);
         assert_non_null(g = find_text(v, n, "user-0.slice"));
         assert_true(g->energy_j == 3.0);
@@ -257,7 +257,7 @@ static void test_groups(void **state) {
         assert_true(g->energy_j == 4.0);
         store_group_rows_free(v, n);
 
-        assert_int_equal(store_query_groups(f->store, GROUP_BY_CONTAINER, ALL, &v, &n), 0);
+        assert_int_equal(store_query_groups(f->store, GROUP_BY_CONTAINER, NULL, ALL, &v, &n), 0);
         assert_int_equal(n, 3);
         assert_non_null(g = find_text(v, n, CONTAINER_ID));
         assert_int_equal(g->cpu_ns, 400 * NSEC_PER_MSEC);
@@ -282,7 +282,7 @@ static void test_group_domains(void **state) {
         StoreGroupDomain *v = NULL;
         size_t n = 0;
 
-        assert_int_equal(store_query_group_domains(f->store, GROUP_BY_COMM, ALL, &v, &n), 0);
+        assert_int_equal(store_query_group_domains(f->store, GROUP_BY_COMM, NULL, ALL, &v, &n), 0);
         /* The kernel thread had no energy: no rows. cc1 and make in two domains each. */
         assert_int_equal(n, 4);
         assert_string_equal(v[0].key.text, "cc1");
@@ -329,7 +329,7 @@ static void test_series(void **state) {
         assert_true(c.sum == 20.5);
 
         c = (Points) {};
-        assert_int_equal(store_query_group_energy(f->store, GROUP_BY_COMM, ALL, count_point, &c), 0);
+        assert_int_equal(store_query_group_energy(f->store, GROUP_BY_COMM, NULL, ALL, count_point, &c), 0);
         assert_int_equal(c.n, 6);   /* make ×3, cc1 ×2, [kernel] ×1 */
         assert_int_equal(c.n_text, 6);
         assert_true(c.sum == 7.0);
@@ -484,7 +484,7 @@ static void test_empty(void **state) {
         assert_int_equal(store_open(path, STORE_CREATE, &s), 0);
         assert_int_equal(store_query_last_end(s, true, &end), 0);
         assert_int_equal(end, 7);
-        assert_int_equal(store_query_groups(s, GROUP_BY_PROCESS, ALL, &v, &n), 0);
+        assert_int_equal(store_query_groups(s, GROUP_BY_PROCESS, NULL, ALL, &v, &n), 0);
         assert_int_equal(n, 0);
         assert_null(v);
         assert_int_equal(store_query_counts(s, &counts), 0);

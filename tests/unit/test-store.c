@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -34,6 +35,14 @@ static int setup(void **state) {
         strscpy(f->dir, sizeof(f->dir), "/tmp/test-store-XXXXXX");
         assert_non_null(mkdtemp(f->dir));
         snprintf(f->path, sizeof(f->path), "%s/sub/dir/jouled.db", f->dir);
+        {
+                /* The database's directory exists: STORE_CREATE never makes it. */
+                char d[128];
+                snprintf(d, sizeof(d), "%s/sub", f->dir);
+                assert_int_equal(mkdir(d, 0755), 0);
+                snprintf(d, sizeof(d), "%s/sub/dir", f->dir);
+                assert_int_equal(mkdir(d, 0755), 0);
+        }
         *state = f;
         return 0;
 }
@@ -96,7 +105,15 @@ static void test_create_and_migrate(void **state) {
         char dir[160];
 
         assert_true(store_latest_schema_version() >= 1);
-        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        /* Missing directories are made only when asked for. */
+        snprintf(dir, sizeof(dir), "%s/sub/dir", f->dir);
+        assert_int_equal(rmdir(dir), 0);
+        snprintf(dir, sizeof(dir), "%s/sub", f->dir);
+        assert_int_equal(rmdir(dir), 0);
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), -ENOENT);
+        assert_null(s);
+        assert_false(exists(dir));
+        assert_int_equal(store_open(f->path, STORE_CREATE | STORE_CREATE_PARENTS, &s), 0);
         assert_int_equal(store_schema_version(s), store_latest_schema_version());
         assert_int_equal(sql_int(s, "SELECT count(*) FROM sqlite_master WHERE name = 'intervals'"), 1);
         /* Pragmas are as promised. */
@@ -119,6 +136,70 @@ static void test_create_and_migrate(void **state) {
         assert_true(S_ISDIR(st.st_mode));
         assert_int_equal(st.st_mode & 0777, 0755); /* main() sets umask 022 */
 }
+
+/* One writer per database: a second writer is refused while the first
+ * holds the lock (also within one process), readers never are, and
+ * store_owner() names the holder to other processes. */
+static void test_one_writer(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL, *s2 = NULL, *r = NULL;
+        pid_t pid = 1, child;
+        bool running = true;
+        int status;
+
+        assert_int_equal(store_owner(f->path, &pid, &running), 0);
+        assert_false(running);
+        assert_int_equal(pid, 0);
+
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s2), -EBUSY);
+        assert_null(s2);
+        assert_int_equal(store_open(f->path, STORE_READ_ONLY, &r), 0);
+        store_free(r);
+        /* The refused open did not take the first one's lock away. */
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s2), -EBUSY);
+
+        child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+                pid_t p = 0;
+                bool run = false;
+                _exit(store_owner(f->path, &p, &run) == 0 && run && p == getppid() ? 0 : 1);
+        }
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+        store_free(s);
+        assert_int_equal(store_owner(f->path, &pid, &running), 0);
+        assert_false(running);
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s2), 0);
+        store_free(s2);
+}
+
+/* A symbolic link at the database path (or its lock file) is refused and
+ * its target left alone. */
+static void test_symlink_refused(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        char target[160], lock[160];
+        struct stat st;
+
+        snprintf(target, sizeof(target), "%s/target", f->dir);
+        write_file(target, "", 0);
+        assert_int_equal(symlink(target, f->path), 0);
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), -ELOOP);
+        assert_null(s);
+        assert_int_equal(stat(target, &st), 0);
+        assert_int_equal(st.st_size, 0);
+        assert_false(exists(f->dir) && access(strcat(strcpy(lock, target), "-wal"), F_OK) == 0);
+
+        assert_int_equal(unlink(f->path), 0);
+        snprintf(lock, sizeof(lock), "%s.lock", f->path);
+        assert_int_equal(symlink(target, lock), 0);
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), -ELOOP);
+        assert_null(s);
+}
+
 
 static void test_reopen_idempotent(void **state) {
         Fixture *f = *state;
@@ -218,6 +299,10 @@ static void test_reader_never_creates(void **state) {
         Store *s = NULL;
         char dir[160];
 
+        snprintf(dir, sizeof(dir), "%s/sub/dir", f->dir);
+        assert_int_equal(rmdir(dir), 0);
+        snprintf(dir, sizeof(dir), "%s/sub", f->dir);
+        assert_int_equal(rmdir(dir), 0);
         assert_int_equal(store_open(f->path, STORE_READ_ONLY, &s), -ENOENT);
         assert_null(s);
         assert_false(exists(f->path));
@@ -404,13 +489,14 @@ static void test_errno_mapping(void **state) {
 
 #define T0 (UINT64_C(1700000000) * NSEC_PER_SEC / STORE_HOUR_NS * STORE_HOUR_NS) /* hour-aligned */
 
-typedef struct Sim {
+typedef struct Sim Sim;
+struct Sim {
         EnergyDomain pkg;
         ProcessInfo p[3];
         uint64_t cpu_total;
         double energy_total, measured_total;
         uint64_t step_ns;   /* 0: 10 s */
-} Sim;
+};
 
 static void sim_init(Sim *sim) {
         *sim = (Sim) {
@@ -816,6 +902,163 @@ static void test_cmdline_only_when_asked(void **state) {
         store_free(s);
 }
 
+/* A database deleted or replaced under the writer is noticed and made
+ * again; what is written next lands in the new file, under new process ids. */
+static void test_deleted_database_recreated(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL, *r = NULL;
+        char moved[160];
+        Sim sim;
+
+        sim_init(&sim);
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        assert_int_equal(store_verify_file(s), 0);
+        assert_int_equal(sim_write(s, &sim, 1, false), 0);
+        assert_int_equal(sim_write(s, &sim, 2, false), 0);
+
+        assert_int_equal(unlink(f->path), 0);
+        assert_int_equal(store_verify_file(s), 1);
+        assert_true(exists(f->path));
+        assert_int_equal(store_verify_file(s), 0);
+        assert_int_equal(sim_write(s, &sim, 3, false), 0);
+        assert_int_equal(store_open(f->path, STORE_READ_ONLY, &r), 0);
+        assert_int_equal(sql_int(r, "SELECT count(*) FROM intervals"), 1);
+        assert_int_equal(sql_int(r, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+        assert_int_equal(sql_int(r, "SELECT count(DISTINCT pid) FROM processes"),
+                         sql_int(r, "SELECT count(*) FROM processes"));
+        assert_true(sql_int(r, "SELECT count(*) FROM samples") > 0);
+        store_free(r);
+
+        /* Replaced by a rename: the new file is used. */
+        snprintf(moved, sizeof(moved), "%s/other.db", f->dir);
+        assert_int_equal(rename(f->path, moved), 0);
+        write_file(f->path, "", 0);
+        assert_int_equal(store_verify_file(s), 1);
+        assert_int_equal(sim_write(s, &sim, 4, false), 0);
+        assert_int_equal(store_open(f->path, STORE_READ_ONLY, &r), 0);
+        assert_int_equal(sql_int(r, "SELECT count(*) FROM intervals"), 1);
+        assert_int_equal(sql_int(r, "SELECT min(start_ns) FROM intervals") > 0, 1);
+        store_free(r);
+        store_free(s);
+}
+
+/* A backward wall-clock step: intervals that end at or before what is
+ * already rolled up are still read, rolled up and kept past raw retention.
+ * A forward step leaves no unrolled hole. */
+static void test_clock_steps(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        StoreOptions o;
+        Sim sim;
+        const uint64_t n = 2 * 360 + 30; /* two hours and five minutes of 10 s intervals */
+        uint64_t now = T0 + n * 10 * NSEC_PER_SEC, k;
+        int64_t cpu, cnt;
+        double j, m;
+
+        sim_init(&sim);
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        store_options_init(&o);
+        o.raw_retention_ns = 10 * STORE_MINUTE_NS;
+        o.minute_retention_ns = 0;
+        o.hour_retention_ns = 0;
+        assert_int_equal(store_set_options(s, &o), 0);
+        for (k = 0; k < n; k++)
+                assert_int_equal(sim_write(s, &sim, k, false), 0);
+        maintain_all(s, now);
+        assert_true(sql_int(s, "SELECT count(*) FROM intervals WHERE level = 2") >= 1);
+
+        /* The clock goes back 2 minutes, then (later) 2 hours: 24 and 36
+         * intervals again over times already rolled up into minutes and hours. */
+        for (k = n - 12; k < n + 12; k++)
+                assert_int_equal(sim_write(s, &sim, k, false), 0);
+        for (k = 30; k < 66; k++)
+                assert_int_equal(sim_write(s, &sim, k, false), 0);
+        range_sums(s, 0, UINT64_MAX / 2, &cpu, &j, &m, &cnt);
+        assert_int_equal(cpu, (int64_t) sim.cpu_total);
+        assert_close(j, sim.energy_total);
+        assert_close(m, sim.measured_total);
+        assert_int_equal(cnt, (int64_t) (n + 24 + 36));
+
+        /* Forward 2 hours: maintenance past it and past raw retention keeps everything. */
+        sim.step_ns = 0;
+        for (k = n + 12 + 720; k < n + 12 + 720 + 30; k++)
+                assert_int_equal(sim_write(s, &sim, k, false), 0);
+        now = T0 + (n + 12 + 720 + 30) * 10 * NSEC_PER_SEC + STORE_HOUR_NS;
+        maintain_all(s, now);
+        maintain_all(s, now);
+        range_sums(s, 0, UINT64_MAX / 2, &cpu, &j, &m, &cnt);
+        assert_int_equal(cpu, (int64_t) sim.cpu_total);
+        assert_close(j, sim.energy_total);
+        assert_close(m, sim.measured_total);
+        assert_int_equal(cnt, (int64_t) (n + 24 + 36 + 30));
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+        store_free(s);
+}
+
+static uint64_t file_size(const char *path) {
+        struct stat st;
+        return stat(path, &st) < 0 ? 0 : (uint64_t) st.st_size;
+}
+
+/* The WAL stays bounded while the writer runs: 200 active processes per
+ * interval, maintenance as the daemon does it (once a minute), and a reader
+ * that holds a read transaction open a fifth of the time. */
+static void test_wal_bounded(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL, *r = NULL;
+        EnergyDomain pkg = { .name = "package-0", .kind = DOMAIN_PACKAGE };
+        ProcessInfo *p = calloc(200, sizeof(ProcessInfo));
+        ProcessDelta deltas[200];
+        double pd[200];
+        char wal[160];
+        uint64_t max_wal = 0, db_size;
+        const int n = 1500;
+
+        assert_non_null(p);
+        snprintf(wal, sizeof(wal), "%s-wal", f->path);
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        assert_int_equal(store_open(f->path, STORE_READ_ONLY, &r), 0);
+        for (int i = 0; i < 200; i++) {
+                p[i] = (ProcessInfo) { .pid = 1000 + i, .ppid = 1, .start_time_ns = (uint64_t) i + 1 };
+                snprintf(p[i].comm, sizeof(p[i].comm), "proc-%d", i);
+        }
+        for (int k = 0; k < n; k++) {
+                DomainRecord d = { .domain = &pkg, .source = "model", .host_total = true, .valid = true,
+                                   .measured_j = 10, .idle_j = 1, .attributed_j = 9, .idle_w = 1,
+                                   .idle_method = "online" };
+                for (int i = 0; i < 200; i++) {
+                        deltas[i] = (ProcessDelta) { .info = &p[i], .cpu_ns = 1000 + (uint64_t) (k * i) };
+                        pd[i] = 0.045;
+                }
+                IntervalRecord rec = {
+                        .start_ns = T0 + (uint64_t) k * NSEC_PER_SEC, .end_ns = T0 + (uint64_t) (k + 1) * NSEC_PER_SEC,
+                        .boot_realtime_ns = T0 - 1000 * NSEC_PER_SEC,
+                        .n_domains = 1, .domains = &d, .n_procs = 200, .procs = deltas, .proc_domain_j = pd,
+                };
+                /* The reader: a read transaction over 20 intervals of every 100. */
+                if (k % 100 == 10)
+                        assert_int_equal(sqlite3_exec(store_db(r), "BEGIN; SELECT count(*) FROM intervals;", NULL,
+                                                      NULL, NULL), SQLITE_OK);
+                if (k % 100 == 30)
+                        assert_int_equal(sqlite3_exec(store_db(r), "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+                assert_int_equal(store_write_interval(s, &rec), 0);
+                /* Once a minute at the shortest interval (0.05 s). */
+                if (k % 1200 == 0)
+                        assert_true(store_maintain(s, T0 + (uint64_t) (k + 1) * NSEC_PER_SEC, 20) >= 0);
+                max_wal = MAX(max_wal, file_size(wal));
+
+        }
+        db_size = file_size(f->path);
+        print_message("WAL at most %" PRIu64 " bytes, database %" PRIu64 " bytes after %d intervals\n", max_wal,
+                      db_size, n);
+        assert_true(max_wal <= UINT64_C(8) * 1024 * 1024);
+        /* The data went into the database file, not only the WAL. */
+        assert_true(db_size > UINT64_C(8) * 1024 * 1024);
+        store_free(r);
+        store_free(s);
+        free(p);
+}
+
 static void test_counter_guard(void **state) {
         double j = -1;
         assert_int_equal(energy_delta_check(1000000, 3000000, 1.0, 10, &j), 0);
@@ -912,9 +1155,9 @@ static void label_check(Store *s, const LabelSim *ls, uint64_t a, uint64_t b) {
                 StoreGroupDomain *dv = NULL;
                 size_t n = 0, nd = 0;
 
-                assert_int_equal(store_query_groups(s, by, a, b, &rows, &n), 0);
+                assert_int_equal(store_query_groups(s, by, NULL, a, b, &rows, &n), 0);
                 assert_int_equal(n, ls->n[by]);
-                assert_int_equal(store_query_group_domains(s, by, a, b, &dv, &nd), 0);
+                assert_int_equal(store_query_group_domains(s, by, NULL, a, b, &dv, &nd), 0);
                 for (size_t i = 0; i < ls->n[by]; i++) {
                         const LabelTotal *t = &ls->t[by][i];
                         bool found = false;
@@ -1052,8 +1295,8 @@ static void test_labels_follow_process(void **state) {
                 int64_t c = 0;
                 double e = 0, is = 0;
 
-                assert_int_equal(store_query_groups(s, GROUP_BY_COMM, 0, cut, &r1, &n1), 0);
-                assert_int_equal(store_query_groups(s, GROUP_BY_COMM, cut, now, &r2, &n2), 0);
+                assert_int_equal(store_query_groups(s, GROUP_BY_COMM, NULL, 0, cut, &r1, &n1), 0);
+                assert_int_equal(store_query_groups(s, GROUP_BY_COMM, NULL, cut, now, &r2, &n2), 0);
                 for (size_t i = 0; i < n1; i++) {
                         c += (int64_t) r1[i].cpu_ns;
                         e += r1[i].energy_j;
@@ -1076,7 +1319,7 @@ static void test_labels_follow_process(void **state) {
                 StoreGroupRow *rows = NULL;
                 size_t nr = 0;
 
-                assert_int_equal(store_query_groups(s, GROUP_BY_PROCESS, now - STORE_HOUR_NS, now, &rows, &nr), 0);
+                assert_int_equal(store_query_groups(s, GROUP_BY_PROCESS, NULL, now - STORE_HOUR_NS, now, &rows, &nr), 0);
                 assert_int_equal(nr, 3);
                 for (size_t i = 0; i < nr; i++)
                         if (rows[i].pid == 10)
@@ -1087,7 +1330,7 @@ static void test_labels_follow_process(void **state) {
 
                 /* Older than the raw rows: the label sets, each once, with exact totals. */
                 int64_t c = 0;
-                assert_int_equal(store_query_groups(s, GROUP_BY_PROCESS, 0, now, &rows, &nr), 0);
+                assert_int_equal(store_query_groups(s, GROUP_BY_PROCESS, NULL, 0, now, &rows, &nr), 0);
                 assert_int_equal(nr, 5);
                 for (size_t i = 0; i < nr; i++) {
                         assert_int_equal(rows[i].pid, 0);
@@ -1138,6 +1381,11 @@ static void test_write_buffer_idle_share(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_create_and_migrate, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_one_writer, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_symlink_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_deleted_database_recreated, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_clock_steps, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wal_bounded, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reopen_idempotent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_garbage_refused, setup, teardown),
