@@ -130,6 +130,8 @@ struct Store {
 };
 
 /* store.c */
+/* A generation no store used before (never 0). */
+uint64_t store_generation_new(void);
 int store_exec(Store *s, const char *sql);
 /* Run prepared statement `which` (see sqlite_stmt_run()). */
 int store_stmt_run(Store *s, StoreStatement which, int64_t *ret_id);
@@ -146,8 +148,6 @@ void store_start_checkpointer(Store *s);
 /* store-write.c */
 /* -EINVAL for a record store_write_interval() would refuse. */
 int store_interval_validate(const IntervalRecord *rec);
-/* A generation no store used before (never 0). */
-uint64_t store_generation_new(void);
 /* "package", "core", ... as stored in domains.kind. */
 const char *store_domain_kind_name(DomainKind k);
 

@@ -69,11 +69,6 @@ const StoreStatementSql store_write_statements[] = {
 };
 const size_t store_write_n_statements = ELEMENTSOF(store_write_statements);
 
-uint64_t store_generation_new(void) {
-        static uint64_t next = 0;
-        return __atomic_add_fetch(&next, 1, __ATOMIC_RELAXED);
-}
-
 const char *store_domain_kind_name(DomainKind k) {
         return domain_kind_to_string(k) ?: "unknown";
 }

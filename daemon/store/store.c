@@ -50,6 +50,11 @@ int store_schema_version(Store *s) {
         return r < 0 ? r : (int) v;
 }
 
+uint64_t store_generation_new(void) {
+        static uint64_t next = 0;
+        return __atomic_add_fetch(&next, 1, __ATOMIC_RELAXED);
+}
+
 sqlite3 *store_db(Store *s) {
         int64_t v = 0;
 
