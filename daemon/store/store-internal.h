@@ -97,8 +97,12 @@ struct Store {
         ino_t ino;
         char boot_id[64];
         /* Generation of the process and label set ids cached in ProcessInfo:
-         * a new one for each store and whenever process rows were pruned. */
+         * a new one for each store and each database file. */
         uint64_t gen;
+        /* Process rows whose last raw sample ended at or before it may have
+         * been pruned: a cached id of a process last written then is looked
+         * up again. */
+        uint64_t procs_pruned_upto_ns;
         int compat_version;           /* reader of an older schema: the version its views are for */
         sqlite3_stmt *stmt[_STMT_MAX];
 

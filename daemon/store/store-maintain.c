@@ -369,8 +369,8 @@ static bool over_budget(Store *s, uint64_t deadline) {
 
 /* Delete process rows nothing refers to any more: only raw rows refer to a
  * process (rollups are per label set), so a process goes once its last
- * minute with raw rows, `cutoff`, is past the raw retention. Ids the writer
- * cached may then be stale: a new generation makes it look them up again. */
+ * minute with raw rows, `cutoff`, is past the raw retention. The writer looks
+ * again the ids it cached of processes it last wrote at or before it. */
 static int store_prune_processes(Store *s, const RollupState *rs, int64_t cutoff, uint64_t deadline) {
         sqlite3_stmt *st;
         int r;
@@ -395,7 +395,7 @@ static int store_prune_processes(Store *s, const RollupState *rs, int64_t cutoff
                 if (r < 0)
                         return r;
                 if (n > 0)
-                        s->gen = store_generation_new();
+                        s->procs_pruned_upto_ns = MAX(s->procs_pruned_upto_ns, (uint64_t) cutoff);
                 if (n < PROCESS_PRUNE_BATCH)
                         return 0;
         }

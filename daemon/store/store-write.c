@@ -146,7 +146,7 @@ static int store_process_id(Store *s, const IntervalRecord *rec, ProcessInfo *p,
         assert(p);
         assert(ret_assigned);
         *ret_assigned = false;
-        /* Ids of another generation may name rows pruned since, or rows of
+        /* The caller resets ids that may name rows pruned since, or rows of
          * a database file that was deleted or replaced (store_verify_file()). */
         if (p->store_id > 0 && p->store_gen == s->gen)
                 return 0;
@@ -333,10 +333,11 @@ static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int6
                         continue;   /* nothing happened to it: no row */
 
                 if (pd->info->store_gen != s->gen) {
-                        /* Ids of another store, or process rows pruned since: look again. */
+                        /* Ids of another store or database file: look again. */
                         pd->info->store_id = 0;
                         pd->info->store_labels_id = 0;
-                }
+                } else if (pd->info->store_last_ns <= s->procs_pruned_upto_ns)
+                        pd->info->store_id = 0;   /* its row may have been pruned since */
                 r = store_process_id(s, rec, pd->info, &assigned[i]);
                 if (r < 0)
                         return r;
@@ -356,6 +357,7 @@ static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int6
                 r = store_stmt_run(s, STMT_INSERT_SAMPLE, NULL);
                 if (r < 0)
                         return r;
+                pd->info->store_last_ns = rec->end_ns;
 
                 for (size_t j = 0; j < rec->n_domains; j++) {
                         double e = row ? row[j] : 0, is = idle ? idle[j] : 0;
@@ -437,9 +439,10 @@ int store_write_interval(Store *s, const IntervalRecord *rec) {
         if (r < 0) {
                 /* Nothing of this interval exists: forget the ids handed out in it. */
                 for (size_t i = 0; i < rec->n_procs; i++) {
-                        if (assigned[i])
-                                rec->procs[i].info->store_id = 0;
-                        rec->procs[i].info->store_labels_id = 0; /* may have been inserted in it */
+                        /* Looked up again next time: the rows may have been made
+                         * in it, and its samples are not there. */
+                        rec->procs[i].info->store_id = 0;
+                        rec->procs[i].info->store_labels_id = 0;
                 }
                 s->n_domains = 0;
                 return r;

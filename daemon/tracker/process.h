@@ -38,11 +38,13 @@ typedef struct ProcessInfo {
 
         /* Store bookkeeping: row id of this process, 0 until written; the
          * label set row of its labels as last written and a hash of those
-         * labels; the store generation both ids belong to. */
+         * labels; the store generation both ids belong to; the end of the
+         * last interval written with a sample of it. */
         int64_t store_id;
         int64_t store_labels_id;
         uint64_t store_labels_hash;
         uint64_t store_gen;
+        uint64_t store_last_ns;
 } ProcessInfo;
 
 /* One interval's CPU time of one process. */
