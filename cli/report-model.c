@@ -197,6 +197,7 @@ int report_load(Store *store, Report *r) {
         r->idle = t.idle_j;
         r->unattributed = t.unattributed_j;
         r->irq = t.irq_j;
+        r->process_detail_pruned = t.process_detail_pruned;
         /* The CPU total is the sum of the rows (one pass over samples, not two). */
         r->cpu_ns = 0;
         r->rows_j = 0;

@@ -48,6 +48,7 @@ typedef struct Report {
         uint64_t cpu_ns;         /* of the rows */
         double rows_j;           /* energy of the rows: attributed, or the filter's part of it */
         bool estimated;
+        bool process_detail_pruned; /* part of the range is past the raw retention: by process, rows are label sets */
 
         StoreSource *sources;
         size_t n_sources;

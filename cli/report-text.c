@@ -260,5 +260,8 @@ void report_print_table(const Report *r, const Carbon *carbon, size_t limit, con
                         const char *until_s) {
         report_print_table_header(r, carbon, since_s, until_s);
         printf("\n");
+        if (r->by == GROUP_BY_PROCESS && r->process_detail_pruned)
+                printf("Per-process detail is not kept past the raw retention: the rows are label sets\n"
+                       "(comm, exe, user and cgroup; pid 0) for this range.\n\n");
         report_print_table_rows(r, carbon, limit);
 }

@@ -2,9 +2,18 @@
 /* Storage benchmark: writes a database through the real store code
  * (store_write_buffered + store_maintain) on a simulated clock that ends now,
  * and prints, as key=value lines for run.sh: write latency percentiles, the
- * maintenance cost, and the growth of the file per day in steady state.
+ * maintenance cost, the growth of the file per day in steady state and the
+ * largest -wal file seen.
  *
- *   bench-storage DB DAYS_HISTORY FULL_RATE_HOURS RAW_RETENTION_HOURS PROCS
+ *   bench-storage DB DAYS_HISTORY FULL_RATE_HOURS RAW_RETENTION_HOURS PROCS [SHORT_PER_MIN]
+ *
+ * PROCS long-lived active processes (of a pool of 1.5 × PROCS, drifting),
+ * and, with SHORT_PER_MIN (the build-host profile), that many short
+ * processes a minute, each living one interval: a new pid each, comms from
+ * 48 compiler-like names in 4 units (build scopes): 192 label sets. In the history
+ * part (one interval a minute) a minute's short processes are written as one
+ * process per label set they cover (what the minute rollup keeps: one row
+ * per label set), so that a month of history takes minutes to write.
  *
  * History days are written one interval per simulated minute (each is then
  * one minute rollup, as at full rate); the last FULL_RATE_HOURS at one
@@ -47,6 +56,21 @@ static uint64_t used_bytes(Store *s) {
         return v;
 }
 
+#define SHORT_COMMS 48
+#define SHORT_UNITS 4
+#define SHORT_LABEL_SETS (SHORT_COMMS * SHORT_UNITS)
+static const char *const short_comm_stems[] = { "cc1", "cc1plus", "as", "ld", "sh", "make", "rustc", "python3" };
+static char *short_units[SHORT_UNITS];
+
+/* Short process number seq (a new pid, one interval long), labels from seq. */
+static void short_fill(ProcessInfo *p, uint64_t seq, uint64_t start_boot_ns) {
+        uint64_t c = seq % SHORT_COMMS, u = (seq / SHORT_COMMS) % SHORT_UNITS;
+
+        *p = (ProcessInfo) { .pid = (uint32_t) (100000 + seq % 4000000), .ppid = 2, .uid = 1000,
+                             .start_time_ns = start_boot_ns, .unit = short_units[u] };
+        snprintf(p->comm, sizeof(p->comm), "%s-%" PRIu64, short_comm_stems[c % 8], c / 8);
+}
+
 static int cmp_u64(const void *a, const void *b) {
         uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
         return x < y ? -1 : x > y;
@@ -57,7 +81,7 @@ int main(int argc, char **argv) {
         StoreOptions o;
         EnergyDomain dom[2] = { { .name = "package-0", .kind = DOMAIN_PACKAGE, .max_power_w = 200 },
                                 { .name = "dram-0", .kind = DOMAIN_DRAM, .max_power_w = 50 } };
-        uint64_t history_days, full_hours, raw_hours, nprocs, pool;
+        uint64_t history_days, full_hours, raw_hours, nprocs, pool, short_per_min = 0, short_seq = 0;
         uint64_t *lat = NULL, n_lat = 0, maint_ns = 0, maint_max = 0, n_maint = 0;
         uint64_t *mlat = NULL, n_mlat = 0, mlat_alloc = 0; /* maintenance calls of the full-rate part */
         uint64_t now_real, t, t_full, t_end, size_mid = 0, t_mid = 0, wal_max = 0, wal_end;
@@ -67,9 +91,11 @@ int main(int argc, char **argv) {
         double *pj;
         int r;
 
-        if (argc != 6 || parse_u64(argv[2], &history_days) < 0 || parse_u64(argv[3], &full_hours) < 0 ||
-            parse_u64(argv[4], &raw_hours) < 0 || parse_u64(argv[5], &nprocs) < 0 || nprocs == 0 || full_hours < 2) {
-                fprintf(stderr, "usage: bench-storage DB DAYS_HISTORY FULL_RATE_HOURS(>=2) RAW_RETENTION_HOURS PROCS\n");
+        if ((argc != 6 && argc != 7) || parse_u64(argv[2], &history_days) < 0 || parse_u64(argv[3], &full_hours) < 0 ||
+            parse_u64(argv[4], &raw_hours) < 0 || parse_u64(argv[5], &nprocs) < 0 || nprocs == 0 || full_hours < 2 ||
+            (argc == 7 && parse_u64(argv[6], &short_per_min) < 0)) {
+                fprintf(stderr, "usage: bench-storage DB DAYS_HISTORY FULL_RATE_HOURS(>=2) RAW_RETENTION_HOURS PROCS "
+                                "[SHORT_PER_MIN]\n");
                 return 2;
         }
         (void) unlink(argv[1]);
@@ -83,9 +109,14 @@ int main(int argc, char **argv) {
                 return 1;
 
         pool = nprocs * 3 / 2; /* some churn: 200 of 300 processes active at a time */
+        /* Room for the short processes of one interval: a minute's label sets at most. */
+        size_t nshort_max = short_per_min > 0 ? SHORT_LABEL_SETS + short_per_min : 0;
+        ProcessInfo *shorts = calloc(MAX(nshort_max, (size_t) 1), sizeof(ProcessInfo));
         infos = calloc(pool, sizeof(ProcessInfo));
-        deltas = calloc(nprocs, sizeof(ProcessDelta));
-        pj = calloc(nprocs * 2, sizeof(double));
+        deltas = calloc(nprocs + nshort_max, sizeof(ProcessDelta));
+        pj = calloc((nprocs + nshort_max) * 2, sizeof(double));
+        if (!shorts)
+                return 1;
         lat = calloc(full_hours * 3600 + 1, sizeof(uint64_t));
         if (!infos || !deltas || !pj || !lat)
                 return 1;
@@ -96,6 +127,9 @@ int main(int argc, char **argv) {
                 infos[i].exe = strdup("/usr/bin/some-program");
         }
 
+        for (int u = 0; u < SHORT_UNITS; u++)
+                if (asprintf(&short_units[u], "build-%d.scope", u) < 0)
+                        return 1;
         now_real = now_ns(CLOCK_REALTIME) / NSEC_PER_SEC * NSEC_PER_SEC;
         t_end = now_real;
         t_full = t_end - full_hours * STORE_HOUR_NS;
@@ -105,7 +139,26 @@ int main(int argc, char **argv) {
                 uint64_t step = full ? NSEC_PER_SEC : STORE_MINUTE_NS;
                 DomainRecord d[2];
                 double tot[2] = {};
+                uint64_t n = nprocs, nshort = 0;
 
+                if (short_per_min > 0) {
+                        /* Full rate: this second's share of the minute's short processes;
+                         * history: one per label set a minute's processes cover. */
+                        nshort = full ? (k + 1) * short_per_min / 60 - k * short_per_min / 60
+                                      : MIN(short_per_min, (uint64_t) SHORT_LABEL_SETS);
+                        for (uint64_t q = 0; q < nshort; q++) {
+                                uint64_t boot = t_full - 86400 * NSEC_PER_SEC;
+                                short_fill(&shorts[q], short_seq + q, t > boot ? t - boot : q);
+                                deltas[n + q] = (ProcessDelta) { .info = &shorts[q], .cpu_ns = 2000000 + (k + q) % 17 * 1000000,
+                                                                 .wakeups = 3 };
+                                pj[2 * (n + q)] = 0.0004 * (double) (1 + (k + q) % 23);
+                                pj[2 * (n + q) + 1] = pj[2 * (n + q)] / 4;
+                                tot[0] += pj[2 * (n + q)];
+                                tot[1] += pj[2 * (n + q) + 1];
+                        }
+                        short_seq += full ? nshort : short_per_min;
+                        n += nshort;
+                }
                 for (uint64_t i = 0; i < nprocs; i++) {
                         uint64_t idx = (i + (k / 600) * 7) % pool; /* the active set drifts */
                         deltas[i] = (ProcessDelta) { .info = &infos[idx], .cpu_ns = (step / 400) * (1 + (k + i) % 17) / 17 };
@@ -120,7 +173,7 @@ int main(int argc, char **argv) {
                                                 .attributed_j = tot[j], .unattributed_j = 1.0 * (double) step / 1e9,
                                                 .idle_w = 4, .idle_method = "online" };
                 IntervalRecord rec = { .start_ns = t, .end_ns = t + step, .boot_realtime_ns = t_full - 86400 * NSEC_PER_SEC,
-                                       .n_domains = 2, .domains = d, .n_procs = nprocs, .procs = deltas, .proc_domain_j = pj };
+                                       .n_domains = 2, .domains = d, .n_procs = n, .procs = deltas, .proc_domain_j = pj };
                 uint64_t a = now_ns(CLOCK_MONOTONIC);
                 r = store_write_buffered(s, &rec);
                 uint64_t b = now_ns(CLOCK_MONOTONIC);
@@ -167,7 +220,7 @@ int main(int argc, char **argv) {
         wal_end = file_size(wal_path);
         (void) sqlite3_exec(store_db(s), "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
         qsort(lat, n_lat, sizeof(uint64_t), cmp_u64);
-        printf("procs=%" PRIu64 "\n", nprocs);
+        printf("procs=%" PRIu64 "\nshort_per_min=%" PRIu64 "\n", nprocs, short_per_min);
         printf("history_days=%" PRIu64 "\nfull_rate_hours=%" PRIu64 "\nraw_retention_hours=%" PRIu64 "\n",
                history_days, full_hours, raw_hours);
         printf("writes_measured=%" PRIu64 "\n", n_lat);
@@ -190,6 +243,9 @@ int main(int argc, char **argv) {
         for (uint64_t i = 0; i < pool; i++)
                 free(infos[i].exe);
         free(infos);
+        free(shorts);
+        for (int u = 0; u < SHORT_UNITS; u++)
+                free(short_units[u]);
         free(deltas);
         free(pj);
         free(lat);

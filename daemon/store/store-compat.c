@@ -14,9 +14,10 @@
  * file is never written (it may be read-only, and it is the daemon's).
  *
  * A reader that stays open (joulectl top) while jouled migrates the file
- * keeps reading right: main's table now has the column too, t.* brings it
- * first and a column name resolves to its first match. (rollup_state, a
- * view for schema 1 only, would then still read zeros; top does not read it.)
+ * keeps reading right: store_db() notices the new user_version and makes
+ * the views again for it (none once it is the newest). Until then, main's
+ * table has the column too, t.* brings it first and a column name resolves
+ * to its first match.
  *
  * A new migration that adds a column or table must add it here as well;
  * test-store-compat compares every view with the migrated table. */
@@ -58,6 +59,49 @@ static const CompatColumn compat_columns[] = {
         { 4, "processes", "NULL AS slice" },
         { 4, "processes", "NULL AS container_id" },
         { 4, "interval_domains", "0.0 AS irq_j" },
+        /* 0005-labels.sql (also rebuilds samples, sample_domains and
+         * processes: see compat_labels_sql) */
+        { 5, "interval_domains", "NULL AS idle_band_w" },
+};
+
+/* Tables 0005 rebuilt: before it, their generic views (the columns up to
+ * schema 4) get a helper's name, and the views named like the tables show
+ * what the migration makes of them: label sets from the process rows, raw
+ * samples with their process's labels, per-process rollups summed per label
+ * set, process rows that raw samples refer to. */
+static const char *const compat_rebuilt_5[] = { "processes", "samples", "sample_domains" };
+
+#define COMPAT_LABEL_COLUMNS "comm, exe, uid, cgroup_path, unit, slice, container_id, kernel_thread"
+static const char *const compat_labels_sql[] = {
+        "CREATE TEMP VIEW labels AS SELECT min(id) AS id, " COMPAT_LABEL_COLUMNS
+        " FROM compat4_processes GROUP BY " COMPAT_LABEL_COLUMNS,
+        "CREATE TEMP VIEW compat_process_labels AS SELECT p.id AS process_id, l.id AS labels_id "
+        "FROM compat4_processes p JOIN labels l ON l.comm = p.comm AND l.exe IS p.exe AND l.uid = p.uid "
+        "AND l.cgroup_path IS p.cgroup_path AND l.unit IS p.unit AND l.slice IS p.slice "
+        "AND l.container_id IS p.container_id AND l.kernel_thread = p.kernel_thread",
+        "CREATE TEMP VIEW samples AS "
+        "SELECT s.interval_id, s.process_id, s.cpu_ns, s.energy_j, s.active_ns, s.wakeups, pl.labels_id, "
+        "0.0 AS idle_share_j, NULL AS n_procs FROM compat4_samples s JOIN intervals i ON i.id = s.interval_id "
+        "JOIN compat_process_labels pl ON pl.process_id = s.process_id WHERE i.level = 0 "
+        "UNION ALL SELECT s.interval_id, 0, sum(s.cpu_ns), total(s.energy_j), max(s.active_ns), sum(s.wakeups), "
+        "pl.labels_id, 0.0, count(*) FROM compat4_samples s JOIN intervals i ON i.id = s.interval_id "
+        "JOIN compat_process_labels pl ON pl.process_id = s.process_id WHERE i.level > 0 "
+        "GROUP BY s.interval_id, pl.labels_id",
+        "CREATE TEMP VIEW sample_domains AS "
+        "SELECT sd.interval_id, sd.process_id, sd.domain_id, sd.energy_j, pl.labels_id, 0.0 AS idle_share_j "
+        "FROM compat4_sample_domains sd JOIN intervals i ON i.id = sd.interval_id "
+        "JOIN compat_process_labels pl ON pl.process_id = sd.process_id WHERE i.level = 0 "
+        "UNION ALL SELECT sd.interval_id, 0, sd.domain_id, total(sd.energy_j), pl.labels_id, 0.0 "
+        "FROM compat4_sample_domains sd JOIN intervals i ON i.id = sd.interval_id "
+        "JOIN compat_process_labels pl ON pl.process_id = sd.process_id WHERE i.level > 0 "
+        "GROUP BY sd.interval_id, pl.labels_id, sd.domain_id",
+        "CREATE TEMP VIEW processes AS SELECT t.id, t.boot_id, t.pid, t.start_boot_ns, t.start_ns, t.comm, t.exe, "
+        "t.uid, t.ppid, t.cgroup_id, t.unit, t.kernel_thread, t.cmdline, "
+        "coalesce((SELECT max(i.end_ns) FROM intervals i JOIN compat4_samples s ON s.interval_id = i.id "
+        "WHERE i.level = 0 AND s.process_id = t.id), t.last_ns) AS last_ns, "
+        "t.cgroup_path, t.slice, t.container_id FROM compat4_processes t "
+        "WHERE t.id = (SELECT max(id) FROM main.processes) OR t.id IN "
+        "(SELECT s.process_id FROM compat4_samples s JOIN intervals i ON i.id = s.interval_id WHERE i.level = 0)",
 };
 
 /* Tables a migration created, as the rows it inserted. */
@@ -95,6 +139,15 @@ static int compat_exec(sqlite3 *db, const char *sql) {
         return store_errno(sqlite3_exec(db, sql, NULL, NULL, NULL));
 }
 
+static bool compat_is_rebuilt(const char *table, int version) {
+        if (version >= 5)
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(compat_rebuilt_5); i++)
+                if (strcmp(table, compat_rebuilt_5[i]) == 0)
+                        return true;
+        return false;
+}
+
 static int compat_view(sqlite3 *db, const char *table, int version) {
         _cleanup_free_ char *sql = NULL;
         size_t size = 0;
@@ -106,10 +159,14 @@ static int compat_view(sqlite3 *db, const char *table, int version) {
         f = open_memstream(&sql, &size);
         if (!f)
                 return -ENOMEM;
-        fprintf(f, "CREATE TEMP VIEW \"%s\" AS SELECT t.*", table);
+        fprintf(f, "CREATE TEMP VIEW \"%s%s\" AS SELECT t.*", compat_is_rebuilt(table, version) ? "compat4_" : "",
+                table);
+        /* A table 0005 rebuilt always gets its helper view. */
+        any = compat_is_rebuilt(table, version);
         for (size_t i = 0; i < ELEMENTSOF(compat_columns); i++) {
                 const CompatColumn *c = &compat_columns[i];
-                if (c->version <= version || strcmp(c->table, table) != 0)
+                if (c->version <= version || (c->version > 4 && compat_is_rebuilt(table, version)) ||
+                    strcmp(c->table, table) != 0)
                         continue;
                 fprintf(f, ", %s", compat_expr(c, version));
                 any = true;
@@ -118,6 +175,31 @@ static int compat_view(sqlite3 *db, const char *table, int version) {
         if (fclose(f) != 0)
                 return -ENOMEM;
         return any ? compat_exec(db, sql) : 0;
+}
+
+int store_compat_views_drop(sqlite3 *db) {
+        _cleanup_free_ char *sql = NULL;
+        size_t size = 0;
+        sqlite3_stmt *st = NULL;
+        FILE *f;
+        int rc, r;
+
+        if (!db)
+                return -EINVAL;
+        f = open_memstream(&sql, &size);
+        if (!f)
+                return -ENOMEM;
+        rc = sqlite3_prepare_v2(db, "SELECT name FROM sqlite_temp_master WHERE type = 'view'", -1, &st, NULL);
+        if (rc == SQLITE_OK)
+                while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                        fprintf(f, "DROP VIEW IF EXISTS temp.\"%s\";", (const char *) sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        if (rc != SQLITE_DONE)
+                return store_errno(rc) ?: -EIO;
+        r = compat_exec(db, sql);
+        return r;
 }
 
 int store_compat_views(sqlite3 *db, int version) {
@@ -142,6 +224,17 @@ int store_compat_views(sqlite3 *db, int version) {
                 r = compat_view(db, compat_columns[i].table, version);
                 if (r < 0)
                         return r;
+        }
+        if (version < 5) {
+                /* sample_domains has no column of its own above: its helper view. */
+                r = compat_view(db, "sample_domains", version);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < ELEMENTSOF(compat_labels_sql); i++) {
+                        r = compat_exec(db, compat_labels_sql[i]);
+                        if (r < 0)
+                                return r;
+                }
         }
         for (size_t i = 0; i < ELEMENTSOF(compat_tables); i++) {
                 _cleanup_free_ char *sql = NULL;

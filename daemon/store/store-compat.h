@@ -9,3 +9,7 @@
  * so that readers' SQL is written for the newest schema only. Writes nothing
  * to the database file. Returns 0 or negative errno; does not log. */
 int store_compat_views(sqlite3 *db, int version);
+
+/* Drop every TEMP view of the connection (before making them again for the
+ * version a migration left). Returns 0 or negative errno; does not log. */
+int store_compat_views_drop(sqlite3 *db);

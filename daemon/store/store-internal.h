@@ -37,6 +37,8 @@ typedef enum StoreStatement {
         STMT_UPSERT_DOMAIN,
         STMT_INSERT_INTERVAL_DOMAIN,
         STMT_UPSERT_PROCESS,
+        STMT_LOOKUP_LABELS,
+        STMT_INSERT_LABELS,
         STMT_INSERT_SAMPLE,
         STMT_INSERT_SAMPLE_DOMAIN,
         STMT_SET_STATE,
@@ -93,8 +95,15 @@ struct Store {
         int lock_fd;                  /* PATH.lock, locked (writers), else -1 */
         dev_t dev;                    /* the database file open now */
         ino_t ino;
-        int64_t stale_process_ids;    /* cached process ids up to this belong to a database gone since */
         char boot_id[64];
+        /* Generation of the process and label set ids cached in ProcessInfo:
+         * a new one for each store and each database file. */
+        uint64_t gen;
+        /* Process rows whose last raw sample ended at or before it may have
+         * been pruned: a cached id of a process last written then is looked
+         * up again. */
+        uint64_t procs_pruned_upto_ns;
+        int compat_version;           /* reader of an older schema: the version its views are for */
         sqlite3_stmt *stmt[_STMT_MAX];
 
         DomainCacheEntry *domains;
@@ -108,8 +117,6 @@ struct Store {
         StoreQueueStats qstats;
 
         /* Maintenance (store-maintain.c) */
-        int64_t proc_prune_cursor;    /* process ids below it were examined in this pass */
-        int64_t proc_pruned_upto;     /* the last full pass pruned up to this cutoff */
         uint64_t step_t0, step_est_ns; /* store_maintain(): start of the step, longest recent one */
         unsigned steps_in_call;
 
@@ -127,6 +134,8 @@ struct Store {
 };
 
 /* store.c */
+/* A generation no store used before (never 0). */
+uint64_t store_generation_new(void);
 int store_exec(Store *s, const char *sql);
 /* Run prepared statement `which` (see sqlite_stmt_run()). */
 int store_stmt_run(Store *s, StoreStatement which, int64_t *ret_id);

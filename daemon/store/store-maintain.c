@@ -24,23 +24,32 @@ const StoreStatementSql store_maintain_statements[] = {
                 "SELECT ?1, ?2, ?3, sum(coalesce(n_raw, 1)), sum(coalesce(duration_ns, end_ns - start_ns)) "
                 "FROM intervals WHERE level = ?4 AND end_ns > ?1 AND end_ns <= ?2 HAVING count(*) > 0 "
                 "RETURNING id" },
+        /* Per label set: raw rows (per process) are summed per process first,
+         * so that n_procs counts distinct processes and active_ns is the
+         * longest any one of them ran; rollup rows (process_id 0) carry
+         * their n_procs and active_ns up. */
         { STMT_ROLLUP_SAMPLES,
-                "INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j, active_ns, wakeups) "
-                "SELECT ?3, s.process_id, sum(s.cpu_ns), total(s.energy_j), "
-                "sum(coalesce(s.active_ns, coalesce(i.duration_ns, i.end_ns - i.start_ns))), sum(s.wakeups) "
+                "INSERT INTO samples (interval_id, process_id, labels_id, cpu_ns, energy_j, idle_share_j, "
+                "active_ns, wakeups, n_procs) "
+                "SELECT ?3, 0, x.l, sum(x.c), total(x.e), total(x.ie), max(x.dur), sum(x.w), sum(x.np) FROM "
+                "(SELECT s.labels_id AS l, sum(s.cpu_ns) AS c, total(s.energy_j) AS e, total(s.idle_share_j) AS ie, "
+                "sum(coalesce(s.active_ns, coalesce(i.duration_ns, i.end_ns - i.start_ns))) AS dur, "
+                "sum(s.wakeups) AS w, CASE WHEN s.process_id > 0 THEN 1 ELSE sum(coalesce(s.n_procs, 1)) END AS np "
                 "FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY s.process_id" },
+                "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY s.labels_id, s.process_id) x "
+                "GROUP BY x.l" },
         { STMT_ROLLUP_SAMPLE_DOMAINS,
-                "INSERT INTO sample_domains (interval_id, process_id, domain_id, energy_j) "
-                "SELECT ?3, sd.process_id, sd.domain_id, total(sd.energy_j) "
+                "INSERT INTO sample_domains (interval_id, process_id, labels_id, domain_id, energy_j, idle_share_j) "
+                "SELECT ?3, 0, sd.labels_id, sd.domain_id, total(sd.energy_j), total(sd.idle_share_j) "
                 "FROM intervals i JOIN sample_domains sd ON sd.interval_id = i.id "
                 "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 "
-                "GROUP BY sd.process_id, sd.domain_id" },
+                "GROUP BY sd.labels_id, sd.domain_id" },
         { STMT_ROLLUP_INTERVAL_DOMAINS,
                 "INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, idle_j, "
-                "attributed_j, unattributed_j, idle_w, idle_method, irq_j) "
+                "attributed_j, unattributed_j, idle_w, idle_method, irq_j, idle_band_w) "
                 "SELECT ?3, d.domain_id, max(d.host_total), total(d.measured_j), total(d.idle_j), "
-                "total(d.attributed_j), total(d.unattributed_j), avg(d.idle_w), 'rollup', total(d.irq_j) "
+                "total(d.attributed_j), total(d.unattributed_j), avg(d.idle_w), 'rollup', total(d.irq_j), "
+                "avg(d.idle_band_w) "
                 "FROM intervals i JOIN interval_domains d ON d.interval_id = i.id "
                 "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY d.domain_id" },
         /* ?1: level (1 minute, 2 hour), ?2: done up to. */
@@ -61,20 +70,20 @@ const StoreStatementSql store_maintain_statements[] = {
         /* The end of the last row of level ?1 (days: how far they are rolled up). */
         { STMT_MAX_END,
                 "SELECT coalesce(max(end_ns), 0) FROM intervals WHERE level = ?1" },
-        /* Processes with id in (?1, ?2) last seen (hour rollups) or, never
-         * rolled up, started at or before ?3, that no row not yet rolled up
-         * into hours refers to (?4: hour_done, ?5: minute_done). The row with
-         * the highest id is never deleted, so that ids are never reused. */
+        /* Up to ?3 processes last seen (minute rollups) at or before ?1, the
+         * end of what raw rows are kept for, that no raw row not yet rolled
+         * up (ending after ?2, minute_done) refers to. The row with the
+         * highest id is never deleted, so that ids are never reused. */
         { STMT_PRUNE_PROCESSES,
-                "DELETE FROM processes WHERE id > ?1 AND id < ?2 "
-                "AND id < (SELECT max(id) FROM processes) "
-                "AND coalesce(last_ns, start_ns) <= ?3 "
+                "DELETE FROM processes WHERE id IN (SELECT id FROM processes WHERE last_ns <= ?1 "
+                "AND id < (SELECT max(id) FROM processes) ORDER BY last_ns LIMIT ?3) "
                 "AND id NOT IN (SELECT s.process_id FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                "WHERE (i.level = 1 AND i.end_ns > ?4) OR (i.level = 0 AND i.end_ns > ?5))" },
-        /* Hour rollup ?1 ending at ?2: its processes were seen then. */
+                "WHERE i.level = 0 AND i.end_ns > ?2)" },
+        /* Minute (?1, ?2]: the processes with raw rows in it were seen then. */
         { STMT_MARK_SEEN,
                 "UPDATE processes SET last_ns = ?2 WHERE id IN "
-                "(SELECT process_id FROM samples WHERE interval_id = ?1) AND coalesce(last_ns, 0) < ?2" },
+                "(SELECT s.process_id FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                "WHERE i.level = 0 AND i.end_ns > ?1 AND i.end_ns <= ?2) AND coalesce(last_ns, 0) < ?2" },
         /* Late raw intervals (a backward clock step) folded into rollups. */
         { STMT_FOLD_FIND,
                 "SELECT id FROM intervals WHERE level = ?1 AND start_ns = ?2 AND end_ns = ?3" },
@@ -85,23 +94,30 @@ const StoreStatementSql store_maintain_statements[] = {
         { STMT_FOLD_INTERVAL,
                 "UPDATE intervals SET n_raw = coalesce(n_raw, 1) + 1, duration_ns = coalesce(duration_ns, "
                 "end_ns - start_ns) + (SELECT end_ns - start_ns FROM intervals WHERE id = ?2) WHERE id = ?1" },
+        /* Per label set, as the rollups are: its processes of the raw
+         * interval are added to n_procs (one may be counted twice). */
         { STMT_FOLD_SAMPLES,
-                "INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j, active_ns, wakeups) "
-                "SELECT ?1, s.process_id, s.cpu_ns, s.energy_j, coalesce(s.active_ns, i.end_ns - i.start_ns), "
-                "s.wakeups FROM samples s JOIN intervals i ON i.id = s.interval_id WHERE s.interval_id = ?2 "
-                "ON CONFLICT (interval_id, process_id) DO UPDATE SET cpu_ns = cpu_ns + excluded.cpu_ns, "
-                "energy_j = energy_j + excluded.energy_j, active_ns = coalesce(active_ns, 0) + excluded.active_ns, "
-                "wakeups = wakeups + excluded.wakeups" },
+                "INSERT INTO samples (interval_id, process_id, labels_id, cpu_ns, energy_j, idle_share_j, "
+                "active_ns, wakeups, n_procs) "
+                "SELECT ?1, 0, s.labels_id, sum(s.cpu_ns), total(s.energy_j), total(s.idle_share_j), "
+                "max(i.end_ns - i.start_ns), sum(s.wakeups), count(*) "
+                "FROM samples s JOIN intervals i ON i.id = s.interval_id WHERE s.interval_id = ?2 "
+                "GROUP BY s.labels_id "
+                "ON CONFLICT (interval_id, process_id, labels_id) DO UPDATE SET cpu_ns = cpu_ns + excluded.cpu_ns, "
+                "energy_j = energy_j + excluded.energy_j, idle_share_j = idle_share_j + excluded.idle_share_j, "
+                "active_ns = coalesce(active_ns, 0) + excluded.active_ns, wakeups = wakeups + excluded.wakeups, "
+                "n_procs = coalesce(n_procs, 0) + excluded.n_procs" },
         { STMT_FOLD_SAMPLE_DOMAINS,
-                "INSERT INTO sample_domains (interval_id, process_id, domain_id, energy_j) "
-                "SELECT ?1, process_id, domain_id, energy_j FROM sample_domains WHERE interval_id = ?2 "
-                "ON CONFLICT (interval_id, process_id, domain_id) DO UPDATE SET "
-                "energy_j = energy_j + excluded.energy_j" },
+                "INSERT INTO sample_domains (interval_id, process_id, labels_id, domain_id, energy_j, idle_share_j) "
+                "SELECT ?1, 0, labels_id, domain_id, total(energy_j), total(idle_share_j) FROM sample_domains "
+                "WHERE interval_id = ?2 GROUP BY labels_id, domain_id "
+                "ON CONFLICT (interval_id, process_id, labels_id, domain_id) DO UPDATE SET "
+                "energy_j = energy_j + excluded.energy_j, idle_share_j = idle_share_j + excluded.idle_share_j" },
         { STMT_FOLD_INTERVAL_DOMAINS,
                 "INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, idle_j, "
-                "attributed_j, unattributed_j, idle_w, idle_method, irq_j) "
+                "attributed_j, unattributed_j, idle_w, idle_method, irq_j, idle_band_w) "
                 "SELECT ?1, domain_id, host_total, measured_j, idle_j, attributed_j, unattributed_j, idle_w, "
-                "'rollup', irq_j FROM interval_domains WHERE interval_id = ?2 "
+                "'rollup', irq_j, idle_band_w FROM interval_domains WHERE interval_id = ?2 "
                 "ON CONFLICT (interval_id, domain_id) DO UPDATE SET host_total = max(host_total, excluded.host_total), "
                 "measured_j = measured_j + excluded.measured_j, idle_j = idle_j + excluded.idle_j, "
                 "attributed_j = attributed_j + excluded.attributed_j, "
@@ -198,10 +214,10 @@ static int store_rollup_bucket(Store *s, int level, int64_t b, int64_t size) {
                         r = stmt_bucket(s, STMT_ROLLUP_SAMPLE_DOMAINS, b, b + size, id, level - 1, NULL);
                 if (r >= 0)
                         r = stmt_bucket(s, STMT_ROLLUP_INTERVAL_DOMAINS, b, b + size, id, level - 1, NULL);
-                if (r >= 0 && level == 2) {
-                        /* When its processes were last seen, for pruning them much later. */
+                if (r >= 0 && level == 1) {
+                        /* When its processes were last seen, for pruning them with the raw rows. */
                         sqlite3_stmt *st = s->stmt[STMT_MARK_SEEN];
-                        sqlite3_bind_int64(st, 1, id);
+                        sqlite3_bind_int64(st, 1, b);
                         sqlite3_bind_int64(st, 2, b + size);
                         r = store_stmt_run(s, STMT_MARK_SEEN, NULL);
                 }
@@ -314,9 +330,10 @@ int store_fold_late(Store *s, int64_t raw_id, uint64_t end_ns) {
                         if (r < 0)
                                 return r;
                 }
-                if (level == 2) {
+                if (level == 1) {
+                        /* Its processes were seen in that minute (pruned with the raw rows). */
                         st = s->stmt[STMT_MARK_SEEN];
-                        sqlite3_bind_int64(st, 1, id);
+                        sqlite3_bind_int64(st, 1, b);
                         sqlite3_bind_int64(st, 2, b + size[level]);
                         r = store_stmt_run(s, STMT_MARK_SEEN, NULL);
                         if (r < 0)
@@ -346,62 +363,42 @@ static bool over_budget(Store *s, uint64_t deadline) {
 
 /* Rows per prune transaction: a raw interval of 200 processes is ~600 rows. */
 #define PRUNE_BATCH 8
-/* Process ids examined per prune transaction. */
-#define PROCESS_PRUNE_IDS 4096
 
-/* Delete process rows nothing refers to any more: last seen in an hour
- * rollup (or started, if never rolled up) at or before `cutoff`, the end of
- * what the hour retention keeps. A live process whose cached id goes is
- * written again under a new id (store_write_interval() retries). Runs with
- * foreign keys off: checking them would scan samples once per row, and the
- * rows deleted are not referred to by construction. */
+/* Process rows deleted per prune transaction. */
+#define PROCESS_PRUNE_BATCH 512
+
+/* Delete process rows nothing refers to any more: only raw rows refer to a
+ * process (rollups are per label set), so a process goes once its last
+ * minute with raw rows, `cutoff`, is past the raw retention. The writer looks
+ * again the ids it cached of processes it last wrote at or before it. */
 static int store_prune_processes(Store *s, const RollupState *rs, int64_t cutoff, uint64_t deadline) {
         sqlite3_stmt *st;
-        int64_t max_id = 0;
-        int r = 0;
+        int r;
 
         assert(s);
         assert(rs);
         st = s->stmt[STMT_PRUNE_PROCESSES];
-        if (cutoff <= s->proc_pruned_upto)
-                return 0;
-        r = sqlite_query_int(s->db, "SELECT coalesce(max(id), 0) FROM processes", &max_id);
-        if (r < 0)
-                return r;
-        r = store_exec(s, "PRAGMA foreign_keys = OFF");
-        if (r < 0)
-                return r;
-        while (s->proc_prune_cursor < max_id) {
-                int64_t next = s->proc_prune_cursor + PROCESS_PRUNE_IDS;
+        for (;;) {
+                int n;
 
-                if (over_budget(s, deadline)) {
-                        r = 1;
-                        break;
-                }
+                if (over_budget(s, deadline))
+                        return 1;
                 r = store_begin(s);
                 if (r < 0)
-                        break;
-                sqlite3_bind_int64(st, 1, s->proc_prune_cursor);
-                sqlite3_bind_int64(st, 2, next + 1);
-                sqlite3_bind_int64(st, 3, cutoff);
-                sqlite3_bind_int64(st, 4, rs->hour_done);
-                sqlite3_bind_int64(st, 5, rs->minute_done);
-                r = store_end(s, store_stmt_run(s, STMT_PRUNE_PROCESSES, NULL));
+                        return r;
+                sqlite3_bind_int64(st, 1, cutoff);
+                sqlite3_bind_int64(st, 2, rs->minute_done);
+                sqlite3_bind_int(st, 3, PROCESS_PRUNE_BATCH);
+                r = store_stmt_run(s, STMT_PRUNE_PROCESSES, NULL);
+                n = r >= 0 ? sqlite3_changes(s->db) : 0;
+                r = store_end(s, r);
                 if (r < 0)
-                        break;
-                s->proc_prune_cursor = next;
+                        return r;
+                if (n > 0)
+                        s->procs_pruned_upto_ns = MAX(s->procs_pruned_upto_ns, (uint64_t) cutoff);
+                if (n < PROCESS_PRUNE_BATCH)
+                        return 0;
         }
-        if (r == 0) {
-                /* A full pass: the next one when the cutoff has moved on an hour. */
-                s->proc_pruned_upto = cutoff + (int64_t) STORE_HOUR_NS;
-                s->proc_prune_cursor = 0;
-        }
-        {
-                int k = store_exec(s, "PRAGMA foreign_keys = ON");
-                if (k < 0)
-                        return k;
-        }
-        return r;
 }
 
 int store_maintain(Store *s, uint64_t now_realtime_ns, unsigned budget_ms) {
@@ -491,7 +488,7 @@ int store_maintain(Store *s, uint64_t now_realtime_ns, unsigned budget_ms) {
                 }
         }
         /* Hours and days past the hour retention, then the processes that
-         * nothing refers to any more. */
+         * no raw row refers to any more. */
         if (s->retention_ns[2] > 0 && (int64_t) s->retention_ns[2] < now) {
                 int64_t cutoff = now - (int64_t) s->retention_ns[2];
 
@@ -507,7 +504,9 @@ int store_maintain(Store *s, uint64_t now_realtime_ns, unsigned budget_ms) {
                                 if (r < PRUNE_BATCH)
                                         break;
                         }
-                r = store_prune_processes(s, &rs, floor_to(cutoff, size[2]), deadline);
+        }
+        if (rs.raw_from > 0) {
+                r = store_prune_processes(s, &rs, rs.raw_from, deadline);
                 if (r != 0)
                         return r;
         }

@@ -19,18 +19,21 @@
 #include "util.h"
 
 #define RANGE STORE_RANGE_SQL("i")
+#define RAW_RANGE STORE_RAW_RANGE_SQL("i")
 
-/* Rows of processes grouped: kernel threads are one group of their own,
- * "[kernel]", under every grouping but process. */
+/* Samples grouped by the labels of each interval (l: the sample's label set,
+ * labels_id) or, by process, by the process (raw samples only: rollups are
+ * per label set). Kernel threads are one group of their own, "[kernel]",
+ * under every grouping but process. */
 static const char *group_by_sql(GroupBy by) {
         static const char *const sql[_GROUP_BY_MAX] = {
-                [GROUP_BY_PROCESS] = "p.id",
-                [GROUP_BY_COMM] = "CASE WHEN p.kernel_thread THEN '[kernel]' ELSE p.comm END",
-                [GROUP_BY_UNIT] = "CASE WHEN p.kernel_thread THEN '[kernel]' ELSE coalesce(p.unit, '-') END",
-                [GROUP_BY_USER] = "CASE WHEN p.kernel_thread THEN '[kernel]' ELSE p.uid END",
-                [GROUP_BY_SLICE] = "CASE WHEN p.kernel_thread THEN '[kernel]' ELSE coalesce(p.slice, '-') END",
+                [GROUP_BY_PROCESS] = "s.process_id",
+                [GROUP_BY_COMM] = "CASE WHEN l.kernel_thread THEN '[kernel]' ELSE l.comm END",
+                [GROUP_BY_UNIT] = "CASE WHEN l.kernel_thread THEN '[kernel]' ELSE coalesce(l.unit, '-') END",
+                [GROUP_BY_USER] = "CASE WHEN l.kernel_thread THEN '[kernel]' ELSE l.uid END",
+                [GROUP_BY_SLICE] = "CASE WHEN l.kernel_thread THEN '[kernel]' ELSE coalesce(l.slice, '-') END",
                 [GROUP_BY_CONTAINER] =
-                        "CASE WHEN p.kernel_thread THEN '[kernel]' ELSE coalesce(p.container_id, '-') END",
+                        "CASE WHEN l.kernel_thread THEN '[kernel]' ELSE coalesce(l.container_id, '-') END",
         };
         assert(by >= 0 && by < _GROUP_BY_MAX);
         return sql[by];
@@ -117,29 +120,39 @@ static bool patterns_match(char *const *patterns, const char *s) {
         return false;
 }
 
-/* jouled_filter(comm, unit, uid, pid): whether a process passes the filter
- * registered with it. */
+/* jouled_filter(comm, unit, uid, pid): whether a label set (comm not NULL:
+ * comm, unit and user are matched) or a process (pid not NULL: the pid is
+ * matched) passes the filter registered with it. */
 static void sql_filter(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
         const StoreFilter *f = sqlite3_user_data(ctx);
         const char *comm = (const char *) sqlite3_value_text(argv[0]);
         const char *unit = (const char *) sqlite3_value_text(argv[1]);
         int64_t uid = sqlite3_value_int64(argv[2]), pid = sqlite3_value_int64(argv[3]);
         char uid_s[32], pid_s[32];
-        bool ok;
+        bool ok = true;
 
         assert(argc == 4);
-        snprintf(uid_s, sizeof(uid_s), "%" PRIi64, uid);
-        snprintf(pid_s, sizeof(pid_s), "%" PRIi64, pid);
-        ok = patterns_match(f->comms, comm) && patterns_match(f->units, unit ? unit : "-") &&
-             patterns_match(f->pids, pid_s) &&
-             (patterns_match(f->users, uid_s) ||
-              (f->user_name && patterns_match(f->users, f->user_name((uint32_t) uid))));
+        if (sqlite3_value_type(argv[0]) != SQLITE_NULL) {
+                snprintf(uid_s, sizeof(uid_s), "%" PRIi64, uid);
+                ok = patterns_match(f->comms, comm) && patterns_match(f->units, unit ? unit : "-") &&
+                     (patterns_match(f->users, uid_s) ||
+                      (f->user_name && patterns_match(f->users, f->user_name((uint32_t) uid))));
+        }
+        if (ok && sqlite3_value_type(argv[3]) != SQLITE_NULL) {
+                snprintf(pid_s, sizeof(pid_s), "%" PRIi64, pid);
+                ok = patterns_match(f->pids, pid_s);
+        }
         sqlite3_result_int(ctx, ok);
 }
 
-/* The condition on a process id column that applies filter: "1" when there
- * is none, else registers jouled_filter() with it for the next query. */
-static int filter_sql(Store *s, const StoreFilter *f, const char *column, char *buf, size_t size) {
+/* The condition on a sample's label set (labels_col) and process
+ * (process_col) that applies filter: "1" when there is none, else registers
+ * jouled_filter() with it for the next query. comm, unit and user are those
+ * of the sample's label set (the labels of that interval); a pid is its
+ * process's, so that rollups (per label set, no process) never match one. */
+static int filter_sql(Store *s, const StoreFilter *f, const char *process_col, const char *labels_col, char *buf,
+                      size_t size) {
+        bool pids;
         int rc;
 
         if (store_filter_is_empty(f)) {
@@ -150,10 +163,47 @@ static int filter_sql(Store *s, const StoreFilter *f, const char *column, char *
                                         NULL, NULL);
         if (rc != SQLITE_OK)
                 return store_errno(rc);
-        /* Uncorrelated: SQLite evaluates it once per query. */
+        pids = f->pids && f->pids[0];
+        /* Uncorrelated: SQLite evaluates each once per query. */
         snprintf(buf, size,
-                 "%s IN (SELECT fp.id FROM processes fp WHERE jouled_filter(fp.comm, fp.unit, fp.uid, fp.pid))",
-                 column);
+                 "%s IN (SELECT fl.id FROM labels fl WHERE jouled_filter(fl.comm, fl.unit, fl.uid, NULL))%s%s%s",
+                 labels_col, pids ? " AND " : "", pids ? process_col : "",
+                 pids ? " IN (SELECT fp.id FROM processes fp WHERE jouled_filter(NULL, NULL, NULL, fp.pid))" : "");
+        return 0;
+}
+
+/* Whether part of (since, until] is older than the raw rows kept: rolled-up
+ * rows (per label set) end there, so per-process detail is gone. */
+static int process_detail_pruned(Store *s, uint64_t since, uint64_t until, bool *ret) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = prepare_range(s,
+                          "SELECT EXISTS (SELECT 1 FROM intervals WHERE level > 0 AND end_ns > ?1 "
+                          "AND end_ns <= min(?2, (SELECT raw_from_ns FROM rollup_state)))",
+                          since, until, &st);
+        if (r < 0)
+                return r;
+        r = step_row(st);
+        if (r < 0)
+                return r;
+        *ret = sqlite3_column_int(st, 0);
+        return 0;
+}
+
+/* By process over a range older than the raw rows: the label sets instead
+ * (keyed by label set id), read like the other groupings. */
+static int group_by_resolve(Store *s, GroupBy by, uint64_t since, uint64_t until, bool *ret_label_sets) {
+        bool pruned = false;
+        int r;
+
+        *ret_label_sets = false;
+        if (by != GROUP_BY_PROCESS)
+                return 0;
+        r = process_detail_pruned(s, since, until, &pruned);
+        if (r < 0)
+                return r;
+        *ret_label_sets = pruned;
         return 0;
 }
 
@@ -198,6 +248,22 @@ int store_query_totals(Store *s, uint64_t since, uint64_t until, StoreTotals *re
         t.idle_j = sqlite3_column_double(st, 2);
         t.unattributed_j = sqlite3_column_double(st, 3);
         t.irq_j = sqlite3_column_double(st, 4);
+        sqlite3_finalize(TAKE_PTR(st));
+
+        r = prepare_range(s,
+                          "SELECT total(s.idle_share_j) FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                          "WHERE " RANGE,
+                          since, until, &st);
+        if (r < 0)
+                return r;
+        r = step_row(st);
+        if (r < 0)
+                return r;
+        t.idle_share_j = sqlite3_column_double(st, 0);
+
+        r = process_detail_pruned(s, since, until, &t.process_detail_pruned);
+        if (r < 0)
+                return r;
 
         *ret = t;
         return 0;
@@ -285,8 +351,8 @@ void store_group_rows_free(StoreGroupRow *v, size_t n) {
 }
 
 /* Rows of (key, cpu, energy, active, pid, start_ns, comm, exe, unit, uid,
- * ppid, wakeups); a window's have no start_ns, exe, ppid or active time:
- * (key, cpu, energy, pid, comm, unit, uid, wakeups). */
+ * ppid, wakeups, idle_share); a window's have no start_ns, exe, ppid or
+ * active time: (key, cpu, energy, pid, comm, unit, uid, wakeups, idle_share). */
 static int groups_read(sqlite3_stmt *st, bool window, StoreGroupRow **ret, size_t *ret_n) {
         StoreGroupRow *v = NULL;
         size_t n = 0;
@@ -311,6 +377,7 @@ static int groups_read(sqlite3_stmt *st, bool window, StoreGroupRow **ret, size_
                                 goto fail;
                         p->uid = sqlite3_column_int64(st, 6);
                         p->wakeups = (uint64_t) sqlite3_column_int64(st, 7);
+                        p->idle_share_j = sqlite3_column_double(st, 8);
                         continue;
                 }
                 p->active_ns = (uint64_t) sqlite3_column_int64(st, 3);
@@ -322,6 +389,7 @@ static int groups_read(sqlite3_stmt *st, bool window, StoreGroupRow **ret, size_
                 p->uid = sqlite3_column_int64(st, 9);
                 p->ppid = sqlite3_column_int64(st, 10);
                 p->wakeups = (uint64_t) sqlite3_column_int64(st, 11);
+                p->idle_share_j = sqlite3_column_double(st, 12);
         }
         r = step_done(rc);
         if (r < 0)
@@ -337,37 +405,46 @@ fail:
 int store_query_groups(Store *s, GroupBy by, const StoreFilter *filter, uint64_t since, uint64_t until,
                        StoreGroupRow **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        char sql[8192], where[256];
+        char sql[8192], where[512];
+        bool label_sets;
         int r;
 
         assert(s);
         assert(ret);
         assert(ret_n);
 
-        r = filter_sql(s, filter, "s.process_id", where, sizeof(where));
+        r = group_by_resolve(s, by, since, until, &label_sets);
+        if (r < 0)
+                return r;
+        r = filter_sql(s, filter, "s.process_id", "s.labels_id", where, sizeof(where));
         if (r < 0)
                 return r;
 
         /* Per key and interval first, so that a group's presence counts each
          * interval once (active_ns) however many processes it had then. By
-         * process, a process has one sample per interval: sum per process id
-         * first, then join the processes once per process (3x faster). */
-        if (by == GROUP_BY_PROCESS)
+         * process (raw samples only), a process has one sample per interval:
+         * sum per process id first, then join the processes once per process
+         * (3x faster). Other groupings read each sample's label set; pid,
+         * start and ppid are one raw sample's process (none for rollups). */
+        if (by == GROUP_BY_PROCESS && !label_sets)
                 snprintf(sql, sizeof(sql),
-                 "SELECT x.k, x.c, x.e, x.dur, p.pid, p.start_ns, p.comm, p.exe, p.unit, p.uid, p.ppid, x.w FROM "
+                 "SELECT x.k, x.c, x.e, x.dur, p.pid, p.start_ns, l.comm, l.exe, l.unit, l.uid, p.ppid, x.w, x.ie FROM "
                  "(SELECT s.process_id AS k, sum(" STORE_SAMPLE_ACTIVE_SQL("s", "i") ") AS dur, sum(s.cpu_ns) AS c, "
-                 "total(s.energy_j) AS e, sum(s.wakeups) AS w FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                 "WHERE " RANGE " AND %s GROUP BY s.process_id) x JOIN processes p ON p.id = x.k ORDER BY x.k", where);
+                 "total(s.energy_j) AS e, sum(s.wakeups) AS w, total(s.idle_share_j) AS ie, max(s.labels_id) AS lid "
+                 "FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                 "WHERE " RAW_RANGE " AND %s GROUP BY s.process_id) x JOIN processes p ON p.id = x.k "
+                 "JOIN labels l ON l.id = x.lid ORDER BY x.k", where);
         else
                 snprintf(sql, sizeof(sql),
-                 "SELECT k, sum(c), total(e), sum(dur), pid, start_ns, comm, exe, unit, uid, ppid, sum(w) FROM "
+                 "SELECT k, sum(c), total(e), sum(dur), pid, start_ns, comm, exe, unit, uid, ppid, sum(w), total(ie) FROM "
                  "(SELECT %s AS k, max(" STORE_SAMPLE_ACTIVE_SQL("s", "i") ") AS dur, sum(s.cpu_ns) AS c, total(s.energy_j) AS e, "
-                 "sum(s.wakeups) AS w, "
-                 "p.pid AS pid, p.start_ns AS start_ns, p.comm AS comm, p.exe AS exe, p.unit AS unit, "
-                 "p.uid AS uid, p.ppid AS ppid FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                 "JOIN processes p ON p.id = s.process_id WHERE " RANGE " AND %s GROUP BY 1, i.id) "
+                 "sum(s.wakeups) AS w, total(s.idle_share_j) AS ie, "
+                 "p.pid AS pid, p.start_ns AS start_ns, l.comm AS comm, l.exe AS exe, l.unit AS unit, "
+                 "l.uid AS uid, p.ppid AS ppid FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                 "JOIN labels l ON l.id = s.labels_id LEFT JOIN processes p ON p.id = s.process_id "
+                 "WHERE " RANGE " AND %s GROUP BY 1, i.id) "
                  "GROUP BY k ORDER BY k",
-                 group_by_sql(by), where);
+                 label_sets ? "l.id" : group_by_sql(by), where);
         r = prepare_range(s, sql, since, until, &st);
         if (r < 0)
                 return r;
@@ -387,25 +464,36 @@ int store_query_group_domains(Store *s, GroupBy by, const StoreFilter *filter, u
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         StoreGroupDomain *v = NULL;
         size_t n = 0;
-        char sql[8192], where[256];
+        char sql[8192], where[512];
+        bool label_sets;
         int rc, r;
 
         assert(s);
         assert(ret);
         assert(ret_n);
 
-        r = filter_sql(s, filter, "sd.process_id", where, sizeof(where));
+        r = group_by_resolve(s, by, since, until, &label_sets);
+        if (r < 0)
+                return r;
+        r = filter_sql(s, filter, "sd.process_id", "sd.labels_id", where, sizeof(where));
         if (r < 0)
                 return r;
 
-        /* Summed per (process, domain) first, then joined. */
-        snprintf(sql, sizeof(sql),
-                 "SELECT %s, d.name, total(x.e) FROM "
+        /* Summed per (label set or process, domain) first, then joined. */
+        if (by == GROUP_BY_PROCESS && !label_sets)
+                snprintf(sql, sizeof(sql),
+                 "SELECT x.pid, d.name, total(x.e) FROM "
                  "(SELECT sd.process_id AS pid, sd.domain_id AS did, total(sd.energy_j) AS e FROM intervals i "
+                 "JOIN sample_domains sd ON sd.interval_id = i.id WHERE " RAW_RANGE " AND %s GROUP BY 1, 2) x "
+                 "JOIN domains d ON d.id = x.did GROUP BY 1, 2 ORDER BY 1, 2", where);
+        else
+                snprintf(sql, sizeof(sql),
+                 "SELECT %s, d.name, total(x.e) FROM "
+                 "(SELECT sd.labels_id AS lid, sd.domain_id AS did, total(sd.energy_j) AS e FROM intervals i "
                  "JOIN sample_domains sd ON sd.interval_id = i.id WHERE " RANGE " AND %s GROUP BY 1, 2) x "
-                 "JOIN processes p ON p.id = x.pid JOIN domains d ON d.id = x.did "
+                 "JOIN labels l ON l.id = x.lid JOIN domains d ON d.id = x.did "
                  "GROUP BY 1, 2 ORDER BY 1, 2",
-                 group_by_sql(by), where);
+                 label_sets ? "l.id" : group_by_sql(by), where);
         r = prepare_range(s, sql, since, until, &st);
         if (r < 0)
                 return r;
@@ -497,21 +585,26 @@ int store_query_host_energy(Store *s, uint64_t since, uint64_t until, StoreEnerg
 int store_query_group_energy(Store *s, GroupBy by, const StoreFilter *filter, uint64_t since, uint64_t until,
                              StoreEnergyPointFn fn, void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        char sql[8192], where[256];
+        char sql[8192], where[512];
+        bool label_sets;
         int r;
 
         assert(s);
         assert(fn);
 
-        r = filter_sql(s, filter, "s.process_id", where, sizeof(where));
+        r = group_by_resolve(s, by, since, until, &label_sets);
+        if (r < 0)
+                return r;
+        r = filter_sql(s, filter, "s.process_id", "s.labels_id", where, sizeof(where));
         if (r < 0)
                 return r;
 
         snprintf(sql, sizeof(sql),
                  "SELECT %s, i.start_ns, i.end_ns, total(s.energy_j) FROM intervals i "
-                 "JOIN samples s ON s.interval_id = i.id JOIN processes p ON p.id = s.process_id "
-                 "WHERE " RANGE " AND %s GROUP BY 1, i.id",
-                 group_by_sql(by), where);
+                 "JOIN samples s ON s.interval_id = i.id JOIN labels l ON l.id = s.labels_id "
+                 "WHERE %s AND %s GROUP BY 1, i.id",
+                 label_sets ? "l.id" : group_by_sql(by), by == GROUP_BY_PROCESS && !label_sets ? RAW_RANGE : RANGE,
+                 where);
         r = prepare_range(s, sql, since, until, &st);
         if (r < 0)
                 return r;
@@ -539,15 +632,17 @@ int store_query_export(Store *s, uint64_t since, uint64_t until, StoreExportFn f
         assert(fn);
 
         r = prepare_range(s,
-                          "SELECT i.start_ns, i.end_ns, p.pid, p.start_ns, p.comm, p.exe, p.unit, p.uid, p.ppid, s.cpu_ns, "
+                          "SELECT i.start_ns, i.end_ns, coalesce(p.pid, 0), coalesce(p.start_ns, 0), l.comm, l.exe, "
+                          "l.unit, l.uid, coalesce(p.ppid, 0), s.cpu_ns, "
                           "d.name, d.source, d.estimated, sd.energy_j, idm.host_total, i.level, "
                           STORE_INTERVAL_DURATION_SQL("i") " "
                           "FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                          "JOIN processes p ON p.id = s.process_id "
+                          "JOIN labels l ON l.id = s.labels_id LEFT JOIN processes p ON p.id = s.process_id "
                           "LEFT JOIN sample_domains sd ON sd.interval_id = i.id AND sd.process_id = s.process_id "
+                          "AND sd.labels_id = s.labels_id "
                           "LEFT JOIN domains d ON d.id = sd.domain_id "
                           "LEFT JOIN interval_domains idm ON idm.interval_id = i.id AND idm.domain_id = sd.domain_id "
-                          "WHERE " FINEST_RANGE_SQL("i") " ORDER BY i.end_ns, p.pid, p.id, d.name",
+                          "WHERE " FINEST_RANGE_SQL("i") " ORDER BY i.end_ns, p.pid, s.process_id, l.id, d.name",
                           since, until, &st);
         if (r < 0)
                 return r;
@@ -668,9 +763,9 @@ int store_query_window_groups(Store *s, GroupBy by, uint64_t after, uint64_t unt
         assert(ret_n);
 
         snprintf(sql, sizeof(sql),
-                 "SELECT %s, sum(s.cpu_ns), total(s.energy_j), p.pid, p.comm, p.unit, p.uid, sum(s.wakeups) "
-                 "FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                 "JOIN processes p ON p.id = s.process_id "
+                 "SELECT %s, sum(s.cpu_ns), total(s.energy_j), p.pid, l.comm, l.unit, l.uid, sum(s.wakeups), "
+                 "total(s.idle_share_j) FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                 "JOIN labels l ON l.id = s.labels_id LEFT JOIN processes p ON p.id = s.process_id "
                  "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 AND i.level = 0 GROUP BY 1",
                  group_by_sql(by));
         r = prepare_range(s, sql, after, until, &st);
@@ -990,7 +1085,7 @@ int store_query_process_usage(Store *s, int64_t pid, uint64_t since, uint64_t un
          * boot is another program. */
         r = prepare_range(s,
                           "SELECT coalesce(sum(s.cpu_ns), 0), total(s.energy_j) FROM intervals i "
-                          "JOIN samples s ON s.interval_id = i.id WHERE " RANGE " AND s.process_id = "
+                          "JOIN samples s ON s.interval_id = i.id WHERE " RAW_RANGE " AND s.process_id = "
                           "(SELECT id FROM processes WHERE pid = ?3 ORDER BY start_ns DESC LIMIT 1)",
                           since, until, &st);
         if (r < 0)

@@ -56,6 +56,10 @@ typedef struct StoreTotals {
         /* Over the host-total domains: measured = attributed + idle + unattributed. */
         double measured_j, attributed_j, idle_j, unattributed_j;
         double irq_j;                 /* part of unattributed: interrupt and softirq time */
+        double idle_share_j;          /* the processes' shares of idle energy (≤ idle_j) */
+        bool process_detail_pruned;   /* part of the range is older than the raw retention: per-process
+                                       * detail is no longer kept there, and grouping by process
+                                       * gives the label sets instead (key: label set id, pid 0) */
 } StoreTotals;
 
 int store_query_totals(Store *s, uint64_t since, uint64_t until, StoreTotals *ret);
@@ -87,7 +91,13 @@ static inline bool store_key_equal(const StoreKey *a, const StoreKey *b) {
 }
 
 /* One group over a range or window. The process fields are one process of
- * the group (the process itself when grouped by process). */
+ * the group (the process itself when grouped by process); pid, start_ns and
+ * ppid are 0 where the group's rows are rollups (per label set). Groups
+ * other than process read the labels each process had in each interval.
+ * By process, raw intervals are read; for a range older than the raw
+ * rows kept (StoreTotals.process_detail_pruned), the groups are the label
+ * sets instead (comm, exe, uid, cgroup; key: the label set's id, pid 0), the
+ * same in store_query_group_domains() and store_query_group_energy(). */
 typedef struct StoreGroupRow {
         StoreKey key;
         int64_t pid, start_ns, uid, ppid;
@@ -95,7 +105,8 @@ typedef struct StoreGroupRow {
         uint64_t cpu_ns;
         uint64_t active_ns;           /* length of the intervals it appears in (range only) */
         uint64_t wakeups;             /* voluntary context switches of its threads */
-        double energy_j;
+        double energy_j;              /* dynamic energy */
+        double idle_share_j;          /* its share of idle energy by CPU time (energy_j + this: with idle) */
 } StoreGroupRow;
 
 void store_group_rows_free(StoreGroupRow *v, size_t n);
@@ -139,7 +150,8 @@ int store_query_host_energy(Store *s, uint64_t since, uint64_t until, StoreEnerg
 int store_query_group_energy(Store *s, GroupBy by, const StoreFilter *filter, uint64_t since, uint64_t until,
                              StoreEnergyPointFn fn, void *userdata);
 
-/* One export record: an interval, a process and a domain. A process with
+/* One export record: an interval, a process (a label set in rollups: pid,
+ * start_ns and ppid 0) and a domain. A process with
  * CPU time but no energy in the interval has one record with domain and
  * source NULL, estimated and host_total false and 0 J. */
 typedef struct StoreExportRecord {

@@ -18,7 +18,7 @@ struct QueuedInterval {
         char **strings;               /* source and idle_method copies */
         ProcessInfo *infos;
         ProcessDelta *procs;
-        double *proc_j;
+        double *proc_j;               /* n_procs × n_domains dynamic energies, then as many idle shares */
         uint64_t bytes;
         QueuedInterval *next;
 };
@@ -51,8 +51,9 @@ static bool proc_gets_row(const IntervalRecord *rec, size_t i) {
         assert(rec);
         if (rec->procs[i].cpu_ns > 0 || rec->procs[i].wakeups > 0)
                 return true;
-        for (size_t j = 0; rec->proc_domain_j && j < rec->n_domains; j++)
-                if (rec->domains[j].valid && rec->proc_domain_j[i * rec->n_domains + j] != 0)
+        for (size_t j = 0; j < rec->n_domains; j++)
+                if (rec->domains[j].valid && ((rec->proc_domain_j && rec->proc_domain_j[i * rec->n_domains + j] != 0) ||
+                                              (rec->proc_idle_share_j && rec->proc_idle_share_j[i * rec->n_domains + j] != 0)))
                         return true;
         return false;
 }
@@ -106,7 +107,7 @@ static int queued_new(const IntervalRecord *rec, QueuedInterval **ret) {
         q->strings = calloc(MAX(2 * nd, (size_t) 1), sizeof(char *));
         q->infos = calloc(MAX(np, (size_t) 1), sizeof(ProcessInfo));
         q->procs = calloc(MAX(np, (size_t) 1), sizeof(ProcessDelta));
-        q->proc_j = calloc(MAX(np * nd, (size_t) 1), sizeof(double));
+        q->proc_j = calloc(MAX(2 * np * nd, (size_t) 1), sizeof(double));
         if (!q->edomains || !q->domains || !q->strings || !q->infos || !q->procs || !q->proc_j)
                 return -ENOMEM;
         q->rec = *rec;
@@ -114,9 +115,10 @@ static int queued_new(const IntervalRecord *rec, QueuedInterval **ret) {
         q->rec.domains = q->domains;
         q->rec.procs = q->procs;
         q->rec.proc_domain_j = q->proc_j;
+        q->rec.proc_idle_share_j = q->proc_j + np * nd;
         q->rec.n_procs = 0; /* grows as infos are filled, so that queued_free() frees just those */
         q->bytes = sizeof(*q) + nd * (sizeof(EnergyDomain) + sizeof(DomainRecord)) +
-                   np * (sizeof(ProcessInfo) + sizeof(ProcessDelta) + nd * sizeof(double));
+                   np * (sizeof(ProcessInfo) + sizeof(ProcessDelta) + 2 * nd * sizeof(double));
 
         for (size_t j = 0; j < nd; j++) {
                 q->domains[j] = rec->domains[j];
@@ -139,10 +141,13 @@ static int queued_new(const IntervalRecord *rec, QueuedInterval **ret) {
                         return -ENOMEM;
                 /* The process row is looked up again (same identity → same id). */
                 info->store_id = 0;
+                info->store_labels_id = 0;
                 q->procs[k] = (ProcessDelta) { .info = info, .cpu_ns = rec->procs[i].cpu_ns,
                                                .wakeups = rec->procs[i].wakeups };
                 if (rec->proc_domain_j)
                         memcpy(q->proc_j + k * nd, rec->proc_domain_j + i * nd, nd * sizeof(double));
+                if (rec->proc_idle_share_j)
+                        memcpy(q->proc_j + (np + k) * nd, rec->proc_idle_share_j + i * nd, nd * sizeof(double));
                 k++;
         }
         q->rec.n_procs = k;

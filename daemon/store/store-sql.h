@@ -48,6 +48,11 @@
         i ".start_ns / 86400000000000 * 86400000000000 + 86400000000000 <= "                          \
         "min(?2, (SELECT coalesce(max(end_ns), 0) FROM intervals WHERE level = 3))) "                 \
         "ELSE " i ".start_ns >= ?1 END)"
+/* The raw intervals (alias i) of the range (?1, ?2] that are still kept:
+ * per-process rows exist for these only (rollups are per label set). */
+#define STORE_RAW_RANGE_SQL(i)                                                                        \
+        "(" i ".level = 0 AND " i ".end_ns > ?1 AND " i ".end_ns <= ?2 AND "                           \
+        i ".end_ns > (SELECT raw_from_ns FROM rollup_state))"
 /* Raw intervals an intervals row stands for, and the time they cover. */
 #define STORE_INTERVAL_COUNT_SQL(i)    "coalesce(" i ".n_raw, 1)"
 #define STORE_INTERVAL_DURATION_SQL(i) "coalesce(" i ".duration_ns, " i ".end_ns - " i ".start_ns)"

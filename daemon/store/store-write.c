@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The write path: one interval (domains, process rows, samples) in one
- * transaction, and the small daemon_state and source_probes tables. */
+/* The write path: one interval (domains, process rows, label sets, samples)
+ * in one transaction, and the small daemon_state and source_probes tables. */
 
 #include <assert.h>
 #include <errno.h>
@@ -24,8 +24,8 @@ const StoreStatementSql store_write_statements[] = {
                 "RETURNING id" },
         { STMT_INSERT_INTERVAL_DOMAIN,
                 "INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, "
-                "idle_j, attributed_j, unattributed_j, idle_w, idle_method, irq_j) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)" },
+                "idle_j, attributed_j, unattributed_j, idle_w, idle_method, irq_j, idle_band_w) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)" },
         { STMT_UPSERT_PROCESS,
                 "INSERT INTO processes (boot_id, pid, start_boot_ns, start_ns, comm, exe, uid, "
                 "ppid, cgroup_id, unit, kernel_thread, cmdline, cgroup_path, slice, container_id) "
@@ -38,17 +38,26 @@ const StoreStatementSql store_write_statements[] = {
                 "cgroup_path = coalesce(excluded.cgroup_path, cgroup_path), "
                 "slice = coalesce(excluded.slice, slice), container_id = coalesce(excluded.container_id, container_id) "
                 "RETURNING id" },
+        /* The expressions of the unique index labels_set, so that it is used. */
+        { STMT_LOOKUP_LABELS,
+                "SELECT id FROM labels WHERE comm = ?1 AND ifnull(exe, x'00') = ifnull(?2, x'00') AND uid = ?3 "
+                "AND ifnull(cgroup_path, x'00') = ifnull(?4, x'00') AND ifnull(unit, x'00') = ifnull(?5, x'00') "
+                "AND ifnull(slice, x'00') = ifnull(?6, x'00') AND ifnull(container_id, x'00') = ifnull(?7, x'00') "
+                "AND kernel_thread = ?8" },
+        { STMT_INSERT_LABELS,
+                "INSERT INTO labels (comm, exe, uid, cgroup_path, unit, slice, container_id, kernel_thread) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id" },
         { STMT_INSERT_SAMPLE,
-                "INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j, wakeups) "
-                "VALUES (?1, ?2, ?3, ?4, ?5) "
-                "ON CONFLICT (interval_id, process_id) DO UPDATE SET "
+                "INSERT INTO samples (interval_id, process_id, labels_id, cpu_ns, energy_j, wakeups, idle_share_j) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+                "ON CONFLICT (interval_id, process_id, labels_id) DO UPDATE SET "
                 "cpu_ns = cpu_ns + excluded.cpu_ns, energy_j = energy_j + excluded.energy_j, "
-                "wakeups = wakeups + excluded.wakeups" },
+                "wakeups = wakeups + excluded.wakeups, idle_share_j = idle_share_j + excluded.idle_share_j" },
         { STMT_INSERT_SAMPLE_DOMAIN,
-                "INSERT INTO sample_domains (interval_id, process_id, domain_id, energy_j) "
-                "VALUES (?1, ?2, ?3, ?4) "
-                "ON CONFLICT (interval_id, process_id, domain_id) DO UPDATE SET "
-                "energy_j = energy_j + excluded.energy_j" },
+                "INSERT INTO sample_domains (interval_id, process_id, labels_id, domain_id, energy_j, idle_share_j) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+                "ON CONFLICT (interval_id, process_id, labels_id, domain_id) DO UPDATE SET "
+                "energy_j = energy_j + excluded.energy_j, idle_share_j = idle_share_j + excluded.idle_share_j" },
         { STMT_SET_STATE,
                 "INSERT INTO daemon_state (key, value, updated_ns) VALUES (?1, ?2, ?3) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
@@ -137,9 +146,9 @@ static int store_process_id(Store *s, const IntervalRecord *rec, ProcessInfo *p,
         assert(p);
         assert(ret_assigned);
         *ret_assigned = false;
-        /* Ids up to stale_process_ids may name rows of a database file that
-         * was deleted or replaced since (store_verify_file()): look again. */
-        if (p->store_id > 0 && p->store_id > s->stale_process_ids)
+        /* The caller resets ids that may name rows pruned since, or rows of
+         * a database file that was deleted or replaced (store_verify_file()). */
+        if (p->store_id > 0 && p->store_gen == s->gen)
                 return 0;
         if (sqlite_check_u64(p->start_time_ns) < 0 || sqlite_check_u64(rec->boot_realtime_ns) < 0)
                 return -ERANGE;
@@ -168,6 +177,89 @@ static int store_process_id(Store *s, const IntervalRecord *rec, ProcessInfo *p,
                 return r;
         p->store_id = id;
         *ret_assigned = true;
+        return 0;
+}
+
+static uint64_t hash_bytes(uint64_t h, const void *data, size_t n) {
+        const unsigned char *b = data;
+
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+        return h;
+}
+
+/* A string and its end, or a marker no string has: NULL and "" differ. */
+static uint64_t hash_str(uint64_t h, const char *t) {
+        static const unsigned char null_marker[2] = { 0xff, 0xfe };
+
+        if (!t)
+                return hash_bytes(h, null_marker, sizeof(null_marker));
+        return hash_bytes(h, t, strlen(t) + 1);
+}
+
+/* FNV-1a of the labels of p: tells whether they changed since last written. */
+static uint64_t labels_hash(const ProcessInfo *p) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        uint32_t uid;
+        unsigned char k;
+
+        assert(p);
+        uid = p->uid;
+        k = p->kernel_thread;
+        h = hash_bytes(h, p->comm, strnlen(p->comm, sizeof(p->comm)));
+        h = hash_bytes(h, "", 1);
+        h = hash_str(h, p->exe);
+        h = hash_bytes(h, &uid, sizeof(uid));
+        h = hash_str(h, p->cgroup_path);
+        h = hash_str(h, p->unit);
+        h = hash_str(h, p->slice);
+        h = hash_str(h, p->container_id);
+        return hash_bytes(h, &k, 1);
+}
+
+static void bind_labels(sqlite3_stmt *st, const ProcessInfo *p) {
+        sqlite3_bind_text(st, 1, p->comm, (int) strnlen(p->comm, sizeof(p->comm)), SQLITE_STATIC);
+        sqlite_bind_text_or_null(st, 2, p->exe);
+        sqlite3_bind_int64(st, 3, p->uid);
+        sqlite_bind_text_or_null(st, 4, p->cgroup_path);
+        sqlite_bind_text_or_null(st, 5, p->unit);
+        sqlite_bind_text_or_null(st, 6, p->slice);
+        sqlite_bind_text_or_null(st, 7, p->container_id);
+        sqlite3_bind_int(st, 8, p->kernel_thread);
+}
+
+/* The label set row of p's current labels (found or inserted), cached in p
+ * with a hash of the labels, so that an unchanged process costs no query. */
+static int store_labels_id(Store *s, ProcessInfo *p) {
+        sqlite3_stmt *st;
+        uint64_t h;
+        int64_t id = 0;
+        int rc, r;
+
+        assert(s);
+        assert(p);
+        h = labels_hash(p);
+        if (p->store_labels_id > 0 && p->store_labels_hash == h && p->store_gen == s->gen)
+                return 0;
+
+        st = s->stmt[STMT_LOOKUP_LABELS];
+        bind_labels(st, p);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                id = sqlite3_column_int64(st, 0);
+        r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_errno_db(s->db, rc);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (r < 0)
+                return r;
+        if (id == 0) {
+                bind_labels(s->stmt[STMT_INSERT_LABELS], p);
+                r = store_stmt_run(s, STMT_INSERT_LABELS, &id);
+                if (r < 0)
+                        return r;
+        }
+        p->store_labels_id = id;
+        p->store_labels_hash = h;
         return 0;
 }
 
@@ -209,6 +301,10 @@ static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int6
                 sqlite3_bind_double(st, 8, d->idle_w);
                 sqlite_bind_text_or_null(st, 9, d->idle_method);
                 sqlite3_bind_double(st, 10, d->irq_j);
+                if (d->idle_band_w > 0)
+                        sqlite3_bind_double(st, 11, d->idle_band_w);
+                else
+                        sqlite3_bind_null(st, 11);
                 r = store_stmt_run(s, STMT_INSERT_INTERVAL_DOMAIN, NULL);
                 if (r < 0)
                         return r;
@@ -217,52 +313,64 @@ static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int6
         for (size_t i = 0; i < rec->n_procs; i++) {
                 const ProcessDelta *pd = &rec->procs[i];
                 const double *row = rec->proc_domain_j ? rec->proc_domain_j + i * rec->n_domains : NULL;
-                double energy = 0;
+                const double *idle = rec->proc_idle_share_j ? rec->proc_idle_share_j + i * rec->n_domains : NULL;
+                double energy = 0, idle_share = 0;
                 bool any = pd->cpu_ns > 0 || pd->wakeups > 0;
 
-                for (size_t j = 0; row && j < rec->n_domains; j++) {
+                for (size_t j = 0; j < rec->n_domains; j++) {
+                        double e = row ? row[j] : 0, is = idle ? idle[j] : 0;
+
                         if (!rec->domains[j].valid)
                                 continue;
-                        if (row[j] != 0)
+                        if (e != 0 || is != 0)
                                 any = true;
-                        if (rec->domains[j].host_total)
-                                energy += row[j];
+                        if (rec->domains[j].host_total) {
+                                energy += e;
+                                idle_share += is;
+                        }
                 }
                 if (!any)
                         continue;   /* nothing happened to it: no row */
 
+                if (pd->info->store_gen != s->gen) {
+                        /* Ids of another store or database file: look again. */
+                        pd->info->store_id = 0;
+                        pd->info->store_labels_id = 0;
+                } else if (pd->info->store_last_ns <= s->procs_pruned_upto_ns)
+                        pd->info->store_id = 0;   /* its row may have been pruned since */
                 r = store_process_id(s, rec, pd->info, &assigned[i]);
                 if (r < 0)
                         return r;
+                r = store_labels_id(s, pd->info);
+                if (r < 0)
+                        return r;
+                pd->info->store_gen = s->gen;
 
-                for (int attempt = 0;; attempt++) {
-                        st = s->stmt[STMT_INSERT_SAMPLE];
-                        sqlite3_bind_int64(st, 1, interval_id);
-                        sqlite3_bind_int64(st, 2, pd->info->store_id);
-                        sqlite3_bind_int64(st, 3, (int64_t) pd->cpu_ns);
-                        sqlite3_bind_double(st, 4, energy);
-                        sqlite3_bind_int64(st, 5, (int64_t) (pd->wakeups & INT64_MAX));
-                        r = store_stmt_run(s, STMT_INSERT_SAMPLE, NULL);
-                        if (r >= 0)
-                                break;
-                        /* The cached id's row was pruned (idle for the whole
-                         * retention): write the process again, under a new id. */
-                        if (attempt > 0 || sqlite3_errcode(s->db) != SQLITE_CONSTRAINT)
-                                return r;
-                        pd->info->store_id = 0;
-                        r = store_process_id(s, rec, pd->info, &assigned[i]);
-                        if (r < 0)
-                                return r;
-                }
+                st = s->stmt[STMT_INSERT_SAMPLE];
+                sqlite3_bind_int64(st, 1, interval_id);
+                sqlite3_bind_int64(st, 2, pd->info->store_id);
+                sqlite3_bind_int64(st, 3, pd->info->store_labels_id);
+                sqlite3_bind_int64(st, 4, (int64_t) pd->cpu_ns);
+                sqlite3_bind_double(st, 5, energy);
+                sqlite3_bind_int64(st, 6, (int64_t) (pd->wakeups & INT64_MAX));
+                sqlite3_bind_double(st, 7, idle_share);
+                r = store_stmt_run(s, STMT_INSERT_SAMPLE, NULL);
+                if (r < 0)
+                        return r;
+                pd->info->store_last_ns = rec->end_ns;
 
-                for (size_t j = 0; row && j < rec->n_domains; j++) {
-                        if (!rec->domains[j].valid || row[j] == 0)
+                for (size_t j = 0; j < rec->n_domains; j++) {
+                        double e = row ? row[j] : 0, is = idle ? idle[j] : 0;
+
+                        if (!rec->domains[j].valid || (e == 0 && is == 0))
                                 continue;
                         st = s->stmt[STMT_INSERT_SAMPLE_DOMAIN];
                         sqlite3_bind_int64(st, 1, interval_id);
                         sqlite3_bind_int64(st, 2, pd->info->store_id);
-                        sqlite3_bind_int64(st, 3, domain_ids[j]);
-                        sqlite3_bind_double(st, 4, row[j]);
+                        sqlite3_bind_int64(st, 3, pd->info->store_labels_id);
+                        sqlite3_bind_int64(st, 4, domain_ids[j]);
+                        sqlite3_bind_double(st, 5, e);
+                        sqlite3_bind_double(st, 6, is);
                         r = store_stmt_run(s, STMT_INSERT_SAMPLE_DOMAIN, NULL);
                         if (r < 0)
                                 return r;
@@ -291,9 +399,14 @@ int store_interval_validate(const IntervalRecord *rec) {
         for (size_t i = 0; i < rec->n_procs; i++) {
                 if (!rec->procs[i].info || sqlite_check_u64(rec->procs[i].cpu_ns) < 0)
                         return -EINVAL;
-                for (size_t j = 0; rec->proc_domain_j && j < rec->n_domains; j++)
-                        if (rec->domains[j].valid && !isfinite(rec->proc_domain_j[i * rec->n_domains + j]))
+                for (size_t j = 0; j < rec->n_domains; j++) {
+                        if (!rec->domains[j].valid)
+                                continue;
+                        if (rec->proc_domain_j && !isfinite(rec->proc_domain_j[i * rec->n_domains + j]))
                                 return -EINVAL;
+                        if (rec->proc_idle_share_j && !isfinite(rec->proc_idle_share_j[i * rec->n_domains + j]))
+                                return -EINVAL;
+                }
         }
         return 0;
 }
@@ -307,6 +420,8 @@ int store_write_interval(Store *s, const IntervalRecord *rec) {
                 return -EINVAL;
         if (s->flags & STORE_READ_ONLY)
                 return -EROFS;
+        if (s->gen == 0)
+                s->gen = store_generation_new();
         r = store_interval_validate(rec);
         if (r < 0)
                 return r;
@@ -323,9 +438,12 @@ int store_write_interval(Store *s, const IntervalRecord *rec) {
         r = store_end(s, store_write_interval_locked(s, rec, domain_ids, assigned));
         if (r < 0) {
                 /* Nothing of this interval exists: forget the ids handed out in it. */
-                for (size_t i = 0; i < rec->n_procs; i++)
-                        if (assigned[i])
-                                rec->procs[i].info->store_id = 0;
+                for (size_t i = 0; i < rec->n_procs; i++) {
+                        /* Looked up again next time: the rows may have been made
+                         * in it, and its samples are not there. */
+                        rec->procs[i].info->store_id = 0;
+                        rec->procs[i].info->store_labels_id = 0;
+                }
                 s->n_domains = 0;
                 return r;
         }

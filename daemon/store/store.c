@@ -50,8 +50,26 @@ int store_schema_version(Store *s) {
         return r < 0 ? r : (int) v;
 }
 
+uint64_t store_generation_new(void) {
+        static uint64_t next = 0;
+        return __atomic_add_fetch(&next, 1, __ATOMIC_RELAXED);
+}
+
 sqlite3 *store_db(Store *s) {
-        return s ? s->db : NULL;
+        int64_t v = 0;
+
+        if (!s)
+                return NULL;
+        /* A reader of an older schema: if jouled migrated the file meanwhile,
+         * the views are made again for what it is now (none when newest). */
+        if (s->compat_version > 0 && sqlite_query_int(s->db, "PRAGMA user_version", &v) >= 0 &&
+            v != s->compat_version && v <= store_latest_schema_version()) {
+                int r1 = store_compat_views_drop(s->db);
+                int r2 = r1 >= 0 ? store_compat_views(s->db, (int) v) : 0;
+                if (r1 >= 0 && r2 >= 0)
+                        s->compat_version = v < store_latest_schema_version() ? (int) v : 0;
+        }
+        return s->db;
 }
 
 const char *store_path(Store *s) {
@@ -591,7 +609,6 @@ static void store_disconnect(Store *s) {
 
 int store_verify_file(Store *s) {
         struct stat st;
-        int64_t max_id = 0;
         int r;
 
         if (!s)
@@ -601,9 +618,9 @@ int store_verify_file(Store *s) {
         if (s->db && stat(s->path, &st) >= 0 && st.st_dev == s->dev && st.st_ino == s->ino)
                 return 0;
         if (s->db) {
-                /* Process ids cached by the caller name rows of the old file. */
-                if (sqlite_query_int(s->db, "SELECT coalesce(max(id), 0) FROM processes", &max_id) >= 0)
-                        s->stale_process_ids = MAX(s->stale_process_ids, max_id);
+                /* Process and label set ids cached by the caller name rows of
+                 * the old file: a new generation makes the writer look again. */
+                s->gen = store_generation_new();
                 store_disconnect(s);
                 /* -wal and -shm at the path are the old file's: a new database
                  * must not start from them. */
@@ -699,6 +716,8 @@ int store_open(const char *path, StoreFlags flags, Store **ret) {
         r = store_compat_views(s->db, version);
         if (r < 0)
                 return log_error_errno(r, "Failed to read database %s of schema version %d: %m", path, version);
+        if (version < store_latest_schema_version())
+                s->compat_version = version;
         *ret = TAKE_PTR(s);
         return 0;
 }

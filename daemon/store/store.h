@@ -72,7 +72,8 @@ typedef struct DomainRecord {
         double measured_j, idle_j, attributed_j, unattributed_j;
         double irq_j;                /* part of unattributed_j that is irq + softirq time's energy */
         double idle_w;
-        const char *idle_method;
+        double idle_band_w;          /* the idle estimate's uncertainty, ± W; 0 or NAN: not given */
+        const char *idle_method;     /* how idle_w was found: "configured", "regression", ... */
 } DomainRecord;
 
 typedef struct IntervalRecord {
@@ -82,12 +83,20 @@ typedef struct IntervalRecord {
         const DomainRecord *domains;
         size_t n_procs;
         const ProcessDelta *procs;
-        const double *proc_domain_j; /* n_procs × n_domains, row-major by process */
+        const double *proc_domain_j; /* n_procs × n_domains, row-major by process: dynamic energy */
+        /* n_procs × n_domains, row-major by process: each process's share of
+         * the domain's idle energy by CPU time (the second view of a row:
+         * dynamic + share of idle). Σ over processes = idle_j of the domain
+         * when the whole idle energy is shared out. NULL: none (stored as 0). */
+        const double *proc_idle_share_j;
 } IntervalRecord;
 
 /* Write one interval in one transaction. Sets procs[i].info->store_id of
  * every process that gets a sample row; a process with no CPU time and no
- * energy in the interval gets none. Domains with valid=false are skipped
+ * energy in the interval gets none. Each sample refers to the labels (comm,
+ * exe, uid, cgroup path, unit, slice, container id, kernel thread) the
+ * ProcessInfo holds at this write: a label change (exec, cgroup move) shows
+ * from that interval on. Domains with valid=false are skipped
  * (no interval_domains row, their per-process figures ignored). On failure
  * nothing of the interval is kept and ids handed out in it are reset to 0.
  * A process row holds the ProcessInfo's strings (exe, unit, cgroup_path,

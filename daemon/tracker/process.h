@@ -36,8 +36,15 @@ typedef struct ProcessInfo {
         uint64_t generation;      /* last sampling round that saw it alive */
         bool exited;              /* final counters reached us; freed after the interval */
 
-        /* Store bookkeeping: row id of this process, 0 until written. */
+        /* Store bookkeeping: row id of this process, 0 until written; the
+         * label set row of its labels as last written and a hash of those
+         * labels; the store generation both ids belong to; the end of the
+         * last interval written with a sample of it. */
         int64_t store_id;
+        int64_t store_labels_id;
+        uint64_t store_labels_hash;
+        uint64_t store_gen;
+        uint64_t store_last_ns;
 } ProcessInfo;
 
 /* One interval's CPU time of one process. */

@@ -27,6 +27,8 @@ SOURCE_ROOT = os.environ.get("JOULED_SOURCE_ROOT",
 MIGRATIONS = sorted(glob.glob(os.path.join(SOURCE_ROOT, "schema", "[0-9][0-9][0-9][0-9]-*.sql")))
 LATEST = len(MIGRATIONS)
 EXIT_OLD_SCHEMA = 4
+GROUPS_SCHEMA = 4             # slices, container ids and wakeups came with schema 4
+LABELS_SCHEMA = 5             # samples refer to label sets; rollups are per label set
 OLD_LINE = re.compile(r"database schema (\d+) is older than this joulectl \((\d+)\): restart jouled to upgrade it")
 
 S = 1000000000
@@ -65,6 +67,9 @@ def make_old_db(path, version):
         con.execute("INSERT INTO processes (id, boot_id, pid, start_boot_ns, start_ns, comm, exe, uid, ppid, unit) "
                     "VALUES (?, 'boot', ?, ?, ?, ?, ?, 0, 1, 'session-1.scope')",
                     (pid_id, pid, pid, T0 - S, comm, "/usr/bin/" + comm))
+        if version >= LABELS_SCHEMA:
+            con.execute("INSERT INTO labels (id, comm, exe, uid, unit) VALUES (?, ?, ?, 0, 'session-1.scope')",
+                        (pid_id, comm, "/usr/bin/" + comm))
 
     def interval(iid, start, end, k, extra_cols="", extra_vals=()):
         con.execute("INSERT INTO intervals (id, start_ns, end_ns%s) VALUES (?, ?, ?%s)"
@@ -74,6 +79,16 @@ def make_old_db(path, version):
                         "attributed_j, unattributed_j) VALUES (?, ?, 1, ?, ?, ?, ?)",
                         (iid, did, k * m, k * idle, k * a, k * u))
         for pid_id, _comm, cpu, per_domain in PROCS.values():
+            if version >= LABELS_SCHEMA:
+                # Rollups are per label set (process_id 0); each process has a label set of its own here.
+                proc = 0 if extra_vals else pid_id
+                con.execute("INSERT INTO samples (interval_id, process_id, labels_id, cpu_ns, energy_j, n_procs) "
+                            "VALUES (?, ?, ?, ?, ?, ?)", (iid, proc, pid_id, k * cpu, k * sum(per_domain.values()),
+                                                          1 if extra_vals else None))
+                for dname, j in per_domain.items():
+                    con.execute("INSERT INTO sample_domains (interval_id, process_id, labels_id, domain_id, energy_j) "
+                                "VALUES (?, ?, ?, ?, ?)", (iid, proc, pid_id, DOMAINS[dname][0], k * j))
+                continue
             con.execute("INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j) VALUES (?, ?, ?, ?)",
                         (iid, pid_id, k * cpu, k * sum(per_domain.values())))
             for dname, j in per_domain.items():
@@ -166,7 +181,7 @@ def test_every_old_schema_reads_as_migrated():
 
 
 def test_new_schema_queries_refused_in_one_line():
-    for version in range(1, LATEST):
+    for version in range(1, GROUPS_SCHEMA):
         with jtest.TempDir() as d:
             db = os.path.join(d, "old.db")
             make_old_db(db, version)

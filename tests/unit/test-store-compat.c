@@ -4,6 +4,8 @@
  * the same columns and the same rows as the same file once migrated, and
  * the file stays byte-identical. */
 #include <errno.h>
+#include <inttypes.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +22,7 @@
 #include "source.h"
 #include "store.h"
 #include "store-compat.h"
+#include "store-query.h"
 #include "util.h"
 #include "test-fixture.h"
 
@@ -185,11 +188,12 @@ static void test_views_only_where_needed(void **state) {
         assert_int_equal(store_open(fx_path("v3.db"), STORE_READ_ONLY, &s), 0);
         assert_int_equal(sqlite3_prepare_v2(store_db(s),
                                             "SELECT group_concat(name, ',') FROM "
-                                            "(SELECT name FROM sqlite_temp_master WHERE type = 'view' ORDER BY name)",
+                                            "(SELECT name FROM sqlite_temp_master WHERE type = 'view' "
+                                            "AND name NOT LIKE 'compat%' ORDER BY name)",
                                             -1, &st, NULL),
                          SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        assert_string_equal((const char *) sqlite3_column_text(st, 0), "interval_domains,processes,samples");
+        assert_string_equal((const char *) sqlite3_column_text(st, 0), "interval_domains,labels,processes,sample_domains,samples");
         sqlite3_finalize(st);
         /* main.samples itself still lacks the column. */
         assert_int_not_equal(sqlite3_prepare_v2(store_db(s), "SELECT wakeups FROM main.samples", -1, &st, NULL),
@@ -201,9 +205,8 @@ static void test_views_only_where_needed(void **state) {
 }
 
 /* joulectl top stays open while jouled restarts and migrates the file: the
- * views then read the real columns (t.* brings them first, and a name
- * resolves to its first column), so new figures are not hidden by the
- * views' defaults. */
+ * reader then reads the real columns (its views are made again for the
+ * migrated version), so new figures are not hidden by the views' defaults. */
 static void test_reader_open_across_migration(void **state) {
         _cleanup_(store_freep) Store *reader = NULL, *writer = NULL;
 
@@ -219,11 +222,187 @@ static void test_reader_open_across_migration(void **state) {
         assert_int_equal(sql_int(reader, "SELECT sum(idm.irq_j) * 4 FROM interval_domains idm"), 1);
 }
 
+
+/* Per-process rollups of schema 4, several processes per label set at
+ * every level (day, hours, minutes) and raw rows: every grouping reads the
+ * same totals (CPU exactly, energy per domain) from the old file (through
+ * the views) as once migrated, and both equal the sums over the old rows. */
+#define DAY0 "1699920000000000000"   /* a UTC day start */
+static void make_rollup_db(const char *path) {
+        sqlite3 *db = NULL;
+        char *sql = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&sql, &size);
+        int64_t day = INT64_C(86400000000000), hour = INT64_C(3600000000000), minute = INT64_C(60000000000);
+        int64_t d0 = INT64_C(1699920000000000000), iid = 0;
+        /* id, pid, comm, exe, uid, unit, slice, container */
+        static const struct { const char *comm, *exe, *unit, *slice, *container; int uid; } p[6] = {
+                { "cc1", "/usr/lib/cc1", "build.scope", "user.slice", NULL, 1000 },
+                { "cc1", "/usr/lib/cc1", "build.scope", "user.slice", NULL, 1000 },
+                { "cc1", "/usr/lib/cc1", "build.scope", "user.slice", NULL, 1000 },
+                { "make", NULL, "build.scope", "user.slice", NULL, 1000 },
+                { "sshd", "/usr/sbin/sshd", "sshd.service", "system.slice", NULL, 0 },
+                { "sshd", "/usr/sbin/sshd", NULL, NULL, "c0ffee", 0 },
+        };
+
+        assert_non_null(f);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        for (size_t i = 0; i < SCHEMA_N_MIGRATIONS; i++) {
+                char pragma[64];
+                if (schema_migrations[i].version > 4)
+                        continue;
+                exec_ok(db, schema_migrations[i].sql);
+                snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", schema_migrations[i].version);
+                exec_ok(db, pragma);
+        }
+        fprintf(f, "INSERT INTO domains VALUES (1, 'package-0', 'package', 'rapl', 0, 1), (2, 'dram-0', 'dram', 'rapl', 0, 1);");
+        for (int i = 0; i < 6; i++)
+                fprintf(f, "INSERT INTO processes (id, boot_id, pid, start_boot_ns, start_ns, comm, exe, uid, ppid, unit, "
+                           "slice, container_id) VALUES (%d, 'b', %d, %d, 0, '%s', %s%s%s, %d, 1, %s%s%s, %s%s%s, %s%s%s);",
+                        i + 1, 100 + i, i, p[i].comm, p[i].exe ? "'" : "", p[i].exe ?: "NULL", p[i].exe ? "'" : "",
+                        p[i].uid, p[i].unit ? "'" : "", p[i].unit ?: "NULL", p[i].unit ? "'" : "",
+                        p[i].slice ? "'" : "", p[i].slice ?: "NULL", p[i].slice ? "'" : "",
+                        p[i].container ? "'" : "", p[i].container ?: "NULL", p[i].container ? "'" : "");
+        /* level, start, end, n_raw, duration: a day, 2 hours, 3 minutes (rollups), 5 raw seconds */
+        struct { int level; int64_t start, end; } rows[11];
+        size_t nrows = 0;
+        rows[nrows++] = (typeof(rows[0])) { 3, d0, d0 + day };
+        for (int h = 0; h < 2; h++)
+                rows[nrows++] = (typeof(rows[0])) { 2, d0 + day + h * hour, d0 + day + (h + 1) * hour };
+        for (int m = 0; m < 3; m++)
+                rows[nrows++] = (typeof(rows[0])) { 1, d0 + day + 2 * hour + m * minute, d0 + day + 2 * hour + (m + 1) * minute };
+        for (int k = 0; k < 5; k++)
+                rows[nrows++] = (typeof(rows[0])) { 0, d0 + day + 2 * hour + 3 * minute + k * INT64_C(1000000000),
+                                                    d0 + day + 2 * hour + 3 * minute + (k + 1) * INT64_C(1000000000) };
+        for (size_t r = 0; r < nrows; r++) {
+                iid++;
+                if (rows[r].level > 0)
+                        fprintf(f, "INSERT INTO intervals (id, start_ns, end_ns, level, n_raw, duration_ns) VALUES "
+                                   "(%" PRId64 ", %" PRId64 ", %" PRId64 ", %d, 10, %" PRId64 ");",
+                                iid, rows[r].start, rows[r].end, rows[r].level, rows[r].end - rows[r].start);
+                else
+                        fprintf(f, "INSERT INTO intervals (id, start_ns, end_ns) VALUES (%" PRId64 ", %" PRId64 ", %" PRId64 ");",
+                                iid, rows[r].start, rows[r].end);
+                fprintf(f, "INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, idle_j, "
+                           "attributed_j, unattributed_j) VALUES (%" PRId64 ", 1, 1, 20, 5, 12, 3), (%" PRId64 ", 2, 1, 4, 1, 2, 1);",
+                        iid, iid);
+                for (int i = 0; i < 6; i++) {
+                        if ((r + (size_t) i) % 4 == 3)
+                                continue; /* not every process in every row */
+                        double pkg = 0.125 * (double) (1 + (r * 3 + (size_t) i) % 9), dram = 0.0625 * (double) (1 + i);
+                        fprintf(f, "INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j, active_ns, wakeups) "
+                                   "VALUES (%" PRId64 ", %d, %d, %.17g, %s, %d);",
+                                iid, i + 1, 1000003 * (int) (r + 1) * (i + 1), pkg + dram,
+                                rows[r].level > 0 ? "1000000000" : "NULL", (int) r + i);
+                        fprintf(f, "INSERT INTO sample_domains VALUES (%" PRId64 ", %d, 1, %.17g), (%" PRId64 ", %d, 2, %.17g);",
+                                iid, i + 1, pkg, iid, i + 1, dram);
+                }
+        }
+        fprintf(f, "UPDATE rollup_state SET minute_done_ns = %" PRId64 ", hour_done_ns = %" PRId64 ";",
+                d0 + day + 2 * hour + 3 * minute, d0 + day + 2 * hour);
+        assert_int_equal(fclose(f), 0);
+        exec_ok(db, sql);
+        free(sql);
+        assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/* Sums of the old rows, per key of `by` (the old processes' columns). */
+static void old_sums(sqlite3 *db, GroupBy by, const char *key, int64_t *ret_cpu, double *ret_pkg, double *ret_dram,
+                     int64_t *ret_wakeups) {
+        static const char *const col[_GROUP_BY_MAX] = {
+                [GROUP_BY_COMM] = "p.comm", [GROUP_BY_UNIT] = "coalesce(p.unit, '-')", [GROUP_BY_USER] = "p.uid",
+                [GROUP_BY_SLICE] = "coalesce(p.slice, '-')", [GROUP_BY_CONTAINER] = "coalesce(p.container_id, '-')",
+        };
+        char sql[1024];
+        sqlite3_stmt *st = NULL;
+
+        snprintf(sql, sizeof(sql),
+                 "SELECT (SELECT sum(s.cpu_ns) FROM samples s JOIN processes p ON p.id = s.process_id WHERE %s = ?1), "
+                 "(SELECT total(sd.energy_j) FROM sample_domains sd JOIN processes p ON p.id = sd.process_id "
+                 "WHERE %s = ?1 AND sd.domain_id = 1), "
+                 "(SELECT total(sd.energy_j) FROM sample_domains sd JOIN processes p ON p.id = sd.process_id "
+                 "WHERE %s = ?1 AND sd.domain_id = 2), "
+                 "(SELECT sum(s.wakeups) FROM samples s JOIN processes p ON p.id = s.process_id WHERE %s = ?1)",
+                 col[by], col[by], col[by], col[by]);
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        *ret_cpu = sqlite3_column_int64(st, 0);
+        *ret_pkg = sqlite3_column_double(st, 1);
+        *ret_dram = sqlite3_column_double(st, 2);
+        *ret_wakeups = sqlite3_column_int64(st, 3);
+        sqlite3_finalize(st);
+}
+
+static void check_groups(Store *s, sqlite3 *old, GroupBy by, size_t want_groups) {
+        StoreGroupRow *rows = NULL;
+        StoreGroupDomain *dv = NULL;
+        size_t n = 0, nd = 0;
+
+        assert_int_equal(store_query_groups(s, by, NULL, 0, INT64_MAX, &rows, &n), 0);
+        assert_int_equal(n, want_groups);
+        assert_int_equal(store_query_group_domains(s, by, NULL, 0, INT64_MAX, &dv, &nd), 0);
+        for (size_t i = 0; i < n; i++) {
+                char key[64];
+                int64_t cpu, w;
+                double pkg, dram, gp = 0, gd = 0;
+
+                if (rows[i].key.text)
+                        snprintf(key, sizeof(key), "%s", rows[i].key.text);
+                else
+                        snprintf(key, sizeof(key), "%" PRId64, rows[i].key.i);
+                old_sums(old, by, key, &cpu, &pkg, &dram, &w);
+                assert_int_equal((int64_t) rows[i].cpu_ns, cpu);
+                assert_int_equal((int64_t) rows[i].wakeups, w);
+                assert_true(fabs(rows[i].energy_j - (pkg + dram)) < 1e-9);
+                for (size_t j = 0; j < nd; j++)
+                        if (store_key_equal(&dv[j].key, &rows[i].key)) {
+                                if (strcmp(dv[j].domain, "package-0") == 0)
+                                        gp += dv[j].energy_j;
+                                else
+                                        gd += dv[j].energy_j;
+                        }
+                assert_true(fabs(gp - pkg) < 1e-9);
+                assert_true(fabs(gd - dram) < 1e-9);
+        }
+        store_group_rows_free(rows, n);
+        store_group_domains_free(dv, nd);
+}
+
+static void test_migration_keeps_group_totals(void **state) {
+        _cleanup_(store_freep) Store *reader = NULL, *writer = NULL;
+        static const size_t want[_GROUP_BY_MAX] = {
+                [GROUP_BY_COMM] = 3, [GROUP_BY_UNIT] = 3, [GROUP_BY_USER] = 2, [GROUP_BY_SLICE] = 3,
+                [GROUP_BY_CONTAINER] = 2,
+        };
+        sqlite3 *old = NULL;
+        char cmd[256];
+
+        make_rollup_db(fx_path("r4.db"));
+        snprintf(cmd, sizeof(cmd), "cp %s %s", fx_path("r4.db"), fx_path("r4-migrated.db"));
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(sqlite3_open_v2(fx_path("r4.db"), &old, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+
+        assert_int_equal(store_open(fx_path("r4.db"), STORE_READ_ONLY, &reader), 0);
+        assert_int_equal(store_open(fx_path("r4-migrated.db"), STORE_CREATE, &writer), 0);
+        /* Folded: one row per label set and rollup, not per process. */
+        assert_int_equal(sql_int(writer, "SELECT count(*) FROM samples WHERE process_id = 0 AND n_procs > 1"), 6);
+        assert_int_equal(sql_int(writer, "SELECT count(*) FROM labels"), 4);
+        for (GroupBy by = GROUP_BY_COMM; by < _GROUP_BY_MAX; by++) {
+                check_groups(reader, old, by, want[by]);
+                check_groups(writer, old, by, want[by]);
+        }
+        /* Process rows: those raw rows refer to. */
+        assert_int_equal(sql_int(writer, "SELECT count(*) FROM processes"), 6);
+        sqlite3_close(old);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_old_schemas_read_as_migrated, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_views_only_where_needed, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_reader_open_across_migration, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_migration_keeps_group_totals, fx_setup, fx_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

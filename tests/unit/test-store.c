@@ -20,6 +20,7 @@
 #include "cleanup.h"
 #include "counter-guard.h"
 #include "store.h"
+#include "store-query.h"
 #include "store-sql.h"
 #include "util.h"
 
@@ -395,6 +396,14 @@ static void test_write_and_read_back(void **state) {
         assert_int_equal(sql_int(s, "SELECT count(*) FROM interval_domains WHERE "
                                     "measured_j != attributed_j + idle_j + unattributed_j"), 0);
         assert_int_equal(sql_int(s, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+        /* No share of idle and no idle band given: stored as 0 and NULL. */
+        assert_true(sql_double(s, "SELECT total(idle_share_j) FROM samples") == 0);
+        assert_true(sql_double(s, "SELECT total(idle_share_j) FROM sample_domains") == 0);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM interval_domains WHERE idle_band_w IS NOT NULL"), 0);
+        /* Each process's labels, once each; samples refer to them. */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM labels"), 3);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM samples s JOIN labels l ON l.id = s.labels_id "
+                                    "WHERE l.comm = 'make' AND l.exe = '/usr/bin/make' AND l.unit = 'session-1.scope'"), 2);
         store_free(s);
 
         /* A new daemon run (empty cache) finds the same process rows. */
@@ -1068,6 +1077,307 @@ static void test_counter_guard(void **state) {
         assert_true(j == 0);
 }
 
+
+/* ---- Labels per interval ------------------------------------------------ */
+
+/* Expected totals per group key (the text of the key, or the uid). */
+typedef struct LabelTotal {
+        char key[64];
+        int64_t cpu;
+        double energy, idle_share, pkg, dram;
+} LabelTotal;
+
+typedef struct LabelSim {
+        LabelTotal t[_GROUP_BY_MAX][16];
+        size_t n[_GROUP_BY_MAX];
+        int64_t cpu;
+        double energy, idle_share;
+} LabelSim;
+
+static const char *label_key(const ProcessInfo *p, GroupBy by, char *buf, size_t size) {
+        if (p->kernel_thread) {
+                snprintf(buf, size, "[kernel]");
+                return buf;
+        }
+        switch (by) {
+        case GROUP_BY_COMM:
+                snprintf(buf, size, "%s", p->comm);
+                break;
+        case GROUP_BY_UNIT:
+                snprintf(buf, size, "%s", p->unit ?: "-");
+                break;
+        case GROUP_BY_USER:
+                snprintf(buf, size, "%u", p->uid);
+                break;
+        case GROUP_BY_SLICE:
+                snprintf(buf, size, "%s", p->slice ?: "-");
+                break;
+        case GROUP_BY_CONTAINER:
+                snprintf(buf, size, "%s", p->container_id ?: "-");
+                break;
+        default:
+                snprintf(buf, size, "?");
+        }
+        return buf;
+}
+
+static void label_add(LabelSim *ls, const ProcessInfo *p, int64_t cpu, double pkg, double dram, double idle) {
+        for (GroupBy by = GROUP_BY_COMM; by < _GROUP_BY_MAX; by++) {
+                char k[64];
+                size_t i;
+
+                label_key(p, by, k, sizeof(k));
+                for (i = 0; i < ls->n[by]; i++)
+                        if (strcmp(ls->t[by][i].key, k) == 0)
+                                break;
+                if (i == ls->n[by]) {
+                        assert_true(i < ELEMENTSOF(ls->t[by]));
+                        strscpy(ls->t[by][i].key, sizeof(ls->t[by][i].key), k);
+                        ls->n[by]++;
+                }
+                ls->t[by][i].cpu += cpu;
+                ls->t[by][i].energy += pkg + dram;
+                ls->t[by][i].idle_share += idle;
+                ls->t[by][i].pkg += pkg;
+                ls->t[by][i].dram += dram;
+        }
+        ls->cpu += cpu;
+        ls->energy += pkg + dram;
+        ls->idle_share += idle;
+}
+
+/* Every grouping of (a, b] as the query API reads it equals the expected
+ * totals: CPU time exactly, energies (dynamic, share of idle, per domain)
+ * to rounding. */
+static void label_check(Store *s, const LabelSim *ls, uint64_t a, uint64_t b) {
+        for (GroupBy by = GROUP_BY_COMM; by < _GROUP_BY_MAX; by++) {
+                StoreGroupRow *rows = NULL;
+                StoreGroupDomain *dv = NULL;
+                size_t n = 0, nd = 0;
+
+                assert_int_equal(store_query_groups(s, by, NULL, a, b, &rows, &n), 0);
+                assert_int_equal(n, ls->n[by]);
+                assert_int_equal(store_query_group_domains(s, by, NULL, a, b, &dv, &nd), 0);
+                for (size_t i = 0; i < ls->n[by]; i++) {
+                        const LabelTotal *t = &ls->t[by][i];
+                        bool found = false;
+                        double pkg = 0, dram = 0;
+
+                        for (size_t j = 0; j < n; j++) {
+                                char k[64];
+                                if (rows[j].key.text)
+                                        snprintf(k, sizeof(k), "%s", rows[j].key.text);
+                                else
+                                        snprintf(k, sizeof(k), "%" PRId64, rows[j].key.i);
+                                if (strcmp(k, t->key) != 0)
+                                        continue;
+                                found = true;
+                                assert_int_equal((int64_t) rows[j].cpu_ns, t->cpu);
+                                assert_close(rows[j].energy_j, t->energy);
+                                assert_close(rows[j].idle_share_j, t->idle_share);
+                                for (size_t d = 0; d < nd; d++) {
+                                        if (!store_key_equal(&dv[d].key, &rows[j].key))
+                                                continue;
+                                        if (strcmp(dv[d].domain, "package-0") == 0)
+                                                pkg += dv[d].energy_j;
+                                        else
+                                                dram += dv[d].energy_j;
+                                }
+                        }
+                        if (!found)
+                                fail_msg("grouping %d: no group %s", (int) by, t->key);
+                        assert_close(pkg, t->pkg);
+                        assert_close(dram, t->dram);
+                }
+                store_group_rows_free(rows, n);
+                store_group_domains_free(dv, nd);
+        }
+}
+
+/* A process's CPU time and energy go to the labels it had in each interval:
+ * "sh" exec's "burn" (comm and exe change), then moves from a.service to
+ * b.service in another slice and a container. Totals per group are exact at
+ * every rollup level (raw, minutes, hours, days) and at every cut; per
+ * process they are kept only as long as the raw rows are. */
+static void test_labels_follow_process(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        StoreOptions o;
+        StoreTotals tot;
+        EnergyDomain pkg = { .name = "package-0", .kind = DOMAIN_PACKAGE };
+        EnergyDomain dram = { .name = "dram-0", .kind = DOMAIN_DRAM };
+        ProcessInfo mover = { .pid = 10, .ppid = 1, .uid = 1000, .start_time_ns = 5, .comm = "sh",
+                              .exe = (char *) "/usr/bin/dash", .unit = (char *) "a.service",
+                              .cgroup_path = (char *) "/system.slice/a.service", .slice = (char *) "system.slice" };
+        ProcessInfo steady = { .pid = 11, .ppid = 1, .uid = 0, .start_time_ns = 6, .comm = "burn",
+                               .exe = (char *) "/usr/bin/burn", .unit = (char *) "a.service",
+                               .cgroup_path = (char *) "/system.slice/a.service", .slice = (char *) "system.slice" };
+        ProcessInfo kthread = { .pid = 2, .ppid = 0, .start_time_ns = 1, .comm = "kworker/0:1", .kernel_thread = true };
+        const uint64_t step = 10 * NSEC_PER_SEC;
+        const uint64_t n = 2 * 24 * 360 + 7 * 360 + 11; /* two days, seven hours and a bit */
+        const uint64_t now = T0 + n * step;
+        LabelSim *ls = calloc(1, sizeof(LabelSim));
+
+        assert_non_null(ls);
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        store_options_init(&o);
+        o.raw_retention_ns = 3 * STORE_HOUR_NS;
+        o.minute_retention_ns = 6 * STORE_HOUR_NS;
+        o.hour_retention_ns = 0;
+        assert_int_equal(store_set_options(s, &o), 0);
+
+        for (uint64_t k = 0; k < n; k++) {
+                ProcessInfo *p[3] = { &mover, &steady, &kthread };
+                ProcessDelta deltas[3];
+                double pd[6], idle[6], idle_total = 0;
+                DomainRecord d[2];
+
+                if (k == n / 3) { /* exec */
+                        strscpy(mover.comm, sizeof(mover.comm), "burn");
+                        mover.exe = (char *) "/usr/bin/burn";
+                }
+                if (k == 2 * n / 3) { /* cgroup move, into a container */
+                        mover.unit = (char *) "docker-c0ffee.scope";
+                        mover.cgroup_path = (char *) "/machine.slice/docker-c0ffee.scope";
+                        mover.slice = (char *) "machine.slice";
+                        mover.container_id = (char *) "c0ffee";
+                }
+                for (size_t i = 0; i < 3; i++) {
+                        deltas[i] = (ProcessDelta) { .info = p[i], .cpu_ns = 1000003 * (k % 13 + i + 1), .wakeups = i };
+                        pd[2 * i] = 0.125 * (double) ((k + i) % 7);
+                        pd[2 * i + 1] = 0.0625 * (double) ((k + 2 * i) % 5);
+                        idle[2 * i] = 0.25 * (double) (i + 1);
+                        idle[2 * i + 1] = 0.125;
+                        idle_total += idle[2 * i] + idle[2 * i + 1];
+                        label_add(ls, p[i], (int64_t) deltas[i].cpu_ns, pd[2 * i], pd[2 * i + 1], idle[2 * i] + idle[2 * i + 1]);
+                }
+                d[0] = (DomainRecord) { .domain = &pkg, .source = "rapl", .host_total = true, .valid = true,
+                                        .measured_j = 10, .idle_j = 1.5, .attributed_j = 5, .unattributed_j = 3.5,
+                                        .idle_w = 0.15, .idle_band_w = 0.05, .idle_method = "regression" };
+                d[1] = (DomainRecord) { .domain = &dram, .source = "rapl", .host_total = true, .valid = true,
+                                        .measured_j = 4, .idle_j = 0.375, .attributed_j = 2, .unattributed_j = 1.625,
+                                        .idle_w = 0.0375, .idle_method = "prior" };
+                IntervalRecord rec = { .start_ns = T0 + k * step, .end_ns = T0 + (k + 1) * step,
+                                       .boot_realtime_ns = T0 - 1000 * NSEC_PER_SEC, .n_domains = 2, .domains = d,
+                                       .n_procs = 3, .procs = deltas, .proc_domain_j = pd, .proc_idle_share_j = idle };
+                assert_int_equal(store_write_interval(s, &rec), 0);
+                if (k % 29 == 0)
+                        maintain_all(s, rec.end_ns);
+                /* Conservation of the share-of-idle view, as written. */
+                assert_close(idle_total, 1.5 + 0.375);
+        }
+        maintain_all(s, now);
+        /* Every level is there; the raw rows left are the last 3 hours'. */
+        for (int level = 0; level <= 3; level++) {
+                char sql[96];
+                snprintf(sql, sizeof(sql), "SELECT count(*) FROM intervals WHERE level = %d", level);
+                assert_true(sql_int(s, sql) > 0);
+        }
+        /* Rollups are per label set, never per process. */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM samples s JOIN intervals i ON i.id = s.interval_id "
+                                    "WHERE i.level > 0 AND s.process_id != 0"), 0);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM labels"), 5);
+        assert_true(sql_double(s, "SELECT max(idle_band_w) FROM interval_domains idm JOIN intervals i "
+                                  "ON i.id = idm.interval_id WHERE i.level = 0") == 0.05);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM interval_domains WHERE idle_method = 'prior' "
+                                    "AND idle_band_w IS NOT NULL"), 0);
+
+        label_check(s, ls, 0, now);
+        assert_int_equal(store_query_totals(s, 0, now, &tot), 0);
+        assert_close(tot.idle_share_j, ls->idle_share);
+        assert_close(tot.idle_share_j, tot.idle_j); /* every interval's idle shared out */
+        assert_true(tot.process_detail_pruned);
+
+        /* Cut anywhere at whole hours: the two halves add up to the whole. */
+        for (uint64_t cut = T0 + STORE_HOUR_NS; cut < now; cut += 5 * STORE_HOUR_NS) {
+                StoreGroupRow *r1 = NULL, *r2 = NULL;
+                size_t n1 = 0, n2 = 0;
+                int64_t c = 0;
+                double e = 0, is = 0;
+
+                assert_int_equal(store_query_groups(s, GROUP_BY_COMM, NULL, 0, cut, &r1, &n1), 0);
+                assert_int_equal(store_query_groups(s, GROUP_BY_COMM, NULL, cut, now, &r2, &n2), 0);
+                for (size_t i = 0; i < n1; i++) {
+                        c += (int64_t) r1[i].cpu_ns;
+                        e += r1[i].energy_j;
+                        is += r1[i].idle_share_j;
+                }
+                for (size_t i = 0; i < n2; i++) {
+                        c += (int64_t) r2[i].cpu_ns;
+                        e += r2[i].energy_j;
+                        is += r2[i].idle_share_j;
+                }
+                assert_int_equal(c, ls->cpu);
+                assert_close(e, ls->energy);
+                assert_close(is, ls->idle_share);
+                store_group_rows_free(r1, n1);
+                store_group_rows_free(r2, n2);
+        }
+
+        /* By process: the raw rows only, and the range says so. */
+        {
+                StoreGroupRow *rows = NULL;
+                size_t nr = 0;
+
+                assert_int_equal(store_query_groups(s, GROUP_BY_PROCESS, NULL, now - STORE_HOUR_NS, now, &rows, &nr), 0);
+                assert_int_equal(nr, 3);
+                for (size_t i = 0; i < nr; i++)
+                        if (rows[i].pid == 10)
+                                assert_string_equal(rows[i].unit, "docker-c0ffee.scope");
+                store_group_rows_free(rows, nr);
+                assert_int_equal(store_query_totals(s, now - STORE_HOUR_NS, now, &tot), 0);
+                assert_false(tot.process_detail_pruned);
+
+                /* Older than the raw rows: the label sets, each once, with exact totals. */
+                int64_t c = 0;
+                assert_int_equal(store_query_groups(s, GROUP_BY_PROCESS, NULL, 0, now, &rows, &nr), 0);
+                assert_int_equal(nr, 5);
+                for (size_t i = 0; i < nr; i++) {
+                        assert_int_equal(rows[i].pid, 0);
+                        c += (int64_t) rows[i].cpu_ns;
+                }
+                assert_int_equal(c, ls->cpu);
+                store_group_rows_free(rows, nr);
+        }
+        /* Process rows live as long as raw rows refer to them. */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM processes"), 3);
+        store_free(s);
+        free(ls);
+}
+
+/* The share of idle goes through the write buffer with the rest. */
+static void test_write_buffer_idle_share(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        EnergyDomain pkg = { .name = "package-0", .kind = DOMAIN_PACKAGE };
+        ProcessInfo p = { .pid = 5, .ppid = 1, .start_time_ns = 1, .comm = "idle-share" };
+        ProcessDelta delta = { .info = &p, .cpu_ns = 0 };
+        double dyn = 0, idle = 0.75;
+        DomainRecord d = { .domain = &pkg, .source = "rapl", .host_total = true, .valid = true, .measured_j = 1,
+                           .idle_j = 0.75, .unattributed_j = 0.25, .idle_band_w = 0.5, .idle_method = "prior" };
+        IntervalRecord rec = { .start_ns = T0, .end_ns = T0 + NSEC_PER_SEC, .boot_realtime_ns = T0 - 1000 * NSEC_PER_SEC,
+                               .n_domains = 1, .domains = &d, .n_procs = 1, .procs = &delta, .proc_domain_j = &dyn,
+                               .proc_idle_share_j = &idle };
+
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        assert_int_equal(sqlite3_exec(store_db(s), "PRAGMA query_only = ON", NULL, NULL, NULL), SQLITE_OK);
+        assert_true(store_write_buffered(s, &rec) < 0);  /* only a share of idle: still a row, buffered */
+        idle = 99;                                        /* the caller's array is not kept */
+        assert_int_equal(sqlite3_exec(store_db(s), "PRAGMA query_only = OFF", NULL, NULL, NULL), SQLITE_OK);
+        rec.start_ns += NSEC_PER_SEC;
+        rec.end_ns += NSEC_PER_SEC;
+        idle = 0.75;
+        assert_int_equal(store_write_buffered(s, &rec), 0);
+        assert_true(sql_double(s, "SELECT total(idle_share_j) FROM samples") == 1.5);
+        assert_true(sql_double(s, "SELECT total(idle_share_j) FROM sample_domains") == 1.5);
+        assert_true(sql_double(s, "SELECT total(idle_band_w) FROM interval_domains") == 1.0);
+        /* Conservation of the share-of-idle view: Σ shares = idle_j. */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM interval_domains idm WHERE idle_j != "
+                                    "(SELECT total(idle_share_j) FROM sample_domains sd WHERE sd.interval_id = "
+                                    "idm.interval_id AND sd.domain_id = idm.domain_id)"), 0);
+        store_free(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_create_and_migrate, setup, teardown),
@@ -1092,6 +1402,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_write_buffer_copies_strings, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cmdline_only_when_asked, setup, teardown),
                 cmocka_unit_test(test_counter_guard),
+                cmocka_unit_test_setup_teardown(test_labels_follow_process, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_write_buffer_idle_share, setup, teardown),
         };
         umask(022);
         return cmocka_run_group_tests(tests, NULL, NULL);
