@@ -87,6 +87,7 @@ static int report_rows(Report *r, StoreGroupRow *g, size_t n) {
                         .active_ns = g[i].active_ns,
                         .wakeups = g[i].wakeups,
                         .energy_j = g[i].energy_j,
+                        .idle_share_j = g[i].idle_share_j,
                 };
                 r->cpu_ns += p->cpu_ns;
                 r->rows_j += p->energy_j;

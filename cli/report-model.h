@@ -28,7 +28,8 @@ typedef struct ReportRow {
         uint64_t cpu_ns;
         uint64_t active_ns;      /* length of the intervals it appears in */
         uint64_t wakeups;        /* voluntary context switches of its threads */
-        double energy_j;
+        double energy_j;         /* dynamic (marginal) energy */
+        double idle_share_j;     /* its CPU-time share of idle energy: energy_j + this is "with idle" */
         double *domain_j;        /* one per Report.domains name */
 } ReportRow;
 

@@ -91,6 +91,9 @@ json_object *report_json(const Report *r, const Carbon *carbon, size_t limit, co
                 }
                 json_object_object_add(j, "cpu_seconds", json_seconds_from_ns(row->cpu_ns));
                 json_object_object_add(j, "energy_joules", json_double_exact(row->energy_j));
+                /* The second view: with its CPU-time share of idle power. */
+                json_object_object_add(j, "energy_with_idle_joules",
+                                       json_double_exact(row->energy_j + row->idle_share_j));
                 json_object_object_add(j, "power_watts", json_double_exact(report_row_watts(row)));
                 json_object_object_add(j, "wakeups", json_object_new_int64((int64_t) row->wakeups));
                 json_object_object_add(j, "wakeups_per_second", json_double_exact(report_row_wakeups_per_second(row)));

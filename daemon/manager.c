@@ -92,6 +92,7 @@ struct Manager {
         /* Reused per-interval buffers. */
         uint64_t *cpu_ns;
         double *proc_j;
+        double *proc_idle_j;          /* each process's CPU-time share of idle energy, per domain */
         AttributionDomainIn *att_in;
         AttributionDomainOut *att_out;
         DomainRecord *records;
@@ -138,6 +139,7 @@ Manager *manager_free(Manager *m) {
         proc_stat_done(&m->last_stat);
         free(m->cpu_ns);
         free(m->proc_j);
+        free(m->proc_idle_j);
         free(m->weights);
         free(m->cpu_pkg);
         free(m->places);
@@ -357,6 +359,10 @@ static int manager_ensure_buffers(Manager *m, size_t n_procs) {
                 if (!p)
                         return -ENOMEM;
                 m->proc_j = p;
+                double *q = realloc(m->proc_idle_j, cap * m->n_domains * sizeof(double));
+                if (!q)
+                        return -ENOMEM;
+                m->proc_idle_j = q;
                 double *w = realloc(m->weights, cap * m->n_domains * sizeof(double));
                 if (!w)
                         return -ENOMEM;
@@ -665,6 +671,7 @@ static int manager_prepare(Manager *m, double dt, const ProcessDelta *procs, siz
                         .host_total = md->host_total,
                         .idle_w = m->att_in[d].idle_w,
                         .idle_method = idle_method_to_string(est.method),
+                        .idle_band_w = est.band_w,
                 };
         }
         gpu = calloc(m->n_domains, sizeof(AttributionGpuUse));
@@ -695,6 +702,8 @@ static int manager_attribute(Manager *m, double dt, size_t n) {
                 m->records[d].unattributed_j = m->att_out[d].unattributed_j;
                 m->records[d].irq_j = m->att_out[d].irq_j;
         }
+        /* The second view of each row: its CPU-time share of idle energy. */
+        attribution_idle_shares(m->att_out, m->n_domains, m->cpu_ns, n, m->proc_idle_j);
         return 0;
 }
 
@@ -884,6 +893,7 @@ static int manager_sample(Manager *m, bool final) {
                         .n_procs = n,
                         .procs = procs,
                         .proc_domain_j = m->proc_j,
+                        .proc_idle_share_j = m->proc_idle_j,
                 };
                 manager_store(m, &rec, mono, real, final);
                 manager_export(m, &rec, mono, dt, final);
