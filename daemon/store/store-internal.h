@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <assert.h>
+
 /* What the store's files share: the Store object and its prepared
  * statements. Not for use outside daemon/store/. */
 
@@ -87,6 +89,19 @@ typedef struct DomainCacheEntry {
 
 /* One interval waiting in the write-failure queue (store-queue.c). */
 typedef struct QueuedInterval QueuedInterval;
+/* A deep copy of an interval that could not be written yet (store-queue.c). */
+struct QueuedInterval {
+        IntervalRecord rec;
+        EnergyDomain *edomains;
+        DomainRecord *domains;
+        char **strings;               /* source and idle_method copies */
+        ProcessInfo *infos;
+        ProcessDelta *procs;
+        double *proc_j;               /* n_procs × n_domains dynamic energies, then as many idle shares */
+        uint64_t bytes;
+        QueuedInterval *next;
+};
+
 
 struct Store {
         sqlite3 *db;
@@ -148,6 +163,12 @@ int store_end(Store *s, int r);
 bool store_checkpoint_request(Store *s, int mode);
 /* Start the checkpoint thread (once; store_maintain() does, see store.c). */
 void store_start_checkpointer(Store *s);
+/* The checkpoint connection, opened with the database (store.c), and the
+ * thread's end and the connection's close, at close. */
+void store_open_checkpointer(Store *s);
+void store_stop_checkpointer(Store *s);
+/* Registered with sqlite3_wal_hook(): keeps the WAL small. */
+int store_wal_hook(void *userdata, sqlite3 *db, const char *name, int n_frames);
 
 /* store-write.c */
 /* -EINVAL for a record store_write_interval() would refuse. */
@@ -165,4 +186,11 @@ int store_fold_late(Store *s, int64_t raw_id, uint64_t end_ns);
 /* store-queue.c */
 void store_queue_clear(Store *s);
 /* Start of the oldest interval waiting in the queue; false when it is empty. */
-bool store_queue_oldest_start(Store *s, uint64_t *ret_start_ns);
+static inline bool store_queue_oldest_start(Store *s, uint64_t *ret_start_ns) {
+        assert(s);
+        assert(ret_start_ns);
+        if (!s->queue_head)
+                return false;
+        *ret_start_ns = s->queue_head->rec.start_ns;
+        return true;
+}

@@ -11,18 +11,6 @@
 #include "cleanup.h"
 #include "store-internal.h"
 
-struct QueuedInterval {
-        IntervalRecord rec;
-        EnergyDomain *edomains;
-        DomainRecord *domains;
-        char **strings;               /* source and idle_method copies */
-        ProcessInfo *infos;
-        ProcessDelta *procs;
-        double *proc_j;               /* n_procs × n_domains dynamic energies, then as many idle shares */
-        uint64_t bytes;
-        QueuedInterval *next;
-};
-
 static QueuedInterval *queued_free(QueuedInterval *q) {
         if (!q)
                 return NULL;
@@ -250,11 +238,3 @@ void store_queue_stats(Store *s, StoreQueueStats *ret) {
 }
 
 
-bool store_queue_oldest_start(Store *s, uint64_t *ret_start_ns) {
-        assert(s);
-        assert(ret_start_ns);
-        if (!s->queue_head)
-                return false;
-        *ret_start_ns = s->queue_head->rec.start_ns;
-        return true;
-}
