@@ -206,6 +206,31 @@ static bool robust_fit(const BinPoint *pt, size_t n, Fit *ret) {
         return true;
 }
 
+/* The slope of power on utilisation from every bin with some data (at
+ * least THIN_MIN_S), for the small correction of a near-idle bin while the
+ * bins further up are too thin for the fit (the first seconds of a load):
+ * 0 when they say nothing. */
+#define THIN_MIN_S 0.5
+static double thin_slope(const IdleEstimator *e, double u_idle) {
+        BinPoint pt[IDLE_BINS];
+        double h[IDLE_BINS];
+        size_t n = 0;
+        Fit f;
+
+        for (size_t i = 0; i < IDLE_BINS; i++) {
+                const IdleBin *b = &e->bins[i];
+                if (b->t < THIN_MIN_S)
+                        continue;
+                pt[n] = (BinPoint) { .u = b->su / b->t, .p = b->sp / b->t, .w = b->t / (b->t + BIN_SATURATE_S) };
+                h[n] = 1;
+                n++;
+        }
+        if (n < 2 || !wls(pt, h, n, &f) || !(f.slope > 0))
+                return 0;
+        (void) u_idle;
+        return f.slope;
+}
+
 static IdleEstimate fixed(double w, double band_w, IdleMethod m, bool provisional) {
         return (IdleEstimate) { .w = w, .band_w = band_w, .method = m, .provisional = provisional };
 }
@@ -282,7 +307,7 @@ IdleEstimate idle_estimator_get(const IdleEstimator *e) {
                 for (size_t i = 1; i < n; i++)
                         if (pt[i].u < lo->u)
                                 lo = &pt[i];
-                double slope = have_fit ? f.slope : 0;
+                double slope = have_fit ? f.slope : thin_slope(e, lo->u);
                 fit = fixed(fmax(lo->p - slope * lo->u, 0),
                             2 * lo->se + (CURVATURE_ALLOWANCE + (have_fit ? 0 : 1)) * fmax(slope, lo->p) * lo->u +
                             0.005 * lo->p,

@@ -306,11 +306,29 @@ static void test_method_names(void **state) {
         assert_null(idle_method_to_string(_IDLE_METHOD_MAX));
 }
 
+/* The first seconds of a load after an idle phase: the bin further up is
+ * too thin for the fit, yet its slope already corrects the near-idle bin
+ * (whose utilisation is not quite 0). */
+static void test_measured_idle_early_load(void **state) {
+        IdleEstimator e;
+        Meter m = { .idle = 6, .slope = 30, .noise = 0.05, .seed = 31 };
+
+        idle_estimator_init(&e);
+        for (int i = 0; i < 30; i++)
+                feed(&e, &m, 0.5, 0.03);
+        for (int i = 0; i < 4; i++)
+                feed(&e, &m, 0.5, 0.5);
+        IdleEstimate r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_MEASURED_IDLE);
+        assert_within(r.w, 6.0, 0.03);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_nothing_known),
                 cmocka_unit_test(test_configured_then_source_win),
                 cmocka_unit_test(test_measured_idle),
+                cmocka_unit_test(test_measured_idle_early_load),
                 cmocka_unit_test(test_regression_never_idle),
                 cmocka_unit_test(test_cluster_does_not_outvote),
                 cmocka_unit_test(test_short_intervals_ignored),
