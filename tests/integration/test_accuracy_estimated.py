@@ -361,27 +361,24 @@ def test_e_exec_and_cgroup_move():
         con = sqlite3.connect(dm.db)
         try:
             def cpu_by(col, val):
-                (ns,) = con.execute("SELECT COALESCE(SUM(s.cpu_ns), 0) FROM samples s JOIN processes p "
-                                    "ON p.id = s.process_id JOIN intervals i ON i.id = s.interval_id "
-                                    "WHERE p.%s = ? AND i.level = 0" % col, (val,)).fetchone()
+                # The labels each interval's row had (schema 5: label sets).
+                (ns,) = con.execute("SELECT COALESCE(SUM(s.cpu_ns), 0) FROM samples s JOIN labels l "
+                                    "ON l.id = s.labels_id JOIN intervals i ON i.id = s.interval_id "
+                                    "WHERE l.%s = ? AND i.level = 0" % col, (val,)).fetchone()
                 return ns / 1e9
             slack = float(INTERVAL)   # the interval of the exec or move may go either way
             got_a, got_b = cpu_by("comm", wname("exA")), cpu_by("comm", wname("exB"))
             got_xb = cpu_by("exe", b)
             print("(e) exec: truth %.3f CPU-s as %s then %.3f as %s; stored %.3f and %.3f (exe %s: %.3f)"
                   % (before / 1e9, wname("exA"), (total - before) / 1e9, wname("exB"), got_a, got_b, b, got_xb))
-            labels_per_interval = "the store keeps the labels of a process's first sample; labels per " \
-                                  "interval come with the store's schema 5 (label sets), not merged yet"
-            expect_fail(got_b >= (total - before) / 1e9 - slack and got_a <= before / 1e9 + slack,
-                        "after exec, CPU under the new comm (%.3f of %.3f CPU-s)" % (got_b, (total - before) / 1e9),
-                        labels_per_interval)
+            check(got_b >= (total - before) / 1e9 - slack and got_a <= before / 1e9 + slack,
+                  "after exec, CPU under the new comm (%.3f of %.3f CPU-s)" % (got_b, (total - before) / 1e9))
             unit_a, unit_b = os.path.basename(cg["A"]), os.path.basename(cg["B"])
             ga, gb = cpu_by("unit", unit_a), cpu_by("unit", unit_b)
             print("(e) cgroup move: truth %.3f CPU-s in %s then %.3f in %s; stored %.3f and %.3f"
                   % (in_a / 1e9, unit_a, (cg_total - in_a) / 1e9, unit_b, ga, gb))
-            expect_fail(gb >= (cg_total - in_a) / 1e9 - slack and ga <= in_a / 1e9 + slack,
-                        "after a cgroup move, CPU under the new unit (%.3f of %.3f CPU-s)"
-                        % (gb, (cg_total - in_a) / 1e9), labels_per_interval)
+            check(gb >= (cg_total - in_a) / 1e9 - slack and ga <= in_a / 1e9 + slack,
+                  "after a cgroup move, CPU under the new unit (%.3f of %.3f CPU-s)" % (gb, (cg_total - in_a) / 1e9))
         finally:
             con.close()
 
