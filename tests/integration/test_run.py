@@ -164,19 +164,31 @@ def test_benchmark_flags():
 
 def test_starved_warning():
     """A CPU-bound command sharing every CPU with more CPU-bound work than CPUs
-    waits for a CPU much of its wall time: the run is marked starved and warned about."""
+    waits for a CPU much of its wall time: the run is marked starved and
+    warned about. Whether the hogs really slow it depends on how the host's
+    scheduler groups them (cgroup fairness): a run that got more than half of
+    its wall time as CPU is not held to the warning, one that got less must
+    carry it; if no try starves it, that is said."""
     n = 3 * (os.cpu_count() or 1)   # several times more work than CPUs, whatever else runs
-    # In a session of their own, so that the whole group is stopped after.
-    hogs = subprocess.Popen([jtest.BURNER, "hog", str(n), "4000", str(n)], stdout=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        time.sleep(0.2)
-        out = run_json("--", jtest.BURNER, "x", "1", "600")
-    finally:
-        os.killpg(hogs.pid, signal.SIGKILL)
-        hogs.wait()
-    check(out["each"][0]["starved"] is True, "not starved: %r" % out)
-    check(any("starved of CPU" in w for w in out["warnings"]), "no warning: %r" % out["warnings"])
+    for attempt in range(3):
+        # In a session of their own, so that the whole group is stopped after.
+        hogs = subprocess.Popen([jtest.BURNER, "hog", str(n), "4000", str(n)], stdout=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            time.sleep(0.3)
+            out = run_json("--", jtest.BURNER, "x", "1", "600")
+        finally:
+            os.killpg(hogs.pid, signal.SIGKILL)
+            hogs.wait()
+        each = out["each"][0]
+        share = each["cpu_seconds"] / max(each["wall_seconds"], 1e-9)
+        if each["starved"]:
+            check(any("starved of CPU" in w for w in out["warnings"]), "no warning: %r" % out["warnings"])
+            return
+        check(share > 0.5, "got %.0f%% of its wall time as CPU, yet not marked starved: %r" % (share * 100, out))
+        print("try %d: the command got %.0f%% of its wall time as CPU (cpu.pressure wait %.3f s): not starved"
+              % (attempt + 1, share * 100, each.get("cpu_wait_seconds", 0)))
+    print("note: the hogs never starved the command on this host; the warning was not exercised")
 
 
 def test_interrupt():

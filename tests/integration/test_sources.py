@@ -221,7 +221,8 @@ def test_this_host():
 
 
 def gpu_rows(db):
-    """interval_domains rows of the GPUs and each GPU's per-process energy, by interval."""
+    """interval_domains rows of the GPUs and each GPU's per-process dynamic energy, by interval
+    (rows with only a share of idle energy, which every process that ran gets, are left out)."""
     con = jtest.sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
     try:
         doms = con.execute("""SELECT i.id, i.start_ns, i.end_ns, d.name, x.measured_j, x.idle_j, x.attributed_j,
@@ -229,7 +230,7 @@ def gpu_rows(db):
                               JOIN domains d ON d.id = x.domain_id ORDER BY i.id""").fetchall()
         procs = con.execute("""SELECT sd.interval_id, d.name, p.pid, sd.energy_j FROM sample_domains sd
                                JOIN processes p ON p.id = sd.process_id JOIN domains d ON d.id = sd.domain_id
-                               WHERE d.name LIKE 'gpu-%'""").fetchall()
+                               WHERE d.name LIKE 'gpu-%' AND sd.energy_j != 0""").fetchall()
     finally:
         con.close()
     per = {}
