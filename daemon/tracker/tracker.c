@@ -478,8 +478,14 @@ static int observe_end(Tracker *t, const TrackerObservation *o, bool final) {
                 } else if (e->info.exited)
                         return 0;
                 entry_count(t, e, o, false);
-                /* The exec file name from the kernel is the newest. */
-                if (o->exe && *o->exe && set_str(&e->info.exe, o->exe) < 0)
+                /* The kernel's exec file name is the name exec was given
+                 * (maybe relative, or a symlink); /proc's exe is the resolved
+                 * file. The kernel's is taken only where no exe was read
+                 * since the last exec (the comm changed since): an exe label
+                 * does not change at exit. */
+                bool exec_since = o->comm && *o->comm &&
+                                  strncmp(o->comm, e->info.comm, sizeof(e->info.comm) - 1) != 0;
+                if ((!e->info.exe || exec_since) && o->exe && *o->exe && set_str(&e->info.exe, o->exe) < 0)
                         return -ENOMEM;
                 if (o->comm && *o->comm)
                         strscpy(e->info.comm, sizeof(e->info.comm), o->comm);

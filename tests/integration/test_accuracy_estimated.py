@@ -36,6 +36,7 @@ with JOULED_ACCURACY_README=PATH it also replaces README's accuracy line (betwee
 its "<!-- accuracy" markers) with it."""
 import json
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -326,8 +327,12 @@ def test_e_exec_and_cgroup_move():
     py = os.path.realpath(sys.executable)
     with jtest.TempDir() as d:
         a, b, c = (os.path.join(d, wname(x)) for x in ("exA", "exB", "cgM"))
-        for link in (a, b, c):
-            os.symlink(py, link)
+        # exA and cgM are python; exB is another program (a C burner): the
+        # exe label is the resolved file (/proc/PID/exe), and it must change
+        # with the exec. The symlink's name sets the comm.
+        twohot = os.path.realpath(os.environ.get("TWOHOT", "build/tests/twohot"))
+        for link, target in ((a, py), (b, twohot), (c, py)):
+            os.symlink(target, link)
         root = cgroup2_root()
         check(root is not None, "no cgroup2 mount")
         cg = {x: os.path.join(root, "jacc-%s-%s" % (x, TAG)) for x in ("A", "B")}
@@ -336,13 +341,15 @@ def test_e_exec_and_cgroup_move():
         try:
             with jtest.Daemon(d, ["--interval", INTERVAL, "--source", "model"]) as dm:
                 dm.wait_intervals(1)
-                # The exec: 1.0 CPU-s as exA, then exec'd as exB for 1.5 CPU-s.
+                # The exec: 1.0 CPU-s as exA (python), then exec'd as exB (twohot) for 1.5 s.
+                ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 r = subprocess.run([a, "-c", PY_BURN + "burn(1.0)\nsys.stdout.write('%%d\\n' %% time.process_time_ns())\n"
-                                    "sys.stdout.flush()\nos.execv(%r, [%r, '-c', %r])\n"
-                                    % (b, b, PY_BURN + "burn(1.5)\nprint(time.process_time_ns())\n")],
+                                    "sys.stdout.flush()\nos.execv(%r, [%r, '1500'])\n" % (b, b)],
                                    capture_output=True, text=True, timeout=60)
+                ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 check(r.returncode == 0, "exec workload failed: %s" % r.stderr)
-                before, total = (int(x) for x in r.stdout.split())
+                before = int(r.stdout.split()[0])
+                total = int(((ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)) * 1e9)
                 # The move: 1.0 CPU-s in cgroup A, then 1.5 CPU-s in cgroup B.
                 mv = ("def move(g):\n"
                       "    with open(g + '/cgroup.procs', 'w') as f:\n"
@@ -368,11 +375,16 @@ def test_e_exec_and_cgroup_move():
                 return ns / 1e9
             slack = float(INTERVAL)   # the interval of the exec or move may go either way
             got_a, got_b = cpu_by("comm", wname("exA")), cpu_by("comm", wname("exB"))
-            got_xb = cpu_by("exe", b)
+            (xb_ns,) = con.execute("SELECT COALESCE(SUM(s.cpu_ns), 0) FROM samples s JOIN labels l "
+                                   "ON l.id = s.labels_id JOIN intervals i ON i.id = s.interval_id "
+                                   "WHERE l.exe = ? AND l.comm = ? AND i.level = 0", (twohot, wname("exB"))).fetchone()
+            got_xb = xb_ns / 1e9
             print("(e) exec: truth %.3f CPU-s as %s then %.3f as %s; stored %.3f and %.3f (exe %s: %.3f)"
-                  % (before / 1e9, wname("exA"), (total - before) / 1e9, wname("exB"), got_a, got_b, b, got_xb))
+                  % (before / 1e9, wname("exA"), (total - before) / 1e9, wname("exB"), got_a, got_b, twohot, got_xb))
             check(got_b >= (total - before) / 1e9 - slack and got_a <= before / 1e9 + slack,
                   "after exec, CPU under the new comm (%.3f of %.3f CPU-s)" % (got_b, (total - before) / 1e9))
+            check(got_xb >= (total - before) / 1e9 - slack,
+                  "after exec, CPU under the new exe %s (%.3f of %.3f CPU-s)" % (twohot, got_xb, (total - before) / 1e9))
             unit_a, unit_b = os.path.basename(cg["A"]), os.path.basename(cg["B"])
             ga, gb = cpu_by("unit", unit_a), cpu_by("unit", unit_b)
             print("(e) cgroup move: truth %.3f CPU-s in %s then %.3f in %s; stored %.3f and %.3f"

@@ -145,6 +145,22 @@ static Tracker *new_lifecycle_tracker(const Fixture *fx) {
 
 /* Report a process's exit-time (TRACKER_EVENT_EXITING) or final
  * (TRACKER_EVENT_FREED) counters, in ns, all ours. */
+static void report_end_exe(TrackerEvent event, uint32_t pid, uint64_t start_time_ns, uint64_t cpu_ns,
+                           const char *comm, const char *exe) {
+        TrackerObservation o = {
+                .pid = pid,
+                .ppid = 1,
+                .uid = TRACKER_UID_UNKNOWN,
+                .start_time_ns = start_time_ns,
+                .cpu_ns = cpu_ns,
+                .comm = comm,
+                .exe = exe,
+                .all_ours = true,
+        };
+
+        assert_int_equal(lifecycle_observer.observe(lifecycle_observer.userdata, event, &o), 0);
+}
+
 static void report_end(TrackerEvent event, uint32_t pid, uint64_t start_time_ns, uint64_t cpu_ns, const char *comm) {
         TrackerObservation o = {
                 .pid = pid,
@@ -441,6 +457,39 @@ static void test_exit_then_free(void **state) {
         tracker_free(t);
 }
 
+/* The kernel's exec file name (as exec was given it: a symlink, maybe
+ * relative) comes with the exit event. It replaces the exe only when the
+ * process exec'd since its exe was read from /proc (its comm changed): the
+ * exe label does not change at exit. */
+static void test_exe_at_exit(void **state) {
+        Fixture *fx = *state;
+        uint64_t start = fx->future_ticks * fx->ns_per_tick;
+        const ProcessDelta *x;
+        ProcessDelta *d;
+        size_t n;
+        Tracker *t;
+
+        write_proc(fx, 710, "py", 1, 0, 10, 0, fx->future_ticks, 1000, "0::/\n", "/usr/bin/python3.11");
+        write_proc(fx, 711, "sh", 1, 0, 10, 0, fx->future_ticks, 1000, "0::/\n", "/usr/bin/dash");
+        t = new_lifecycle_tracker(fx);
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        assert_int_equal(n, 2);
+
+        remove_proc(fx, 710);
+        remove_proc(fx, 711);
+        report_end_exe(TRACKER_EVENT_FREED, 710, start, 20 * fx->ns_per_tick, "py", "./py");
+        report_end_exe(TRACKER_EVENT_FREED, 711, start, 20 * fx->ns_per_tick, "other", "bin/other");
+        assert_int_equal(tracker_sample(t, &d, &n), 0);
+        x = find_process(d, n, 710, start);
+        assert_non_null(x);
+        assert_string_equal(x->info->exe, "/usr/bin/python3.11");
+        x = find_process(d, n, 711, start);
+        assert_non_null(x);
+        assert_string_equal(x->info->comm, "other");
+        assert_string_equal(x->info->exe, "bin/other");
+        tracker_free(t);
+}
+
 /* Exit-time counters and no free event: after a few rounds the process is
  * handed out as exited with them; a free event that comes later still adds
  * only what they missed, once. */
@@ -626,6 +675,7 @@ int main(void) {
                 cmocka_unit_test(test_parse_stat),
                 cmocka_unit_test(test_parse_cgroup),
                 cmocka_unit_test(test_bad_config),
+                cmocka_unit_test_setup_teardown(test_exe_at_exit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exit_then_free, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exit_without_free, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_end_with_pid_reuse, setup, teardown),
