@@ -206,29 +206,77 @@ static bool robust_fit(const BinPoint *pt, size_t n, Fit *ret) {
         return true;
 }
 
+/* Every bin with at least min_s of data, each a point by itself (no
+ * pooling), into pt[IDLE_BINS]; returns how many. */
+static size_t thin_points(const IdleEstimator *e, double min_s, BinPoint *pt) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < IDLE_BINS; i++) {
+                const IdleBin *b = &e->bins[i];
+                if (b->t < min_s)
+                        continue;
+                double p = b->sp / b->t;
+                pt[n++] = (BinPoint) {
+                        .u = b->su / b->t,
+                        .p = p,
+                        .w = b->t / (b->t + BIN_SATURATE_S),
+                        .se = sqrt(fmax(b->spp / b->t - p * p, 0) / fmax(b->n, 1)),
+                };
+        }
+        return n;
+}
+
 /* The slope of power on utilisation from every bin with some data (at
  * least THIN_MIN_S), for the small correction of a near-idle bin while the
  * bins further up are too thin for the fit (the first seconds of a load):
  * 0 when they say nothing. */
 #define THIN_MIN_S 0.5
-static double thin_slope(const IdleEstimator *e, double u_idle) {
+static double thin_slope(const IdleEstimator *e) {
         BinPoint pt[IDLE_BINS];
         double h[IDLE_BINS];
-        size_t n = 0;
+        size_t n = thin_points(e, THIN_MIN_S, pt);
         Fit f;
 
-        for (size_t i = 0; i < IDLE_BINS; i++) {
-                const IdleBin *b = &e->bins[i];
-                if (b->t < THIN_MIN_S)
-                        continue;
-                pt[n] = (BinPoint) { .u = b->su / b->t, .p = b->sp / b->t, .w = b->t / (b->t + BIN_SATURATE_S) };
-                h[n] = 1;
-                n++;
-        }
+        for (size_t i = 0; i < n; i++)
+                h[i] = 1;
         if (n < 2 || !wls(pt, h, n, &f) || !(f.slope > 0))
                 return 0;
-        (void) u_idle;
         return f.slope;
+}
+
+/* While the bins are too thin for the fit (a host busy since start that has
+ * just reached a new utilisation level), a line through the bins with at
+ * least THIN_FIT_MIN_S each, held to the same limits on extrapolation. Its
+ * band adds THIN_FIT_ALLOWANCE of the intercept to the fit's: the caller
+ * takes it only where that band is narrower than the prior's, so it stays
+ * provisional until the full fit confirms it. */
+#define THIN_FIT_MIN_S 0.95   /* about a second (less what the decay took) */
+#define THIN_FIT_ALLOWANCE 0.05
+static IdleEstimate thin_regression(const IdleEstimator *e) {
+        BinPoint pt[IDLE_BINS];
+        double h[IDLE_BINS], u_lo = 1, u_hi = 0, p_min = INFINITY, se_max = 0;
+        size_t n = thin_points(e, THIN_FIT_MIN_S, pt);
+        Fit f;
+
+        for (size_t i = 0; i < n; i++) {
+                h[i] = 1;
+                u_lo = fmin(u_lo, pt[i].u);
+                u_hi = fmax(u_hi, pt[i].u);
+                p_min = fmin(p_min, pt[i].p);
+                se_max = fmax(se_max, pt[i].se);
+        }
+        if (n < 2 || u_hi - u_lo < MIN_SPAN || u_lo > IDLE_MAX_EXTRAPOLATION ||
+            u_lo > MAX_EXTRAPOLATION_RATIO * (u_hi - u_lo) || !wls(pt, h, n, &f) || !(f.slope > 0) ||
+            f.intercept < 0)
+                return (IdleEstimate) { .method = _IDLE_METHOD_INVALID };
+        double w = fmin(f.intercept, p_min);
+        return (IdleEstimate) {
+                .w = w,
+                .band_w = 2 * sqrt(f.se_intercept * f.se_intercept + se_max * se_max) +
+                          CURVATURE_ALLOWANCE * f.slope * u_lo + THIN_FIT_ALLOWANCE * w,
+                .method = IDLE_METHOD_REGRESSION,
+                .provisional = true,
+        };
 }
 
 static IdleEstimate fixed(double w, double band_w, IdleMethod m, bool provisional) {
@@ -307,7 +355,7 @@ IdleEstimate idle_estimator_get(const IdleEstimator *e) {
                 for (size_t i = 1; i < n; i++)
                         if (pt[i].u < lo->u)
                                 lo = &pt[i];
-                double slope = have_fit ? f.slope : thin_slope(e, lo->u);
+                double slope = have_fit ? f.slope : thin_slope(e);
                 fit = fixed(fmax(lo->p - slope * lo->u, 0),
                             2 * lo->se + (CURVATURE_ALLOWANCE + (have_fit ? 0 : 1)) * fmax(slope, lo->p) * lo->u +
                             0.005 * lo->p,
@@ -344,6 +392,12 @@ IdleEstimate idle_estimator_get(const IdleEstimator *e) {
                           IDLE_METHOD_PRIOR, true);
         else
                 r = fixed(0, 0, IDLE_METHOD_NONE, true);
+        if (r.method == IDLE_METHOD_PRIOR || r.method == IDLE_METHOD_NONE) {
+                /* The thin data's line, where it is surer than the prior. */
+                IdleEstimate thin = thin_regression(e);
+                if (thin.method != _IDLE_METHOD_INVALID && (r.method == IDLE_METHOD_NONE || thin.band_w < r.band_w))
+                        r = thin;
+        }
 
         /* A domain never draws less than its idle power. */
         if (n > 0 && r.w > p_min) {

@@ -323,6 +323,50 @@ static void test_measured_idle_early_load(void **state) {
         assert_within(r.w, 6.0, 0.03);
 }
 
+/* Busy on one of two CPUs since start, then a second level for the first
+ * time: once each level has a second of data, the line through them beats
+ * the prior (provisional, its band holding the truth); before that, and
+ * where the line is no surer than the prior, the prior stands. */
+static void test_busy_since_start_new_level(void **state) {
+        IdleEstimator e;
+        Meter m = { .idle = 6, .slope = 30, .noise = 0.05, .seed = 37 };
+
+        idle_estimator_init(&e);
+        idle_estimator_set_prior_fraction(&e, IDLE_PRIOR_FRACTION, IDLE_PRIOR_BAND_FRACTION);
+        for (int i = 0; i < 24; i++)
+                feed(&e, &m, 0.5, 0.5);
+        feed(&e, &m, 0.5, 1.0);
+        IdleEstimate r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_PRIOR);
+        assert_true(r.provisional);
+
+        feed(&e, &m, 0.5, 1.0);
+        r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_REGRESSION);
+        assert_true(r.provisional);
+        assert_within(r.w, 6.0, 0.03);
+        assert_true(fabs(r.w - 6.0) <= r.band_w);
+
+        /* The full fit, once the new level has enough data: confirmed. */
+        for (int i = 0; i < 10; i++)
+                feed(&e, &m, 0.5, 1.0);
+        r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_REGRESSION);
+        assert_false(r.provisional);
+        assert_within(r.w, 6.0, 0.03);
+
+        /* A stated prior surer than the thin line stands. */
+        idle_estimator_init(&e);
+        idle_estimator_set_prior(&e, 5.0, 0.5);
+        for (int i = 0; i < 24; i++)
+                feed(&e, &m, 0.5, 0.5);
+        for (int i = 0; i < 3; i++)
+                feed(&e, &m, 0.5, 1.0);
+        r = idle_estimator_get(&e);
+        assert_int_equal(r.method, IDLE_METHOD_PRIOR);
+        assert_double_equal(r.w, 5.0, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_nothing_known),
@@ -340,6 +384,7 @@ int main(void) {
                 cmocka_unit_test(test_forgets),
                 cmocka_unit_test(test_no_extrapolation_from_narrow_range),
                 cmocka_unit_test(test_method_names),
+                cmocka_unit_test(test_busy_since_start_new_level),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
