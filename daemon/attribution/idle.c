@@ -248,8 +248,8 @@ static double thin_slope(const IdleEstimator *e) {
  * just reached a new utilisation level), a line through the bins with at
  * least THIN_FIT_MIN_S each, held to the same limits on extrapolation. Its
  * band adds THIN_FIT_ALLOWANCE of the intercept to the fit's: the caller
- * takes it only where that band is narrower than the prior's, so it stays
- * provisional until the full fit confirms it. */
+ * takes it only where that band is narrower than the prior's. It is this
+ * run's data, not provisional: the band says how sure it is. */
 #define THIN_FIT_MIN_S 0.95   /* about a second (less what the decay took) */
 #define THIN_FIT_ALLOWANCE 0.05
 static IdleEstimate thin_regression(const IdleEstimator *e) {
@@ -275,7 +275,6 @@ static IdleEstimate thin_regression(const IdleEstimator *e) {
                 .band_w = 2 * sqrt(f.se_intercept * f.se_intercept + se_max * se_max) +
                           CURVATURE_ALLOWANCE * f.slope * u_lo + THIN_FIT_ALLOWANCE * w,
                 .method = IDLE_METHOD_REGRESSION,
-                .provisional = true,
         };
 }
 

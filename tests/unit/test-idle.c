@@ -325,7 +325,7 @@ static void test_measured_idle_early_load(void **state) {
 
 /* Busy on one of two CPUs since start, then a second level for the first
  * time: once each level has a second of data, the line through them beats
- * the prior (provisional, its band holding the truth); before that, and
+ * the prior (its band, wider than the full fit's, holding the truth); before that, and
  * where the line is no surer than the prior, the prior stands. */
 static void test_busy_since_start_new_level(void **state) {
         IdleEstimator e;
@@ -343,17 +343,18 @@ static void test_busy_since_start_new_level(void **state) {
         feed(&e, &m, 0.5, 1.0);
         r = idle_estimator_get(&e);
         assert_int_equal(r.method, IDLE_METHOD_REGRESSION);
-        assert_true(r.provisional);
+        assert_false(r.provisional);
         assert_within(r.w, 6.0, 0.03);
         assert_true(fabs(r.w - 6.0) <= r.band_w);
+        double thin_band = r.band_w;
 
-        /* The full fit, once the new level has enough data: confirmed. */
+        /* The full fit, once the new level has enough data: a narrower band. */
         for (int i = 0; i < 10; i++)
                 feed(&e, &m, 0.5, 1.0);
         r = idle_estimator_get(&e);
         assert_int_equal(r.method, IDLE_METHOD_REGRESSION);
-        assert_false(r.provisional);
         assert_within(r.w, 6.0, 0.03);
+        assert_true(r.band_w < thin_band);
 
         /* A stated prior surer than the thin line stands. */
         idle_estimator_init(&e);
