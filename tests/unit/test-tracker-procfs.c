@@ -162,17 +162,7 @@ static void report_end_exe(TrackerEvent event, uint32_t pid, uint64_t start_time
 }
 
 static void report_end(TrackerEvent event, uint32_t pid, uint64_t start_time_ns, uint64_t cpu_ns, const char *comm) {
-        TrackerObservation o = {
-                .pid = pid,
-                .ppid = 1,
-                .uid = TRACKER_UID_UNKNOWN,
-                .start_time_ns = start_time_ns,
-                .cpu_ns = cpu_ns,
-                .comm = comm,
-                .all_ours = true,
-        };
-
-        assert_int_equal(lifecycle_observer.observe(lifecycle_observer.userdata, event, &o), 0);
+        report_end_exe(event, pid, start_time_ns, cpu_ns, comm, NULL);
 }
 
 static void test_deltas(void **state) {
