@@ -783,6 +783,30 @@ def test_report_two_views():
         check("Idle 2.70 \u00b1 0.30 kJ (package-0 4.50 \u00b1 0.50 W regression)" in table, "steady idle:\n" + table)
 
 
+def test_idle_in_status_and_top():
+    """status and top show each domain's idle estimate with its band and method."""
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        s = jtest.joulectl_json("status", db=db)
+        idle = {x["domain"]: x for x in s["idle"]}
+        # From the newest interval (jouled keeps no estimate here): configured is exact.
+        check(idle["package-0"] == {"domain": "package-0", "watts": 5.0, "band_watts": 0.0, "method": "configured"},
+              "status idle: %r" % idle)
+        check("package-0 5.00 \u00b1 0.00 W (configured)" in jtest.joulectl("status", db=db).stdout, "status idle text")
+        t = jtest.joulectl("top", "--once", db=db).stdout
+        check("Idle: dram-0 1.00\u00b10.00 W configured, package-0 5.00\u00b10.00 W configured" in t, "top idle:\n" + t)
+        con = sqlite3.connect(db)
+        con.execute("INSERT INTO daemon_state (key, value, updated_ns) VALUES "
+                    "('idle_estimate.package-0', '2.000000 1.000000 prior', 0)")
+        con.commit()
+        con.close()
+        check("package-0 2.00 \u00b1 1.00 W (prior, provisional" in jtest.joulectl("status", db=db).stdout,
+              "a prior is provisional")
+        steady = make_db(d, "--steady", name="steady.db")
+        t = jtest.joulectl("top", "--once", db=steady).stdout
+        check("Idle: package-0 4.50\u00b10.50 W regression" in t, "top idle with a band:\n" + t)
+
+
 def test_export_with_idle():
     with jtest.TempDir() as d:
         db = make_db(d)
@@ -871,6 +895,7 @@ if __name__ == "__main__":
         test_export_levels,
         test_report_two_views,
         test_export_with_idle,
+        test_idle_in_status_and_top,
         test_did_you_mean_and_help,
         test_completion,
     ])
