@@ -746,6 +746,10 @@ def test_report_two_views():
         con.close()
         sshd = [r for r in rows if r["comm"] == "sshd"][0]
         check(close(sshd["energy_with_idle_joules"] - sshd["energy_joules"], share), "sshd share: %r" % sshd)
+        # With a filter: the rows' part of each view.
+        f = report(db, "--unit", "session-*")
+        check(close(f["totals"]["rows_with_idle_joules"], sum(r["energy_with_idle_joules"] for r in f["rows"]))
+              and f["totals"]["rows_with_idle_joules"] < with_idle, "filtered rows_with_idle_joules: %r" % f["totals"])
         # Grouped the same: by unit, both views still add up.
         units = report(db, "--by", "unit")
         check(close(sum(r["energy_with_idle_joules"] for r in units["rows"]),
