@@ -380,9 +380,6 @@ static int dynamic_add(const StoreHostDynamic *d, void *userdata) {
         return 0;
 }
 
-/* Idle energy of the host-total domains over [t0, t1] from the database,
- * pro rata as above, with the time-weighted idle power and band and the
- * methods seen. */
 /* Add method to list (", " between) unless it is there already. */
 static void methods_add(char *list, size_t size, const char *method) {
         size_t n = strlen(method), len = strlen(list);
@@ -398,6 +395,9 @@ static void methods_add(char *list, size_t size, const char *method) {
                 snprintf(list + len, size - len, "%s%s", len ? ", " : "", method);
 }
 
+/* Idle energy of the host-total domains over [t0, t1] from the database,
+ * pro rata as above, with the time-weighted idle power and band and the
+ * methods seen. */
 typedef struct IdleSum {
         uint64_t t0, t1;
         double idle_j, w_s, band_s;   /* J, W·s, W·s (band NAN: unknown) */
