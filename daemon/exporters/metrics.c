@@ -150,31 +150,15 @@ struct Metrics {
         size_t n_series;
         bool textfile_failing;
 
-        pthread_mutex_t lock;         /* guards text: the HTTP thread takes references to it */
-        MetricsText *text;            /* the last formatted text, NULL before the first interval */
+        pthread_mutex_t lock;         /* guards text and text_len: the HTTP thread reads them */
+        char *text;
+        size_t text_len;
 
 #if HAVE_MICROHTTPD
         struct MHD_Daemon *httpd;
         LogRateLimit http_log;        /* the HTTP thread's only */
 #endif
 };
-
-/* A formatted text shared with the HTTP thread: a response holds a
- * reference instead of a copy, so that scrapes allocate nothing large. */
-struct MetricsText {
-        int refs;                     /* atomic */
-        size_t len;
-        char *data;
-};
-
-static void metrics_text_unref(void *p) {
-        MetricsText *t = p;
-
-        if (t && __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-                free(t->data);
-                free(t);
-        }
-}
 
 static Series *series_free(Series *s) {
         if (!s)
@@ -216,7 +200,7 @@ Metrics *metrics_free(Metrics *m) {
         set_done(&m->procs);
         pthread_mutex_destroy(&m->lock);
         free(m->domains);
-        metrics_text_unref(m->text);
+        free(m->text);
         free(m->listen);
         free(m->textfile_dir);
         free(m->version);
@@ -1013,8 +997,8 @@ int metrics_write_textfile(Metrics *m, const char *dir) {
         if (fd < 0)
                 return -errno;
         pthread_mutex_lock(&m->lock);
-        for (size_t off = 0; m->text && off < m->text->len;) {
-                ssize_t k = write(fd, m->text->data + off, m->text->len - off);
+        for (size_t off = 0; off < m->text_len;) {
+                ssize_t k = write(fd, m->text + off, m->text_len - off);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -1034,7 +1018,6 @@ int metrics_write_textfile(Metrics *m, const char *dir) {
 }
 
 int metrics_add_interval(Metrics *m, const IntervalRecord *rec, const MetricsHealth *health) {
-        MetricsText *t, *old;
         char *text = NULL;
         size_t len = 0;
         int r;
@@ -1049,17 +1032,11 @@ int metrics_add_interval(Metrics *m, const IntervalRecord *rec, const MetricsHea
         r = metrics_format(m, &text, &len);
         if (r < 0)
                 return r;
-        t = malloc(sizeof(*t));
-        if (!t) {
-                free(text);
-                return -ENOMEM;
-        }
-        *t = (MetricsText) { .refs = 1, .len = len, .data = text };
         pthread_mutex_lock(&m->lock);
-        old = m->text;
-        m->text = t;
+        free(m->text);
+        m->text = text;
+        m->text_len = len;
         pthread_mutex_unlock(&m->lock);
-        metrics_text_unref(old);
 
         if (m->textfile_dir) {
                 r = metrics_write_textfile(m, m->textfile_dir);
@@ -1150,20 +1127,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 resp = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *) msg, MHD_RESPMEM_PERSISTENT);
                 status = MHD_HTTP_METHOD_NOT_ALLOWED;
         } else if (strcmp(url, "/metrics") == 0) {
-                MetricsText *t;
-
                 pthread_mutex_lock(&m->lock);
-                t = m->text;
-                if (t)
-                        __atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+                resp = MHD_create_response_from_buffer(m->text_len, m->text ? m->text : (void *) "",
+                                                       MHD_RESPMEM_MUST_COPY);
                 pthread_mutex_unlock(&m->lock);
-                if (t) {
-                        resp = MHD_create_response_from_buffer_with_free_callback_cls(t->len, t->data,
-                                                                                      metrics_text_unref, t);
-                        if (!resp)
-                                metrics_text_unref(t);
-                } else
-                        resp = MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
                 if (resp)
                         MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
         } else if (strcmp(url, "/") == 0) {

@@ -10,10 +10,9 @@
 
 /* Prometheus exporter. The manager feeds every interval with
  * metrics_add_interval() (on the event loop's thread); the text is formatted
- * then, once, and the HTTP server (libmicrohttpd, its own thread) takes a
- * reference to that text under a mutex (the last holder frees it), and the
- * textfile writer writes it under the mutex. So a scrape never walks the
- * tables the main thread updates and allocates nothing large.
+ * then, once, and the HTTP server (libmicrohttpd, its own thread) and the
+ * textfile writer only copy that text under a mutex. So a scrape never walks
+ * the tables the main thread updates, and costs a memcpy.
  *
  * Series are bounded, whatever churns on the host:
  *  - domains, the host total and the health figures: a fixed set;
@@ -57,7 +56,6 @@ typedef struct MetricsHealth {
 } MetricsHealth;
 
 typedef struct Metrics Metrics;
-typedef struct MetricsText MetricsText;
 
 /* Does not log; copies what it needs of cfg. The HTTP server is not started yet. */
 int metrics_new(const MetricsConfig *cfg, Metrics **ret);
