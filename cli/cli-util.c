@@ -557,3 +557,15 @@ _Noreturn void cli_child_fail(int fd, int e) {
         (void) !write(fd, &e, sizeof(e));
         _exit(127);
 }
+
+double cli_idle_band_w(const char *method, double band_w) {
+        if (isfinite(band_w))
+                return band_w;
+        if (method && (strcmp(method, "configured") == 0 || strcmp(method, "source") == 0))
+                return 0;
+        return NAN;
+}
+
+bool cli_idle_provisional(const char *method) {
+        return method && (strcmp(method, "persisted") == 0 || strcmp(method, "prior") == 0);
+}

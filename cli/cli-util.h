@@ -156,3 +156,12 @@ int cli_runs_option(const char *opt, const char *arg, uint64_t min, uint64_t *re
 
 /* A daemon_state value (allocated), or NULL. */
 char *cli_state_get(Store *store, const char *key);
+
+/* The ± band in W of an idle estimate made by method: band_w when known
+ * (finite); else 0 for the methods exact by definition ("configured",
+ * "source"); else NAN (unknown). */
+double cli_idle_band_w(const char *method, double band_w);
+/* Whether an idle estimate by method leaves the split between idle and
+ * dynamic energy provisional: "persisted" and "prior" (the data did not
+ * identify idle power). */
+bool cli_idle_provisional(const char *method);

@@ -16,9 +16,12 @@
  *   interval, repeated on each of its domain records), domain, source,
  *   estimated, host_total (whether the domain counts in the host total:
  *   summing energy_joules over host_total records gives no double counting),
- *   energy_joules, level ("raw", "minute", "hour" or "day"). duration_seconds
- *   is the time the record's interval covers (for a rollup, the sum of its
- *   raw intervals', at most interval_end - interval_start).
+ *   energy_joules (the dynamic energy attributed to the process),
+ *   energy_with_idle_joules (energy_joules plus the process's CPU-time share
+ *   of the domain's idle energy), level ("raw", "minute", "hour" or "day").
+ *   duration_seconds is the time the record's interval covers (for a
+ *   rollup, the sum of its raw intervals', at most interval_end -
+ *   interval_start).
  */
 
 #include <errno.h>
@@ -91,6 +94,7 @@ static int export_record(const StoreExportRecord *rec, void *userdata) {
                 json_object_object_add(o, "estimated", json_object_new_boolean(rec->estimated));
                 json_object_object_add(o, "host_total", json_object_new_boolean(rec->host_total));
                 json_object_object_add(o, "energy_joules", json_double_exact(rec->energy_j));
+                json_object_object_add(o, "energy_with_idle_joules", json_double_exact(rec->energy_j + rec->idle_share_j));
                 printf("%s\n%s", out->first ? "" : ",",
                        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
@@ -110,8 +114,9 @@ static int export_record(const StoreExportRecord *rec, void *userdata) {
                 csv_field(stdout, text_or(rec->domain, ""));
                 fputc(',', stdout);
                 csv_field(stdout, text_or(rec->source, ""));
-                printf(",%s,%s,%s,%s\r\n", rec->estimated ? "true" : "false", rec->host_total ? "true" : "false",
-                       format_double(rec->energy_j, b1, sizeof(b1)), level_name(rec->level));
+                printf(",%s,%s,%s,%s,%s\r\n", rec->estimated ? "true" : "false", rec->host_total ? "true" : "false",
+                       format_double(rec->energy_j, b1, sizeof(b1)),
+                       format_double(rec->energy_j + rec->idle_share_j, b2, sizeof(b2)), level_name(rec->level));
         }
         out->first = false;
         return 0;
@@ -125,7 +130,7 @@ static int export_run(Store *store, uint64_t since, uint64_t until, bool json) {
                 fputs("[", stdout);
         else
                 fputs("interval_start,interval_end,duration_seconds,pid,start_time,comm,exe,unit,user,uid,ppid,"
-                      "cpu_seconds,domain,source,estimated,host_total,energy_joules,level\r\n",
+                      "cpu_seconds,domain,source,estimated,host_total,energy_joules,energy_with_idle_joules,level\r\n",
                       stdout);
 
         r = store_query_export(store, since, until, export_record, &out);

@@ -38,6 +38,8 @@ struct Measure {
         EnergySource **sources;
         size_t n_sources;
         bool have_psys;
+        double self_idle_w, self_idle_band_w;   /* idle power used alone, its ± band */
+        const char *self_idle_method;           /* "source" or "prior" */
 
         char cgroup_root[512];   /* the cgroup2 directory to create ours under, "" if none */
         char cgroup_note[1280];  /* why not, when none */
@@ -292,6 +294,8 @@ void measure_sources_read(EnergySource *const *sources, size_t n, bool have_psys
 
 static int self_open(Measure *m, const char *why_no_daemon) {
         size_t n_known;
+        double known_w = 0;
+        bool all_known;
         int r;
 
         (void) source_all(&n_known);
@@ -312,13 +316,34 @@ static int self_open(Measure *m, const char *why_no_daemon) {
                 return -ENODEV;
         }
         m->have_psys = sources_have_psys(m->sources, m->n_sources);
+        all_known = true;
         for (size_t i = 0; i < m->n_sources; i++)
                 for (size_t d = 0; d < m->sources[i]->n_domains; d++) {
                         const EnergyDomain *dom = &m->sources[i]->domains[d];
-                        if (domain_counts_in_host_total(dom, m->have_psys))
-                                add_shown(m, dom->name, m->sources[i]->ops->name,
-                                          dom->estimated || m->sources[i]->ops->estimated);
+                        if (!domain_counts_in_host_total(dom, m->have_psys))
+                                continue;
+                        add_shown(m, dom->name, m->sources[i]->ops->name,
+                                  dom->estimated || m->sources[i]->ops->estimated);
+                        if (dom->idle_known)
+                                known_w += dom->idle_w;
+                        else
+                                all_known = false;
                 }
+        if (all_known && m->n_shown > 0) {
+                /* The sources' own idle power (the model's): exact. */
+                m->self_idle_w = known_w;
+                m->self_idle_band_w = 0;
+                m->self_idle_method = "source";
+        } else {
+                /* A meter's idle power is not known here: the model's minimum
+                 * per CPU, the daemon's prior convention of ± half. */
+                ProcStat st = {};
+                size_t n_cpus = procfs_read_stat(NULL, &st) >= 0 ? st.n_cpus : 1;
+                proc_stat_done(&st);
+                m->self_idle_w = (double) MAX(n_cpus, (size_t) 1) * MODEL_DEFAULT_MIN_W;
+                m->self_idle_band_w = m->self_idle_w / 2;
+                m->self_idle_method = "prior";
+        }
         return 0;
 }
 
@@ -352,6 +377,66 @@ static int dynamic_add(const StoreHostDynamic *d, void *userdata) {
                 return 0;
         sum->total += MAX(d->dynamic_j, 0.0) * (double) (hi - lo) / (double) (d->end_ns - d->start_ns);
         add_shown(sum->m, d->domain, d->source, d->estimated);
+        return 0;
+}
+
+/* Add method to list (", " between) unless it is there already. */
+static void methods_add(char *list, size_t size, const char *method) {
+        size_t n = strlen(method), len = strlen(list);
+
+        for (const char *p = list; *p;) {
+                size_t k = strcspn(p, ",");
+                if (k == n && strncmp(p, method, n) == 0)
+                        return;
+                p += k;
+                p += strspn(p, ", ");
+        }
+        if (len + (len ? 2 : 0) + n < size)
+                snprintf(list + len, size - len, "%s%s", len ? ", " : "", method);
+}
+
+/* Idle energy of the host-total domains over [t0, t1] from the database,
+ * pro rata as above, with the time-weighted idle power and band and the
+ * methods seen. */
+typedef struct IdleSum {
+        uint64_t t0, t1;
+        double idle_j, w_s, band_s;   /* J, W·s, W·s (band NAN: unknown) */
+        char methods[64];
+} IdleSum;
+
+static int idle_add(const StoreHostIdle *d, void *userdata) {
+        IdleSum *sum = userdata;
+        uint64_t lo = MAX(d->start_ns, sum->t0), hi = MIN(d->end_ns, sum->t1);
+        double f, secs, band;
+
+        if (d->end_ns <= d->start_ns || hi <= lo)
+                return 0;
+        f = (double) (hi - lo) / (double) (d->end_ns - d->start_ns);
+        secs = (double) (hi - lo) / 1e9;
+        sum->idle_j += MAX(d->idle_j, 0.0) * f;
+        if (isfinite(d->idle_w))
+                sum->w_s += d->idle_w * secs;
+        band = cli_idle_band_w(d->method, d->band_w);
+        sum->band_s += band * secs;   /* NAN stays NAN: unknown */
+        if (d->method)
+                methods_add(sum->methods, sizeof(sum->methods), d->method);
+        return 0;
+}
+
+static int daemon_idle(Measure *m, uint64_t t0, uint64_t t1, MeasureResult *ret) {
+        IdleSum sum = { .t0 = t0, .t1 = t1 };
+        double wall = (double) (t1 - t0) / 1e9;
+        int r;
+
+        r = store_query_host_idle(m->store, t0, t1, idle_add, &sum);
+        if (r < 0) {
+                cli_store_error(m->store, r);
+                return -EIO;
+        }
+        ret->idle_j = sum.idle_j;
+        ret->idle_w = wall > 0 ? sum.w_s / wall : NAN;
+        ret->idle_band_w = wall > 0 ? sum.band_s / wall : NAN;
+        strscpy(ret->idle_method, sizeof(ret->idle_method), sum.methods[0] ? sum.methods : "unknown");
         return 0;
 }
 
@@ -572,20 +657,27 @@ int measure_run(Measure *m, char *const *argv, MeasureOutput output, unsigned in
                         fprintf(stderr, "joulectl: jouled has not stored the end of the run yet; the energy covers "
                                         "only what it stored\n");
                 r = daemon_dynamic(m, rt0, rt1, &dynamic);
+                if (r >= 0)
+                        r = daemon_idle(m, rt0, rt1, ret);
                 if (r < 0) {
                         proc_stat_done(&st0);
                         proc_stat_done(&st1);
                         return r;
                 }
         } else {
-                double idle_w = (double) MAX(st1.n_cpus, (size_t) 1) * MODEL_DEFAULT_MIN_W;
-                dynamic = MAX(e1 - e0 - idle_w * ret->wall_s, 0.0);
+                double measured = MAX(e1 - e0, 0.0);
+                ret->idle_j = MIN(measured, m->self_idle_w * ret->wall_s);
+                ret->idle_w = m->self_idle_w;
+                ret->idle_band_w = m->self_idle_band_w;
+                strscpy(ret->idle_method, sizeof(ret->idle_method), m->self_idle_method);
+                dynamic = measured - ret->idle_j;
         }
 
         {
                 double busy = ret->host_busy_s;
                 double share = busy > 0 ? MIN(ret->cpu_s / busy, 1.0) : (ret->cpu_s > 0 ? 1.0 : 0.0);
                 ret->energy_j = dynamic * share;
+                ret->idle_share_j = ret->idle_j * share;
         }
         proc_stat_done(&st0);
         proc_stat_done(&st1);
@@ -694,6 +786,39 @@ size_t measure_warnings(const MeasureResult *r, size_t n, char lines[][MEASURE_W
                          "is its CPU-time share of what the measured domains used, less precise than on an idle host",
                          100 * others, n == 1 ? "" : "s");
         return k;
+}
+
+void measure_idle_summarize(const MeasureResult *r, size_t n, MeasureIdle *ret) {
+        _cleanup_free_ double *v = calloc(MAX(n, (size_t) 1), sizeof(double));
+        StatsSummary with = {};
+
+        assert(r || n == 0);
+        assert(ret);
+        *ret = (MeasureIdle) { .idle_w = n > 0 ? 0 : NAN, .band_w = n > 0 ? 0 : NAN };
+        for (size_t i = 0; i < n; i++) {
+                const char *p = r[i].idle_method;
+                ret->idle_j += r[i].idle_j / (double) n;
+                ret->idle_share_j += r[i].idle_share_j / (double) n;
+                ret->idle_w += r[i].idle_w / (double) n;
+                ret->band_w += r[i].idle_band_w / (double) n;
+                /* Each run's list, method by method. */
+                while (*p) {
+                        char one[32];
+                        size_t k = strcspn(p, ",");
+                        snprintf(one, sizeof(one), "%.*s", (int) MIN(k, sizeof(one) - 1), p);
+                        methods_add(ret->method, sizeof(ret->method), one);
+                        ret->provisional = ret->provisional || cli_idle_provisional(one);
+                        p += k;
+                        p += strspn(p, ", ");
+                }
+                if (v)
+                        v[i] = r[i].energy_j + r[i].idle_share_j;
+        }
+        if (v) {
+                stats_summary(v, n, &with);
+                ret->with_idle_j = with.mean;
+                ret->with_idle_stddev_j = with.stddev;
+        }
 }
 
 void measure_summarize(const MeasureResult *r, size_t n, StatsSummary *ret_energy, StatsSummary *ret_cpu,

@@ -23,7 +23,15 @@
  *     (waiting for the interval that covers the run's end).
  *   - otherwise: the energy sources are opened in this process (auto: RAPL
  *     where readable, else the utilisation model, marked estimated) and read
- *     during the run; idle power is the model's minimum, 0.74 W per CPU.
+ *     during the run. Idle power: the sources' own where every host-total
+ *     domain states it (the model: exact, method "source", band 0); else
+ *     the model's minimum, 0.74 W per CPU (method "prior", ± half of it).
+ *
+ * Energy with idle: the dynamic energy above plus the tree's CPU-time share
+ * (the same share) of the host's idle energy over the run's wall window:
+ * from jouled, its stored idle energy, estimate, band and method of each
+ * interval, pro rata; measured alone, the idle power above times wall time
+ * (at most what the sources read).
  *
  * Ctrl-C: while measure_signals_catch() is in effect, SIGINT and SIGQUIT do
  * not stop joulectl; they reach the command from the terminal (same process
@@ -67,6 +75,12 @@ typedef struct MeasureResult {
         /* Time at least one process of the tree was runnable but waiting for
          * a CPU (the cgroup's cpu.pressure "some" total); NAN unknown. */
         double cpu_wait_s;
+        /* Idle: the host's idle energy over the run's window, the tree's
+         * share of it (energy_j + idle_share_j is the energy with idle), the
+         * mean idle power, its ± band (NAN: unknown) and how it was found
+         * (jouled's methods, ", " between, or "source"/"prior" alone). */
+        double idle_j, idle_share_j, idle_w, idle_band_w;
+        char idle_method[64];
         /* Processes left in the run's cgroup when the command exited. */
         unsigned leftover;
         char leftover_names[MEASURE_LEFTOVER_NAMES];   /* their names, ", " between */
@@ -138,6 +152,17 @@ int measure_parse_energy(const char *s, double *ret);
  * how many. */
 #define MEASURE_WARNING_MAX 320
 size_t measure_warnings(const MeasureResult *r, size_t n, char lines[][MEASURE_WARNING_MAX], size_t max);
+
+/* The runs' idle figures: means of the energy with idle, the host's idle
+ * energy, the tree's share of it, the idle power and its band (NAN:
+ * unknown), and every method seen (", " between). */
+typedef struct MeasureIdle {
+        double with_idle_j, with_idle_stddev_j, idle_j, idle_share_j, idle_w, band_w;
+        bool provisional;               /* a method is persisted or prior */
+        char method[64];
+} MeasureIdle;
+
+void measure_idle_summarize(const MeasureResult *r, size_t n, MeasureIdle *ret);
 
 /* Summaries of the runs' energy, CPU time and wall time (all zeros when
  * n is 0 or memory runs out). */

@@ -254,6 +254,41 @@ static void write_share_chart(FILE *f, const Report *r, size_t limit) {
         fputs("</svg>\n", f);
 }
 
+/* The idle figure with its uncertainty, each host-total domain's estimate
+ * with its band and method, and the processes' share of it. */
+static void write_idle_row(FILE *f, const Report *r) {
+        char e1[96], e2[64];
+
+        if (isfinite(r->idle_band))
+                format_energy_pm(r->idle, r->idle_band, e1, sizeof(e1));
+        else
+                snprintf(e1, sizeof(e1), "%s \u00b1 ?", format_energy(r->idle, false, e2, sizeof(e2)));
+        fprintf(f, "<tr class=\"idle\"><td>Idle</td><td>%s", e1);
+        for (size_t i = 0; i < r->n_idle_est; i++) {
+                const StoreIdle *p = &r->idle_est[i];
+                double band = cli_idle_band_w(p->method, p->band_w);
+
+                fputs(i == 0 ? " (" : "; ", f);
+                html_escape(f, p->domain);
+                if (isfinite(p->idle_w) && isfinite(band))
+                        fprintf(f, " %.2f \u00b1 %.2f W ", p->idle_w, band);
+                else if (isfinite(p->idle_w))
+                        fprintf(f, " %.2f \u00b1 ? W ", p->idle_w);
+                else
+                        fputs(" ? W ", f);
+                fputs("<span class=\"idle-method\">", f);
+                html_escape(f, p->method ? p->method : "method unknown");
+                fputs("</span>", f);
+        }
+        fprintf(f, "%s; processes' CPU-time share of it %s", r->n_idle_est > 0 ? ")" : "",
+                format_energy(r->idle_share, false, e2, sizeof(e2)));
+        if (r->idle_provisional)
+                fputs("; <span class=\"est\">provisional</span>: the data have not identified idle power yet, so "
+                      "the split between idle and dynamic energy is the prior's",
+                      f);
+        fputs("</td></tr>\n", f);
+}
+
 int report_write_html(const Report *r, const ReportSeries *s, const Carbon *carbon, size_t limit,
                       const char *since_s, const char *until_s, FILE *f) {
         char e1[64], e2[64], e3[64], e4[64], buf[128];
@@ -286,6 +321,7 @@ int report_write_html(const Report *r, const ReportSeries *s, const Carbon *carb
                 r->estimated ? "Energy <span class=\"est\">(estimated)</span>" : "Measured",
                 format_energy(r->measured, true, e1, sizeof(e1)), format_energy(r->attributed, false, e2, sizeof(e2)),
                 format_energy(r->idle, false, e3, sizeof(e3)), format_energy(r->unattributed, false, e4, sizeof(e4)));
+        write_idle_row(f, r);
         fprintf(f, "<tr><td>Mean power</td><td>%.2f W; CPU %.1f s</td></tr>\n", secs > 0 ? r->measured / secs : 0.0,
                 (double) r->cpu_ns / 1e9);
         fprintf(f, "<tr><td>Carbon</td><td>%s (", format_co2(carbon_grams(carbon, r->measured), e1, sizeof(e1)));
@@ -303,11 +339,11 @@ int report_write_html(const Report *r, const ReportSeries *s, const Carbon *carb
         else
                 fprintf(f, "<th>%s</th>", group_title(r->by));
         fprintf(f, "<th class=\"n\">CPU (s)</th><th class=\"n\">Mean power (W)</th><th class=\"n\">Energy (J)%s</th>"
-                   "<th class=\"n\">CO2e (g)</th><th class=\"n\">Wakeups (/s)</th><th>Figures</th></tr>\n",
+                   "<th class=\"n\">Energy with idle (J)</th><th class=\"n\">CO2e (g)</th><th class=\"n\">Wakeups (/s)</th><th>Figures</th></tr>\n",
                 r->estimated ? " <span class=\"est\">estimated</span>" : "");
         for (size_t i = 0; i < r->n_rows && i < limit; i++) {
                 const ReportRow *row = &r->rows[i];
-                char n1[32], n2[32], n3[32], n4[32], n5[32];
+                char n1[32], n2[32], n3[32], n4[32], n5[32], n6[32];
                 fputs(r->estimated ? "<tr class=\"estimated\">" : "<tr>", f);
                 if (r->by == GROUP_BY_PROCESS) {
                         fprintf(f, "<td class=\"n\">%" PRIi64 "</td><td>", row->pid);
@@ -323,10 +359,12 @@ int report_write_html(const Report *r, const ReportSeries *s, const Carbon *carb
                         fputs("</td>", f);
                 }
                 fprintf(f, "<td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
+                           "<td class=\"n with-idle\">%s</td>"
                            "<td class=\"n\">%s</td><td class=\"n\">%s</td><td>%s</td></tr>\n",
                         format_sig4((double) row->cpu_ns / 1e9, n1, sizeof(n1)),
                         format_sig4(report_row_watts(row), n2, sizeof(n2)),
                         format_sig4(row->energy_j, n3, sizeof(n3)),
+                        format_sig4(row->energy_j + row->idle_share_j, n6, sizeof(n6)),
                         format_sig4(carbon_grams(carbon, row->energy_j), n4, sizeof(n4)),
                         format_sig4(report_row_wakeups_per_second(row), n5, sizeof(n5)),
                         r->estimated ? "<span class=\"est\">estimated</span>" : "measured");
@@ -334,8 +372,9 @@ int report_write_html(const Report *r, const ReportSeries *s, const Carbon *carb
         fputs("</table>\n", f);
         if (r->n_rows > limit)
                 fprintf(f, "<p>%zu more rows; use --limit.</p>\n", r->n_rows - limit);
-        fputs("<p style=\"font-size:12px;color:#666\">Generated by joulectl. Energy of a row is the energy "
-              "attributed to it by CPU time; idle and unattributed energy belong to no row.</p>\n</body></html>\n",
+        fputs("<p style=\"font-size:12px;color:#666\">Generated by joulectl. Energy of a row is the dynamic "
+              "energy attributed to it by CPU time; energy with idle adds its CPU-time share of idle energy. "
+              "Idle energy is an estimate (method and uncertainty above); unattributed energy belongs to no row.</p>\n</body></html>\n",
               f);
         if (ferror(f))
                 return -EIO;

@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,9 @@ void report_done(Report *r) {
         store_sources_free(r->sources, r->n_sources);
         r->sources = NULL;
         r->n_sources = 0;
+        store_idle_free(r->idle_est, r->n_idle_est);
+        r->idle_est = NULL;
+        r->n_idle_est = 0;
         for (size_t i = 0; i < r->n_domains; i++)
                 free(r->domains[i]);
         free(r->domains);
@@ -91,6 +95,7 @@ static int report_rows(Report *r, StoreGroupRow *g, size_t n) {
                 };
                 r->cpu_ns += p->cpu_ns;
                 r->rows_j += p->energy_j;
+                r->rows_idle_share_j += p->idle_share_j;
                 p->domain_j = calloc(MAX(r->n_domains, (size_t) 1), sizeof(double));
                 if (!p->domain_j)
                         return -ENOMEM;
@@ -202,6 +207,22 @@ int report_load(Store *store, Report *r) {
         /* The CPU total is the sum of the rows (one pass over samples, not two). */
         r->cpu_ns = 0;
         r->rows_j = 0;
+        r->rows_idle_share_j = 0;
+        r->idle_share = t.idle_share_j;
+
+        e = store_query_idle(store, r->since, r->until, &r->idle_est, &r->n_idle_est);
+        if (e < 0)
+                return e;
+        r->idle_band = r->n_idle_est > 0 ? 0 : NAN;
+        r->idle_provisional = false;
+        for (size_t i = 0; i < r->n_idle_est; i++) {
+                const StoreIdle *p = &r->idle_est[i];
+                /* No band stored: none for the methods exact by definition, else unknown. */
+                double band_j = isfinite(p->band_j) ? p->band_j
+                                                    : cli_idle_band_w(p->method, NAN) == 0 ? 0 : NAN;
+                r->idle_band += band_j;
+                r->idle_provisional = r->idle_provisional || cli_idle_provisional(p->method);
+        }
 
         e = store_query_sources(store, r->since, r->until, &r->sources, &r->n_sources);
         if (e < 0)

@@ -48,11 +48,18 @@ typedef struct Report {
         double irq;              /* part of unattributed: interrupt and softirq time's energy ("[irq]") */
         uint64_t cpu_ns;         /* of the rows */
         double rows_j;           /* energy of the rows: attributed, or the filter's part of it */
+        double idle_share;       /* every process's share of idle (≤ idle; = idle when processes ran in
+                                  * every interval) */
+        double rows_idle_share_j;/* the rows' part of idle_share: Σ energy with idle = rows_j + this */
+        double idle_band;        /* ± J on idle: Σ of each domain's band × time (NAN: unknown) */
+        bool idle_provisional;   /* an idle method of the range is persisted or prior */
         bool estimated;
         bool process_detail_pruned; /* part of the range is past the raw retention: by process, rows are label sets */
 
         StoreSource *sources;
         size_t n_sources;
+        StoreIdle *idle_est;     /* the host-total domains' idle figures, method and band */
+        size_t n_idle_est;
         char **domains;          /* distinct domain names, sorted */
         size_t n_domains;
 

@@ -16,6 +16,30 @@ static json_object *json_string_or_null(const char *s) {
         return json_string_safe(s);
 }
 
+/* The host-total domains' idle figures: [{domain, source, watts,
+ * band_watts, joules, band_joules, method, provisional}]. */
+static json_object *report_idle_json(const Report *r) {
+        json_object *a = json_object_new_array();
+
+        for (size_t i = 0; i < r->n_idle_est; i++) {
+                const StoreIdle *p = &r->idle_est[i];
+                double band_w = cli_idle_band_w(p->method, p->band_w);
+                double band_j = isfinite(p->band_j) ? p->band_j : band_w == 0 ? 0 : NAN;
+                json_object *e = json_object_new_object();
+
+                json_object_object_add(e, "domain", json_string_safe(p->domain));
+                json_object_object_add(e, "source", json_string_safe(p->source));
+                json_object_object_add(e, "watts", isfinite(p->idle_w) ? json_double_exact(p->idle_w) : NULL);
+                json_object_object_add(e, "band_watts", isfinite(band_w) ? json_double_exact(band_w) : NULL);
+                json_object_object_add(e, "joules", json_double_exact(p->idle_j));
+                json_object_object_add(e, "band_joules", isfinite(band_j) ? json_double_exact(band_j) : NULL);
+                json_object_object_add(e, "method", json_string_or_null(p->method));
+                json_object_object_add(e, "provisional", json_object_new_boolean(cli_idle_provisional(p->method)));
+                json_object_array_add(a, e);
+        }
+        return a;
+}
+
 json_object *report_json(const Report *r, const Carbon *carbon, size_t limit, const char *since_s,
                          const char *until_s) {
         json_object *o = json_object_new_object(), *a, *t;
@@ -52,6 +76,7 @@ json_object *report_json(const Report *r, const Carbon *carbon, size_t limit, co
                 json_object_array_add(a, s);
         }
         json_object_object_add(o, "sources", a);
+        json_object_object_add(o, "idle", report_idle_json(r));
 
         t = json_object_new_object();
         json_object_object_add(t, "measured_joules", json_double_exact(r->measured));
@@ -64,6 +89,13 @@ json_object *report_json(const Report *r, const Carbon *carbon, size_t limit, co
         /* The energy of the rows: attributed_joules, or with a filter the
          * part of it the filtered processes had. */
         json_object_object_add(t, "rows_joules", json_double_exact(r->rows_j));
+        /* The share-of-idle view: every process's CPU-time share of idle
+         * (≤ idle_joules), the rows' part of it (Σ rows' energy_with_idle_joules
+         * = rows_joules + this), and the idle figure's uncertainty. */
+        json_object_object_add(t, "idle_share_joules", json_double_exact(r->idle_share));
+        json_object_object_add(t, "rows_with_idle_joules", json_double_exact(r->rows_j + r->rows_idle_share_j));
+        json_object_object_add(t, "idle_band_joules", isfinite(r->idle_band) ? json_double_exact(r->idle_band) : NULL);
+        json_object_object_add(t, "idle_provisional", json_object_new_boolean(r->idle_provisional));
         json_object_object_add(o, "totals", t);
 
         t = json_object_new_object();
@@ -140,7 +172,7 @@ void report_print_csv_bucket(const Report *r, const Carbon *carbon, size_t limit
         fputs("key", stdout);
         if (r->by == GROUP_BY_PROCESS)
                 fputs(",pid,start_time,comm,exe,unit,user,uid,ppid", stdout);
-        fputs(",cpu_seconds,energy_joules,estimated,power_watts,co2e_grams", stdout);
+        fputs(",cpu_seconds,energy_joules,energy_with_idle_joules,estimated,power_watts,co2e_grams", stdout);
         for (size_t k = 0; k < r->n_domains; k++) {
                 char h[128];
                 snprintf(h, sizeof(h), "joules:%s", r->domains[k]);
@@ -170,6 +202,7 @@ rows:
                 }
                 printf(",%s", format_ns_as_seconds(row->cpu_ns, buf, sizeof(buf)));
                 printf(",%s", format_double(row->energy_j, buf, sizeof(buf)));
+                printf(",%s", format_double(row->energy_j + row->idle_share_j, buf, sizeof(buf)));
                 printf(",%s", r->estimated ? "true" : "false");
                 printf(",%s", format_double(report_row_watts(row), buf, sizeof(buf)));
                 printf(",%s", format_double(carbon_grams(carbon, row->energy_j), buf, sizeof(buf)));
@@ -190,7 +223,7 @@ static const char *key_header(GroupBy by) {
 
 void report_print_table_rows(const Report *r, const Carbon *carbon, size_t limit) {
         const char *energy_header = r->estimated ? "ENERGY(est)" : "ENERGY";
-        char e1[64], e2[64], buf[128], c1[128], c2[128], c3[128], c4[128];
+        char e1[64], e2[64], e3[64], buf[128], c1[128], c2[128], c3[128], c4[128];
 
         if (r->n_rows == 0) {
                 printf("No process activity recorded in this range.\n");
@@ -200,11 +233,11 @@ void report_print_table_rows(const Report *r, const Carbon *carbon, size_t limit
         /* Names are escaped and fitted by display width (text_cell()); the
          * wakeups are counted, never estimated: WAKE/S stays unmarked. */
         if (r->by == GROUP_BY_PROCESS)
-                printf("%7s %-15s %-20s %-8s %8s %8s %11s %12s %8s\n", "PID", "COMM", "UNIT", "USER", "CPU(s)",
-                       "AVG(W)", energy_header, "CO2e", "WAKE/S");
+                printf("%7s %-15s %-20s %-8s %8s %8s %11s %11s %12s %8s\n", "PID", "COMM", "UNIT", "USER", "CPU(s)",
+                       "AVG(W)", energy_header, "ENERGY+IDLE", "CO2e", "WAKE/S");
         else
-                printf("%-36s %8s %8s %11s %12s %8s\n", key_header(r->by), "CPU(s)", "AVG(W)", energy_header, "CO2e",
-                       "WAKE/S");
+                printf("%-36s %8s %8s %11s %11s %12s %8s\n", key_header(r->by), "CPU(s)", "AVG(W)", energy_header,
+                       "ENERGY+IDLE", "CO2e", "WAKE/S");
 
         for (size_t i = 0; i < r->n_rows && i < limit; i++) {
                 const ReportRow *row = &r->rows[i];
@@ -213,16 +246,18 @@ void report_print_table_rows(const Report *r, const Carbon *carbon, size_t limit
                 /* Right-aligned by display width: "µ" is one column, two bytes. */
                 text_cell(format_energy(row->energy_j, false, buf, sizeof(buf)), 11, true, e1, sizeof(e1));
                 text_cell(format_co2(carbon_grams(carbon, row->energy_j), buf, sizeof(buf)), 12, true, e2, sizeof(e2));
+                text_cell(format_energy(row->energy_j + row->idle_share_j, false, buf, sizeof(buf)), 11, true, e3,
+                          sizeof(e3));
                 if (r->by == GROUP_BY_PROCESS)
-                        printf("%7" PRIi64 " %s %s %s %8.2f %8.2f %s %s %8.1f\n", row->pid,
+                        printf("%7" PRIi64 " %s %s %s %8.2f %8.2f %s %s %s %8.1f\n", row->pid,
                                text_cell(row->comm ? row->comm : "-", 15, false, c1, sizeof(c1)),
                                text_cell(row->unit ? row->unit : "-", 20, false, c2, sizeof(c2)),
                                text_cell(cli_user_name((uint32_t) row->uid), 8, false, c3, sizeof(c3)), cpu,
-                               report_row_watts(row), e1, e2, report_row_wakeups_per_second(row));
+                               report_row_watts(row), e1, e3, e2, report_row_wakeups_per_second(row));
                 else
-                        printf("%s %8.2f %8.2f %s %s %8.1f\n",
+                        printf("%s %8.2f %8.2f %s %s %s %8.1f\n",
                                text_cell(report_row_key(r, row, buf, sizeof(buf)), 36, false, c4, sizeof(c4)), cpu,
-                               report_row_watts(row), e1, e2, report_row_wakeups_per_second(row));
+                               report_row_watts(row), e1, e3, e2, report_row_wakeups_per_second(row));
         }
         if (r->n_rows > limit)
                 printf("(%zu more; use --limit)\n", r->n_rows - limit);
@@ -232,6 +267,35 @@ void report_print_table_rows(const Report *r, const Carbon *carbon, size_t limit
                 printf("%s%-*s %11s   (interrupts and softirqs; part of unattributed)\n",
                        r->by == GROUP_BY_PROCESS ? "      - " : "", r->by == GROUP_BY_PROCESS ? 62 : 54, "[irq]",
                        format_energy(r->irq, false, e1, sizeof(e1)));
+}
+
+/* The idle figure with its uncertainty and, per host-total domain, the
+ * estimate, its band and method; then the processes' share of it. */
+static void report_print_idle_line(const Report *r) {
+        char e1[96], e2[64], c1[256], c2[256];
+
+        if (isfinite(r->idle_band))
+                format_energy_pm(r->idle, r->idle_band, e1, sizeof(e1));
+        else
+                snprintf(e1, sizeof(e1), "%s \u00b1 ?", format_energy(r->idle, false, e2, sizeof(e2)));
+        printf("Idle %s", e1);
+        for (size_t i = 0; i < r->n_idle_est; i++) {
+                const StoreIdle *p = &r->idle_est[i];
+                double band = cli_idle_band_w(p->method, p->band_w);
+                char w[64] = "? W", b[32] = "";
+
+                if (isfinite(p->idle_w))
+                        snprintf(w, sizeof(w), "%.2f", p->idle_w);
+                if (isfinite(p->idle_w))
+                        snprintf(b, sizeof(b), isfinite(band) ? " \u00b1 %.2f W" : " \u00b1 ? W", band);
+                printf("%s%s %s%s %s", i == 0 ? " (" : "; ", text_cell(p->domain, 0, false, c1, sizeof(c1)), w, b,
+                       p->method ? text_cell(p->method, 0, false, c2, sizeof(c2)) : "method unknown");
+        }
+        printf("%s; processes' CPU-time share of it %s\n", r->n_idle_est > 0 ? ")" : "",
+               format_energy(r->idle_share, false, e2, sizeof(e2)));
+        if (r->idle_provisional)
+                printf("The idle estimate is provisional (persisted or prior): the data have not identified idle "
+                       "power yet,\nso the split between idle and dynamic energy is the prior's.\n");
 }
 
 void report_print_table_header(const Report *r, const Carbon *carbon, const char *since_s, const char *until_s) {
@@ -254,6 +318,7 @@ void report_print_table_header(const Report *r, const Carbon *carbon, const char
                format_energy(r->measured, true, e1, sizeof(e1)), format_energy(r->attributed, false, e2, sizeof(e2)),
                format_energy(r->idle, false, e3, sizeof(e3)), format_energy(r->unattributed, false, e4, sizeof(e4)),
                (double) r->cpu_ns / 1e9);
+        report_print_idle_line(r);
         printf("Mean power %.2f W; carbon %s (%s)\n", secs > 0 ? r->measured / secs : 0.0,
                format_co2(carbon_grams(carbon, r->measured), e1, sizeof(e1)),
                text_cell(format_carbon_origin(carbon, buf, sizeof(buf)), 0, false, c1, sizeof(c1)));

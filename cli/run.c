@@ -6,7 +6,12 @@
  * benchmark like hyperfine: warmup runs first (not measured), then N
  * measured runs, each in its own cgroup (measure.h says how the tree and
  * its energy are measured). Carbon: co2e_grams = energy_joules / 3.6e6 ×
- * intensity (g/kWh).
+ * intensity (g/kWh). energy_joules is the dynamic energy the tree caused;
+ * energy_with_idle_joules adds its CPU-time share of the host's idle energy
+ * over the run, and idle says how that idle figure was found: method (the
+ * daemon's estimate methods, or "source"/"prior" measured alone), watts,
+ * band_watts (±), joules (the host's idle energy over the run) and
+ * share_joules (the tree's part of it), all means over the runs.
  *
  * A failing command (non-zero exit status, or killed by a signal: 128 + N)
  * stops the runs, and its status is joulectl's: CI sees the command's own
@@ -45,9 +50,11 @@ static void print_json(const RunOptions *o, const Measure *m, const Carbon *carb
                        size_t n, int exit_status, bool interrupted, char warnings[][MEASURE_WARNING_MAX],
                        size_t n_warnings) {
         StatsSummary e, cpu, wall;
+        MeasureIdle idle;
         json_object *j = json_object_new_object(), *a, *t;
 
         measure_summarize(res, n, &e, &cpu, &wall);
+        measure_idle_summarize(res, n, &idle);
         a = json_object_new_array();
         for (char **p = o->cmd; *p; p++)
                 json_object_array_add(a, json_object_new_string(*p));
@@ -63,6 +70,18 @@ static void print_json(const RunOptions *o, const Measure *m, const Carbon *carb
         json_object_object_add(j, "energy_joules_min", json_double_exact(e.min));
         json_object_object_add(j, "energy_joules_max", json_double_exact(e.max));
         json_object_object_add(j, "energy_wh", json_double_exact(e.mean / 3600));
+        /* The second view: with the tree's CPU-time share of idle power, and
+         * the idle figure it comes from. */
+        json_object_object_add(j, "energy_with_idle_joules", json_double_exact(idle.with_idle_j));
+        json_object_object_add(j, "energy_with_idle_joules_stddev", json_double_exact(idle.with_idle_stddev_j));
+        t = json_object_new_object();
+        json_object_object_add(t, "method", n > 0 ? json_object_new_string(idle.method) : NULL);
+        json_object_object_add(t, "watts", isfinite(idle.idle_w) ? json_double_exact(idle.idle_w) : NULL);
+        json_object_object_add(t, "band_watts", isfinite(idle.band_w) ? json_double_exact(idle.band_w) : NULL);
+        json_object_object_add(t, "joules", json_double_exact(idle.idle_j));
+        json_object_object_add(t, "share_joules", json_double_exact(idle.idle_share_j));
+        json_object_object_add(t, "provisional", json_object_new_boolean(idle.provisional));
+        json_object_object_add(j, "idle", t);
         json_object_object_add(j, "co2e_grams", json_double_exact(carbon_grams(carbon, e.mean)));
         t = json_object_new_object();
         json_object_object_add(t, "intensity_g_per_kwh", json_double_exact(carbon->g_per_kwh));
@@ -90,6 +109,8 @@ static void print_json(const RunOptions *o, const Measure *m, const Carbon *carb
                 json_object_object_add(r, "wall_seconds", json_double_exact(res[i].wall_s));
                 json_object_object_add(r, "cpu_seconds", json_double_exact(res[i].cpu_s));
                 json_object_object_add(r, "energy_joules", json_double_exact(res[i].energy_j));
+                json_object_object_add(r, "energy_with_idle_joules",
+                                       json_double_exact(res[i].energy_j + res[i].idle_share_j));
                 json_object_object_add(r, "cpu_wait_seconds",
                                        isnan(res[i].cpu_wait_s) ? NULL : json_double_exact(res[i].cpu_wait_s));
                 json_object_object_add(r, "starved", json_object_new_boolean(starved));
@@ -106,11 +127,13 @@ static void print_text(const RunOptions *o, const Measure *m, const Carbon *carb
                        size_t n, int exit_status, bool interrupted, char warnings[][MEASURE_WARNING_MAX],
                        size_t n_warnings) {
         StatsSummary e, cpu, wall;
+        MeasureIdle idle;
         const MeasureSource *src;
         size_t n_src;
         char b1[64], b2[64], b3[128];
 
         measure_summarize(res, n, &e, &cpu, &wall);
+        measure_idle_summarize(res, n, &idle);
         /* Like perf stat: on stderr, after the command's own output. */
         fprintf(stderr, "\n Energy of '");
         for (char **p = o->cmd; *p; p++)
@@ -131,6 +154,13 @@ static void print_text(const RunOptions *o, const Measure *m, const Carbon *carb
                 fprintf(stderr, "  %14s", format_energy(e.min, false, b1, sizeof(b1)));
                 fprintf(stderr, " … %s   energy range (min … max)\n", format_energy(e.max, false, b2, sizeof(b2)));
         }
+        fprintf(stderr, "  %14s", format_energy(idle.with_idle_j, false, b1, sizeof(b1)));
+        if (n > 1)
+                fprintf(stderr, " ± %s", format_energy(idle.with_idle_stddev_j, false, b2, sizeof(b2)));
+        fprintf(stderr, "   energy with its CPU-time share of idle (idle %.2f", idle.idle_w);
+        if (isfinite(idle.band_w))
+                fprintf(stderr, " ± %.2f", idle.band_w);
+        fprintf(stderr, " W, %s%s)\n", idle.method, idle.provisional ? ", provisional" : "");
         fprintf(stderr, "  %14s   (%s)\n", format_co2(carbon_grams(carbon, e.mean), b1, sizeof(b1)),
                 format_carbon_origin(carbon, b3, sizeof(b3)));
         fprintf(stderr, "  %12.3f s   CPU time", cpu.mean);

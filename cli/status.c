@@ -217,25 +217,26 @@ static int status_load(Store *store, Status *s) {
                         s->host_w = w.measured_j / ((double) w.duration_ns / 1e9);
                 s->host_end_ns = last_raw;
                 if (s->n_idle == 0) {
-                        StoreSource *src = NULL;
+                        StoreIdle *src = NULL;
                         size_t n_src = 0;
-                        r = store_query_sources(store, last_raw - 1, last_raw, &src, &n_src);
+                        r = store_query_idle(store, last_raw - 1, last_raw, &src, &n_src);
                         if (r < 0)
                                 return r;
                         s->idle = calloc(MAX(n_src, (size_t) 1), sizeof(StatusIdle));
                         if (!s->idle) {
-                                store_sources_free(src, n_src);
+                                store_idle_free(src, n_src);
                                 return -ENOMEM;
                         }
                         for (size_t i = 0; i < n_src; i++) {
                                 if (!isfinite(src[i].idle_w))
                                         continue;
                                 StatusIdle *v = &s->idle[s->n_idle++];
-                                *v = (StatusIdle) { .w = src[i].idle_w, .band_w = NAN };
+                                *v = (StatusIdle) { .w = src[i].idle_w,
+                                                    .band_w = cli_idle_band_w(src[i].method, src[i].band_w) };
                                 strscpy(v->domain, sizeof(v->domain), src[i].domain);
-                                strscpy(v->method, sizeof(v->method), src[i].idle_method ? src[i].idle_method : "");
+                                strscpy(v->method, sizeof(v->method), src[i].method ? src[i].method : "");
                         }
-                        store_sources_free(src, n_src);
+                        store_idle_free(src, n_src);
                 }
         }
 
@@ -463,8 +464,10 @@ static void status_print_text(const Status *s, const char *path, FILE *f) {
                 char band[32] = "";
                 if (isfinite(s->idle[i].band_w))
                         snprintf(band, sizeof(band), " \u00b1 %.2f", s->idle[i].band_w);
-                fprintf(f, "%s %s %.2f%s W (%s)\n", i == 0 ? "Idle:       " : "            ", s->idle[i].domain,
-                        s->idle[i].w, band, s->idle[i].method[0] ? s->idle[i].method : "method unknown");
+                fprintf(f, "%s %s %.2f%s W (%s%s)\n", i == 0 ? "Idle:       " : "            ", s->idle[i].domain,
+                        s->idle[i].w, band, s->idle[i].method[0] ? s->idle[i].method : "method unknown",
+                        cli_idle_provisional(s->idle[i].method) ? ", provisional: the data have not identified "
+                                                                  "idle power yet" : "");
         }
         if (age >= 0)
                 fprintf(f, "Last sample: %s (%s ago)\n", OR_DASH(last_sample(s, b3, sizeof(b3))),

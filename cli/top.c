@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,7 @@ typedef struct Top {
         double host_j, idle_j;
         bool estimated;
         char sources[160];
+        char idle[256];          /* each host-total domain's idle estimate: W ± band (method) */
         bool have_data;
 
         TopRow *rows;
@@ -109,6 +111,55 @@ static TopRow *top_row_get(Top *t, const char *key) {
         *p = (TopRow) {};
         strscpy(p->key, sizeof(p->key), key);
         return p;
+}
+
+static void text_append(char *buf, size_t size, const char *s) {
+        size_t len = strlen(buf);
+        if (len < size)
+                snprintf(buf + len, size - len, "%s", s);
+}
+
+/* Display columns of UTF-8 text (continuation bytes take none). */
+static size_t text_columns(const char *s) {
+        size_t n = 0;
+        for (; *s; s++)
+                n += ((unsigned char) *s & 0xc0) != 0x80;
+        return n;
+}
+
+/* The idle estimate of each host-total domain over the window: mean power,
+ * band and the latest method, as many as fit one 80-column line. */
+static int top_idle_load(Top *t, uint64_t after, uint64_t until) {
+        StoreIdle *v = NULL;
+        size_t n = 0;
+        int r;
+
+        r = store_query_idle(t->store, after, until, &v, &n);
+        if (r < 0)
+                return r;
+        t->idle[0] = 0;
+        for (size_t i = 0; i < n; i++) {
+                size_t len = strlen(t->idle);
+                double band = cli_idle_band_w(v[i].method, v[i].band_w);
+                char d[64], m[64], b[32] = "\u00b1?", one[192];
+
+                if (!isfinite(v[i].idle_w))
+                        continue;
+                if (isfinite(band))
+                        snprintf(b, sizeof(b), "\u00b1%.2f", band);
+                snprintf(one, sizeof(one), "%s%s %.2f%s W %s%s", len ? ", " : "",
+                         text_cell(v[i].domain, 0, false, d, sizeof(d)), v[i].idle_w, b,
+                         v[i].method ? text_cell(v[i].method, 0, false, m, sizeof(m)) : "unknown",
+                         cli_idle_provisional(v[i].method) ? " (provisional)" : "");
+                /* "Idle: " and the line within 80 columns; " …" says more. */
+                if (6 + text_columns(t->idle) + text_columns(one) > 78) {
+                        text_append(t->idle, sizeof(t->idle), " \u2026");
+                        break;
+                }
+                text_append(t->idle, sizeof(t->idle), one);
+        }
+        store_idle_free(v, n);
+        return 0;
 }
 
 /* Read the intervals newer than t->last_end (first time: the last --delay).
@@ -155,6 +206,10 @@ static int top_refresh(Top *t) {
                          sources[i].estimated ? " (estimated)" : "");
                 t->estimated = t->estimated || sources[i].estimated;
         }
+
+        r = top_idle_load(t, after, max_end);
+        if (r < 0)
+                goto finish;
 
         r = store_query_window_groups(t->store, t->by, after, max_end, &groups, &n_groups);
         if (r < 0)
@@ -281,6 +336,8 @@ static void top_render(Top *t, int width, int max_lines, EmitLine emit, void *us
                  t->estimated ? " (model)" : "", secs > 0 ? t->idle_j / secs : 0.0, secs, stale);
         emit(y++, line, false, userdata);
         snprintf(line, sizeof(line), "Sources: %s", t->sources[0] ? t->sources : "none");
+        emit(y++, line, false, userdata);
+        snprintf(line, sizeof(line), "Idle: %s", t->idle[0] ? t->idle : "none");
         emit(y++, line, false, userdata);
         snprintf(line, sizeof(line), "Carbon: %s/h at this power (%s)",
                  format_co2(carbon_grams(&t->carbon, secs > 0 ? t->host_j / secs * 3600 : 0), e1, sizeof(e1)),

@@ -19,6 +19,8 @@
  *   Idle: package-0 5 J, dram-0 1 J, core-0 2 J; unattributed package-0 0.25 J,
  *   of which irq_j 0.125 J (interrupts and softirqs: "[irq]" in reports).
  *   Wakeups per interval: make 10, cc1 (200) 4, sshd 3, cc1' 0.
+ *   Each process's share of idle: each domain's idle by CPU time over the
+ *   interval's processes (the processes' shares add up to the idle energy).
  *   Cgroup paths, with the slice and container id the tracker finds in them:
  *     make, cc1   /user.slice/user-0.slice/session-1.scope (slice user-0.slice)
  *     sshd        /system.slice/sshd.service               (slice system.slice)
@@ -42,7 +44,8 @@
  * --steady writes only a steady load instead: 2 s intervals over the 10
  * whole minutes before the current minute, package-0 (rapl, host total)
  * 14 J each (7 W: 4 J of pid 700 "steady" in unit steady.service, 9 J idle,
- * 1 J unattributed), then rolls the complete minutes up (store_maintain()).
+ * all of it the steady process's share, 1 J unattributed; idle estimate
+ * 4.5 ± 0.5 W, regression), then rolls the complete minutes up (store_maintain()).
  * --prune-raw (with --steady) keeps raw intervals 5 minutes only, so the
  * older half is left as minute rollups.
  */
@@ -78,15 +81,16 @@ static int write_steady(const char *path, bool prune_raw) {
                 return 1;
         for (uint64_t t = t0; t < t0 + 10 * minute; t += 2 * NSEC_PER_SEC) {
                 ProcessDelta delta = { .info = &proc, .cpu_ns = 500 * NSEC_PER_MSEC, .wakeups = 2 };
-                double pd = 4.0;
+                double pd = 4.0, pi = 9.0;
                 DomainRecord drec = {
                         .domain = &dom, .source = "rapl", .host_total = true, .valid = true,
                         .measured_j = 14.0, .idle_j = 9.0, .attributed_j = 4.0, .unattributed_j = 1.0,
-                        .idle_w = 4.5, .idle_method = "regression",
+                        .idle_w = 4.5, .idle_method = "regression", .idle_band_w = 0.5,
                 };
                 IntervalRecord rec = {
                         .start_ns = t, .end_ns = t + 2 * NSEC_PER_SEC, .boot_realtime_ns = t0 - 3600 * NSEC_PER_SEC,
                         .n_domains = 1, .domains = &drec, .n_procs = 1, .procs = &delta, .proc_domain_j = &pd,
+                        .proc_idle_share_j = &pi,
                 };
                 r = store_write_interval(s, &rec);
                 if (r < 0) {
@@ -209,7 +213,8 @@ int main(int argc, char **argv) {
                 bool late = k >= N_INTERVALS;   /* --recent */
                 DomainRecord drec[N_DOMAINS];
                 ProcessDelta deltas[N_PROCS];
-                double pd[N_PROCS * N_DOMAINS];
+                double pd[N_PROCS * N_DOMAINS], pi[N_PROCS * N_DOMAINS];
+                uint64_t cpu_total = 0;
                 size_t n = 0;
 
                 for (unsigned i = 0; i < N_PROCS; i++) {
@@ -232,8 +237,14 @@ int main(int argc, char **argv) {
                         deltas[n] = (ProcessDelta) { .info = &procs[i], .cpu_ns = cpu, .wakeups = wakeups[i] };
                         for (unsigned d = 0; d < N_DOMAINS; d++)
                                 pd[n * N_DOMAINS + d] = pkg * share[d];
+                        cpu_total += cpu;
                         n++;
                 }
+                /* Each process's share of idle by CPU time (all of it: every
+                 * interval has processes with CPU time). */
+                for (size_t i = 0; i < n; i++)
+                        for (unsigned d = 0; d < N_DOMAINS; d++)
+                                pi[i * N_DOMAINS + d] = idle[d] * (double) deltas[i].cpu_ns / (double) cpu_total;
 
                 for (unsigned d = 0; d < N_DOMAINS; d++) {
                         double attributed = 0;
@@ -265,6 +276,7 @@ int main(int argc, char **argv) {
                         .n_procs = n,
                         .procs = deltas,
                         .proc_domain_j = pd,
+                        .proc_idle_share_j = pi,
                 };
                 r = store_write_interval(s, &rec);
                 if (r < 0) {

@@ -35,9 +35,11 @@
 
 /* Series always present: jouled_info, jouled_intervals_total, seven health
  * figures, jouled_self_* (two), jouled_metrics_max_series and the host
- * total. Each domain adds four. */
+ * total. Each domain adds four counters and two idle estimate gauges. */
 #define FIXED_SERIES 13
-#define SERIES_PER_DOMAIN 4
+#define SERIES_PER_DOMAIN 6
+/* Series per group or process: energy, energy with idle share, CPU time. */
+#define SERIES_PER_GROUP 3
 /* A group without a series takes the slot of the exported one with the least
  * recent energy only when it has this many times more (no flapping). */
 #define SWAP_FACTOR 2.0
@@ -53,6 +55,9 @@ typedef struct DomainTotals {
         char source[32];
         bool estimated;
         double measured_j, idle_j, attributed_j, unattributed_j;
+        /* The latest idle estimate: power, ± band (NAN: not given), method. */
+        double idle_w, idle_band_w;
+        char idle_method[32];
 } DomainTotals;
 
 typedef enum GroupKind {
@@ -66,16 +71,26 @@ typedef enum GroupKind {
 static const struct {
         const char *label;
         const char *energy_help;
+        const char *with_idle_help;
         const char *cpu_help;
 } group_kinds[_GROUP_KIND_MAX] = {
         [GROUP_UNIT] = { "unit", "Energy attributed to the processes of a systemd unit (leaf cgroup).",
+                         "Energy attributed to the processes of a unit plus their CPU-time share of idle energy.",
                          "CPU time of the processes of a unit." },
-        [GROUP_USER] = { "user", "Energy attributed to the processes of a user.", "CPU time of the processes of a user." },
+        [GROUP_USER] = { "user", "Energy attributed to the processes of a user.",
+                         "Energy attributed to the processes of a user plus their CPU-time share of idle energy.",
+                         "CPU time of the processes of a user." },
         [GROUP_SLICE] = { "slice", "Energy attributed to the processes of a systemd slice (nearest .slice cgroup).",
+                          "Energy attributed to the processes of a slice plus their CPU-time share of idle energy.",
                           "CPU time of the processes of a slice." },
         [GROUP_CONTAINER] = { "container", "Energy attributed to the processes of a container (id from its cgroup).",
+                              "Energy attributed to the processes of a container plus their CPU-time share of idle "
+                              "energy.",
                               "CPU time of the processes of a container." },
 };
+
+/* Which counter of a group or process a family shows. */
+typedef enum SeriesField { SF_ENERGY, SF_WITH_IDLE, SF_CPU } SeriesField;
 
 /* One group (unit, user, slice, container) or one process. */
 typedef struct Series {
@@ -83,7 +98,8 @@ typedef struct Series {
         HashKey key;
         char *name;                   /* the group's name; a process's comm */
         double energy_j, cpu_s;       /* the series' values */
-        double pending_j, pending_cpu_s; /* this interval's, not added yet */
+        double idle_share_j;          /* its share of idle: energy_j + this is the energy with idle */
+        double pending_j, pending_cpu_s, pending_idle_j; /* this interval's, not added yet */
         double score;                 /* recent energy: decays with time constant idle_expiry */
         uint64_t last_active_ns;
         bool exported;
@@ -99,6 +115,7 @@ typedef struct SeriesSet {
         Hashmap *map;                 /* key → Series */
         size_t n_exported;
         double other_j, other_cpu_s;  /* groups: the `other` bucket, never goes down */
+        double other_idle_j;
         bool other_estimated, other_used;
 } SeriesSet;
 
@@ -334,7 +351,8 @@ static double nonneg(double v) {
 }
 
 /* Slots: processes get at most a quarter of what the fixed series leave,
- * groups what remains after the processes and the four `other` buckets. */
+ * groups what remains after the processes and the four `other` buckets
+ * (SERIES_PER_GROUP series each). */
 static size_t proc_slots(const Metrics *m) {
         size_t fixed = FIXED_SERIES + SERIES_PER_DOMAIN * m->n_domains;
         size_t avail = m->max_series > fixed ? m->max_series - fixed : 0;
@@ -342,8 +360,9 @@ static size_t proc_slots(const Metrics *m) {
 }
 
 static size_t group_slots(const Metrics *m) {
-        size_t fixed = FIXED_SERIES + SERIES_PER_DOMAIN * m->n_domains + 2 * proc_slots(m) + 2 * _GROUP_KIND_MAX;
-        return m->max_series > fixed ? (m->max_series - fixed) / 2 : 0;
+        size_t fixed = FIXED_SERIES + SERIES_PER_DOMAIN * m->n_domains + SERIES_PER_GROUP * proc_slots(m) +
+                       SERIES_PER_GROUP * _GROUP_KIND_MAX;
+        return m->max_series > fixed ? (m->max_series - fixed) / SERIES_PER_GROUP : 0;
 }
 
 /* Append s to a comma separated list in buf unless it is there already. */
@@ -360,8 +379,9 @@ static void list_add(char *buf, size_t size, const char *s) {
         snprintf(buf + len, size - len, "%s%s", len > 0 ? "," : "", s);
 }
 
-static void group_add(SeriesSet *set, Series *g, double e, double cpu, bool estimated, uint64_t now) {
+static void group_add(SeriesSet *set, Series *g, double e, double idle, double cpu, bool estimated, uint64_t now) {
         g->pending_j += e;
+        g->pending_idle_j += idle;
         g->pending_cpu_s += cpu;
         g->estimated = g->estimated || estimated;
         g->last_active_ns = now;
@@ -370,7 +390,7 @@ static void group_add(SeriesSet *set, Series *g, double e, double cpu, bool esti
 }
 
 static int group_account(Metrics *m, GroupKind kind, HashKey key, const char *name, uint32_t uid,
-                         double e, double cpu, bool estimated, uint64_t now) {
+                         double e, double idle, double cpu, bool estimated, uint64_t now) {
         SeriesSet *set = &m->groups[kind];
         Series *g = hashmap_get(set->map, key);
         char uname[64];
@@ -386,7 +406,7 @@ static int group_account(Metrics *m, GroupKind kind, HashKey key, const char *na
                         return r;
                 g->kind = kind;
         }
-        group_add(set, g, e, cpu, estimated, now);
+        group_add(set, g, e, idle, cpu, estimated, now);
         return 0;
 }
 
@@ -396,13 +416,14 @@ static void group_fold(Metrics *m, Series *g) {
 
         if (g->exported) {
                 set->other_j += g->energy_j;
+                set->other_idle_j += g->idle_share_j;
                 set->other_cpu_s += g->cpu_s;
                 set->other_estimated = set->other_estimated || g->estimated;
                 set->other_used = true;
                 set->n_exported--;
         }
         g->exported = false;
-        g->energy_j = g->cpu_s = 0;
+        g->energy_j = g->cpu_s = g->idle_share_j = 0;
 }
 
 static int groups_rebalance(Metrics *m, uint64_t now) {
@@ -471,14 +492,16 @@ static int groups_rebalance(Metrics *m, uint64_t now) {
                 set = &m->groups[g->kind];
                 if (g->exported) {
                         g->energy_j += g->pending_j;
+                        g->idle_share_j += g->pending_idle_j;
                         g->cpu_s += g->pending_cpu_s;
                 } else if (g->active) {
                         set->other_j += g->pending_j;
+                        set->other_idle_j += g->pending_idle_j;
                         set->other_cpu_s += g->pending_cpu_s;
                         set->other_estimated = set->other_estimated || g->estimated;
                         set->other_used = true;
                 }
-                g->pending_j = g->pending_cpu_s = 0;
+                g->pending_j = g->pending_cpu_s = g->pending_idle_j = 0;
                 g->active = false;
         }
 
@@ -516,8 +539,9 @@ static int procs_rebalance(Metrics *m, uint64_t now) {
                 }
                 p->score += p->pending_j;
                 p->energy_j += p->pending_j;
+                p->idle_share_j += p->pending_idle_j;
                 p->cpu_s += p->pending_cpu_s;
-                p->pending_j = p->pending_cpu_s = 0;
+                p->pending_j = p->pending_cpu_s = p->pending_idle_j = 0;
                 p->active = false;
                 if (!p->exported)
                         all[n_cand++] = p;
@@ -553,8 +577,8 @@ static int proc_groups(Series *p, const ProcessInfo *info) {
         return 0;
 }
 
-static int proc_account(Metrics *m, const ProcessInfo *info, double e, double cpu, bool estimated, uint64_t now,
-                        Series **ret) {
+static int proc_account(Metrics *m, const ProcessInfo *info, double e, double idle, double cpu, bool estimated,
+                        uint64_t now, Series **ret) {
         HashKey key = { info->pid, info->start_time_ns };
         char uname[64];
         Series *p;
@@ -578,6 +602,7 @@ static int proc_account(Metrics *m, const ProcessInfo *info, double e, double cp
         if (!p->unit && !(p->unit = strdup(info->unit ? info->unit : "unknown")))
                 return -ENOMEM;
         p->pending_j += e;
+        p->pending_idle_j += idle;
         p->pending_cpu_s += cpu;
         p->estimated = p->estimated || estimated;
         p->exited = p->exited || info->exited;
@@ -647,6 +672,12 @@ static int metrics_update(Metrics *m, const IntervalRecord *rec, const MetricsHe
                 }
                 if (!dr->valid)
                         continue;
+                t->idle_w = dr->idle_w;
+                /* No band given: none for the methods exact by definition. */
+                t->idle_band_w = isfinite(dr->idle_band_w) && dr->idle_band_w > 0 ? dr->idle_band_w :
+                                 streq_ptr(dr->idle_method, "configured") || streq_ptr(dr->idle_method, "source") ? 0
+                                                                                                            : NAN;
+                strscpy(t->idle_method, sizeof(t->idle_method), dr->idle_method ? dr->idle_method : "unknown");
                 t->measured_j += nonneg(dr->measured_j);
                 t->idle_j += nonneg(dr->idle_j);
                 t->attributed_j += nonneg(dr->attributed_j);
@@ -662,33 +693,36 @@ static int metrics_update(Metrics *m, const IntervalRecord *rec, const MetricsHe
 
         for (size_t i = 0; i < rec->n_procs; i++) {
                 const ProcessInfo *info = rec->procs[i].info;
-                double e = 0, cpu = (double) rec->procs[i].cpu_ns / 1e9;
+                double e = 0, idle = 0, cpu = (double) rec->procs[i].cpu_ns / 1e9;
                 const char *unit = info->unit ? info->unit : "unknown";
                 Series *p;
 
                 for (size_t d = 0; d < rec->n_domains; d++)
-                        if (rec->domains[d].valid && rec->domains[d].host_total)
+                        if (rec->domains[d].valid && rec->domains[d].host_total) {
                                 e += nonneg(rec->proc_domain_j[i * rec->n_domains + d]);
+                                if (rec->proc_idle_share_j)
+                                        idle += nonneg(rec->proc_idle_share_j[i * rec->n_domains + d]);
+                        }
 
-                r = proc_account(m, info, e, cpu, any_estimated, now, &p);
+                r = proc_account(m, info, e, idle, cpu, any_estimated, now, &p);
                 if (r < 0)
                         return r;
-                r = group_account(m, GROUP_UNIT, string_key(GROUP_UNIT, unit), unit, 0, e, cpu, any_estimated, now);
+                r = group_account(m, GROUP_UNIT, string_key(GROUP_UNIT, unit), unit, 0, e, idle, cpu, any_estimated, now);
                 if (r < 0)
                         return r;
-                r = group_account(m, GROUP_USER, (HashKey) { info->uid, GROUP_USER }, NULL, info->uid, e, cpu,
-                                  any_estimated, now);
+                r = group_account(m, GROUP_USER, (HashKey) { info->uid, GROUP_USER }, NULL, info->uid, e, idle,
+                                  cpu, any_estimated, now);
                 if (r < 0)
                         return r;
                 if (p->slice) {
                         r = group_account(m, GROUP_SLICE, string_key(GROUP_SLICE, p->slice), p->slice, 0,
-                                          e, cpu, any_estimated, now);
+                                          e, idle, cpu, any_estimated, now);
                         if (r < 0)
                                 return r;
                 }
                 if (p->container) {
                         r = group_account(m, GROUP_CONTAINER, string_key(GROUP_CONTAINER, p->container),
-                                          p->container, 0, e, cpu, any_estimated, now);
+                                          p->container, 0, e, idle, cpu, any_estimated, now);
                         if (r < 0)
                                 return r;
                 }
@@ -753,22 +787,58 @@ static void put_group(FILE *f, const char *name, const char *label, const char *
         put_value(f, v);
 }
 
-static void put_groups(FILE *f, const Metrics *m, GroupKind kind, bool cpu) {
+static double series_value(const Series *g, SeriesField field) {
+        return field == SF_CPU ? g->cpu_s : field == SF_WITH_IDLE ? g->energy_j + g->idle_share_j : g->energy_j;
+}
+
+static void put_groups(FILE *f, const Metrics *m, GroupKind kind, SeriesField field) {
+        static const char *const suffix[] = {
+                [SF_ENERGY] = "energy_joules_total",
+                [SF_WITH_IDLE] = "energy_with_idle_joules_total",
+                [SF_CPU] = "cpu_seconds_total",
+        };
         const SeriesSet *set = &m->groups[kind];
         const char *label = group_kinds[kind].label;
+        bool cpu = field == SF_CPU;
         char name[64];
         size_t st = 0;
         void *v;
 
-        snprintf(name, sizeof(name), "jouled_%s_%s", label, cpu ? "cpu_seconds_total" : "energy_joules_total");
-        put_header(f, name, "counter", cpu ? group_kinds[kind].cpu_help : group_kinds[kind].energy_help);
+        snprintf(name, sizeof(name), "jouled_%s_%s", label, suffix[field]);
+        put_header(f, name, "counter",
+                   cpu ? group_kinds[kind].cpu_help :
+                   field == SF_WITH_IDLE ? group_kinds[kind].with_idle_help : group_kinds[kind].energy_help);
         while (hashmap_iterate(set->map, &st, NULL, &v)) {
                 const Series *g = v;
                 if (g->exported)
-                        put_group(f, name, label, g->name, g->estimated, cpu, cpu ? g->cpu_s : g->energy_j);
+                        put_group(f, name, label, g->name, g->estimated, cpu, series_value(g, field));
         }
         if (set->other_used)
-                put_group(f, name, label, OTHER_NAME, set->other_estimated, cpu, cpu ? set->other_cpu_s : set->other_j);
+                put_group(f, name, label, OTHER_NAME, set->other_estimated, cpu,
+                          cpu ? set->other_cpu_s : field == SF_WITH_IDLE ? set->other_j + set->other_idle_j : set->other_j);
+}
+
+/* The latest idle estimate of each domain that has one: power and ± band,
+ * with how it was found (method label). */
+static void put_idle_estimates(FILE *f, const Metrics *m, bool band) {
+        const char *name = band ? "jouled_domain_idle_power_band_watts" : "jouled_domain_idle_power_watts";
+
+        put_header(f, name, "gauge",
+                   band ? "Uncertainty of the idle power estimate (plus or minus, about 95%), per domain."
+                        : "Idle (static) power estimate per domain; method says how it was found (configured, source, "
+                          "measured-idle, regression, persisted, prior).");
+        for (size_t i = 0; i < m->n_domains; i++) {
+                const DomainTotals *d = &m->domains[i];
+                double v = band ? d->idle_band_w : d->idle_w;
+                if (!isfinite(v) || !d->idle_method[0])
+                        continue;
+                fprintf(f, "%s{", name);
+                put_label(f, true, "domain", d->name);
+                put_label(f, false, "source", d->source);
+                put_label(f, false, "method", d->idle_method);
+                fputc('}', f);
+                put_value(f, v);
+        }
 }
 
 static void put_proc(FILE *f, const char *name, const Series *p, bool estimated_label) {
@@ -873,9 +943,13 @@ int metrics_format(Metrics *m, char **ret_text, size_t *ret_len) {
         put_domains(f, m, "jouled_domain_unattributed_joules_total",
                     "Energy of a domain neither idle nor attributed to a process (e.g. interrupts).", DF_UNATTRIBUTED);
 
+        put_idle_estimates(f, m, false);
+        put_idle_estimates(f, m, true);
+
         for (GroupKind k = 0; k < _GROUP_KIND_MAX; k++) {
-                put_groups(f, m, k, false);
-                put_groups(f, m, k, true);
+                put_groups(f, m, k, SF_ENERGY);
+                put_groups(f, m, k, SF_WITH_IDLE);
+                put_groups(f, m, k, SF_CPU);
         }
 
         put_header(f, "jouled_process_energy_joules_total", "counter",
@@ -884,6 +958,12 @@ int metrics_format(Metrics *m, char **ret_text, size_t *ret_len) {
         for (size_t i = 0; i < n; i++) {
                 put_proc(f, "jouled_process_energy_joules_total", top[i], true);
                 put_value(f, top[i]->energy_j);
+        }
+        put_header(f, "jouled_process_energy_with_idle_joules_total", "counter",
+                   "Energy attributed to a top process plus its CPU-time share of idle energy.");
+        for (size_t i = 0; i < n; i++) {
+                put_proc(f, "jouled_process_energy_with_idle_joules_total", top[i], true);
+                put_value(f, top[i]->energy_j + top[i]->idle_share_j);
         }
         put_header(f, "jouled_process_cpu_seconds_total", "counter", "CPU time of the top processes by energy.");
         for (size_t i = 0; i < n; i++) {

@@ -635,7 +635,7 @@ int store_query_export(Store *s, uint64_t since, uint64_t until, StoreExportFn f
                           "SELECT i.start_ns, i.end_ns, coalesce(p.pid, 0), coalesce(p.start_ns, 0), l.comm, l.exe, "
                           "l.unit, l.uid, coalesce(p.ppid, 0), s.cpu_ns, "
                           "d.name, d.source, d.estimated, sd.energy_j, idm.host_total, i.level, "
-                          STORE_INTERVAL_DURATION_SQL("i") " "
+                          STORE_INTERVAL_DURATION_SQL("i") ", sd.idle_share_j "
                           "FROM intervals i JOIN samples s ON s.interval_id = i.id "
                           "JOIN labels l ON l.id = s.labels_id LEFT JOIN processes p ON p.id = s.process_id "
                           "LEFT JOIN sample_domains sd ON sd.interval_id = i.id AND sd.process_id = s.process_id "
@@ -666,6 +666,7 @@ int store_query_export(Store *s, uint64_t since, uint64_t until, StoreExportFn f
                         .host_total = sqlite3_column_int(st, 14),
                         .level = sqlite3_column_int(st, 15),
                         .duration_ns = (uint64_t) sqlite3_column_int64(st, 16),
+                        .idle_share_j = has_domain ? sqlite3_column_double(st, 17) : 0,
                 };
                 r = fn(&rec, userdata);
                 if (r < 0)
@@ -1097,4 +1098,102 @@ int store_query_process_usage(Store *s, int64_t pid, uint64_t since, uint64_t un
         *ret_cpu_ns = (uint64_t) sqlite3_column_int64(st, 0);
         *ret_energy_j = sqlite3_column_double(st, 1);
         return 0;
+}
+
+/* ---- Idle estimates ---------------------------------------------------- */
+
+void store_idle_free(StoreIdle *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].domain);
+                free(v[i].source);
+                free(v[i].method);
+        }
+        free(v);
+}
+
+int store_query_idle(Store *s, uint64_t since, uint64_t until, StoreIdle **ret, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        StoreIdle *v = NULL;
+        size_t n = 0;
+        int rc, r;
+
+        assert(s);
+        assert(ret);
+        assert(ret_n);
+
+        /* The method: the newest raw interval's, a rollup's ("rollup") only
+         * when the range holds no raw one. */
+        r = prepare_range(s,
+                          "SELECT d.name, d.source, total(idm.idle_j), avg(idm.idle_w), avg(idm.idle_band_w), "
+                          "sum(idm.idle_band_w * " STORE_INTERVAL_DURATION_SQL("i") " / 1e9), "
+                          "(SELECT idm2.idle_method FROM intervals i2 JOIN interval_domains idm2 "
+                          "ON idm2.interval_id = i2.id WHERE idm2.domain_id = d.id AND idm2.host_total = 1 "
+                          "AND i2.end_ns > ?1 AND i2.end_ns <= ?2 AND idm2.idle_method IS NOT NULL "
+                          "ORDER BY idm2.idle_method = 'rollup', i2.end_ns DESC LIMIT 1) "
+                          "FROM intervals i JOIN interval_domains idm ON idm.interval_id = i.id "
+                          "JOIN domains d ON d.id = idm.domain_id "
+                          "WHERE " RANGE " AND idm.host_total = 1 GROUP BY d.id ORDER BY d.name, d.source",
+                          since, until, &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                StoreIdle *p = grow(v, n, sizeof(*v));
+                if (!p) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                v = p;
+                p = &v[n++];
+                *p = (StoreIdle) {
+                        .idle_j = sqlite3_column_double(st, 2),
+                        .idle_w = sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3),
+                        .band_w = sqlite3_column_type(st, 4) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 4),
+                        .band_j = sqlite3_column_type(st, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 5),
+                };
+                if ((r = column_strdup(st, 0, &p->domain)) < 0 || (r = column_strdup(st, 1, &p->source)) < 0)
+                        goto fail;
+                if (sqlite3_column_type(st, 6) != SQLITE_NULL && (r = column_strdup(st, 6, &p->method)) < 0)
+                        goto fail;
+        }
+        r = step_done(rc);
+        if (r < 0)
+                goto fail;
+        *ret = v;
+        *ret_n = n;
+        return 0;
+fail:
+        store_idle_free(v, n);
+        return r;
+}
+
+int store_query_host_idle(Store *s, uint64_t t0, uint64_t t1, StoreHostIdleFn fn, void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int rc, r;
+
+        assert(s);
+        assert(fn);
+
+        r = prepare_range(s,
+                          "SELECT i.start_ns, i.end_ns, idm.idle_j, idm.idle_w, idm.idle_band_w, d.name, "
+                          "idm.idle_method FROM intervals i JOIN interval_domains idm ON idm.interval_id = i.id "
+                          "JOIN domains d ON d.id = idm.domain_id "
+                          "WHERE idm.host_total = 1 AND i.level = 0 AND i.end_ns > ?1 AND i.start_ns < ?2",
+                          t0, t1, &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                StoreHostIdle d = {
+                        .start_ns = (uint64_t) sqlite3_column_int64(st, 0),
+                        .end_ns = (uint64_t) sqlite3_column_int64(st, 1),
+                        .idle_j = sqlite3_column_double(st, 2),
+                        .idle_w = sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3),
+                        .band_w = sqlite3_column_type(st, 4) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 4),
+                        .domain = column_text(st, 5),
+                        .method = column_text(st, 6),
+                };
+                r = fn(&d, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return step_done(rc);
 }

@@ -167,6 +167,7 @@ typedef struct StoreExportRecord {
         const char *domain, *source;
         bool estimated, host_total;
         double energy_j;
+        double idle_share_j;             /* its share of the domain's idle energy by CPU time */
 } StoreExportRecord;
 
 typedef int (*StoreExportFn)(const StoreExportRecord *rec, void *userdata);
@@ -255,3 +256,34 @@ int store_query_counts(Store *s, StoreCounts *ret);
  * this pid. Needs STORE_SCHEMA_SELF_USAGE. */
 int store_query_process_usage(Store *s, int64_t pid, uint64_t since, uint64_t until, uint64_t *ret_cpu_ns,
                               double *ret_energy_j);
+
+/* ---- Idle estimates ---------------------------------------------------- */
+
+/* A host-total domain's idle figure over a range: its energy, the mean
+ * estimate, the uncertainty the daemon stated with it, and how it was made. */
+typedef struct StoreIdle {
+        char *domain, *source;
+        double idle_j;                /* idle energy */
+        double idle_w;                /* mean idle power estimate (NAN: none) */
+        double band_w;                /* mean ± band of the estimate, W (NAN: none stored) */
+        double band_j;                /* Σ band × interval length: ± J on idle_j (NAN: none stored) */
+        char *method;                 /* the latest method of a raw interval (NULL: none) */
+} StoreIdle;
+
+void store_idle_free(StoreIdle *v, size_t n);
+/* The host-total domains' idle figures over the range (levels mixed as
+ * for the totals), sorted by domain then source. */
+int store_query_idle(Store *s, uint64_t since, uint64_t until, StoreIdle **ret, size_t *ret_n);
+
+/* One host-total domain's idle estimate in one raw interval. */
+typedef struct StoreHostIdle {
+        uint64_t start_ns, end_ns;
+        double idle_j, idle_w;
+        double band_w;                /* NAN: none stored */
+        const char *domain, *method;  /* method NULL: none stored */
+} StoreHostIdle;
+
+typedef int (*StoreHostIdleFn)(const StoreHostIdle *d, void *userdata);
+
+/* The raw intervals that overlap (t0, t1), as store_query_host_dynamic(). */
+int store_query_host_idle(Store *s, uint64_t t0, uint64_t t1, StoreHostIdleFn fn, void *userdata);

@@ -717,6 +717,114 @@ def test_export_levels():
             check({x["level"] for x in rows} == want, "csv levels")
 
 
+def test_report_two_views():
+    """Each row: energy_joules (dynamic) and energy_with_idle_joules (with its
+    CPU-time share of idle); both views conserve energy; the idle figure comes
+    with its method and band in every format."""
+    with jtest.TempDir() as d:
+        db = make_db(d, "--kthread")
+        out = report(db)
+        t, rows = out["totals"], out["rows"]
+        for r in rows:
+            check(r["energy_with_idle_joules"] >= r["energy_joules"], "with idle below dynamic: %r" % r)
+        # Dynamic view: the rows add up to attributed.
+        check(close(sum(r["energy_joules"] for r in rows), t["attributed_joules"]), "rows != attributed")
+        # With idle: attributed + the processes' idle shares, at most idle, and
+        # all of it here (every interval has CPU-using processes, all in rows).
+        check(t["idle_share_joules"] <= t["idle_joules"] + 1e-9, "idle share above idle: %r" % t)
+        check(close(t["idle_share_joules"], t["idle_joules"]), "every CPU-using process is a row: %r" % t)
+        with_idle = sum(r["energy_with_idle_joules"] for r in rows)
+        check(close(with_idle, t["attributed_joules"] + t["idle_share_joules"]),
+              "rows with idle %r != attributed + idle share %r" % (with_idle, t))
+        check(close(t["rows_with_idle_joules"], with_idle), "rows_with_idle_joules: %r" % t)
+        # Each row's share is its CPU time over all processes' in each
+        # interval: sshd 10 ms of 390 ms in interval 0 (make 100, cc1 250,
+        # sshd 10, kworker 30), package-0 idle 5 J and dram-0 1 J.
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        (share,) = con.execute("SELECT total(s.idle_share_j) FROM samples s JOIN processes p ON p.id = s.process_id "
+                               "WHERE p.pid = 300").fetchone()
+        con.close()
+        sshd = [r for r in rows if r["comm"] == "sshd"][0]
+        check(close(sshd["energy_with_idle_joules"] - sshd["energy_joules"], share), "sshd share: %r" % sshd)
+        # With a filter: the rows' part of each view.
+        f = report(db, "--unit", "session-*")
+        check(close(f["totals"]["rows_with_idle_joules"], sum(r["energy_with_idle_joules"] for r in f["rows"]))
+              and f["totals"]["rows_with_idle_joules"] < with_idle, "filtered rows_with_idle_joules: %r" % f["totals"])
+        # Grouped the same: by unit, both views still add up.
+        units = report(db, "--by", "unit")
+        check(close(sum(r["energy_with_idle_joules"] for r in units["rows"]),
+                    units["totals"]["attributed_joules"] + units["totals"]["idle_share_joules"]), "by unit with idle")
+        # The idle figure, its method and band (configured: exact, band 0).
+        idle = {x["domain"]: x for x in out["idle"]}
+        check(sorted(idle) == ["dram-0", "package-0"], "idle domains (host total): %r" % out["idle"])
+        check(idle["package-0"]["watts"] == 5.0 and idle["package-0"]["band_watts"] == 0.0
+              and idle["package-0"]["method"] == "configured" and idle["package-0"]["joules"] == 50.0
+              and idle["package-0"]["provisional"] is False, "package-0 idle: %r" % idle["package-0"])
+        check(t["idle_band_joules"] == 0.0 and t["idle_provisional"] is False, "totals band: %r" % t)
+        table = jtest.joulectl("report", db=db).stdout
+        check("ENERGY+IDLE" in table, "table lacks ENERGY+IDLE:\n" + table)
+        check("package-0 5.00 \u00b1 0.00 W configured" in table, "table lacks the idle method and band:\n" + table)
+        sshd_line = [l for l in table.splitlines() if " sshd " in l][0]
+        check("%.2f J" % sshd["energy_with_idle_joules"] in sshd_line, "sshd's with-idle cell:\n" + table)
+        rows_csv = list(csv.DictReader(io.StringIO(jtest.joulectl("report", "--csv", db=db).stdout)))
+        check(close(sum(float(r["energy_with_idle_joules"]) for r in rows_csv), with_idle), "csv with idle")
+        path = os.path.join(d, "r.html")
+        jtest.joulectl("report", "--html", path, db=db)
+        html = open(path).read()
+        check("Energy with idle (J)" in html and html.count('class="n with-idle"') == len(rows), "html column")
+        check('package-0 5.00 \u00b1 0.00 W <span class="idle-method">configured</span>' in html, "html idle row")
+
+        # A regression estimate with a band: ± 0.5 W over 600 s is ± 300 J.
+        steady = make_db(d, "--steady", "--prune-raw", name="steady.db")
+        out = report(steady)
+        idle = out["idle"][0]
+        check(idle["method"] == "regression" and idle["watts"] == 4.5 and close(idle["band_watts"], 0.5),
+              "steady idle: %r" % idle)
+        check(close(out["totals"]["idle_band_joules"], 300.0) and close(idle["band_joules"], 300.0),
+              "idle band over rollups and raw intervals: %r" % out["totals"])
+        check(close(out["rows"][0]["energy_with_idle_joules"], 3900.0), "steady with idle: %r" % out["rows"][0])
+        table = jtest.joulectl("report", db=steady).stdout
+        check("Idle 2.70 \u00b1 0.30 kJ (package-0 4.50 \u00b1 0.50 W regression)" in table, "steady idle:\n" + table)
+
+
+def test_idle_in_status_and_top():
+    """status and top show each domain's idle estimate with its band and method."""
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        s = jtest.joulectl_json("status", db=db)
+        idle = {x["domain"]: x for x in s["idle"]}
+        # From the newest interval (jouled keeps no estimate here): configured is exact.
+        check(idle["package-0"] == {"domain": "package-0", "watts": 5.0, "band_watts": 0.0, "method": "configured"},
+              "status idle: %r" % idle)
+        check("package-0 5.00 \u00b1 0.00 W (configured)" in jtest.joulectl("status", db=db).stdout, "status idle text")
+        t = jtest.joulectl("top", "--once", db=db).stdout
+        check("Idle: dram-0 1.00\u00b10.00 W configured, package-0 5.00\u00b10.00 W configured" in t, "top idle:\n" + t)
+        con = sqlite3.connect(db)
+        con.execute("INSERT INTO daemon_state (key, value, updated_ns) VALUES "
+                    "('idle_estimate.package-0', '2.000000 1.000000 prior', 0)")
+        con.commit()
+        con.close()
+        check("package-0 2.00 \u00b1 1.00 W (prior, provisional" in jtest.joulectl("status", db=db).stdout,
+              "a prior is provisional")
+        steady = make_db(d, "--steady", name="steady.db")
+        t = jtest.joulectl("top", "--once", db=steady).stdout
+        check("Idle: package-0 4.50\u00b10.50 W regression" in t, "top idle with a band:\n" + t)
+
+
+def test_export_with_idle():
+    with jtest.TempDir() as d:
+        db = make_db(d)
+        js = json.loads(jtest.joulectl("export", "--format", "json", db=db).stdout)
+        t = report(db)["totals"]
+        host = [x for x in js if x["host_total"]]
+        check(close(sum(x["energy_with_idle_joules"] for x in host), t["attributed_joules"] + t["idle_share_joules"]),
+              "export with idle != attributed + idle share")
+        check(all(x["energy_with_idle_joules"] >= x["energy_joules"] for x in js), "with idle below dynamic")
+        rows = list(csv.DictReader(io.StringIO(jtest.joulectl("export", "--format", "csv", db=db).stdout)))
+        check(close(sum(float(x["energy_with_idle_joules"]) for x in rows if x["host_total"] == "true"),
+                    t["attributed_joules"] + t["idle_share_joules"]), "csv export with idle")
+
+
 def test_did_you_mean_and_help():
     with jtest.TempDir() as d:
         db = make_db(d)
@@ -789,6 +897,9 @@ if __name__ == "__main__":
         test_report_every,
         test_future_since,
         test_export_levels,
+        test_report_two_views,
+        test_export_with_idle,
+        test_idle_in_status_and_top,
         test_did_you_mean_and_help,
         test_completion,
     ])

@@ -70,11 +70,13 @@ def png_pixels(path):
     return w, h, pixels
 
 
-def screenshot(chromium, d, html, shot):
-    r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                        "--disable-sync", "--user-data-dir=" + os.path.join(d, "profile"),
-                        "--screenshot=" + shot, "--window-size=1200,900", "file://" + html],
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def screenshot(chromium, d, html, shot, size="1200,900"):
+    r = subprocess.run([chromium] + CHROMIUM_FLAGS + ["--user-data-dir=" + os.path.join(d, "profile"),
+                        "--screenshot=" + shot, "--window-size=" + size, "file://" + html],
                        capture_output=True, text=True, timeout=120)
     check(os.path.exists(shot), "chromium made no screenshot (%d): %s" % (r.returncode, r.stderr[-500:]))
     keep = os.environ.get("JOULED_SCREENSHOT_DIR")
@@ -127,8 +129,33 @@ def test_html_renders():
         check(blue > 2000, "the charts are not drawn (only %d pixels of the first series' colour)" % blue)
 
 
+def test_html_two_views():
+    """The table shows the energy with idle share beside the dynamic energy,
+    and the summary the idle figure with its band and method: in the DOM
+    Chromium renders, and on a screenshot of the whole page."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    with jtest.TempDir() as d:
+        db = os.path.join(d, "jouled.db")
+        r = subprocess.run([MAKE_DB, db, "--steady"], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "make-db: %s" % r.stderr)
+        html = os.path.join(d, "two.html")
+        jtest.joulectl("report", "--html", html, db=db)
+        r = subprocess.run([chromium] + CHROMIUM_FLAGS + ["--user-data-dir=" + os.path.join(d, "profile"),
+                           "--dump-dom", "file://" + html], capture_output=True, text=True, timeout=120)
+        dom = r.stdout
+        check("<th class=\"n\">Energy with idle (J)</th>" in dom, "rendered table lacks the with-idle column")
+        # steady.service: 1.2 kJ dynamic, 3.9 kJ with its share of idle.
+        check(re.search(r'<td class="n">1200</td><td class="n with-idle">3900</td>', dom),
+              "the with-idle cell beside the dynamic one: %s" % re.findall(r"<tr>.*?</tr>", dom)[-1:])
+        check(re.search(r'<tr class="idle"><td>Idle</td><td>[0-9.]+ \u00b1 [0-9.]+ kJ \(package-0 4\.50 \u00b1 0\.50 W '
+                        r'<span class="idle-method">regression</span>\)', dom), "rendered idle row")
+        w, h, px = screenshot(chromium, d, html, os.path.join(d, "two-views.png"), size="1200,1500")
+        check((w, h) == (1200, 1500), "screenshot size %dx%d" % (w, h))
+        check(len(set(px)) >= 50, "screenshot nearly blank")
+
+
 if __name__ == "__main__":
     if not (shutil.which("chromium") or shutil.which("chromium-browser")):
         print("SKIP: chromium not installed")
         sys.exit(jtest.SKIP)
-    jtest.run_tests([test_html_renders, test_html_steady_across_rollups])
+    jtest.run_tests([test_html_renders, test_html_steady_across_rollups, test_html_two_views])

@@ -68,6 +68,23 @@ def test_short_lived_processes_attributed():
         t = rep["totals"]
         check(abs(t["measured_joules"] - (t["attributed_joules"] + t["idle_joules"] + t["unattributed_joules"])) < 1e-6,
               "conservation broken: %s" % t)
+        # Both views of the rows, as jouled stored them: the dynamic energy adds
+        # up to attributed, the energy with idle to attributed + the processes'
+        # idle shares, at most the idle energy (all of it when processes ran in
+        # every interval; jouled itself runs in each).
+        rep = jtest.joulectl_json("report", db=dm.db)
+        t = rep["totals"]
+        dyn = sum(x["energy_joules"] for x in rep["rows"])
+        with_idle = sum(x["energy_with_idle_joules"] for x in rep["rows"])
+        check(abs(dyn - t["attributed_joules"]) <= 1e-6 * max(1.0, t["attributed_joules"]),
+              "rows %r != attributed %r" % (dyn, t["attributed_joules"]))
+        check(abs(with_idle - (t["attributed_joules"] + t["idle_share_joules"])) <= 1e-6 * max(1.0, with_idle),
+              "rows with idle %r != attributed + idle share: %r" % (with_idle, t))
+        check(0.95 * t["idle_joules"] <= t["idle_share_joules"] <= t["idle_joules"] * (1 + 1e-9) + 1e-9,
+              "idle shares %r of idle %r" % (t["idle_share_joules"], t["idle_joules"]))
+        idle = {x["domain"]: x for x in rep["idle"]}
+        check(idle["package-0"]["method"] == "source" and idle["package-0"]["band_watts"] == 0.0,
+              "the model's own idle, exact: %r" % rep["idle"])
 
 
 def make_rapl_tree(root, range_uj):

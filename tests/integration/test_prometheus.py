@@ -86,6 +86,54 @@ def test_metrics_endpoint_and_textfile():
         check(d.stop() == 0, "jouled did not exit 0")
 
 
+def parse_samples(text):
+    """{name{labels}: value} of every sample line."""
+    out = {}
+    for l in text.splitlines():
+        if l and not l.startswith("#"):
+            k, v = l.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
+def test_with_idle_and_idle_estimate_series():
+    """Beside each dynamic energy counter, its energy with the CPU-time share
+    of idle; the idle estimate per domain as gauges with its method."""
+    port = free_port()
+    with jtest.TempDir() as tmp, jtest.Daemon(tmp, ["--source", "model", "--interval", "0.5",
+                                                   "--metrics-listen", "127.0.0.1:%d" % port]) as d:
+        d.wait_intervals(4)
+        _, _, body = wait_http("http://127.0.0.1:%d/metrics" % port, proc=d.proc)
+        check(os.path.exists(PROMTOOL), "promtool is needed to check the exposition")
+        promtool_check(body)
+        for fam in ("unit", "user", "slice", "process"):
+            name = "jouled_%s_energy_with_idle_joules_total" % fam
+            check("# HELP %s " % name in body and "# TYPE %s counter" % name in body, "%s lacks HELP/TYPE" % name)
+        s = parse_samples(body)
+        # The model states its own idle power: method source, band 0.
+        idle_w = [v for k, v in s.items() if k.startswith('jouled_domain_idle_power_watts{domain="package-0",'
+                                                             'source="model",method="source"}')]
+        band = [v for k, v in s.items() if k.startswith('jouled_domain_idle_power_band_watts{domain="package-0",'
+                                                           'source="model",method="source"}')]
+        check(len(idle_w) == 1 and idle_w[0] > 0 and band == [0.0], "idle gauges: %r %r\n%s" % (idle_w, band, body))
+        idle_j = sum(v for k, v in s.items() if k.startswith("jouled_domain_idle_joules_total{domain=\"package-0\""))
+        for fam, label in (("unit", "unit"), ("user", "user")):
+            dyn = {k.split("{", 1)[1]: v for k, v in s.items() if k.startswith("jouled_%s_energy_joules_total{" % fam)}
+            wi = {k.split("{", 1)[1]: v for k, v in s.items()
+                  if k.startswith("jouled_%s_energy_with_idle_joules_total{" % fam)}
+            check(dyn and sorted(dyn) == sorted(wi), "%s: the two families' series differ: %r %r" % (fam, dyn, wi))
+            check(all(wi[k] >= dyn[k] for k in dyn), "%s: with idle below dynamic: %r %r" % (fam, dyn, wi))
+            extra = sum(wi.values()) - sum(dyn.values())
+            # Every process is in some unit and some user: the shares add up to
+            # the idle energy of intervals where processes ran (at most all of it).
+            check(0 < extra <= idle_j * (1 + 1e-9) + 1e-9, "%s: idle shares %r, idle %r" % (fam, extra, idle_j))
+        procs = {k.split("{", 1)[1]: v for k, v in s.items() if k.startswith("jouled_process_energy_joules_total{")}
+        wi = {k.split("{", 1)[1]: v for k, v in s.items()
+              if k.startswith("jouled_process_energy_with_idle_joules_total{")}
+        check(procs and sorted(procs) == sorted(wi) and all(wi[k] >= procs[k] for k in procs), "processes with idle")
+        check(d.stop() == 0, "jouled did not exit 0")
+
+
 def test_bad_listen_address_refused():
     with jtest.TempDir() as tmp:
         r = subprocess.run([jtest.JOULED, "--db", os.path.join(tmp, "j.db"), "--metrics-listen", "localhost:99999"],
@@ -305,5 +353,6 @@ def test_metrics_config_keys():
 
 if __name__ == "__main__":
     jtest.require_root()
-    jtest.run_tests([test_metrics_endpoint_and_textfile, test_bad_listen_address_refused, test_prometheus_scrapes_jouled,
-                    test_hostile_names_keep_target_up, test_metrics_config_keys])
+    jtest.run_tests([test_metrics_endpoint_and_textfile, test_with_idle_and_idle_estimate_series,
+                     test_bad_listen_address_refused, test_prometheus_scrapes_jouled,
+                     test_hostile_names_keep_target_up, test_metrics_config_keys])

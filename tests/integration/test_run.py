@@ -7,6 +7,7 @@ marked estimated). Then once more with a running jouled feeding the database.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -54,6 +55,24 @@ def check_fields(out):
           "co2e_grams != energy / 3.6e6 * intensity: %r" % out)
 
 
+def check_idle_view(out, method):
+    """The second view: energy_with_idle_joules = energy_joules + the tree's
+    share of the host's idle energy over the run, with the idle figure's
+    method and band (the model states its own idle power: exact, band 0)."""
+    idle = out["idle"]
+    for k in ("method", "watts", "band_watts", "joules", "share_joules", "provisional"):
+        check(k in idle, "run --json idle lacks %r: %r" % (k, idle))
+    check(idle["method"] == method and idle["band_watts"] == 0.0 and idle["provisional"] is False,
+          "idle method and band: %r" % idle)
+    check(idle["watts"] > 0 and 0 < idle["joules"] <= idle["watts"] * out["wall_seconds"] * 1.05 + 0.05,
+          "idle energy over the run: %r (wall %r)" % (idle, out["wall_seconds"]))
+    check(0 < idle["share_joules"] <= idle["joules"] + 1e-9, "the tree's share of idle: %r" % idle)
+    check(abs(out["energy_with_idle_joules"] - (out["energy_joules"] + idle["share_joules"])) < 1e-9,
+          "energy_with_idle_joules != energy_joules + share: %r" % out)
+    for e in out["each"]:
+        check(e["energy_with_idle_joules"] >= e["energy_joules"], "each run with idle: %r" % e)
+
+
 # Runs a command and writes the CPU time its process tree was charged
 # (RUSAGE_CHILDREN: the kernel's own account) to a file.
 RUSAGE_WRAPPER = ("import resource, subprocess, sys; subprocess.run(sys.argv[2:]); "
@@ -85,6 +104,11 @@ def test_stress_ng_self_collected():
     check(out["estimated"] is True and any(s["source"] == "model" for s in out["sources"]),
           "model source not reported as estimated: %r" % out["sources"])
     check(out["energy_from"] == "self" and out["process_tree"] == "cgroup", "collection: %r" % out)
+    check_idle_view(out, "source")
+    # The table says the same.
+    r = run("--", "stress-ng", "--cpu", "1", "-t", "1", "--quiet")
+    check(re.search(r"energy with its CPU-time share of idle \(idle [0-9.]+ \u00b1 0\.00 W, source\)", r.stderr),
+          "run's text lacks the with-idle line:\n" + r.stderr)
 
 
 def test_grandchildren_counted_and_nothing_else():
@@ -247,6 +271,7 @@ def test_with_daemon():
         check(out["energy_from"] == "jouled", "daemon not used: %r" % out)
         check(out["energy_joules"] >= 0, "with daemon: %r" % out)
         check(out["estimated"] is True, "model data not estimated: %r" % out)
+        check_idle_view(out, "source")
 
 
 if __name__ == "__main__":

@@ -95,7 +95,9 @@ def test_top_interactive():
             check("q quit" in s, "no key help:\n" + s)
             # The data is from 2023: far older than three intervals.
             check("STALE" in lines[1], "old data not marked stale:\n" + s)
-            check("WAKE/S" in lines[5] and "UNIT" in lines[5], "no WAKE/S column:\n" + s)
+            # Each domain's idle estimate with its band and method, under the sources.
+            check(lines[3].startswith("Idle: dram-0 1.00\u00b10.00 W configured"), "no idle estimate line:\n" + s)
+            check("WAKE/S" in lines[6] and "UNIT" in lines[6], "no WAKE/S column:\n" + s)
             check(any("session-1.scope" in l for l in lines), "UNIT column cut below 15 characters:\n" + s)
             got = rows(s)
             check(len(got) >= 3 and got[0][1] == "cc1", "process rows by power:\n" + s)

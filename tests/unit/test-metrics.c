@@ -445,9 +445,57 @@ static void test_churn_capped_other_monotonic(void **state) {
         metrics_free(m);
 }
 
+static void test_with_idle_and_idle_estimates(void **state) {
+        Fixture f;
+        Metrics *m = new_metrics(10, NULL);
+        double idle[12 * 2];
+        char *t = NULL;
+
+        fixture_init(&f);
+        /* Each process's share of package-0's 10 J idle by CPU time (i + 1 of
+         * 78); core-0's shares are not in the host total and must not count. */
+        for (int i = 0; i < 12; i++) {
+                idle[i * 2] = 10.0 * (i + 1) / 78.0;
+                idle[i * 2 + 1] = 50;
+        }
+        f.ir.proc_idle_share_j = idle;
+        f.rec[0].idle_w = 10;
+        f.rec[0].idle_band_w = 1.5;
+        f.rec[0].idle_method = "regression";
+        f.rec[1].idle_w = 4;
+        f.rec[1].idle_method = "configured";   /* no band given: exact */
+        assert_int_equal(add(m, &f.ir, 0), 0);
+        assert_int_equal(add(m, &f.ir, 0), 0);
+        assert_int_equal(metrics_format(m, &t, NULL), 0);
+        /* a.service: odd i, 42 J dynamic and 10 × 42 / 78 J idle per interval. */
+        assert_double_equal(sample(t, "jouled_unit_energy_joules_total{unit=\"a.service\",estimated=\"true\"}"), 84, 1e-9);
+        assert_double_equal(sample(t, "jouled_unit_energy_with_idle_joules_total{unit=\"a.service\",estimated=\"true\"}"),
+                            84 + 2 * 10.0 * 42 / 78, 1e-9);
+        /* Every process in a unit: the units' with-idle counters add up to
+         * attributed + idle of the host total, both intervals. */
+        assert_double_equal(sum_lines(t, "jouled_unit_energy_with_idle_joules_total{"), 2 * (78 + 10), 1e-9);
+        assert_double_equal(sum_lines(t, "jouled_user_energy_with_idle_joules_total{"), 2 * (78 + 10), 1e-9);
+        assert_double_equal(sample(t, "jouled_process_energy_with_idle_joules_total{pid=\"111\",comm=\"p11\","
+                                      "unit=\"a.service\",user=\"root\",estimated=\"true\"}"),
+                            24 + 2 * 10.0 * 12 / 78, 1e-9);
+        assert_non_null(strstr(t, "# TYPE jouled_unit_energy_with_idle_joules_total counter\n"));
+        assert_non_null(strstr(t, "# HELP jouled_process_energy_with_idle_joules_total "));
+        /* The idle estimates: power and band gauges with their method. */
+        assert_double_equal(sample(t, "jouled_domain_idle_power_watts{domain=\"package-0\",source=\"model\","
+                                      "method=\"regression\"}"), 10, 0);
+        assert_double_equal(sample(t, "jouled_domain_idle_power_band_watts{domain=\"package-0\",source=\"model\","
+                                      "method=\"regression\"}"), 1.5, 0);
+        assert_double_equal(sample(t, "jouled_domain_idle_power_band_watts{domain=\"core-0\",source=\"model\","
+                                      "method=\"configured\"}"), 0, 0);
+        assert_non_null(strstr(t, "# TYPE jouled_domain_idle_power_watts gauge\n"));
+        assert_true(metrics_series_count(m) <= 1000);
+        free(t);
+        metrics_free(m);
+}
+
 static void test_heavy_newcomer_takes_a_slot(void **state) {
-        /* max_series 100 with one domain: 13 + 4 fixed, processes
-         * min(10, 83/4) = 10 (20 series), groups (100 - 17 - 20 - 8) / 2 = 27 slots. */
+        /* max_series 100 with one domain: 13 + 6 fixed, processes
+         * min(10, 81/4) = 10 (30 series), groups (100 - 19 - 30 - 12) / 3 = 13 slots. */
         MetricsConfig c = { .top_processes = 10, .max_series = 100 };
         Metrics *m = NULL;
         OneUnit u;
@@ -526,6 +574,7 @@ int main(void) {
                 cmocka_unit_test(test_parse_listen),
                 cmocka_unit_test(test_health_host_total_and_info),
                 cmocka_unit_test(test_slice_container_series),
+                cmocka_unit_test(test_with_idle_and_idle_estimates),
                 cmocka_unit_test(test_hostile_names_valid_utf8),
                 cmocka_unit_test(test_idle_expiry_and_comeback),
                 cmocka_unit_test(test_churn_capped_other_monotonic),
