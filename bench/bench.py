@@ -918,11 +918,12 @@ def storm_once(ctx, mode, storms, n_idle):
                 # Free events come an RCU grace period after each exit
                 # (seconds with lazy RCU), and a backlog drains after the
                 # storm: wait until the attributed figure stops growing.
-                seen, last = 0, None
-                for _ in range(20):
+                seen, last, steady = 0, None, 0
+                for _ in range(40):
                     time.sleep(1)
                     seen = storm_comm_cpu(db, name)
-                    if seen == last:
+                    steady = steady + 1 if seen == last else 0
+                    if steady == 3:
                         break
                     last = seen
                 after = storm_status(ctx, db)["counters"]
@@ -955,7 +956,7 @@ def scenario_storm(ctx):
     else:
         rate, seconds, fast_n, n_idle = STORM_RATE, STORM_SECONDS, STORM_FAST_N, 10000
     n = int(rate * seconds)
-    storms = [("jstorm", n, seconds), ("jstorm-max", fast_n, 0)]
+    storms = [("jb-storm", n, seconds), ("jb-storm-max", fast_n, 0)]
     log("scenario 5: storms of %d processes over %.0f s (%d a second aimed at) and of %d as fast as the host "
         "forks, beside %d idle ones" % (n, seconds, rate, fast_n, n_idle))
     rows, fast_rows, targets = [], [], []
@@ -991,10 +992,10 @@ def scenario_storm(ctx):
            "(`bench/spawn-idle.c`), then a storm of %d processes spread over %.0f s (%d a second aimed at), "
            "then one of %d as fast as the host forks. The storm (`bench/storm.c`): one forking parent per CPU "
            "(%d), each with at most %d children alive; a child burns %d µs of its own CPU time in user space "
-           "and calls _exit() (no exec). Every process of a storm has the comm of its link (`jstorm`, "
-           "`jstorm-max`) from its exec. The truth is the storm's getrusage() (RUSAGE_SELF + RUSAGE_CHILDREN "
+           "and calls _exit() (no exec). Every process of a storm has the comm of its link (`jb-storm`, "
+           "`jb-storm-max`) from its exec. The truth is the storm's getrusage() (RUSAGE_SELF + RUSAGE_CHILDREN "
            "of its first process: parents and children); attributed is the CPU time jouled stored under that "
-           "comm (raw intervals), read once it stops growing (free events come an RCU grace period after each "
+           "comm (raw intervals), read once it has not grown for 3 s (free events come an RCU grace period after each "
            "exit; a backlog drains after the storm). The first row runs the same storms with no jouled. "
            "exits_lost and exits_early_only are the change in `joulectl status`; folded: exit events that found "
            "the ring buffer full and waited in its overflow map (jouled's `lost` BPF array, not lost); "
@@ -1106,7 +1107,7 @@ def main():
     ap.add_argument("--output", required=True)
     ap.add_argument("--jouled", required=True)
     ap.add_argument("--joulectl", required=True)
-    ap.add_argument("--helpers", required=True, help="directory with spawn-idle, shortlived, jb-short, jstorm, jstorm-max")
+    ap.add_argument("--helpers", required=True, help="directory with spawn-idle, shortlived, jb-short, jb-storm, jb-storm-max")
     ap.add_argument("--only", default="1,2,3,4,5,switch",
                     help="comma list of parts to run: 1,2,3,4,5,switch (default: all)")
     a = ap.parse_args()

@@ -72,8 +72,8 @@ cc -O2 -Wall -o "$HELPERS/shortlived" "$BENCH/shortlived.c"
 ln -s shortlived "$HELPERS/jb-short"
 # Scenario 5's storm, static: a smaller process forks faster. Its comm is its link's name.
 cc -O2 -Wall -static -o "$HELPERS/storm" "$BENCH/storm.c" 2>/dev/null || cc -O2 -Wall -o "$HELPERS/storm" "$BENCH/storm.c"
-ln -s storm "$HELPERS/jstorm"
-ln -s storm "$HELPERS/jstorm-max"
+ln -s storm "$HELPERS/jb-storm"
+ln -s storm "$HELPERS/jb-storm-max"
 
 python3 "$BENCH/bench.py" "${QUICK[@]}" "${ONLY[@]}" --output "$OUTPUT" \
     --jouled "$JOULED" --joulectl "$JOULECTL" --helpers "$HELPERS"

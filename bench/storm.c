@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* A fork storm: many short processes a second, from several forking parents.
  *
- *   jstorm N SECONDS BURN_US PARENTS [CONCURRENCY]
- *       (run through a symbolic link named jstorm, so that every process of
- *       the storm has that comm from its exec: no prctl() for a monitor to
- *       miss) forks PARENTS parents; together they fork N children, each
- *       parent its share paced evenly over
- *       SECONDS (0: as fast as it can), at most CONCURRENCY (default 8) of
- *       its children alive at a time. A child burns about BURN_US µs of its
- *       own CPU time and calls _exit(): no exec, so a process costs only
+ *   jb-storm N SECONDS BURN_US PARENTS [CONCURRENCY]
+ *       Run through a symbolic link (jb-storm, or another name): every
+ *       process of the storm has the link's name as its comm from its exec,
+ *       with no prctl() for a monitor to miss. Forks PARENTS parents;
+ *       together they fork N children, each parent its share paced evenly
+ *       over SECONDS (0: as fast as it can), at most CONCURRENCY (default 8)
+ *       of its children alive at a time. A child burns about BURN_US µs of
+ *       its own CPU time and calls _exit(): no exec, so a process costs only
  *       fork, exit and wait, and one parent per CPU keeps every CPU forking.
  *       This program makes its own process group (the benchmark kills the
  *       group if it must). Prints, one "key value" a line:
@@ -97,7 +97,7 @@ static int run_parent(long n, uint64_t t0, uint64_t per, long burn, long conc, i
                 }
                 pid = fork();
                 if (pid < 0) {
-                        fprintf(stderr, "jstorm: fork: %s\n", strerror(errno));
+                        fprintf(stderr, "jb-storm: fork: %s\n", strerror(errno));
                         return 1;
                 }
                 if (pid == 0) {
@@ -121,7 +121,7 @@ static long parse_long(const char *s, long lo, long hi, const char *what) {
         errno = 0;
         v = strtol(s, &end, 10);
         if (errno || *end || end == s || v < lo || v > hi) {
-                fprintf(stderr, "jstorm: bad %s '%s' (%ld..%ld)\n", what, s, lo, hi);
+                fprintf(stderr, "jb-storm: bad %s '%s' (%ld..%ld)\n", what, s, lo, hi);
                 exit(2);
         }
         return v;
@@ -135,13 +135,13 @@ int main(int argc, char **argv) {
         int fds[2];
 
         if (argc != 5 && argc != 6) {
-                fprintf(stderr, "usage: jstorm N SECONDS BURN_US PARENTS [CONCURRENCY]\n");
+                fprintf(stderr, "usage: jb-storm N SECONDS BURN_US PARENTS [CONCURRENCY]\n");
                 return 2;
         }
         n = parse_long(argv[1], 1, 100000000, "N");
         seconds = strtod(argv[2], &e);
         if (*e || e == argv[2] || seconds < 0 || seconds > 86400) {
-                fprintf(stderr, "jstorm: bad SECONDS '%s' (0..86400; 0: as fast as possible)\n", argv[2]);
+                fprintf(stderr, "jb-storm: bad SECONDS '%s' (0..86400; 0: as fast as possible)\n", argv[2]);
                 return 2;
         }
         burn = parse_long(argv[3], 0, 1000000, "BURN_US");
@@ -149,11 +149,11 @@ int main(int argc, char **argv) {
         if (argc == 6)
                 conc = parse_long(argv[5], 1, 4096, "CONCURRENCY");
         if (setpgid(0, 0) < 0) {
-                fprintf(stderr, "jstorm: setpgid: %s\n", strerror(errno));
+                fprintf(stderr, "jb-storm: setpgid: %s\n", strerror(errno));
                 return 1;
         }
         if (pipe(fds) < 0) {
-                fprintf(stderr, "jstorm: pipe: %s\n", strerror(errno));
+                fprintf(stderr, "jb-storm: pipe: %s\n", strerror(errno));
                 return 1;
         }
         t0 = mono_ns() + 20000000;   /* every parent starts at the same moment */
@@ -163,7 +163,7 @@ int main(int argc, char **argv) {
                 pid_t pid = fork();
 
                 if (pid < 0) {
-                        fprintf(stderr, "jstorm: fork: %s\n", strerror(errno));
+                        fprintf(stderr, "jb-storm: fork: %s\n", strerror(errno));
                         return 1;
                 }
                 if (pid == 0) {
@@ -178,7 +178,7 @@ int main(int argc, char **argv) {
                 struct report rep;
 
                 if (read(fds[0], &rep, sizeof(rep)) != (ssize_t) sizeof(rep)) {
-                        fprintf(stderr, "jstorm: a forking parent failed\n");
+                        fprintf(stderr, "jb-storm: a forking parent failed\n");
                         return 1;
                 }
                 children += rep.children;
