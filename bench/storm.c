@@ -52,9 +52,11 @@ static uint64_t rusage_ns(int who) {
                (uint64_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u;
 }
 
+static volatile unsigned long sink;   /* keeps the burn's work observable */
+
 /* User-space work, checked against the thread's CPU clock every few µs. */
 static void burn_us(long us) {
-        volatile unsigned long x = 0;
+        volatile unsigned long x = 0;   /* volatile: the loop is not folded away */
         struct timespec a, b;
 
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
@@ -63,6 +65,7 @@ static void burn_us(long us) {
                         x += (unsigned long) i * i;
                 clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
         } while ((b.tv_sec - a.tv_sec) * 1000000L + (b.tv_nsec - a.tv_nsec) / 1000 < us);
+        sink = x;
 }
 
 static int reap_one(int block) {
