@@ -846,6 +846,15 @@ def storm_folded(pid):
     return None
 
 
+def host_busy_s():
+    """CPU seconds the host has been busy since boot, all CPUs (/proc/stat:
+    user, nice, system, irq, softirq, steal), and of them steal (time the
+    hypervisor gave this VM's CPUs to others)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / HZ, v[7] / HZ
+
+
 def sched_wait_s(pid):
     """Seconds the process's main thread has waited on a run queue (schedstat)."""
     try:
@@ -907,12 +916,18 @@ def storm_once(ctx, mode, storms, n_idle):
         time.sleep(2)
         for name, n, seconds in storms:
             d = {"name": name, "load_start": loadavg()}
+            busy0 = host_busy_s()
             if jd:
                 base = storm_status(ctx, db)["counters"]
                 fold0 = storm_folded(jd.pid)
                 snap0, wait0 = Snapshot(jd.pid), sched_wait_s(jd.pid)
                 log_at = os.path.getsize(os.path.join(wd, "log"))
             d.update(storm_run(ctx, name, n, seconds))
+            busy1 = host_busy_s()
+            # What else ran meanwhile: the host's busy time less the storm's
+            # own (less jouled's, below).
+            d["other"] = busy1[0] - busy0[0] - d["truth"]
+            d["steal"] = busy1[1] - busy0[1]
             if jd:
                 snap1, wait1 = Snapshot(jd.pid), sched_wait_s(jd.pid)
                 # Free events come an RCU grace period after each exit
@@ -932,6 +947,7 @@ def storm_once(ctx, mode, storms, n_idle):
                 with open(os.path.join(wd, "log")) as f:
                     f.seek(log_at)
                     d["warned"] = "exit events lost" in f.read()
+                d["other"] -= snap1.cpu_since(snap0)
                 d.update({"seen": seen / 1e9,
                           "lost": (after.get("exits_lost") or 0) - (base.get("exits_lost") or 0),
                           "early_only": (after.get("exits_early_only") or 0) - (base.get("exits_early_only") or 0),
@@ -962,8 +978,7 @@ def scenario_storm(ctx):
     rows, fast_rows, targets = [], [], []
     base = storm_once(ctx, None, storms, n_idle)
     log("  no jouled: %.0f forks/s aimed at %d, %.0f as fast as it can" % (base[0]["rate"], rate, base[1]["rate"]))
-    rows.append(["no jouled", "%.0f" % base[0]["rate"], "%.3f" % base[0]["truth"], "–", "–", "–", "–", "–", "–",
-                 "–", "–", base[0]["load_start"]])
+    rows.append(["no jouled", "%.0f" % base[0]["rate"], "%.3f" % base[0]["truth"]] + ["–"] * 8 + [ "%.1f (%.1f)" % (base[0]["other"], base[0]["steal"]), base[0]["load_start"]])
     fast_rows.append(["no jouled", "%d" % base[1]["n"], "%.0f" % base[1]["rate"], "%.3f" % base[1]["truth"],
                       "–", "–", "–", "–"])
     for mode in ("iterator", "per-switch"):
@@ -976,7 +991,8 @@ def scenario_storm(ctx):
         rows.append([mode, "%.0f" % aimed["rate"], "%.3f" % aimed["truth"], "%.3f" % aimed["seen"], "%.3f%%" % share,
                      "%d" % aimed["lost"], "–" if aimed["folded"] is None else "%d" % aimed["folded"],
                      "%d" % aimed["early_only"], "%.2f" % aimed["jouled_cpu"], "%.1f" % aimed["jouled_wait"],
-                     "yes" if aimed["warned"] else "no", aimed["load_start"]])
+                     "yes" if aimed["warned"] else "no", "%.1f (%.1f)" % (aimed["other"], aimed["steal"]),
+                     aimed["load_start"]])
         fast_rows.append([mode, "%d" % fast["n"], "%.0f" % fast["rate"], "%.3f" % fast["truth"], "%.3f" % fast["seen"],
                           "%.3f%%" % fshare, "%d" % fast["lost"],
                           "–" if fast["folded"] is None else "%d" % fast["folded"]])
@@ -1001,12 +1017,17 @@ def scenario_storm(ctx):
            "the ring buffer full and waited in its overflow map (jouled's `lost` BPF array, not lost); "
            "jouled CPU-s: its utime+stime over the storm plus its BPF programs' run time in other tasks' "
            "context; run-queue wait: the time jouled's main thread was ready to run but waited for a CPU "
-           "(schedstat); warned: whether jouled's log said, during the storm or after it, that exit events were lost (it says so at most once a minute). Load average: at the "
-           "storm's start."
+           "(schedstat); warned: whether jouled's log said, during the storm or after it, that exit events "
+           "were lost (it says so at most once a minute); "
+           "other CPU-s: what else kept the host's CPUs busy during the storm (/proc/stat busy time less the "
+           "storm's and jouled's; the host is shared), in brackets the part of it that was steal time "
+           "(the hypervisor running other guests); load average: at the storm's start (a storm raises it "
+           "for minutes: the short processes count as runnable)."
            % (n_idle, n, seconds, rate, fast_n, os.cpu_count() or 2, STORM_CONC, STORM_BURN_US),
            "",
            table(["accounting", "forks/s reached", "truth CPU-s", "attributed CPU-s", "share", "exits_lost",
-                  "folded", "exits_early_only", "jouled CPU-s", "run-queue wait s", "warned", "load average"], rows),
+                  "folded", "exits_early_only", "jouled CPU-s", "run-queue wait s", "warned",
+                  "other CPU-s (steal)", "load average"], rows),
            "",
            "As fast as the host forks:",
            "",
@@ -1107,7 +1128,8 @@ def main():
     ap.add_argument("--output", required=True)
     ap.add_argument("--jouled", required=True)
     ap.add_argument("--joulectl", required=True)
-    ap.add_argument("--helpers", required=True, help="directory with spawn-idle, shortlived, jb-short, jb-storm, jb-storm-max")
+    ap.add_argument("--helpers", required=True,
+                    help="directory with spawn-idle, shortlived, jb-short, jb-storm, jb-storm-max")
     ap.add_argument("--only", default="1,2,3,4,5,switch",
                     help="comma list of parts to run: 1,2,3,4,5,switch (default: all)")
     a = ap.parse_args()
