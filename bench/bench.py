@@ -978,7 +978,8 @@ def scenario_storm(ctx):
     rows, fast_rows, targets = [], [], []
     base = storm_once(ctx, None, storms, n_idle)
     log("  no jouled: %.0f forks/s aimed at %d, %.0f as fast as it can" % (base[0]["rate"], rate, base[1]["rate"]))
-    rows.append(["no jouled", "%.0f" % base[0]["rate"], "%.3f" % base[0]["truth"]] + ["–"] * 8 + [ "%.1f (%.1f)" % (base[0]["other"], base[0]["steal"]), base[0]["load_start"]])
+    rows.append(["no jouled", "%.0f" % base[0]["rate"], "%.3f" % base[0]["truth"]] + ["–"] * 8 +
+                ["%.1f (%.1f)" % (base[0]["other"], base[0]["steal"]), base[0]["load_start"]])
     fast_rows.append(["no jouled", "%d" % base[1]["n"], "%.0f" % base[1]["rate"], "%.3f" % base[1]["truth"],
                       "–", "–", "–", "–"])
     for mode in ("iterator", "per-switch"):
