@@ -609,7 +609,8 @@ static void leave_per_switch(TrackerBpf *b, bool busy) {
 
 /* Take the keys of a batch's complete events out of `folded`: one call for
  * the batch (a key the kernel deleted meanwhile, an event it folded into a
- * newer one, is skipped). */
+ * newer one, is skipped). Where the batch call fails otherwise, one call
+ * per key: an event left in the map would be handled again. */
 static void delete_folded(int fd, const struct tracker_fold_key *keys, uint32_t n) {
         LIBBPF_OPTS(bpf_map_batch_opts, opts);
 
@@ -618,7 +619,13 @@ static void delete_folded(int fd, const struct tracker_fold_key *keys, uint32_t 
 
                 if (bpf_map_delete_batch(fd, keys + i, &count, &opts) == 0)
                         return;
-                i += count + 1;   /* count: deleted before the key that failed */
+                i += MIN(count, n - i);   /* count: deleted before the key that failed */
+                if (errno != ENOENT) {
+                        for (; i < n; i++)
+                                (void) bpf_map_delete_elem(fd, &keys[i]);
+                        return;
+                }
+                i++;
         }
 }
 
