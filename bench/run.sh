@@ -70,7 +70,10 @@ trap 'rm -rf "$HELPERS"' EXIT
 cc -O2 -Wall -o "$HELPERS/spawn-idle" "$BENCH/spawn-idle.c"
 cc -O2 -Wall -o "$HELPERS/shortlived" "$BENCH/shortlived.c"
 ln -s shortlived "$HELPERS/jb-short"
-cc -O2 -Wall -o "$HELPERS/storm" "$ROOT/tests/spawn-idle.c"   # its storm mode: scenario 5
+# Scenario 5's storm, static: a smaller process forks faster. Its comm is its link's name.
+cc -O2 -Wall -static -o "$HELPERS/storm" "$BENCH/storm.c" 2>/dev/null || cc -O2 -Wall -o "$HELPERS/storm" "$BENCH/storm.c"
+ln -s storm "$HELPERS/jb-storm"
+ln -s storm "$HELPERS/jb-storm-max"
 
 python3 "$BENCH/bench.py" "${QUICK[@]}" "${ONLY[@]}" --output "$OUTPUT" \
     --jouled "$JOULED" --joulectl "$JOULECTL" --helpers "$HELPERS"

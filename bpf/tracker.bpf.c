@@ -322,6 +322,22 @@ static __always_inline struct tracker_exit_event *reserve_event(struct task_stru
         *ring = ev != NULL;
         if (ev)
                 return ev;
+        /* Folded in the kernel: an event of this group still waiting here
+         * that this one supersedes (its identity and counters are in this
+         * one, newer) makes room for it, so that a storm holds one element
+         * per process here, not two or three, and user space reads each
+         * process once. A copy user space has already taken is harmless:
+         * the events come in the order they would have come anyway. */
+        if (kind != TRACKER_EV_GROUP) {
+                struct tracker_fold_key old = k;
+
+                old.kind = TRACKER_EV_GROUP;
+                bpf_map_delete_elem(&folded, &old);
+                if (kind == TRACKER_EV_FREE) {
+                        old.kind = TRACKER_EV_EXIT;
+                        bpf_map_delete_elem(&folded, &old);
+                }
+        }
         if (bpf_map_update_elem(&folded, &k, &fold_zero, BPF_NOEXIST) == 0) {
                 ev = bpf_map_lookup_elem(&folded, &k);
                 if (ev) {
@@ -468,6 +484,12 @@ static __always_inline void account_active(struct task_struct *task) {
         struct tracker_active a = {};
         __u32 tgid;
 
+        /* A dead thread group's final total comes from its exit and free
+         * events (as in the task walk): its last switch (after
+         * sched_process_exit) sends no identity of its own, so a short
+         * process costs two events, not three. */
+        if (task->signal->live.counter == 0)
+                return;
         if (!storages(task, &st, &ls))
                 return;
         if (!thread_account(task, st, ls) && !ls->dirty)

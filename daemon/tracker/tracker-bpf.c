@@ -38,7 +38,7 @@
 #define TRACKER_QUIET_ROUNDS 3
 #define TRACKER_QUIET_ROUNDS_AFTER_BUSY 20
 
-#define FOLD_BATCH 64
+#define FOLD_BATCH 256
 
 struct TrackerBackend {
         struct tracker_bpf *skel;
@@ -607,10 +607,34 @@ static void leave_per_switch(TrackerBpf *b, bool busy) {
         log_debug("Process tracker: context switches %s: walking tasks every interval.", busy ? "too frequent" : "");
 }
 
+/* Take the keys of a batch's complete events out of `folded`: one call for
+ * the batch (a key the kernel deleted meanwhile, an event it folded into a
+ * newer one, is skipped). Where the batch call fails otherwise, one call
+ * per key: an event left in the map would be handled again. */
+static void delete_folded(int fd, const struct tracker_fold_key *keys, uint32_t n) {
+        LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+        for (uint32_t i = 0; i < n;) {
+                uint32_t count = n - i;
+
+                if (bpf_map_delete_batch(fd, keys + i, &count, &opts) == 0)
+                        return;
+                i += MIN(count, n - i);   /* count: deleted before the key that failed */
+                if (errno != ENOENT) {
+                        for (; i < n; i++)
+                                (void) bpf_map_delete_elem(fd, &keys[i]);
+                        return;
+                }
+                i++;
+        }
+}
+
 /* Feed the events that found the ring buffer full (the `folded` map) to the
  * observer, and take them out of the map. One still being written (no
- * TRACKER_FOLD_DONE yet) stays for the next call. Returns the number taken,
- * or negative errno. */
+ * TRACKER_FOLD_DONE yet) stays for the next call. A batch's complete
+ * events leave the map before they are handled, so that the time between
+ * reading an event and deleting it is a single call. Returns the number
+ * taken, or negative errno. */
 static int drain_folded(TrackerBpf *b) {
         int fd = bpf_map__fd(b->skel->maps.folded), n = 0, r;
         uint32_t in = 0, out = 0;
@@ -619,7 +643,7 @@ static int drain_folded(TrackerBpf *b) {
         LIBBPF_OPTS(bpf_map_batch_opts, opts);
 
         while (!done) {
-                uint32_t count = FOLD_BATCH;
+                uint32_t count = FOLD_BATCH, complete = 0;
 
                 r = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, b->fold_keys, b->fold_vals, &count, &opts);
                 if (r < 0) {
@@ -629,12 +653,20 @@ static int drain_folded(TrackerBpf *b) {
                 }
                 first = false;
                 in = out;
+                /* The complete ones first in the batch, keys and events alike. */
                 for (uint32_t i = 0; i < count; i++) {
+                        if (!(b->fold_vals[i].pad & TRACKER_FOLD_DONE))
+                                continue;
+                        if (i != complete) {
+                                b->fold_keys[complete] = b->fold_keys[i];
+                                b->fold_vals[complete] = b->fold_vals[i];
+                        }
+                        complete++;
+                }
+                delete_folded(fd, b->fold_keys, complete);
+                for (uint32_t i = 0; i < complete; i++) {
                         struct tracker_exit_event *ev = &b->fold_vals[i];
 
-                        if (!(ev->pad & TRACKER_FOLD_DONE))
-                                continue;
-                        (void) bpf_map_delete_elem(fd, &b->fold_keys[i]);
                         ev->pad = 0;
                         r = handle_event(b, ev, sizeof(*ev));
                         if (r < 0)

@@ -72,6 +72,7 @@ struct Tracker {
         TrackerStats stats;
         uint64_t lost_warned;     /* exits_lost at the last warning */
         uint64_t lost_warned_ns;  /* CLOCK_MONOTONIC of the last warning (0: none yet) */
+        bool last_sample;         /* tracker_sample_last(): losses since the last warning are said now */
 };
 
 static HashKey entry_key(const ProcessInfo *p) {
@@ -624,7 +625,8 @@ static void tracker_inherit_exe(Tracker *t, TrackerEntry *e) {
 }
 
 /* Say in the log, not only in the stats, when exit events were lost: the
- * CPU time of those processes may be missing. Rate-limited, with counts. */
+ * CPU time of those processes may be missing. Rate-limited, with counts;
+ * at the last sample, whatever the rate limit held back. */
 static void tracker_warn_lost(Tracker *t) {
         TrackerStats st = {};
         uint64_t now;
@@ -633,7 +635,7 @@ static void tracker_warn_lost(Tracker *t) {
         if (st.exits_lost <= t->lost_warned)
                 return;
         now = now_ns(CLOCK_MONOTONIC);
-        if (t->lost_warned_ns != 0 && now - t->lost_warned_ns < TRACKER_LOST_WARN_NS)
+        if (t->lost_warned_ns != 0 && now - t->lost_warned_ns < TRACKER_LOST_WARN_NS && !t->last_sample)
                 return;
         log_warning("Process tracker: %" PRIu64 " exit events lost %s (%" PRIu64 " in all; %" PRIu64
                     " more waited in the overflow map): processes ended faster than they could be read, "
@@ -731,6 +733,7 @@ int tracker_sample_last(Tracker *t, ProcessDelta **ret, size_t *ret_n) {
         assert(t);
         if (t->ops->last_scan)
                 t->ops->last_scan(t->backend);
+        t->last_sample = true;
         return tracker_sample(t, ret, ret_n);
 }
 

@@ -60,7 +60,8 @@ def test_quick_run_writes_every_table():
         text = open(out).read()
         for heading in ("## Machine", "## 1. Context-switch cost", "### BPF programs' own cost per event",
                         "## 2. Monitor overhead at scale", "### 100 processes",
-                        "## 3. Short-lived processes", "## 4. Storage and queries"):
+                        "## 3. Short-lived processes", "## 4. Storage and queries",
+                        "## 5. Fork storm beside idle processes"):
             check(heading in text, "RESULTS lacks the section %r" % heading)
         for m in ("none", "jouled", "pidstat", "atop", "powertop", "bpftrace"):
             check(re.search(r"^\| %s \| \d+ \|" % m, text, re.M),
@@ -82,6 +83,13 @@ def test_quick_run_writes_every_table():
         m = re.search(r"^\| jouled \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)% \|", text.split("## 3.")[1], re.M)
         check(m and float(m.group(3)) >= 95.0, "jouled saw too little of the short-lived workload: %s" %
               (m.group(0) if m else "no row"))
+        # The storm ran in both accounting modes and without jouled, each with its
+        # rate reached; jouled's rows with the CPU stored and the events lost.
+        storm = text.split("## 5.")[1]
+        check(re.search(r"^\| no jouled \| \d+ \| [\d.]+ \|", storm, re.M), "scenario 5 has no row without jouled")
+        for m in ("iterator", "per-switch"):
+            check(re.search(r"^\| %s \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+%% \| \d+ \|" % m, storm, re.M),
+                  "scenario 5 has no row for %s" % m)
         check(open(STATS).read().strip() == stats_before, "kernel.bpf_stats_enabled was not restored")
         after = os.stat(RESULTS).st_mtime_ns if os.path.exists(RESULTS) else None
         check(before == after, "the smoke run touched bench/RESULTS.md")
