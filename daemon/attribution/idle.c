@@ -247,8 +247,7 @@ static double thin_slope(const IdleEstimator *e) {
 /* While the bins are too thin for the fit (a host busy since start that has
  * just reached a new utilisation level), a line through the bins with at
  * least THIN_FIT_MIN_S each, held to the same limits on extrapolation. Its
- * band adds THIN_FIT_ALLOWANCE of the intercept to the fit's: the caller
- * takes it only where that band is narrower than the prior's. It is this
+ * band adds THIN_FIT_ALLOWANCE of the intercept to the fit's. It is this
  * run's data, not provisional: the band says how sure it is. */
 #define THIN_FIT_MIN_S 0.95   /* about a second (less what the decay took) */
 #define THIN_FIT_ALLOWANCE 0.05
@@ -391,10 +390,13 @@ IdleEstimate idle_estimator_get(const IdleEstimator *e) {
                           IDLE_METHOD_PRIOR, true);
         else
                 r = fixed(0, 0, IDLE_METHOD_NONE, true);
-        if (r.method == IDLE_METHOD_PRIOR || r.method == IDLE_METHOD_NONE) {
-                /* The thin data's line, where it is surer than the prior. */
+        if (r.method == IDLE_METHOD_PRIOR || r.method == IDLE_METHOD_NONE || r.method == IDLE_METHOD_PERSISTED) {
+                /* The thin data's line: this run's data beat a prior (whose
+                 * band is a convention, not a measured spread); an earlier
+                 * run's fit only where the line is surer, as for the full fit. */
                 IdleEstimate thin = thin_regression(e);
-                if (thin.method != _IDLE_METHOD_INVALID && (r.method == IDLE_METHOD_NONE || thin.band_w < r.band_w))
+                if (thin.method != _IDLE_METHOD_INVALID &&
+                    (r.method != IDLE_METHOD_PERSISTED || thin.band_w <= r.band_w))
                         r = thin;
         }
 

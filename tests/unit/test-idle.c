@@ -325,8 +325,8 @@ static void test_measured_idle_early_load(void **state) {
 
 /* Busy on one of two CPUs since start, then a second level for the first
  * time: once each level has a second of data, the line through them beats
- * the prior (its band, wider than the full fit's, holding the truth); before that, and
- * where the line is no surer than the prior, the prior stands. */
+ * the prior (its band, wider than the full fit's, holding the truth); before
+ * that the prior stands, and a persisted estimate surer than the line. */
 static void test_busy_since_start_new_level(void **state) {
         IdleEstimator e;
         Meter m = { .idle = 6, .slope = 30, .noise = 0.05, .seed = 37 };
@@ -356,16 +356,16 @@ static void test_busy_since_start_new_level(void **state) {
         assert_within(r.w, 6.0, 0.03);
         assert_true(r.band_w < thin_band);
 
-        /* A stated prior surer than the thin line stands. */
+        /* A persisted estimate surer than the thin line stands. */
         idle_estimator_init(&e);
-        idle_estimator_set_prior(&e, 5.0, 0.5);
+        idle_estimator_set_persisted(&e, 5.9, 0.2);
         for (int i = 0; i < 24; i++)
                 feed(&e, &m, 0.5, 0.5);
         for (int i = 0; i < 3; i++)
                 feed(&e, &m, 0.5, 1.0);
         r = idle_estimator_get(&e);
-        assert_int_equal(r.method, IDLE_METHOD_PRIOR);
-        assert_double_equal(r.w, 5.0, 0);
+        assert_int_equal(r.method, IDLE_METHOD_PERSISTED);
+        assert_double_equal(r.w, 5.9, 0);
 }
 
 int main(void) {
