@@ -62,6 +62,14 @@ static const CompatColumn compat_columns[] = {
         /* 0005-labels.sql (also rebuilds samples, sample_domains and
          * processes: see compat_labels_sql) */
         { 5, "interval_domains", "NULL AS idle_band_w" },
+        /* 0006-derived-raw.sql: no rates (every per-process figure is in
+         * its own row); the tables it made are in compat_tables. */
+        { 6, "interval_domains", "NULL AS cpu_rate" },
+        { 6, "interval_domains", "NULL AS rss_rate" },
+        { 6, "interval_domains", "NULL AS idle_rate" },
+        { 6, "intervals", "NULL AS cpu_rate" },
+        { 6, "intervals", "NULL AS rss_rate" },
+        { 6, "intervals", "NULL AS idle_rate" },
 };
 
 /* Tables 0005 rebuilt: before it, their generic views (the columns up to
@@ -104,7 +112,9 @@ static const char *const compat_labels_sql[] = {
         "(SELECT s.process_id FROM compat4_samples s JOIN intervals i ON i.id = s.interval_id WHERE i.level = 0)",
 };
 
-/* Tables a migration created, as the rows it inserted. */
+/* Tables a migration created, as the rows it inserted. 0006's read
+ * "samples" and "sample_domains": schema 5's tables, or before 5 the views
+ * above that show them as 0005 makes them. */
 static const struct {
         int version;
         const char *table;
@@ -112,6 +122,18 @@ static const struct {
 } compat_tables[] = {
         { 2, "rollup_state",
           "SELECT 1 AS id, 0 AS minute_done_ns, 0 AS hour_done_ns, 0 AS raw_from_ns, 0 AS minute_from_ns" },
+        { 6, "raw_samples",
+          "SELECT interval_id, process_id, labels_id, cpu_ns, wakeups, NULL AS rss_kib FROM samples "
+          "WHERE process_id > 0" },
+        { 6, "raw_sample_domains",
+          "SELECT interval_id, process_id, labels_id, domain_id, energy_j, idle_share_j FROM sample_domains "
+          "WHERE process_id > 0" },
+        { 6, "rollup_samples",
+          "SELECT interval_id, labels_id, cpu_ns, wakeups, active_ns, n_procs, energy_j, idle_share_j FROM samples "
+          "WHERE process_id = 0" },
+        { 6, "rollup_sample_domains",
+          "SELECT interval_id, labels_id, domain_id, energy_j, idle_share_j FROM sample_domains "
+          "WHERE process_id = 0" },
 };
 
 /* The newest migration that added anything above: a database at that

@@ -36,6 +36,7 @@ typedef enum StoreStatement {
         STMT_ROLLBACK,
         /* Interval write path, daemon state (store-write.c) */
         STMT_INSERT_INTERVAL,
+        STMT_SET_INTERVAL_RATES,
         STMT_UPSERT_DOMAIN,
         STMT_INSERT_INTERVAL_DOMAIN,
         STMT_UPSERT_PROCESS,
@@ -50,6 +51,8 @@ typedef enum StoreStatement {
         STMT_ROLLUP_STATE,
         STMT_NEXT_BUCKET,
         STMT_ROLLUP_INTERVAL,
+        STMT_ROLLUP_RAW_SAMPLE_DOMAINS,
+        STMT_ROLLUP_RAW_SAMPLES,
         STMT_ROLLUP_SAMPLES,
         STMT_ROLLUP_SAMPLE_DOMAINS,
         STMT_ROLLUP_INTERVAL_DOMAINS,

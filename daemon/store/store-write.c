@@ -16,6 +16,8 @@
 const StoreStatementSql store_write_statements[] = {
         { STMT_INSERT_INTERVAL,
                 "INSERT INTO intervals (start_ns, end_ns) VALUES (?1, ?2)" },
+        { STMT_SET_INTERVAL_RATES,
+                "UPDATE intervals SET cpu_rate = ?2, rss_rate = ?3, idle_rate = ?4 WHERE id = ?1" },
         { STMT_UPSERT_DOMAIN,
                 "INSERT INTO domains (name, kind, source, estimated, host_total) "
                 "VALUES (?1, ?2, ?3, ?4, ?5) "
@@ -24,8 +26,8 @@ const StoreStatementSql store_write_statements[] = {
                 "RETURNING id" },
         { STMT_INSERT_INTERVAL_DOMAIN,
                 "INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, "
-                "idle_j, attributed_j, unattributed_j, idle_w, idle_method, irq_j, idle_band_w) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)" },
+                "idle_j, attributed_j, unattributed_j, idle_w, idle_method, irq_j, idle_band_w, cpu_rate, rss_rate, "
+                "idle_rate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)" },
         { STMT_UPSERT_PROCESS,
                 "INSERT INTO processes (boot_id, pid, start_boot_ns, start_ns, comm, exe, uid, "
                 "ppid, cgroup_id, unit, kernel_thread, cmdline, cgroup_path, slice, container_id) "
@@ -48,13 +50,13 @@ const StoreStatementSql store_write_statements[] = {
                 "INSERT INTO labels (comm, exe, uid, cgroup_path, unit, slice, container_id, kernel_thread) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id" },
         { STMT_INSERT_SAMPLE,
-                "INSERT INTO samples (interval_id, process_id, labels_id, cpu_ns, energy_j, wakeups, idle_share_j) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+                "INSERT INTO raw_samples (interval_id, process_id, labels_id, cpu_ns, wakeups, rss_kib) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
                 "ON CONFLICT (interval_id, process_id, labels_id) DO UPDATE SET "
-                "cpu_ns = cpu_ns + excluded.cpu_ns, energy_j = energy_j + excluded.energy_j, "
-                "wakeups = wakeups + excluded.wakeups, idle_share_j = idle_share_j + excluded.idle_share_j" },
+                "cpu_ns = cpu_ns + excluded.cpu_ns, wakeups = wakeups + excluded.wakeups, "
+                "rss_kib = rss_kib + excluded.rss_kib" },
         { STMT_INSERT_SAMPLE_DOMAIN,
-                "INSERT INTO sample_domains (interval_id, process_id, labels_id, domain_id, energy_j, idle_share_j) "
+                "INSERT INTO raw_sample_domains (interval_id, process_id, labels_id, domain_id, energy_j, idle_share_j) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
                 "ON CONFLICT (interval_id, process_id, labels_id, domain_id) DO UPDATE SET "
                 "energy_j = energy_j + excluded.energy_j, idle_share_j = idle_share_j + excluded.idle_share_j" },
@@ -263,16 +265,101 @@ static int store_labels_id(Store *s, ProcessInfo *p) {
         return 0;
 }
 
+/* How one domain's per-process figures of an interval are stored: by a
+ * rate times each process's CPU time (or resident memory), or per process. */
+typedef struct DomainSplit {
+        bool by_cpu, by_rss, idle_by_cpu;
+        double cpu_rate, rss_rate, idle_rate;
+} DomainSplit;
+
+/* Within this of the largest figure, a figure is what the rate gives: the
+ * attribution's own rounding is ~1e-16 of it. */
+#define SPLIT_TOLERANCE 1e-12
+
+static double proc_rss_kib(const ProcessDelta *pd) {
+        return (double) (pd->rss_bytes / 1024);
+}
+
+/* Is figure v[i * stride] of every written process basis(i) × one rate? */
+static bool split_by(const IntervalRecord *rec, const bool *written, const double *v, size_t j, bool rss,
+                     double *ret_rate) {
+        double sum_basis = 0, sum_v = 0, max_v = 0;
+
+        assert(rec);
+        assert(written);
+        assert(ret_rate);
+        *ret_rate = 0;
+        if (!v)
+                return true;  /* none given: all 0 */
+        for (size_t i = 0; i < rec->n_procs; i++) {
+                double x = v[i * rec->n_domains + j];
+                if (!written[i])
+                        continue;
+                sum_basis += rss ? proc_rss_kib(&rec->procs[i]) : (double) rec->procs[i].cpu_ns;
+                sum_v += x;
+                max_v = fmax(max_v, fabs(x));
+        }
+        if (max_v == 0)
+                return true;
+        if (!(sum_basis > 0))
+                return false;
+        *ret_rate = sum_v / sum_basis;
+        for (size_t i = 0; i < rec->n_procs; i++) {
+                double b, x = v[i * rec->n_domains + j];
+                if (!written[i])
+                        continue;
+                b = rss ? proc_rss_kib(&rec->procs[i]) : (double) rec->procs[i].cpu_ns;
+                if (!(fabs(x - b * *ret_rate) <= SPLIT_TOLERANCE * max_v))
+                        return false;
+        }
+        return true;
+}
+
+static void domain_split(const IntervalRecord *rec, const bool *written, size_t j, DomainSplit *ret) {
+        assert(rec);
+        assert(ret);
+        *ret = (DomainSplit) {};
+        ret->by_cpu = split_by(rec, written, rec->proc_domain_j, j, false, &ret->cpu_rate);
+        if (!ret->by_cpu)
+                ret->by_rss = split_by(rec, written, rec->proc_domain_j, j, true, &ret->rss_rate);
+        ret->idle_by_cpu = split_by(rec, written, rec->proc_idle_share_j, j, false, &ret->idle_rate);
+}
+
+static void bind_double_or_null(sqlite3_stmt *st, int i, bool set, double v) {
+        if (set)
+                sqlite3_bind_double(st, i, v);
+        else
+                sqlite3_bind_null(st, i);
+}
+
+/* Whether a process of the record gets rows: CPU time, wakeups or any figure. */
+static bool proc_written(const IntervalRecord *rec, size_t i) {
+        const ProcessDelta *pd = &rec->procs[i];
+        const double *row = rec->proc_domain_j ? rec->proc_domain_j + i * rec->n_domains : NULL;
+        const double *idle = rec->proc_idle_share_j ? rec->proc_idle_share_j + i * rec->n_domains : NULL;
+
+        if (pd->cpu_ns > 0 || pd->wakeups > 0)
+                return true;
+        for (size_t j = 0; j < rec->n_domains; j++)
+                if (rec->domains[j].valid && ((row && row[j] != 0) || (idle && idle[j] != 0)))
+                        return true;
+        return false;
+}
+
 static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int64_t *domain_ids,
-                                       bool *assigned) {
+                                       bool *assigned, bool *written, DomainSplit *split) {
         sqlite3_stmt *st;
         int64_t interval_id = 0;
+        double host_cpu = 0, host_rss = 0, host_idle = 0;
+        bool any_cpu = false, any_rss = false, any_idle = false;
         int r;
 
         assert(s);
         assert(rec);
         assert(domain_ids);
         assert(assigned);
+        assert(written);
+        assert(split);
         st = s->stmt[STMT_INSERT_INTERVAL];
         sqlite3_bind_int64(st, 1, (int64_t) rec->start_ns);
         sqlite3_bind_int64(st, 2, (int64_t) rec->end_ns);
@@ -280,8 +367,12 @@ static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int6
         if (r < 0)
                 return r;
 
+        for (size_t i = 0; i < rec->n_procs; i++)
+                written[i] = proc_written(rec, i);
+
         for (size_t j = 0; j < rec->n_domains; j++) {
                 const DomainRecord *d = &rec->domains[j];
+                DomainSplit *sp = &split[j];
 
                 domain_ids[j] = 0;
                 if (!d->valid)
@@ -289,6 +380,21 @@ static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int6
                 r = store_domain_id(s, d, &domain_ids[j]);
                 if (r < 0)
                         return r;
+                domain_split(rec, written, j, sp);
+                if (d->host_total) {
+                        if (sp->by_cpu) {
+                                host_cpu += sp->cpu_rate;
+                                any_cpu = true;
+                        }
+                        if (sp->by_rss) {
+                                host_rss += sp->rss_rate;
+                                any_rss = true;
+                        }
+                        if (sp->idle_by_cpu) {
+                                host_idle += sp->idle_rate;
+                                any_idle = true;
+                        }
+                }
 
                 st = s->stmt[STMT_INSERT_INTERVAL_DOMAIN];
                 sqlite3_bind_int64(st, 1, interval_id);
@@ -305,7 +411,21 @@ static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int6
                         sqlite3_bind_double(st, 11, d->idle_band_w);
                 else
                         sqlite3_bind_null(st, 11);
+                bind_double_or_null(st, 12, sp->by_cpu, sp->cpu_rate);
+                bind_double_or_null(st, 13, sp->by_rss, sp->rss_rate);
+                bind_double_or_null(st, 14, sp->idle_by_cpu, sp->idle_rate);
                 r = store_stmt_run(s, STMT_INSERT_INTERVAL_DOMAIN, NULL);
+                if (r < 0)
+                        return r;
+        }
+
+        if (any_cpu || any_rss || any_idle) {
+                st = s->stmt[STMT_SET_INTERVAL_RATES];
+                sqlite3_bind_int64(st, 1, interval_id);
+                bind_double_or_null(st, 2, any_cpu, host_cpu);
+                bind_double_or_null(st, 3, any_rss, host_rss);
+                bind_double_or_null(st, 4, any_idle, host_idle);
+                r = store_stmt_run(s, STMT_SET_INTERVAL_RATES, NULL);
                 if (r < 0)
                         return r;
         }
@@ -314,22 +434,9 @@ static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int6
                 const ProcessDelta *pd = &rec->procs[i];
                 const double *row = rec->proc_domain_j ? rec->proc_domain_j + i * rec->n_domains : NULL;
                 const double *idle = rec->proc_idle_share_j ? rec->proc_idle_share_j + i * rec->n_domains : NULL;
-                double energy = 0, idle_share = 0;
-                bool any = pd->cpu_ns > 0 || pd->wakeups > 0;
+                bool rss = false;
 
-                for (size_t j = 0; j < rec->n_domains; j++) {
-                        double e = row ? row[j] : 0, is = idle ? idle[j] : 0;
-
-                        if (!rec->domains[j].valid)
-                                continue;
-                        if (e != 0 || is != 0)
-                                any = true;
-                        if (rec->domains[j].host_total) {
-                                energy += e;
-                                idle_share += is;
-                        }
-                }
-                if (!any)
+                if (!written[i])
                         continue;   /* nothing happened to it: no row */
 
                 if (pd->info->store_gen != s->gen) {
@@ -346,23 +453,33 @@ static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int6
                         return r;
                 pd->info->store_gen = s->gen;
 
+                for (size_t j = 0; j < rec->n_domains; j++)
+                        rss = rss || (rec->domains[j].valid && split[j].by_rss);
                 st = s->stmt[STMT_INSERT_SAMPLE];
                 sqlite3_bind_int64(st, 1, interval_id);
                 sqlite3_bind_int64(st, 2, pd->info->store_id);
                 sqlite3_bind_int64(st, 3, pd->info->store_labels_id);
                 sqlite3_bind_int64(st, 4, (int64_t) pd->cpu_ns);
-                sqlite3_bind_double(st, 5, energy);
-                sqlite3_bind_int64(st, 6, (int64_t) (pd->wakeups & INT64_MAX));
-                sqlite3_bind_double(st, 7, idle_share);
+                sqlite3_bind_int64(st, 5, (int64_t) (pd->wakeups & INT64_MAX));
+                if (rss)
+                        sqlite3_bind_int64(st, 6, (int64_t) (pd->rss_bytes / 1024));
+                else
+                        sqlite3_bind_null(st, 6);
                 r = store_stmt_run(s, STMT_INSERT_SAMPLE, NULL);
                 if (r < 0)
                         return r;
                 pd->info->store_last_ns = rec->end_ns;
 
+                /* Per-process rows only for what no rate gives. */
                 for (size_t j = 0; j < rec->n_domains; j++) {
-                        double e = row ? row[j] : 0, is = idle ? idle[j] : 0;
+                        const DomainSplit *sp = &split[j];
+                        double e, is;
 
-                        if (!rec->domains[j].valid || (e == 0 && is == 0))
+                        if (!rec->domains[j].valid)
+                                continue;
+                        e = sp->by_cpu || sp->by_rss || !row ? 0 : row[j];
+                        is = sp->idle_by_cpu || !idle ? 0 : idle[j];
+                        if (e == 0 && is == 0)
                                 continue;
                         st = s->stmt[STMT_INSERT_SAMPLE_DOMAIN];
                         sqlite3_bind_int64(st, 1, interval_id);
@@ -413,7 +530,8 @@ int store_interval_validate(const IntervalRecord *rec) {
 
 int store_write_interval(Store *s, const IntervalRecord *rec) {
         _cleanup_free_ int64_t *domain_ids = NULL;
-        _cleanup_free_ bool *assigned = NULL;
+        _cleanup_free_ bool *assigned = NULL, *written = NULL;
+        _cleanup_free_ DomainSplit *split = NULL;
         int r;
 
         if (!s || !rec)
@@ -428,14 +546,16 @@ int store_write_interval(Store *s, const IntervalRecord *rec) {
 
         domain_ids = calloc(MAX(rec->n_domains, (size_t) 1), sizeof(int64_t));
         assigned = calloc(MAX(rec->n_procs, (size_t) 1), sizeof(bool));
-        if (!domain_ids || !assigned)
+        written = calloc(MAX(rec->n_procs, (size_t) 1), sizeof(bool));
+        split = calloc(MAX(rec->n_domains, (size_t) 1), sizeof(DomainSplit));
+        if (!domain_ids || !assigned || !written || !split)
                 return -ENOMEM;
 
         r = store_begin(s);
         if (r < 0)
                 return r;
 
-        r = store_end(s, store_write_interval_locked(s, rec, domain_ids, assigned));
+        r = store_end(s, store_write_interval_locked(s, rec, domain_ids, assigned, written, split));
         if (r < 0) {
                 /* Nothing of this interval exists: forget the ids handed out in it. */
                 for (size_t i = 0; i < rec->n_procs; i++) {

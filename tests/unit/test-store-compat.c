@@ -56,10 +56,30 @@ static void make_old_db(const char *path, int version) {
                 "INSERT INTO intervals (id, start_ns, end_ns) VALUES (1, " T0 ", " T0 " + 1000000000);"
                 "INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, idle_j, "
                 "  attributed_j, unattributed_j) VALUES (1, 1, 1, 8, 5, 2.5, 0.5);"
-                "INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j) VALUES (1, 1, 100000000, 2.0), (1, 2, 25000000, 0.5);"
-                "INSERT INTO sample_domains VALUES (1, 1, 1, 2.0), (1, 2, 1, 0.5);"
                 "INSERT INTO daemon_state VALUES ('tracker_mode', 'bpf', " T0 ");"
                 "INSERT INTO source_probes VALUES ('rapl', 'usable', 0, 1, NULL);");
+        if (version >= 5) {
+                /* Samples with their label sets, an hour rollup per label set. */
+                exec_ok(db,
+                        "INSERT INTO labels (id, comm, exe, uid, unit) VALUES (1, 'make', '/usr/bin/make', 0, "
+                        "  'session-1.scope'), (2, 'cc1', NULL, 1000, NULL);"
+                        "INSERT INTO samples (interval_id, process_id, labels_id, cpu_ns, energy_j, idle_share_j) "
+                        "  VALUES (1, 1, 1, 100000000, 2.0, 4.0), (1, 2, 2, 25000000, 0.5, 1.0);"
+                        "INSERT INTO sample_domains (interval_id, process_id, labels_id, domain_id, energy_j, idle_share_j) "
+                        "  VALUES (1, 1, 1, 1, 2.0, 4.0), (1, 2, 2, 1, 0.5, 1.0);"
+                        "INSERT INTO intervals (id, start_ns, end_ns, level, n_raw, duration_ns) "
+                        "  VALUES (2, 1699999200000000000, 1700002800000000000, 2, 3600, 3600000000000);"
+                        "INSERT INTO samples (interval_id, process_id, labels_id, cpu_ns, energy_j, active_ns, n_procs) "
+                        "  VALUES (2, 0, 1, 300000000, 6.0, 3000000000, 2);"
+                        "INSERT INTO sample_domains (interval_id, process_id, labels_id, domain_id, energy_j) "
+                        "  VALUES (2, 0, 1, 1, 6.0);"
+                        "UPDATE rollup_state SET hour_done_ns = 1700002800000000000;");
+                assert_int_equal(sqlite3_close(db), SQLITE_OK);
+                return;
+        }
+        exec_ok(db,
+                "INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j) VALUES (1, 1, 100000000, 2.0), (1, 2, 25000000, 0.5);"
+                "INSERT INTO sample_domains VALUES (1, 1, 1, 2.0), (1, 2, 1, 0.5);");
         if (version >= 2)
                 /* An hour rollup: process 1's last_ns (0003) comes from it. */
                 exec_ok(db,
@@ -193,7 +213,9 @@ static void test_views_only_where_needed(void **state) {
                                             -1, &st, NULL),
                          SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        assert_string_equal((const char *) sqlite3_column_text(st, 0), "interval_domains,labels,processes,sample_domains,samples");
+        assert_string_equal((const char *) sqlite3_column_text(st, 0),
+                            "interval_domains,intervals,labels,processes,raw_sample_domains,raw_samples,"
+                            "rollup_sample_domains,rollup_samples,sample_domains,samples");
         sqlite3_finalize(st);
         /* main.samples itself still lacks the column. */
         assert_int_not_equal(sqlite3_prepare_v2(store_db(s), "SELECT wakeups FROM main.samples", -1, &st, NULL),
@@ -216,7 +238,8 @@ static void test_reader_open_across_migration(void **state) {
 
         assert_int_equal(store_open(fx_path("live.db"), STORE_CREATE, &writer), 0);
         assert_int_equal(store_schema_version(writer), store_latest_schema_version());
-        exec_ok(store_db(writer), "UPDATE samples SET wakeups = 7; UPDATE interval_domains SET irq_j = 0.25");
+        exec_ok(store_db(writer), "UPDATE raw_samples SET wakeups = 7; UPDATE rollup_samples SET wakeups = 7; "
+                                  "UPDATE interval_domains SET irq_j = 0.25");
 
         assert_int_equal(sql_int(reader, "SELECT sum(s.wakeups) FROM samples s"), 3 * 7);
         assert_int_equal(sql_int(reader, "SELECT sum(idm.irq_j) * 4 FROM interval_domains idm"), 1);
