@@ -123,3 +123,51 @@ SELECT interval_id, process_id, domain_id, energy_j, labels_id, idle_share_j FRO
  WHERE energy_j != 0 OR idle_share_j != 0
 UNION ALL
 SELECT interval_id, 0, domain_id, energy_j, labels_id, idle_share_j FROM rollup_sample_domains;
+
+-- Process rows: identity, parent, cgroup id, command line, and references
+-- to the boot (boots) and to the label set (labels) it had when its row
+-- was last written, instead of the boot id's and the labels' text in every
+-- row (a short process's row was most of what it cost). `processes`, a
+-- view, shows them as schema 5 did.
+CREATE TABLE boots (
+        id       INTEGER PRIMARY KEY,
+        boot_id  TEXT    NOT NULL UNIQUE            -- /proc/sys/kernel/random/boot_id
+);
+INSERT INTO boots (boot_id) SELECT DISTINCT boot_id FROM processes ORDER BY boot_id;
+
+-- Label sets of process rows that no sample had (schema 5 merged a NULL
+-- into what the row had), numbered after the others.
+INSERT INTO labels (comm, exe, uid, cgroup_path, unit, slice, container_id, kernel_thread)
+SELECT p.comm, p.exe, p.uid, p.cgroup_path, p.unit, p.slice, p.container_id, p.kernel_thread FROM processes p
+ WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.comm = p.comm AND l.exe IS p.exe AND l.uid = p.uid
+                      AND l.cgroup_path IS p.cgroup_path AND l.unit IS p.unit AND l.slice IS p.slice
+                      AND l.container_id IS p.container_id AND l.kernel_thread = p.kernel_thread)
+ GROUP BY p.comm, p.exe, p.uid, p.cgroup_path, p.unit, p.slice, p.container_id, p.kernel_thread
+ ORDER BY min(p.id);
+
+CREATE TABLE procs (
+        id             INTEGER PRIMARY KEY,
+        boot           INTEGER NOT NULL,            -- boots.id
+        pid            INTEGER NOT NULL,
+        start_boot_ns  INTEGER NOT NULL,            -- CLOCK_BOOTTIME of its start
+        start_ns       INTEGER NOT NULL,            -- the same, as CLOCK_REALTIME
+        labels_id      INTEGER NOT NULL,            -- labels.id
+        ppid           INTEGER NOT NULL,
+        cgroup_id      INTEGER NOT NULL DEFAULT 0,
+        last_ns        INTEGER,                     -- as processes.last_ns (0005)
+        cmdline        TEXT,
+        UNIQUE (boot, pid, start_boot_ns)
+);
+INSERT INTO procs (id, boot, pid, start_boot_ns, start_ns, labels_id, ppid, cgroup_id, last_ns, cmdline)
+SELECT p.id, b.id, p.pid, p.start_boot_ns, p.start_ns, l.id, p.ppid, p.cgroup_id, p.last_ns, p.cmdline
+  FROM processes p JOIN boots b ON b.boot_id = p.boot_id
+  JOIN labels l ON l.comm = p.comm AND l.exe IS p.exe AND l.uid = p.uid AND l.cgroup_path IS p.cgroup_path
+   AND l.unit IS p.unit AND l.slice IS p.slice AND l.container_id IS p.container_id
+   AND l.kernel_thread = p.kernel_thread;
+DROP TABLE processes;
+CREATE INDEX procs_last_ns ON procs (last_ns);
+
+CREATE VIEW processes AS
+SELECT p.id, b.boot_id, p.pid, p.start_boot_ns, p.start_ns, l.comm, l.exe, l.uid, p.ppid, p.cgroup_id, l.unit,
+       l.kernel_thread, p.cmdline, p.last_ns, l.cgroup_path, l.slice, l.container_id
+  FROM procs p JOIN boots b ON b.id = p.boot JOIN labels l ON l.id = p.labels_id;

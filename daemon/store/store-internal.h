@@ -39,7 +39,9 @@ typedef enum StoreStatement {
         STMT_SET_INTERVAL_RATES,
         STMT_UPSERT_DOMAIN,
         STMT_INSERT_INTERVAL_DOMAIN,
+        STMT_UPSERT_BOOT,
         STMT_UPSERT_PROCESS,
+        STMT_PROCESS_LABELS,
         STMT_LOOKUP_LABELS,
         STMT_INSERT_LABELS,
         STMT_INSERT_SAMPLE,
@@ -121,6 +123,8 @@ struct Store {
          * been pruned: a cached id of a process last written then is looked
          * up again. */
         uint64_t procs_pruned_upto_ns;
+        int64_t boot_row;             /* boots.id of boot_id, valid for generation boot_row_gen */
+        uint64_t boot_row_gen;
         int compat_version;           /* reader of an older schema: the version its views are for */
         sqlite3_stmt *stmt[_STMT_MAX];
 

@@ -106,13 +106,13 @@ const StoreStatementSql store_maintain_statements[] = {
          * up (ending after ?2, minute_done) refers to. The row with the
          * highest id is never deleted, so that ids are never reused. */
         { STMT_PRUNE_PROCESSES,
-                "DELETE FROM processes WHERE id IN (SELECT id FROM processes WHERE last_ns <= ?1 "
-                "AND id < (SELECT max(id) FROM processes) ORDER BY last_ns LIMIT ?3) "
+                "DELETE FROM procs WHERE id IN (SELECT id FROM procs WHERE last_ns <= ?1 "
+                "AND id < (SELECT max(id) FROM procs) ORDER BY last_ns LIMIT ?3) "
                 "AND id NOT IN (SELECT s.process_id FROM intervals i JOIN raw_samples s ON s.interval_id = i.id "
                 "WHERE i.level = 0 AND i.end_ns > ?2)" },
         /* Minute (?1, ?2]: the processes with raw rows in it were seen then. */
         { STMT_MARK_SEEN,
-                "UPDATE processes SET last_ns = ?2 WHERE id IN "
+                "UPDATE procs SET last_ns = ?2 WHERE id IN "
                 "(SELECT s.process_id FROM intervals i JOIN raw_samples s ON s.interval_id = i.id "
                 "WHERE i.level = 0 AND i.end_ns > ?1 AND i.end_ns <= ?2) AND coalesce(last_ns, 0) < ?2" },
         /* Late raw intervals (a backward clock step) folded into rollups. */

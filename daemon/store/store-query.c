@@ -175,7 +175,7 @@ static int filter_sql(Store *s, const StoreFilter *f, const char *process_col, c
         snprintf(buf, size,
                  "%s IN (SELECT fl.id FROM labels fl WHERE jouled_filter(fl.comm, fl.unit, fl.uid, NULL))%s%s%s",
                  labels_col, pids ? " AND " : "", pids ? process_col : "",
-                 pids ? " IN (SELECT fp.id FROM processes fp WHERE jouled_filter(NULL, NULL, NULL, fp.pid))" : "");
+                 pids ? " IN (SELECT fp.id FROM procs fp WHERE jouled_filter(NULL, NULL, NULL, fp.pid))" : "");
         return 0;
 }
 
@@ -445,7 +445,7 @@ int store_query_groups(Store *s, GroupBy by, const StoreFilter *filter, uint64_t
                  "(SELECT s.process_id AS k, sum(" STORE_INTERVAL_DURATION_SQL("i") ") AS dur, sum(s.cpu_ns) AS c, "
                  "total(" RAW_ENERGY ") AS e, sum(s.wakeups) AS w, total(" RAW_IDLE ") AS ie, max(s.labels_id) AS lid "
                  "FROM intervals i JOIN raw_samples s ON s.interval_id = i.id "
-                 "WHERE " RAW_RANGE " AND %s GROUP BY s.process_id) x JOIN processes p ON p.id = x.k "
+                 "WHERE " RAW_RANGE " AND %s GROUP BY s.process_id) x JOIN procs p ON p.id = x.k "
                  "JOIN labels l ON l.id = x.lid ORDER BY x.k", where);
         else {
                 const char *key = label_sets ? "l.id" : group_by_sql(by);
@@ -455,7 +455,7 @@ int store_query_groups(Store *s, GroupBy by, const StoreFilter *filter, uint64_t
                  "total(" RAW_ENERGY ") AS e, sum(s.wakeups) AS w, total(" RAW_IDLE ") AS ie, "
                  "%s AS pid, %s AS start_ns, l.comm AS comm, l.exe AS exe, l.unit AS unit, "
                  "l.uid AS uid, %s AS ppid FROM intervals i JOIN raw_samples s ON s.interval_id = i.id "
-                 "JOIN labels l ON l.id = s.labels_id LEFT JOIN processes p ON p.id = s.process_id "
+                 "JOIN labels l ON l.id = s.labels_id LEFT JOIN procs p ON p.id = s.process_id "
                  "WHERE " RANGE " AND %s GROUP BY 1, i.id "
                  "UNION ALL SELECT %s, max(" STORE_SAMPLE_ACTIVE_SQL("s", "i") "), sum(s.cpu_ns), total(s.energy_j), "
                  "sum(s.wakeups), total(s.idle_share_j), NULL, NULL, l.comm, l.exe, l.unit, l.uid, NULL "
@@ -679,7 +679,7 @@ int store_query_export(Store *s, uint64_t since, uint64_t until, StoreExportFn f
                           "d.name, d.source, d.estimated, " RAW_DOMAIN_ENERGY ", dd.host_total, i.level, "
                           STORE_INTERVAL_DURATION_SQL("i") ", s.process_id, l.id "
                           "FROM intervals i JOIN raw_samples s ON s.interval_id = i.id "
-                          "JOIN labels l ON l.id = s.labels_id LEFT JOIN processes p ON p.id = s.process_id "
+                          "JOIN labels l ON l.id = s.labels_id LEFT JOIN procs p ON p.id = s.process_id "
                           "LEFT JOIN interval_domains dd ON dd.interval_id = s.interval_id AND "
                           "(s.cpu_ns * coalesce(dd.cpu_rate, 0) + coalesce(s.rss_kib, 0) * coalesce(dd.rss_rate, 0) != 0 "
                           "OR s.cpu_ns * coalesce(dd.idle_rate, 0) != 0 OR EXISTS (SELECT 1 FROM raw_sample_domains y "
@@ -820,7 +820,7 @@ int store_query_window_groups(Store *s, GroupBy by, uint64_t after, uint64_t unt
         snprintf(sql, sizeof(sql),
                  "SELECT %s, sum(s.cpu_ns), total(" RAW_ENERGY "), p.pid, l.comm, l.unit, l.uid, sum(s.wakeups), "
                  "total(" RAW_IDLE ") FROM intervals i JOIN raw_samples s ON s.interval_id = i.id "
-                 "JOIN labels l ON l.id = s.labels_id LEFT JOIN processes p ON p.id = s.process_id "
+                 "JOIN labels l ON l.id = s.labels_id LEFT JOIN procs p ON p.id = s.process_id "
                  "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 AND i.level = 0 GROUP BY 1",
                  group_by_sql(by));
         r = prepare_range(s, sql, after, until, &st);
@@ -1111,7 +1111,7 @@ int store_query_counts(Store *s, StoreCounts *ret) {
         assert(ret);
 
         r = prepare(s,
-                    "SELECT (SELECT count(*) FROM processes), (SELECT count(*) FROM intervals), "
+                    "SELECT (SELECT count(*) FROM procs), (SELECT count(*) FROM intervals), "
                     "(SELECT max(end_ns) FROM intervals)",
                     &st);
         if (r < 0)
@@ -1141,7 +1141,7 @@ int store_query_process_usage(Store *s, int64_t pid, uint64_t since, uint64_t un
         r = prepare_range(s,
                           "SELECT coalesce(sum(s.cpu_ns), 0), total(" RAW_ENERGY ") FROM intervals i "
                           "JOIN raw_samples s ON s.interval_id = i.id WHERE " RAW_RANGE " AND s.process_id = "
-                          "(SELECT id FROM processes WHERE pid = ?3 ORDER BY start_ns DESC LIMIT 1)",
+                          "(SELECT id FROM procs WHERE pid = ?3 ORDER BY start_ns DESC LIMIT 1)",
                           since, until, &st);
         if (r < 0)
                 return r;

@@ -28,18 +28,19 @@ const StoreStatementSql store_write_statements[] = {
                 "INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, "
                 "idle_j, attributed_j, unattributed_j, idle_w, idle_method, irq_j, idle_band_w, cpu_rate, rss_rate, "
                 "idle_rate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)" },
-        { STMT_UPSERT_PROCESS,
-                "INSERT INTO processes (boot_id, pid, start_boot_ns, start_ns, comm, exe, uid, "
-                "ppid, cgroup_id, unit, kernel_thread, cmdline, cgroup_path, slice, container_id) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
-                "ON CONFLICT (boot_id, pid, start_boot_ns) DO UPDATE SET "
-                "comm = excluded.comm, exe = coalesce(excluded.exe, exe), uid = excluded.uid, "
-                "ppid = excluded.ppid, cgroup_id = excluded.cgroup_id, "
-                "unit = coalesce(excluded.unit, unit), kernel_thread = excluded.kernel_thread, "
-                "cmdline = coalesce(excluded.cmdline, cmdline), "
-                "cgroup_path = coalesce(excluded.cgroup_path, cgroup_path), "
-                "slice = coalesce(excluded.slice, slice), container_id = coalesce(excluded.container_id, container_id) "
+        { STMT_UPSERT_BOOT,
+                "INSERT INTO boots (boot_id) VALUES (?1) ON CONFLICT (boot_id) DO UPDATE SET boot_id = excluded.boot_id "
                 "RETURNING id" },
+        { STMT_UPSERT_PROCESS,
+                "INSERT INTO procs (boot, pid, start_boot_ns, start_ns, labels_id, ppid, cgroup_id, cmdline) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+                "ON CONFLICT (boot, pid, start_boot_ns) DO UPDATE SET "
+                "labels_id = excluded.labels_id, ppid = excluded.ppid, cgroup_id = excluded.cgroup_id, "
+                "cmdline = coalesce(excluded.cmdline, cmdline) "
+                "RETURNING id" },
+        { STMT_PROCESS_LABELS,
+                "SELECT l.exe, l.unit, l.cgroup_path, l.slice, l.container_id FROM procs p "
+                "JOIN labels l ON l.id = p.labels_id WHERE p.boot = ?1 AND p.pid = ?2 AND p.start_boot_ns = ?3" },
         /* The expressions of the unique index labels_set, so that it is used. */
         { STMT_LOOKUP_LABELS,
                 "SELECT id FROM labels WHERE comm = ?1 AND ifnull(exe, x'00') = ifnull(?2, x'00') AND uid = ?3 "
@@ -133,14 +134,36 @@ static int store_domain_id(Store *s, const DomainRecord *d, int64_t *ret) {
         return 0;
 }
 
+static int store_process_labels(Store *s, int64_t boot, const ProcessInfo *p, int64_t *ret);
+
+/* The boots row of this boot, cached for the store's generation. */
+static int store_boot_row(Store *s, int64_t *ret) {
+        int64_t id = 0;
+        int r;
+
+        assert(s);
+        assert(ret);
+        if (s->boot_row > 0 && s->boot_row_gen == s->gen) {
+                *ret = s->boot_row;
+                return 0;
+        }
+        sqlite3_bind_text(s->stmt[STMT_UPSERT_BOOT], 1, s->boot_id, -1, SQLITE_STATIC);
+        r = store_stmt_run(s, STMT_UPSERT_BOOT, &id);
+        if (r < 0)
+                return r;
+        s->boot_row = *ret = id;
+        s->boot_row_gen = s->gen;
+        return 0;
+}
+
 /* The process row of p (inserted, or updated where the row exists), its id
- * cached in p->store_id. Identity, unit, cgroup, slice, container id and
- * command line are written as the tracker gave them; a NULL keeps what the
- * row has. */
+ * cached in p->store_id. Identity, parent, cgroup id and command line are
+ * written as the tracker gave them (a NULL command line keeps what the row
+ * has), and the label set p has now (p->store_labels_id, looked up first). */
 static int store_process_id(Store *s, const IntervalRecord *rec, ProcessInfo *p, bool *ret_assigned) {
         sqlite3_stmt *st;
         uint64_t start_ns;
-        int64_t id = 0;
+        int64_t id = 0, boot = 0, labels = 0;
         int r;
 
         assert(s);
@@ -157,23 +180,22 @@ static int store_process_id(Store *s, const IntervalRecord *rec, ProcessInfo *p,
         start_ns = rec->boot_realtime_ns + p->start_time_ns;
         if (sqlite_check_u64(start_ns) < 0)
                 return -ERANGE;
+        r = store_boot_row(s, &boot);
+        if (r < 0)
+                return r;
+        r = store_process_labels(s, boot, p, &labels);
+        if (r < 0)
+                return r;
 
         st = s->stmt[STMT_UPSERT_PROCESS];
-        sqlite3_bind_text(st, 1, s->boot_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 1, boot);
         sqlite3_bind_int64(st, 2, p->pid);
         sqlite3_bind_int64(st, 3, (int64_t) p->start_time_ns);
         sqlite3_bind_int64(st, 4, (int64_t) start_ns);
-        sqlite3_bind_text(st, 5, p->comm, (int) strnlen(p->comm, sizeof(p->comm)), SQLITE_STATIC);
-        sqlite_bind_text_or_null(st, 6, p->exe);
-        sqlite3_bind_int64(st, 7, p->uid);
-        sqlite3_bind_int64(st, 8, p->ppid);
-        sqlite3_bind_int64(st, 9, (int64_t) (p->cgroup_id & INT64_MAX));
-        sqlite_bind_text_or_null(st, 10, p->unit);
-        sqlite3_bind_int(st, 11, p->kernel_thread);
-        sqlite_bind_text_or_null(st, 12, p->cmdline);
-        sqlite_bind_text_or_null(st, 13, p->cgroup_path);
-        sqlite_bind_text_or_null(st, 14, p->slice);
-        sqlite_bind_text_or_null(st, 15, p->container_id);
+        sqlite3_bind_int64(st, 5, labels);
+        sqlite3_bind_int64(st, 6, p->ppid);
+        sqlite3_bind_int64(st, 7, (int64_t) (p->cgroup_id & INT64_MAX));
+        sqlite_bind_text_or_null(st, 8, p->cmdline);
         r = store_stmt_run(s, STMT_UPSERT_PROCESS, &id);
         if (r < 0)
                 return r;
@@ -230,20 +252,15 @@ static void bind_labels(sqlite3_stmt *st, const ProcessInfo *p) {
         sqlite3_bind_int(st, 8, p->kernel_thread);
 }
 
-/* The label set row of p's current labels (found or inserted), cached in p
- * with a hash of the labels, so that an unchanged process costs no query. */
-static int store_labels_id(Store *s, ProcessInfo *p) {
+/* The label set row of p's labels, found or inserted. */
+static int store_labels_find(Store *s, const ProcessInfo *p, int64_t *ret) {
         sqlite3_stmt *st;
-        uint64_t h;
         int64_t id = 0;
         int rc, r;
 
         assert(s);
         assert(p);
-        h = labels_hash(p);
-        if (p->store_labels_id > 0 && p->store_labels_hash == h && p->store_gen == s->gen)
-                return 0;
-
+        assert(ret);
         st = s->stmt[STMT_LOOKUP_LABELS];
         bind_labels(st, p);
         rc = sqlite3_step(st);
@@ -260,9 +277,70 @@ static int store_labels_id(Store *s, ProcessInfo *p) {
                 if (r < 0)
                         return r;
         }
+        *ret = id;
+        return 0;
+}
+
+/* The label set row of p's current labels (found or inserted), cached in p
+ * with a hash of the labels, so that an unchanged process costs no query. */
+static int store_labels_id(Store *s, ProcessInfo *p) {
+        uint64_t h;
+        int64_t id = 0;
+        int r;
+
+        assert(s);
+        assert(p);
+        h = labels_hash(p);
+        if (p->store_labels_id > 0 && p->store_labels_hash == h && p->store_gen == s->gen)
+                return 0;
+        r = store_labels_find(s, p, &id);
+        if (r < 0)
+                return r;
         p->store_labels_id = id;
         p->store_labels_hash = h;
         return 0;
+}
+
+/* The label set a process row gets: p's current one, except that a NULL
+ * string keeps what the row's label set had (the row exists when the
+ * process was written before, e.g. from the write buffer). */
+static int store_process_labels(Store *s, int64_t boot, const ProcessInfo *p, int64_t *ret) {
+        _cleanup_free_ char *exe = NULL, *unit = NULL, *cgroup_path = NULL, *slice = NULL, *container_id = NULL;
+        sqlite3_stmt *st;
+        ProcessInfo q;
+        int rc, r;
+
+        assert(s);
+        assert(p);
+        assert(ret);
+        *ret = p->store_labels_id;
+        if (p->exe && p->unit && p->cgroup_path && p->slice && p->container_id)
+                return 0;
+        st = s->stmt[STMT_PROCESS_LABELS];
+        sqlite3_bind_int64(st, 1, boot);
+        sqlite3_bind_int64(st, 2, p->pid);
+        sqlite3_bind_int64(st, 3, (int64_t) p->start_time_ns);
+        rc = sqlite3_step(st);
+        r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_errno_db(s->db, rc);
+        if (rc == SQLITE_ROW) {
+                char **dst[] = { &exe, &unit, &cgroup_path, &slice, &container_id };
+                for (int i = 0; i < 5 && r >= 0; i++) {
+                        const unsigned char *t = sqlite3_column_text(st, i);
+                        if (t && !(*dst[i] = strdup((const char *) t)))
+                                r = -ENOMEM;
+                }
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (r < 0 || rc != SQLITE_ROW)
+                return r;
+        q = *p;
+        q.exe = p->exe ?: exe;
+        q.unit = p->unit ?: unit;
+        q.cgroup_path = p->cgroup_path ?: cgroup_path;
+        q.slice = p->slice ?: slice;
+        q.container_id = p->container_id ?: container_id;
+        return store_labels_find(s, &q, ret);
 }
 
 /* How one domain's per-process figures of an interval are stored: by a
@@ -445,10 +523,10 @@ static int store_write_interval_locked(Store *s, const IntervalRecord *rec, int6
                         pd->info->store_labels_id = 0;
                 } else if (pd->info->store_last_ns <= s->procs_pruned_upto_ns)
                         pd->info->store_id = 0;   /* its row may have been pruned since */
-                r = store_process_id(s, rec, pd->info, &assigned[i]);
+                r = store_labels_id(s, pd->info);
                 if (r < 0)
                         return r;
-                r = store_labels_id(s, pd->info);
+                r = store_process_id(s, rec, pd->info, &assigned[i]);
                 if (r < 0)
                         return r;
                 pd->info->store_gen = s->gen;
@@ -565,6 +643,7 @@ int store_write_interval(Store *s, const IntervalRecord *rec) {
                         rec->procs[i].info->store_labels_id = 0;
                 }
                 s->n_domains = 0;
+                s->boot_row = 0;
                 return r;
         }
         return 0;

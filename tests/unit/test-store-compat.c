@@ -214,7 +214,7 @@ static void test_views_only_where_needed(void **state) {
                          SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         assert_string_equal((const char *) sqlite3_column_text(st, 0),
-                            "interval_domains,intervals,labels,processes,raw_sample_domains,raw_samples,"
+                            "boots,interval_domains,intervals,labels,processes,procs,raw_sample_domains,raw_samples,"
                             "rollup_sample_domains,rollup_samples,sample_domains,samples");
         sqlite3_finalize(st);
         /* main.samples itself still lacks the column. */
