@@ -15,6 +15,11 @@
  * process per label set they cover (what the minute rollup keeps: one row
  * per label set), so that a month of history takes minutes to write.
  *
+ * Two domains, package-0 and dram-0, shared out as the daemon shares them
+ * (daemon/attribution/attribution.c): the package's dynamic energy by CPU
+ * time, DRAM's by resident memory (the short processes have exited by the
+ * end of their interval: none), every domain's idle energy by CPU time.
+ *
  * History days are written one interval per simulated minute (each is then
  * one minute rollup, as at full rate); the last FULL_RATE_HOURS at one
  * interval per second. Growth is measured over the last half of the full-rate
