@@ -31,16 +31,18 @@ const StoreStatementSql store_write_statements[] = {
         { STMT_UPSERT_BOOT,
                 "INSERT INTO boots (boot_id) VALUES (?1) ON CONFLICT (boot_id) DO UPDATE SET boot_id = excluded.boot_id "
                 "RETURNING id" },
-        { STMT_UPSERT_PROCESS,
+        /* A new process: one statement. One written before (its row
+         * exists: no row returned) is updated, its labels merged. */
+        { STMT_INSERT_PROCESS,
                 "INSERT INTO procs (boot, pid, start_boot_ns, start_ns, labels_id, ppid, cgroup_id, cmdline) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
-                "ON CONFLICT (boot, pid, start_boot_ns) DO UPDATE SET "
-                "labels_id = excluded.labels_id, ppid = excluded.ppid, cgroup_id = excluded.cgroup_id, "
-                "cmdline = coalesce(excluded.cmdline, cmdline) "
-                "RETURNING id" },
+                "ON CONFLICT (boot, pid, start_boot_ns) DO NOTHING RETURNING id" },
         { STMT_PROCESS_LABELS,
-                "SELECT l.exe, l.unit, l.cgroup_path, l.slice, l.container_id FROM procs p "
+                "SELECT p.id, l.exe, l.unit, l.cgroup_path, l.slice, l.container_id FROM procs p "
                 "JOIN labels l ON l.id = p.labels_id WHERE p.boot = ?1 AND p.pid = ?2 AND p.start_boot_ns = ?3" },
+        { STMT_UPDATE_PROCESS,
+                "UPDATE procs SET labels_id = ?2, ppid = ?3, cgroup_id = ?4, cmdline = coalesce(?5, cmdline) "
+                "WHERE id = ?1" },
         /* The expressions of the unique index labels_set, so that it is used. */
         { STMT_LOOKUP_LABELS,
                 "SELECT id FROM labels WHERE comm = ?1 AND ifnull(exe, x'00') = ifnull(?2, x'00') AND uid = ?3 "
@@ -134,7 +136,7 @@ static int store_domain_id(Store *s, const DomainRecord *d, int64_t *ret) {
         return 0;
 }
 
-static int store_process_labels(Store *s, int64_t boot, const ProcessInfo *p, int64_t *ret);
+static int store_process_update(Store *s, int64_t boot, const ProcessInfo *p, int64_t *ret_id);
 
 /* The boots row of this boot, cached for the store's generation. */
 static int store_boot_row(Store *s, int64_t *ret) {
@@ -163,7 +165,7 @@ static int store_boot_row(Store *s, int64_t *ret) {
 static int store_process_id(Store *s, const IntervalRecord *rec, ProcessInfo *p, bool *ret_assigned) {
         sqlite3_stmt *st;
         uint64_t start_ns;
-        int64_t id = 0, boot = 0, labels = 0;
+        int64_t id = 0, boot = 0;
         int r;
 
         assert(s);
@@ -183,20 +185,19 @@ static int store_process_id(Store *s, const IntervalRecord *rec, ProcessInfo *p,
         r = store_boot_row(s, &boot);
         if (r < 0)
                 return r;
-        r = store_process_labels(s, boot, p, &labels);
-        if (r < 0)
-                return r;
 
-        st = s->stmt[STMT_UPSERT_PROCESS];
+        st = s->stmt[STMT_INSERT_PROCESS];
         sqlite3_bind_int64(st, 1, boot);
         sqlite3_bind_int64(st, 2, p->pid);
         sqlite3_bind_int64(st, 3, (int64_t) p->start_time_ns);
         sqlite3_bind_int64(st, 4, (int64_t) start_ns);
-        sqlite3_bind_int64(st, 5, labels);
+        sqlite3_bind_int64(st, 5, p->store_labels_id);
         sqlite3_bind_int64(st, 6, p->ppid);
         sqlite3_bind_int64(st, 7, (int64_t) (p->cgroup_id & INT64_MAX));
         sqlite_bind_text_or_null(st, 8, p->cmdline);
-        r = store_stmt_run(s, STMT_UPSERT_PROCESS, &id);
+        r = store_stmt_run(s, STMT_INSERT_PROCESS, &id);
+        if (r >= 0 && sqlite3_changes(s->db) == 0)
+                r = store_process_update(s, boot, p, &id);
         if (r < 0)
                 return r;
         p->store_id = id;
@@ -301,46 +302,59 @@ static int store_labels_id(Store *s, ProcessInfo *p) {
         return 0;
 }
 
-/* The label set a process row gets: p's current one, except that a NULL
- * string keeps what the row's label set had (the row exists when the
- * process was written before, e.g. from the write buffer). */
-static int store_process_labels(Store *s, int64_t boot, const ProcessInfo *p, int64_t *ret) {
+/* The row of p written before (a NULL string of p keeps the one its label
+ * set had): updated with p's parent, cgroup id, command line and label set. */
+static int store_process_update(Store *s, int64_t boot, const ProcessInfo *p, int64_t *ret_id) {
         _cleanup_free_ char *exe = NULL, *unit = NULL, *cgroup_path = NULL, *slice = NULL, *container_id = NULL;
         sqlite3_stmt *st;
         ProcessInfo q;
+        int64_t id = 0, labels = p->store_labels_id;
         int rc, r;
 
         assert(s);
         assert(p);
-        assert(ret);
-        *ret = p->store_labels_id;
-        if (p->exe && p->unit && p->cgroup_path && p->slice && p->container_id)
-                return 0;
+        assert(ret_id);
         st = s->stmt[STMT_PROCESS_LABELS];
         sqlite3_bind_int64(st, 1, boot);
         sqlite3_bind_int64(st, 2, p->pid);
         sqlite3_bind_int64(st, 3, (int64_t) p->start_time_ns);
         rc = sqlite3_step(st);
-        r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_errno_db(s->db, rc);
+        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -EIO : store_errno_db(s->db, rc);
         if (rc == SQLITE_ROW) {
                 char **dst[] = { &exe, &unit, &cgroup_path, &slice, &container_id };
+                id = sqlite3_column_int64(st, 0);
                 for (int i = 0; i < 5 && r >= 0; i++) {
-                        const unsigned char *t = sqlite3_column_text(st, i);
+                        const unsigned char *t = sqlite3_column_text(st, i + 1);
                         if (t && !(*dst[i] = strdup((const char *) t)))
                                 r = -ENOMEM;
                 }
         }
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
-        if (r < 0 || rc != SQLITE_ROW)
+        if (r < 0)
                 return r;
-        q = *p;
-        q.exe = p->exe ?: exe;
-        q.unit = p->unit ?: unit;
-        q.cgroup_path = p->cgroup_path ?: cgroup_path;
-        q.slice = p->slice ?: slice;
-        q.container_id = p->container_id ?: container_id;
-        return store_labels_find(s, &q, ret);
+        if (!(p->exe && p->unit && p->cgroup_path && p->slice && p->container_id)) {
+                q = *p;
+                q.exe = p->exe ?: exe;
+                q.unit = p->unit ?: unit;
+                q.cgroup_path = p->cgroup_path ?: cgroup_path;
+                q.slice = p->slice ?: slice;
+                q.container_id = p->container_id ?: container_id;
+                r = store_labels_find(s, &q, &labels);
+                if (r < 0)
+                        return r;
+        }
+        st = s->stmt[STMT_UPDATE_PROCESS];
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, labels);
+        sqlite3_bind_int64(st, 3, p->ppid);
+        sqlite3_bind_int64(st, 4, (int64_t) (p->cgroup_id & INT64_MAX));
+        sqlite_bind_text_or_null(st, 5, p->cmdline);
+        r = store_stmt_run(s, STMT_UPDATE_PROCESS, NULL);
+        if (r < 0)
+                return r;
+        *ret_id = id;
+        return 0;
 }
 
 /* How one domain's per-process figures of an interval are stored: by a
