@@ -161,7 +161,8 @@ static int store_boot_row(Store *s, int64_t *ret) {
 /* The process row of p (inserted, or updated where the row exists), its id
  * cached in p->store_id. Identity, parent, cgroup id and command line are
  * written as the tracker gave them (a NULL command line keeps what the row
- * has), and the label set p has now (p->store_labels_id, looked up first). */
+ * has), and the label set p has now (p->store_labels_id, looked up first;
+ * for a row written before, a NULL string keeps the one its label set had). */
 static int store_process_id(Store *s, const IntervalRecord *rec, ProcessInfo *p, bool *ret_assigned) {
         sqlite3_stmt *st;
         uint64_t start_ns;
