@@ -46,7 +46,7 @@ typedef struct JouledConfig {
         uint64_t metrics_idle_expiry_ns; /* [Metrics] SeriesIdleTimeout=: a series idle this long goes */
         /* Retention (0: forever) and command lines. */
         uint64_t raw_retention_ns;    /* [Storage] RawRetention=, default 24h */
-        uint64_t minute_retention_ns; /* [Storage] MinuteRetention=, default 30d */
+        uint64_t minute_retention_ns; /* [Storage] MinuteRetention=, default 7d */
         uint64_t hour_retention_ns;   /* [Storage] HourRetention=, default 730d */
         bool store_cmdline;           /* [Daemon] StoreCommandLine=, default no */
 } JouledConfig;

@@ -15,6 +15,11 @@
  * process per label set they cover (what the minute rollup keeps: one row
  * per label set), so that a month of history takes minutes to write.
  *
+ * Two domains, package-0 and dram-0, shared out as the daemon shares them
+ * (daemon/attribution/attribution.c): the package's dynamic energy by CPU
+ * time, DRAM's by resident memory (the short processes have exited by the
+ * end of their interval: none), every domain's idle energy by CPU time.
+ *
  * History days are written one interval per simulated minute (each is then
  * one minute rollup, as at full rate); the last FULL_RATE_HOURS at one
  * interval per second. Growth is measured over the last half of the full-rate
@@ -88,7 +93,7 @@ int main(int argc, char **argv) {
         char wal_path[PATH_MAX];
         ProcessInfo *infos;
         ProcessDelta *deltas;
-        double *pj;
+        double *pj, *pidle;
         int r;
 
         if ((argc != 6 && argc != 7) || parse_u64(argv[2], &history_days) < 0 || parse_u64(argv[3], &full_hours) < 0 ||
@@ -115,10 +120,11 @@ int main(int argc, char **argv) {
         infos = calloc(pool, sizeof(ProcessInfo));
         deltas = calloc(nprocs + nshort_max, sizeof(ProcessDelta));
         pj = calloc((nprocs + nshort_max) * 2, sizeof(double));
+        pidle = calloc((nprocs + nshort_max) * 2, sizeof(double));
         if (!shorts)
                 return 1;
         lat = calloc(full_hours * 3600 + 1, sizeof(uint64_t));
-        if (!infos || !deltas || !pj || !lat)
+        if (!infos || !deltas || !pj || !pidle || !lat)
                 return 1;
         for (uint64_t i = 0; i < pool; i++) {
                 infos[i] = (ProcessInfo) { .pid = (uint32_t) (1000 + i), .ppid = 1, .uid = (uint32_t) (i % 5),
@@ -138,7 +144,7 @@ int main(int argc, char **argv) {
                 bool full = t >= t_full;
                 uint64_t step = full ? NSEC_PER_SEC : STORE_MINUTE_NS;
                 DomainRecord d[2];
-                double tot[2] = {};
+                double tot[2] = {}, dyn[2], sum_cpu = 0, sum_rss = 0;
                 uint64_t n = nprocs, nshort = 0;
 
                 if (short_per_min > 0) {
@@ -149,31 +155,44 @@ int main(int argc, char **argv) {
                         for (uint64_t q = 0; q < nshort; q++) {
                                 uint64_t boot = t_full - 86400 * NSEC_PER_SEC;
                                 short_fill(&shorts[q], short_seq + q, t > boot ? t - boot : q);
+                                /* Exited by the end of the interval: no resident memory. */
                                 deltas[n + q] = (ProcessDelta) { .info = &shorts[q], .cpu_ns = 2000000 + (k + q) % 17 * 1000000,
                                                                  .wakeups = 3 };
-                                pj[2 * (n + q)] = 0.0004 * (double) (1 + (k + q) % 23);
-                                pj[2 * (n + q) + 1] = pj[2 * (n + q)] / 4;
-                                tot[0] += pj[2 * (n + q)];
-                                tot[1] += pj[2 * (n + q) + 1];
                         }
                         short_seq += full ? nshort : short_per_min;
-                        n += nshort;
                 }
                 for (uint64_t i = 0; i < nprocs; i++) {
                         uint64_t idx = (i + (k / 600) * 7) % pool; /* the active set drifts */
-                        deltas[i] = (ProcessDelta) { .info = &infos[idx], .cpu_ns = (step / 400) * (1 + (k + i) % 17) / 17 };
-                        pj[2 * i] = 0.002 * (double) (1 + (k * 31 + i) % 97) * (double) step / 1e9;
-                        pj[2 * i + 1] = pj[2 * i] / 4;
+                        deltas[i] = (ProcessDelta) { .info = &infos[idx], .cpu_ns = (step / 400) * (1 + (k + i) % 17) / 17,
+                                                     .rss_bytes = (UINT64_C(20) + idx % 180) << 20 };
+                }
+                n += nshort;
+                /* Shared out as the daemon does (attribution.c): the package's
+                 * dynamic energy by CPU time (over the host's busy time, a
+                 * little more than the processes' own), DRAM's by resident
+                 * memory, every domain's idle energy by CPU time. */
+                for (uint64_t i = 0; i < n; i++) {
+                        sum_cpu += (double) deltas[i].cpu_ns;
+                        sum_rss += (double) deltas[i].rss_bytes;
+                }
+                dyn[0] = 0.002 * (double) (1 + (k * 31) % 97) * (double) n * (double) step / 1e9;
+                dyn[1] = dyn[0] / 4;
+                for (uint64_t i = 0; i < n; i++) {
+                        pj[2 * i] = dyn[0] * ((double) deltas[i].cpu_ns / (sum_cpu * 1.05));
+                        pj[2 * i + 1] = sum_rss > 0 ? dyn[1] * ((double) deltas[i].rss_bytes / sum_rss) : 0;
                         tot[0] += pj[2 * i];
                         tot[1] += pj[2 * i + 1];
+                        for (int j = 0; j < 2; j++)
+                                pidle[2 * i + j] = 4.0 * (double) step / 1e9 * ((double) deltas[i].cpu_ns / sum_cpu);
                 }
                 for (int j = 0; j < 2; j++)
                         d[j] = (DomainRecord) { .domain = &dom[j], .source = "rapl", .host_total = true, .valid = true,
-                                                .measured_j = tot[j] + 5.0 * (double) step / 1e9, .idle_j = 4.0 * (double) step / 1e9,
-                                                .attributed_j = tot[j], .unattributed_j = 1.0 * (double) step / 1e9,
+                                                .measured_j = dyn[j] + 4.0 * (double) step / 1e9, .idle_j = 4.0 * (double) step / 1e9,
+                                                .attributed_j = tot[j], .unattributed_j = dyn[j] - tot[j],
                                                 .idle_w = 4, .idle_method = "online" };
                 IntervalRecord rec = { .start_ns = t, .end_ns = t + step, .boot_realtime_ns = t_full - 86400 * NSEC_PER_SEC,
-                                       .n_domains = 2, .domains = d, .n_procs = n, .procs = deltas, .proc_domain_j = pj };
+                                       .n_domains = 2, .domains = d, .n_procs = n, .procs = deltas, .proc_domain_j = pj,
+                                       .proc_idle_share_j = pidle };
                 uint64_t a = now_ns(CLOCK_MONOTONIC);
                 r = store_write_buffered(s, &rec);
                 uint64_t b = now_ns(CLOCK_MONOTONIC);
@@ -186,8 +205,11 @@ int main(int argc, char **argv) {
                         wal_max = MAX(wal_max, file_size(wal_path)); /* the -wal while running */
                 }
                 t += step;
-                if (t % STORE_MINUTE_NS == 0) {
-                        /* As the daemon: once a minute, then every interval while work is left. */
+                if (t / STORE_MINUTE_NS != (t - step) / STORE_MINUTE_NS) {
+                        /* As the daemon: once a minute, then every interval while work is left.
+                         * (The clock is not minute-aligned: in the history part, where an
+                         * interval is a minute long, a test of t % minute never held, and
+                         * a month of raw rows waited for the first full-rate minute.) */
                         do {
                                 a = now_ns(CLOCK_MONOTONIC);
                                 r = store_maintain(s, t, 20);
@@ -248,6 +270,7 @@ int main(int argc, char **argv) {
                 free(short_units[u]);
         free(deltas);
         free(pj);
+        free(pidle);
         free(lat);
         store_free(s);
         return 0;

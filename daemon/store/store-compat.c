@@ -62,6 +62,14 @@ static const CompatColumn compat_columns[] = {
         /* 0005-labels.sql (also rebuilds samples, sample_domains and
          * processes: see compat_labels_sql) */
         { 5, "interval_domains", "NULL AS idle_band_w" },
+        /* 0006-derived-raw.sql: no rates (every per-process figure is in
+         * its own row); the tables it made are in compat_tables. */
+        { 6, "interval_domains", "NULL AS cpu_rate" },
+        { 6, "interval_domains", "NULL AS rss_rate" },
+        { 6, "interval_domains", "NULL AS idle_rate" },
+        { 6, "intervals", "NULL AS cpu_rate" },
+        { 6, "intervals", "NULL AS rss_rate" },
+        { 6, "intervals", "NULL AS idle_rate" },
 };
 
 /* Tables 0005 rebuilt: before it, their generic views (the columns up to
@@ -104,14 +112,48 @@ static const char *const compat_labels_sql[] = {
         "(SELECT s.process_id FROM compat4_samples s JOIN intervals i ON i.id = s.interval_id WHERE i.level = 0)",
 };
 
-/* Tables a migration created, as the rows it inserted. */
+/* Tables a migration created, as the rows it inserted. 0006's read
+ * "samples" and "sample_domains": schema 5's tables, or before 5 the views
+ * above that show them as 0005 makes them. */
+#define COMPAT_LABELS_MATCH(l, p)                                                                     \
+        l ".comm = " p ".comm AND " l ".exe IS " p ".exe AND " l ".uid = " p ".uid AND "              \
+        l ".cgroup_path IS " p ".cgroup_path AND " l ".unit IS " p ".unit AND " l ".slice IS " p      \
+        ".slice AND " l ".container_id IS " p ".container_id AND " l ".kernel_thread = " p ".kernel_thread"
 static const struct {
         int version;
+        int from;            /* only for databases of this version or newer */
         const char *table;
         const char *select;
 } compat_tables[] = {
-        { 2, "rollup_state",
+        { 2, 0, "rollup_state",
           "SELECT 1 AS id, 0 AS minute_done_ns, 0 AS hour_done_ns, 0 AS raw_from_ns, 0 AS minute_from_ns" },
+        /* 0006: a schema 5 file's process rows whose label set no sample
+         * had get one (before 5, the view labels has every process's). */
+        { 6, 5, "labels",
+          "SELECT id, comm, exe, uid, cgroup_path, unit, slice, container_id, kernel_thread FROM main.labels "
+          "UNION ALL SELECT (SELECT coalesce(max(id), 0) FROM main.labels) + row_number() OVER (ORDER BY min(p.id)), "
+          "p.comm, p.exe, p.uid, p.cgroup_path, p.unit, p.slice, p.container_id, p.kernel_thread "
+          "FROM main.processes p WHERE NOT EXISTS (SELECT 1 FROM main.labels l WHERE "
+          COMPAT_LABELS_MATCH("l", "p") ") "
+          "GROUP BY p.comm, p.exe, p.uid, p.cgroup_path, p.unit, p.slice, p.container_id, p.kernel_thread" },
+        { 6, 0, "boots",
+          "SELECT row_number() OVER (ORDER BY boot_id) AS id, boot_id FROM (SELECT DISTINCT boot_id FROM processes)" },
+        { 6, 0, "procs",
+          "SELECT p.id, b.id AS boot, p.pid, p.start_boot_ns, p.start_ns, l.id AS labels_id, p.ppid, p.cgroup_id, "
+          "p.last_ns, p.cmdline FROM processes p JOIN boots b ON b.boot_id = p.boot_id "
+          "JOIN labels l ON " COMPAT_LABELS_MATCH("l", "p") },
+        { 6, 0, "raw_samples",
+          "SELECT interval_id, process_id, labels_id, cpu_ns, wakeups, NULL AS rss_kib FROM samples "
+          "WHERE process_id > 0" },
+        { 6, 0, "raw_sample_domains",
+          "SELECT interval_id, process_id, labels_id, domain_id, energy_j, idle_share_j FROM sample_domains "
+          "WHERE process_id > 0" },
+        { 6, 0, "rollup_samples",
+          "SELECT interval_id, labels_id, cpu_ns, wakeups, active_ns, n_procs, energy_j, idle_share_j FROM samples "
+          "WHERE process_id = 0" },
+        { 6, 0, "rollup_sample_domains",
+          "SELECT interval_id, labels_id, domain_id, energy_j, idle_share_j FROM sample_domains "
+          "WHERE process_id = 0" },
 };
 
 /* The newest migration that added anything above: a database at that
@@ -238,7 +280,7 @@ int store_compat_views(sqlite3 *db, int version) {
         }
         for (size_t i = 0; i < ELEMENTSOF(compat_tables); i++) {
                 _cleanup_free_ char *sql = NULL;
-                if (compat_tables[i].version <= version)
+                if (compat_tables[i].version <= version || compat_tables[i].from > version)
                         continue;
                 if (asprintf(&sql, "CREATE TEMP VIEW \"%s\" AS %s", compat_tables[i].table,
                              compat_tables[i].select) < 0)

@@ -36,9 +36,13 @@ typedef enum StoreStatement {
         STMT_ROLLBACK,
         /* Interval write path, daemon state (store-write.c) */
         STMT_INSERT_INTERVAL,
+        STMT_SET_INTERVAL_RATES,
         STMT_UPSERT_DOMAIN,
         STMT_INSERT_INTERVAL_DOMAIN,
-        STMT_UPSERT_PROCESS,
+        STMT_UPSERT_BOOT,
+        STMT_INSERT_PROCESS,
+        STMT_PROCESS_LABELS,
+        STMT_UPDATE_PROCESS,
         STMT_LOOKUP_LABELS,
         STMT_INSERT_LABELS,
         STMT_INSERT_SAMPLE,
@@ -50,6 +54,8 @@ typedef enum StoreStatement {
         STMT_ROLLUP_STATE,
         STMT_NEXT_BUCKET,
         STMT_ROLLUP_INTERVAL,
+        STMT_ROLLUP_RAW_SAMPLE_DOMAINS,
+        STMT_ROLLUP_RAW_SAMPLES,
         STMT_ROLLUP_SAMPLES,
         STMT_ROLLUP_SAMPLE_DOMAINS,
         STMT_ROLLUP_INTERVAL_DOMAINS,
@@ -118,6 +124,8 @@ struct Store {
          * been pruned: a cached id of a process last written then is looked
          * up again. */
         uint64_t procs_pruned_upto_ns;
+        int64_t boot_row;             /* boots.id of boot_id, valid for generation boot_row_gen */
+        uint64_t boot_row_gen;
         int compat_version;           /* reader of an older schema: the version its views are for */
         sqlite3_stmt *stmt[_STMT_MAX];
 

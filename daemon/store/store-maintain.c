@@ -24,24 +24,55 @@ const StoreStatementSql store_maintain_statements[] = {
                 "SELECT ?1, ?2, ?3, sum(coalesce(n_raw, 1)), sum(coalesce(duration_ns, end_ns - start_ns)) "
                 "FROM intervals WHERE level = ?4 AND end_ns > ?1 AND end_ns <= ?2 HAVING count(*) > 0 "
                 "RETURNING id" },
+        /* Minutes from raw rows, per label set and domain: each raw
+         * interval's rates times its label sets' CPU time (or memory), plus
+         * the per-process rows of domains without a rate. Before
+         * STMT_ROLLUP_RAW_SAMPLES, which sums these rows. */
+        { STMT_ROLLUP_RAW_SAMPLE_DOMAINS,
+                "INSERT INTO rollup_sample_domains (interval_id, labels_id, domain_id, energy_j, idle_share_j) "
+                "SELECT ?3, x.l, x.d, total(x.e), total(x.ie) FROM "
+                "(SELECT s.labels_id AS l, d.domain_id AS d, "
+                "sum(s.cpu_ns) * coalesce(d.cpu_rate, 0) + total(coalesce(s.rss_kib, 0)) * coalesce(d.rss_rate, 0) AS e, "
+                "sum(s.cpu_ns) * coalesce(d.idle_rate, 0) AS ie "
+                "FROM intervals i JOIN interval_domains d ON d.interval_id = i.id JOIN raw_samples s ON s.interval_id = i.id "
+                "WHERE i.level = 0 AND i.end_ns > ?1 AND i.end_ns <= ?2 "
+                "AND (d.cpu_rate IS NOT NULL OR d.rss_rate IS NOT NULL OR d.idle_rate IS NOT NULL) "
+                "GROUP BY i.id, d.domain_id, s.labels_id "
+                "UNION ALL SELECT x.labels_id, x.domain_id, total(x.energy_j), total(x.idle_share_j) "
+                "FROM intervals i JOIN raw_sample_domains x ON x.interval_id = i.id "
+                "WHERE i.level = 0 AND i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY x.labels_id, x.domain_id) x "
+                "GROUP BY x.l, x.d HAVING total(x.e) != 0 OR total(x.ie) != 0" },
         /* Per label set: raw rows (per process) are summed per process first,
          * so that n_procs counts distinct processes and active_ns is the
-         * longest any one of them ran; rollup rows (process_id 0) carry
-         * their n_procs and active_ns up. */
-        { STMT_ROLLUP_SAMPLES,
-                "INSERT INTO samples (interval_id, process_id, labels_id, cpu_ns, energy_j, idle_share_j, "
-                "active_ns, wakeups, n_procs) "
-                "SELECT ?3, 0, x.l, sum(x.c), total(x.e), total(x.ie), max(x.dur), sum(x.w), sum(x.np) FROM "
-                "(SELECT s.labels_id AS l, sum(s.cpu_ns) AS c, total(s.energy_j) AS e, total(s.idle_share_j) AS ie, "
-                "sum(coalesce(s.active_ns, coalesce(i.duration_ns, i.end_ns - i.start_ns))) AS dur, "
-                "sum(s.wakeups) AS w, CASE WHEN s.process_id > 0 THEN 1 ELSE sum(coalesce(s.n_procs, 1)) END AS np "
-                "FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY s.labels_id, s.process_id) x "
+         * longest any one of them ran. Energies: the sums of the minute's
+         * per-domain rows over its host-total domains. After
+         * STMT_ROLLUP_INTERVAL_DOMAINS and STMT_ROLLUP_RAW_SAMPLE_DOMAINS. */
+        { STMT_ROLLUP_RAW_SAMPLES,
+                "INSERT INTO rollup_samples (interval_id, labels_id, cpu_ns, wakeups, active_ns, n_procs, energy_j, "
+                "idle_share_j) "
+                "SELECT ?3, x.l, sum(x.c), sum(x.w), max(x.dur), count(*), "
+                "(SELECT total(rd.energy_j) FROM rollup_sample_domains rd JOIN interval_domains d "
+                "ON d.interval_id = rd.interval_id AND d.domain_id = rd.domain_id "
+                "WHERE rd.interval_id = ?3 AND rd.labels_id = x.l AND d.host_total = 1), "
+                "(SELECT total(rd.idle_share_j) FROM rollup_sample_domains rd JOIN interval_domains d "
+                "ON d.interval_id = rd.interval_id AND d.domain_id = rd.domain_id "
+                "WHERE rd.interval_id = ?3 AND rd.labels_id = x.l AND d.host_total = 1) FROM "
+                "(SELECT s.labels_id AS l, sum(s.cpu_ns) AS c, sum(i.end_ns - i.start_ns) AS dur, sum(s.wakeups) AS w "
+                "FROM intervals i JOIN raw_samples s ON s.interval_id = i.id "
+                "WHERE i.level = 0 AND i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY s.labels_id, s.process_id) x "
                 "GROUP BY x.l" },
+        /* Hours from minutes, days from hours: sums of the rollup rows. */
+        { STMT_ROLLUP_SAMPLES,
+                "INSERT INTO rollup_samples (interval_id, labels_id, cpu_ns, wakeups, active_ns, n_procs, energy_j, "
+                "idle_share_j) "
+                "SELECT ?3, s.labels_id, sum(s.cpu_ns), sum(s.wakeups), sum(s.active_ns), sum(coalesce(s.n_procs, 1)), "
+                "total(s.energy_j), total(s.idle_share_j) "
+                "FROM intervals i JOIN rollup_samples s ON s.interval_id = i.id "
+                "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 GROUP BY s.labels_id" },
         { STMT_ROLLUP_SAMPLE_DOMAINS,
-                "INSERT INTO sample_domains (interval_id, process_id, labels_id, domain_id, energy_j, idle_share_j) "
-                "SELECT ?3, 0, sd.labels_id, sd.domain_id, total(sd.energy_j), total(sd.idle_share_j) "
-                "FROM intervals i JOIN sample_domains sd ON sd.interval_id = i.id "
+                "INSERT INTO rollup_sample_domains (interval_id, labels_id, domain_id, energy_j, idle_share_j) "
+                "SELECT ?3, sd.labels_id, sd.domain_id, total(sd.energy_j), total(sd.idle_share_j) "
+                "FROM intervals i JOIN rollup_sample_domains sd ON sd.interval_id = i.id "
                 "WHERE i.level = ?4 AND i.end_ns > ?1 AND i.end_ns <= ?2 "
                 "GROUP BY sd.labels_id, sd.domain_id" },
         { STMT_ROLLUP_INTERVAL_DOMAINS,
@@ -75,14 +106,14 @@ const StoreStatementSql store_maintain_statements[] = {
          * up (ending after ?2, minute_done) refers to. The row with the
          * highest id is never deleted, so that ids are never reused. */
         { STMT_PRUNE_PROCESSES,
-                "DELETE FROM processes WHERE id IN (SELECT id FROM processes WHERE last_ns <= ?1 "
-                "AND id < (SELECT max(id) FROM processes) ORDER BY last_ns LIMIT ?3) "
-                "AND id NOT IN (SELECT s.process_id FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                "DELETE FROM procs WHERE id IN (SELECT id FROM procs WHERE last_ns <= ?1 "
+                "AND id < (SELECT max(id) FROM procs) ORDER BY last_ns LIMIT ?3) "
+                "AND id NOT IN (SELECT s.process_id FROM intervals i JOIN raw_samples s ON s.interval_id = i.id "
                 "WHERE i.level = 0 AND i.end_ns > ?2)" },
         /* Minute (?1, ?2]: the processes with raw rows in it were seen then. */
         { STMT_MARK_SEEN,
-                "UPDATE processes SET last_ns = ?2 WHERE id IN "
-                "(SELECT s.process_id FROM intervals i JOIN samples s ON s.interval_id = i.id "
+                "UPDATE procs SET last_ns = ?2 WHERE id IN "
+                "(SELECT s.process_id FROM intervals i JOIN raw_samples s ON s.interval_id = i.id "
                 "WHERE i.level = 0 AND i.end_ns > ?1 AND i.end_ns <= ?2) AND coalesce(last_ns, 0) < ?2" },
         /* Late raw intervals (a backward clock step) folded into rollups. */
         { STMT_FOLD_FIND,
@@ -94,25 +125,41 @@ const StoreStatementSql store_maintain_statements[] = {
         { STMT_FOLD_INTERVAL,
                 "UPDATE intervals SET n_raw = coalesce(n_raw, 1) + 1, duration_ns = coalesce(duration_ns, "
                 "end_ns - start_ns) + (SELECT end_ns - start_ns FROM intervals WHERE id = ?2) WHERE id = ?1" },
-        /* Per label set, as the rollups are: its processes of the raw
-         * interval are added to n_procs (one may be counted twice). */
+        /* Per label set and domain, as the minute rollups are (rates times
+         * CPU time or memory, plus per-process rows). */
+        { STMT_FOLD_SAMPLE_DOMAINS,
+                "INSERT INTO rollup_sample_domains (interval_id, labels_id, domain_id, energy_j, idle_share_j) "
+                "SELECT ?1, x.l, x.d, total(x.e), total(x.ie) FROM "
+                "(SELECT s.labels_id AS l, d.domain_id AS d, "
+                "sum(s.cpu_ns) * coalesce(d.cpu_rate, 0) + total(coalesce(s.rss_kib, 0)) * coalesce(d.rss_rate, 0) AS e, "
+                "sum(s.cpu_ns) * coalesce(d.idle_rate, 0) AS ie "
+                "FROM interval_domains d JOIN raw_samples s ON s.interval_id = d.interval_id WHERE d.interval_id = ?2 "
+                "GROUP BY d.domain_id, s.labels_id "
+                "UNION ALL SELECT labels_id, domain_id, total(energy_j), total(idle_share_j) FROM raw_sample_domains "
+                "WHERE interval_id = ?2 GROUP BY labels_id, domain_id) x "
+                "GROUP BY x.l, x.d HAVING total(x.e) != 0 OR total(x.ie) != 0 "
+                "ON CONFLICT (interval_id, labels_id, domain_id) DO UPDATE SET "
+                "energy_j = energy_j + excluded.energy_j, idle_share_j = idle_share_j + excluded.idle_share_j" },
+        /* Its processes of the raw interval are added to n_procs (one may be
+         * counted twice); energies over the raw interval's host-total domains. */
         { STMT_FOLD_SAMPLES,
-                "INSERT INTO samples (interval_id, process_id, labels_id, cpu_ns, energy_j, idle_share_j, "
-                "active_ns, wakeups, n_procs) "
-                "SELECT ?1, 0, s.labels_id, sum(s.cpu_ns), total(s.energy_j), total(s.idle_share_j), "
-                "max(i.end_ns - i.start_ns), sum(s.wakeups), count(*) "
-                "FROM samples s JOIN intervals i ON i.id = s.interval_id WHERE s.interval_id = ?2 "
+                "INSERT INTO rollup_samples (interval_id, labels_id, cpu_ns, wakeups, active_ns, n_procs, energy_j, "
+                "idle_share_j) "
+                "SELECT ?1, s.labels_id, sum(s.cpu_ns), sum(s.wakeups), max(i.end_ns - i.start_ns), count(*), "
+                "sum(s.cpu_ns) * coalesce(i.cpu_rate, 0) + total(coalesce(s.rss_kib, 0)) * coalesce(i.rss_rate, 0) + "
+                "(SELECT total(x.energy_j) FROM raw_sample_domains x JOIN interval_domains xd "
+                "ON xd.interval_id = x.interval_id AND xd.domain_id = x.domain_id "
+                "WHERE x.interval_id = ?2 AND x.labels_id = s.labels_id AND xd.host_total = 1), "
+                "sum(s.cpu_ns) * coalesce(i.idle_rate, 0) + "
+                "(SELECT total(x.idle_share_j) FROM raw_sample_domains x JOIN interval_domains xd "
+                "ON xd.interval_id = x.interval_id AND xd.domain_id = x.domain_id "
+                "WHERE x.interval_id = ?2 AND x.labels_id = s.labels_id AND xd.host_total = 1) "
+                "FROM raw_samples s JOIN intervals i ON i.id = s.interval_id WHERE s.interval_id = ?2 "
                 "GROUP BY s.labels_id "
-                "ON CONFLICT (interval_id, process_id, labels_id) DO UPDATE SET cpu_ns = cpu_ns + excluded.cpu_ns, "
+                "ON CONFLICT (interval_id, labels_id) DO UPDATE SET cpu_ns = cpu_ns + excluded.cpu_ns, "
                 "energy_j = energy_j + excluded.energy_j, idle_share_j = idle_share_j + excluded.idle_share_j, "
                 "active_ns = coalesce(active_ns, 0) + excluded.active_ns, wakeups = wakeups + excluded.wakeups, "
                 "n_procs = coalesce(n_procs, 0) + excluded.n_procs" },
-        { STMT_FOLD_SAMPLE_DOMAINS,
-                "INSERT INTO sample_domains (interval_id, process_id, labels_id, domain_id, energy_j, idle_share_j) "
-                "SELECT ?1, 0, labels_id, domain_id, total(energy_j), total(idle_share_j) FROM sample_domains "
-                "WHERE interval_id = ?2 GROUP BY labels_id, domain_id "
-                "ON CONFLICT (interval_id, process_id, labels_id, domain_id) DO UPDATE SET "
-                "energy_j = energy_j + excluded.energy_j, idle_share_j = idle_share_j + excluded.idle_share_j" },
         { STMT_FOLD_INTERVAL_DOMAINS,
                 "INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, idle_j, "
                 "attributed_j, unattributed_j, idle_w, idle_method, irq_j, idle_band_w) "
@@ -209,11 +256,15 @@ static int store_rollup_bucket(Store *s, int level, int64_t b, int64_t size) {
                 return r;
         r = stmt_bucket(s, STMT_ROLLUP_INTERVAL, b, b + size, level, level - 1, &id);
         if (r >= 0 && id > 0) {
-                r = stmt_bucket(s, STMT_ROLLUP_SAMPLES, b, b + size, id, level - 1, NULL);
+                /* Minutes: the per-domain rows first, the label sets' totals
+                 * are their sums over the minute's host-total domains. */
+                r = stmt_bucket(s, STMT_ROLLUP_INTERVAL_DOMAINS, b, b + size, id, level - 1, NULL);
                 if (r >= 0)
-                        r = stmt_bucket(s, STMT_ROLLUP_SAMPLE_DOMAINS, b, b + size, id, level - 1, NULL);
+                        r = stmt_bucket(s, level == 1 ? STMT_ROLLUP_RAW_SAMPLE_DOMAINS : STMT_ROLLUP_SAMPLE_DOMAINS,
+                                        b, b + size, id, level - 1, NULL);
                 if (r >= 0)
-                        r = stmt_bucket(s, STMT_ROLLUP_INTERVAL_DOMAINS, b, b + size, id, level - 1, NULL);
+                        r = stmt_bucket(s, level == 1 ? STMT_ROLLUP_RAW_SAMPLES : STMT_ROLLUP_SAMPLES, b, b + size,
+                                        id, level - 1, NULL);
                 if (r >= 0 && level == 1) {
                         /* When its processes were last seen, for pruning them with the raw rows. */
                         sqlite3_stmt *st = s->stmt[STMT_MARK_SEEN];

@@ -20,6 +20,13 @@
 
 #define RANGE STORE_RANGE_SQL("i")
 #define RAW_RANGE STORE_RAW_RANGE_SQL("i")
+/* A raw sample s of interval i: its energy and idle share (host-total domains). */
+#define RAW_ENERGY STORE_RAW_ENERGY_SQL("s", "i")
+#define RAW_IDLE STORE_RAW_IDLE_SQL("s", "i")
+/* Its figures in domain dd (STORE_RAW_DOMAIN_JOIN_SQL joins dd and xx). */
+#define RAW_DOMAIN_JOIN STORE_RAW_DOMAIN_JOIN_SQL("s", "dd", "xx")
+#define RAW_DOMAIN_ENERGY STORE_RAW_DOMAIN_ENERGY_SQL("s", "dd", "xx")
+#define RAW_DOMAIN_IDLE STORE_RAW_DOMAIN_IDLE_SQL("s", "dd", "xx")
 
 /* Samples grouped by the labels of each interval (l: the sample's label set,
  * labels_id) or, by process, by the process (raw samples only: rollups are
@@ -168,7 +175,7 @@ static int filter_sql(Store *s, const StoreFilter *f, const char *process_col, c
         snprintf(buf, size,
                  "%s IN (SELECT fl.id FROM labels fl WHERE jouled_filter(fl.comm, fl.unit, fl.uid, NULL))%s%s%s",
                  labels_col, pids ? " AND " : "", pids ? process_col : "",
-                 pids ? " IN (SELECT fp.id FROM processes fp WHERE jouled_filter(NULL, NULL, NULL, fp.pid))" : "");
+                 pids ? " IN (SELECT fp.id FROM procs fp WHERE jouled_filter(NULL, NULL, NULL, fp.pid))" : "");
         return 0;
 }
 
@@ -251,8 +258,10 @@ int store_query_totals(Store *s, uint64_t since, uint64_t until, StoreTotals *re
         sqlite3_finalize(TAKE_PTR(st));
 
         r = prepare_range(s,
-                          "SELECT total(s.idle_share_j) FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                          "WHERE " RANGE,
+                          "SELECT total(x) FROM (SELECT " RAW_IDLE " AS x FROM intervals i "
+                          "JOIN raw_samples s ON s.interval_id = i.id WHERE " RANGE " "
+                          "UNION ALL SELECT s.idle_share_j FROM intervals i JOIN rollup_samples s "
+                          "ON s.interval_id = i.id WHERE " RANGE ")",
                           since, until, &st);
         if (r < 0)
                 return r;
@@ -405,7 +414,7 @@ fail:
 int store_query_groups(Store *s, GroupBy by, const StoreFilter *filter, uint64_t since, uint64_t until,
                        StoreGroupRow **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        char sql[8192], where[512];
+        char sql[16384], where[512], where_rollup[512];
         bool label_sets;
         int r;
 
@@ -419,6 +428,10 @@ int store_query_groups(Store *s, GroupBy by, const StoreFilter *filter, uint64_t
         r = filter_sql(s, filter, "s.process_id", "s.labels_id", where, sizeof(where));
         if (r < 0)
                 return r;
+        /* Rollups (per label set) have no process: a pid never matches one. */
+        r = filter_sql(s, filter, "0", "s.labels_id", where_rollup, sizeof(where_rollup));
+        if (r < 0)
+                return r;
 
         /* Per key and interval first, so that a group's presence counts each
          * interval once (active_ns) however many processes it had then. By
@@ -429,22 +442,30 @@ int store_query_groups(Store *s, GroupBy by, const StoreFilter *filter, uint64_t
         if (by == GROUP_BY_PROCESS && !label_sets)
                 snprintf(sql, sizeof(sql),
                  "SELECT x.k, x.c, x.e, x.dur, p.pid, p.start_ns, l.comm, l.exe, l.unit, l.uid, p.ppid, x.w, x.ie FROM "
-                 "(SELECT s.process_id AS k, sum(" STORE_SAMPLE_ACTIVE_SQL("s", "i") ") AS dur, sum(s.cpu_ns) AS c, "
-                 "total(s.energy_j) AS e, sum(s.wakeups) AS w, total(s.idle_share_j) AS ie, max(s.labels_id) AS lid "
-                 "FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                 "WHERE " RAW_RANGE " AND %s GROUP BY s.process_id) x JOIN processes p ON p.id = x.k "
+                 "(SELECT s.process_id AS k, sum(" STORE_INTERVAL_DURATION_SQL("i") ") AS dur, sum(s.cpu_ns) AS c, "
+                 "total(" RAW_ENERGY ") AS e, sum(s.wakeups) AS w, total(" RAW_IDLE ") AS ie, max(s.labels_id) AS lid "
+                 "FROM intervals i JOIN raw_samples s ON s.interval_id = i.id "
+                 "WHERE " RAW_RANGE " AND %s GROUP BY s.process_id) x JOIN procs p ON p.id = x.k "
                  "JOIN labels l ON l.id = x.lid ORDER BY x.k", where);
-        else
+        else {
+                const char *key = label_sets ? "l.id" : group_by_sql(by);
                 snprintf(sql, sizeof(sql),
                  "SELECT k, sum(c), total(e), sum(dur), pid, start_ns, comm, exe, unit, uid, ppid, sum(w), total(ie) FROM "
-                 "(SELECT %s AS k, max(" STORE_SAMPLE_ACTIVE_SQL("s", "i") ") AS dur, sum(s.cpu_ns) AS c, total(s.energy_j) AS e, "
-                 "sum(s.wakeups) AS w, total(s.idle_share_j) AS ie, "
-                 "p.pid AS pid, p.start_ns AS start_ns, l.comm AS comm, l.exe AS exe, l.unit AS unit, "
-                 "l.uid AS uid, p.ppid AS ppid FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                 "JOIN labels l ON l.id = s.labels_id LEFT JOIN processes p ON p.id = s.process_id "
+                 "(SELECT %s AS k, max(" STORE_INTERVAL_DURATION_SQL("i") ") AS dur, sum(s.cpu_ns) AS c, "
+                 "total(" RAW_ENERGY ") AS e, sum(s.wakeups) AS w, total(" RAW_IDLE ") AS ie, "
+                 "%s AS pid, %s AS start_ns, l.comm AS comm, l.exe AS exe, l.unit AS unit, "
+                 "l.uid AS uid, %s AS ppid FROM intervals i JOIN raw_samples s ON s.interval_id = i.id "
+                 "JOIN labels l ON l.id = s.labels_id LEFT JOIN procs p ON p.id = s.process_id "
+                 "WHERE " RANGE " AND %s GROUP BY 1, i.id "
+                 "UNION ALL SELECT %s, max(" STORE_SAMPLE_ACTIVE_SQL("s", "i") "), sum(s.cpu_ns), total(s.energy_j), "
+                 "sum(s.wakeups), total(s.idle_share_j), NULL, NULL, l.comm, l.exe, l.unit, l.uid, NULL "
+                 "FROM intervals i JOIN rollup_samples s ON s.interval_id = i.id JOIN labels l ON l.id = s.labels_id "
                  "WHERE " RANGE " AND %s GROUP BY 1, i.id) "
                  "GROUP BY k ORDER BY k",
-                 label_sets ? "l.id" : group_by_sql(by), where);
+                 /* Label sets standing for processes name none. */
+                 key, label_sets ? "NULL" : "p.pid", label_sets ? "NULL" : "p.start_ns",
+                 label_sets ? "NULL" : "p.ppid", where, key, where_rollup);
+        }
         r = prepare_range(s, sql, since, until, &st);
         if (r < 0)
                 return r;
@@ -464,7 +485,7 @@ int store_query_group_domains(Store *s, GroupBy by, const StoreFilter *filter, u
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         StoreGroupDomain *v = NULL;
         size_t n = 0;
-        char sql[8192], where[512];
+        char sql[16384], where[512], where_rollup[512];
         bool label_sets;
         int rc, r;
 
@@ -475,25 +496,34 @@ int store_query_group_domains(Store *s, GroupBy by, const StoreFilter *filter, u
         r = group_by_resolve(s, by, since, until, &label_sets);
         if (r < 0)
                 return r;
-        r = filter_sql(s, filter, "sd.process_id", "sd.labels_id", where, sizeof(where));
+        r = filter_sql(s, filter, "s.process_id", "s.labels_id", where, sizeof(where));
+        if (r < 0)
+                return r;
+        r = filter_sql(s, filter, "0", "sd.labels_id", where_rollup, sizeof(where_rollup));
         if (r < 0)
                 return r;
 
-        /* Summed per (label set or process, domain) first, then joined. */
+        /* Summed per (label set or process, domain) first, then joined. A
+         * raw sample has a figure in a domain where its energy or idle share
+         * there is not 0 (as rows were written before schema 6). */
+#define RAW_DOMAIN_ROWS "FROM intervals i JOIN raw_samples s ON s.interval_id = i.id " RAW_DOMAIN_JOIN " "
+#define RAW_DOMAIN_NONZERO "(" RAW_DOMAIN_ENERGY " != 0 OR " RAW_DOMAIN_IDLE " != 0)"
         if (by == GROUP_BY_PROCESS && !label_sets)
                 snprintf(sql, sizeof(sql),
                  "SELECT x.pid, d.name, total(x.e) FROM "
-                 "(SELECT sd.process_id AS pid, sd.domain_id AS did, total(sd.energy_j) AS e FROM intervals i "
-                 "JOIN sample_domains sd ON sd.interval_id = i.id WHERE " RAW_RANGE " AND %s GROUP BY 1, 2) x "
+                 "(SELECT s.process_id AS pid, dd.domain_id AS did, total(" RAW_DOMAIN_ENERGY ") AS e "
+                 RAW_DOMAIN_ROWS "WHERE " RAW_RANGE " AND " RAW_DOMAIN_NONZERO " AND %s GROUP BY 1, 2) x "
                  "JOIN domains d ON d.id = x.did GROUP BY 1, 2 ORDER BY 1, 2", where);
         else
                 snprintf(sql, sizeof(sql),
                  "SELECT %s, d.name, total(x.e) FROM "
-                 "(SELECT sd.labels_id AS lid, sd.domain_id AS did, total(sd.energy_j) AS e FROM intervals i "
-                 "JOIN sample_domains sd ON sd.interval_id = i.id WHERE " RANGE " AND %s GROUP BY 1, 2) x "
+                 "(SELECT s.labels_id AS lid, dd.domain_id AS did, total(" RAW_DOMAIN_ENERGY ") AS e "
+                 RAW_DOMAIN_ROWS "WHERE " RANGE " AND " RAW_DOMAIN_NONZERO " AND %s GROUP BY 1, 2 "
+                 "UNION ALL SELECT sd.labels_id, sd.domain_id, total(sd.energy_j) FROM intervals i "
+                 "JOIN rollup_sample_domains sd ON sd.interval_id = i.id WHERE " RANGE " AND %s GROUP BY 1, 2) x "
                  "JOIN labels l ON l.id = x.lid JOIN domains d ON d.id = x.did "
                  "GROUP BY 1, 2 ORDER BY 1, 2",
-                 label_sets ? "l.id" : group_by_sql(by), where);
+                 label_sets ? "l.id" : group_by_sql(by), where, where_rollup);
         r = prepare_range(s, sql, since, until, &st);
         if (r < 0)
                 return r;
@@ -585,7 +615,7 @@ int store_query_host_energy(Store *s, uint64_t since, uint64_t until, StoreEnerg
 int store_query_group_energy(Store *s, GroupBy by, const StoreFilter *filter, uint64_t since, uint64_t until,
                              StoreEnergyPointFn fn, void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        char sql[8192], where[512];
+        char sql[16384], where[512], where_rollup[512];
         bool label_sets;
         int r;
 
@@ -598,13 +628,22 @@ int store_query_group_energy(Store *s, GroupBy by, const StoreFilter *filter, ui
         r = filter_sql(s, filter, "s.process_id", "s.labels_id", where, sizeof(where));
         if (r < 0)
                 return r;
+        r = filter_sql(s, filter, "0", "s.labels_id", where_rollup, sizeof(where_rollup));
+        if (r < 0)
+                return r;
 
+        /* By process (raw rows only) there is no rollup part. */
         snprintf(sql, sizeof(sql),
-                 "SELECT %s, i.start_ns, i.end_ns, total(s.energy_j) FROM intervals i "
-                 "JOIN samples s ON s.interval_id = i.id JOIN labels l ON l.id = s.labels_id "
-                 "WHERE %s AND %s GROUP BY 1, i.id",
+                 "SELECT k, start_ns, end_ns, total(e) FROM "
+                 "(SELECT %s AS k, i.id AS iid, i.start_ns AS start_ns, i.end_ns AS end_ns, " RAW_ENERGY " AS e "
+                 "FROM intervals i JOIN raw_samples s ON s.interval_id = i.id JOIN labels l ON l.id = s.labels_id "
+                 "WHERE %s AND %s "
+                 "UNION ALL SELECT %s, i.id, i.start_ns, i.end_ns, s.energy_j FROM intervals i "
+                 "JOIN rollup_samples s ON s.interval_id = i.id JOIN labels l ON l.id = s.labels_id "
+                 "WHERE %s AND %s) GROUP BY k, iid ORDER BY k, iid",
                  label_sets ? "l.id" : group_by_sql(by), by == GROUP_BY_PROCESS && !label_sets ? RAW_RANGE : RANGE,
-                 where);
+                 where, by == GROUP_BY_PROCESS && !label_sets ? "0" : label_sets ? "l.id" : group_by_sql(by),
+                 by == GROUP_BY_PROCESS && !label_sets ? "0" : RANGE, where_rollup);
         r = prepare_range(s, sql, since, until, &st);
         if (r < 0)
                 return r;
@@ -632,17 +671,33 @@ int store_query_export(Store *s, uint64_t since, uint64_t until, StoreExportFn f
         assert(fn);
 
         r = prepare_range(s,
+                          /* Raw samples with a row per domain where their energy or
+                           * idle share is not 0 (one with no domain where none is),
+                           * then the rollups' rows per label set and domain. */
                           "SELECT i.start_ns, i.end_ns, coalesce(p.pid, 0), coalesce(p.start_ns, 0), l.comm, l.exe, "
                           "l.unit, l.uid, coalesce(p.ppid, 0), s.cpu_ns, "
+                          "d.name, d.source, d.estimated, " RAW_DOMAIN_ENERGY ", dd.host_total, i.level, "
+                          STORE_INTERVAL_DURATION_SQL("i") ", s.process_id, l.id, " RAW_DOMAIN_IDLE " "
+                          "FROM intervals i JOIN raw_samples s ON s.interval_id = i.id "
+                          "JOIN labels l ON l.id = s.labels_id LEFT JOIN procs p ON p.id = s.process_id "
+                          "LEFT JOIN interval_domains dd ON dd.interval_id = s.interval_id AND "
+                          "(s.cpu_ns * coalesce(dd.cpu_rate, 0) + coalesce(s.rss_kib, 0) * coalesce(dd.rss_rate, 0) != 0 "
+                          "OR s.cpu_ns * coalesce(dd.idle_rate, 0) != 0 OR EXISTS (SELECT 1 FROM raw_sample_domains y "
+                          "WHERE y.interval_id = s.interval_id AND y.process_id = s.process_id AND "
+                          "y.labels_id = s.labels_id AND y.domain_id = dd.domain_id)) "
+                          "LEFT JOIN raw_sample_domains xx ON xx.interval_id = s.interval_id AND "
+                          "xx.process_id = s.process_id AND xx.labels_id = s.labels_id AND xx.domain_id = dd.domain_id "
+                          "LEFT JOIN domains d ON d.id = dd.domain_id "
+                          "WHERE " FINEST_RANGE_SQL("i") " "
+                          "UNION ALL SELECT i.start_ns, i.end_ns, 0, 0, l.comm, l.exe, l.unit, l.uid, 0, s.cpu_ns, "
                           "d.name, d.source, d.estimated, sd.energy_j, idm.host_total, i.level, "
-                          STORE_INTERVAL_DURATION_SQL("i") ", sd.idle_share_j "
-                          "FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                          "JOIN labels l ON l.id = s.labels_id LEFT JOIN processes p ON p.id = s.process_id "
-                          "LEFT JOIN sample_domains sd ON sd.interval_id = i.id AND sd.process_id = s.process_id "
-                          "AND sd.labels_id = s.labels_id "
+                          STORE_INTERVAL_DURATION_SQL("i") ", 0, l.id, sd.idle_share_j "
+                          "FROM intervals i JOIN rollup_samples s ON s.interval_id = i.id "
+                          "JOIN labels l ON l.id = s.labels_id "
+                          "LEFT JOIN rollup_sample_domains sd ON sd.interval_id = i.id AND sd.labels_id = s.labels_id "
                           "LEFT JOIN domains d ON d.id = sd.domain_id "
                           "LEFT JOIN interval_domains idm ON idm.interval_id = i.id AND idm.domain_id = sd.domain_id "
-                          "WHERE " FINEST_RANGE_SQL("i") " ORDER BY i.end_ns, p.pid, s.process_id, l.id, d.name",
+                          "WHERE " FINEST_RANGE_SQL("i") " ORDER BY 2, 3, 18, 19, 11",
                           since, until, &st);
         if (r < 0)
                 return r;
@@ -666,7 +721,7 @@ int store_query_export(Store *s, uint64_t since, uint64_t until, StoreExportFn f
                         .host_total = sqlite3_column_int(st, 14),
                         .level = sqlite3_column_int(st, 15),
                         .duration_ns = (uint64_t) sqlite3_column_int64(st, 16),
-                        .idle_share_j = has_domain ? sqlite3_column_double(st, 17) : 0,
+                        .idle_share_j = has_domain ? sqlite3_column_double(st, 19) : 0,
                 };
                 r = fn(&rec, userdata);
                 if (r < 0)
@@ -756,7 +811,7 @@ int store_query_window_sources(Store *s, uint64_t after, uint64_t until, StoreSo
 int store_query_window_groups(Store *s, GroupBy by, uint64_t after, uint64_t until, StoreGroupRow **ret,
                               size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        char sql[1024];
+        char sql[4096];
         int r;
 
         assert(s);
@@ -764,9 +819,9 @@ int store_query_window_groups(Store *s, GroupBy by, uint64_t after, uint64_t unt
         assert(ret_n);
 
         snprintf(sql, sizeof(sql),
-                 "SELECT %s, sum(s.cpu_ns), total(s.energy_j), p.pid, l.comm, l.unit, l.uid, sum(s.wakeups), "
-                 "total(s.idle_share_j) FROM intervals i JOIN samples s ON s.interval_id = i.id "
-                 "JOIN labels l ON l.id = s.labels_id LEFT JOIN processes p ON p.id = s.process_id "
+                 "SELECT %s, sum(s.cpu_ns), total(" RAW_ENERGY "), p.pid, l.comm, l.unit, l.uid, sum(s.wakeups), "
+                 "total(" RAW_IDLE ") FROM intervals i JOIN raw_samples s ON s.interval_id = i.id "
+                 "JOIN labels l ON l.id = s.labels_id LEFT JOIN procs p ON p.id = s.process_id "
                  "WHERE i.end_ns > ?1 AND i.end_ns <= ?2 AND i.level = 0 GROUP BY 1",
                  group_by_sql(by));
         r = prepare_range(s, sql, after, until, &st);
@@ -1057,7 +1112,7 @@ int store_query_counts(Store *s, StoreCounts *ret) {
         assert(ret);
 
         r = prepare(s,
-                    "SELECT (SELECT count(*) FROM processes), (SELECT count(*) FROM intervals), "
+                    "SELECT (SELECT count(*) FROM procs), (SELECT count(*) FROM intervals), "
                     "(SELECT max(end_ns) FROM intervals)",
                     &st);
         if (r < 0)
@@ -1085,9 +1140,9 @@ int store_query_process_usage(Store *s, int64_t pid, uint64_t since, uint64_t un
         /* The latest started process with that pid: an older one of another
          * boot is another program. */
         r = prepare_range(s,
-                          "SELECT coalesce(sum(s.cpu_ns), 0), total(s.energy_j) FROM intervals i "
-                          "JOIN samples s ON s.interval_id = i.id WHERE " RAW_RANGE " AND s.process_id = "
-                          "(SELECT id FROM processes WHERE pid = ?3 ORDER BY start_ns DESC LIMIT 1)",
+                          "SELECT coalesce(sum(s.cpu_ns), 0), total(" RAW_ENERGY ") FROM intervals i "
+                          "JOIN raw_samples s ON s.interval_id = i.id WHERE " RAW_RANGE " AND s.process_id = "
+                          "(SELECT id FROM procs WHERE pid = ?3 ORDER BY start_ns DESC LIMIT 1)",
                           since, until, &st);
         if (r < 0)
                 return r;

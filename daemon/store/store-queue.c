@@ -131,7 +131,8 @@ static int queued_new(const IntervalRecord *rec, QueuedInterval **ret) {
                 info->store_id = 0;
                 info->store_labels_id = 0;
                 q->procs[k] = (ProcessDelta) { .info = info, .cpu_ns = rec->procs[i].cpu_ns,
-                                               .wakeups = rec->procs[i].wakeups };
+                                               .wakeups = rec->procs[i].wakeups,
+                                               .rss_bytes = rec->procs[i].rss_bytes };
                 if (rec->proc_domain_j)
                         memcpy(q->proc_j + k * nd, rec->proc_domain_j + i * nd, nd * sizeof(double));
                 if (rec->proc_idle_share_j)

@@ -58,3 +58,30 @@
 #define STORE_INTERVAL_DURATION_SQL(i) "coalesce(" i ".duration_ns, " i ".end_ns - " i ".start_ns)"
 /* Time process sample s (of interval i) was active: the interval's duration for raw rows. */
 #define STORE_SAMPLE_ACTIVE_SQL(s, i)  "coalesce(" s ".active_ns, " STORE_INTERVAL_DURATION_SQL(i) ")"
+
+/* Schema 6: raw rows (raw_samples, alias s, of interval i) carry no energy;
+ * each is its CPU time (or memory) times its interval's rates, plus its own
+ * per-domain rows (raw_sample_domains) where a domain has no rate. */
+/* Its energy and idle share over the interval's host-total domains. */
+#define STORE_RAW_HOST_SQL_(s, i, col, basis)                                                          \
+        "(" s ".cpu_ns * coalesce(" i "." basis ", 0) + "                                             \
+        "(SELECT total(x." col ") FROM raw_sample_domains x JOIN interval_domains xd "                 \
+        "ON xd.interval_id = x.interval_id AND xd.domain_id = x.domain_id WHERE x.interval_id = " s    \
+        ".interval_id AND x.process_id = " s ".process_id AND x.labels_id = " s ".labels_id "         \
+        "AND xd.host_total = 1))"
+#define STORE_RAW_ENERGY_SQL(s, i)                                                                    \
+        "(coalesce(" s ".rss_kib, 0) * coalesce(" i ".rss_rate, 0) + "                                \
+        STORE_RAW_HOST_SQL_(s, i, "energy_j", "cpu_rate") ")"
+#define STORE_RAW_IDLE_SQL(s, i) STORE_RAW_HOST_SQL_(s, i, "idle_share_j", "idle_rate")
+/* Joined with interval_domains d of its interval and LEFT JOINed with its
+ * own row x of that domain (STORE_RAW_DOMAIN_JOIN_SQL): its figures in d. */
+#define STORE_RAW_DOMAIN_JOIN_SQL(s, d, x)                                                            \
+        "JOIN interval_domains " d " ON " d ".interval_id = " s ".interval_id "                       \
+        "LEFT JOIN raw_sample_domains " x " ON " x ".interval_id = " s ".interval_id AND "            \
+        x ".process_id = " s ".process_id AND " x ".labels_id = " s ".labels_id AND "                 \
+        x ".domain_id = " d ".domain_id"
+#define STORE_RAW_DOMAIN_ENERGY_SQL(s, d, x)                                                          \
+        "(" s ".cpu_ns * coalesce(" d ".cpu_rate, 0) + coalesce(" s ".rss_kib, 0) * "                 \
+        "coalesce(" d ".rss_rate, 0) + coalesce(" x ".energy_j, 0))"
+#define STORE_RAW_DOMAIN_IDLE_SQL(s, d, x)                                                            \
+        "(" s ".cpu_ns * coalesce(" d ".idle_rate, 0) + coalesce(" x ".idle_share_j, 0))"

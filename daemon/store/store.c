@@ -187,7 +187,7 @@ static int store_check(Store *s, int *ret_version) {
         r = sqlite_query_int(s->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", &n_tables);
         if (r >= 0)
                 r = sqlite_query_int(s->db,
-                              "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                              "SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'view') AND "
                               "name IN ('intervals', 'domains', 'processes', 'samples')",
                               &n_ours);
         if (r == -EBADMSG)

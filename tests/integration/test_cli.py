@@ -339,7 +339,8 @@ def test_status_attribution_and_self():
         check("jouled itself: 0.12 CPU-s, 1.88 J (estimated) over the last hour" in text, "status text:\n" + text)
         # Another process with the same pid started earlier is not jouled.
         con = sqlite3.connect(db)
-        con.execute("UPDATE processes SET pid = 4242 WHERE comm = 'sshd'")
+        # (processes is a view of procs and labels since schema 6.)
+        con.execute("UPDATE procs SET pid = 4242 WHERE labels_id IN (SELECT id FROM labels WHERE comm = 'sshd')")
         con.commit()
         con.close()
         check(jtest.joulectl_json("status", db=db)["self"]["cpu_seconds"] == 0.12, "an older pid 4242 counted")

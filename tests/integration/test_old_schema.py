@@ -29,6 +29,7 @@ LATEST = len(MIGRATIONS)
 EXIT_OLD_SCHEMA = 4
 GROUPS_SCHEMA = 4             # slices, container ids and wakeups came with schema 4
 LABELS_SCHEMA = 5             # samples refer to label sets; rollups are per label set
+DERIVED_SCHEMA = 6            # raw rows and rollups in tables of their own; samples, processes are views
 OLD_LINE = re.compile(r"database schema (\d+) is older than this joulectl \((\d+)\): restart jouled to upgrade it")
 
 S = 1000000000
@@ -63,10 +64,16 @@ def make_old_db(path, version):
     for name, (did, *_rest) in DOMAINS.items():
         con.execute("INSERT INTO domains (id, name, kind, source, estimated, host_total) VALUES (?, ?, ?, 'rapl', 0, 1)",
                     (did, name, name.split("-")[0]))
+    if version >= DERIVED_SCHEMA:
+        con.execute("INSERT INTO boots (id, boot_id) VALUES (1, 'boot')")
     for pid, (pid_id, comm, _cpu, _e) in PROCS.items():
-        con.execute("INSERT INTO processes (id, boot_id, pid, start_boot_ns, start_ns, comm, exe, uid, ppid, unit) "
-                    "VALUES (?, 'boot', ?, ?, ?, ?, ?, 0, 1, 'session-1.scope')",
-                    (pid_id, pid, pid, T0 - S, comm, "/usr/bin/" + comm))
+        if version >= DERIVED_SCHEMA:
+            con.execute("INSERT INTO procs (id, boot, pid, start_boot_ns, start_ns, labels_id, ppid) "
+                        "VALUES (?, 1, ?, ?, ?, ?, 1)", (pid_id, pid, pid, T0 - S, pid_id))
+        else:
+            con.execute("INSERT INTO processes (id, boot_id, pid, start_boot_ns, start_ns, comm, exe, uid, ppid, unit) "
+                        "VALUES (?, 'boot', ?, ?, ?, ?, ?, 0, 1, 'session-1.scope')",
+                        (pid_id, pid, pid, T0 - S, comm, "/usr/bin/" + comm))
         if version >= LABELS_SCHEMA:
             con.execute("INSERT INTO labels (id, comm, exe, uid, unit) VALUES (?, ?, ?, 0, 'session-1.scope')",
                         (pid_id, comm, "/usr/bin/" + comm))
@@ -79,6 +86,22 @@ def make_old_db(path, version):
                         "attributed_j, unattributed_j) VALUES (?, ?, 1, ?, ?, ?, ?)",
                         (iid, did, k * m, k * idle, k * a, k * u))
         for pid_id, _comm, cpu, per_domain in PROCS.values():
+            if version >= DERIVED_SCHEMA:
+                # No rates (the split is not by CPU time here): per-process rows hold the energies.
+                if extra_vals:
+                    con.execute("INSERT INTO rollup_samples (interval_id, labels_id, cpu_ns, energy_j, n_procs) "
+                                "VALUES (?, ?, ?, ?, 1)", (iid, pid_id, k * cpu, k * sum(per_domain.values())))
+                else:
+                    con.execute("INSERT INTO raw_samples (interval_id, process_id, labels_id, cpu_ns) "
+                                "VALUES (?, ?, ?, ?)", (iid, pid_id, pid_id, k * cpu))
+                for dname, j in per_domain.items():
+                    if extra_vals:
+                        con.execute("INSERT INTO rollup_sample_domains (interval_id, labels_id, domain_id, energy_j) "
+                                    "VALUES (?, ?, ?, ?)", (iid, pid_id, DOMAINS[dname][0], k * j))
+                    else:
+                        con.execute("INSERT INTO raw_sample_domains (interval_id, process_id, labels_id, domain_id, "
+                                    "energy_j) VALUES (?, ?, ?, ?, ?)", (iid, pid_id, pid_id, DOMAINS[dname][0], k * j))
+                continue
             if version >= LABELS_SCHEMA:
                 # Rollups are per label set (process_id 0); each process has a label set of its own here.
                 proc = 0 if extra_vals else pid_id

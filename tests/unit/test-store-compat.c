@@ -8,6 +8,7 @@
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,10 +57,30 @@ static void make_old_db(const char *path, int version) {
                 "INSERT INTO intervals (id, start_ns, end_ns) VALUES (1, " T0 ", " T0 " + 1000000000);"
                 "INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, idle_j, "
                 "  attributed_j, unattributed_j) VALUES (1, 1, 1, 8, 5, 2.5, 0.5);"
-                "INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j) VALUES (1, 1, 100000000, 2.0), (1, 2, 25000000, 0.5);"
-                "INSERT INTO sample_domains VALUES (1, 1, 1, 2.0), (1, 2, 1, 0.5);"
                 "INSERT INTO daemon_state VALUES ('tracker_mode', 'bpf', " T0 ");"
                 "INSERT INTO source_probes VALUES ('rapl', 'usable', 0, 1, NULL);");
+        if (version >= 5) {
+                /* Samples with their label sets, an hour rollup per label set. */
+                exec_ok(db,
+                        "INSERT INTO labels (id, comm, exe, uid, unit) VALUES (1, 'make', '/usr/bin/make', 0, "
+                        "  'session-1.scope'), (2, 'cc1', NULL, 1000, NULL);"
+                        "INSERT INTO samples (interval_id, process_id, labels_id, cpu_ns, energy_j, idle_share_j) "
+                        "  VALUES (1, 1, 1, 100000000, 2.0, 4.0), (1, 2, 2, 25000000, 0.5, 1.0);"
+                        "INSERT INTO sample_domains (interval_id, process_id, labels_id, domain_id, energy_j, idle_share_j) "
+                        "  VALUES (1, 1, 1, 1, 2.0, 4.0), (1, 2, 2, 1, 0.5, 1.0);"
+                        "INSERT INTO intervals (id, start_ns, end_ns, level, n_raw, duration_ns) "
+                        "  VALUES (2, 1699999200000000000, 1700002800000000000, 2, 3600, 3600000000000);"
+                        "INSERT INTO samples (interval_id, process_id, labels_id, cpu_ns, energy_j, active_ns, n_procs) "
+                        "  VALUES (2, 0, 1, 300000000, 6.0, 3000000000, 2);"
+                        "INSERT INTO sample_domains (interval_id, process_id, labels_id, domain_id, energy_j) "
+                        "  VALUES (2, 0, 1, 1, 6.0);"
+                        "UPDATE rollup_state SET hour_done_ns = 1700002800000000000;");
+                assert_int_equal(sqlite3_close(db), SQLITE_OK);
+                return;
+        }
+        exec_ok(db,
+                "INSERT INTO samples (interval_id, process_id, cpu_ns, energy_j) VALUES (1, 1, 100000000, 2.0), (1, 2, 25000000, 0.5);"
+                "INSERT INTO sample_domains VALUES (1, 1, 1, 2.0), (1, 2, 1, 0.5);");
         if (version >= 2)
                 /* An hour rollup: process 1's last_ns (0003) comes from it. */
                 exec_ok(db,
@@ -193,7 +214,9 @@ static void test_views_only_where_needed(void **state) {
                                             -1, &st, NULL),
                          SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        assert_string_equal((const char *) sqlite3_column_text(st, 0), "interval_domains,labels,processes,sample_domains,samples");
+        assert_string_equal((const char *) sqlite3_column_text(st, 0),
+                            "boots,interval_domains,intervals,labels,processes,procs,raw_sample_domains,raw_samples,"
+                            "rollup_sample_domains,rollup_samples,sample_domains,samples");
         sqlite3_finalize(st);
         /* main.samples itself still lacks the column. */
         assert_int_not_equal(sqlite3_prepare_v2(store_db(s), "SELECT wakeups FROM main.samples", -1, &st, NULL),
@@ -216,7 +239,8 @@ static void test_reader_open_across_migration(void **state) {
 
         assert_int_equal(store_open(fx_path("live.db"), STORE_CREATE, &writer), 0);
         assert_int_equal(store_schema_version(writer), store_latest_schema_version());
-        exec_ok(store_db(writer), "UPDATE samples SET wakeups = 7; UPDATE interval_domains SET irq_j = 0.25");
+        exec_ok(store_db(writer), "UPDATE raw_samples SET wakeups = 7; UPDATE rollup_samples SET wakeups = 7; "
+                                  "UPDATE interval_domains SET irq_j = 0.25");
 
         assert_int_equal(sql_int(reader, "SELECT sum(s.wakeups) FROM samples s"), 3 * 7);
         assert_int_equal(sql_int(reader, "SELECT sum(idm.irq_j) * 4 FROM interval_domains idm"), 1);
@@ -306,24 +330,27 @@ static void make_rollup_db(const char *path) {
         assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
 
-/* Sums of the old rows, per key of `by` (the old processes' columns). */
-static void old_sums(sqlite3 *db, GroupBy by, const char *key, int64_t *ret_cpu, double *ret_pkg, double *ret_dram,
-                     int64_t *ret_wakeups) {
+/* Sums of the old rows, per key of `by`: the old processes' columns, or
+ * (labels) those of each sample's label set (schema 5). */
+static void old_sums(sqlite3 *db, bool labels, GroupBy by, const char *key, int64_t *ret_cpu, double *ret_pkg,
+                     double *ret_dram, int64_t *ret_wakeups) {
         static const char *const col[_GROUP_BY_MAX] = {
                 [GROUP_BY_COMM] = "p.comm", [GROUP_BY_UNIT] = "coalesce(p.unit, '-')", [GROUP_BY_USER] = "p.uid",
                 [GROUP_BY_SLICE] = "coalesce(p.slice, '-')", [GROUP_BY_CONTAINER] = "coalesce(p.container_id, '-')",
         };
-        char sql[1024];
+        const char *j = labels ? "JOIN labels p ON p.id = s.labels_id" : "JOIN processes p ON p.id = s.process_id";
+        const char *jd = labels ? "JOIN labels p ON p.id = sd.labels_id" : "JOIN processes p ON p.id = sd.process_id";
+        char sql[2048];
         sqlite3_stmt *st = NULL;
 
         snprintf(sql, sizeof(sql),
-                 "SELECT (SELECT sum(s.cpu_ns) FROM samples s JOIN processes p ON p.id = s.process_id WHERE %s = ?1), "
-                 "(SELECT total(sd.energy_j) FROM sample_domains sd JOIN processes p ON p.id = sd.process_id "
+                 "SELECT (SELECT sum(s.cpu_ns) FROM samples s %s WHERE %s = ?1), "
+                 "(SELECT total(sd.energy_j) FROM sample_domains sd %s "
                  "WHERE %s = ?1 AND sd.domain_id = 1), "
-                 "(SELECT total(sd.energy_j) FROM sample_domains sd JOIN processes p ON p.id = sd.process_id "
+                 "(SELECT total(sd.energy_j) FROM sample_domains sd %s "
                  "WHERE %s = ?1 AND sd.domain_id = 2), "
-                 "(SELECT sum(s.wakeups) FROM samples s JOIN processes p ON p.id = s.process_id WHERE %s = ?1)",
-                 col[by], col[by], col[by], col[by]);
+                 "(SELECT sum(s.wakeups) FROM samples s %s WHERE %s = ?1)",
+                 j, col[by], jd, col[by], jd, col[by], j, col[by]);
         assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -334,7 +361,7 @@ static void old_sums(sqlite3 *db, GroupBy by, const char *key, int64_t *ret_cpu,
         sqlite3_finalize(st);
 }
 
-static void check_groups(Store *s, sqlite3 *old, GroupBy by, size_t want_groups) {
+static void check_groups(Store *s, sqlite3 *old, bool labels, GroupBy by, size_t want_groups) {
         StoreGroupRow *rows = NULL;
         StoreGroupDomain *dv = NULL;
         size_t n = 0, nd = 0;
@@ -351,7 +378,7 @@ static void check_groups(Store *s, sqlite3 *old, GroupBy by, size_t want_groups)
                         snprintf(key, sizeof(key), "%s", rows[i].key.text);
                 else
                         snprintf(key, sizeof(key), "%" PRId64, rows[i].key.i);
-                old_sums(old, by, key, &cpu, &pkg, &dram, &w);
+                old_sums(old, labels, by, key, &cpu, &pkg, &dram, &w);
                 assert_int_equal((int64_t) rows[i].cpu_ns, cpu);
                 assert_int_equal((int64_t) rows[i].wakeups, w);
                 assert_true(fabs(rows[i].energy_j - (pkg + dram)) < 1e-9);
@@ -389,11 +416,79 @@ static void test_migration_keeps_group_totals(void **state) {
         assert_int_equal(sql_int(writer, "SELECT count(*) FROM samples WHERE process_id = 0 AND n_procs > 1"), 6);
         assert_int_equal(sql_int(writer, "SELECT count(*) FROM labels"), 4);
         for (GroupBy by = GROUP_BY_COMM; by < _GROUP_BY_MAX; by++) {
-                check_groups(reader, old, by, want[by]);
-                check_groups(writer, old, by, want[by]);
+                check_groups(reader, old, false, by, want[by]);
+                check_groups(writer, old, false, by, want[by]);
         }
         /* Process rows: those raw rows refer to. */
         assert_int_equal(sql_int(writer, "SELECT count(*) FROM processes"), 6);
+        sqlite3_close(old);
+}
+
+/* Schema 5 (label sets, rollups per label set) to 6 (raw rows and rollups
+ * in tables of their own, process rows referring to boots and labels): a
+ * process that exec'd (two label sets in its life), per-domain rows that
+ * follow no rate: every grouping reads the same totals from the old file
+ * (through the views) as once migrated, and both equal the sums over the
+ * old rows; the process rows read the same. */
+static void test_migration_5_keeps_group_totals(void **state) {
+        _cleanup_(store_freep) Store *reader = NULL, *writer = NULL;
+        static const size_t want[_GROUP_BY_MAX] = {
+                [GROUP_BY_COMM] = 4, [GROUP_BY_UNIT] = 3, [GROUP_BY_USER] = 2, [GROUP_BY_SLICE] = 3,
+                [GROUP_BY_CONTAINER] = 2,
+        };
+        sqlite3 *old = NULL;
+        char cmd[256];
+
+        make_rollup_db(fx_path("r5.db"));
+        assert_int_equal(sqlite3_open(fx_path("r5.db"), &old), SQLITE_OK);
+        for (size_t i = 0; i < SCHEMA_N_MIGRATIONS; i++)
+                if (schema_migrations[i].version == 5)
+                        exec_ok(old, schema_migrations[i].sql);
+        exec_ok(old, "PRAGMA user_version = 5;"
+                /* cc1 (process 1) exec's ld in a sixth raw interval. */
+                "INSERT INTO labels (id, comm, exe, uid, unit, slice) "
+                "  VALUES (100, 'ld', '/usr/bin/ld', 1000, 'build.scope', 'user.slice');"
+                "INSERT INTO intervals (id, start_ns, end_ns) VALUES (12, " DAY0 " + 93785000000000, " DAY0 " + 93786000000000);"
+                "INSERT INTO interval_domains (interval_id, domain_id, host_total, measured_j, idle_j, attributed_j, "
+                "  unattributed_j) VALUES (12, 1, 1, 20, 5, 12, 3), (12, 2, 1, 4, 1, 2, 1);"
+                "INSERT INTO samples (interval_id, process_id, labels_id, cpu_ns, energy_j, wakeups, idle_share_j) "
+                "  VALUES (12, 1, 100, 7000007, 1.375, 3, 0.5);"
+                "INSERT INTO sample_domains (interval_id, process_id, labels_id, domain_id, energy_j, idle_share_j) "
+                "  VALUES (12, 1, 100, 1, 1.25, 0.25), (12, 1, 100, 2, 0.125, 0.25);");
+        assert_int_equal(sqlite3_close(old), SQLITE_OK);
+        snprintf(cmd, sizeof(cmd), "cp %s %s", fx_path("r5.db"), fx_path("r5-migrated.db"));
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(sqlite3_open_v2(fx_path("r5.db"), &old, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+
+        assert_int_equal(store_open(fx_path("r5.db"), STORE_READ_ONLY, &reader), 0);
+        assert_int_equal(store_schema_version(reader), 5);
+        assert_int_equal(store_open(fx_path("r5-migrated.db"), STORE_CREATE, &writer), 0);
+        for (GroupBy by = GROUP_BY_COMM; by < _GROUP_BY_MAX; by++) {
+                check_groups(reader, old, true, by, want[by]);
+                check_groups(writer, old, true, by, want[by]);
+        }
+        /* The rows of the views are the old tables' rows. */
+        {
+                static const char *const q[] = {
+                        "SELECT count(*), sum(cpu_ns), total(energy_j), total(idle_share_j), sum(wakeups), "
+                        "sum(coalesce(n_procs, 0)), sum(coalesce(active_ns, 0)) FROM samples",
+                        "SELECT count(*), total(energy_j), total(idle_share_j), sum(domain_id * labels_id) FROM sample_domains",
+                        "SELECT count(*), sum(pid), group_concat(comm || coalesce(exe, '') || coalesce(unit, '') || "
+                        "coalesce(slice, '') || boot_id, ',') FROM (SELECT * FROM processes ORDER BY id)",
+                };
+                for (size_t i = 0; i < ELEMENTSOF(q); i++) {
+                        sqlite3_stmt *a = NULL, *b = NULL;
+                        assert_int_equal(sqlite3_prepare_v2(old, q[i], -1, &a, NULL), SQLITE_OK);
+                        assert_int_equal(sqlite3_prepare_v2(store_db(writer), q[i], -1, &b, NULL), SQLITE_OK);
+                        assert_int_equal(sqlite3_step(a), SQLITE_ROW);
+                        assert_int_equal(sqlite3_step(b), SQLITE_ROW);
+                        for (int c = 0; c < sqlite3_column_count(a); c++)
+                                assert_string_equal((const char *) sqlite3_column_text(a, c) ?: "NULL",
+                                                    (const char *) sqlite3_column_text(b, c) ?: "NULL");
+                        sqlite3_finalize(a);
+                        sqlite3_finalize(b);
+                }
+        }
         sqlite3_close(old);
 }
 
@@ -403,6 +498,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_views_only_where_needed, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_reader_open_across_migration, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_migration_keeps_group_totals, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_migration_5_keeps_group_totals, fx_setup, fx_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

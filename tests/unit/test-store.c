@@ -1345,6 +1345,202 @@ static void test_labels_follow_process(void **state) {
         free(ls);
 }
 
+/* Per-process totals of the raw rows, as the test expects them. */
+typedef struct ProcTotal {
+        uint32_t pid;
+        int64_t cpu;
+        double energy, idle_share;
+} ProcTotal;
+
+/* Energies shared out as the daemon shares them (attribution.c): the
+ * package's dynamic energy by CPU time over the host's busy time, DRAM's by
+ * resident memory, the GPU's by something else (stored per process), every
+ * domain's idle energy by CPU time; a process changes comm, exe, unit,
+ * slice and container during its life, and short processes come and go.
+ * Raw rows keep no energy of the first two domains (their rates do), and
+ * every grouping's totals are exact at every level (raw, minutes, hours,
+ * days), at every cut, and per process over the raw rows. */
+static void test_derived_energies_exact(void **state) {
+        Fixture *f = *state;
+        Store *s = NULL;
+        StoreOptions o;
+        StoreTotals tot;
+        EnergyDomain dom[3] = { { .name = "package-0", .kind = DOMAIN_PACKAGE },
+                                { .name = "dram-0", .kind = DOMAIN_DRAM },
+                                { .name = "gpu-0", .kind = DOMAIN_GPU } };
+        ProcessInfo mover = { .pid = 10, .ppid = 1, .uid = 1000, .start_time_ns = 5, .comm = "sh",
+                              .exe = (char *) "/usr/bin/dash", .unit = (char *) "a.service",
+                              .cgroup_path = (char *) "/system.slice/a.service", .slice = (char *) "system.slice" };
+        ProcessInfo steady = { .pid = 11, .ppid = 1, .uid = 0, .start_time_ns = 6, .comm = "burn",
+                               .exe = (char *) "/usr/bin/burn", .unit = (char *) "a.service",
+                               .cgroup_path = (char *) "/system.slice/a.service", .slice = (char *) "system.slice" };
+        ProcessInfo kthread = { .pid = 2, .ppid = 0, .start_time_ns = 1, .comm = "kworker/0:1", .kernel_thread = true };
+        ProcessInfo shortp;
+        const uint64_t step = 10 * NSEC_PER_SEC;
+        const uint64_t n = 2 * 24 * 360 + 5 * 360 + 17; /* two days, five hours and a bit */
+        const uint64_t now = T0 + n * step, recent = now - 2 * STORE_HOUR_NS;
+        LabelSim *ls = calloc(1, sizeof(LabelSim)), *lr = calloc(1, sizeof(LabelSim));
+        ProcTotal pt[3] = { { .pid = 10 }, { .pid = 11 }, { .pid = 2 } };
+        int64_t cpu_all = 0;
+
+        assert_non_null(ls);
+        assert_non_null(lr);
+        assert_int_equal(store_open(f->path, STORE_CREATE, &s), 0);
+        store_options_init(&o);
+        o.raw_retention_ns = 3 * STORE_HOUR_NS;
+        o.minute_retention_ns = 6 * STORE_HOUR_NS;
+        o.hour_retention_ns = 0;
+        assert_int_equal(store_set_options(s, &o), 0);
+
+        for (uint64_t k = 0; k < n; k++) {
+                ProcessInfo *p[4] = { &mover, &steady, &kthread, &shortp };
+                ProcessDelta deltas[4];
+                double pd[12], idle[12], sum_cpu = 0, sum_rss = 0, idle_j[3] = { 1.5, 0.375, 0.25 };
+                double shared[3] = { 2.0 + 0.125 * (double) (k % 5), 0.5, 0.0 }, gpu = 0;
+                DomainRecord d[3];
+                size_t np = k % 4 == 0 ? 4 : 3; /* a short process every fourth interval */
+
+                if (k == n / 3) { /* exec */
+                        strscpy(mover.comm, sizeof(mover.comm), "burn");
+                        mover.exe = (char *) "/usr/bin/burn";
+                }
+                if (k == 2 * n / 3) { /* cgroup move, into a container */
+                        mover.unit = (char *) "docker-c0ffee.scope";
+                        mover.cgroup_path = (char *) "/machine.slice/docker-c0ffee.scope";
+                        mover.slice = (char *) "machine.slice";
+                        mover.container_id = (char *) "c0ffee";
+                }
+                shortp = (ProcessInfo) { .pid = (uint32_t) (1000 + k), .ppid = 10, .uid = 1000,
+                                         .start_time_ns = 100 + k, .comm = "cc1", .unit = (char *) "build.scope" };
+                for (size_t i = 0; i < np; i++) {
+                        deltas[i] = (ProcessDelta) { .info = p[i], .cpu_ns = 1000003 * (k % 13 + i + 1), .wakeups = i,
+                                                     .rss_bytes = i < 2 ? ((uint64_t) (i + 1) << 20) + (k % 3) * 4096 : 0 };
+                        sum_cpu += (double) deltas[i].cpu_ns;
+                        sum_rss += (double) deltas[i].rss_bytes;
+                }
+                for (size_t i = 0; i < np; i++) {
+                        double e_gpu = i == 1 ? 0.0625 * (double) (k % 3) : i == 3 ? 0.03125 : 0;
+                        pd[3 * i] = shared[0] * ((double) deltas[i].cpu_ns / (sum_cpu * 1.25));
+                        pd[3 * i + 1] = shared[1] * ((double) deltas[i].rss_bytes / sum_rss);
+                        pd[3 * i + 2] = e_gpu;
+                        gpu += e_gpu;
+                        for (size_t j = 0; j < 3; j++)
+                                idle[3 * i + j] = idle_j[j] * ((double) deltas[i].cpu_ns / sum_cpu);
+                        double e = pd[3 * i] + pd[3 * i + 1] + pd[3 * i + 2];
+                        double is = idle[3 * i] + idle[3 * i + 1] + idle[3 * i + 2];
+                        label_add(ls, p[i], (int64_t) deltas[i].cpu_ns, pd[3 * i], pd[3 * i + 1] + pd[3 * i + 2], is);
+                        cpu_all += (int64_t) deltas[i].cpu_ns;
+                        if (T0 + (k + 1) * step > recent) {
+                                label_add(lr, p[i], (int64_t) deltas[i].cpu_ns, pd[3 * i], pd[3 * i + 1] + pd[3 * i + 2],
+                                          is);
+                                if (i < 3) {
+                                        pt[i].cpu += (int64_t) deltas[i].cpu_ns;
+                                        pt[i].energy += e;
+                                        pt[i].idle_share += is;
+                                }
+                        }
+                }
+                shared[2] = gpu;
+                for (size_t j = 0; j < 3; j++)
+                        d[j] = (DomainRecord) { .domain = &dom[j], .source = j == 2 ? "nvml" : "rapl", .host_total = true,
+                                                .valid = true, .measured_j = shared[j] + idle_j[j] + 0.5,
+                                                .idle_j = idle_j[j], .attributed_j = shared[j], .unattributed_j = 0.5,
+                                                .idle_w = idle_j[j] / 10, .idle_method = "regression" };
+                IntervalRecord rec = { .start_ns = T0 + k * step, .end_ns = T0 + (k + 1) * step,
+                                       .boot_realtime_ns = T0 - 1000 * NSEC_PER_SEC, .n_domains = 3, .domains = d,
+                                       .n_procs = np, .procs = deltas, .proc_domain_j = pd, .proc_idle_share_j = idle };
+                assert_int_equal(store_write_interval(s, &rec), 0);
+                if (k % 31 == 0)
+                        maintain_all(s, rec.end_ns);
+        }
+        maintain_all(s, now);
+        for (int level = 0; level <= 3; level++) {
+                char sql[96];
+                snprintf(sql, sizeof(sql), "SELECT count(*) FROM intervals WHERE level = %d", level);
+                assert_true(sql_int(s, sql) > 0);
+        }
+        /* Package and DRAM by their rates, the GPU per process; raw rows
+         * hold no energy of their own otherwise. */
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM interval_domains idm JOIN intervals i ON i.id = idm.interval_id "
+                                    "JOIN domains d ON d.id = idm.domain_id WHERE i.level = 0 AND "
+                                    "((d.name = 'package-0' AND idm.cpu_rate IS NULL) OR "
+                                    "(d.name = 'dram-0' AND idm.rss_rate IS NULL) OR "
+                                    /* a GPU with nothing to share has a rate: 0 */
+                                    "(d.name = 'gpu-0' AND coalesce(idm.cpu_rate, 0) != 0) OR idm.idle_rate IS NULL)"), 0);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM raw_sample_domains x JOIN domains d ON d.id = x.domain_id "
+                                    "WHERE d.name != 'gpu-0' OR x.idle_share_j != 0"), 0);
+        assert_true(sql_int(s, "SELECT count(*) FROM raw_sample_domains") > 0);
+        assert_int_equal(sql_int(s, "SELECT count(*) FROM labels"), 6);
+
+        /* Every grouping: everything (days, hours, minutes, raw), the raw rows
+         * alone, and both halves of cuts at whole hours. */
+        label_check(s, ls, 0, now);
+        label_check(s, lr, recent, now);
+        assert_int_equal(store_query_totals(s, 0, now, &tot), 0);
+        assert_close(tot.idle_share_j, ls->idle_share);
+        assert_close(tot.idle_share_j, tot.idle_j);
+        for (uint64_t cut = T0 + STORE_HOUR_NS; cut < now; cut += 3 * STORE_HOUR_NS) {
+                int64_t c = 0;
+                double e = 0, is = 0;
+
+                for (int half = 0; half < 2; half++) {
+                        StoreGroupRow *r = NULL;
+                        size_t nr = 0;
+                        assert_int_equal(store_query_groups(s, GROUP_BY_UNIT, NULL, half ? cut : 0, half ? now : cut,
+                                                            &r, &nr), 0);
+                        for (size_t i = 0; i < nr; i++) {
+                                c += (int64_t) r[i].cpu_ns;
+                                e += r[i].energy_j;
+                                is += r[i].idle_share_j;
+                        }
+                        store_group_rows_free(r, nr);
+                }
+                assert_int_equal(c, cpu_all);
+                assert_close(e, ls->energy);
+                assert_close(is, ls->idle_share);
+        }
+        /* By process over the raw rows: each process's own figures. */
+        {
+                StoreGroupRow *rows = NULL;
+                size_t nr = 0, seen = 0;
+
+                assert_int_equal(store_query_groups(s, GROUP_BY_PROCESS, NULL, recent, now, &rows, &nr), 0);
+                for (size_t i = 0; i < nr; i++)
+                        for (size_t j = 0; j < 3; j++)
+                                if (rows[i].pid == pt[j].pid) {
+                                        assert_int_equal((int64_t) rows[i].cpu_ns, pt[j].cpu);
+                                        assert_close(rows[i].energy_j, pt[j].energy);
+                                        assert_close(rows[i].idle_share_j, pt[j].idle_share);
+                                        seen++;
+                                }
+                assert_int_equal(seen, 3);
+                store_group_rows_free(rows, nr);
+        }
+        /* The views give direct readers the same figures. */
+        {
+                sqlite3_stmt *st = NULL;
+                assert_int_equal(sqlite3_prepare_v2(store_db(s),
+                                                    "SELECT (SELECT total(s.energy_j) FROM intervals i JOIN samples s "
+                                                    "ON s.interval_id = i.id WHERE " STORE_RANGE_SQL("i") "), "
+                                                    "(SELECT total(sd.energy_j) FROM intervals i JOIN sample_domains sd "
+                                                    "ON sd.interval_id = i.id WHERE " STORE_RANGE_SQL("i") "), "
+                                                    "(SELECT total(s.idle_share_j) FROM intervals i JOIN samples s "
+                                                    "ON s.interval_id = i.id WHERE " STORE_RANGE_SQL("i") ")",
+                                                    -1, &st, NULL),
+                                 SQLITE_OK);
+                sqlite3_bind_int64(st, 1, 0);
+                sqlite3_bind_int64(st, 2, (int64_t) now);
+                assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+                assert_close(sqlite3_column_double(st, 0), ls->energy);
+                assert_close(sqlite3_column_double(st, 1), ls->energy);
+                assert_close(sqlite3_column_double(st, 2), ls->idle_share);
+                sqlite3_finalize(st);
+        }
+        store_free(s);
+        free(ls);
+        free(lr);
+}
+
 /* The share of idle goes through the write buffer with the rest. */
 static void test_write_buffer_idle_share(void **state) {
         Fixture *f = *state;
@@ -1404,6 +1600,7 @@ int main(void) {
                 cmocka_unit_test(test_counter_guard),
                 cmocka_unit_test_setup_teardown(test_labels_follow_process, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_write_buffer_idle_share, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_derived_energies_exact, setup, teardown),
         };
         umask(022);
         return cmocka_run_group_tests(tests, NULL, NULL);
