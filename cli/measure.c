@@ -404,7 +404,7 @@ typedef struct IdleSum {
         char methods[64];
 } IdleSum;
 
-static int idle_add(const StoreHostIdle *d, void *userdata) {
+static int idle_add(const StoreHostDynamic *d, void *userdata) {
         IdleSum *sum = userdata;
         uint64_t lo = MAX(d->start_ns, sum->t0), hi = MIN(d->end_ns, sum->t1);
         double f, secs, band;
@@ -428,7 +428,7 @@ static int daemon_idle(Measure *m, uint64_t t0, uint64_t t1, MeasureResult *ret)
         double wall = (double) (t1 - t0) / 1e9;
         int r;
 
-        r = store_query_host_idle(m->store, t0, t1, idle_add, &sum);
+        r = store_query_host_dynamic(m->store, t0, t1, idle_add, &sum);
         if (r < 0) {
                 cli_store_error(m->store, r);
                 return -EIO;

@@ -116,6 +116,49 @@ static void *grow(void *v, size_t n, size_t size) {
         return realloc(v, (n + 1) * size);
 }
 
+/* A column's double, NAN where it is NULL. */
+static double column_double_or_nan(sqlite3_stmt *st, int i) {
+        return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+/* Sets one array element (zeroed) from the statement's current row. */
+typedef int (*RowFillFn)(sqlite3_stmt *st, void *item, void *userdata);
+/* Frees an array of n elements and what they own. */
+typedef void (*RowsFreeFn)(void *v, size_t n);
+
+/* Every row of st as an element of a new array of `size`-byte elements:
+ * fill() sets each; on failure, the elements so far go with free_rows(). */
+static int read_rows(sqlite3_stmt *st, size_t size, RowFillFn fill, void *userdata, RowsFreeFn free_rows,
+                     void **ret, size_t *ret_n) {
+        void *v = NULL;
+        size_t n = 0;
+        int rc, r;
+
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                void *p = grow(v, n, size);
+                if (!p) {
+                        free_rows(v, n);
+                        return -ENOMEM;
+                }
+                v = p;
+                p = (char *) v + n++ * size;
+                memset(p, 0, size);
+                r = fill(st, p, userdata);
+                if (r < 0) {
+                        free_rows(v, n);
+                        return r;
+                }
+        }
+        r = step_done(rc);
+        if (r < 0) {
+                free_rows(v, n);
+                return r;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
 /* ---- Filters ----------------------------------------------------------- */
 
 static bool patterns_match(char *const *patterns, const char *s) {
@@ -288,39 +331,34 @@ void store_sources_free(StoreSource *v, size_t n) {
 }
 
 /* Rows of (domain, source, estimated[, idle_w, idle_method]). */
-static int sources_read(sqlite3_stmt *st, bool with_idle, StoreSource **ret, size_t *ret_n) {
-        StoreSource *v = NULL;
-        size_t n = 0;
-        int rc, r;
+static int source_fill(sqlite3_stmt *st, void *item, void *userdata) {
+        StoreSource *p = item;
+        bool with_idle = *(const bool *) userdata;
+        int r;
 
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                StoreSource *p = grow(v, n, sizeof(*v));
-                if (!p) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                v = p;
-                p = &v[n++];
-                *p = (StoreSource) { .idle_w = NAN };
-                if ((r = column_strdup(st, 0, &p->domain)) < 0 || (r = column_strdup(st, 1, &p->source)) < 0)
-                        goto fail;
-                p->estimated = sqlite3_column_int(st, 2);
-                if (with_idle) {
-                        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-                                p->idle_w = sqlite3_column_double(st, 3);
-                        if (sqlite3_column_type(st, 4) != SQLITE_NULL && (r = column_strdup(st, 4, &p->idle_method)) < 0)
-                                goto fail;
-                }
+        p->idle_w = NAN;
+        if ((r = column_strdup(st, 0, &p->domain)) < 0 || (r = column_strdup(st, 1, &p->source)) < 0)
+                return r;
+        p->estimated = sqlite3_column_int(st, 2);
+        if (with_idle) {
+                p->idle_w = column_double_or_nan(st, 3);
+                if (sqlite3_column_type(st, 4) != SQLITE_NULL && (r = column_strdup(st, 4, &p->idle_method)) < 0)
+                        return r;
         }
-        r = step_done(rc);
-        if (r < 0)
-                goto fail;
-        *ret = v;
-        *ret_n = n;
         return 0;
-fail:
+}
+
+static void sources_free(void *v, size_t n) {
         store_sources_free(v, n);
-        return r;
+}
+
+static int sources_read(sqlite3_stmt *st, bool with_idle, StoreSource **ret, size_t *ret_n) {
+        void *v;
+        int r = read_rows(st, sizeof(StoreSource), source_fill, &with_idle, sources_free, &v, ret_n);
+        if (r < 0)
+                return r;
+        *ret = v;
+        return 0;
 }
 
 int store_query_sources(Store *s, uint64_t since, uint64_t until, StoreSource **ret, size_t *ret_n) {
@@ -362,53 +400,48 @@ void store_group_rows_free(StoreGroupRow *v, size_t n) {
 /* Rows of (key, cpu, energy, active, pid, start_ns, comm, exe, unit, uid,
  * ppid, wakeups, idle_share); a window's have no start_ns, exe, ppid or
  * active time: (key, cpu, energy, pid, comm, unit, uid, wakeups, idle_share). */
-static int groups_read(sqlite3_stmt *st, bool window, StoreGroupRow **ret, size_t *ret_n) {
-        StoreGroupRow *v = NULL;
-        size_t n = 0;
-        int rc, r;
+static int group_fill(sqlite3_stmt *st, void *item, void *userdata) {
+        StoreGroupRow *p = item;
+        bool window = *(const bool *) userdata;
+        int r;
 
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                StoreGroupRow *p = grow(v, n, sizeof(*v));
-                if (!p) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                v = p;
-                p = &v[n++];
-                *p = (StoreGroupRow) {};
-                if ((r = column_key(st, 0, &p->key)) < 0)
-                        goto fail;
-                p->cpu_ns = (uint64_t) sqlite3_column_int64(st, 1);
-                p->energy_j = sqlite3_column_double(st, 2);
-                if (window) {
-                        p->pid = sqlite3_column_int64(st, 3);
-                        if ((r = column_strdup(st, 4, &p->comm)) < 0 || (r = column_strdup(st, 5, &p->unit)) < 0)
-                                goto fail;
-                        p->uid = sqlite3_column_int64(st, 6);
-                        p->wakeups = (uint64_t) sqlite3_column_int64(st, 7);
-                        p->idle_share_j = sqlite3_column_double(st, 8);
-                        continue;
-                }
-                p->active_ns = (uint64_t) sqlite3_column_int64(st, 3);
-                p->pid = sqlite3_column_int64(st, 4);
-                p->start_ns = sqlite3_column_int64(st, 5);
-                if ((r = column_strdup(st, 6, &p->comm)) < 0 || (r = column_strdup(st, 7, &p->exe)) < 0 ||
-                    (r = column_strdup(st, 8, &p->unit)) < 0)
-                        goto fail;
-                p->uid = sqlite3_column_int64(st, 9);
-                p->ppid = sqlite3_column_int64(st, 10);
-                p->wakeups = (uint64_t) sqlite3_column_int64(st, 11);
-                p->idle_share_j = sqlite3_column_double(st, 12);
+        if ((r = column_key(st, 0, &p->key)) < 0)
+                return r;
+        p->cpu_ns = (uint64_t) sqlite3_column_int64(st, 1);
+        p->energy_j = sqlite3_column_double(st, 2);
+        if (window) {
+                p->pid = sqlite3_column_int64(st, 3);
+                if ((r = column_strdup(st, 4, &p->comm)) < 0 || (r = column_strdup(st, 5, &p->unit)) < 0)
+                        return r;
+                p->uid = sqlite3_column_int64(st, 6);
+                p->wakeups = (uint64_t) sqlite3_column_int64(st, 7);
+                p->idle_share_j = sqlite3_column_double(st, 8);
+                return 0;
         }
-        r = step_done(rc);
-        if (r < 0)
-                goto fail;
-        *ret = v;
-        *ret_n = n;
+        p->active_ns = (uint64_t) sqlite3_column_int64(st, 3);
+        p->pid = sqlite3_column_int64(st, 4);
+        p->start_ns = sqlite3_column_int64(st, 5);
+        if ((r = column_strdup(st, 6, &p->comm)) < 0 || (r = column_strdup(st, 7, &p->exe)) < 0 ||
+            (r = column_strdup(st, 8, &p->unit)) < 0)
+                return r;
+        p->uid = sqlite3_column_int64(st, 9);
+        p->ppid = sqlite3_column_int64(st, 10);
+        p->wakeups = (uint64_t) sqlite3_column_int64(st, 11);
+        p->idle_share_j = sqlite3_column_double(st, 12);
         return 0;
-fail:
+}
+
+static void group_rows_free(void *v, size_t n) {
         store_group_rows_free(v, n);
-        return r;
+}
+
+static int groups_read(sqlite3_stmt *st, bool window, StoreGroupRow **ret, size_t *ret_n) {
+        void *v;
+        int r = read_rows(st, sizeof(StoreGroupRow), group_fill, &window, group_rows_free, &v, ret_n);
+        if (r < 0)
+                return r;
+        *ret = v;
+        return 0;
 }
 
 int store_query_groups(Store *s, GroupBy by, const StoreFilter *filter, uint64_t since, uint64_t until,
@@ -480,14 +513,27 @@ void store_group_domains_free(StoreGroupDomain *v, size_t n) {
         free(v);
 }
 
+static int group_domain_fill(sqlite3_stmt *st, void *item, void *userdata) {
+        StoreGroupDomain *p = item;
+        int r;
+
+        if ((r = column_key(st, 0, &p->key)) < 0 || (r = column_strdup(st, 1, &p->domain)) < 0)
+                return r;
+        p->energy_j = sqlite3_column_double(st, 2);
+        return 0;
+}
+
+static void group_domains_free(void *v, size_t n) {
+        store_group_domains_free(v, n);
+}
+
 int store_query_group_domains(Store *s, GroupBy by, const StoreFilter *filter, uint64_t since, uint64_t until,
                               StoreGroupDomain **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        StoreGroupDomain *v = NULL;
-        size_t n = 0;
+        void *v;
         char sql[16384], where[512], where_rollup[512];
         bool label_sets;
-        int rc, r;
+        int r;
 
         assert(s);
         assert(ret);
@@ -527,28 +573,11 @@ int store_query_group_domains(Store *s, GroupBy by, const StoreFilter *filter, u
         r = prepare_range(s, sql, since, until, &st);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                StoreGroupDomain *p = grow(v, n, sizeof(*v));
-                if (!p) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                v = p;
-                p = &v[n++];
-                *p = (StoreGroupDomain) {};
-                if ((r = column_key(st, 0, &p->key)) < 0 || (r = column_strdup(st, 1, &p->domain)) < 0)
-                        goto fail;
-                p->energy_j = sqlite3_column_double(st, 2);
-        }
-        r = step_done(rc);
+        r = read_rows(st, sizeof(StoreGroupDomain), group_domain_fill, NULL, group_domains_free, &v, ret_n);
         if (r < 0)
-                goto fail;
+                return r;
         *ret = v;
-        *ret_n = n;
         return 0;
-fail:
-        store_group_domains_free(v, n);
-        return r;
 }
 
 int store_query_span(Store *s, uint64_t since, uint64_t until, uint64_t *ret_start_ns, uint64_t *ret_end_ns) {
@@ -839,7 +868,8 @@ int store_query_host_dynamic(Store *s, uint64_t t0, uint64_t t1, StoreHostDynami
 
         r = prepare_range(s,
                           "SELECT i.start_ns, i.end_ns, idm.measured_j - idm.idle_j, d.name, d.source, "
-                          "d.estimated FROM intervals i JOIN interval_domains idm ON idm.interval_id = i.id "
+                          "d.estimated, idm.idle_j, idm.idle_w, idm.idle_band_w, idm.idle_method "
+                          "FROM intervals i JOIN interval_domains idm ON idm.interval_id = i.id "
                           "JOIN domains d ON d.id = idm.domain_id "
                           "WHERE idm.host_total = 1 AND i.level = 0 AND i.end_ns > ?1 AND i.start_ns < ?2",
                           t0, t1, &st);
@@ -853,6 +883,10 @@ int store_query_host_dynamic(Store *s, uint64_t t0, uint64_t t1, StoreHostDynami
                         .domain = column_text(st, 3),
                         .source = column_text(st, 4),
                         .estimated = sqlite3_column_int(st, 5),
+                        .idle_j = sqlite3_column_double(st, 6),
+                        .idle_w = column_double_or_nan(st, 7),
+                        .band_w = column_double_or_nan(st, 8),
+                        .method = column_text(st, 9),
                 };
                 r = fn(&d, userdata);
                 if (r < 0)
@@ -1002,11 +1036,23 @@ void store_state_entries_free(StoreStateEntry *v, size_t n) {
         free(v);
 }
 
+static int state_entry_fill(sqlite3_stmt *st, void *item, void *userdata) {
+        StoreStateEntry *p = item;
+        int r;
+
+        if ((r = column_strdup(st, 0, &p->key)) < 0 || (r = column_strdup(st, 1, &p->value)) < 0)
+                return r;
+        return 0;
+}
+
+static void state_entries_free(void *v, size_t n) {
+        store_state_entries_free(v, n);
+}
+
 int store_query_state_all(Store *s, StoreStateEntry **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        StoreStateEntry *v = NULL;
-        size_t n = 0;
-        int rc, r;
+        void *v;
+        int r;
 
         assert(s);
         assert(ret);
@@ -1015,27 +1061,11 @@ int store_query_state_all(Store *s, StoreStateEntry **ret, size_t *ret_n) {
         r = prepare(s, "SELECT key, value FROM daemon_state", &st);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                StoreStateEntry *p = grow(v, n, sizeof(*v));
-                if (!p) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                v = p;
-                p = &v[n++];
-                *p = (StoreStateEntry) {};
-                if ((r = column_strdup(st, 0, &p->key)) < 0 || (r = column_strdup(st, 1, &p->value)) < 0)
-                        goto fail;
-        }
-        r = step_done(rc);
+        r = read_rows(st, sizeof(StoreStateEntry), state_entry_fill, NULL, state_entries_free, &v, ret_n);
         if (r < 0)
-                goto fail;
+                return r;
         *ret = v;
-        *ret_n = n;
         return 0;
-fail:
-        store_state_entries_free(v, n);
-        return r;
 }
 
 void store_probes_free(StoreProbe *v, size_t n) {
@@ -1047,11 +1077,26 @@ void store_probes_free(StoreProbe *v, size_t n) {
         free(v);
 }
 
+static int probe_fill(sqlite3_stmt *st, void *item, void *userdata) {
+        StoreProbe *p = item;
+        int r;
+
+        if ((r = column_strdup(st, 0, &p->name)) < 0 || (r = column_strdup(st, 1, &p->status)) < 0 ||
+            (r = column_strdup(st, 4, &p->reason)) < 0)
+                return r;
+        p->estimated = sqlite3_column_int(st, 2);
+        p->in_use = sqlite3_column_int(st, 3);
+        return 0;
+}
+
+static void probes_free(void *v, size_t n) {
+        store_probes_free(v, n);
+}
+
 int store_query_probes(Store *s, StoreProbe **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        StoreProbe *v = NULL;
-        size_t n = 0;
-        int rc, r;
+        void *v;
+        int r;
 
         assert(s);
         assert(ret);
@@ -1060,30 +1105,11 @@ int store_query_probes(Store *s, StoreProbe **ret, size_t *ret_n) {
         r = prepare(s, "SELECT name, status, estimated, in_use, reason FROM source_probes ORDER BY rowid", &st);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                StoreProbe *p = grow(v, n, sizeof(*v));
-                if (!p) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                v = p;
-                p = &v[n++];
-                *p = (StoreProbe) {};
-                if ((r = column_strdup(st, 0, &p->name)) < 0 || (r = column_strdup(st, 1, &p->status)) < 0 ||
-                    (r = column_strdup(st, 4, &p->reason)) < 0)
-                        goto fail;
-                p->estimated = sqlite3_column_int(st, 2);
-                p->in_use = sqlite3_column_int(st, 3);
-        }
-        r = step_done(rc);
+        r = read_rows(st, sizeof(StoreProbe), probe_fill, NULL, probes_free, &v, ret_n);
         if (r < 0)
-                goto fail;
+                return r;
         *ret = v;
-        *ret_n = n;
         return 0;
-fail:
-        store_probes_free(v, n);
-        return r;
 }
 
 int store_query_latest_domains(Store *s, StoreSource **ret, size_t *ret_n) {
@@ -1166,11 +1192,29 @@ void store_idle_free(StoreIdle *v, size_t n) {
         free(v);
 }
 
+static int idle_fill(sqlite3_stmt *st, void *item, void *userdata) {
+        StoreIdle *p = item;
+        int r;
+
+        p->idle_j = sqlite3_column_double(st, 2);
+        p->idle_w = column_double_or_nan(st, 3);
+        p->band_w = column_double_or_nan(st, 4);
+        p->band_j = column_double_or_nan(st, 5);
+        if ((r = column_strdup(st, 0, &p->domain)) < 0 || (r = column_strdup(st, 1, &p->source)) < 0)
+                return r;
+        if (sqlite3_column_type(st, 6) != SQLITE_NULL && (r = column_strdup(st, 6, &p->method)) < 0)
+                return r;
+        return 0;
+}
+
+static void idles_free(void *v, size_t n) {
+        store_idle_free(v, n);
+}
+
 int store_query_idle(Store *s, uint64_t since, uint64_t until, StoreIdle **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        StoreIdle *v = NULL;
-        size_t n = 0;
-        int rc, r;
+        void *v;
+        int r;
 
         assert(s);
         assert(ret);
@@ -1191,64 +1235,9 @@ int store_query_idle(Store *s, uint64_t since, uint64_t until, StoreIdle **ret, 
                           since, until, &st);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                StoreIdle *p = grow(v, n, sizeof(*v));
-                if (!p) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                v = p;
-                p = &v[n++];
-                *p = (StoreIdle) {
-                        .idle_j = sqlite3_column_double(st, 2),
-                        .idle_w = sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3),
-                        .band_w = sqlite3_column_type(st, 4) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 4),
-                        .band_j = sqlite3_column_type(st, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 5),
-                };
-                if ((r = column_strdup(st, 0, &p->domain)) < 0 || (r = column_strdup(st, 1, &p->source)) < 0)
-                        goto fail;
-                if (sqlite3_column_type(st, 6) != SQLITE_NULL && (r = column_strdup(st, 6, &p->method)) < 0)
-                        goto fail;
-        }
-        r = step_done(rc);
-        if (r < 0)
-                goto fail;
-        *ret = v;
-        *ret_n = n;
-        return 0;
-fail:
-        store_idle_free(v, n);
-        return r;
-}
-
-int store_query_host_idle(Store *s, uint64_t t0, uint64_t t1, StoreHostIdleFn fn, void *userdata) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int rc, r;
-
-        assert(s);
-        assert(fn);
-
-        r = prepare_range(s,
-                          "SELECT i.start_ns, i.end_ns, idm.idle_j, idm.idle_w, idm.idle_band_w, d.name, "
-                          "idm.idle_method FROM intervals i JOIN interval_domains idm ON idm.interval_id = i.id "
-                          "JOIN domains d ON d.id = idm.domain_id "
-                          "WHERE idm.host_total = 1 AND i.level = 0 AND i.end_ns > ?1 AND i.start_ns < ?2",
-                          t0, t1, &st);
+        r = read_rows(st, sizeof(StoreIdle), idle_fill, NULL, idles_free, &v, ret_n);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                StoreHostIdle d = {
-                        .start_ns = (uint64_t) sqlite3_column_int64(st, 0),
-                        .end_ns = (uint64_t) sqlite3_column_int64(st, 1),
-                        .idle_j = sqlite3_column_double(st, 2),
-                        .idle_w = sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3),
-                        .band_w = sqlite3_column_type(st, 4) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 4),
-                        .domain = column_text(st, 5),
-                        .method = column_text(st, 6),
-                };
-                r = fn(&d, userdata);
-                if (r < 0)
-                        return r;
-        }
-        return step_done(rc);
+        *ret = v;
+        return 0;
 }

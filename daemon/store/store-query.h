@@ -199,16 +199,21 @@ int store_query_window_groups(Store *s, GroupBy by, uint64_t after, uint64_t unt
 
 /* One host-total domain's dynamic energy (measured less idle) in one raw
  * interval. */
+/* One raw interval of one host-total domain: its dynamic energy, and its
+ * idle energy with the estimate it came from. */
 typedef struct StoreHostDynamic {
         uint64_t start_ns, end_ns;
         double dynamic_j;
         const char *domain, *source;
         bool estimated;
+        double idle_j, idle_w;
+        double band_w;                /* NAN: none stored */
+        const char *method;           /* NULL: none stored */
 } StoreHostDynamic;
 
 typedef int (*StoreHostDynamicFn)(const StoreHostDynamic *d, void *userdata);
 
-/* The raw intervals that overlap (t0, t1). */
+/* The raw intervals that overlap (t0, t1), per host-total domain. */
 int store_query_host_dynamic(Store *s, uint64_t t0, uint64_t t1, StoreHostDynamicFn fn, void *userdata);
 
 /* ---- Daemon status ----------------------------------------------------- */
@@ -276,14 +281,3 @@ void store_idle_free(StoreIdle *v, size_t n);
 int store_query_idle(Store *s, uint64_t since, uint64_t until, StoreIdle **ret, size_t *ret_n);
 
 /* One host-total domain's idle estimate in one raw interval. */
-typedef struct StoreHostIdle {
-        uint64_t start_ns, end_ns;
-        double idle_j, idle_w;
-        double band_w;                /* NAN: none stored */
-        const char *domain, *method;  /* method NULL: none stored */
-} StoreHostIdle;
-
-typedef int (*StoreHostIdleFn)(const StoreHostIdle *d, void *userdata);
-
-/* The raw intervals that overlap (t0, t1), as store_query_host_dynamic(). */
-int store_query_host_idle(Store *s, uint64_t t0, uint64_t t1, StoreHostIdleFn fn, void *userdata);
