@@ -198,8 +198,15 @@ static void write_power_chart(FILE *f, const Report *r, const ReportSeries *s) {
                         PAD_L + pw * i / 4.0, CHART_H - 12, i == 0 ? "start" : i == 4 ? "end" : "middle",
                         format_iso8601(t, false, buf, sizeof(buf)));
         }
-        fprintf(f, "</svg>\n<div class=\"legend\"><span><i style=\"background:%s\"></i>idle (estimate)</span> ",
-                IDLE_COLOUR);
+        /* The idle band's legend says how it was obtained: each domain's method. */
+        fprintf(f, "</svg>\n<div class=\"legend\"><span><i style=\"background:%s\"></i>idle (estimate", IDLE_COLOUR);
+        for (size_t i = 0; i < r->n_idle_est; i++) {
+                fputs(i == 0 ? ": " : ", ", f);
+                html_escape(f, r->idle_est[i].domain);
+                fputs(" ", f);
+                html_escape(f, r->idle_est[i].method ? r->idle_est[i].method : "method unknown");
+        }
+        fputs(")</span> ", f);
         for (size_t k = 0; k < s->n_series; k++) {
                 fprintf(f, "<span><i style=\"background:%s\"></i>", palette[k % ELEMENTSOF(palette)]);
                 if (k + 1 < s->n_series) {

@@ -149,6 +149,7 @@ def test_html_two_views():
               "the with-idle cell beside the dynamic one: %s" % re.findall(r"<tr>.*?</tr>", dom)[-1:])
         check(re.search(r'<tr class="idle"><td>Idle</td><td>[0-9.]+ \u00b1 [0-9.]+ kJ \(package-0 4\.50 \u00b1 0\.50 W '
                         r'<span class="idle-method">regression</span>\)', dom), "rendered idle row")
+        check("idle (estimate: package-0 regression)" in dom, "the chart's idle legend lacks the method")
         w, h, px = screenshot(chromium, d, html, os.path.join(d, "two-views.png"), size="1200,1500")
         check((w, h) == (1200, 1500), "screenshot size %dx%d" % (w, h))
         check(len(set(px)) >= 50, "screenshot nearly blank")
