@@ -48,6 +48,9 @@ json_object *report_json(const Report *r, const Carbon *carbon, size_t limit, co
         json_object_object_add(o, "since", json_object_new_string(since_s));
         json_object_object_add(o, "until", json_object_new_string(until_s));
         json_object_object_add(o, "by", json_object_new_string(group_by_to_string(r->by)));
+        if (r->by == GROUP_BY_PROCESS)
+                /* false: the range is past the raw retention, the rows are label sets (pid 0). */
+                json_object_object_add(o, "per_process_detail", json_object_new_boolean(!r->process_detail_pruned));
         json_object_object_add(o, "estimated", json_object_new_boolean(r->estimated));
         if (r->filter) {
                 /* The patterns the rows were chosen by. */

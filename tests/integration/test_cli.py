@@ -718,6 +718,26 @@ def test_export_levels():
             check({x["level"] for x in rows} == want, "csv levels")
 
 
+def test_report_by_process_past_raw_retention():
+    """Past the raw retention, --by process says that per-process detail is
+    not kept (table and JSON) and shows the label sets, with the totals of
+    any other grouping; within it, processes."""
+    with jtest.TempDir() as d:
+        kept = report(make_db(d, "--steady", name="kept.db"), "--by", "process")
+        check(kept["per_process_detail"] is True and any(r["pid"] > 0 for r in kept["rows"]),
+              "raw rows kept: processes expected: %r" % kept["rows"][:2])
+        db = make_db(d, "--steady", "--prune-raw", name="pruned.db")
+        js = report(db, "--by", "process")
+        check(js["per_process_detail"] is False, "per_process_detail: %r" % js.get("per_process_detail"))
+        check(js["rows"] and all(r.get("pid", 0) == 0 for r in js["rows"]), "label-set rows: %r" % js["rows"][:2])
+        by_comm = report(db, "--by", "comm")
+        check(close(sum(r["energy_joules"] for r in js["rows"]), sum(r["energy_joules"] for r in by_comm["rows"])),
+              "label-set rows add up to the same energy as by comm")
+        text = jtest.joulectl("report", "--by", "process", db=db).stdout
+        check("Per-process detail is not kept past the raw retention" in text, "table says nothing: %s" % text[:400])
+        check("per_process_detail" not in report(db, "--by", "comm"), "per_process_detail only with --by process")
+
+
 def test_report_two_views():
     """Each row: energy_joules (dynamic) and energy_with_idle_joules (with its
     CPU-time share of idle); both views conserve energy; the idle figure comes
@@ -898,6 +918,7 @@ if __name__ == "__main__":
         test_report_every,
         test_future_since,
         test_export_levels,
+        test_report_by_process_past_raw_retention,
         test_report_two_views,
         test_export_with_idle,
         test_idle_in_status_and_top,
