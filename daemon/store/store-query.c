@@ -19,6 +19,10 @@
 #include "util.h"
 
 #define RANGE STORE_RANGE_SQL("i")
+/* Where an interval's measured time begins: a rollup whose bucket was only
+ * partly measured (the daemon started within it) is drawn over its measured
+ * time, at its end, not spread over the whole bucket. */
+#define MEASURED_START(i) "max(" i ".start_ns, " i ".end_ns - " STORE_INTERVAL_DURATION_SQL(i) ")"
 #define RAW_RANGE STORE_RAW_RANGE_SQL("i")
 /* A raw sample s of interval i: its energy and idle share (host-total domains). */
 #define RAW_ENERGY STORE_RAW_ENERGY_SQL("s", "i")
@@ -588,7 +592,8 @@ int store_query_span(Store *s, uint64_t since, uint64_t until, uint64_t *ret_sta
         assert(ret_start_ns);
         assert(ret_end_ns);
 
-        r = prepare_range(s, "SELECT min(start_ns), max(end_ns) FROM intervals WHERE end_ns > ?1 AND end_ns <= ?2",
+        r = prepare_range(s, "SELECT min(" MEASURED_START("i") "), max(i.end_ns) FROM intervals i "
+                          "WHERE i.end_ns > ?1 AND i.end_ns <= ?2",
                           since, until, &st);
         if (r < 0)
                 return r;
@@ -632,7 +637,8 @@ int store_query_host_energy(Store *s, uint64_t since, uint64_t until, StoreEnerg
         assert(fn);
 
         r = prepare_range(s,
-                          "SELECT i.start_ns, i.end_ns, total(idm.measured_j), total(idm.idle_j) FROM intervals i "
+                          "SELECT " MEASURED_START("i") ", i.end_ns, total(idm.measured_j), total(idm.idle_j) "
+                          "FROM intervals i "
                           "JOIN interval_domains idm ON idm.interval_id = i.id "
                           "WHERE " RANGE " AND idm.host_total = 1 GROUP BY i.id",
                           since, until, &st);
@@ -664,10 +670,11 @@ int store_query_group_energy(Store *s, GroupBy by, const StoreFilter *filter, ui
         /* By process (raw rows only) there is no rollup part. */
         snprintf(sql, sizeof(sql),
                  "SELECT k, start_ns, end_ns, total(e) FROM "
-                 "(SELECT %s AS k, i.id AS iid, i.start_ns AS start_ns, i.end_ns AS end_ns, " RAW_ENERGY " AS e "
+                 "(SELECT %s AS k, i.id AS iid, " MEASURED_START("i") " AS start_ns, i.end_ns AS end_ns, "
+                 RAW_ENERGY " AS e "
                  "FROM intervals i JOIN raw_samples s ON s.interval_id = i.id JOIN labels l ON l.id = s.labels_id "
                  "WHERE %s AND %s "
-                 "UNION ALL SELECT %s, i.id, i.start_ns, i.end_ns, s.energy_j FROM intervals i "
+                 "UNION ALL SELECT %s, i.id, " MEASURED_START("i") ", i.end_ns, s.energy_j FROM intervals i "
                  "JOIN rollup_samples s ON s.interval_id = i.id JOIN labels l ON l.id = s.labels_id "
                  "WHERE %s AND %s) GROUP BY k, iid ORDER BY k, iid",
                  label_sets ? "l.id" : group_by_sql(by), by == GROUP_BY_PROCESS && !label_sets ? RAW_RANGE : RANGE,
