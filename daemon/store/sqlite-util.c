@@ -64,6 +64,21 @@ int sqlite_stmt_run(sqlite3 *db, sqlite3_stmt *st, int64_t *ret_id) {
         return r;
 }
 
+int sqlite_stmt_lookup(sqlite3 *db, sqlite3_stmt *st, int64_t *ret) {
+        int rc, r = 0;
+
+        assert(db);
+        assert(st);
+        assert(ret);
+        rc = sqlite3_step(st);
+        *ret = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+                r = store_errno_db(db, rc);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
+}
+
 int sqlite_exec_sql(sqlite3 *db, const char *sql) {
         assert(db);
         assert(sql);

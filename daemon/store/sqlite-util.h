@@ -37,6 +37,10 @@ int sqlite_bind_text_or_null(sqlite3_stmt *st, int i, const char *v);
  * and clears its bindings for the next use. */
 int sqlite_stmt_run(sqlite3 *db, sqlite3_stmt *st, int64_t *ret_id);
 
+/* Step a prepared lookup: the first column of its first row in *ret (0 when
+ * it returns no row, or NULL). Resets it and clears its bindings. */
+int sqlite_stmt_lookup(sqlite3 *db, sqlite3_stmt *st, int64_t *ret);
+
 /* Run sql (one or more statements, no result wanted). */
 int sqlite_exec_sql(sqlite3 *db, const char *sql);
 

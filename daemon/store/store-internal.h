@@ -162,6 +162,8 @@ uint64_t store_generation_new(void);
 int store_exec(Store *s, const char *sql);
 /* Run prepared statement `which` (see sqlite_stmt_run()). */
 int store_stmt_run(Store *s, StoreStatement which, int64_t *ret_id);
+/* Run lookup statement `which` (see sqlite_stmt_lookup()). */
+int store_stmt_lookup(Store *s, StoreStatement which, int64_t *ret);
 /* BEGIN IMMEDIATE; store_end() commits when r >= 0, else rolls back, and
  * returns r or the commit's error. */
 int store_begin(Store *s);

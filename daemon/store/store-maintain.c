@@ -200,24 +200,11 @@ static int store_rollup_state(Store *s, RollupState *ret) {
 
 /* End of the first row of `level` ending after `after`, 0 when none. */
 static int store_next_end(Store *s, int level, int64_t after, int64_t *ret) {
-        sqlite3_stmt *st;
-        int64_t v = 0;
-        int rc, r = 0;
-
         assert(s);
         assert(ret);
-        st = s->stmt[STMT_NEXT_BUCKET];
-        sqlite3_bind_int(st, 1, level);
-        sqlite3_bind_int64(st, 2, after);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-                v = sqlite3_column_int64(st, 0); /* NULL → 0 */
-        else
-                r = store_errno_db(s->db, rc);
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        *ret = v;
-        return r;
+        sqlite3_bind_int(s->stmt[STMT_NEXT_BUCKET], 1, level);
+        sqlite3_bind_int64(s->stmt[STMT_NEXT_BUCKET], 2, after);
+        return store_stmt_lookup(s, STMT_NEXT_BUCKET, ret);   /* NULL → 0 */
 }
 
 /* Run a rollup statement: ?1, ?2 the bucket (b, e], ?3 the level or the new
@@ -306,21 +293,10 @@ static int store_set_from(Store *s, int level, int64_t v) {
 }
 
 static int store_max_end(Store *s, int level, int64_t *ret) {
-        sqlite3_stmt *st;
-        int rc, r = 0;
-
         assert(s);
         assert(ret);
-        st = s->stmt[STMT_MAX_END];
-        sqlite3_bind_int(st, 1, level);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-                *ret = sqlite3_column_int64(st, 0);
-        else
-                r = store_errno_db(s->db, rc);
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        return r;
+        sqlite3_bind_int(s->stmt[STMT_MAX_END], 1, level);
+        return store_stmt_lookup(s, STMT_MAX_END, ret);
 }
 
 static int64_t floor_to(int64_t v, int64_t unit) {
@@ -356,12 +332,7 @@ int store_fold_late(Store *s, int64_t raw_id, uint64_t end_ns) {
                 sqlite3_bind_int(st, 1, level);
                 sqlite3_bind_int64(st, 2, b);
                 sqlite3_bind_int64(st, 3, b + size[level]);
-                r = sqlite3_step(st);
-                if (r == SQLITE_ROW)
-                        id = sqlite3_column_int64(st, 0);
-                r = r == SQLITE_ROW || r == SQLITE_DONE ? 0 : store_errno_db(s->db, r);
-                sqlite3_reset(st);
-                sqlite3_clear_bindings(st);
+                r = store_stmt_lookup(s, STMT_FOLD_FIND, &id);
                 if (r < 0)
                         return r;
                 if (id <= 0) {

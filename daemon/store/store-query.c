@@ -130,10 +130,11 @@ typedef int (*RowFillFn)(sqlite3_stmt *st, void *item, void *userdata);
 /* Frees an array of n elements and what they own. */
 typedef void (*RowsFreeFn)(void *v, size_t n);
 
-/* Every row of st as an element of a new array of `size`-byte elements:
+/* Every row of st as an element of a new array of `size`-byte elements,
+ * stored in *ret_array (a pointer to the caller's typed array pointer):
  * fill() sets each; on failure, the elements so far go with free_rows(). */
 static int read_rows(sqlite3_stmt *st, size_t size, RowFillFn fill, void *userdata, RowsFreeFn free_rows,
-                     void **ret, size_t *ret_n) {
+                     void *ret_array, size_t *ret_n) {
         void *v = NULL;
         size_t n = 0;
         int rc, r;
@@ -158,7 +159,7 @@ static int read_rows(sqlite3_stmt *st, size_t size, RowFillFn fill, void *userda
                 free_rows(v, n);
                 return r;
         }
-        *ret = v;
+        memcpy(ret_array, &v, sizeof(v));
         *ret_n = n;
         return 0;
 }
@@ -357,12 +358,7 @@ static void sources_free(void *v, size_t n) {
 }
 
 static int sources_read(sqlite3_stmt *st, bool with_idle, StoreSource **ret, size_t *ret_n) {
-        void *v;
-        int r = read_rows(st, sizeof(StoreSource), source_fill, &with_idle, sources_free, &v, ret_n);
-        if (r < 0)
-                return r;
-        *ret = v;
-        return 0;
+        return read_rows(st, sizeof(StoreSource), source_fill, &with_idle, sources_free, ret, ret_n);
 }
 
 int store_query_sources(Store *s, uint64_t since, uint64_t until, StoreSource **ret, size_t *ret_n) {
@@ -440,12 +436,7 @@ static void group_rows_free(void *v, size_t n) {
 }
 
 static int groups_read(sqlite3_stmt *st, bool window, StoreGroupRow **ret, size_t *ret_n) {
-        void *v;
-        int r = read_rows(st, sizeof(StoreGroupRow), group_fill, &window, group_rows_free, &v, ret_n);
-        if (r < 0)
-                return r;
-        *ret = v;
-        return 0;
+        return read_rows(st, sizeof(StoreGroupRow), group_fill, &window, group_rows_free, ret, ret_n);
 }
 
 int store_query_groups(Store *s, GroupBy by, const StoreFilter *filter, uint64_t since, uint64_t until,
@@ -534,7 +525,6 @@ static void group_domains_free(void *v, size_t n) {
 int store_query_group_domains(Store *s, GroupBy by, const StoreFilter *filter, uint64_t since, uint64_t until,
                               StoreGroupDomain **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        void *v;
         char sql[16384], where[512], where_rollup[512];
         bool label_sets;
         int r;
@@ -577,11 +567,7 @@ int store_query_group_domains(Store *s, GroupBy by, const StoreFilter *filter, u
         r = prepare_range(s, sql, since, until, &st);
         if (r < 0)
                 return r;
-        r = read_rows(st, sizeof(StoreGroupDomain), group_domain_fill, NULL, group_domains_free, &v, ret_n);
-        if (r < 0)
-                return r;
-        *ret = v;
-        return 0;
+        return read_rows(st, sizeof(StoreGroupDomain), group_domain_fill, NULL, group_domains_free, ret, ret_n);
 }
 
 int store_query_span(Store *s, uint64_t since, uint64_t until, uint64_t *ret_start_ns, uint64_t *ret_end_ns) {
@@ -1058,7 +1044,6 @@ static void state_entries_free(void *v, size_t n) {
 
 int store_query_state_all(Store *s, StoreStateEntry **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        void *v;
         int r;
 
         assert(s);
@@ -1068,11 +1053,7 @@ int store_query_state_all(Store *s, StoreStateEntry **ret, size_t *ret_n) {
         r = prepare(s, "SELECT key, value FROM daemon_state", &st);
         if (r < 0)
                 return r;
-        r = read_rows(st, sizeof(StoreStateEntry), state_entry_fill, NULL, state_entries_free, &v, ret_n);
-        if (r < 0)
-                return r;
-        *ret = v;
-        return 0;
+        return read_rows(st, sizeof(StoreStateEntry), state_entry_fill, NULL, state_entries_free, ret, ret_n);
 }
 
 void store_probes_free(StoreProbe *v, size_t n) {
@@ -1102,7 +1083,6 @@ static void probes_free(void *v, size_t n) {
 
 int store_query_probes(Store *s, StoreProbe **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        void *v;
         int r;
 
         assert(s);
@@ -1112,11 +1092,7 @@ int store_query_probes(Store *s, StoreProbe **ret, size_t *ret_n) {
         r = prepare(s, "SELECT name, status, estimated, in_use, reason FROM source_probes ORDER BY rowid", &st);
         if (r < 0)
                 return r;
-        r = read_rows(st, sizeof(StoreProbe), probe_fill, NULL, probes_free, &v, ret_n);
-        if (r < 0)
-                return r;
-        *ret = v;
-        return 0;
+        return read_rows(st, sizeof(StoreProbe), probe_fill, NULL, probes_free, ret, ret_n);
 }
 
 int store_query_latest_domains(Store *s, StoreSource **ret, size_t *ret_n) {
@@ -1220,7 +1196,6 @@ static void idles_free(void *v, size_t n) {
 
 int store_query_idle(Store *s, uint64_t since, uint64_t until, StoreIdle **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        void *v;
         int r;
 
         assert(s);
@@ -1242,9 +1217,5 @@ int store_query_idle(Store *s, uint64_t since, uint64_t until, StoreIdle **ret, 
                           since, until, &st);
         if (r < 0)
                 return r;
-        r = read_rows(st, sizeof(StoreIdle), idle_fill, NULL, idles_free, &v, ret_n);
-        if (r < 0)
-                return r;
-        *ret = v;
-        return 0;
+        return read_rows(st, sizeof(StoreIdle), idle_fill, NULL, idles_free, ret, ret_n);
 }

@@ -25,6 +25,12 @@ int store_stmt_run(Store *s, StoreStatement which, int64_t *ret_id) {
         return sqlite_stmt_run(s->db, s->stmt[which], ret_id);
 }
 
+int store_stmt_lookup(Store *s, StoreStatement which, int64_t *ret) {
+        assert(s);
+        assert(which >= 0 && which < _STMT_MAX);
+        return sqlite_stmt_lookup(s->db, s->stmt[which], ret);
+}
+
 int store_begin(Store *s) {
         return store_stmt_run(s, STMT_BEGIN, NULL);
 }

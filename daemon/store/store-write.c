@@ -256,21 +256,14 @@ static void bind_labels(sqlite3_stmt *st, const ProcessInfo *p) {
 
 /* The label set row of p's labels, found or inserted. */
 static int store_labels_find(Store *s, const ProcessInfo *p, int64_t *ret) {
-        sqlite3_stmt *st;
         int64_t id = 0;
-        int rc, r;
+        int r;
 
         assert(s);
         assert(p);
         assert(ret);
-        st = s->stmt[STMT_LOOKUP_LABELS];
-        bind_labels(st, p);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-                id = sqlite3_column_int64(st, 0);
-        r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_errno_db(s->db, rc);
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
+        bind_labels(s->stmt[STMT_LOOKUP_LABELS], p);
+        r = store_stmt_lookup(s, STMT_LOOKUP_LABELS, &id);
         if (r < 0)
                 return r;
         if (id == 0) {
