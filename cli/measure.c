@@ -361,25 +361,6 @@ static void self_read(Measure *m, double *ret_j) {
         *ret_j = total;
 }
 
-/* Dynamic energy of the host-total domains over [t0, t1] from the database,
- * each interval pro rata of its overlap. */
-typedef struct DynamicSum {
-        Measure *m;
-        uint64_t t0, t1;
-        double total;
-} DynamicSum;
-
-static int dynamic_add(const StoreHostDynamic *d, void *userdata) {
-        DynamicSum *sum = userdata;
-        uint64_t lo = MAX(d->start_ns, sum->t0), hi = MIN(d->end_ns, sum->t1);
-
-        if (d->end_ns <= d->start_ns || hi <= lo)
-                return 0;
-        sum->total += MAX(d->dynamic_j, 0.0) * (double) (hi - lo) / (double) (d->end_ns - d->start_ns);
-        add_shown(sum->m, d->domain, d->source, d->estimated);
-        return 0;
-}
-
 /* Add method to list (", " between) unless it is there already. */
 static void methods_add(char *list, size_t size, const char *method) {
         size_t n = strlen(method), len = strlen(list);
@@ -395,17 +376,18 @@ static void methods_add(char *list, size_t size, const char *method) {
                 snprintf(list + len, size - len, "%s%s", len ? ", " : "", method);
 }
 
-/* Idle energy of the host-total domains over [t0, t1] from the database,
- * pro rata as above, with the time-weighted idle power and band and the
- * methods seen. */
-typedef struct IdleSum {
+/* Dynamic and idle energy of the host-total domains over [t0, t1] from the
+ * database, each interval pro rata of its overlap, with the time-weighted
+ * idle power and band and the idle methods seen. */
+typedef struct HostSum {
+        Measure *m;
         uint64_t t0, t1;
-        double idle_j, w_s, band_s;   /* J, W·s, W·s (band NAN: unknown) */
+        double dynamic_j, idle_j, w_s, band_s;   /* J, J, W·s, W·s (band NAN: unknown) */
         char methods[64];
-} IdleSum;
+} HostSum;
 
-static int idle_add(const StoreHostDynamic *d, void *userdata) {
-        IdleSum *sum = userdata;
+static int host_add(const StoreHostDynamic *d, void *userdata) {
+        HostSum *sum = userdata;
         uint64_t lo = MAX(d->start_ns, sum->t0), hi = MIN(d->end_ns, sum->t1);
         double f, secs, band;
 
@@ -413,6 +395,8 @@ static int idle_add(const StoreHostDynamic *d, void *userdata) {
                 return 0;
         f = (double) (hi - lo) / (double) (d->end_ns - d->start_ns);
         secs = (double) (hi - lo) / 1e9;
+        sum->dynamic_j += MAX(d->dynamic_j, 0.0) * f;
+        add_shown(sum->m, d->domain, d->source, d->estimated);
         sum->idle_j += MAX(d->idle_j, 0.0) * f;
         if (isfinite(d->idle_w))
                 sum->w_s += d->idle_w * secs;
@@ -423,33 +407,22 @@ static int idle_add(const StoreHostDynamic *d, void *userdata) {
         return 0;
 }
 
-static int daemon_idle(Measure *m, uint64_t t0, uint64_t t1, MeasureResult *ret) {
-        IdleSum sum = { .t0 = t0, .t1 = t1 };
+/* The run's host dynamic energy in *ret_dynamic_j, its idle figure in ret. */
+static int daemon_energy(Measure *m, uint64_t t0, uint64_t t1, double *ret_dynamic_j, MeasureResult *ret) {
+        HostSum sum = { .m = m, .t0 = t0, .t1 = t1 };
         double wall = (double) (t1 - t0) / 1e9;
         int r;
 
-        r = store_query_host_dynamic(m->store, t0, t1, idle_add, &sum);
+        r = store_query_host_dynamic(m->store, t0, t1, host_add, &sum);
         if (r < 0) {
                 cli_store_error(m->store, r);
                 return -EIO;
         }
+        *ret_dynamic_j = sum.dynamic_j;
         ret->idle_j = sum.idle_j;
         ret->idle_w = wall > 0 ? sum.w_s / wall : NAN;
         ret->idle_band_w = wall > 0 ? sum.band_s / wall : NAN;
         strscpy(ret->idle_method, sizeof(ret->idle_method), sum.methods[0] ? sum.methods : "unknown");
-        return 0;
-}
-
-static int daemon_dynamic(Measure *m, uint64_t t0, uint64_t t1, double *ret_j) {
-        DynamicSum sum = { .m = m, .t0 = t0, .t1 = t1 };
-        int r;
-
-        r = store_query_host_dynamic(m->store, t0, t1, dynamic_add, &sum);
-        if (r < 0) {
-                cli_store_error(m->store, r);
-                return -EIO;
-        }
-        *ret_j = sum.total;
         return 0;
 }
 
@@ -656,9 +629,7 @@ int measure_run(Measure *m, char *const *argv, MeasureOutput output, unsigned in
                 if (db_last_end(m->store) < rt1)
                         fprintf(stderr, "joulectl: jouled has not stored the end of the run yet; the energy covers "
                                         "only what it stored\n");
-                r = daemon_dynamic(m, rt0, rt1, &dynamic);
-                if (r >= 0)
-                        r = daemon_idle(m, rt0, rt1, ret);
+                r = daemon_energy(m, rt0, rt1, &dynamic, ret);
                 if (r < 0) {
                         proc_stat_done(&st0);
                         proc_stat_done(&st1);
